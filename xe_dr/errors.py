@@ -1,0 +1,42 @@
+"""The error base every layer raises, carrying the exit status the CLI will use.
+
+Each error has one short ``message`` (what was wrong) and an optional ``hint`` (what to do);
+the CLI prints them as one line on stderr.
+"""
+
+from xe_dr.exitcodes import ExitCode
+
+
+class XeDrError(Exception):
+    exit_code = ExitCode.FAILED
+
+    def __init__(self, message, hint=None):
+        super(XeDrError, self).__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self):
+        text = " ".join(self.message.split())
+        if self.hint:
+            text = "%s (%s)" % (text, self.hint)
+        return text
+
+
+class UsageError(XeDrError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(XeDrError):
+    exit_code = ExitCode.CONFIG
+
+
+class RefusedError(XeDrError):
+    exit_code = ExitCode.REFUSED
+
+
+class UnreachableError(XeDrError):
+    exit_code = ExitCode.UNREACHABLE
+
+
+class TemporaryError(XeDrError):
+    exit_code = ExitCode.TEMPORARY

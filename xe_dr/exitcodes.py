@@ -1,0 +1,29 @@
+"""The one table of exit statuses; the man page and ``--help`` are generated from it.
+
+The numbers above 63 follow sysexits(3) so that shell runbooks can share one vocabulary.
+"""
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    FAILED = 1
+    PARTIAL = 2          # some objects failed, the rest succeeded
+    USAGE = 64           # bad command line
+    UNREACHABLE = 69     # the target (ssh, xapi) could not be reached
+    TEMPORARY = 75       # interrupted, locked or timed out: safe to resume or retry
+    REFUSED = 77         # host key, permission or licence refused the operation
+    CONFIG = 78          # bad configuration (state dir, known_hosts, xe path...)
+
+
+EXIT_CODE_MEANINGS = (
+    (ExitCode.OK, "success; for checks, all is well"),
+    (ExitCode.FAILED, "failed"),
+    (ExitCode.PARTIAL, "partly failed: some objects failed and the report names them"),
+    (ExitCode.USAGE, "usage error on the command line"),
+    (ExitCode.UNREACHABLE, "the target host or xapi could not be reached"),
+    (ExitCode.TEMPORARY, "interrupted, locked by another run, or timed out: safe to resume or retry"),
+    (ExitCode.REFUSED, "refused: host key, permission or licence"),
+    (ExitCode.CONFIG, "bad configuration"),
+)

@@ -1,0 +1,126 @@
+"""The runner contract shared by the local, paramiko and OpenSSH runners and the test fakes."""
+
+import time
+
+from xe_dr.errors import XeDrError
+from xe_dr.exitcodes import ExitCode
+from xe_dr.redact import redact_argv, redact_text
+
+# How much of a failed command's output an error message quotes.
+_TAIL_CHARS = 600
+
+
+class Result(object):
+    """What one command did: argv (as given), exit status, stdout and stderr (str), duration (s).
+
+    Output is decoded as UTF-8 with ``surrogateescape`` so that any byte xe prints survives a
+    round trip (``result.stdout.encode('utf-8', 'surrogateescape')``).
+    """
+
+    __slots__ = ("argv", "exit_code", "stdout", "stderr", "duration", "secrets")
+
+    def __init__(self, argv, exit_code, stdout, stderr, duration=0.0, secrets=()):
+        self.argv = list(argv)
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+        self.duration = duration
+        self.secrets = tuple(secrets)
+
+    @property
+    def ok(self):
+        return self.exit_code == 0
+
+    def safe_argv(self):
+        return redact_argv(self.argv, self.secrets)
+
+    def __repr__(self):
+        return "Result(argv=%r, exit_code=%r, stdout=%d chars, stderr=%d chars, %.3fs)" % (
+            self.safe_argv(), self.exit_code, len(self.stdout), len(self.stderr), self.duration)
+
+
+class RunnerError(XeDrError):
+    """Base of everything a runner raises."""
+
+
+class CommandFailed(RunnerError):
+    """The command ran on the target and exited non-zero. Carries the whole result."""
+
+    exit_code = ExitCode.FAILED
+
+    def __init__(self, result):
+        self.result = result
+        tail = redact_text(result.stderr.strip()[-_TAIL_CHARS:], result.secrets)
+        message = "command %s exited %d" % (" ".join(result.safe_argv()), result.exit_code)
+        if tail:
+            message += ": " + tail
+        super(CommandFailed, self).__init__(message)
+
+
+class TransportFailed(RunnerError):
+    """The command could not be run, or the connection dropped so its outcome is unknown."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+    def __init__(self, message, hint=None, argv=None, secrets=()):
+        if argv:
+            message = "%s (while running %s)" % (message, " ".join(redact_argv(argv, secrets)))
+        super(TransportFailed, self).__init__(message, hint)
+
+
+class HostKeyRejected(TransportFailed):
+    """The target's host key is unknown or does not match known_hosts. Nothing was run."""
+
+    exit_code = ExitCode.REFUSED
+
+
+class CommandTimedOut(TransportFailed):
+    """No answer within the timeout; the command may still be running on the target."""
+
+    exit_code = ExitCode.TEMPORARY
+
+
+class Runner(object):
+    """Runs argv lists on one target. Thread-safe: workflows call ``run`` from several threads.
+
+    Subclasses implement :meth:`_execute`; ``run`` adds timing, the check and logging.
+    """
+
+    #: A short text for messages and ``doctor``: ``local``, ``ssh root@host:22 (paramiko)``.
+    description = "runner"
+
+    def __init__(self, timeout=None, log=None):
+        self.timeout = timeout
+        self.log = log  # a callable(result) that records each command, or None
+
+    def run(self, argv, input=None, timeout=None, check=True, secrets=()):
+        """Run ``argv`` (a list of str) with optional ``input`` (str) on stdin.
+
+        ``secrets`` are literal values (already in argv or input) never to be shown.
+        Raises :class:`CommandFailed` when ``check`` and the exit status is not 0.
+        """
+        if isinstance(argv, (str, bytes)):
+            raise TypeError("argv must be a list of strings, not one string")
+        argv = [str(a) for a in argv]
+        started = time.time()
+        exit_code, stdout, stderr = self._execute(
+            argv, input, self.timeout if timeout is None else timeout, secrets)
+        result = Result(argv, exit_code, stdout, stderr, time.time() - started, secrets)
+        if self.log is not None:
+            self.log(result)
+        if check and exit_code != 0:
+            raise CommandFailed(result)
+        return result
+
+    def _execute(self, argv, input, timeout, secrets):
+        """Return (exit_code, stdout, stderr) or raise TransportFailed / CommandTimedOut."""
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
