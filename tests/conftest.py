@@ -1,0 +1,20 @@
+"""Shared pytest configuration. Fixtures live in tests/fixtures_*.py modules, one per area."""
+
+import importlib
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+
+def _fixture_modules():
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in sorted(os.listdir(here)):
+        if name.startswith("fixtures_") and name.endswith(".py"):
+            yield "tests." + name[:-3]
+
+
+# Registering each fixtures module as a plugin makes its fixtures visible to every test.
+pytest_plugins = list(_fixture_modules())
