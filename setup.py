@@ -1,0 +1,43 @@
+"""Packaging for xe-dr. The core needs nothing beyond Python 3.6's standard library."""
+
+import os
+import re
+
+from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_version():
+    with open(os.path.join(HERE, "xe_dr", "__init__.py")) as handle:
+        return re.search(r'^__version__ = "([^"]+)"', handle.read(), re.M).group(1)
+
+
+setup(
+    name="xe-dr",
+    version=read_version(),
+    description="Command-line disaster-recovery orchestrator for XenServer and XCP-ng pools",
+    long_description=open(os.path.join(HERE, "README.md")).read(),
+    long_description_content_type="text/markdown",
+    license="GPL-2.0-only",
+    python_requires=">=3.6",
+    packages=find_packages(include=["xe_dr", "xe_dr.*"]),
+    package_data={"xe_dr": ["templates/*", "lab/*.md"]},
+    data_files=[
+        ("share/man/man8", ["man/xe-dr.8", "man/xe-dr-plugin.8"]),
+    ] if os.path.exists(os.path.join(HERE, "man", "xe-dr.8")) else [],
+    install_requires=[],
+    extras_require={
+        "ssh": ["paramiko>=2.7"],
+        "report": ["jinja2>=2.10"],
+        "test": ["pytest>=7.0", "hypothesis>=6.0"],
+    },
+    entry_points={"console_scripts": ["xe-dr = xe_dr.cli:main"]},
+    classifiers=[
+        "Environment :: Console",
+        "Intended Audience :: System Administrators",
+        "Programming Language :: Python :: 3 :: Only",
+        "Programming Language :: Python :: 3.6",
+        "Topic :: System :: Recovery Tools",
+    ],
+)
