@@ -1,0 +1,132 @@
+"""The ``xe-dr`` command line: parsing, the shared options, dispatch and the exit status."""
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from xe_dr import __version__
+from xe_dr.cli.context import Context
+from xe_dr.cli.environment import Environment
+from xe_dr.cli.output import Output
+from xe_dr.errors import UsageError, XeDrError
+from xe_dr.exitcodes import EXIT_CODE_MEANINGS, ExitCode
+
+# Command modules under xe_dr/cli/commands/, in the order --help lists them. Each defines
+# NAME, HELP, add_arguments(parser) and run(ctx) -> ExitCode.
+COMMAND_MODULES = (
+    "doctor",
+    "lab",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError (exit 64) instead of exiting with status 2."""
+
+    #: Where --help and --version print: the injected environment's stdout.
+    stdout = None
+
+    def error(self, message):
+        raise UsageError(message, hint="see '%s --help'" % self.prog)
+
+    def _print_message(self, message, file=None):
+        if message:
+            (_Parser.stdout or file or sys.stdout).write(message)
+
+
+def _add_global_options(parser, suppress):
+    """The options every command shares, accepted before or after the command name.
+
+    On the sub-parsers the defaults are suppressed so that an option given before the
+    command is not reset by the sub-parser.
+    """
+    def default(value):
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("target and transport")
+    group.add_argument("-H", "--host", metavar="[USER@]HOST[:PORT]", default=default(None),
+                       help="pool master to drive over SSH (env XE_DR_HOST); absent: run xe locally on dom0")
+    group.add_argument("--ssh", choices=("paramiko", "openssh"), default=default(None),
+                       help="SSH implementation (default: paramiko when installed, else openssh; env XE_DR_SSH)")
+    group.add_argument("-i", "--identity", metavar="FILE", default=default(None),
+                       help="SSH private key file")
+    group.add_argument("--known-hosts", metavar="FILE", default=default(None),
+                       help="known_hosts file to verify the host key against (default: ~/.ssh/known_hosts)")
+    group.add_argument("--accept-new-host-key", action="store_true", default=default(False),
+                       help="accept and record an unknown host key (never a changed one)")
+    group.add_argument("--xe", metavar="PATH", default=default(None),
+                       help="path of xe on the target (default: xe; env XE_DR_XE)")
+    group.add_argument("--timeout", type=float, metavar="SECONDS", default=default(None),
+                       help="timeout for each remote call (default: 600)")
+    group.add_argument("--state-dir", metavar="DIR", default=default(None),
+                       help="where runs and journals are kept (default: /var/lib/xe-dr as root, "
+                            "else $XDG_STATE_HOME/xe-dr; env XE_DR_STATE_DIR)")
+    behaviour = parser.add_argument_group("behaviour")
+    behaviour.add_argument("--json", action="store_true", default=default(False),
+                           help="print one JSON document on stdout")
+    behaviour.add_argument("-y", "--yes", action="store_true", default=default(False),
+                           help="answer yes to confirmations of destructive steps")
+    behaviour.add_argument("--no-input", action="store_true", default=default(False),
+                           help="never prompt; fail where a confirmation would be needed")
+    behaviour.add_argument("-v", "--verbose", action="count", default=default(0),
+                           help="more detail on stderr (repeatable)")
+    behaviour.add_argument("-q", "--quiet", action="store_true", default=default(False),
+                           help="only warnings and errors on stderr")
+
+
+def _exit_status_epilog():
+    lines = ["exit status:"]
+    for code, meaning in EXIT_CODE_MEANINGS:
+        lines.append("  %-3d %s" % (int(code), meaning))
+    return "\n".join(lines)
+
+
+def build_parser():
+    parser = _Parser(
+        prog="xe-dr",
+        description="Disaster recovery for XenServer and XCP-ng pools, driven through xe.",
+        epilog=_exit_status_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version="xe-dr " + __version__)
+    _add_global_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module("xe_dr.cli.commands." + name)
+        sub = commands.add_parser(module.NAME, help=module.HELP, description=module.HELP,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(sub)
+        _add_global_options(sub, suppress=True)
+        sub.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv=None, env=None):
+    """Run xe-dr; returns the exit status (the console script passes it to sys.exit)."""
+    env = env or Environment()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    output = Output(env)
+    _Parser.stdout = env.stdout
+    try:
+        args = build_parser().parse_args(argv)
+        output = Output(env, json_mode=args.json, verbosity=-1 if args.quiet else args.verbose)
+        if not getattr(args, "handler", None):
+            raise UsageError("no command given", hint="see 'xe-dr --help'")
+        with Context(args, env, output) as ctx:
+            return int(args.handler(ctx))
+    except SystemExit as stop:  # --help and --version
+        return stop.code if isinstance(stop.code, int) else 0
+    except XeDrError as failure:
+        output.error(failure.one_line())
+        return int(failure.exit_code)
+    except KeyboardInterrupt:
+        output.error("interrupted; a journaled run can be resumed with --resume RUN")
+        return int(ExitCode.TEMPORARY)
+    except BrokenPipeError:
+        return int(ExitCode.FAILED)
+    except Exception as bug:  # a defect: say so plainly, with the traceback only on request
+        output.error("internal error: %s: %s (run with -v for the traceback, and please report it)"
+                     % (type(bug).__name__, bug))
+        if output.verbosity > 0:
+            env.stderr.write(traceback.format_exc())
+        return int(ExitCode.FAILED)

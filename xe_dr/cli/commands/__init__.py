@@ -1,0 +1,1 @@
+"""One module per xe-dr command; see COMMAND_MODULES in xe_dr/cli/__init__.py."""

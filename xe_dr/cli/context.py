@@ -1,0 +1,101 @@
+"""One command's context: parsed options resolved against the environment, and lazily the
+runner and the Xe client (so commands that need no target, like ``lab`` or ``runs``, never
+connect)."""
+
+import os
+
+from xe_dr.errors import UsageError
+
+DEFAULT_TIMEOUT = 600.0
+
+
+class Context(object):
+    def __init__(self, args, env, output):
+        self.args = args
+        self.env = env
+        self.output = output
+        self._runner = None
+        self._xe = None
+
+    # -- options resolved against the environment ------------------------------------------
+    @property
+    def host(self):
+        return self.args.host or self.env.environ.get("XE_DR_HOST") or None
+
+    @property
+    def xe_path(self):
+        return self.args.xe or self.env.environ.get("XE_DR_XE") or "xe"
+
+    @property
+    def ssh_kind(self):
+        kind = self.args.ssh or self.env.environ.get("XE_DR_SSH")
+        if kind:
+            if kind not in ("paramiko", "openssh"):
+                raise UsageError("XE_DR_SSH must be paramiko or openssh, not %r" % kind)
+            return kind
+        try:
+            import paramiko  # noqa: F401  (only asking whether it is installed)
+            return "paramiko"
+        except ImportError:
+            return "openssh"
+
+    @property
+    def timeout(self):
+        return self.args.timeout if self.args.timeout is not None else DEFAULT_TIMEOUT
+
+    @property
+    def state_dir(self):
+        from xe_dr.state import default_state_dir
+        return self.args.state_dir or self.env.environ.get("XE_DR_STATE_DIR") or \
+            default_state_dir(self.env.environ)
+
+    # -- the target ---------------------------------------------------------------------------
+    @property
+    def runner(self):
+        if self._runner is None:
+            from xe_dr.runner.target import make_runner
+            self._runner = make_runner(
+                host=self.host,
+                ssh=self.ssh_kind,
+                identity=self.args.identity,
+                known_hosts=self.args.known_hosts,
+                accept_new=self.args.accept_new_host_key,
+                timeout=self.timeout,
+            )
+        return self._runner
+
+    @property
+    def xe(self):
+        if self._xe is None:
+            from xe_dr.xe import Xe
+            self._xe = Xe(self.runner, xe_path=self.xe_path, timeout=self.timeout)
+        return self._xe
+
+    # -- confirmations ------------------------------------------------------------------------
+    def confirm(self, question, what):
+        """True when a destructive step may go ahead: --yes, or 'yes' typed at the prompt.
+
+        With --no-input or without a terminal, and without --yes, it refuses with a usage
+        error naming the step, so a runbook never hangs on a prompt.
+        """
+        if self.args.yes:
+            return True
+        if self.args.no_input or not self.env.can_prompt():
+            raise UsageError("%s needs confirmation" % what,
+                             hint="re-run with --yes to allow it")
+        answer = self.env.ask("%s [yes/no] " % question)
+        return answer.lower() in ("y", "yes")
+
+    def close(self):
+        if self._runner is not None:
+            self._runner.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def expand(path):
+    return os.path.abspath(os.path.expanduser(path)) if path else path

@@ -1,0 +1,51 @@
+"""What the CLI needs from the outside world, injected so the whole CLI runs in-process in tests."""
+
+import getpass
+import os
+import sys
+import time
+
+
+class Environment(object):
+    """Streams, terminal facts, environment variables, the clock and the prompt.
+
+    Tests build one with ``io.StringIO`` streams and a dict for ``environ``.
+    """
+
+    def __init__(self, stdin=None, stdout=None, stderr=None, environ=None,
+                 stdin_isatty=None, stdout_isatty=None, stderr_isatty=None, clock=time.time):
+        self.stdin = stdin if stdin is not None else sys.stdin
+        self.stdout = stdout if stdout is not None else sys.stdout
+        self.stderr = stderr if stderr is not None else sys.stderr
+        self.environ = environ if environ is not None else os.environ
+        self.stdin_isatty = _isatty(self.stdin) if stdin_isatty is None else stdin_isatty
+        self.stdout_isatty = _isatty(self.stdout) if stdout_isatty is None else stdout_isatty
+        self.stderr_isatty = _isatty(self.stderr) if stderr_isatty is None else stderr_isatty
+        self.clock = clock
+
+    @property
+    def colour(self):
+        """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+        return self.stderr_isatty and "NO_COLOR" not in self.environ
+
+    def can_prompt(self):
+        return self.stdin_isatty and self.stderr_isatty
+
+    def ask(self, question):
+        """Ask a question on stderr and read one line from stdin; '' at end of input."""
+        self.stderr.write(question)
+        self.stderr.flush()
+        line = self.stdin.readline()
+        return line.strip()
+
+    def ask_secret(self, question):
+        if self.stdin is sys.stdin and self.stdin_isatty:
+            return getpass.getpass(question, stream=self.stderr)
+        return self.ask(question)
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
