@@ -1,0 +1,128 @@
+"""Applying a plan step by step through the journal, once across crashes and resumes.
+
+Every step has a stable id (``recover:vm:<uuid>``, ``start:group:3``...). Before a step
+starts, a "begin" entry is fsync'd; after it ends, "done" (with its result) or "failed".
+On resume:
+
+- a step journaled "done" is not run again; its recorded result is returned;
+- a step journaled "begin" with no end was interrupted: its ``reconcile`` callable asks the
+  pool whether the step's effect is already there (returning the result) or not (None, and
+  the step runs again). Steps without a reconcile are only safe if they are idempotent;
+- a step journaled "failed" runs again (a resume retries only what failed).
+"""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from xe_dr.errors import XeDrError
+from xe_dr.journal import BEGIN, DONE, FAILED, NOTE
+
+
+class StepFailed(XeDrError):
+    """One step failed; the workflow decides whether the rest can go on."""
+
+    def __init__(self, step, cause):
+        self.step = step
+        self.cause = cause
+        message = cause.one_line() if isinstance(cause, XeDrError) else str(cause)
+        super(StepFailed, self).__init__("%s: %s" % (step, message))
+        self.exit_code = getattr(cause, "exit_code", self.exit_code)
+
+
+class Engine(object):
+    """Runs steps of one run. ``dry_run`` records nothing and runs nothing but reads.
+
+    ``on_event(kind, step, info)`` lets the presentation layer show progress.
+    """
+
+    def __init__(self, run, dry_run=False, on_event=None):
+        self.run = run
+        self.dry_run = dry_run
+        self.on_event = on_event or (lambda kind, step, info: None)
+        self._states = run.step_states() if run is not None else {}
+        self._lock = threading.Lock()
+        self.failures = []   # StepFailed of this invocation
+        self.planned = []    # (step, description) seen in dry-run mode
+
+    def state_of(self, step):
+        entry = self._states.get(step)
+        return entry["event"] if entry else None
+
+    def result_of(self, step):
+        entry = self._states.get(step)
+        if entry and entry["event"] == DONE:
+            return (entry.get("data") or {}).get("result")
+        return None
+
+    def note(self, step, **data):
+        if self.run is not None and not self.dry_run:
+            self.run.append(NOTE, step, **data)
+
+    def do(self, step, description, action, reconcile=None, commands=()):
+        """Run ``action()`` for ``step`` unless the journal shows it done; return its result.
+
+        ``commands`` are the xe commands the step will run (for dry runs and runbooks).
+        Raises StepFailed when the action fails.
+        """
+        if self.dry_run:
+            with self._lock:
+                self.planned.append({"step": step, "description": description,
+                                     "commands": [list(c) for c in commands]})
+            return None
+        state = self.state_of(step)
+        if state == DONE:
+            self.on_event("skipped", step, description)
+            return self.result_of(step)
+        if state == BEGIN and reconcile is not None:
+            found = reconcile()
+            if found is not None:
+                self._record(DONE, step, result=found, reconciled=True)
+                self.on_event("reconciled", step, description)
+                return found
+        self._record(BEGIN, step, description=description)
+        self.on_event("begin", step, description)
+        try:
+            result = action()
+        except XeDrError as cause:
+            failure = StepFailed(step, cause)
+            self._record(FAILED, step, error=failure.message)
+            with self._lock:
+                self.failures.append(failure)
+            self.on_event("failed", step, failure.message)
+            raise failure
+        self._record(DONE, step, result=result)
+        self.on_event("done", step, description)
+        return result
+
+    def do_many(self, items, parallel, fn):
+        """Call ``fn(item)`` for every item, at most ``parallel`` at once.
+
+        A StepFailed of one item does not stop the others; the failures are collected in
+        ``self.failures`` and the results of the items that worked are returned in order
+        (None for failed ones). Any other exception stops the batch and is re-raised.
+        """
+        items = list(items)
+        if not items:
+            return []
+        results = [None] * len(items)
+        with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(items)))) as pool:
+            futures = [pool.submit(fn, item) for item in items]
+            try:
+                for index, future in enumerate(futures):
+                    try:
+                        results[index] = future.result()
+                    except StepFailed:
+                        results[index] = None
+            except BaseException:
+                # Ctrl-C or a defect: start nothing new; what is already running on the
+                # pool finishes (an xe call cannot be taken back) and is journaled.
+                for future in futures:
+                    future.cancel()
+                raise
+        return results
+
+    def _record(self, event, step, **data):
+        with self._lock:
+            if self.run is not None:
+                entry = self.run.append(event, step, **data)
+                self._states[step] = entry
