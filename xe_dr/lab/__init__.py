@@ -1,0 +1,1 @@
+"""The simulated world used by tests, the bench and the lab command (standard library only)."""
