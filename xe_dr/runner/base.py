@@ -9,6 +9,10 @@ from xe_dr.redact import redact_argv, redact_text
 # How much of a failed command's output an error message quotes.
 _TAIL_CHARS = 600
 
+# Seconds a command may take when neither the runner nor the call names a timeout: every call
+# has one, so that a hung target never hangs a recovery.
+DEFAULT_TIMEOUT = 600.0
+
 
 class Result(object):
     """What one command did: argv (as given), exit status, stdout and stderr (str), duration (s).
@@ -74,6 +78,13 @@ class HostKeyRejected(TransportFailed):
     exit_code = ExitCode.REFUSED
 
 
+class ProgramNotFound(TransportFailed):
+    """The program to run (argv[0], or ssh itself) is missing or not executable on this
+    machine: a configuration problem (exit 78), nothing was run."""
+
+    exit_code = ExitCode.CONFIG
+
+
 class CommandTimedOut(TransportFailed):
     """No answer within the timeout; the command may still be running on the target."""
 
@@ -90,7 +101,7 @@ class Runner(object):
     description = "runner"
 
     def __init__(self, timeout=None, log=None):
-        self.timeout = timeout
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         self.log = log  # a callable(result) that records each command, or None
 
     def run(self, argv, input=None, timeout=None, check=True, secrets=()):

@@ -1,0 +1,86 @@
+"""Run commands on this machine (xe-dr running on dom0 itself)."""
+
+import errno
+import subprocess
+
+from xe_dr.runner.base import CommandTimedOut, ProgramNotFound, Runner, TransportFailed
+
+# After killing a timed-out command, how long to wait for its pipes to close: a grandchild
+# that inherited them can keep them open after the command itself is dead.
+_REAP_SECONDS = 5.0
+
+
+def encode_input(input):
+    if input is None:
+        return b""
+    if isinstance(input, bytes):
+        return input
+    return input.encode("utf-8", "surrogateescape")
+
+
+def decode_output(data):
+    return data.decode("utf-8", "surrogateescape")
+
+
+def communicate(process, stdin_bytes, timeout):
+    """Feed stdin and drain stdout and stderr together (no pipe can fill up and deadlock).
+
+    Returns (stdout, stderr) as bytes; on timeout kills the process and returns None.
+    """
+    try:
+        return process.communicate(stdin_bytes, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        try:
+            process.communicate(timeout=_REAP_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            for pipe in (process.stdin, process.stdout, process.stderr):
+                if pipe:
+                    pipe.close()
+            process.wait()
+        return None
+    except BaseException:
+        # KeyboardInterrupt and the like: never leave the child behind.
+        process.kill()
+        process.wait()
+        raise
+
+
+def exit_status(returncode):
+    """A shell-style exit status: a process killed by signal N exited 128+N, as sh reports it."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+class LocalRunner(Runner):
+    """Runs argv directly (no shell) with the standard library's subprocess.
+
+    A missing or non-executable program raises :class:`ProgramNotFound` (exit 78, a
+    configuration problem: on dom0 that is almost always the path of xe, hence the hint).
+    """
+
+    description = "local"
+
+    def __init__(self, timeout=None, log=None, env=None):
+        super(LocalRunner, self).__init__(timeout=timeout, log=log)
+        self.env = env  # the environment for commands; None inherits ours
+
+    def _execute(self, argv, input, timeout, secrets):
+        try:
+            process = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                close_fds=True, env=self.env)
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.EACCES, errno.ENOEXEC):
+                raise ProgramNotFound(
+                    "cannot run %s: %s" % (argv[0], e.strerror),
+                    hint="install it or give its full path, e.g. --xe /opt/xensource/bin/xe")
+            raise TransportFailed("cannot start %s: %s" % (argv[0], e), argv=argv,
+                                  secrets=secrets)
+        output = communicate(process, encode_input(input), timeout)
+        if output is None:
+            raise CommandTimedOut("no answer within %gs; the command was killed" % timeout,
+                                  hint="raise --timeout", argv=argv, secrets=secrets)
+        stdout, stderr = output
+        return exit_status(process.returncode), decode_output(stdout), decode_output(stderr)
