@@ -1,0 +1,236 @@
+"""Run commands with the system ``ssh``: the user's ssh config, agent and keys apply, and one
+shared (ControlMaster) connection carries all the commands of a runner.
+
+How the command travels (why it is never in ssh's argv)
+-------------------------------------------------------
+Anything in ssh's argv is visible to every local user in ``ps`` and /proc/PID/cmdline, and
+xe arguments can hold passwords. So ssh is always started with the same fixed remote command,
+:data:`BOOTSTRAP`, and the real command line follows on stdin:
+
+    stdin = <argv quoted as ONE shell line> "\\n" <the command's own input>
+
+The remote login shell (bash on dom0) runs BOOTSTRAP: ``read`` takes exactly the first line
+(the shell reads a pipe byte by byte, so nothing after the newline is consumed) and ``eval``
+runs it; the command inherits stdin positioned just after that line, so its own input still
+works. Every argument is quoted with shlex.quote, which is literal in POSIX shells; a newline
+inside an argument would end the line early, so it is written as ``"$xe_dr_nl"``, a variable
+holding a newline that the line itself defines first.
+"""
+
+import errno
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import threading
+
+from xe_dr.redact import redact_text
+from xe_dr.runner.base import (
+    CommandTimedOut,
+    HostKeyRejected,
+    ProgramNotFound,
+    Runner,
+    TransportFailed,
+)
+from xe_dr.runner.local import communicate, decode_output, encode_input
+from xe_dr.runner.target import Target
+
+logger = logging.getLogger(__name__)
+
+BOOTSTRAP = 'IFS= read -r xe_dr_command && eval "$xe_dr_command"'
+_NEWLINE_VAR = "xe_dr_nl"
+# printf's output ends with "x" so that $(...) keeps the newline; then the "x" is cut off.
+_DEFINE_NEWLINE = "%s=$(printf '\\nx'); %s=${%s%%x}; " % ((_NEWLINE_VAR,) * 3)
+
+# ssh exits 255 for its own failures (connection, authentication, host key).
+SSH_FAILED = 255
+_HOST_KEY_FAILED = "Host key verification failed"
+_SOCKET_PATH_MAX = 60  # the control socket's directory; sun_path allows 108 bytes in all
+DEFAULT_MAX_SESSIONS = 8  # sshd's MaxSessions defaults to 10 per connection, shared ones too
+_KEEPALIVE = ("ServerAliveInterval=15", "ServerAliveCountMax=3")
+
+
+def one_line_command(argv):
+    """argv as a single line of POSIX shell that runs it exactly (see the module docstring)."""
+    newline = '"$%s"' % _NEWLINE_VAR
+    words = [newline.join(shlex.quote(part) for part in arg.split("\n")) for arg in argv]
+    prefix = _DEFINE_NEWLINE if any("\n" in arg for arg in argv) else ""
+    return prefix + " ".join(words)
+
+
+def _config_path(path):
+    """A path as an ssh -o value: '%' is ssh's token character, spaces need quotes."""
+    path = path.replace("%", "%%")
+    return '"%s"' % path if " " in path else path
+
+
+class OpenSshRunner(Runner):
+    """Runs commands on ``target`` (a Target or ``[USER@]HOST[:PORT]``) with the ``ssh`` binary.
+
+    ``identity``: private key file (then only that key is offered: IdentitiesOnly).
+    ``known_hosts``: UserKnownHostsFile (default: the user's ssh config).
+    ``accept_new``: StrictHostKeyChecking=accept-new instead of yes. ``ssh_config``: a config
+    file for -F (default: the user's own config). ``connect_timeout``: ConnectTimeout.
+    ``control_persist``: seconds the shared connection stays up once idle.
+    ``max_sessions``: commands in flight at once on the shared connection. ``ssh``: the
+    client binary. ``env``: the client's environment (None: ours).
+    """
+
+    def __init__(self, target, identity=None, known_hosts=None, accept_new=False, timeout=None,
+                 log=None, connect_timeout=15, ssh_config=None, control_persist=60,
+                 max_sessions=DEFAULT_MAX_SESSIONS, ssh="ssh", env=None):
+        super(OpenSshRunner, self).__init__(timeout=timeout, log=log)
+        self.target = Target.coerce(target)
+        self.identity = identity
+        self.known_hosts = known_hosts
+        self.accept_new = accept_new
+        self.connect_timeout = connect_timeout
+        self.ssh_config = ssh_config
+        self.control_persist = control_persist
+        self.ssh = ssh
+        self.env = env
+        self.description = "ssh %s (openssh)" % self.target
+        self._control_dir = None  # made on first use: no I/O in the constructor
+        self._master_lock = threading.Lock()
+        self._sessions = threading.BoundedSemaphore(max_sessions)
+
+    # -- ssh's command line --
+
+    @property
+    def control_socket(self):
+        return os.path.join(self._control_dir, "master") if self._control_dir else None
+
+    def _ssh_argv(self, *options):
+        """ssh, our options, then the caller's; the destination and command come after."""
+        argv = [self.ssh]
+        if self.ssh_config:
+            argv += ["-F", self.ssh_config]
+        settings = [
+            "BatchMode=yes",  # never prompt: there is nobody to answer
+            "StrictHostKeyChecking=%s" % ("accept-new" if self.accept_new else "yes"),
+            "ConnectTimeout=%d" % max(1, int(self.connect_timeout)),
+            "ControlPath=%s" % _config_path(self.control_socket),
+            "ControlPersist=%d" % self.control_persist,
+        ] + list(_KEEPALIVE)
+        if self.known_hosts:
+            settings.append("UserKnownHostsFile=%s" % _config_path(self.known_hosts))
+        if self.identity:
+            argv += ["-i", self.identity]
+            settings.append("IdentitiesOnly=yes")
+        for setting in settings:
+            argv += ["-o", setting]
+        if self.target.port is not None:
+            argv += ["-p", str(self.target.port)]
+        if self.target.user:
+            argv += ["-l", self.target.user]
+        return argv + list(options)
+
+    def _popen(self, argv, **streams):
+        try:
+            return subprocess.Popen(argv, close_fds=True, env=self.env, **streams)
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.EACCES):
+                raise ProgramNotFound("cannot run %s: %s" % (self.ssh, e.strerror),
+                                      hint="install the OpenSSH client, or use --ssh paramiko")
+            raise TransportFailed("cannot start %s: %s" % (self.ssh, e))
+
+    def _ssh_failure(self, stderr, argv=None, secrets=()):
+        """The error for ssh's exit status 255, from what ssh printed."""
+        detail = " ".join(stderr.strip().splitlines()[-3:]) or "connection lost or refused"
+        detail = redact_text(detail, secrets)
+        if _HOST_KEY_FAILED in stderr:
+            return HostKeyRejected(
+                "the host key of %s is unknown or has CHANGED: %s"
+                % (self.target.known_hosts_name(), detail),
+                hint="check the fingerprint; for a new host pass --accept-new-host-key, for a "
+                     "reinstalled one remove the old key with ssh-keygen -R")
+        return TransportFailed("ssh to %s failed: %s" % (self.target, detail), argv=argv,
+                               secrets=secrets)
+
+    # -- the shared connection --
+
+    def _ensure_master(self):
+        """Start the shared connection unless it is up, so that commands started together
+        share it instead of racing to become the master. Host key and login problems show
+        here, before any command runs."""
+        with self._master_lock:
+            if self._control_dir is None:
+                self._control_dir = tempfile.mkdtemp(prefix="xe-dr-ssh-")
+                if len(self._control_dir) > _SOCKET_PATH_MAX:
+                    os.rmdir(self._control_dir)
+                    self._control_dir = tempfile.mkdtemp(prefix="xe-dr-ssh-", dir="/tmp")
+            if os.path.exists(self.control_socket):
+                return
+            # -f -N: authenticate, then leave a master in the background with no command.
+            # Its messages go to a file, not a pipe, as the background master keeps no pipe
+            # of ours open that we could wait on forever.
+            argv = self._ssh_argv("-o", "ControlMaster=yes", "-f", "-N", "--",
+                                  self.target.host)
+            with tempfile.TemporaryFile() as messages:
+                process = self._popen(argv, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=messages)
+                try:
+                    process.wait(timeout=2 * self.connect_timeout + 5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+                    raise TransportFailed("no SSH connection to %s within %ds"
+                                          % (self.target, 2 * self.connect_timeout + 5))
+                messages.seek(0)
+                stderr = decode_output(messages.read())
+            if process.returncode != 0:
+                raise self._ssh_failure(stderr)
+            for line in stderr.splitlines():  # e.g. accept-new's "Permanently added ..."
+                if line.strip():
+                    logger.warning("ssh %s: %s", self.target, line.strip())
+
+    def close(self):
+        """Stop the shared connection and remove its socket directory."""
+        with self._master_lock:
+            if self._control_dir is None:
+                return
+            if os.path.exists(self.control_socket):
+                try:
+                    process = self._popen(
+                        self._ssh_argv("-O", "exit", "--", self.target.host),
+                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL)
+                    process.wait(timeout=10)
+                except (TransportFailed, subprocess.TimeoutExpired):
+                    pass  # the master ends by itself after ControlPersist seconds
+            shutil.rmtree(self._control_dir, ignore_errors=True)
+            self._control_dir = None
+
+    # -- commands --
+
+    def _execute(self, argv, input, timeout, secrets):
+        if not self._sessions.acquire(timeout=timeout):
+            raise CommandTimedOut("no free SSH session on %s within %gs" % (self.target, timeout),
+                                  hint="raise --timeout", argv=argv, secrets=secrets)
+        try:
+            self._ensure_master()
+            # LogLevel=ERROR: ssh's own notices must not land in the command's stderr.
+            ssh_argv = self._ssh_argv("-T", "-o", "ControlMaster=auto", "-o", "LogLevel=ERROR",
+                                      "--", self.target.host, BOOTSTRAP)
+            stdin = (one_line_command(argv) + "\n").encode("utf-8", "surrogateescape")
+            process = self._popen(ssh_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+            output = communicate(process, stdin + encode_input(input), timeout)
+        finally:
+            self._sessions.release()
+        if output is None:
+            raise CommandTimedOut(
+                "no answer from %s within %gs; the command may still be running there"
+                % (self.target, timeout), hint="raise --timeout", argv=argv, secrets=secrets)
+        stdout, stderr = decode_output(output[0]), decode_output(output[1])
+        if process.returncode == SSH_FAILED:
+            # Also what a remote command exiting 255 looks like: ssh cannot tell them apart,
+            # so 255 always counts as a transport failure.
+            raise self._ssh_failure(stderr, argv, secrets)
+        if process.returncode < 0:
+            raise TransportFailed("ssh to %s was killed by signal %d"
+                                  % (self.target, -process.returncode), argv=argv,
+                                  secrets=secrets)
+        return process.returncode, stdout, stderr
