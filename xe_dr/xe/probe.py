@@ -34,7 +34,7 @@ def _root(text, expected):
         raise XeOutputError("sr-probe XML with a DOCTYPE or entity declaration")
     try:
         root = ElementTree.fromstring(text.encode("utf-8", "surrogateescape"))
-    except ElementTree.ParseError as error:
+    except (ElementTree.ParseError, UnicodeError) as error:
         raise XeOutputError("malformed sr-probe XML (%s): %s" % (error, snippet(text)))
     if expected is not None and root.tag != expected:
         raise XeOutputError("sr-probe XML has <%s> where <%s> was expected"
