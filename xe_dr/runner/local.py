@@ -5,11 +5,6 @@ import subprocess
 
 from xe_dr.runner.base import CommandTimedOut, ProgramNotFound, Runner, TransportFailed
 
-# After killing a timed-out command, how long to wait for its pipes to close: a grandchild
-# that inherited them can keep them open after the command itself is dead.
-_REAP_SECONDS = 5.0
-
-
 def encode_input(input):
     if input is None:
         return b""
@@ -31,15 +26,11 @@ def communicate(process, stdin_bytes, timeout):
         return process.communicate(stdin_bytes, timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        try:
-            process.communicate(timeout=_REAP_SECONDS)
-        except subprocess.TimeoutExpired:
-            pass
-        finally:
-            for pipe in (process.stdin, process.stdout, process.stderr):
-                if pipe:
-                    pipe.close()
-            process.wait()
+        # Do not wait for the pipes to reach EOF: another process may hold them open (a
+        # grandchild of the command, or the ssh master the mux client handed them to).
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            pipe.close()
+        process.wait()
         return None
     except BaseException:
         # KeyboardInterrupt and the like: never leave the child behind.

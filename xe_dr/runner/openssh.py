@@ -74,13 +74,13 @@ class OpenSshRunner(Runner):
     ``accept_new``: StrictHostKeyChecking=accept-new instead of yes. ``ssh_config``: a config
     file for -F (default: the user's own config). ``connect_timeout``: ConnectTimeout.
     ``control_persist``: seconds the shared connection stays up once idle.
-    ``max_sessions``: commands in flight at once on the shared connection. ``ssh``: the
-    client binary. ``env``: the client's environment (None: ours).
+    ``max_sessions``: commands in flight at once on the shared connection. ``ssh_binary``:
+    the client program. ``env``: the client's environment (None: ours).
     """
 
     def __init__(self, target, identity=None, known_hosts=None, accept_new=False, timeout=None,
                  log=None, connect_timeout=15, ssh_config=None, control_persist=60,
-                 max_sessions=DEFAULT_MAX_SESSIONS, ssh="ssh", env=None):
+                 max_sessions=DEFAULT_MAX_SESSIONS, ssh_binary="ssh", env=None):
         super(OpenSshRunner, self).__init__(timeout=timeout, log=log)
         self.target = Target.coerce(target)
         self.identity = identity
@@ -89,7 +89,7 @@ class OpenSshRunner(Runner):
         self.connect_timeout = connect_timeout
         self.ssh_config = ssh_config
         self.control_persist = control_persist
-        self.ssh = ssh
+        self.ssh_binary = ssh_binary
         self.env = env
         self.description = "ssh %s (openssh)" % self.target
         self._control_dir = None  # made on first use: no I/O in the constructor
@@ -104,7 +104,7 @@ class OpenSshRunner(Runner):
 
     def _ssh_argv(self, *options):
         """ssh, our options, then the caller's; the destination and command come after."""
-        argv = [self.ssh]
+        argv = [self.ssh_binary]
         if self.ssh_config:
             argv += ["-F", self.ssh_config]
         settings = [
@@ -132,9 +132,9 @@ class OpenSshRunner(Runner):
             return subprocess.Popen(argv, close_fds=True, env=self.env, **streams)
         except OSError as e:
             if e.errno in (errno.ENOENT, errno.EACCES):
-                raise ProgramNotFound("cannot run %s: %s" % (self.ssh, e.strerror),
+                raise ProgramNotFound("cannot run %s: %s" % (self.ssh_binary, e.strerror),
                                       hint="install the OpenSSH client, or use --ssh paramiko")
-            raise TransportFailed("cannot start %s: %s" % (self.ssh, e))
+            raise TransportFailed("cannot start %s: %s" % (self.ssh_binary, e))
 
     def _ssh_failure(self, stderr, argv=None, secrets=()):
         """The error for ssh's exit status 255, from what ssh printed."""
