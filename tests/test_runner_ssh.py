@@ -1,0 +1,348 @@
+"""Both SSH runners against a real sshd on 127.0.0.1 (see tests/fixtures_sshd.py)."""
+
+import concurrent.futures
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from xe_dr.errors import ConfigError
+from xe_dr.exitcodes import ExitCode
+from xe_dr.lab.sshd import generate_key
+from xe_dr.runner import CommandFailed, CommandTimedOut, HostKeyRejected, TransportFailed
+from xe_dr.runner.base import ProgramNotFound
+from xe_dr.runner.openssh import OpenSshRunner, one_line_command
+from xe_dr.runner.target import Target, make_runner
+
+from tests.fixtures_sshd import (
+    BIG_OUTPUT_PROGRAM,
+    SSH_KINDS,
+    big_output_expected,
+    decode_dumped_argv,
+    digest,
+    hostile_args,
+)
+
+each_ssh = pytest.mark.parametrize("kind", SSH_KINDS)
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for %r" % predicate)
+
+
+def closed_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # never listened: connecting is refused
+    return port
+
+
+def host_key_recorded(known_hosts, sshd):
+    """Whether known_hosts trusts the test sshd (ssh-keygen -F understands hashed names too)."""
+    found = subprocess.run(
+        ["ssh-keygen", "-F", "[%s]:%d" % (sshd.host, sshd.port), "-f", known_hosts],
+        stdout=subprocess.PIPE, universal_newlines=True)
+    return sshd.host_public_key.split()[1] in found.stdout
+
+
+# -- running commands --
+
+@each_ssh
+def test_exit_status_and_separate_streams(kind, ssh_runner_factory):
+    runner = ssh_runner_factory(kind)
+
+    result = runner.run(["sh", "-c", "echo out; echo err >&2; exit 3"], check=False)
+
+    assert (result.exit_code, result.stdout, result.stderr) == (3, "out\n", "err\n")
+    with pytest.raises(CommandFailed) as failed:
+        runner.run(["sh", "-c", "echo why >&2; exit 4"])
+    assert failed.value.result.exit_code == 4
+    assert failed.value.exit_code == ExitCode.FAILED
+    assert "why" in failed.value.one_line()
+
+
+@each_ssh
+def test_input_reaches_the_command_stdin(kind, ssh_runner_factory):
+    runner = ssh_runner_factory(kind)
+    text = "first line\nsecond line, \u00e9t\u00e9\n$(touch nothing)\n"
+
+    assert runner.run(["cat"], input=text).stdout == text
+    # The command reads its input itself, after the runner's own use of stdin (OpenSSH).
+    assert runner.run(["sh", "-c", "head -c 5; echo; cat"], input="abcdefgh").stdout == \
+        "abcde\nfgh"
+
+
+@each_ssh
+def test_large_stdout_and_stderr_arrive_intact(kind, ssh_runner_factory):
+    runner = ssh_runner_factory(kind)
+
+    result = runner.run([sys.executable, "-c", BIG_OUTPUT_PROGRAM])
+
+    assert (digest(result.stdout), digest(result.stderr)) == big_output_expected()
+
+
+@each_ssh
+def test_hostile_arguments_arrive_byte_for_byte_and_run_nothing(
+        kind, ssh_runner_factory, argv_dumper, tmp_path):
+    canary = tmp_path / "canary"
+    args = hostile_args(canary)
+    runner = ssh_runner_factory(kind)
+
+    result = runner.run(argv_dumper + args)
+
+    assert decode_dumped_argv(result.stdout) == [arg.encode("utf-8") for arg in args]
+    assert not canary.exists()
+
+
+def test_one_line_command_has_no_newline():
+    line = one_line_command(["printf", "%s", "a\nb\n", "\n"])
+
+    assert "\n" not in line
+    output = subprocess.run(["sh", "-c", line], stdout=subprocess.PIPE).stdout
+    assert output == b"a\nb\n\n"
+
+
+@each_ssh
+def test_commands_from_several_threads_share_one_connection(kind, ssh_runner_factory):
+    runner = ssh_runner_factory(kind)
+    runner.run(["true"])  # connect first, so the timing below measures the commands only
+    threads = 6
+
+    started = time.time()
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(
+            lambda n: runner.run(["sh", "-c", 'echo "%d $SSH_CONNECTION"; sleep 1' % n]),
+            range(threads)))
+    elapsed = time.time() - started
+
+    numbers = [int(r.stdout.split()[0]) for r in results]
+    connections = {r.stdout.split(None, 1)[1] for r in results}
+    assert numbers == list(range(threads))
+    assert len(connections) == 1, connections  # one TCP connection (same client port)
+    assert elapsed < threads * 0.5, "commands ran one after another (%.1fs)" % elapsed
+
+
+# -- host keys --
+
+@each_ssh
+def test_unknown_host_key_is_refused_and_nothing_runs(kind, ssh_runner_factory, tmp_path):
+    known_hosts = tmp_path / "empty_known_hosts"
+    known_hosts.write_text("")
+    canary = tmp_path / "canary"
+    runner = ssh_runner_factory(kind, known_hosts=str(known_hosts))
+
+    with pytest.raises(HostKeyRejected) as rejected:
+        runner.run(["touch", str(canary)])
+
+    assert rejected.value.exit_code == ExitCode.REFUSED == 77
+    assert not canary.exists()
+    assert known_hosts.read_text() == ""
+
+
+@each_ssh
+@pytest.mark.parametrize("accept_new", [False, True])
+def test_changed_host_key_is_refused_even_with_accept_new(
+        kind, accept_new, ssh_runner_factory, sshd, tmp_path):
+    impostor_key = generate_key(str(tmp_path / "impostor"))
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("[%s]:%d %s\n" % (sshd.host, sshd.port, impostor_key))
+    canary = tmp_path / "canary"
+    runner = ssh_runner_factory(kind, known_hosts=str(known_hosts), accept_new=accept_new)
+
+    with pytest.raises(HostKeyRejected) as rejected:
+        runner.run(["touch", str(canary)])
+
+    assert rejected.value.exit_code == 77
+    assert not canary.exists()
+    assert not host_key_recorded(str(known_hosts), sshd)
+
+
+@each_ssh
+def test_accept_new_records_an_unknown_key_then_trusts_it(
+        kind, ssh_runner_factory, sshd, tmp_path, caplog):
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    canary = tmp_path / "canary"
+    runner = ssh_runner_factory(kind, known_hosts=str(known_hosts), accept_new=True)
+
+    with caplog.at_level(logging.WARNING):
+        runner.run(["touch", str(canary)])
+
+    assert canary.exists()
+    assert host_key_recorded(str(known_hosts), sshd)
+    assert "Permanently added" in caplog.text
+    # Without accept-new, the recorded key is now simply trusted.
+    assert ssh_runner_factory(kind, known_hosts=str(known_hosts)).run(["echo", "ok"]).stdout \
+        == "ok\n"
+
+
+# -- transport failures --
+
+@each_ssh
+def test_connection_refused_is_a_transport_failure(kind, ssh_runner_factory, sshd):
+    runner = ssh_runner_factory(kind, host=Target("127.0.0.1", closed_port(), sshd.user))
+
+    with pytest.raises(TransportFailed) as failed:
+        runner.run(["true"])
+
+    assert type(failed.value) is TransportFailed
+    assert failed.value.exit_code == ExitCode.UNREACHABLE == 69
+
+
+@each_ssh
+def test_refused_login_is_a_transport_failure(kind, ssh_runner_factory, tmp_path):
+    stranger_key = str(tmp_path / "stranger")
+    generate_key(stranger_key)
+    runner = ssh_runner_factory(kind, identity=stranger_key)
+
+    with pytest.raises(TransportFailed) as failed:
+        runner.run(["true"])
+
+    assert type(failed.value) is TransportFailed
+    assert failed.value.exit_code == 69
+
+
+@each_ssh
+def test_connection_cut_mid_command_is_a_transport_failure_not_a_command_failure(
+        kind, ssh_runner_factory, sshd, tmp_path):
+    runner = ssh_runner_factory(kind)
+    pid_file = tmp_path / "pid"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(
+            runner.run, ["sh", "-c", 'echo $$ > "$0"; exec sleep 30', str(pid_file)])
+        wait_for(lambda: pid_file.exists() and pid_file.read_text().strip())
+        remote_pid = int(pid_file.read_text())
+        try:
+            assert sshd.kill_children()
+            with pytest.raises(TransportFailed) as failed:
+                running.result(timeout=10)
+        finally:
+            os.kill(remote_pid, 9)
+
+    assert type(failed.value) is TransportFailed
+    assert failed.value.exit_code == 69
+    # The runner connects again for the next command.
+    assert runner.run(["echo", "again"]).stdout == "again\n"
+
+
+@each_ssh
+def test_timeout_raises_command_timed_out(kind, ssh_runner_factory):
+    runner = ssh_runner_factory(kind)
+    runner.run(["true"])
+
+    started = time.time()
+    with pytest.raises(CommandTimedOut) as timed_out:
+        runner.run(["sleep", "10"], timeout=0.5)
+
+    assert time.time() - started < 5
+    assert timed_out.value.exit_code == ExitCode.TEMPORARY == 75
+    assert runner.run(["echo", "still here"]).stdout == "still here\n"
+
+
+# -- OpenSSH specifics --
+
+def _cmdlines():
+    """[(pid, argv)] of every process we can read."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % name, "rb") as f:
+                    raw = f.read()
+            except (IOError, OSError):
+                continue
+            found.append((int(name), raw.decode("utf-8", "replace").split("\0")))
+    return found
+
+
+def test_openssh_keeps_secrets_out_of_the_local_process_list(ssh_runner_factory):
+    runner = ssh_runner_factory("openssh")
+    secret = "hunter2-%s" % uuid.uuid4().hex
+    argv = ["sh", "-c", "sleep 2; :", "sh", "device-config:chappassword=" + secret]
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(runner.run, argv, secrets=[secret])
+        # The remote sh (on this same machine) must show the secret: proof that the scan
+        # below runs while the command does and would see the secret if ssh had it.
+        wait_for(lambda: any(secret in " ".join(args) for _, args in _cmdlines()))
+        ssh_clients = [args for _, args in _cmdlines() if os.path.basename(args[0]) == "ssh"]
+        running.result(timeout=10)
+
+    ours = [args for args in ssh_clients if runner.control_socket in " ".join(args)]
+    assert ours, "our ssh client was not found among %r" % ssh_clients
+    assert not [args for args in ssh_clients if secret in " ".join(args)]
+
+
+def test_openssh_missing_binary_is_program_not_found(ssh_runner_factory):
+    runner = ssh_runner_factory("openssh", ssh_binary="/nonexistent/ssh")
+
+    with pytest.raises(ProgramNotFound) as missing:
+        runner.run(["true"])
+
+    assert missing.value.exit_code == ExitCode.CONFIG
+    assert "--ssh paramiko" in missing.value.one_line()
+
+
+def test_openssh_treats_exit_255_as_transport_failure(ssh_runner_factory):
+    # ssh reports its own failures as 255 and cannot tell a command's 255 from them.
+    with pytest.raises(TransportFailed):
+        ssh_runner_factory("openssh").run(["sh", "-c", "exit 255"])
+
+
+def test_openssh_close_stops_the_shared_connection(ssh_runner_factory):
+    runner = ssh_runner_factory("openssh")
+    runner.run(["true"])
+    socket_path = runner.control_socket
+    assert os.path.exists(socket_path)
+
+    runner.close()
+
+    assert not os.path.exists(os.path.dirname(socket_path))
+
+
+# -- choosing a runner --
+
+def test_missing_paramiko_is_a_config_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "paramiko", None)  # makes "import paramiko" fail
+
+    with pytest.raises(ConfigError) as missing:
+        make_runner("root@pool-master", ssh="paramiko")
+
+    assert "--ssh openssh" in missing.value.one_line()
+    assert isinstance(make_runner("root@pool-master"), OpenSshRunner)
+
+
+def test_runner_descriptions_name_the_target_and_kind():
+    assert OpenSshRunner("root@pool-master:2222").description == \
+        "ssh root@pool-master:2222 (openssh)"
+
+
+def test_paramiko_runner_description():
+    pytest.importorskip("paramiko")
+    assert make_runner("root@[fd00::1]:22", ssh="paramiko").description == \
+        "ssh root@[fd00::1]:22 (paramiko)"
+
+
+def test_paramiko_reconnects_after_the_connection_died_while_idle(ssh_runner_factory, sshd):
+    """A connection that died while idle is reopened before the next command runs."""
+    runner = ssh_runner_factory("paramiko")
+    first = runner.run(["sh", "-c", "echo $SSH_CONNECTION"]).stdout
+    sshd.kill_children()
+    wait_for(lambda: not runner._client.get_transport().is_active())
+
+    second = runner.run(["sh", "-c", "echo $SSH_CONNECTION"]).stdout
+
+    assert first != second  # a new connection, from a new client port
+
