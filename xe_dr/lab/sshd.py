@@ -78,12 +78,12 @@ class SshServer(object):
     (private key path), ``client_public_key``, ``host_public_key`` (``type base64``), ``dir``.
 
     ``workdir``: where keys, config and log go (a new temporary directory, removed on stop,
-    when None). ``client_key``: an existing private key to authorise (with ``.pub`` beside it)
+    when None). ``port``: a fixed port (default: a free one, picked again if it is taken). ``client_key``: an existing private key to authorise (with ``.pub`` beside it)
     instead of a new one. ``extra_config``: more sshd_config lines.
     """
 
     def __init__(self, workdir=None, client_key=None, sshd=DEFAULT_SSHD, host="127.0.0.1",
-                 extra_config=(), start_timeout=10.0):
+                 port=None, extra_config=(), start_timeout=10.0):
         self.sshd = sshd
         self.host = host
         self.extra_config = list(extra_config)
@@ -91,6 +91,7 @@ class SshServer(object):
         self.user = pwd.getpwuid(os.getuid()).pw_name
         self._given_workdir = workdir
         self._given_client_key = client_key
+        self._given_port = port
         self.dir = None
         self.port = None
         self.client_key = None
@@ -105,18 +106,27 @@ class SshServer(object):
     def start(self):
         if self._process is not None:
             return self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # no half-started server or stray directory left behind
+            raise
+        return self
+
+    def _start(self):
         self.dir = self._given_workdir or tempfile.mkdtemp(prefix="xe-dr-sshd-")
         if not os.path.isdir(self.dir):
             os.makedirs(self.dir)
         self._make_keys()
         if os.getuid() == 0 and not os.path.isdir(_PRIVSEP_DIR):
             os.makedirs(_PRIVSEP_DIR, 0o755)
-        for attempt in range(_PORT_ATTEMPTS):
-            self.port = _free_port(self.host)
+        attempts = 1 if self._given_port else _PORT_ATTEMPTS
+        for attempt in range(attempts):
+            self.port = self._given_port or _free_port(self.host)
             if self._start_on_port():
-                return self
-        raise SshServerError("sshd could not bind a free port after %d attempts: %s"
-                             % (_PORT_ATTEMPTS, self.log_tail()))
+                return
+        raise SshServerError("sshd could not bind a port after %d attempt(s): %s"
+                             % (attempts, self.log_tail().strip()))
 
     def stop(self):
         """Stop the listener and cut every connection; remove the directory if it is ours."""
@@ -247,6 +257,5 @@ class SshServer(object):
                     return False
                 raise SshServerError("sshd exited at start: %s" % log.strip())
             time.sleep(0.02)
-        log = self.log_tail().strip()
-        self.stop()
-        raise SshServerError("sshd did not start within %.0fs: %s" % (self.start_timeout, log))
+        raise SshServerError("sshd did not start within %.0fs: %s"
+                             % (self.start_timeout, self.log_tail().strip()))

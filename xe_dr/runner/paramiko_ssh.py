@@ -275,7 +275,7 @@ class ParamikoRunner(Runner):
             if not channel.get_transport().is_active():
                 raise TransportFailed(
                     "the SSH connection to %s dropped while the command ran; its outcome is "
-                    "unknown" % self.target, hint="check the host, then re-run (runs resume)",
+                    "unknown" % self.target, hint="check the host, then run the command again",
                     argv=argv, secrets=secrets)
             raise TransportFailed(
                 "the command on %s ended without an exit status (killed by a signal?)"
