@@ -188,6 +188,18 @@ def test_accept_new_records_an_unknown_key_then_trusts_it(
         == "ok\n"
 
 
+def test_paramiko_refuses_a_corrupt_known_hosts_file(ssh_runner_factory, sshd, tmp_path):
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("[%s]:%d ssh-ed25519 AAAA!!not-base64\n%s\n"
+                           % (sshd.host, sshd.port, sshd.known_hosts_line()))
+    runner = ssh_runner_factory("paramiko", known_hosts=str(known_hosts))
+
+    with pytest.raises(HostKeyRejected) as rejected:
+        runner.run(["true"])
+
+    assert "bad line in known_hosts file" in rejected.value.one_line()
+
+
 # -- transport failures --
 
 @each_ssh

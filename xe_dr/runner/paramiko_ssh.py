@@ -188,8 +188,9 @@ class ParamikoRunner(Runner):
         except (IOError, OSError) as e:
             if os.path.exists(path):
                 raise HostKeyRejected("cannot read known_hosts file %s: %s" % (path, e))
-        except self._paramiko.SSHException as e:
-            raise HostKeyRejected("bad line in known_hosts file %s: %s" % (path, e),
+        except (self._paramiko.SSHException, self._paramiko.hostkeys.InvalidHostKey) as e:
+            # paramiko stops at the bad line, so the keys after it would be missing: refuse.
+            raise HostKeyRejected("bad line in known_hosts file %s: %s" % (path, e.args[0]),
                                   hint="fix or remove that line")
 
     def _open_channel(self, argv, secrets):
