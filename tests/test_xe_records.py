@@ -211,10 +211,17 @@ def test_line_that_is_no_label_continues_the_value():
 
 
 def test_two_empty_lines_not_followed_by_a_record_start_continue_the_value():
-    # A record of another shape cannot follow: every record of a listing has the same
-    # fields, so this is a value holding two empty lines.
-    (record,) = parse_records("uuid ( RO)    : x\n\n\nname ( RO)    : y\n\n\n")
-    assert record == {"uuid": "x\n\n\nname ( RO)    : y"}
+    (record,) = parse_records("uuid ( RO)    : x\n\n\nmore text: y\n\n\n")
+    assert record == {"uuid": "x\n\n\nmore text: y"}
+
+
+def test_records_of_different_shapes_are_refused():
+    # Every record of one listing has the same fields, so the same first line up to the value.
+    with pytest.raises(XeOutputError) as info:
+        parse_records("uuid ( RO)    : x\n\n\nname ( RO)    : y\n\n\n")
+    assert "line 4" in str(info.value)
+    with pytest.raises(XeOutputError):
+        parse_records("uuid ( RO)    : x\n\n\nuuid ( RO)     : y\n      ab ( RO): z\n\n\n")
 
 
 # -- --minimal -------------------------------------------------------------------------------

@@ -22,9 +22,10 @@ The record format (reference xapi-dr.md 4.1; xapi ``cli_printer.ml`` ``multi_lin
   and even newlines (a multi-line name-description, as XenCenter allows). A line that is not a
   label at column W continues the previous value; a record ends at two empty lines followed
   by the end of the output or by the next record's first line, which carries exactly the same
-  label and padding as the first record's (every record of one listing has the same fields).
-  A line inside a value that imitates a label at column W cannot be told apart; nor can a
-  value that ends in two empty lines followed by the first line of a record.
+  label and padding as the first record's (every record of one listing has the same fields;
+  two empty lines followed by a record's first line of another shape raise). A line inside a
+  value that imitates a label at column W cannot be told apart; nor can a value that holds
+  two empty lines followed by the first line of a record.
 - with ``params=`` naming no existing field every record is empty and prints as three
   newlines.
 
@@ -163,6 +164,13 @@ def parse_records(text):
             after = end + 3
             if after == len(text) or text.startswith(start_marker, after):
                 break
+            if _FIRST_LINE.match(text[after:text.find("\n", after)]):
+                # Records of one listing all have the same fields, hence the same first line
+                # up to the value: this is not a value holding empty lines.
+                raise XeOutputError(
+                    "line %d starts a record whose first label or padding differs from line "
+                    "1: %s" % (line_no + text.count("\n", pos, after),
+                               snippet(text[after:].split("\n", 1)[0])))
             search = end + 1
         block = text[pos:end]
         records.append(_parse_block(block, line_no))
