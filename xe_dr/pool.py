@@ -4,7 +4,7 @@ Nothing here issues one call per object: a pool of 5,000 VMs is read with the sa
 of calls as a pool of 5. Values are plain Python (str, int, bool, dict, list, None).
 """
 
-from xe_dr.xe.records import parse_map, parse_set
+from xe_dr.xe.records import XeOutputError, parse_map, parse_ref
 
 # The product brand keys of Host.software_version, newest first in preference.
 _PRODUCT_KEYS = ("product_version", "platform_version")
@@ -19,13 +19,6 @@ def _int(text, default=0):
         return int(text)
     except (TypeError, ValueError):
         return default
-
-
-def _ref(text):
-    """A reference field: None for xe's null or unresolvable reference."""
-    if text in (None, "", "<not in database>", "<invalid reference>"):
-        return None
-    return text
 
 
 class Host(object):
@@ -90,7 +83,7 @@ class Pool(object):
 
     @classmethod
     def from_record(cls, record):
-        return cls(record["uuid"], record.get("name-label", ""), _ref(record.get("master")),
+        return cls(record["uuid"], record.get("name-label", ""), parse_ref(record.get("master", "")),
                    _bool(record.get("ha-enabled", "false")),
                    parse_map(record.get("other-config", "")),
                    parse_map(record.get("restrictions", "")))
@@ -117,7 +110,6 @@ def read_pool(xe):
     """The pool this xe talks to (a pool always has exactly one record)."""
     records = xe.list("pool", params=Pool.FIELDS)
     if not records:
-        from xe_dr.xe.records import XeOutputError
         raise XeOutputError("pool-list printed no pool")
     return Pool.from_record(records[0])
 
@@ -126,4 +118,3 @@ def read_hosts(xe):
     return [Host.from_record(r) for r in xe.list("host", params=Host.FIELDS)]
 
 
-__all__ = ["Host", "Pool", "read_pool", "read_hosts", "parse_set"]

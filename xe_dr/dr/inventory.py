@@ -1,0 +1,180 @@
+"""What can be recovered: the metadata copies a pool can see, and the source pools in them.
+
+Two ways to read a foreign database, with the same results where both can know a fact:
+
+- the xe-dr host plugin (``inventory`` function): one database open per copy, and it sees
+  everything the XenAPI sees: vApp membership, the SRs and networks each VM needs;
+- plain xe with ``database:vdi-uuid=``: one database open per call (reference §2.3), and
+  reference fields print ``<not in database>``, so vApp membership and per-VM SRs and
+  networks are unknown (``None``) until recovery or an assert tells them.
+"""
+
+import json
+
+from xe_dr.xe.records import parse_map, parse_ref
+
+PLUGIN = "xe-dr"
+UNKNOWN = None  # a fact that this way of reading cannot know
+
+
+def _int(text, default=0):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return default
+
+
+class MetadataCopy(object):
+    """One metadata VDI seen by the pool (reference §1.1, §1.5)."""
+
+    FIELDS = ("uuid", "name-label", "sr-uuid", "virtual-size", "metadata-latest", "metadata-of-pool")
+
+    def __init__(self, vdi_uuid, sr_uuid, pool_uuid, latest, local, size=0, generation=None):
+        self.vdi_uuid = vdi_uuid
+        self.sr_uuid = sr_uuid
+        self.pool_uuid = pool_uuid   # None when xapi's foreign cache has nothing for it
+        self.latest = latest
+        self.local = local           # a copy of this pool's own database (a replication target)
+        self.size = size
+        self.generation = generation
+
+    @classmethod
+    def from_record(cls, record, local_pool_uuid):
+        pool_uuid = parse_ref(record.get("metadata-of-pool", ""))
+        return cls(record["uuid"], record.get("sr-uuid"), pool_uuid,
+                   record.get("metadata-latest") == "true", pool_uuid == local_pool_uuid,
+                   _int(record.get("virtual-size")))
+
+    def to_json(self):
+        return dict(self.__dict__)
+
+
+def find_metadata_copies(xe, local_pool_uuid):
+    """Every metadata VDI the pool can see (one xe call). ``type=Metadata`` is capitalised
+    because filters compare against the printed value (reference pitfall 14)."""
+    records = xe.list("vdi", params=MetadataCopy.FIELDS, filters={"type": "Metadata"})
+    return [MetadataCopy.from_record(r, local_pool_uuid) for r in records]
+
+
+class SourceVM(object):
+    def __init__(self, uuid, name_label, power_state="halted", version=0, order=0,
+                 start_delay=0, shutdown_delay=0, ha_restart_priority="", memory=0, vcpus=0,
+                 appliance=UNKNOWN, srs=UNKNOWN, networks=UNKNOWN):
+        self.uuid = uuid
+        self.name_label = name_label
+        self.power_state = power_state
+        self.version = version
+        self.order = order
+        self.start_delay = start_delay
+        self.shutdown_delay = shutdown_delay
+        self.ha_restart_priority = ha_restart_priority
+        self.memory = memory
+        self.vcpus = vcpus
+        self.appliance = appliance   # vApp UUID, "" for none, None for unknown
+        self.srs = srs               # [{"uuid","name_label","type","shared","present","attached"}]
+        self.networks = networks     # [{"name_label","bridge","exists_here"}]
+
+    def to_json(self):
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(**data)
+
+
+class SourceAppliance(object):
+    def __init__(self, uuid, name_label, name_description="", vms=UNKNOWN):
+        self.uuid = uuid
+        self.name_label = name_label
+        self.name_description = name_description
+        self.vms = vms               # member VM UUIDs, None when unknown (plain xe)
+
+    def to_json(self):
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(**data)
+
+
+class SourcePool(object):
+    """The content of one metadata copy: the pool that wrote it, its hosts, VMs and vApps."""
+
+    def __init__(self, copy, uuid, name_label, hosts, vms, appliances, via):
+        self.copy = copy
+        self.uuid = uuid
+        self.name_label = name_label
+        self.hosts = hosts            # [{"uuid","name_label","software_version": {...}}]
+        self.vms = vms                # [SourceVM]
+        self.appliances = appliances  # [SourceAppliance]
+        self.via = via                # "plugin" or "xe"
+
+    def vm(self, uuid):
+        for vm in self.vms:
+            if vm.uuid == uuid:
+                return vm
+        return None
+
+    def standalone_vms(self):
+        """VMs in no vApp; with plain xe membership is unknown, so every VM is listed."""
+        return [vm for vm in self.vms if not vm.appliance]
+
+    def to_json(self):
+        return {"vdi": self.copy.vdi_uuid, "sr": self.copy.sr_uuid, "uuid": self.uuid,
+                "name_label": self.name_label, "generation": self.copy.generation,
+                "hosts": self.hosts, "via": self.via,
+                "vms": [vm.to_json() for vm in self.vms],
+                "appliances": [a.to_json() for a in self.appliances]}
+
+
+# -- reading a copy through the plugin --------------------------------------------------------
+
+def read_with_plugin(xe, master_uuid, copy):
+    data = json.loads(xe.call_plugin(master_uuid, PLUGIN, "inventory", {"vdi": copy.vdi_uuid}))
+    copy.generation = data.get("generation", copy.generation)
+    pool = data["pool"]
+    vms = [SourceVM(
+        uuid=v["uuid"], name_label=v["name_label"], power_state=v["power_state"],
+        version=v["version"], order=v["order"], start_delay=v["start_delay"],
+        shutdown_delay=v["shutdown_delay"], ha_restart_priority=v["ha_restart_priority"],
+        memory=v["memory"], vcpus=v["vcpus"], appliance=v["appliance"] or "",
+        srs=v["srs"], networks=v["networks"]) for v in data["vms"]]
+    appliances = [SourceAppliance(a["uuid"], a["name_label"], a.get("name_description", ""),
+                                  a["vms"]) for a in data["appliances"]]
+    return SourcePool(copy, pool["uuid"], pool["name_label"], data["hosts"], vms, appliances,
+                      "plugin")
+
+
+# -- reading a copy with plain xe -------------------------------------------------------------
+
+VM_FIELDS = ("uuid", "name-label", "power-state", "version", "order", "start-delay",
+             "shutdown-delay", "ha-restart-priority", "memory-static-max", "VCPUs-max")
+
+
+def read_with_xe(xe, copy):
+    """Four database opens: pool, hosts, VMs, vApps (batched with params=, reference §2.3)."""
+    database = {"vdi-uuid": copy.vdi_uuid}
+    pools = xe.list("pool", params=("uuid", "name-label"), database=database)
+    hosts = xe.list("host", params=("uuid", "name-label", "software-version"), database=database)
+    records = xe.list("vm", params=VM_FIELDS, filters={"is-control-domain": "false"},
+                      database=database)
+    appliances = xe.list("appliance", params=("uuid", "name-label", "name-description"),
+                         database=database)
+    pool = pools[0] if pools else {"uuid": copy.pool_uuid, "name-label": ""}
+    vms = [SourceVM(
+        uuid=r["uuid"], name_label=r.get("name-label", ""),
+        power_state=r.get("power-state", "halted"), version=_int(r.get("version")),
+        order=_int(r.get("order")), start_delay=_int(r.get("start-delay")),
+        shutdown_delay=_int(r.get("shutdown-delay")),
+        ha_restart_priority=r.get("ha-restart-priority", ""),
+        memory=_int(r.get("memory-static-max")), vcpus=_int(r.get("VCPUs-max")),
+        # <not in database> for members and non-members alike (reference §2.3): unknown
+        appliance=UNKNOWN if appliances else "") for r in records]
+    return SourcePool(
+        copy, pool["uuid"], pool.get("name-label", ""),
+        [{"uuid": h["uuid"], "name_label": h.get("name-label", ""),
+          "software_version": parse_map(h.get("software-version", ""))} for h in hosts],
+        vms,
+        [SourceAppliance(a["uuid"], a.get("name-label", ""), a.get("name-description", ""))
+         for a in appliances],
+        "xe")
