@@ -16,6 +16,7 @@ from xe_dr.exitcodes import EXIT_CODE_MEANINGS, ExitCode
 # NAME, HELP, add_arguments(parser) and run(ctx) -> ExitCode.
 COMMAND_MODULES = (
     "doctor",
+    "status",
     "lab",
 )
 
@@ -56,6 +57,8 @@ def _add_global_options(parser, suppress):
                        help="accept and record an unknown host key (never a changed one)")
     group.add_argument("--xe", metavar="PATH", default=default(None),
                        help="path of xe on the target (default: xe; env XE_DR_XE)")
+    group.add_argument("--no-plugin", action="store_true", default=default(False),
+                       help="do not use the xe-dr host plugin even where it is installed")
     group.add_argument("--timeout", type=float, metavar="SECONDS", default=default(None),
                        help="timeout for each remote call (default: 600)")
     group.add_argument("--state-dir", metavar="DIR", default=default(None),

@@ -16,6 +16,7 @@ class Context(object):
         self.output = output
         self._runner = None
         self._xe = None
+        self._extra_runners = []
 
     # -- options resolved against the environment ------------------------------------------
     @property
@@ -42,6 +43,10 @@ class Context(object):
     @property
     def timeout(self):
         return self.args.timeout if self.args.timeout is not None else DEFAULT_TIMEOUT
+
+    @property
+    def use_plugin(self):
+        return not self.args.no_plugin
 
     @property
     def state_dir(self):
@@ -71,6 +76,20 @@ class Context(object):
             self._xe = Xe(self.runner, xe_path=self.xe_path, timeout=self.timeout)
         return self._xe
 
+    def other_site(self, host, xe_path=None):
+        """An Xe client for the other site's pool master (same SSH options), or None when
+        no host is given. ``host`` may be ``local`` for an xe on this machine (the lab)."""
+        if not host:
+            return None
+        from xe_dr.runner.target import make_runner
+        from xe_dr.xe import Xe
+        runner = make_runner(
+            host=None if host == "local" else host, ssh=self.ssh_kind,
+            identity=self.args.identity, known_hosts=self.args.known_hosts,
+            accept_new=self.args.accept_new_host_key, timeout=self.timeout)
+        self._extra_runners.append(runner)
+        return Xe(runner, xe_path=xe_path or "xe", timeout=self.timeout)
+
     # -- confirmations ------------------------------------------------------------------------
     def confirm(self, question, what):
         """True when a destructive step may go ahead: --yes, or 'yes' typed at the prompt.
@@ -87,8 +106,9 @@ class Context(object):
         return answer.lower() in ("y", "yes")
 
     def close(self):
-        if self._runner is not None:
-            self._runner.close()
+        for runner in [self._runner] + self._extra_runners:
+            if runner is not None:
+                runner.close()
 
     def __enter__(self):
         return self

@@ -1,12 +1,9 @@
 """``xe-dr doctor``: what xe-dr can reach, and whether DR can work there."""
 
-from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
 
 NAME = "doctor"
 HELP = "report the transport, xe, the pool, host versions, the DR licence and the host plugin"
-
-PLUGIN_NAME = "xe-dr"
 
 
 def add_arguments(parser):
@@ -14,6 +11,7 @@ def add_arguments(parser):
 
 
 def run(ctx):
+    from xe_dr.dr.plugin import plugin_version
     from xe_dr.pool import read_hosts, read_pool
     report = {"transport": ctx.runner.description, "xe": ctx.xe_path, "problems": []}
     pool = read_pool(ctx.xe)
@@ -23,7 +21,7 @@ def run(ctx):
     for host in hosts:
         entry = host.to_json()
         entry["master"] = host.uuid == pool.master
-        entry["plugin"] = _plugin_version(ctx.xe, host.uuid)
+        entry["plugin"] = plugin_version(ctx.xe, host.uuid)
         report["hosts"].append(entry)
     if not pool.dr_allowed:
         report["problems"].append("the pool's licence restricts disaster recovery (restrict_dr=true)")
@@ -37,16 +35,6 @@ def run(ctx):
                            "(slower); install it with 'xe-dr plugin install'" % ", ".join(missing)]
     ctx.output.data(report, _text(report))
     return ExitCode.FAILED if report["problems"] else ExitCode.OK
-
-
-def _plugin_version(xe, host_uuid):
-    """The installed plugin's version, or None when the host has no xe-dr plugin."""
-    try:
-        return xe.call_plugin(host_uuid, PLUGIN_NAME, "version", {}).strip() or None
-    except XeDrError as failure:
-        if getattr(failure, "code", None) in ("XENAPI_MISSING_PLUGIN", "UNKNOWN_XENAPI_PLUGIN_FUNCTION"):
-            return None
-        raise
 
 
 def _text(report):

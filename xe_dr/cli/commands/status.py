@@ -1,0 +1,54 @@
+"""``xe-dr status``: replication targets, their health, and which VMs are protected."""
+
+from xe_dr.exitcodes import ExitCode
+
+NAME = "status"
+HELP = ("check this pool's metadata replication and classify every VM as protected, at risk "
+        "or unrecoverable; exit 0 only when all is well (for cron and monitoring)")
+
+
+def add_arguments(parser):
+    parser.add_argument("--peer", metavar="[USER@]HOST[:PORT]",
+                        help="the other site's pool master, to check that no metadata SR is "
+                             "attached at both sites ('local' for an xe on this machine)")
+    parser.add_argument("--peer-xe", metavar="PATH", help="path of xe on the peer (default: xe)")
+    parser.add_argument("--vms", action="store_true",
+                        help="list every VM, not only those that are not protected")
+
+
+def run(ctx):
+    from xe_dr.dr.status import pool_status
+    status = pool_status(ctx.xe, peer_xe=ctx.other_site(ctx.args.peer, ctx.args.peer_xe),
+                         use_plugin=ctx.use_plugin)
+    ctx.output.data(status, _text(status, ctx.args.vms))
+    return ExitCode.FAILED if status["problems"] else ExitCode.OK
+
+
+def _text(status, all_vms):
+    pool = status["pool"]
+    lines = ["pool %s (%s)" % (pool["name_label"] or "-", pool["uuid"]),
+             "  DR licence: %s   HA: %s   metadata LUN alerts: %s   redo log: %s" % (
+                 "allowed" if pool["dr_allowed"] else "RESTRICTED",
+                 "on" if pool["ha_enabled"] else "off",
+                 "on" if pool["metadata_lun_alerts"] else "off",
+                 {True: "on", False: "off", None: "unknown"}[status["redo_log"].get("enabled")]),
+             "replicated metadata (%d of at most 8 SRs):" % len(status["replication"])]
+    for target in status["replication"]:
+        generation = ("generation %s" % target["generation"]
+                      if target["generation"] is not None else "generation unknown")
+        lines.append("  %-24s %s  %s%s" % (
+            target["sr_name"], "healthy" if target["healthy"] else "NOT WRITTEN", generation,
+            ", lag %s" % target["lag"] if target["lag"] else ""))
+    counts = status["counts"]
+    lines.append("VMs: %d protected, %d at risk, %d unrecoverable, %d ignored" % tuple(
+        counts.get(k, 0) for k in ("protected", "at-risk", "unrecoverable", "ignored")))
+    for vm in status["vms"]:
+        if all_vms or vm["class"] in ("at-risk", "unrecoverable"):
+            lines.append("  %-13s %s: %s" % (vm["class"], vm["name_label"], vm["reason"]))
+    for note in status["notes"]:
+        lines.append("note: " + note)
+    for problem in status["problems"]:
+        lines.append("PROBLEM: " + problem)
+    if not status["problems"]:
+        lines.append("OK: all is well")
+    return lines
