@@ -1,0 +1,220 @@
+"""The storage array: LUNs, their copies at each site, and the mirror relation between them.
+
+A LUN has one copy per site it is presented at. A mirrored LUN has a copy at A and one at B,
+with a relation ``{"source": "A", "state": "mirroring"|"broken", "frozen": bool}``:
+
+* ``mirroring``: every write to the source copy is applied to the target copy too (unless
+  ``frozen``, which models replication lag and lost writes); the target is read-only;
+* ``broken``: both copies are writable and independent;
+* ``reversed`` is ``mirroring`` with source B.
+
+Each copy has its own SCSI id (as real replicas do) and lives in ``DIR/array/<lun>/<site>/``:
+``vg.json`` is the LVM volume group the SR wrote (SR uuid, name, description and its VDIs, as
+LVHD keeps them in its MGT volume) and ``LV-<vdi-uuid>`` files hold the bytes of the VDIs the lab
+writes (metadata VDIs). LV files are sparse and as large as the VDI.
+"""
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+
+from . import util
+
+STATE = ("state", "array.json")
+
+
+@contextlib.contextmanager
+def locked(lab, shared=False):
+    with util.flocked(lab.path("locks", "array.lock"), shared=shared):
+        yield
+
+
+def load(lab):
+    return util.read_json(lab.path(*STATE))
+
+
+def save(lab, data):
+    util.write_json(lab.path(*STATE), data)
+
+
+def copy_dir(lab, lun_id, side):
+    return lab.path("array", lun_id, side)
+
+
+def lv_path(lab, lun_id, side, vdi_uuid):
+    return os.path.join(copy_dir(lab, lun_id, side), "LV-" + vdi_uuid)
+
+
+def describe_state(lun):
+    m = lun.get("mirror")
+    if not m:
+        return "not mirrored"
+    if m["state"] == "mirroring":
+        state = "mirroring" if m["source"] == "A" else "reversed"
+    else:
+        state = "broken"
+    return "%s (source %s%s)" % (state, m["source"], ", frozen" if m.get("frozen") else "")
+
+
+def writable(data, lun_id, side):
+    """Whether ``side``'s copy of the LUN accepts writes (a mirror target does not)."""
+    m = data["luns"][lun_id].get("mirror")
+    if not m or m["state"] != "mirroring":
+        return True
+    return m["source"] == side
+
+
+def _propagates(data, lun_id, side):
+    m = data["luns"][lun_id].get("mirror")
+    return bool(m and m["state"] == "mirroring" and m["source"] == side and not m.get("frozen"))
+
+
+def _other(data, lun_id, side):
+    return [s for s in data["luns"][lun_id]["copies"] if s != side]
+
+
+def luns_at(data, site):
+    """[(lun_id, lun, copy)] of the LUN copies presented at ``site``."""
+    out = []
+    for lun_id in sorted(data["luns"]):
+        lun = data["luns"][lun_id]
+        copy = lun["copies"].get(site)
+        if copy is not None:
+            out.append((lun_id, lun, copy))
+    return out
+
+
+def find_scsiid(data, site, scsiid):
+    for lun_id, lun, copy in luns_at(data, site):
+        if copy["scsiid"] == scsiid:
+            return lun_id
+    return None
+
+
+def read_vg(lab, lun_id, side):
+    try:
+        return util.read_json(os.path.join(copy_dir(lab, lun_id, side), "vg.json"))
+    except (IOError, OSError) as e:
+        if e.errno == errno.ENOENT:
+            return None
+        raise
+
+
+def write_vg(lab, data, lun_id, side, vg):
+    """Write the VG metadata of a copy (and of its mirror target when replicating)."""
+    for s in [side] + (_other(data, lun_id, side) if _propagates(data, lun_id, side) else []):
+        d = copy_dir(lab, lun_id, s)
+        util.makedirs(d)
+        util.write_json(os.path.join(d, "vg.json"), vg)
+
+
+def create_lv(lab, data, lun_id, side, vdi_uuid, size):
+    for s in [side] + (_other(data, lun_id, side) if _propagates(data, lun_id, side) else []):
+        d = copy_dir(lab, lun_id, s)
+        util.makedirs(d)
+        path = lv_path(lab, lun_id, s, vdi_uuid)
+        with open(path, "ab") as f:
+            f.truncate(size)
+
+
+def remove_lv(lab, data, lun_id, side, vdi_uuid):
+    for s in [side] + (_other(data, lun_id, side) if _propagates(data, lun_id, side) else []):
+        try:
+            os.unlink(lv_path(lab, lun_id, s, vdi_uuid))
+        except OSError:
+            pass
+
+
+def write_lv(lab, data, lun_id, side, vdi_uuid, writer):
+    """Call ``writer(path)`` on the copy's LV file and on the mirror target's when replicating."""
+    for s in [side] + (_other(data, lun_id, side) if _propagates(data, lun_id, side) else []):
+        path = lv_path(lab, lun_id, s, vdi_uuid)
+        if os.path.exists(path):
+            writer(path)
+
+
+def _sparse_copy(src, dst):
+    """Copy a file keeping its holes (SEEK_DATA/SEEK_HOLE where the platform has them)."""
+    size = os.path.getsize(src)
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        fo.truncate(size)
+        fd = fi.fileno()
+        pos = 0
+        seek_data = getattr(os, "SEEK_DATA", None)
+        while pos < size:
+            if seek_data is not None:
+                try:
+                    start = os.lseek(fd, pos, seek_data)
+                    end = os.lseek(fd, start, os.SEEK_HOLE)
+                except OSError:
+                    break
+            else:
+                start, end = pos, size
+            fi.seek(start)
+            fo.seek(start)
+            remaining = end - start
+            while remaining > 0:
+                chunk = fi.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                fo.write(chunk)
+                remaining -= len(chunk)
+            pos = end
+
+
+def sync_copy(lab, lun_id, source, target):
+    """Make ``target``'s copy of the LUN identical to ``source``'s (resync)."""
+    src = copy_dir(lab, lun_id, source)
+    dst = copy_dir(lab, lun_id, target)
+    if os.path.isdir(dst):
+        shutil.rmtree(dst)
+    util.makedirs(dst)
+    if not os.path.isdir(src):
+        return
+    for name in os.listdir(src):
+        if name.startswith("LV-"):
+            _sparse_copy(os.path.join(src, name), os.path.join(dst, name))
+        elif not name.endswith(".tmp") and ".tmp." not in name:
+            shutil.copyfile(os.path.join(src, name), os.path.join(dst, name))
+
+
+def mirror_action(lab, action, lun_ids=None):
+    """break | resync | reverse | freeze | thaw on the mirrored LUNs (all, or ``lun_ids``)."""
+    with locked(lab):
+        data = load(lab)
+        changed = []
+        for lun_id in sorted(data["luns"]):
+            lun = data["luns"][lun_id]
+            m = lun.get("mirror")
+            if not m or (lun_ids and lun_id not in lun_ids):
+                continue
+            source = m["source"]
+            target = [s for s in lun["copies"] if s != source][0]
+            if action == "break":
+                m["state"] = "broken"
+            elif action == "resync":
+                m["state"] = "mirroring"
+                m["frozen"] = False
+                sync_copy(lab, lun_id, source, target)
+            elif action == "reverse":
+                m["source"] = target
+                m["state"] = "mirroring"
+                m["frozen"] = False
+                sync_copy(lab, lun_id, target, source)
+            elif action == "freeze":
+                m["frozen"] = True
+            elif action == "thaw":
+                m["frozen"] = False
+                if m["state"] == "mirroring":
+                    sync_copy(lab, lun_id, source, target)
+            else:
+                raise ValueError("unknown mirror action %r" % action)
+            changed.append(lun_id)
+        save(lab, data)
+        return changed
+
+
+def dump(data):
+    return json.dumps(data, indent=2, sort_keys=True)

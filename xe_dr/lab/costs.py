@@ -1,0 +1,37 @@
+"""The cost model: how long each operation takes, in seconds at cost factor 1.
+
+Every duration is multiplied by the lab's ``cost_factor`` (0 in tests, 1 for realistic
+benchmarks). ``lab.json`` may override any entry under ``"costs"``. Nothing sleeps while a
+site's lock is held.
+"""
+
+from . import util
+
+DEFAULTS = {
+    "call": 0.3,                 # every xe call, on top of its own cost
+    "db_open": 3.0,              # VDI.open_database (serialised per site)
+    "probe": 3.0,                # sr-probe (and the probe inside drtask-create)
+    "drtask_create": 10.0,       # drtask-create ...
+    "drtask_create_per_host": 2.0,   # ... plus this per host of the pool
+    "vm_recover": 1.0,
+    "appliance_recover": 1.0,    # appliance-recover ...
+    "appliance_recover_per_vm": 0.5,  # ... plus this per VM
+    "assert": 0.1,               # vm/appliance-assert-can-be-recovered, after the open
+    "vm_start": 5.0,             # plus the VM's start-delay
+    "shutdown_clean": 10.0,      # plus the VM's shutdown-delay
+    "shutdown_hard": 2.0,
+    "pbd_plug": 1.0,
+    "pbd_unplug": 0.5,
+    "sr_forget": 0.5,
+    "plugin": 0.0,               # host-call-plugin, on top of the plugin's own run time
+}
+
+
+def seconds(lab, key, extra=0.0):
+    table = lab.config.get("costs") or {}
+    base = float(table.get(key, DEFAULTS.get(key, 0.0)))
+    return (base + float(extra)) * lab.cost_factor()
+
+
+def pause(lab, key, extra=0.0):
+    util.sleep(seconds(lab, key, extra))

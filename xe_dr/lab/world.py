@@ -1,0 +1,555 @@
+"""``create``: a two-site world in the state of a real deployment before any disaster.
+
+Site A runs its VMs on a pool of hosts with replicated LVM SRs (iSCSI and FC LUNs mirrored to
+site B by the array), plus storage that is *not* replicated (an unmirrored iSCSI LUN, NFS, each
+host's local storage). Database replication is not enabled yet (the DR procedure enables it).
+Site B is a pool of its own: its hosts, local storage, NFS, a few VMs, and the same networks as
+A except one (``DMZ``), so that recovery meets a missing network.
+
+Everything is derived from ``seed``: the same arguments give the same UUIDs, names and layout.
+"""
+
+import os
+import sys
+
+from . import array, replication, util
+from .model import Db
+from .store import CONFIG, Lab
+
+GiB = 1024 ** 3
+MiB = 1024 ** 2
+NULL = util.NULL_REF
+
+DEFAULTS = {"seed": 1, "vms": 12, "vapps": 2, "order_groups": 3, "replicated_srs": 3,
+            "hosts_a": 2, "hosts_b": 2, "vms_b": 2, "cost_factor": 0.0}
+
+SOFTWARE_VERSION = {
+    "product_version": "8.3.0", "product_version_text": "8.3",
+    "product_version_text_short": "8.3", "platform_name": "XCP", "platform_version": "3.4.0",
+    "product_brand": "XCP-ng", "build_number": "cloud", "git_id": "0", "hostname": "localhost",
+    "date": "2024-09-26", "dbv": "2024.0926", "is_preview_release": "false",
+    "xapi": "24.19", "xapi_build": "24.19.2", "xen": "4.17.5-3", "linux": "4.19.0+1",
+    "xencenter_min": "2.21", "xencenter_max": "2.21", "network_backend": "openvswitch",
+    "db_schema": "5.786",
+}
+
+NETWORKS = [
+    ("Pool-wide network associated with eth0", "xenbr0", ""),
+    ("Storage", "xenbr1", ""),
+    ("VM Network", "xenbr2", ""),
+    ("DMZ", "xapi1", "Isolated network for public-facing VMs"),
+]
+MISSING_AT_B = "DMZ"
+
+ROLES = ["web", "app", "db", "mail", "dns", "proxy", "file", "build", "ldap", "mon", "cache",
+         "queue"]
+TEMPLATES = ["Debian Bookworm 12", "Rocky Linux 9", "Windows Server 2022 (64-bit)",
+             "Other install media"]
+
+PORTALS = {
+    "A": {"address": "10.0.1.50", "hostname": "array-a.lab", "port": 3260,
+          "iqn": "iqn.2001-05.com.labarray:site-a"},
+    "B": {"address": "10.0.2.50", "hostname": "array-b.lab", "port": 3260,
+          "iqn": "iqn.2001-05.com.labarray:site-b"},
+}
+
+
+class Gen(object):
+    """Seeded identifiers."""
+
+    def __init__(self, seed):
+        self.rng = util.seeded(seed)
+
+    def uuid(self):
+        return util.new_uuid(self.rng)
+
+    def ref(self):
+        return util.new_ref(self.rng)
+
+    def hexs(self, n):
+        return "".join(self.rng.choice("0123456789abcdef") for _ in range(n))
+
+    def mac(self):
+        return ":".join(["96"] + ["%02x" % self.rng.randrange(256) for _ in range(5)])
+
+    def choice(self, seq):
+        return self.rng.choice(seq)
+
+    def randint(self, a, b):
+        return self.rng.randint(a, b)
+
+    def random(self):
+        return self.rng.random()
+
+
+class SiteBuilder(object):
+    def __init__(self, gen, name, prefix, net_octet, pool_label):
+        self.g = gen
+        self.name = name
+        self.prefix = prefix
+        self.octet = net_octet
+        self.db = Db(label=name)
+        self.db.extra.update({"schema_minor": replication.DEFAULT_SCHEMA_MINOR,
+                              "redo_logs": [], "foreign_cache": {}, "domid": 0,
+                              "bridge_counter": 1})
+        self.pool_label = pool_label
+        self.hosts = []
+        self.networks = {}
+        self.srs = {}
+        self.dom0 = {}
+
+    def create(self, cls, row):
+        row.setdefault("uuid", self.g.uuid())
+        return self.db.create(cls, row, ref=self.g.ref())
+
+    def build_pool(self, n_hosts):
+        pool = self.create("pool", {
+            "name_label": self.pool_label, "name_description": "", "master": NULL,
+            "default_SR": NULL, "crash_dump_SR": NULL, "suspend_image_SR": NULL,
+            "other_config": {"memory-ratio-hvm": "0.25", "memory-ratio-pv": "0.25"},
+            "ha_enabled": False, "ha_configuration": {}, "ha_statefiles": [],
+            "restrictions": {"restrict_dr": "false", "restrict_vswitch_controller": "false",
+                             "restrict_pooling": "false", "restrict_read_caching": "false",
+                             "restrict_pool_size": "false", "restrict_rpu": "false"},
+            "tags": [], "redo_log_enabled": False, "redo_log_vdi": NULL,
+            "cpu_info": {"cpu_count": str(8 * n_hosts), "socket_count": str(n_hosts),
+                         "vendor": "GenuineIntel"},
+            "gui_config": {}, "health_check_config": {}, "guest_agent_config": {},
+            "license_server": {}})
+        for i in range(n_hosts):
+            hostname = "xcp-%s%d" % (self.prefix, i + 1)
+            iqn = "iqn.2024-01.lab.site-%s:%s" % (self.prefix, hostname)
+            host = self.create("host", {
+                "name_label": hostname, "name_description": "Default install",
+                "hostname": hostname, "address": "10.0.%d.%d" % (self.octet, 11 + i),
+                "enabled": True, "software_version": dict(SOFTWARE_VERSION, hostname=hostname),
+                "other_config": {"iscsi_iqn": iqn, "agent_start_time": "1727350000.",
+                                 "boot_time": "1727349900."},
+                "iscsi_iqn": iqn, "multipathing": False, "memory_total": 64 * GiB,
+                "memory_free": 60 * GiB, "memory_overhead": GiB // 2,
+                "cpu_info": {"cpu_count": "8", "socket_count": "1", "vendor": "GenuineIntel",
+                             "modelname": "Intel(R) Xeon(R) Silver 4210R CPU @ 2.40GHz"},
+                "capabilities": ["xen-3.0-x86_64", "hvm-3.0-x86_32", "hvm-3.0-x86_64"],
+                "logging": {}, "guest_VCPUs_params": {}, "tags": [],
+                "suspend_image_sr": NULL, "crash_dump_sr": NULL, "local_cache_sr": NULL,
+                "control_domain": NULL, "edition": "xcp-ng"})
+            dom0 = self.create("VM", {
+                "name_label": "Control domain on host: " + hostname,
+                "name_description": "The domain which manages physical devices and manages "
+                                    "other domains",
+                "is_control_domain": True, "is_a_template": False, "power_state": "Running",
+                "resident_on": host, "domid": 0, "memory_static_max": 4 * GiB,
+                "memory_dynamic_max": 4 * GiB, "memory_dynamic_min": 4 * GiB,
+                "memory_static_min": 4 * GiB, "VCPUs_max": 8, "VCPUs_at_startup": 8,
+                "domain_type": "pv", "other_config": {"storage_driver_domain": ""},
+                "platform": {}, "tags": [], "version": 0, "order": 0, "start_delay": 0,
+                "shutdown_delay": 0, "ha_restart_priority": "", "appliance": NULL,
+                "snapshot_of": NULL, "affinity": NULL, "suspend_VDI": NULL, "suspend_SR": NULL,
+                "parent": NULL})
+            self.db.update("VM", dom0, other_config={"storage_driver_domain": dom0})
+            self.db.update("host", host, control_domain=dom0)
+            self.hosts.append(host)
+            self.dom0[host] = dom0
+        self.db.update("pool", pool, master=self.hosts[0])
+        return pool
+
+    def build_networks(self, names):
+        for label, bridge, desc in NETWORKS:
+            if label not in names:
+                continue
+            self.networks[label] = self.create("network", {
+                "name_label": label, "name_description": desc, "bridge": bridge, "MTU": 1500,
+                "managed": True, "other_config": {}, "tags": [], "purpose": []})
+
+    def add_sr(self, key, label, sr_type, device_config, size, shared=True, content_type="",
+               hosts=None, desc="", sm_config=None, is_tools=False):
+        sr = self.create("SR", {
+            "name_label": label, "name_description": desc, "type": sr_type,
+            "content_type": content_type, "shared": shared, "physical_size": size,
+            "physical_utilisation": 0, "virtual_allocation": 0, "introduced_by": NULL,
+            "other_config": {}, "sm_config": sm_config or {}, "tags": [],
+            "is_tools_sr": is_tools, "clustered": False})
+        for h in hosts if hosts is not None else self.hosts:
+            self.create("PBD", {"host": h, "SR": sr, "device_config": dict(device_config),
+                                "currently_attached": True, "other_config": {}})
+        self.srs[key] = sr
+        return sr
+
+    def add_vdi(self, sr, label, size, vdi_type="user", **extra):
+        uuid = self.g.uuid()
+        sr_type = self.db.get("SR", sr)["type"]
+        row = {"uuid": uuid, "name_label": label, "name_description": "", "SR": sr,
+               "virtual_size": size, "type": vdi_type, "sharable": False,
+               "read_only": sr_type == "iso", "managed": True,
+               "location": uuid if sr_type != "iso" else label,
+               "physical_utilisation": size if sr_type in ("lvmoiscsi", "lvmohba", "lvm") else
+               size // 4, "snapshot_of": NULL, "is_a_snapshot": False, "metadata_latest": False,
+               "metadata_of_pool": NULL, "other_config": {}, "sm_config": {},
+               "xenstore_data": {}, "tags": [], "on_boot": "persist", "allow_caching": False}
+        if sr_type in ("lvmoiscsi", "lvmohba", "lvm"):
+            row["sm_config"] = {"vdi_type": "vhd"}
+        row.update(extra)
+        ref = self.create("VDI", row)
+        srow = self.db.get("SR", sr)
+        self.db.update("SR", sr, physical_utilisation=srow["physical_utilisation"] +
+                       row["physical_utilisation"],
+                       virtual_allocation=srow["virtual_allocation"] + size)
+        return ref
+
+    def add_vm(self, label, memory, vcpus, power, host, template_name, **extra):
+        running = power == "Running"
+        row = {
+            "name_label": label, "name_description": "", "is_a_template": False,
+            "is_default_template": False, "is_a_snapshot": False, "is_control_domain": False,
+            "power_state": power, "resident_on": host if running else NULL,
+            "domid": self.next_domid() if running else -1, "memory_static_max": memory,
+            "memory_dynamic_max": memory, "memory_dynamic_min": memory,
+            "memory_static_min": min(memory, 512 * MiB), "VCPUs_max": vcpus,
+            "VCPUs_at_startup": vcpus, "domain_type": "hvm", "HVM_boot_policy": "BIOS order",
+            "HVM_boot_params": {"order": "cdn"},
+            "platform": {"timeoffset": "0", "device-model": "qemu-upstream-compat",
+                         "viridian": "false", "nx": "true", "acpi": "1", "apic": "true",
+                         "pae": "true", "hpet": "true", "videoram": "8"},
+            "other_config": {"base_template_name": template_name, "import_task": "",
+                             "mac_seed": self.g.uuid(), "install-methods": "cdrom"},
+            "tags": [], "version": 0, "order": 0, "start_delay": 0, "shutdown_delay": 0,
+            "ha_restart_priority": "", "appliance": NULL, "snapshot_of": NULL,
+            "affinity": NULL, "suspend_VDI": NULL, "suspend_SR": NULL, "parent": NULL,
+            "user_version": 1, "generation_id": "0:0", "blocked_operations": {},
+            "xenstore_data": {"vm-data": ""}, "VCPUs_params": {}, "snapshot_info": {},
+            "start_time": util.xapi_date(1727350200) if running else util.EPOCH,
+            "install_time": util.xapi_date(1727000000), "has_vendor_device": False,
+            "bios_strings": {"bios-vendor": "Xen", "system-manufacturer": "Xen"},
+            "HVM_shadow_multiplier": 1.0, "snapshot_time": util.EPOCH,
+        }
+        row.update(extra)
+        return self.create("VM", row)
+
+    def next_domid(self):
+        self.db.extra["domid"] += 1
+        return self.db.extra["domid"]
+
+    def add_vbd(self, vm, vdi, userdevice, vbd_type="Disk", empty=False, bootable=False):
+        running = self.db.get("VM", vm)["power_state"] == "Running"
+        device = ("xvd" + "abcdefghijklmnop"[int(userdevice)]) if running else ""
+        return self.create("VBD", {
+            "VM": vm, "VDI": vdi, "userdevice": str(userdevice), "device": device,
+            "bootable": bootable, "mode": "RO" if vbd_type == "CD" else "RW", "type": vbd_type,
+            "unpluggable": vbd_type != "CD", "empty": empty, "currently_attached": running,
+            "other_config": {}, "qos_algorithm_params": {}, "status_code": 0})
+
+    def add_vif(self, vm, network, device):
+        running = self.db.get("VM", vm)["power_state"] == "Running"
+        return self.create("VIF", {
+            "VM": vm, "network": network, "device": str(device), "MAC": self.g.mac(),
+            "MAC_autogenerated": True, "MTU": 1500, "currently_attached": running,
+            "other_config": {}, "qos_algorithm_params": {}, "locking_mode": "network_default",
+            "ipv4_allowed": [], "ipv6_allowed": [], "trunks": []})
+
+    def add_templates(self):
+        for name in TEMPLATES:
+            self.create("VM", {
+                "name_label": name, "name_description": "Template for " + name,
+                "is_a_template": True, "is_default_template": True, "is_a_snapshot": False,
+                "is_control_domain": False, "power_state": "Halted", "resident_on": NULL,
+                "domid": -1, "memory_static_max": 2 * GiB, "memory_dynamic_max": 2 * GiB,
+                "memory_dynamic_min": 2 * GiB, "memory_static_min": 512 * MiB,
+                "VCPUs_max": 2, "VCPUs_at_startup": 2,
+                "other_config": {"default_template": "true", "linux_template": "true"},
+                "tags": [], "version": 0, "order": 0, "start_delay": 0, "shutdown_delay": 0,
+                "ha_restart_priority": "", "appliance": NULL, "snapshot_of": NULL,
+                "affinity": NULL, "suspend_VDI": NULL, "suspend_SR": NULL, "parent": NULL})
+
+    def tools_sr(self):
+        sr = self.add_sr("tools", "XCP-ng Tools", "iso",
+                         {"location": "/opt/xensource/packages/iso", "legacy_mode": "true"},
+                         0, content_type="iso", desc="XCP-ng Tools ISOs", is_tools=True)
+        return sr, self.add_vdi(sr, "guest-tools.iso", 80 * MiB, is_tools_iso=True)
+
+    def local_srs(self):
+        out = []
+        for i, h in enumerate(self.hosts):
+            hostname = self.db.get("host", h)["name_label"]
+            out.append(self.add_sr("local-%d" % i, "Local storage", "lvm",
+                                   {"device": "/dev/disk/by-id/ata-SSD_%s-part3" % hostname},
+                                   400 * GiB, shared=False, content_type="user", hosts=[h],
+                                   desc="", sm_config={"allocation": "thick",
+                                                       "use_vhd": "true"}))
+        return out
+
+    def free_memory(self):
+        for h in self.hosts:
+            used = 4 * GiB
+            for vm in self.db.children("VM", "resident_on", h):
+                if not self.db.rows("VM")[vm].get("is_control_domain"):
+                    used += self.db.rows("VM")[vm]["memory_dynamic_max"]
+            total = self.db.get("host", h)["memory_total"]
+            self.db.update("host", h, memory_free=max(0, total - used - GiB // 2))
+
+
+def _lun(gen, lun_no, size, transport, sites):
+    copies = {}
+    for s in sites:
+        copies[s] = {"scsiid": "36001405" + gen.hexs(24), "serial": gen.hexs(16).upper(),
+                     "lunid": lun_no, "target": PORTALS[s]["iqn"] if transport == "iscsi" else ""}
+    return {"size": size, "transport": transport, "vendor": "LABARRAY", "copies": copies,
+            "mirror": {"source": "A", "state": "mirroring", "frozen": False}
+            if len(sites) == 2 else None}
+
+
+def _device_config(lun, site):
+    copy = lun["copies"][site]
+    if lun["transport"] == "iscsi":
+        return {"target": PORTALS[site]["address"], "port": "3260",
+                "targetIQN": PORTALS[site]["iqn"], "SCSIid": copy["scsiid"]}
+    return {"SCSIid": copy["scsiid"]}
+
+
+def _sm_config(lun, site):
+    return {"allocation": "thick", "use_vhd": "true", "multipathable": "true",
+            "devserial": "scsi-" + lun["copies"][site]["scsiid"]}
+
+
+def _python_for_lab():
+    return os.path.abspath(sys.executable)
+
+
+def _repo_root():
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+XE_SCRIPT = '''#!%(python)s
+# The fake xe of site %(site)s of the xe-dr lab in %(lab)s (never put it on PATH).
+import sys
+sys.path.insert(0, %(repo)r)
+from xe_dr.lab.xecli import main
+sys.exit(main(%(lab)r, %(site)r))
+'''
+
+
+def write_xe(lab, site, python=None):
+    path = lab.xe_path(site)
+    util.atomic_write(path, XE_SCRIPT % {"python": python or _python_for_lab(), "site": site,
+                                         "lab": lab.root, "repo": _repo_root()}, mode=0o755)
+    os.chmod(path, 0o755)
+    return path
+
+
+def create(root, **options):
+    opts = dict(DEFAULTS)
+    opts.update(dict((k, v) for k, v in options.items() if v is not None))
+    root = os.path.abspath(root)
+    if os.path.exists(os.path.join(root, CONFIG)):
+        raise ValueError("%s already holds a lab (destroy it first)" % root)
+    for sub in ("state", "locks", "bin", "array", "hosts"):
+        util.makedirs(os.path.join(root, sub))
+    g = Gen(opts["seed"])
+    a = SiteBuilder(g, "A", "a", 1, "Site A")
+    b = SiteBuilder(g, "B", "b", 2, "Site B")
+    a.build_pool(opts["hosts_a"])
+    b.build_pool(opts["hosts_b"])
+    a.build_networks([n for n, _, _ in NETWORKS])
+    b.build_networks([n for n, _, _ in NETWORKS if n != MISSING_AT_B])
+
+    # --- the array -------------------------------------------------------------------------
+    luns = {}
+    replicated = []
+    for i in range(opts["replicated_srs"]):
+        transport = "fc" if i % 3 == 2 else "iscsi"
+        lun_id = "lun%d" % (i + 1)
+        luns[lun_id] = _lun(g, i + 1, 200 * GiB, transport, ["A", "B"])
+        replicated.append(lun_id)
+    luns["lun-a-scratch"] = _lun(g, 20, 100 * GiB, "iscsi", ["A"])
+    luns["lun-b-local"] = _lun(g, 30, 100 * GiB, "iscsi", ["B"])
+    luns["lun-b-spare"] = _lun(g, 31, 50 * GiB, "iscsi", ["B"])
+    array_data = {
+        "portals": PORTALS, "luns": luns,
+        "hbas": {
+            s: [{"host": "host%d" % (3 + k), "name": "qla2xxx",
+                 "manufacturer": "QLogic HBA Driver", "id": str(3 + k),
+                 "node_name": "0x20000024ff%06x" % g.randint(0, 0xffffff),
+                 "port_name": "0x21000024ff%06x" % g.randint(0, 0xffffff),
+                 "port_state": "Online", "speed": "16 Gbit",
+                 "supported_speeds": "4 Gbit, 8 Gbit, 16 Gbit"} for k in range(2)]
+            for s in ("A", "B")},
+    }
+
+    # --- site A storage --------------------------------------------------------------------
+    rep_srs = []
+    for i, lun_id in enumerate(replicated):
+        lun = luns[lun_id]
+        sr_type = "lvmoiscsi" if lun["transport"] == "iscsi" else "lvmohba"
+        label = ("iSCSI DR %d" if sr_type == "lvmoiscsi" else "FC DR %d") % (i + 1)
+        sr = a.add_sr(lun_id, label, sr_type, _device_config(lun, "A"), lun["size"],
+                      content_type="user", desc="Replicated to site B (%s)" % lun_id,
+                      sm_config=_sm_config(lun, "A"))
+        rep_srs.append(sr)
+    scratch = a.add_sr("scratch", "iSCSI scratch", "lvmoiscsi",
+                       _device_config(luns["lun-a-scratch"], "A"), luns["lun-a-scratch"]["size"],
+                       content_type="user", desc="Not replicated",
+                       sm_config=_sm_config(luns["lun-a-scratch"], "A"))
+    nfs_a = a.add_sr("nfs", "NFS VM storage", "nfs",
+                     {"server": "10.0.1.60", "serverpath": "/export/vms", "nfsversion": "3"},
+                     2048 * GiB, content_type="user", desc="Not replicated")
+    local_a = a.local_srs()
+    _, tools_iso_a = a.tools_sr()
+    a.db.update("pool", a.db.pool_ref(), default_SR=rep_srs[0] if rep_srs else nfs_a)
+
+    # --- site B storage --------------------------------------------------------------------
+    b.add_sr("iscsi-b", "iSCSI B", "lvmoiscsi", _device_config(luns["lun-b-local"], "B"),
+             luns["lun-b-local"]["size"], content_type="user", desc="Site B only",
+             sm_config=_sm_config(luns["lun-b-local"], "B"))
+    nfs_b = b.add_sr("nfs", "NFS B", "nfs",
+                     {"server": "10.0.2.60", "serverpath": "/export/siteb", "nfsversion": "3"},
+                     1024 * GiB, content_type="user")
+    local_b = b.local_srs()
+    b.tools_sr()
+    b.db.update("pool", b.db.pool_ref(), default_SR=nfs_b)
+
+    # --- site A VMs ------------------------------------------------------------------------
+    a.add_templates()
+    n = opts["vms"]
+    kinds = _storage_kinds(g, n, bool(rep_srs))
+    vapp_refs = []
+    for k in range(opts["vapps"]):
+        vapp_refs.append(a.create("VM_appliance", {
+            "name_label": ["erp", "webshop", "crm", "intranet", "billing"][k % 5] +
+            ("" if k < 5 else "-%d" % k),
+            "name_description": "vApp %d" % (k + 1)}))
+    protected = [i for i in range(n) if kinds[i] == "protected"]
+    members = {}
+    per = 3
+    for k, app in enumerate(vapp_refs):
+        for j, idx in enumerate(protected[k * per:(k + 1) * per]):
+            members[idx] = (app, j % max(1, opts["order_groups"]))
+    host_cycle = 0
+    vms = []
+    for i in range(n):
+        role = ROLES[i % len(ROLES)]
+        label = "%s-%02d" % (role, i // len(ROLES) + 1)
+        power = "Halted" if (i % 5 == 4) else "Running"
+        host = a.hosts[host_cycle % len(a.hosts)]
+        host_cycle += 1
+        memory = g.choice([1, 2, 4, 8]) * GiB
+        extra = {"ha_restart_priority": g.choice(["restart", "restart", "best-effort", ""])}
+        if i in members:
+            app, order = members[i]
+            extra.update({"appliance": app, "order": order,
+                          "start_delay": [10, 5, 0, 0][min(order, 3)],
+                          "shutdown_delay": [0, 5, 10, 10][min(order, 3)]})
+        else:
+            extra.update({"order": g.randint(0, max(0, opts["order_groups"] - 1)),
+                          "start_delay": g.choice([0, 0, 5])})
+        vm = a.add_vm(label, memory, g.randint(1, 4), power, host,
+                      g.choice(TEMPLATES[:3]), **extra)
+        vms.append(vm)
+        kind = kinds[i]
+        if kind == "protected":
+            sr = rep_srs[i % len(rep_srs)]
+        elif kind == "nfs":
+            sr = nfs_a
+        elif kind == "local":
+            sr = local_a[a.hosts.index(host)]
+        else:
+            sr = scratch
+        disk = a.add_vdi(sr, "%s disk 0" % label, g.choice([10, 20, 40]) * GiB)
+        a.add_vbd(vm, disk, 0, bootable=True)
+        if kind == "protected" and len(rep_srs) > 1 and i % 4 == 1:
+            other = rep_srs[(i + 1) % len(rep_srs)]
+            a.add_vbd(vm, a.add_vdi(other, "%s disk 1" % label, 50 * GiB), 1)
+        if kind == "protected" and i % 7 == 6:
+            a.add_vbd(vm, a.add_vdi(local_a[0], "%s scratch" % label, 5 * GiB), 2)
+        if i % 3 == 0:
+            a.add_vbd(vm, tools_iso_a, 3, vbd_type="CD")
+        else:
+            a.add_vbd(vm, NULL, 3, vbd_type="CD", empty=True)
+        a.add_vif(vm, a.networks["VM Network"], 0)
+        if i % 4 == 2:
+            a.add_vif(vm, a.networks["DMZ"], 1)
+        if i % 6 == 3:
+            a.add_vif(vm, a.networks["Storage"], 2)
+    if vms and rep_srs:
+        _snapshot(a, g, vms[0])
+        golden = a.create("VM", dict(a.db.get("VM", vms[0]), name_label="web-golden",
+                                     name_description="Golden image", is_a_template=True,
+                                     power_state="Halted", resident_on=NULL, domid=-1,
+                                     appliance=NULL, other_config={}, uuid=g.uuid()))
+        a.add_vbd(golden, a.add_vdi(rep_srs[0], "web-golden disk 0", 10 * GiB), 0,
+                  bootable=True)
+    a.free_memory()
+
+    # --- site B VMs ------------------------------------------------------------------------
+    b.add_templates()
+    for i in range(opts["vms_b"]):
+        label = ["b-monitor", "b-backup", "b-jump", "b-dns"][i % 4]
+        host = b.hosts[i % len(b.hosts)]
+        vm = b.add_vm(label, 2 * GiB, 2, "Running", host, TEMPLATES[0])
+        sr = local_b[i % len(local_b)] if i % 2 == 0 else nfs_b
+        b.add_vbd(vm, b.add_vdi(sr, label + " disk 0", 20 * GiB), 0, bootable=True)
+        b.add_vif(vm, b.networks["VM Network"], 0)
+    b.free_memory()
+
+    for site in (a, b):
+        site.create("message", {"name": "HOST_CLOCK_SKEW_DETECTED", "priority": 3,
+                                "cls": "Host", "obj_uuid": site.db.get("host", site.hosts[-1])[
+                                    "uuid"],
+                                "timestamp": util.xapi_date(1727350300),
+                                "body": "The clock of the host is out of sync."})
+
+    config = {
+        "format": 1, "seed": opts["seed"], "options": opts, "cost_factor": opts["cost_factor"],
+        "costs": {}, "dark": [], "python": _python_for_lab(), "repo": _repo_root(),
+        "sites": {"A": {"pool": a.db.pool()["uuid"], "name": "Site A"},
+                  "B": {"pool": b.db.pool()["uuid"], "name": "Site B"}},
+    }
+    util.write_json(os.path.join(root, CONFIG), config)
+    lab = Lab(root)
+    util.write_json(lab.path(*array.STATE), array_data)
+    for s in (a, b):
+        s.db.generation = 1
+        lab.site(s.name).save(s.db)
+        write_xe(lab, s.name)
+        for h in s.hosts:
+            util.makedirs(lab.plugin_dir(s.db.get("host", h)["uuid"]))
+    # The VGs the SRs wrote on their LUNs (mirroring carries A's to B).
+    for s in (a, b):
+        with array.locked(lab):
+            data = array.load(lab)
+            for sr_ref, row in s.db.rows("SR").items():
+                lun = replication.sr_lun(data, s.name, s.db, sr_ref)
+                if lun is not None:
+                    array.write_vg(lab, data, lun, s.name, replication.vg_of(s.db, sr_ref))
+    open(lab.path("calls.jsonl"), "ab").close()
+    return lab
+
+
+def _storage_kinds(g, n, have_replicated):
+    """Which kind of storage each VM's first disk is on: mostly protected."""
+    base = ["protected", "protected", "nfs", "protected", "local", "protected", "scratch",
+            "protected", "protected", "protected"]
+    kinds = [base[i % len(base)] for i in range(n)]
+    if not have_replicated:
+        kinds = ["nfs" if k == "protected" else k for k in kinds]
+    return kinds
+
+
+def _snapshot(site, g, vm):
+    row = site.db.get("VM", vm)
+    snap = site.create("VM", dict(row, name_label=row["name_label"] + " before upgrade",
+                                  is_a_template=True, is_a_snapshot=True, snapshot_of=vm,
+                                  snapshot_time=util.xapi_date(1727300000),
+                                  power_state="Halted", resident_on=NULL, domid=-1,
+                                  appliance=NULL, uuid=g.uuid()))
+    for vbd in list(site.db.children("VBD", "VM", vm)):
+        vrow = site.db.get("VBD", vbd)
+        vdi = vrow["VDI"]
+        if vrow.get("type") == "CD" or util.is_null(vdi):
+            continue
+        vdi_row = site.db.get("VDI", vdi)
+        if site.db.get("SR", vdi_row["SR"])["type"] == "iso":
+            continue
+        copy = site.add_vdi(vdi_row["SR"], vdi_row["name_label"], vdi_row["virtual_size"],
+                            is_a_snapshot=True, snapshot_of=vdi,
+                            snapshot_time=util.xapi_date(1727300000))
+        site.add_vbd(snap, copy, vrow["userdevice"])
+    return snap
