@@ -17,6 +17,7 @@ from xe_dr.exitcodes import EXIT_CODE_MEANINGS, ExitCode
 COMMAND_MODULES = (
     "doctor",
     "status",
+    "replication",
     "lab",
 )
 
