@@ -83,7 +83,7 @@ def enable(xe, srs, alerts=False):
 
 def set_alerts(xe, pool_uuid):
     """xapi raises METADATA_LUN_BROKEN/HEALTHY only with this key set (redo_log_alert.ml)."""
-    xe.param_set("pool", pool_uuid, {"other-config:metadata_lun_alerts": "true"})
+    xe.param_set("pool", pool_uuid, {"other-config": {"metadata_lun_alerts": "true"}})
 
 
 def disable(xe, srs):
