@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "doctor",
     "status",
     "replication",
+    "probe",
     "lab",
 )
 

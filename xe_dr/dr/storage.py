@@ -1,0 +1,110 @@
+"""Finding the mirrored storage: progressive sr-probe for lvmoiscsi and lvmohba (reference §5).
+
+Each probe answers with what the next step needs: the target's IQNs, then its LUNs (or the
+HBA's devices), then the SRs on a LUN and whether they hold pool metadata. CHAP passwords
+travel only as secret parameters (XE_EXTRA_ARGS, never argv) and are never stored.
+"""
+
+from xe_dr.errors import UsageError, XeDrError
+from xe_dr.xe.errors import XapiError
+from xe_dr.xe.probe import parse_hba_devlist, parse_iqn_list, parse_lun_list, parse_srlist, \
+    probe_xml_from_error
+
+ISCSI, HBA = "lvmoiscsi", "lvmohba"
+
+# What an SM error number means for the person probing, and what to do (XE_SR_ERRORCODES.xml).
+SM_HINTS = {
+    16: "the LUN is in use here already (a multipath map holds it)",
+    68: "iSCSI login failed: check the initiator's access on the array and the CHAP "
+        "credentials (--chap-user, --chap-password-file)",
+    83: "iSCSI discovery failed: check --target and --port and the array's access list",
+    95: "no target given: add --target ADDRESS",
+    97: "the host has no initiator IQN (other-config:iscsi_iqn): set one on every host",
+    140: "the target name does not resolve: use an IP address or fix DNS on the hosts",
+    141: "cannot reach the iSCSI service on the target: check the address, port and network",
+    142: "the port must be a number between 1 and 65535",
+}
+
+
+class StorageSpec(object):
+    """Where the replicated LUN is: SR type, device-config, and the CHAP secret (not stored)."""
+
+    def __init__(self, sr_type, device_config, chap_password=None):
+        self.sr_type = sr_type
+        self.device_config = dict(device_config)
+        self.chap_password = chap_password
+
+    @classmethod
+    def iscsi(cls, target, port=None, iqn=None, scsiid=None, chap_user=None, chap_password=None):
+        if not target:
+            raise UsageError("an iSCSI probe needs --target ADDRESS")
+        config = {"target": target}
+        if port:
+            config["port"] = str(port)
+        if iqn:
+            config["targetIQN"] = iqn
+        if scsiid:
+            config["SCSIid"] = scsiid
+        if chap_user:
+            if chap_password is None:
+                raise UsageError("--chap-user needs a password",
+                                 hint="--chap-password-file FILE or --chap-password-env VAR")
+            config["chapuser"] = chap_user
+        return cls(ISCSI, config, chap_password if chap_user else None)
+
+    @classmethod
+    def hba(cls, scsiid=None):
+        return cls(HBA, {"SCSIid": scsiid} if scsiid else {})
+
+    @property
+    def complete(self):
+        return "SCSIid" in self.device_config and (
+            self.sr_type == HBA or "targetIQN" in self.device_config)
+
+    def secret_params(self):
+        if not self.chap_password:
+            return None
+        return {"device-config": {"chappassword": self.chap_password}}
+
+    def to_json(self):
+        """What is kept in the journal: everything but the password."""
+        return {"type": self.sr_type, "device_config": self.device_config,
+                "chap": bool(self.chap_password)}
+
+
+def probe(xe, spec):
+    """One ``sr-probe`` with ``sm-config:metadata=true``; returns the stage reached and its data.
+
+    ``{"stage": "iqns"|"luns"|"devices"|"srs", "items": [...], "next": hint}``
+    """
+    params = {"type": spec.sr_type, "device-config": spec.device_config,
+              "sm-config": {"metadata": "true"}}
+    try:
+        output = xe.run("sr-probe", params, secret_params=spec.secret_params())
+    except XapiError as failure:
+        return _progress_from_error(failure, spec)
+    srs = parse_srlist(output)
+    return {"stage": "srs", "items": srs,
+            "next": ("fail over with these SRs: xe-dr failover --sr UUID ... (plus these probe "
+                     "options)") if srs else "no SR on this LUN"}
+
+
+def _progress_from_error(failure, spec):
+    number = failure.sm_error_number
+    xml = probe_xml_from_error(failure)
+    if number == 96 and xml:
+        targets = parse_iqn_list(xml)
+        return {"stage": "iqns", "items": targets,
+                "next": "add --iqn IQN (one of the target IQNs above)"}
+    if number == 107 and xml and spec.sr_type == ISCSI:
+        return {"stage": "luns", "items": parse_lun_list(xml),
+                "next": "add --scsiid SCSIID (one of the LUNs above)"}
+    if number == 107 and xml and spec.sr_type == HBA:
+        devices = parse_hba_devlist(xml)
+        return {"stage": "devices", "items": devices["block_devices"],
+                "adapters": devices["adapters"],
+                "next": "add --scsiid SCSIID (one of the devices above)"}
+    hint = SM_HINTS.get(number)
+    if hint:
+        raise XeDrError("sr-probe failed: %s" % failure.description, hint=hint)
+    raise failure
