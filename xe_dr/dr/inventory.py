@@ -155,7 +155,8 @@ def read_with_xe(xe, copy):
     """Four database opens: pool, hosts, VMs, vApps (batched with params=, reference §2.3)."""
     database = {"vdi-uuid": copy.vdi_uuid}
     pools = xe.list("pool", params=("uuid", "name-label"), database=database)
-    hosts = xe.list("host", params=("uuid", "name-label", "software-version"), database=database)
+    hosts = xe.list("host", params=("uuid", "name-label", "software-version", "edition"),
+                    database=database)
     records = xe.list("vm", params=VM_FIELDS, filters={"is-control-domain": "false"},
                       database=database)
     appliances = xe.list("appliance", params=("uuid", "name-label", "name-description"),
@@ -173,6 +174,7 @@ def read_with_xe(xe, copy):
     return SourcePool(
         copy, pool["uuid"], pool.get("name-label", ""),
         [{"uuid": h["uuid"], "name_label": h.get("name-label", ""),
+          "edition": h.get("edition", ""),
           "software_version": parse_map(h.get("software-version", ""))} for h in hosts],
         vms,
         [SourceAppliance(a["uuid"], a.get("name-label", ""), a.get("name-description", ""))

@@ -1,0 +1,115 @@
+"""Choosing what to recover and checking that it can be: selection and prechecks.
+
+Prechecks are read-only. Each has a verdict:
+- ``ok``;
+- ``warning``: the run can go on; the report keeps it;
+- ``confirm``: the run can go on only after an explicit yes (--yes or the prompt);
+- ``blocking``: the run cannot start until it is fixed (the ``fix`` says how);
+- ``skipped``: it could not be checked here (the ``message`` says why).
+A check about one VM or vApp that fails (its SR is missing, it uses local storage) excludes
+that object only: the rest of the run goes on and ends as partly failed (exit 2).
+"""
+
+from xe_dr.errors import UsageError
+
+OK, WARNING, CONFIRM, BLOCKING, SKIPPED = "ok", "warning", "confirm", "blocking", "skipped"
+
+
+class Check(object):
+    def __init__(self, name, verdict, message, fix=None, objects=()):
+        self.name = name
+        self.verdict = verdict
+        self.message = message
+        self.fix = fix
+        self.objects = list(objects)  # UUIDs this check is about, when it is about some
+
+    def to_json(self):
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(**data)
+
+
+class Item(object):
+    """One thing to recover: a vApp (with its member VMs) or a standalone VM."""
+
+    def __init__(self, kind, uuid, name_label, vdi, source_pool, members=None, order=0,
+                 version=0, power_state="halted", memory=0, vcpus=0, start_delay=0):
+        self.kind = kind              # "appliance" or "vm"
+        self.uuid = uuid
+        self.name_label = name_label
+        self.vdi = vdi                # the metadata VDI it is recovered from
+        self.source_pool = source_pool
+        self.members = members        # appliance: member VM dicts, None when unknown (plain xe)
+        self.order = order
+        self.version = version
+        self.power_state = power_state
+        self.memory = memory
+        self.vcpus = vcpus
+        self.start_delay = start_delay
+        self.excluded = None          # the reason it will not be recovered, if any
+
+    @property
+    def step(self):
+        return "recover:%s:%s" % (self.kind, self.uuid)
+
+    def to_json(self):
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data):
+        item = cls(**dict((k, v) for k, v in data.items() if k != "excluded"))
+        item.excluded = data.get("excluded")
+        return item
+
+
+def _matches(obj, wanted):
+    return obj.uuid in wanted or obj.name_label in wanted
+
+
+def select(sources, all_=False, vapps=(), vms=(), exclude=()):
+    """The Items to recover from the source pools, in a stable order (vApps, then VMs).
+
+    A vApp is all or nothing (as XenCenter has it): naming one of its VMs with --vm recovers
+    that VM alone, out of its vApp. Names that match nothing are a usage error, so a typo
+    never silently recovers less than asked.
+    """
+    if not (all_ or vapps or vms):
+        raise UsageError("say what to recover: --all, --vapp NAME or --vm NAME (repeatable)")
+    wanted_vapps, wanted_vms, excluded = set(vapps), set(vms), set(exclude)
+    seen = set()
+    items = []
+    for source in sources:
+        member_of = {}
+        for appliance in source.appliances:
+            for uuid in appliance.vms or ():
+                member_of[uuid] = appliance.uuid
+        for appliance in source.appliances:
+            if _matches(appliance, excluded):
+                seen.add(appliance.uuid)
+                continue
+            if all_ or _matches(appliance, wanted_vapps):
+                seen.update((appliance.uuid, appliance.name_label))
+                members = None
+                if appliance.vms is not None:
+                    members = [source.vm(u).to_json() for u in appliance.vms if source.vm(u)]
+                items.append(Item("appliance", appliance.uuid, appliance.name_label,
+                                  source.copy.vdi_uuid, source.uuid, members=members))
+        for vm in source.vms:
+            if _matches(vm, excluded):
+                seen.update((vm.uuid, vm.name_label))
+                continue
+            in_vapp = vm.uuid in member_of or vm.appliance
+            chosen = _matches(vm, wanted_vms) or (all_ and not in_vapp)
+            if chosen:
+                seen.update((vm.uuid, vm.name_label))
+                items.append(Item("vm", vm.uuid, vm.name_label, source.copy.vdi_uuid,
+                                  source.uuid, order=vm.order, version=vm.version,
+                                  power_state=vm.power_state, memory=vm.memory,
+                                  vcpus=vm.vcpus, start_delay=vm.start_delay))
+    unknown = sorted((wanted_vapps | wanted_vms | excluded) - seen)
+    if unknown:
+        raise UsageError("not found in the recoverable metadata: %s" % ", ".join(unknown),
+                         hint="'xe-dr inventory' lists what can be recovered")
+    return items

@@ -1,0 +1,290 @@
+"""The prechecks of a failover, test failover or failback: read-only, each with a verdict and,
+where one exists, a fix (see xe_dr/dr/plan.py for the verdicts).
+
+XenCenter's four groups (HA for a test, power state at the source, existing objects at the
+target, storage) plus what it leaves out: licence, versions and editions of both pools,
+capacity, local storage and network matching (reference xencenter-and-peers.md §1.7).
+"""
+
+from xe_dr.dr.plan import BLOCKING, CONFIRM, OK, SKIPPED, WARNING, Check
+from xe_dr.errors import XeDrError
+from xe_dr.xe.errors import XapiError
+
+
+class TargetFacts(object):
+    """The target pool as the prechecks need it, one call per class."""
+
+    def __init__(self, xe, pool, hosts):
+        self.pool = pool
+        self.hosts = hosts
+        self.vms = {r["uuid"]: r for r in xe.list(
+            "vm", params=("uuid", "name-label", "power-state", "version", "other-config"),
+            filters={"is-control-domain": "false"})}
+        self.appliances = {r["uuid"]: r for r in xe.list("appliance",
+                                                         params=("uuid", "name-label"))}
+        self.networks = xe.list("network", params=("uuid", "name-label", "bridge"))
+        self.editions = sorted({h.get("edition", "") for h in xe.list(
+            "host", params=("uuid", "edition"))})
+
+
+def _version_key(text):
+    parts = []
+    for part in (text or "").split("."):
+        try:
+            parts.append(int(part))
+        except ValueError:
+            parts.append(0)
+    return tuple(parts)
+
+
+def check_licence(target):
+    if target.pool.dr_allowed:
+        return Check("licence", OK, "the target pool's licence allows disaster recovery")
+    return Check("licence", BLOCKING, "the target pool's licence restricts disaster recovery",
+                 fix="license the pool for DR (XCP-ng has no such restriction)")
+
+
+def check_versions(target, sources):
+    """Same product version and patch level: a newer source schema cannot be opened (§8.7)."""
+    checks = []
+    local = sorted({(h.product_version, h.build_number) for h in target.hosts})
+    local_xapi = max((_version_key(h.xapi_version) for h in target.hosts), default=())
+    for source in sources:
+        remote = sorted({(h["software_version"].get("product_version") or
+                          h["software_version"].get("platform_version", "?"),
+                          h["software_version"].get("build_number", ""))
+                         for h in source.hosts})
+        remote_xapi = max((_version_key(h["software_version"].get("xapi"))
+                           for h in source.hosts), default=())
+        name = "versions:%s" % source.uuid
+        if not remote:
+            checks.append(Check(name, SKIPPED, "the metadata of pool %s holds no host versions"
+                                % source.name_label))
+        elif remote_xapi and local_xapi and remote_xapi > local_xapi:
+            checks.append(Check(name, BLOCKING, "pool %s ran a newer xapi (%s) than this pool"
+                                " (%s): its database cannot be opened here" % (
+                                    source.name_label, ".".join(map(str, remote_xapi)),
+                                    ".".join(map(str, local_xapi))),
+                                fix="update this pool to the same release and patch level"))
+        elif remote != local:
+            checks.append(Check(name, WARNING, "pool %s ran %s, this pool runs %s" % (
+                source.name_label, _versions_text(remote), _versions_text(local)),
+                fix="keep both sites on the same release and patch level"))
+        else:
+            checks.append(Check(name, OK, "same product version and patch level as pool %s"
+                                % source.name_label))
+    return checks
+
+
+def _versions_text(versions):
+    return ", ".join("%s build %s" % (v, b or "?") for v, b in versions)
+
+
+def check_edition(target, sources):
+    remote = sorted({h.get("edition", "") for s in sources for h in s.hosts} - {""})
+    if not remote:
+        return Check("edition", SKIPPED, "the metadata does not say the source's licence edition")
+    if set(remote) == set(target.editions):
+        return Check("edition", OK, "same licence edition (%s)" % ", ".join(remote))
+    return Check("edition", WARNING, "licence edition differs: source %s, target %s" % (
+        ", ".join(remote), ", ".join(target.editions)),
+        fix="features of the source edition may be unavailable after recovery")
+
+
+def check_ha(target, mode, disable_ha):
+    if mode != "test":
+        if target.pool.ha_enabled:
+            return Check("ha", WARNING, "HA is enabled on the target pool: recovered VMs with "
+                         "an HA restart priority will be protected as soon as they start")
+        return Check("ha", OK, "HA is off on the target pool")
+    if not target.pool.ha_enabled:
+        return Check("ha", OK, "HA is off on the target pool")
+    if disable_ha:
+        return Check("ha", WARNING, "HA is on: it will be disabled for the test and enabled "
+                     "again by cleanup")
+    return Check("ha", BLOCKING, "HA is enabled on the target pool; a test failover needs it off",
+                 fix="add --disable-ha (cleanup enables it again)")
+
+
+def check_capacity(target, items, power):
+    if power == "none":
+        return Check("capacity", SKIPPED, "nothing will be started")
+    needed = sum(i.memory for i in _vms_to_start(items))
+    free = sum(h.memory_free or 0 for h in target.hosts)
+    widest = max([i.vcpus for i in _vms_to_start(items)] or [0])
+    if needed and free and needed > free:
+        return Check("capacity", BLOCKING, "the VMs to start need %s of memory, the pool has %s "
+                     "free" % (_gib(needed), _gib(free)),
+                     fix="start fewer VMs (--power none, --exclude) or free memory")
+    if not free:
+        return Check("capacity", SKIPPED, "the hosts do not report free memory")
+    return Check("capacity", OK, "memory for the VMs to start: %s needed, %s free; widest VM "
+                 "%d vCPUs" % (_gib(needed), _gib(free), widest))
+
+
+def _vms_to_start(items):
+    for item in items:
+        if item.excluded:
+            continue
+        if item.kind == "vm":
+            yield item
+        else:
+            for member in item.members or ():
+                yield _Member(member)
+
+
+class _Member(object):
+    def __init__(self, data):
+        self.memory = data.get("memory", 0)
+        self.vcpus = data.get("vcpus", 0)
+
+
+def _gib(size):
+    return "%.1f GiB" % (size / 1073741824.0)
+
+
+def check_existing(target, items, mode):
+    """An object with the same UUID already in the target (reference §2.6, XenCenter's rules):
+    newer or equal version blocks, running blocks, older and halted is replaced after a yes.
+    A test never replaces anything."""
+    checks = []
+    for item in items:
+        vm_uuids = [item.uuid] if item.kind == "vm" else [m["uuid"] for m in item.members or ()]
+        versions = {item.uuid: item.version} if item.kind == "vm" else {
+            m["uuid"]: m["version"] for m in item.members or ()}
+        for uuid in vm_uuids:
+            existing = target.vms.get(uuid)
+            if not existing:
+                continue
+            name = "existing:%s" % uuid
+            label = existing.get("name-label", uuid)
+            local_version = int(existing.get("version") or 0)
+            if existing["power-state"] != "halted":
+                checks.append(Check(name, BLOCKING, "VM %s already exists here and is %s" % (
+                    label, existing["power-state"]), fix="shut it down first, or --exclude it",
+                    objects=[item.uuid]))
+            elif local_version >= versions[uuid]:
+                checks.append(Check(name, BLOCKING, "a newer or equal version of VM %s already "
+                                    "exists here (version %d, metadata has %d)" % (
+                                        label, local_version, versions[uuid]),
+                                    fix="keep it (--exclude it), or destroy it first",
+                                    objects=[item.uuid]))
+            elif mode == "test":
+                checks.append(Check(name, BLOCKING, "VM %s already exists here; a test "
+                                    "failover never replaces a VM" % label,
+                                    fix="--exclude it", objects=[item.uuid]))
+            else:
+                checks.append(Check(name, CONFIRM, "an older VM %s exists here and will be "
+                                    "replaced by the recovered one" % label,
+                                    objects=[item.uuid]))
+    if not checks:
+        checks.append(Check("existing", OK, "no selected VM exists in the target pool yet"))
+    return checks
+
+
+def check_source_running(source_xe, items, srs):
+    """Still running at the source, or its LUNs still attached there: two pools on one LUN
+    corrupt it (reference pitfall 2). Only when the source can be reached."""
+    if source_xe is None:
+        return [Check("source", SKIPPED, "the source pool was not given (--source HOST): "
+                      "make sure its VMs are stopped and its LUNs detached")]
+    try:
+        running = {r["uuid"]: r for r in source_xe.list(
+            "vm", params=("uuid", "name-label", "power-state"),
+            filters={"is-control-domain": "false", "power-state": "running"})}
+        attached = {p["sr-uuid"] for p in source_xe.list(
+            "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
+    except XeDrError as unreachable:
+        return [Check("source", SKIPPED, "the source pool cannot be reached (%s): assuming "
+                      "it is down" % unreachable.one_line())]
+    checks = []
+    for item in items:
+        uuids = [item.uuid] if item.kind == "vm" else [m["uuid"] for m in item.members or ()]
+        live = [running[u]["name-label"] for u in uuids if u in running]
+        if live:
+            checks.append(Check("source:%s" % item.uuid, BLOCKING, "%s still running at the "
+                                "source: %s" % (item.name_label, ", ".join(live)),
+                                fix="shut it down at the source first", objects=[item.uuid]))
+    shared = sorted(set(srs) & attached)
+    if shared:
+        checks.append(Check("source:luns", BLOCKING, "SR(s) %s are still attached at the source"
+                            % ", ".join(shared), fix="detach them there and break the mirror"))
+    if not checks:
+        checks.append(Check("source", OK, "nothing selected runs at the source and its LUNs "
+                            "are detached there"))
+    return checks
+
+
+def check_storage(xe, items, sources_by_vdi, local_srs):
+    """Every SR a VM needs exists here and is attached (VM.assert_can_be_recovered); local
+    storage can never be recovered. With the plugin the inventory already knows the SRs; with
+    plain xe each object is asserted with xe (one database open each)."""
+    checks = []
+    for item in items:
+        source = sources_by_vdi[item.vdi]
+        vms = [source.vm(item.uuid)] if item.kind == "vm" else [
+            source.vm(m["uuid"]) for m in item.members or ()]
+        if all(vm is not None and vm.srs is not None for vm in vms) and item.members != []:
+            missing, local = [], []
+            for vm in vms:
+                for sr in vm.srs:
+                    if sr.get("local_storage"):
+                        local.append(sr)
+                    elif sr["uuid"] not in local_srs:
+                        missing.append(sr)
+            if local:
+                checks.append(Check("storage:%s" % item.uuid, BLOCKING, "%s uses local storage "
+                                    "(%s) and cannot be recovered" % (item.name_label, ", ".join(
+                                        sorted({s["name_label"] for s in local}))),
+                                    objects=[item.uuid]))
+            elif missing:
+                checks.append(Check("storage:%s" % item.uuid, BLOCKING, "%s needs SR(s) not "
+                                    "attached here: %s" % (item.name_label, ", ".join(sorted(
+                                        {"%s (%s)" % (s["name_label"], s["uuid"])
+                                         for s in missing}))),
+                                    fix="attach them (probe options or --sr)",
+                                    objects=[item.uuid]))
+            continue
+        command = "%s-assert-can-be-recovered" % item.kind
+        try:
+            xe.run(command, {"uuid": item.uuid, "database": {"vdi-uuid": item.vdi}})
+        except XapiError as failure:
+            if failure.code != "VM_REQUIRES_SR":
+                raise
+            checks.append(Check("storage:%s" % item.uuid, BLOCKING, "%s needs an SR that is "
+                                "not attached here (xe names it only by its foreign reference"
+                                " %s; install the host plugin to see which)" % (
+                                    item.name_label, failure.param_map.get("sr", "?")),
+                                fix="attach the SRs that hold its disks", objects=[item.uuid]))
+    if not checks:
+        checks.append(Check("storage", OK, "every SR the selected VMs need is attached"))
+    return checks
+
+
+def check_networks(items, sources_by_vdi, network_map):
+    """xapi matches networks by name-label, then bridge, else creates an isolated network."""
+    checks = []
+    unknown = False
+    for item in items:
+        source = sources_by_vdi[item.vdi]
+        vms = [source.vm(item.uuid)] if item.kind == "vm" else [
+            source.vm(m["uuid"]) for m in item.members or ()]
+        for vm in vms:
+            if vm is None or vm.networks is None:
+                unknown = True
+                continue
+            for net in vm.networks:
+                if net["exists_here"] or net["name_label"] in network_map:
+                    continue
+                checks.append(Check("network:%s:%s" % (vm.uuid, net["name_label"]), WARNING,
+                                    "VM %s is on network %r, which does not exist here: xapi "
+                                    "will create an isolated network" % (
+                                        vm.name_label, net["name_label"]),
+                                    fix="--map-network '%s=NETWORK'" % net["name_label"],
+                                    objects=[item.uuid]))
+    if unknown and not checks:
+        checks.append(Check("networks", SKIPPED, "plain xe cannot see which networks the VMs "
+                            "use (install the host plugin)"))
+    elif not checks:
+        checks.append(Check("networks", OK, "every network the selected VMs use exists here"))
+    return checks
