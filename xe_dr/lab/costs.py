@@ -27,10 +27,14 @@ DEFAULTS = {
 }
 
 
-def seconds(lab, key, extra=0.0):
+def base(lab, key):
+    """The unscaled duration of ``key`` (lab.json overrides, else the default)."""
     table = lab.config.get("costs") or {}
-    base = float(table.get(key, DEFAULTS.get(key, 0.0)))
-    return (base + float(extra)) * lab.cost_factor()
+    return float(table.get(key, DEFAULTS.get(key, 0.0)))
+
+
+def seconds(lab, key, extra=0.0):
+    return (base(lab, key) + float(extra)) * lab.cost_factor()
 
 
 def pause(lab, key, extra=0.0):

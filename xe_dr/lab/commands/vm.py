@@ -1,0 +1,125 @@
+"""vm-start, vm-shutdown, vm-destroy and the appliance-* power commands."""
+
+from . import STDPARAMS, command
+from .. import lifecycle
+from ..errors import Failure, MultipleFailure, XapiError, doc_text
+from ..render import View, ref_converter
+from ..schema import CLASSES
+from .generic import filter_records
+
+START_HELP = ("Start the selected VM(s). Where pooling is enabled, the host on which to start "
+              "can be specified with the 'on' parameter that takes a uuid. The optional "
+              "parameter '--force' will bypass any hardware-compatibility warnings.")
+
+
+def select_vms(ctx, db, ignore, include_control=False):
+    """The VMs a selector command applies to (cli_operations.ml select_vms)."""
+    params = list(ctx.params)
+    if not include_control:
+        params.insert(0, ("is-control-domain", "false"))
+    params.insert(0, ("is-a-template", "false"))
+    records = list(db.rows("VM").items())
+    by = dict((k, v) for k, v in reversed(params))
+    if "vm" in by:
+        v = by["vm"]
+        records = [(r, row) for r, row in records
+                   if row.get("uuid") == v or row.get("name_label") == v]
+        params = [(k, x) for k, x in params if k != "vm"]
+    view = View(db, db)
+    ci = CLASSES["vm"]
+    for k, v in params:
+        if k.split(":", 1)[0] in STDPARAMS + ignore:
+            continue
+        records = filter_records(view, ci, records, k, v)
+    return records
+
+
+def do_vm_op(ctx, op, ignore, include_control=False):
+    db = ctx.site.read()
+    vms = select_vms(ctx, db, ignore, include_control)
+    if not vms:
+        raise Failure("No matching VMs found")
+    if len(vms) == 1:
+        op(vms[0][1]["uuid"])
+        return
+    if not ctx.flag("multiple"):
+        raise Failure("Multiple matches VMs found. --multiple required to complete the "
+                      "operation")
+    fails = []
+    convert = ref_converter(db)
+    for _, row in vms:
+        try:
+            op(row["uuid"])
+        except XapiError as e:
+            fails.append((row["uuid"], doc_text(e.code, e.params, convert)))
+    if fails:
+        raise MultipleFailure(list(reversed(fails)))
+
+
+@command("vm-start", optn=["force", "on", "paused"], help=START_HELP, vm_selectors=True)
+def vm_start(ctx):
+    paused = ctx.flag("paused")
+    on = None
+    if ctx.has("on"):
+        db = ctx.site.read()
+        target = ctx.get("on")
+        on = db.lookup_uuid("host", target)
+        if on is None:
+            for ref, row in db.rows("host").items():
+                if row.get("name_label") == target or row.get("hostname") == target:
+                    on = ref
+        if on is None:
+            raise XapiError("UUID_INVALID", ["host", target])
+    do_vm_op(ctx, lambda u: lifecycle.start(ctx.lab, ctx.site, u, paused=paused, on=on),
+             ["on", "paused", "progress"], include_control=True)
+
+
+@command("vm-shutdown", optn=["force"],
+         help="Shutdown the selected VM(s). The optional argument --force will forcibly shut "
+              "down the VM.", vm_selectors=True)
+def vm_shutdown(ctx):
+    hard = ctx.flag("force")
+    do_vm_op(ctx, lambda u: lifecycle.shutdown(ctx.lab, ctx.site, u, hard=hard), ["progress"])
+
+
+@command("vm-destroy", reqd=["uuid"],
+         help="Destroy a VM. This leaves the storage associated with the VM intact. To delete "
+              "storage too, use vm-uninstall.")
+def vm_destroy(ctx):
+    with ctx.site.transaction() as db:
+        lifecycle.destroy(db, db.by_uuid("VM", ctx.get("uuid")))
+
+
+@command("appliance-create", reqd=["name-label"], optn=["name-description"],
+         help="Create a VM appliance.")
+def appliance_create(ctx):
+    with ctx.site.transaction() as db:
+        ref = db.create("VM_appliance", {"name_label": ctx.get("name-label"),
+                                         "name_description": ctx.get("name-description", "")})
+        uuid = db.get("VM_appliance", ref)["uuid"]
+    ctx.printer.plist([uuid])
+
+
+@command("appliance-destroy", reqd=["uuid"], help="Destroy a VM appliance.")
+def appliance_destroy(ctx):
+    with ctx.site.transaction() as db:
+        app = db.by_uuid("VM_appliance", ctx.get("uuid"))
+        for vm in list(db.children("VM", "appliance", app)):
+            db.update("VM", vm, appliance=lifecycle.NULL)
+        db.delete("VM_appliance", app)
+
+
+@command("appliance-start", reqd=["uuid"], optn=["paused"], help="Start a VM appliance.")
+def appliance_start(ctx):
+    paused = ctx.flag("paused")
+    ctx.site.read().by_uuid("VM_appliance", ctx.get("uuid"))
+    lifecycle.appliance_operation(ctx.lab, ctx.site, ctx.get("uuid"), "start", paused=paused)
+
+
+@command("appliance-shutdown", reqd=["uuid"], optn=["force"],
+         help="Shut down all VMs in a VM appliance.")
+def appliance_shutdown(ctx):
+    force = ctx.flag("force")
+    ctx.site.read().by_uuid("VM_appliance", ctx.get("uuid"))
+    lifecycle.appliance_operation(ctx.lab, ctx.site, ctx.get("uuid"),
+                                  "hard_shutdown" if force else "clean_shutdown")

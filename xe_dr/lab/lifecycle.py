@@ -1,0 +1,219 @@
+"""VM and vApp power operations (xapi ``xapi_vm_lifecycle.ml``, ``xapi_vm_appliance.ml``).
+
+Each operation is three steps so that different VMs overlap and no lock is held while time
+passes: (1) under the site lock, check and mark the VM busy (a current operation, memory
+reserved on the chosen host); (2) sleep the operation's cost; (3) under the lock, finish.
+``VM.start`` then waits the VM's ``start_delay``; shutdowns wait its ``shutdown_delay``.
+"""
+
+import threading
+
+from . import costs, util
+from .errors import XapiError
+
+NULL = util.NULL_REF
+LOWER = {"Halted": "halted", "Running": "running", "Paused": "paused", "Suspended": "suspended"}
+ALLOWED = {
+    "start": ["Halted"],
+    "clean_shutdown": ["Running"],
+    "hard_shutdown": ["Paused", "Suspended", "Running"],
+    "destroy": ["Halted", "Suspended"],
+}
+
+
+def assert_power(db, vm, op):
+    state = db.get("VM", vm).get("power_state", "Halted")
+    if state not in ALLOWED[op]:
+        raise XapiError("VM_BAD_POWER_STATE",
+                        [vm, ", ".join(LOWER[s] for s in ALLOWED[op]), LOWER[state]])
+
+
+def assert_not_busy(db, vm):
+    ops = db.get("VM", vm).get("current_operations") or {}
+    for task, op in ops.items():
+        raise XapiError("OTHER_OPERATION_IN_PROGRESS", ["VM", vm, op, task])
+
+
+def _needed_srs(db, vm):
+    out = []
+    for vbd in db.children("VBD", "VM", vm):
+        row = db.rows("VBD")[vbd]
+        vdi = db.find("VDI", row.get("VDI"))
+        if vdi is None or row.get("empty"):
+            continue
+        if vdi.get("SR") not in out:
+            out.append(vdi["SR"])
+    return out
+
+
+def _host_sees(db, host, sr):
+    return any(db.rows("PBD")[p].get("host") == host and
+               db.rows("PBD")[p].get("currently_attached")
+               for p in db.children("PBD", "SR", sr))
+
+
+def choose_host(db, vm):
+    """A host that sees all the VM's SRs and has the memory, master first."""
+    need = int(db.get("VM", vm).get("memory_static_max", 0))
+    srs = _needed_srs(db, vm)
+    best_free = 0
+    for host in db.hosts():
+        missing = [sr for sr in srs if not _host_sees(db, host, sr)]
+        if missing:
+            continue
+        free = int(db.get("host", host).get("memory_free", 0))
+        if free >= need:
+            return host
+        best_free = max(best_free, free)
+    for sr in srs:
+        if not any(_host_sees(db, h, sr) for h in db.hosts()):
+            raise XapiError("VM_REQUIRES_SR", [vm, sr])
+    raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", [str(need), str(best_free)])
+
+
+def start(lab, site, vm_uuid, paused=False, on=None):
+    task = util.new_ref()
+    with site.transaction() as db:
+        vm = db.by_uuid("VM", vm_uuid)
+        row = db.get("VM", vm)
+        if row.get("is_a_template"):
+            raise XapiError("OPERATION_NOT_ALLOWED", ["Cannot start a template"])
+        assert_not_busy(db, vm)
+        assert_power(db, vm, "start")
+        host = on if on is not None else choose_host(db, vm)
+        mem = int(row.get("memory_static_max", 0))
+        hrow = db.get("host", host)
+        db.update("host", host, memory_free=int(hrow.get("memory_free", 0)) - mem)
+        db.update("VM", vm, current_operations={task: "start"}, scheduled_to_be_resident_on=host)
+        delay = int(row.get("start_delay", 0))
+    costs.pause(lab, "vm_start")
+    with site.transaction() as db:
+        vm = db.by_uuid("VM", vm_uuid)
+        db.extra["domid"] = int(db.extra.get("domid", 0)) + 1
+        db.update("VM", vm, power_state="Paused" if paused else "Running", resident_on=host,
+                  domid=db.extra["domid"], start_time=util.xapi_date(), current_operations={})
+        db.get("VM", vm).pop("scheduled_to_be_resident_on", None)
+        for vbd in db.children("VBD", "VM", vm):
+            r = db.rows("VBD")[vbd]
+            dev = "xvd" + "abcdefghijklmnop"[int(r.get("userdevice", "0") or 0) % 16]
+            db.update("VBD", vbd, currently_attached=True, device=dev)
+        for vif in db.children("VIF", "VM", vm):
+            db.update("VIF", vif, currently_attached=True)
+    util.sleep(delay * lab.cost_factor())
+
+
+def shutdown(lab, site, vm_uuid, hard=False):
+    task = util.new_ref()
+    op = "hard_shutdown" if hard else "clean_shutdown"
+    with site.transaction() as db:
+        vm = db.by_uuid("VM", vm_uuid)
+        assert_not_busy(db, vm)
+        assert_power(db, vm, op)
+        db.update("VM", vm, current_operations={task: op})
+        delay = int(db.get("VM", vm).get("shutdown_delay", 0))
+    try:
+        costs.pause(lab, "shutdown_hard" if hard else "shutdown_clean")
+    finally:
+        with site.transaction() as db:
+            vm = db.by_uuid("VM", vm_uuid)
+            row = db.get("VM", vm)
+            host = row.get("resident_on", NULL)
+            if db.find("host", host) is not None:
+                h = db.get("host", host)
+                db.update("host", host, memory_free=int(h.get("memory_free", 0)) +
+                          int(row.get("memory_static_max", 0)))
+            db.update("VM", vm, power_state="Halted", resident_on=NULL, domid=-1,
+                      current_operations={})
+            for vbd in db.children("VBD", "VM", vm):
+                db.update("VBD", vbd, currently_attached=False, device="")
+            for vif in db.children("VIF", "VM", vm):
+                db.update("VIF", vif, currently_attached=False)
+    util.sleep(delay * lab.cost_factor())
+
+
+def destroy(db, vm):
+    if db.get("VM", vm).get("is_control_domain"):
+        raise XapiError("OPERATION_NOT_ALLOWED",
+                        ["You cannot destroy a control domain via the CLI"])
+    assert_not_busy(db, vm)
+    assert_power(db, vm, "destroy")
+    for cls in ("VBD", "VIF"):
+        for child in list(db.children(cls, "VM", vm)):
+            db.delete(cls, child)
+    db.delete("VM", vm)
+
+
+# --- vApps -------------------------------------------------------------------------------------
+
+APPLIANCE_CHECK = {
+    "start": (lambda s: s == "Halted", "There are no halted VMs in this appliance."),
+    "clean_shutdown": (lambda s: s == "Running", "There are no running VMs in this appliance."),
+    "hard_shutdown": (lambda s: s != "Halted", "All VMs in this appliance are halted."),
+}
+
+
+def _appliance_begin(site, app_uuid, op):
+    task = util.new_ref()
+    with site.transaction() as db:
+        app = db.by_uuid("VM_appliance", app_uuid)
+        ops = db.get("VM_appliance", app).get("current_operations") or {}
+        for op_ref, op_type in ops.items():
+            raise XapiError("OTHER_OPERATION_IN_PROGRESS",
+                            ["VM_appliance", app, op_type, op_ref])
+        vms = db.children("VM", "appliance", app)
+        if not vms:
+            raise XapiError("OPERATION_NOT_ALLOWED", ["Appliance has no VMs."])
+        predicate, message = APPLIANCE_CHECK[op]
+        states = [db.rows("VM")[v].get("power_state", "Halted") for v in vms]
+        if not any(predicate(s) for s in states):
+            raise XapiError("OPERATION_NOT_ALLOWED", [message])
+        db.update("VM_appliance", app, current_operations={task: op})
+        return [(db.rows("VM")[v]["uuid"], int(db.rows("VM")[v].get("order", 0)),
+                 db.rows("VM")[v].get("power_state", "Halted")) for v in vms]
+
+
+def _appliance_end(site, app_uuid):
+    with site.transaction() as db:
+        app = db.lookup_uuid("VM_appliance", app_uuid)
+        if app is not None:
+            db.update("VM_appliance", app, current_operations={})
+
+
+def _run_group(fn, uuids):
+    errors = []
+
+    def one(u):
+        try:
+            fn(u)
+        except Exception as e:  # collected: the appliance reports the VMs that failed
+            errors.append((u, e))
+    threads = [threading.Thread(target=one, args=(u,)) for u in uuids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def appliance_operation(lab, site, app_uuid, op, paused=False):
+    members = _appliance_begin(site, app_uuid, op)
+    required = ("Paused" if paused else "Running") if op == "start" else "Halted"
+    try:
+        targets = [(u, order) for u, order, state in members if state != required]
+        orders = sorted(set(o for _, o in targets), reverse=(op != "start"))
+        for order in orders:
+            group = [u for u, o in targets if o == order]
+            if op == "start":
+                _run_group(lambda u: start(lab, site, u, paused=paused), group)
+            else:
+                _run_group(lambda u: shutdown(lab, site, u, hard=(op == "hard_shutdown")), group)
+    finally:
+        _appliance_end(site, app_uuid)
+    db = site.read()
+    failed = []
+    for u, _ in targets:
+        ref = db.lookup_uuid("VM", u)
+        if ref is not None and db.rows("VM")[ref].get("power_state") != required:
+            failed.append(ref)
+    if failed:
+        raise XapiError("OPERATION_PARTIALLY_FAILED", ["VM_appliance." + op] + failed)

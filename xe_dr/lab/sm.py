@@ -1,0 +1,245 @@
+"""The storage manager side: ``SR.probe`` and ``SR.attach`` of LVM over iSCSI / HBA.
+
+Probing follows sm's ``BaseISCSI.load`` / ``LVHDoISCSISR`` / ``LVHDoHBASR`` order of checks
+(reference section 5) against the array's view from the probing site:
+
+lvmoiscsi: no target -> 95; no initiator IQN (host other-config:iscsi_iqn, or localIQN) -> 97;
+unresolvable first target -> 140; bad port -> 142; no targetIQN -> portal unreachable 141, else
+the IQN list on stderr and 96; wrong targetIQN -> 68; no (or unknown) SCSIid -> the LUN list on
+stderr and 107; multipathing on and the SCSIid's map in use -> 16; else the ``<SRlist>``.
+lvmohba: no (or unknown) SCSIid -> the ``<Devlist>`` on stderr and 107; else ``<SRlist>``.
+
+XML comes from ``xml.dom.minidom`` ``toprettyxml()`` exactly as sm prints it; what sm prints to
+stderr with ``print`` gains one more newline, and becomes the third error parameter.
+"""
+
+import re
+import xml.dom.minidom
+
+from . import array, util
+from .errors import XapiError, sm_error
+
+ISCSI_TYPES = ("lvmoiscsi", "lvhdoiscsi")
+HBA_TYPES = ("lvmohba", "lvhdohba")
+LVM_LUN_TYPES = ISCSI_TYPES + HBA_TYPES
+KNOWN_TYPES = LVM_LUN_TYPES + ("nfs", "lvm", "ext", "iso", "udev", "file", "smb", "dummy")
+DEFAULT_PORT = 3260
+_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+
+
+def _doc(root_name, entries):
+    """A minidom document: ``entries`` is a list of (element name, [(child, text)...])."""
+    dom = xml.dom.minidom.Document()
+    root = dom.createElement(root_name)
+    dom.appendChild(root)
+    for name, children in entries:
+        e = dom.createElement(name)
+        root.appendChild(e)
+        for child, text in children:
+            c = dom.createElement(child)
+            e.appendChild(c)
+            c.appendChild(dom.createTextNode(str(text)))
+    return dom.toprettyxml()
+
+
+def _resolve(data, target):
+    if _IPV4.match(target):
+        return target
+    for portal in data["portals"].values():
+        if portal["hostname"] == target:
+            return portal["address"]
+    return None
+
+
+def _portal(data, site, address, port):
+    portal = data["portals"].get(site)
+    if portal and portal["address"] == address and int(portal.get("port", DEFAULT_PORT)) == port:
+        return portal
+    return None
+
+
+def _target_luns(data, site, iqn):
+    return [(lun_id, lun, copy) for lun_id, lun, copy in array.luns_at(data, site)
+            if lun["transport"] == "iscsi" and copy.get("target") == iqn]
+
+
+def _scsiid_in_use(db, scsiid):
+    for row in db.rows("PBD").values():
+        if (row.get("device_config") or {}).get("SCSIid") == scsiid and \
+                row.get("currently_attached"):
+            return True
+    return False
+
+
+def iscsi_lun(data, site, db, host_ref, dc, probing=True):
+    """The LUN id that an lvmoiscsi device-config names, or the SM error of sm's checks."""
+    if not dc.get("target"):
+        raise sm_error(95)
+    host = db.get("host", host_ref)
+    local_iqn = dc.get("localIQN") if "localIQN" in dc else \
+        (host.get("other_config") or {}).get("iscsi_iqn")
+    if not local_iqn:
+        raise sm_error(97)
+    first = dc["target"].split(",")[0]
+    address = _resolve(data, first)
+    if address is None:
+        raise sm_error(140)
+    port = DEFAULT_PORT
+    if dc.get("port"):
+        try:
+            port = int(dc["port"])
+        except ValueError:
+            raise sm_error(142)
+    if port > 65535 or port < 1:
+        raise sm_error(142)
+    portal = _portal(data, site, address, port)
+    if not dc.get("targetIQN"):
+        if portal is None:
+            raise sm_error(141)
+        entries = [("%s:%d" % (address, port), "1", portal["iqn"]),
+                   ("%s:%d" % (address, port), "0", "*")]
+        raise sm_error(96, _iqn_xml(entries) + "\n")
+    if portal is None:
+        raise sm_error(141)
+    iqn = dc["targetIQN"]
+    if iqn != "*" and iqn != portal["iqn"]:
+        raise sm_error(68)
+    luns = _target_luns(data, site, portal["iqn"])
+    scsiid = dc.get("SCSIid")
+    found = [lun_id for lun_id, lun, copy in luns if copy["scsiid"] == scsiid]
+    if not scsiid or not found:
+        raise sm_error(107, _lun_xml(luns) + "\n")
+    if probing and host.get("multipathing") and _scsiid_in_use(db, scsiid):
+        raise sm_error(16)
+    return found[0]
+
+
+def _iqn_xml(entries):
+    out = []
+    for index, (address, _tpgt, iqn) in enumerate(entries):
+        addr, _, port = address.rpartition(":")
+        children = [("Index", index), ("IPAddress", addr)]
+        if int(port) != DEFAULT_PORT:
+            children.append(("Port", port))
+        children.append(("TargetIQN", iqn))
+        out.append(("TGT", children))
+    return _doc("iscsi-target-iqns", out)
+
+
+def _lun_xml(luns):
+    out = []
+    for lun_id, lun, copy in luns:
+        children = []
+        for key, value in (("vendor", lun.get("vendor")), ("serial", copy.get("serial")),
+                           ("LUNid", copy.get("lunid")), ("size", lun.get("size")),
+                           ("SCSIid", copy.get("scsiid"))):
+            if value not in (None, ""):
+                children.append((key, value))
+        out.append(("LUN", children))
+    return _doc("iscsi-target", out)
+
+
+def _devlist_xml(data, site, db):
+    dom = xml.dom.minidom.Document()
+    root = dom.createElement("Devlist")
+    dom.appendChild(root)
+    hbas = data.get("hbas", {}).get(site, [])
+    used = set((row.get("device_config") or {}).get("SCSIid") for row in db.rows("PBD").values())
+    dev = 1
+    for lun_id, lun, copy in array.luns_at(data, site):
+        if lun["transport"] != "fc":
+            continue
+        dev += len(hbas)
+        if copy["scsiid"] in used:
+            continue
+        d = dom.createElement("BlockDevice")
+        root.appendChild(d)
+        letter = "abcdefghijklmnopqrstuvwxyz"[dev % 26]
+        paths = "/dev/sd%s" % letter + "".join(
+            " [sd%s]" % "abcdefghijklmnopqrstuvwxyz"[(dev + k) % 26] for k in range(1, len(hbas)))
+        values = [("path", paths), ("numpaths", max(1, len(hbas))), ("SCSIid", copy["scsiid"]),
+                  ("vendor", lun.get("vendor", "")), ("serial", copy.get("serial", "")),
+                  ("size", lun["size"]), ("adapter", hbas[0]["id"] if hbas else "0"),
+                  ("channel", 0), ("id", 0), ("lun", copy.get("lunid", 0)),
+                  ("hba", hbas[0]["name"] if hbas else "")]
+        for key, value in values:
+            e = dom.createElement(key)
+            d.appendChild(e)
+            e.appendChild(dom.createTextNode(str(value)))
+    for h in hbas:
+        a = dom.createElement("Adapter")
+        root.appendChild(a)
+        for key in ("host", "name", "manufacturer", "id", "node_name", "port_name", "port_state",
+                    "speed", "supported_speeds"):
+            e = dom.createElement(key)
+            a.appendChild(e)
+            e.appendChild(dom.createTextNode(str(h.get(key, ""))))
+    return dom.toprettyxml()
+
+
+def hba_lun(data, site, db, host_ref, dc, probing=True):
+    scsiid = dc.get("SCSIid")
+    found = [lun_id for lun_id, lun, copy in array.luns_at(data, site)
+             if lun["transport"] == "fc" and copy["scsiid"] == scsiid]
+    if not scsiid or not found:
+        raise sm_error(107, _devlist_xml(data, site, db) + "\n")
+    if probing and db.get("host", host_ref).get("multipathing") and _scsiid_in_use(db, scsiid):
+        raise sm_error(16)
+    return found[0]
+
+
+def find_lun(data, site, db, host_ref, sr_type, dc, probing=True):
+    if sr_type in ISCSI_TYPES:
+        return iscsi_lun(data, site, db, host_ref, dc, probing)
+    return hba_lun(data, site, db, host_ref, dc, probing)
+
+
+def srlist_xml(vgs, metadata):
+    """lvutil.srlist_toxml: one <SR> per VG found; the MGT fields only with metadata=true."""
+    out = []
+    for vg, devlist, size in vgs:
+        children = [("UUID", vg["sr_uuid"]), ("Devlist", devlist), ("size", size)]
+        if metadata:
+            detected = any(v.get("type") == "metadata" and not v.get("is_a_snapshot")
+                           for v in vg.get("vdis", {}).values())
+            children += [("name_label", vg.get("name_label", "")),
+                         ("name_description", vg.get("name_description", "")),
+                         ("pool_metadata_detected", "true" if detected else "false")]
+        out.append(("SR", children))
+    return _doc("SRlist", out)
+
+
+def probe(lab, site, db, host_ref, sr_type, dc, smc):
+    """The XML string SR.probe returns, or the SM error."""
+    if sr_type not in KNOWN_TYPES:
+        raise XapiError("SR_UNKNOWN_DRIVER", [sr_type])
+    if sr_type not in LVM_LUN_TYPES:
+        return _doc("SRlist", [])
+    with array.locked(lab, shared=True):
+        data = array.load(lab)
+        lun_id = find_lun(data, site, db, host_ref, sr_type, dc)
+        vg = array.read_vg(lab, lun_id, site)
+        copy = data["luns"][lun_id]["copies"][site]
+        size = data["luns"][lun_id]["size"]
+    vgs = [] if vg is None else [(vg, "/dev/disk/by-id/scsi-" + copy["scsiid"], size)]
+    return srlist_xml(vgs, smc.get("metadata") == "true")
+
+
+def attach(lab, site, db, sr_ref, host_ref, dc):
+    """SR.attach of an LVM-on-LUN SR: the LUN must be there, carry the VG and be writable."""
+    sr = db.get("SR", sr_ref)
+    with array.locked(lab, shared=True):
+        data = array.load(lab)
+        lun_id = find_lun(data, site, db, host_ref, sr["type"], dc, probing=False)
+        vg = array.read_vg(lab, lun_id, site)
+        if vg is None or vg.get("sr_uuid") != sr["uuid"]:
+            raise sm_error(47, opterr="no such volume group: VG_XenStorage-%s" % sr["uuid"])
+        if not array.writable(data, lun_id, site):
+            raise sm_error(47, opterr="Logical volume group VG_XenStorage-%s is on a "
+                                      "write-protected device (%s is a replication target)"
+                                      % (sr["uuid"], dc.get("SCSIid", "")))
+    return lun_id
+
+
+def is_null(ref):
+    return util.is_null(ref)
