@@ -76,21 +76,21 @@ class Engine(object):
         if state == BEGIN and reconcile is not None:
             found = reconcile()
             if found is not None:
-                self._record(DONE, step, result=found, reconciled=True)
+                self.record(DONE, step, result=found, reconciled=True)
                 self.on_event("reconciled", step, description)
                 return found
-        self._record(BEGIN, step, description=description)
+        self.record(BEGIN, step, description=description)
         self.on_event("begin", step, description)
         try:
             result = action()
         except XeDrError as cause:
             failure = StepFailed(step, cause)
-            self._record(FAILED, step, error=failure.message)
+            self.record(FAILED, step, error=failure.message)
             with self._lock:
                 self.failures.append(failure)
             self.on_event("failed", step, failure.message)
             raise failure
-        self._record(DONE, step, result=result)
+        self.record(DONE, step, result=result)
         self.on_event("done", step, description)
         return result
 
@@ -121,7 +121,8 @@ class Engine(object):
                 raise
         return results
 
-    def _record(self, event, step, **data):
+    def record(self, event, step, **data):
+        """Journal one event of a step run outside :meth:`do` (a batch the plugin runs)."""
         with self._lock:
             if self.run is not None:
                 entry = self.run.append(event, step, **data)

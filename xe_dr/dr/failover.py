@@ -1,0 +1,620 @@
+"""Failover, test failover and failback: plan, prechecks, then journaled apply.
+
+Phases (each step journaled, see xe_dr/dr/engine.py):
+
+1. storage: ``sr-probe`` each LUN (read-only), then ``drtask-create`` with a whitelist of the
+   SRs not yet known here, ``pbd-plug`` for known but unplugged ones, and a tag on each SR
+   introduced (``other-config:xe-dr-run=<run>``) so cleanup finds it even without the journal;
+2. metadata: the newest copy of each source pool (``metadata-latest=true``), read through the
+   host plugin (one database open) or plain xe;
+3. selection and prechecks; objects failing a check of their own are left out (the run ends
+   partly failed), a blocking pool-level check stops the run before anything is recovered;
+4. recovery: vApps (``appliance-recover``) first, then standalone VMs (``vm-recover``), up to
+   ``--parallel`` at once; every recovered VM is tagged with the run;
+5. networks: VIFs moved to the networks named by ``--map-network``; networks that xapi created
+   during the import are tagged with the run;
+6. start: every vApp with ``appliance-start`` (xapi runs its order groups) while standalone
+   VMs start by ``order`` groups, lowest first, each group in parallel (``vm-start`` waits
+   the VM's start-delay, so the delay separates one group from the next);
+7. after a real failover: ``drtask-destroy`` (xapi forgets the SRs no recovered VM needs) and
+   the offer to protect this pool by enabling its own metadata replication.
+"""
+
+import json
+import threading
+import time
+
+from xe_dr.dr import prechecks as checks_
+from xe_dr.dr.engine import Engine, StepFailed
+from xe_dr.dr.inventory import PLUGIN, find_metadata_copies, read_with_plugin, read_with_xe
+from xe_dr.dr.plan import BLOCKING, CONFIRM, Item, select
+from xe_dr.dr.plugin import plugin_version
+from xe_dr.dr.storage import StorageSpec, probe
+from xe_dr.errors import UsageError, XeDrError
+from xe_dr.exitcodes import ExitCode
+from xe_dr.journal import NOTE, PoolLock, Run
+from xe_dr.pool import read_hosts, read_pool
+from xe_dr.xe.errors import XapiError
+
+RUN_TAG = "xe-dr-run"        # other-config key on every VM, SR and network a run creates
+MODES = ("failover", "test", "failback")
+POWER = ("start", "paused", "none")
+
+
+class Options(object):
+    """What the user asked for; kept in run.json so that --resume needs nothing else
+    (but the CHAP password, which is never stored)."""
+
+    FIELDS = ("mode", "all", "vapps", "vms", "exclude", "storage", "srs", "power", "parallel",
+              "network_map", "force", "disable_ha", "protect", "source")
+
+    def __init__(self, mode="failover", all=False, vapps=(), vms=(), exclude=(), storage=(),
+                 srs=(), power=None, parallel=4, network_map=None, force=False,
+                 disable_ha=False, protect=None, source=None):
+        if mode not in MODES:
+            raise UsageError("unknown mode %r" % mode)
+        self.mode = mode
+        self.all = all
+        self.vapps = list(vapps)
+        self.vms = list(vms)
+        self.exclude = list(exclude)
+        self.storage = list(storage)        # [StorageSpec.to_json()]
+        self.srs = list(srs)                # SR UUIDs to attach (default: all on the LUNs)
+        # A test starts nothing unless asked: the product documentation's test failover
+        # recovers VMs "but does not start them".
+        self.power = power or ("none" if mode == "test" else "start")
+        if self.power not in POWER:
+            raise UsageError("--power must be one of %s" % ", ".join(POWER))
+        if mode == "test" and self.power == "start":
+            raise UsageError("a test failover never runs guest code: use --power paused or none")
+        if parallel < 1:
+            raise UsageError("--parallel must be at least 1")
+        self.parallel = parallel
+        self.network_map = dict(network_map or {})
+        self.force = force
+        self.disable_ha = disable_ha
+        self.protect = protect              # None: ask; []: no; [SR...]: enable on these
+        self.source = source                # {"host": ..., "xe": ...} or None
+
+    def to_json(self):
+        return dict((k, getattr(self, k)) for k in self.FIELDS)
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(**dict((k, data[k]) for k in cls.FIELDS if k in data))
+
+
+class Failover(object):
+    """One failover-like run against the target pool behind ``xe``.
+
+    ``confirm(question, what)`` asks for an explicit yes; ``progress(text)`` shows a line;
+    ``source_xe`` reaches the source pool when it is reachable (None otherwise).
+    """
+
+    def __init__(self, xe, state_dir, options, confirm, progress, source_xe=None,
+                 chap_passwords=None, use_plugin=True, argv=(), transport=""):
+        self.xe = xe
+        self.state_dir = state_dir
+        self.opts = options
+        self.confirm = confirm
+        self.progress = progress
+        self.source_xe = source_xe
+        self.chap_passwords = chap_passwords or {}   # SCSIid -> password, never stored
+        self.use_plugin = use_plugin
+        self.argv = list(argv)
+        self.transport = transport
+        self.run = None
+        self.engine = None
+        self.report = {"mode": options.mode, "power": options.power, "checks": [],
+                       "storage": [], "sources": [], "items": [], "warnings": [],
+                       "todo": [], "commands": []}
+        self._new_networks = set()
+
+    # -- entry points -------------------------------------------------------------------------
+    def plan(self):
+        """--dry-run: everything but changes. Returns the report (plan, checks, commands)."""
+        self.pool = read_pool(self.xe)
+        self.hosts = read_hosts(self.xe)
+        self.engine = Engine(None, dry_run=True)
+        self._storage()
+        self._recover_and_start(dry_run=True)
+        self.report["commands"] = self.engine.planned
+        self.report["outcome"] = "planned"
+        return self.report, ExitCode.OK
+
+    def apply(self, resume_id=None):
+        self.pool = read_pool(self.xe)
+        self.hosts = read_hosts(self.xe)
+        lock = PoolLock(self.state_dir, self.pool.uuid)
+        if resume_id:
+            self.run = Run.open(self.state_dir, resume_id)
+            if self.run.meta["target"].get("pool_uuid") != self.pool.uuid:
+                raise UsageError("run %s was against pool %s, not this one (%s)" % (
+                    resume_id, self.run.meta["target"].get("pool_name"), self.pool.name_label))
+            if self.run.meta["kind"] not in MODES:
+                raise UsageError("run %s is a %s, not a failover" % (resume_id,
+                                                                    self.run.meta["kind"]))
+            self.opts = Options.from_json(self.run.meta["options"])
+            lock.acquire(self.run.id)
+            self.run.set_status("running", resumed=time.time())
+        else:
+            self.run = Run.create(self.state_dir, self.opts.mode, self._target(), self.argv,
+                                  self.opts.to_json())
+            lock.acquire(self.run.id)
+        self.report["run"] = self.run.id
+        self.engine = Engine(self.run, on_event=self._on_event)
+        try:
+            self._storage()
+            outcome = self._recover_and_start(dry_run=False)
+        except KeyboardInterrupt:
+            self.run.set_status("interrupted")
+            raise
+        except XeDrError as failure:
+            self.run.append(NOTE, "stopped", error=failure.one_line())
+            self.run.set_status("failed", error=failure.one_line())
+            self.report["outcome"] = "failed"
+            self.report["error"] = failure.one_line()
+            self._save_report()
+            raise
+        finally:
+            lock.release()
+        return self.report, outcome
+
+    def _target(self):
+        return {"pool_uuid": self.pool.uuid, "pool_name": self.pool.name_label,
+                "master": self.pool.master, "transport": self.transport}
+
+    def _on_event(self, kind, step, info):
+        if kind in ("begin", "failed", "reconciled"):
+            self.progress("%s %s%s" % (kind, step, ": %s" % info if kind == "failed" else ""))
+
+    # -- phase 1: storage ---------------------------------------------------------------------
+    def _storage(self):
+        known = {r["uuid"]: r for r in self.xe.list(
+            "sr", params=("uuid", "name-label", "type", "introduced-by", "other-config"))}
+        pbds = self.xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached"))
+        for spec_json in self.opts.storage:
+            spec = StorageSpec(spec_json["type"], spec_json["device_config"],
+                               self.chap_passwords.get(spec_json["device_config"].get("SCSIid"),
+                                                       self.chap_passwords.get(None)))
+            if spec_json.get("chap") and not spec.chap_password:
+                raise UsageError("this storage needs its CHAP password again",
+                                 hint="give --chap-password-file or --chap-password-env")
+            self._attach(spec, known, pbds)
+
+    def _attach(self, spec, known, pbds):
+        lun = spec.device_config.get("SCSIid", "?")
+        answer = probe(self.xe, spec)
+        if answer["stage"] != "srs":
+            raise UsageError("the storage options do not name a LUN yet (%s)" % answer["next"])
+        found = answer["items"]
+        chosen = [sr for sr in found if not self.opts.srs or sr["uuid"] in self.opts.srs]
+        entry = {"lun": lun, "type": spec.sr_type, "found": found, "introduced": [],
+                 "plugged": [], "already_attached": []}
+        self.report["storage"].append(entry)
+        new = [sr["uuid"] for sr in chosen if sr["uuid"] not in known]
+        for sr in chosen:
+            if sr["uuid"] not in known:
+                continue
+            unplugged = [p for p in pbds if p["sr-uuid"] == sr["uuid"]
+                         and p["currently-attached"] != "true"]
+            if not unplugged:
+                entry["already_attached"].append(sr["uuid"])
+            for pbd in unplugged:
+                self.engine.do("plug:%s" % pbd["uuid"], "plug SR %s" % sr["name_label"],
+                               lambda pbd=pbd: self.xe.run("pbd-plug", {"uuid": pbd["uuid"]}),
+                               commands=[self.xe.argv("pbd-plug", {"uuid": pbd["uuid"]})])
+                entry["plugged"].append(sr["uuid"])
+        if not new:
+            return
+        before = set(self.xe.uuids("drtask"))
+        params = {"type": spec.sr_type, "device-config": spec.device_config,
+                  "sr-whitelist": new}
+
+        def create():
+            try:
+                task = self.xe.value("drtask-create", params,
+                                     secret_params=spec.secret_params())
+            except XapiError:
+                self._destroy_leaked_tasks(before)
+                raise
+            return {"task": task, "srs": self._introduced_by(task)}
+
+        def reconcile():
+            for task in set(self.xe.uuids("drtask")) - before:
+                srs = self._introduced_by(task)
+                if set(srs) & set(new):
+                    return {"task": task, "srs": srs}
+            return None
+
+        result = self.engine.do("attach:%s" % lun, "attach SR(s) %s on LUN %s" % (
+            ", ".join(new), lun), create, reconcile,
+            commands=[self.xe.argv("drtask-create", params)])
+        if result is None:  # dry run
+            return
+        entry["task"] = result["task"]
+        entry["introduced"] = result["srs"]
+        for sr in result["srs"]:
+            self.engine.do("tag:sr:%s" % sr, "tag SR %s" % sr, lambda sr=sr: self._tag("sr", sr))
+
+    def _introduced_by(self, task):
+        return [r["uuid"] for r in self.xe.list("sr", params=("uuid",),
+                                                filters={"introduced-by": task})]
+
+    def _destroy_leaked_tasks(self, before):
+        """drtask-create leaves its DR task (and earlier SRs) behind when one SR fails to
+        attach (reference pitfall 5): destroy what appeared since we started."""
+        for task in set(self.xe.uuids("drtask")) - before:
+            try:
+                self.xe.run("drtask-destroy", {"uuid": task})
+                self.run.append(NOTE, "leak:%s" % task, destroyed=True)
+            except XeDrError as failure:
+                self.run.append(NOTE, "leak:%s" % task, destroyed=False,
+                                error=failure.one_line())
+
+    def _tag(self, cls, uuid):
+        self.xe.param_set(cls, uuid, {"other-config": {RUN_TAG: self.run.id}})
+        return uuid
+
+    # -- phases 2-7 ---------------------------------------------------------------------------
+    def _sources(self):
+        copies = [c for c in find_metadata_copies(self.xe, self.pool.uuid)
+                  if c.latest and not c.local]
+        plugin = self.use_plugin and self.pool.master and \
+            plugin_version(self.xe, self.pool.master) is not None
+        sources = []
+        for copy in copies:
+            source = read_with_plugin(self.xe, self.pool.master, copy) if plugin \
+                else read_with_xe(self.xe, copy)
+            sources.append(source)
+        self.plugin = plugin
+        self.report["plugin"] = bool(plugin)
+        self.report["sources"] = [{"uuid": s.uuid, "name_label": s.name_label,
+                                   "vdi": s.copy.vdi_uuid, "sr": s.copy.sr_uuid,
+                                   "generation": s.copy.generation, "via": s.via}
+                                  for s in sources]
+        return sources
+
+    def _recover_and_start(self, dry_run):
+        sources = self._sources()
+        if not sources:
+            if dry_run and self.opts.storage:
+                self.report["todo"].append("the VM list comes from the metadata on the SRs "
+                                           "above, once they are attached")
+                return ExitCode.OK
+            raise XeDrError("no recoverable metadata is visible in this pool",
+                            hint="attach the mirrored SRs (probe options) or check "
+                                 "'xe-dr inventory'")
+        by_vdi = dict((s.copy.vdi_uuid, s) for s in sources)
+        items = self._items(sources)
+        checks = self._prechecks(items, by_vdi)
+        self.report["checks"] = [c.to_json() for c in checks]
+        self.report["items"] = [i.to_json() for i in items]
+        pool_blocking = [c for c in checks if c.verdict == BLOCKING and not c.objects]
+        for check in checks:
+            if check.verdict == BLOCKING and check.objects:
+                for item in items:
+                    if item.uuid in check.objects and not item.excluded:
+                        item.excluded = check.message
+        if dry_run:
+            self._plan_steps(items)
+            return ExitCode.OK
+        self.run.save("plan.json", {"items": [i.to_json() for i in items],
+                                    "checks": [c.to_json() for c in checks]})
+        if pool_blocking:
+            self.report["outcome"] = "blocked"
+            self.report["todo"].append("fix the blocking prechecks, then resume with "
+                                       "--resume %s, or undo what was attached with "
+                                       "'xe-dr cleanup %s'" % (self.run.id, self.run.id))
+            self.run.set_status("blocked")
+            self._save_report()
+            return ExitCode.FAILED
+        confirm = [c for c in checks if c.verdict == CONFIRM]
+        if confirm and self.engine.state_of("confirmed") is None:
+            text = "; ".join(c.message for c in confirm)
+            if not self.confirm("%s. Go on?" % text, "replacing existing VMs"):
+                for item in items:
+                    if any(item.uuid in c.objects for c in confirm):
+                        item.excluded = "not confirmed: an existing VM would be replaced"
+            self.engine.note("confirmed", answered=True)
+        recovered = self._recover(items, by_vdi)
+        self._map_networks(recovered)
+        started = self._start(items, recovered)
+        self._finish(items)
+        return self._outcome(items, recovered, started)
+
+    def _items(self, sources):
+        saved = self.run.load("plan.json") if self.run is not None else None
+        if saved:  # a resume recovers exactly what the run chose, whatever changed since
+            return [Item.from_json(i) for i in saved["items"]]
+        return select(sources, self.opts.all, self.opts.vapps, self.opts.vms, self.opts.exclude)
+
+    def _prechecks(self, items, by_vdi):
+        target = checks_.TargetFacts(self.xe, self.pool, self.hosts)
+        srs = [r["uuid"] for r in self.xe.list("sr", params=("uuid",))]
+        attached = {p["sr-uuid"] for p in self.xe.list(
+            "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
+        mode = self.opts.mode
+        result = [checks_.check_licence(target)]
+        result += checks_.check_versions(target, list(by_vdi.values()))
+        result.append(checks_.check_edition(target, list(by_vdi.values())))
+        result.append(checks_.check_ha(target, mode, self.opts.disable_ha))
+        result.append(checks_.check_capacity(target, items, self.opts.power))
+        if mode != "test":
+            result += checks_.check_source_running(self.source_xe, items, srs)
+        result += checks_.check_existing(target, items, mode)
+        result += checks_.check_storage(self.xe, items, by_vdi, attached)
+        result += checks_.check_networks(items, by_vdi, self.opts.network_map)
+        self._networks_before = {n["uuid"] for n in target.networks}
+        self._target = target
+        for check in result:
+            if check.verdict != "ok":
+                self.progress("precheck %s: %s" % (check.verdict, check.message))
+        return result
+
+    def _plan_steps(self, items):
+        force = {"force": "true"} if self.opts.force else {}
+        for item in items:
+            if item.excluded:
+                continue
+            params = dict({"uuid": item.uuid, "database": {"vdi-uuid": item.vdi}}, **force)
+            self.engine.do(item.step, "recover %s %s" % (item.kind, item.name_label), None,
+                           commands=[self.xe.argv("%s-recover" % item.kind, params)])
+        if self.opts.power != "none":
+            paused = {"paused": "true"} if self.opts.power == "paused" else {}
+            for item in sorted((i for i in items if not i.excluded),
+                               key=lambda i: (i.kind != "appliance", i.order)):
+                self.engine.do("start:%s:%s" % (item.kind, item.uuid),
+                               "start %s %s" % (item.kind, item.name_label), None,
+                               commands=[self.xe.argv("%s-start" % item.kind,
+                                                      dict({"uuid": item.uuid}, **paused))])
+
+    # -- phase 4: recovery --------------------------------------------------------------------
+    def _recover(self, items, by_vdi):
+        """Returns {item uuid: [recovered VM uuids]} for the items recovered."""
+        recovered = {}
+        todo = [i for i in items if not i.excluded]
+        appliances = [i for i in todo if i.kind == "appliance"]
+        vms = [i for i in todo if i.kind == "vm"]
+        self.progress("recovering %d vApp(s) and %d VM(s)" % (len(appliances), len(vms)))
+        if self.plugin:
+            for vdi in sorted({i.vdi for i in todo}):
+                batch = [i for i in todo if i.vdi == vdi]
+                recovered.update(self._recover_with_plugin(vdi, batch))
+        else:
+            for item, result in zip(appliances, self.engine.do_many(
+                    appliances, self.opts.parallel, self._recover_one)):
+                if result is not None:
+                    recovered[item.uuid] = result
+            members = {u for item in appliances for u in recovered.get(item.uuid, ())}
+            vms_left = []
+            for item in vms:
+                if item.uuid in members:  # plain xe learnt membership only now (§2.3)
+                    item.excluded = "recovered with its vApp"
+                    self.engine.note("skip:%s" % item.uuid, reason=item.excluded)
+                else:
+                    vms_left.append(item)
+            for item, result in zip(vms_left, self.engine.do_many(
+                    vms_left, self.opts.parallel, self._recover_one)):
+                if result is not None:
+                    recovered[item.uuid] = result
+        return recovered
+
+    def _recover_params(self, item):
+        params = {"uuid": item.uuid, "database": {"vdi-uuid": item.vdi}}
+        if self.opts.force:
+            params["force"] = "true"
+        return params
+
+    def _recover_one(self, item):
+        def action():
+            self.xe.run("%s-recover" % item.kind, self._recover_params(item))
+            return self._tag_recovered(item)
+
+        return self.engine.do(item.step, "recover %s %s" % (item.kind, item.name_label), action,
+                              reconcile=lambda: self._find_recovered(item))
+
+    def _recovered_vms(self, item):
+        if item.kind == "vm":
+            return [item.uuid]
+        return self.xe.uuids("vm", filters={"appliance": item.uuid})
+
+    def _tag_recovered(self, item):
+        vms = self._recovered_vms(item)
+        for uuid in vms:
+            self._tag("vm", uuid)
+        return vms
+
+    def _find_recovered(self, item):
+        """After a crash mid-recovery: is the object in the pool, recovered from this copy?"""
+        if item.kind == "vm":
+            found = self.xe.list("vm", params=("uuid", "version"), filters={"uuid": item.uuid})
+            if found and int(found[0].get("version") or 0) > item.version:
+                return self._tag_recovered(item)
+            return None
+        if self.xe.uuids("appliance", filters={"uuid": item.uuid}):
+            vms = self._recovered_vms(item)
+            if vms:
+                return self._tag_recovered(item)
+        return None
+
+    def _recover_with_plugin(self, vdi, batch):
+        """One plugin call: one database open for the whole batch (reference §7.3)."""
+        recovered = {}
+        pending = []
+        for item in batch:
+            state = self.engine.state_of(item.step)
+            if state == "done":
+                recovered[item.uuid] = self.engine.result_of(item.step)
+                continue
+            if state == "begin":
+                found = self._find_recovered(item)
+                if found is not None:
+                    self.engine.record("done", item.step, result=found, reconciled=True)
+                    recovered[item.uuid] = found
+                    continue
+            pending.append(item)
+        if not pending:
+            return recovered
+        for item in pending:
+            self.engine.record("begin", item.step, description="recover %s %s" % (
+                item.kind, item.name_label), via="plugin")
+        args = {"vdi": vdi, "force": "true" if self.opts.force else "false",
+                "parallel": str(self.opts.parallel),
+                "vms": json.dumps([i.uuid for i in pending if i.kind == "vm"]),
+                "appliances": json.dumps([i.uuid for i in pending if i.kind == "appliance"])}
+        answer = json.loads(self.xe.call_plugin(self.pool.master, PLUGIN, "recover", args))
+        results = dict((r["uuid"], r) for r in answer["results"])
+        for item in pending:
+            result = results.get(item.uuid)
+            if result and result.get("ok"):
+                vms = self._tag_recovered(item)
+                self.engine.record("done", item.step, result=vms, seconds=result.get("seconds"))
+                recovered[item.uuid] = vms
+            else:
+                error = result.get("error") if result else ["NOT_IN_PLUGIN_ANSWER"]
+                message = "%s: %s" % (item.step, " ".join(str(e) for e in error or ()))
+                self.engine.record("failed", item.step, error=message)
+                self.engine.failures.append(StepFailed(item.step, XeDrError(message)))
+        return recovered
+
+    # -- phase 5: networks --------------------------------------------------------------------
+    def _map_networks(self, recovered):
+        networks = self.xe.list("network", params=("uuid", "name-label", "bridge", "other-config"))
+        for net in networks:  # isolated networks xapi created for unmatched names (§2.6)
+            if net["uuid"] not in self._networks_before and RUN_TAG not in net.get(
+                    "other-config", ""):
+                self.engine.do("tag:network:%s" % net["uuid"], "tag network %s" % net[
+                    "name-label"], lambda uuid=net["uuid"]: self._tag("network", uuid))
+        if not self.opts.network_map:
+            return
+        by_name = dict((n["name-label"], n) for n in networks)
+        for source_name, target_name in sorted(self.opts.network_map.items()):
+            target = by_name.get(target_name) or next(
+                (n for n in networks if n["uuid"] == target_name), None)
+            if target is None:
+                raise UsageError("--map-network: no network %r in this pool" % target_name)
+        vm_uuids = sorted({u for vms in recovered.values() for u in vms or ()})
+        if not vm_uuids:
+            return
+        vifs = self.xe.list("vif", params=("uuid", "vm-uuid", "network-uuid", "device", "MAC",
+                                           "network-name-label"))
+        names = dict((n["uuid"], n["name-label"]) for n in networks)
+        for vif in vifs:
+            if vif["vm-uuid"] not in vm_uuids:
+                continue
+            source_name = names.get(vif["network-uuid"])
+            target_name = self.opts.network_map.get(source_name)
+            if not target_name:
+                continue
+            target = by_name.get(target_name) or next(
+                n for n in networks if n["uuid"] == target_name)
+            if target["uuid"] == vif["network-uuid"]:
+                continue
+            self.engine.do("remap:%s" % vif["uuid"], "move VIF %s of VM %s to %s" % (
+                vif["device"], vif["vm-uuid"], target["name-label"]),
+                lambda vif=vif, target=target: self._move_vif(vif, target["uuid"]))
+
+    def _move_vif(self, vif, network_uuid):
+        # The VM is halted after recovery, so the VIF can be recreated with the same device
+        # and MAC on the chosen network.
+        self.xe.run("vif-destroy", {"uuid": vif["uuid"]})
+        return self.xe.value("vif-create", {"vm-uuid": vif["vm-uuid"], "network-uuid":
+                                            network_uuid, "device": vif["device"],
+                                            "mac": vif["MAC"]})
+
+    # -- phase 6: start -----------------------------------------------------------------------
+    def _start(self, items, recovered):
+        if self.opts.power == "none":
+            return {}
+        paused = self.opts.power == "paused"
+        extra = {"paused": "true"} if paused else {}
+        appliances = [i for i in items if i.kind == "appliance" and i.uuid in recovered]
+        vms = [i for i in items if i.kind == "vm" and i.uuid in recovered and not i.excluded]
+        started = {}
+        lock = threading.Lock()
+
+        def start(item):
+            def action():
+                self.xe.run("%s-start" % item.kind, dict({"uuid": item.uuid}, **extra))
+                return time.time()
+
+            def reconcile():
+                states = {r["power-state"] for r in self.xe.list(
+                    "vm", params=("uuid", "power-state"),
+                    filters={"uuid": item.uuid} if item.kind == "vm"
+                    else {"appliance": item.uuid})}
+                return time.time() if states and states <= {"running", "paused"} else None
+
+            result = self.engine.do("start:%s:%s" % (item.kind, item.uuid), "start %s %s" % (
+                item.kind, item.name_label), action, reconcile)
+            with lock:
+                started[item.uuid] = result
+            return result
+
+        def vms_by_order():
+            groups = {}
+            for item in vms:
+                groups.setdefault(item.order, []).append(item)
+            for order in sorted(groups):
+                self.progress("starting order group %d: %d VM(s)" % (order, len(groups[order])))
+                self.engine.do_many(groups[order], self.opts.parallel, start)
+
+        # vApps run their own order groups inside xapi; they start alongside the standalone
+        # groups, each appliance-start in its own thread.
+        threads = [threading.Thread(target=self._guarded, args=(start, item))
+                   for item in appliances]
+        for thread in threads:
+            thread.start()
+        try:
+            vms_by_order()
+        finally:
+            for thread in threads:
+                thread.join()
+        return started
+
+    def _guarded(self, start, item):
+        try:
+            start(item)
+        except StepFailed:
+            pass  # recorded in engine.failures
+
+    # -- phase 7 ------------------------------------------------------------------------------
+    def _finish(self, items):
+        if self.opts.mode == "test":
+            self.report["todo"].append("clean up the test with 'xe-dr cleanup %s'" % self.run.id)
+            return
+        for entry in self.report["storage"]:
+            task = entry.get("task")
+            if task:
+                self.engine.do("drtask-destroy:%s" % task, "destroy DR task %s" % task,
+                               lambda task=task: self.xe.run("drtask-destroy", {"uuid": task}))
+        self.report["todo"].append(
+            "protect this pool so that failback is possible: 'xe-dr replication enable SR...' "
+            "on SRs the array mirrors back to the other site")
+
+    def _outcome(self, items, recovered, started):
+        failed = {f.step for f in self.engine.failures}
+        excluded = [i for i in items if i.excluded and i.excluded != "recovered with its vApp"]
+        self.report["items"] = [dict(i.to_json(), recovered_vms=recovered.get(i.uuid),
+                                     started=bool(started.get(i.uuid)),
+                                     failed=i.step in failed or
+                                     "start:%s:%s" % (i.kind, i.uuid) in failed)
+                                for i in items]
+        self.report["failures"] = [f.message for f in self.engine.failures]
+        ok = len(recovered)
+        if not self.engine.failures and not excluded:
+            outcome, code = "succeeded", ExitCode.OK
+        elif ok:
+            outcome, code = "partly failed", ExitCode.PARTIAL
+        else:
+            outcome, code = "failed", ExitCode.FAILED
+        self.report["outcome"] = outcome
+        self.run.set_status(outcome, exit_code=int(code), ended=time.time())
+        self._save_report()
+        return code
+
+    def _save_report(self):
+        if self.run is not None:
+            self.report["journal"] = self.run.entries()
+            self.run.save("report.json", self.report)
