@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "status",
     "replication",
     "probe",
+    "inventory",
+    "failover",
     "lab",
 )
 

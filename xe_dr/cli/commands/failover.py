@@ -1,0 +1,117 @@
+"""``xe-dr failover [--test]``: recover vApps and VMs at this (the DR) site."""
+
+from xe_dr.cli.storage_options import add_storage_arguments, storage_specs
+from xe_dr.errors import UsageError
+from xe_dr.exitcodes import ExitCode
+
+NAME = "failover"
+HELP = ("recover vApps and VMs from the replicated metadata at this site: a real failover, "
+        "or with --test a test failover that 'xe-dr cleanup' undoes")
+
+
+def add_selection_arguments(parser):
+    group = parser.add_argument_group("what to recover")
+    group.add_argument("--all", action="store_true", help="every vApp and VM in the metadata")
+    group.add_argument("--vapp", action="append", default=[], metavar="NAME|UUID",
+                       help="a vApp (repeatable)")
+    group.add_argument("--vm", action="append", default=[], metavar="NAME|UUID",
+                       help="a VM (repeatable)")
+    group.add_argument("--exclude", action="append", default=[], metavar="NAME|UUID",
+                       help="leave this vApp or VM out (repeatable)")
+
+
+def add_run_arguments(parser):
+    add_storage_arguments(parser)
+    parser.add_argument("--sr", action="append", default=[], metavar="UUID",
+                        help="attach only these SRs of the probed LUNs (default: all of them)")
+    group = parser.add_argument_group("how")
+    group.add_argument("--power", choices=("start", "paused", "none"),
+                       help="after recovery: start (default), paused, or none (the default "
+                            "of a test)")
+    group.add_argument("--parallel", type=int, default=4, metavar="N",
+                       help="recover and start up to N objects at once (default 4)")
+    group.add_argument("--map-network", action="append", default=[], metavar="SRC=DST",
+                       help="put VIFs of source network SRC on network DST here (repeatable)")
+    group.add_argument("--force", action="store_true",
+                       help="recover with force=true: skips missing disks and running "
+                            "duplicates (xapi's own force; prechecks still run)")
+    group.add_argument("--source", metavar="[USER@]HOST[:PORT]",
+                       help="the source pool's master, when reachable: checked for VMs still "
+                            "running and LUNs still attached ('local' for an xe here)")
+    group.add_argument("--source-xe", metavar="PATH", help="path of xe on the source")
+    group.add_argument("--dry-run", action="store_true",
+                       help="show the plan, the prechecks and the exact xe commands; change "
+                            "nothing")
+    group.add_argument("--resume", metavar="RUN", help="resume an interrupted run")
+
+
+def add_arguments(parser):
+    parser.add_argument("--test", action="store_true",
+                        help="test failover: recover without starting (or paused), to be "
+                             "undone with 'xe-dr cleanup RUN'")
+    parser.add_argument("--disable-ha", action="store_true",
+                        help="a test needs HA off: disable it now, cleanup enables it again")
+    add_selection_arguments(parser)
+    add_run_arguments(parser)
+
+
+def network_map(pairs):
+    result = {}
+    for pair in pairs:
+        source, sep, target = pair.partition("=")
+        if not sep or not source or not target:
+            raise UsageError("--map-network takes SRC=DST, not %r" % pair)
+        result[source] = target
+    return result
+
+
+def build_options(ctx, mode):
+    from xe_dr.dr.failover import Options
+    args = ctx.args
+    specs = storage_specs(ctx, allow_partial=False)
+    source = {"host": args.source, "xe": args.source_xe} if args.source else None
+    options = Options(
+        mode=mode, all=args.all, vapps=args.vapp, vms=args.vm, exclude=args.exclude,
+        storage=[s.to_json() for s in specs], srs=args.sr, power=args.power,
+        parallel=args.parallel, network_map=network_map(args.map_network), force=args.force,
+        disable_ha=getattr(args, "disable_ha", False), source=source)
+    passwords = dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
+                     if s.chap_password)
+    return options, passwords
+
+
+def run(ctx):
+    return run_mode(ctx, "test" if ctx.args.test else "failover")
+
+
+def run_mode(ctx, mode):
+    from xe_dr.cli.present import failover_text, redacted_argv
+    from xe_dr.dr.failover import Failover, Options
+    args = ctx.args
+    if args.resume and (args.all or args.vapp or args.vm):
+        raise UsageError("--resume takes the selection from the run; give no --all/--vapp/--vm")
+    if args.resume:
+        options, passwords = Options(mode=mode, all=True), _resume_passwords(ctx)
+    else:
+        options, passwords = build_options(ctx, mode)
+    source_xe = ctx.other_site(options.source["host"], options.source["xe"]) \
+        if options.source else None
+    failover = Failover(ctx.xe, ctx.state_dir, options, ctx.confirm, ctx.output.progress,
+                        source_xe=source_xe, chap_passwords=passwords,
+                        use_plugin=ctx.use_plugin, argv=redacted_argv(ctx),
+                        transport=ctx.runner.description)
+    if args.dry_run:
+        report, code = failover.plan()
+    else:
+        report, code = failover.apply(resume_id=args.resume)
+    ctx.output.data(report, failover_text(report))
+    return code
+
+
+def _resume_passwords(ctx):
+    """A resumed run may still have storage to attach: the CHAP password is asked again."""
+    args = ctx.args
+    if not args.chap_user:
+        return {}
+    specs = storage_specs(ctx, allow_partial=True)
+    return dict((None, s.chap_password) for s in specs if s.chap_password)

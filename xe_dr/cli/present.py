@@ -1,0 +1,44 @@
+"""Text presentation of workflow reports (JSON output is the report itself)."""
+
+import sys
+
+
+def redacted_argv(ctx):
+    """The command line as run, safe to keep in a journal (no secrets are ever in argv)."""
+    return ["xe-dr"] + list(sys.argv[1:])
+
+
+def failover_text(report):
+    lines = []
+    title = {"failover": "Failover", "test": "Test failover", "failback": "Failback"}
+    lines.append("%s%s: %s" % (title.get(report["mode"], report["mode"]),
+                               " (run %s)" % report["run"] if report.get("run") else " (dry run)",
+                               report.get("outcome", "?")))
+    for entry in report["storage"]:
+        lines.append("  LUN %s: %d SR(s) found, introduced %s%s" % (
+            entry["lun"], len(entry["found"]), ", ".join(entry["introduced"]) or "none",
+            ", plugged %s" % ", ".join(entry["plugged"]) if entry["plugged"] else ""))
+    for source in report["sources"]:
+        lines.append("  source pool %s (%s), metadata %s, read with %s" % (
+            source["name_label"] or "-", source["uuid"], source["vdi"], source["via"]))
+    for check in report["checks"]:
+        if check["verdict"] != "ok":
+            lines.append("  precheck %-8s %s%s" % (check["verdict"], check["message"],
+                                                   " (fix: %s)" % check["fix"]
+                                                   if check.get("fix") else ""))
+    for item in report["items"]:
+        state = "excluded: %s" % item["excluded"] if item.get("excluded") else (
+            "FAILED" if item.get("failed") else
+            "started" if item.get("started") else
+            "recovered" if item.get("recovered_vms") else "planned")
+        lines.append("  %-9s %-24s %s" % (item["kind"], item["name_label"], state))
+    for failure in report.get("failures", []):
+        lines.append("  failure: %s" % failure)
+    if report.get("commands"):
+        lines.append("  commands:")
+        for step in report["commands"]:
+            for command in step["commands"]:
+                lines.append("    " + " ".join(command))
+    for todo in report["todo"]:
+        lines.append("next: " + todo)
+    return lines

@@ -1,0 +1,43 @@
+"""``inventory``: the source pools found in the newest metadata copies, with their vApps and
+standalone VMs, and how stale each other copy of the same pool is."""
+
+from xe_dr.dr.inventory import find_metadata_copies, read_with_plugin, read_with_xe
+from xe_dr.dr.plugin import plugin_version
+from xe_dr.pool import read_pool
+
+
+def inventory(xe, use_plugin=True):
+    pool = read_pool(xe)
+    copies = find_metadata_copies(xe, pool.uuid)
+    plugin = use_plugin and pool.master and plugin_version(xe, pool.master) is not None
+    foreign = [c for c in copies if not c.local]
+    sources = []
+    for copy in [c for c in foreign if c.latest]:
+        source = read_with_plugin(xe, pool.master, copy) if plugin else read_with_xe(xe, copy)
+        sources.append(source)
+    if plugin:
+        _generations(xe, pool.master, foreign)
+    result = []
+    for source in sources:
+        others = [c for c in foreign if c.pool_uuid == source.uuid and c is not source.copy]
+        doc = source.to_json()
+        doc["other_copies"] = [{
+            "vdi": c.vdi_uuid, "sr": c.sr_uuid, "generation": c.generation,
+            "behind": (source.copy.generation - c.generation
+                       if source.copy.generation is not None and c.generation is not None
+                       else None)} for c in others]
+        doc["order_groups"] = sorted({vm.order for vm in source.vms})
+        result.append(doc)
+    return {"pool": pool.to_json(), "plugin": bool(plugin), "sources": result,
+            "own_copies": [c.to_json() for c in copies if c.local]}
+
+
+def _generations(xe, master, copies):
+    """Generation counts of every foreign copy, from the plugin's metadata_state."""
+    import json
+    from xe_dr.dr.plugin import PLUGIN
+    state = json.loads(xe.call_plugin(master, PLUGIN, "metadata_state", {}))
+    by_vdi = dict((d["vdi"], d.get("generation")) for d in state.get("vdis", []))
+    for copy in copies:
+        if copy.generation is None:
+            copy.generation = by_vdi.get(copy.vdi_uuid)
