@@ -1,0 +1,219 @@
+"""What the lab's ``XenAPI`` stand-in calls: XenAPI methods bound to the lab's state.
+
+Sessions live in the plugin process: the one xapi passed (``XE_DR_LAB_SESSION``, or any
+session made by ``login_with_password``) is a local session on the site's database; sessions
+returned by ``VDI.open_database`` are read-only sessions on a foreign database read from the
+metadata VDI. Records use API field names; like XML-RPC, int64 values are strings, booleans
+are bools, references are ``OpaqueRef:`` strings.
+
+Supported: for every class, ``get_all``, ``get_all_records``, ``get_record``, ``get_by_uuid``,
+``get_by_name_label``, ``get_<field>``; ``add_to_other_config`` / ``remove_from_other_config``
+/ ``set_other_config`` (local only); ``VDI.open_database``;
+``VM.assert_can_be_recovered`` / ``recover`` / ``get_SRs_required_for_recovery`` and the same
+for ``VM_appliance`` (called on the foreign session, with the local session as ``session_to``);
+``session.logout``; ``VM.start`` / ``clean_shutdown`` / ``hard_shutdown``.
+"""
+
+import os
+import time
+
+from . import calllog, foreign, lifecycle, recovery, util
+from .errors import XapiError
+from .schema import RELATIONS, TABLES
+from .store import Lab
+
+_CLASSES = dict((t.lower(), t) for t in TABLES)
+_CLASSES["vm_appliance"] = "VM_appliance"
+_CLASSES["dr_task"] = "DR_task"
+
+
+class Backend(object):
+    def __init__(self, lab_dir=None, site=None, session=None):
+        self.lab = Lab(lab_dir or os.environ["XE_DR_LAB_DIR"])
+        self.site = self.lab.site(site or os.environ["XE_DR_LAB_SITE"])
+        self.sessions = {}
+        first = session or os.environ.get("XE_DR_LAB_SESSION")
+        if first:
+            self.sessions[first] = None
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def login(self):
+        ref = util.new_ref()
+        self.sessions[ref] = None
+        return ref
+
+    def db_of(self, session):
+        if session not in self.sessions:
+            raise XapiError("SESSION_INVALID", [str(session)])
+        fdb = self.sessions[session]
+        return fdb if fdb is not None else self.site.read()
+
+    def local_session(self, session):
+        if session not in self.sessions or self.sessions[session] is not None:
+            raise XapiError("SESSION_INVALID", [str(session)])
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def call(self, session, method, params):
+        if method in ("session.logout", "logout"):
+            self.sessions.pop(session, None)
+            return ""
+        cls_name, _, op = method.partition(".")
+        cls = _CLASSES.get(cls_name.lower())
+        if cls is None or not op:
+            raise XapiError("MESSAGE_METHOD_UNKNOWN", [method])
+        special = getattr(self, "_%s_%s" % (cls, op), None)
+        if special is not None:
+            return special(session, *params)
+        db = self.db_of(session)
+        if op == "get_all":
+            return list(db.rows(cls))
+        if op == "get_all_records":
+            return dict((ref, self.record(db, cls, ref)) for ref in db.rows(cls))
+        if op == "get_record":
+            return self.record(db, cls, self._ref(db, cls, params[0]))
+        if op == "get_by_uuid":
+            return db.by_uuid(cls, params[0])
+        if op == "get_by_name_label":
+            return [r for r, row in db.rows(cls).items() if row.get("name_label") == params[0]]
+        if op.startswith("get_"):
+            rec = self.record(db, cls, self._ref(db, cls, params[0]))
+            field = op[4:]
+            if field not in rec:
+                raise XapiError("MESSAGE_METHOD_UNKNOWN", [method])
+            return rec[field]
+        if op in ("add_to_other_config", "remove_from_other_config", "set_other_config"):
+            self.local_session(session)
+            with self.site.transaction() as wdb:
+                ref = self._ref(wdb, cls, params[0])
+                oc = dict(wdb.get(cls, ref).get("other_config") or {})
+                if op == "add_to_other_config":
+                    if params[1] in oc:
+                        raise XapiError("MAP_DUPLICATE_KEY", [cls, "other_config", ref, params[1]])
+                    oc[params[1]] = params[2]
+                elif op == "remove_from_other_config":
+                    oc.pop(params[1], None)
+                else:
+                    oc = dict(params[1])
+                wdb.update(cls, ref, other_config=oc)
+            return ""
+        raise XapiError("MESSAGE_METHOD_UNKNOWN", [method])
+
+    def _ref(self, db, cls, ref):
+        if db.find(cls, ref) is None:
+            raise XapiError("HANDLE_INVALID", [cls, ref])
+        return ref
+
+    def record(self, db, cls, ref):
+        out = {}
+        for k, v in db.get(cls, ref).items():
+            out[k] = _api_value(v)
+        for (parent, field), (child_cls, child_field) in RELATIONS.items():
+            if parent == cls:
+                out[field] = list(db.children(child_cls, child_field, ref))
+        return out
+
+    # -- special methods -------------------------------------------------------------------
+
+    def _VDI_open_database(self, session, vdi_ref):
+        self.local_session(session)
+        local = self.site.read()
+        self._ref(local, "VDI", vdi_ref)
+        start = time.time()
+        info = {"db_opens": 0}
+        try:
+            fdb = foreign.open_database(self.lab, self.site.name, local, vdi_ref, info)
+        finally:
+            calllog.append(self.lab, {
+                "site": self.site.name, "command": "VDI.open_database", "via": "XenAPI",
+                "args": [vdi_ref], "start": start, "duration": time.time() - start,
+                "exit": 0, "db_opens": info["db_opens"], "db_open": info["db_opens"] > 0,
+                "pid": os.getpid()})
+        ref = "OpaqueRef:" + util.new_uuid()
+        self.sessions[ref] = fdb
+        return ref
+
+    def _foreign(self, session):
+        if self.sessions.get(session) is None:
+            raise XapiError("SESSION_INVALID", [str(session)]) \
+                if session not in self.sessions else \
+                XapiError("OPERATION_NOT_ALLOWED", ["not a database session"])
+        return self.sessions[session]
+
+    def _VM_assert_can_be_recovered(self, session, vm, session_to):
+        fdb = self._foreign(session)
+        self.local_session(session_to)
+        self._ref(fdb, "VM", vm)
+        recovery.assert_can_be_recovered(fdb, vm, self.site.read())
+        return ""
+
+    def _VM_get_SRs_required_for_recovery(self, session, vm, session_to):
+        fdb = self._foreign(session)
+        self.local_session(session_to)
+        self._ref(fdb, "VM", vm)
+        return recovery.srs_required_for_recovery(fdb, vm, self.site.read())
+
+    def _VM_recover(self, session, vm, session_to, force):
+        fdb = self._foreign(session)
+        self.local_session(session_to)
+        self._ref(fdb, "VM", vm)
+        with self.site.transaction() as db:
+            recovery.recover_vm(db, fdb, vm, bool(force))
+        return ""
+
+    def _VM_appliance_assert_can_be_recovered(self, session, app, session_to):
+        fdb = self._foreign(session)
+        self.local_session(session_to)
+        self._ref(fdb, "VM_appliance", app)
+        recovery.assert_appliance(fdb, app, self.site.read())
+        return ""
+
+    def _VM_appliance_get_SRs_required_for_recovery(self, session, app, session_to):
+        fdb = self._foreign(session)
+        self.local_session(session_to)
+        self._ref(fdb, "VM_appliance", app)
+        local = self.site.read()
+        out = []
+        for vm in recovery.appliance_vms(fdb, app):
+            for sr in recovery.srs_required_for_recovery(fdb, vm, local):
+                if sr not in out:
+                    out.append(sr)
+        return out
+
+    def _VM_appliance_recover(self, session, app, session_to, force):
+        fdb = self._foreign(session)
+        self.local_session(session_to)
+        self._ref(fdb, "VM_appliance", app)
+        with self.site.transaction() as db:
+            recovery.recover_appliance(db, fdb, app, bool(force))
+        return ""
+
+    def _VM_start(self, session, vm, start_paused=False, force=False):
+        self.local_session(session)
+        db = self.site.read()
+        lifecycle.start(self.lab, self.site, db.get("VM", vm)["uuid"], paused=start_paused)
+        return ""
+
+    def _VM_clean_shutdown(self, session, vm):
+        self.local_session(session)
+        lifecycle.shutdown(self.lab, self.site, self.site.read().get("VM", vm)["uuid"])
+        return ""
+
+    def _VM_hard_shutdown(self, session, vm):
+        self.local_session(session)
+        lifecycle.shutdown(self.lab, self.site, self.site.read().get("VM", vm)["uuid"],
+                           hard=True)
+        return ""
+
+
+def _api_value(v):
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, dict):
+        return dict((k, _api_value(x)) for k, x in v.items())
+    if isinstance(v, list):
+        return [_api_value(x) for x in v]
+    return v
