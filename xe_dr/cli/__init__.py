@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "probe",
     "inventory",
     "failover",
+    "cleanup",
     "lab",
 )
 

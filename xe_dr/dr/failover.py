@@ -317,6 +317,8 @@ class Failover(object):
                     if any(item.uuid in c.objects for c in confirm):
                         item.excluded = "not confirmed: an existing VM would be replaced"
             self.engine.note("confirmed", answered=True)
+        if self.opts.mode == "test" and self.opts.disable_ha and self.pool.ha_enabled:
+            self.engine.do("ha:disable", "disable HA for the test", self._disable_ha)
         recovered = self._recover(items, by_vdi)
         self._map_networks(recovered)
         started = self._start(items, recovered)
@@ -368,6 +370,16 @@ class Failover(object):
                                "start %s %s" % (item.kind, item.name_label), None,
                                commands=[self.xe.argv("%s-start" % item.kind,
                                                       dict({"uuid": item.uuid}, **paused))])
+
+    def _disable_ha(self):
+        """Remember how HA was set up (heartbeat SRs, failures to tolerate) so that cleanup
+        can enable it again, then disable it (XenCenter's DrHAEnabledCheck fix)."""
+        statefiles = self.xe.param_get("pool", self.pool.uuid, "ha-statefiles")
+        vdis = [v for v in statefiles.split("; ") if v]
+        srs = sorted({self.xe.param_get("vdi", v, "sr-uuid") for v in vdis})
+        tolerate = self.xe.param_get("pool", self.pool.uuid, "ha-host-failures-to-tolerate")
+        self.xe.run("pool-ha-disable")
+        return {"heartbeat_srs": srs, "tolerate": tolerate}
 
     # -- phase 4: recovery --------------------------------------------------------------------
     def _recover(self, items, by_vdi):

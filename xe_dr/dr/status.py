@@ -133,8 +133,8 @@ def pool_status(xe, peer_xe=None, use_plugin=True):
 
     redo_log = (state or {}).get("redo_log")
     if redo_log is None:
-        redo_log = {"enabled": any(v.get("type") == "Redo log" for v in facts.vdis.values())
-                    or None}
+        # Without the plugin: the pool redo log has a VDI of its own type (reference §1.6).
+        redo_log = {"enabled": any(v.get("type") == "Redo log" for v in facts.vdis.values())}
     return {
         "pool": pool.to_json(),
         "plugin": state is not None,

@@ -1,0 +1,39 @@
+"""``xe-dr cleanup RUN``: undo a test failover at this site."""
+
+from xe_dr.exitcodes import ExitCode
+
+NAME = "cleanup"
+HELP = ("undo a test failover: destroy the recovered VM records (never their disks), vApps, "
+        "DR tasks and the SRs the run attached; --force for a real failover")
+
+
+def add_arguments(parser):
+    parser.add_argument("run_id", metavar="RUN", help="the run to clean up ('xe-dr runs')")
+    parser.add_argument("--force", action="store_true",
+                        help="also clean up a real failover or failback (destroys its VMs)")
+    parser.add_argument("--dry-run", action="store_true", help="show what would be removed")
+
+
+def run(ctx):
+    import shlex
+    from xe_dr.dr.cleanup import cleanup
+    args = ctx.args
+    if not args.dry_run and not ctx.confirm(
+            "Destroy what run %s recovered and attached in this pool?" % args.run_id,
+            "cleanup"):
+        ctx.output.note("nothing changed")
+        return ExitCode.FAILED
+    report, code = cleanup(ctx.xe, ctx.state_dir, args.run_id, force=args.force,
+                           dry_run=args.dry_run, progress=ctx.output.progress)
+    owned = report["owned"]
+    lines = ["cleanup of %s: %s" % (args.run_id, report["outcome"]),
+             "  %d VM(s), %d vApp(s), %d DR task(s), %d SR(s), %d network(s)" % (
+                 len(owned["vms"]), len(owned["appliances"]), len(owned["tasks"]),
+                 len(owned["srs"]), len(owned["networks"]))]
+    for step in report["commands"]:
+        for command in step["commands"]:
+            lines.append("  " + " ".join(shlex.quote(c) for c in command))
+    for failure in report["failures"]:
+        lines.append("  failure: " + failure)
+    ctx.output.data(report, lines)
+    return code
