@@ -21,7 +21,9 @@ COMMAND_MODULES = (
     "probe",
     "inventory",
     "failover",
+    "failback",
     "cleanup",
+    "runs",
     "lab",
 )
 

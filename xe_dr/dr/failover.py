@@ -144,6 +144,8 @@ class Failover(object):
         self.report["run"] = self.run.id
         self.engine = Engine(self.run, on_event=self._on_event)
         try:
+            if self.opts.mode == "failback" and self.source_xe is not None:
+                self._shutdown_at_source()
             self._storage()
             outcome = self._recover_and_start(dry_run=False)
         except KeyboardInterrupt:
@@ -167,6 +169,60 @@ class Failover(object):
     def _on_event(self, kind, step, info):
         if kind in ("begin", "failed", "reconciled"):
             self.progress("%s %s%s" % (kind, step, ": %s" % info if kind == "failed" else ""))
+
+    # -- phase 0 (failback): stop the VMs where they run now -----------------------------------
+    def _shutdown_at_source(self):
+        """Cleanly shut down the selected VMs at the DR site, vApps with appliance-shutdown
+        (xapi goes through their order groups downwards) and standalone VMs by descending
+        ``order`` groups, so that the metadata replicated back records them halted."""
+        xe = self.source_xe
+        vms = xe.list("vm", params=("uuid", "name-label", "power-state", "order", "appliance",
+                                    "other-config"), filters={"is-control-domain": "false"})
+        appliances = xe.list("appliance", params=("uuid", "name-label"))
+        wanted = set(self.opts.vapps) | set(self.opts.vms)
+        excluded = set(self.opts.exclude)
+
+        def chosen(record, failed_over_member=False):
+            names = {record["uuid"], record["name-label"]}
+            if names & excluded:
+                return False
+            return bool(names & wanted) or (self.opts.all and failed_over_member)
+
+        tagged = {v["uuid"] for v in vms if RUN_TAG + ": " in v.get("other-config", "")}
+        member_apps = {v["appliance"] for v in vms if v["uuid"] in tagged}
+        apps = [a for a in appliances if chosen(a, a["uuid"] in member_apps)]
+        app_uuids = {a["uuid"] for a in apps}
+        running_apps = [a for a in apps if any(
+            v["appliance"] == a["uuid"] and v["power-state"] == "running" for v in vms)]
+        standalone = [v for v in vms if v["appliance"] not in app_uuids and
+                      v["power-state"] == "running" and chosen(v, v["uuid"] in tagged)]
+        self.progress("shutting down %d vApp(s) and %d VM(s) at the source" % (
+            len(running_apps), len(standalone)))
+
+        def halted(filters):
+            states = {r["power-state"] for r in xe.list("vm", params=("power-state",),
+                                                         filters=filters)}
+            return True if states and states <= {"halted"} else None
+
+        def stop_app(app):
+            return self.engine.do(
+                "source-shutdown:appliance:%s" % app["uuid"], "shut down vApp %s at the "
+                "source" % app["name-label"],
+                lambda: xe.run("appliance-shutdown", {"uuid": app["uuid"]}) or True,
+                reconcile=lambda: halted({"appliance": app["uuid"]}))
+
+        def stop_vm(vm):
+            return self.engine.do(
+                "source-shutdown:vm:%s" % vm["uuid"], "shut down VM %s at the source" %
+                vm["name-label"], lambda: xe.run("vm-shutdown", {"uuid": vm["uuid"]}) or True,
+                reconcile=lambda: halted({"uuid": vm["uuid"]}))
+
+        self.engine.do_many(running_apps, self.opts.parallel, stop_app)
+        groups = {}
+        for vm in standalone:
+            groups.setdefault(int(vm.get("order") or 0), []).append(vm)
+        for order in sorted(groups, reverse=True):
+            self.engine.do_many(groups[order], self.opts.parallel, stop_vm)
 
     # -- phase 1: storage ---------------------------------------------------------------------
     def _storage(self):

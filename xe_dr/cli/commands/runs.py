@@ -1,0 +1,31 @@
+"""``xe-dr runs``: the runs kept in the state directory, with their outcome."""
+
+import time
+
+from xe_dr.exitcodes import ExitCode
+
+NAME = "runs"
+HELP = "list past runs (failovers, tests, failbacks, cleanups) with their outcome"
+
+
+def add_arguments(parser):
+    pass
+
+
+def run(ctx):
+    from xe_dr.journal import Run
+    runs = Run.list(ctx.state_dir)
+    rows = [{"id": r.id, "kind": r.meta["kind"], "status": r.meta["status"],
+             "pool": r.meta["target"].get("pool_name"),
+             "pool_uuid": r.meta["target"].get("pool_uuid"),
+             "user": r.meta.get("user"), "client_host": r.meta.get("client_host"),
+             "created": r.meta.get("created"), "ended": r.meta.get("ended")} for r in runs]
+    lines = ["%-36s %-9s %-14s %-16s %s" % ("RUN", "KIND", "STATUS", "POOL", "STARTED")]
+    for row in rows:
+        lines.append("%-36s %-9s %-14s %-16s %s" % (
+            row["id"], row["kind"], row["status"], row["pool"] or "-",
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["created"] or 0))))
+    if not rows:
+        lines = ["no runs in %s" % ctx.state_dir]
+    ctx.output.data({"state_dir": ctx.state_dir, "runs": rows}, lines)
+    return ExitCode.OK
