@@ -35,6 +35,7 @@ from xe_dr.exitcodes import ExitCode
 from xe_dr.journal import NOTE, PoolLock, Run
 from xe_dr.pool import read_hosts, read_pool
 from xe_dr.xe.errors import XapiError
+from xe_dr.xe.records import parse_map
 
 RUN_TAG = "xe-dr-run"        # other-config key on every VM, SR and network a run creates
 MODES = ("failover", "test", "failback")
@@ -188,7 +189,7 @@ class Failover(object):
                 return False
             return bool(names & wanted) or (self.opts.all and failed_over_member)
 
-        tagged = {v["uuid"] for v in vms if RUN_TAG + ": " in v.get("other-config", "")}
+        tagged = {v["uuid"] for v in vms if RUN_TAG in parse_map(v.get("other-config", ""))}
         member_apps = {v["appliance"] for v in vms if v["uuid"] in tagged}
         apps = [a for a in appliances if chosen(a, a["uuid"] in member_apps)]
         app_uuids = {a["uuid"] for a in apps}
