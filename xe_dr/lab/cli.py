@@ -1,0 +1,344 @@
+"""``python -m xe_dr.lab`` (and ``xe-dr lab``): create, inspect and drive a lab.
+
+    create DIR [--seed N] [--vms N] [--vapps N] [--order-groups N] [--replicated-srs N]
+               [--hosts-a N] [--hosts-b N] [--vms-b N] [--cost-factor F]
+    show DIR [--json]
+    xe DIR SITE ARG...                 run a site's fake xe (same as DIR/bin/xe-SITE ARG...)
+    mirror DIR break|resync|reverse|freeze|thaw [--lun ID]...
+    disaster DIR [--site A]            the site goes dark (its xe cannot reach the master)
+    restore DIR [--site A]             the site comes back: hosts rebooted, VMs halted
+    fault DIR add [--site S] [--command C] [--nth N] [--every] [--delay SECONDS]
+                  [--error CODE [PARAM...]]
+    fault DIR list | clear
+    cost DIR FACTOR                    set the cost factor (0: instant, 1: realistic)
+    set DIR SITE CLASS UUID FIELD VALUE   poke a field the CLI cannot set (e.g. pool
+                                       restrictions:restrict_dr true) - for tests and demos
+    calls DIR [--json]                 the call log
+    serve DIR [--site S]...            a real sshd per site on 127.0.0.1 running its xe
+    destroy DIR
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+from . import array, calllog, faults, util, world
+from .store import CONFIG, Lab, LabNotFound
+
+
+def _lab(path):
+    lab = Lab(path)
+    lab.config  # noqa: B018  (raises LabNotFound)
+    return lab
+
+
+def cmd_create(args, out):
+    lab = world.create(args.dir, seed=args.seed, vms=args.vms, vapps=args.vapps,
+                       order_groups=args.order_groups, replicated_srs=args.replicated_srs,
+                       hosts_a=args.hosts_a, hosts_b=args.hosts_b, vms_b=args.vms_b,
+                       cost_factor=args.cost_factor)
+    out.write("created lab in %s\n" % lab.root)
+    for site in lab.site_names():
+        out.write("  site %s: %s\n" % (site, lab.xe_path(site)))
+    return 0
+
+
+def summary(lab):
+    data = {"dir": lab.root, "cost_factor": lab.cost_factor(), "dark": lab.config.get("dark", []),
+            "sites": {}, "luns": {}, "faults": faults.rules(lab)}
+    for name in lab.site_names():
+        db = lab.site(name).read()
+        vms = [r for r in db.rows("VM").values()
+               if not r.get("is_a_template") and not r.get("is_control_domain")]
+        data["sites"][name] = {
+            "xe": lab.xe_path(name), "pool": db.pool()["uuid"],
+            "pool_name": db.pool().get("name_label"), "generation": db.generation,
+            "hosts": [(h["name_label"], h["uuid"], h["address"])
+                      for h in db.rows("host").values()],
+            "vms_running": sum(1 for v in vms if v.get("power_state") == "Running"),
+            "vms_total": len(vms), "appliances": len(db.rows("VM_appliance")),
+            "srs": [(s["name_label"], s["type"], s["uuid"]) for s in db.rows("SR").values()],
+            "replication": [db.rows("VDI")[v]["uuid"] for v in db.extra.get("redo_logs", [])
+                            if v in db.rows("VDI")],
+            "dr_tasks": [t["uuid"] for t in db.rows("DR_task").values()],
+            "dark": lab.is_dark(name),
+        }
+    a = array.load(lab)
+    for lun_id, lun in sorted(a["luns"].items()):
+        data["luns"][lun_id] = {
+            "transport": lun["transport"], "size": lun["size"],
+            "mirror": array.describe_state(lun),
+            "copies": dict((s, c["scsiid"]) for s, c in lun["copies"].items()),
+            "vg": dict((s, (array.read_vg(lab, lun_id, s) or {}).get("sr_uuid"))
+                       for s in lun["copies"])}
+    data["portals"] = a["portals"]
+    return data
+
+
+def cmd_show(args, out):
+    lab = _lab(args.dir)
+    data = summary(lab)
+    if args.json:
+        out.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        return 0
+    out.write("lab %s (cost factor %s)\n" % (data["dir"], data["cost_factor"]))
+    for name, s in sorted(data["sites"].items()):
+        out.write("\nsite %s: pool %s (%s)%s, generation %d\n"
+                  % (name, s["pool_name"], s["pool"], "  ** DARK **" if s["dark"] else "",
+                     s["generation"]))
+        out.write("  xe: %s\n" % s["xe"])
+        for label, uuid, address in s["hosts"]:
+            out.write("  host %s %s %s\n" % (label, address, uuid))
+        out.write("  VMs: %d running of %d; vApps: %d\n"
+                  % (s["vms_running"], s["vms_total"], s["appliances"]))
+        for label, sr_type, uuid in s["srs"]:
+            out.write("  SR %-10s %s  %s\n" % (sr_type, uuid, label))
+        out.write("  DR replication to metadata VDIs: %s\n" % (", ".join(s["replication"])
+                                                               or "none"))
+        if s["dr_tasks"]:
+            out.write("  DR tasks: %s\n" % ", ".join(s["dr_tasks"]))
+    out.write("\narray\n")
+    for site, p in sorted(data["portals"].items()):
+        out.write("  portal %s: %s (%s:%s) %s\n" % (site, p["hostname"], p["address"], p["port"],
+                                                   p["iqn"]))
+    for lun_id, lun in sorted(data["luns"].items()):
+        out.write("  %-14s %-5s %s\n" % (lun_id, lun["transport"], lun["mirror"]))
+        for site, scsiid in sorted(lun["copies"].items()):
+            out.write("      %s: SCSIid %s  VG of SR %s\n" % (site, scsiid, lun["vg"][site]))
+    if data["faults"]:
+        out.write("\nfaults\n")
+        for r in data["faults"]:
+            out.write("  #%(id)d site=%(site)s command=%(command)s nth=%(nth)d every=%(every)s "
+                      "delay=%(delay)s error=%(error)s count=%(count)d fired=%(fired)d\n" % r)
+    return 0
+
+
+def cmd_xe(args, out):
+    from . import xecli
+    lab = _lab(args.dir)
+    o, e, code, _ = xecli.execute(lab.root, args.site, args.argv)
+    out.write(o)
+    sys.stderr.write(e)
+    return code
+
+
+def cmd_mirror(args, out):
+    lab = _lab(args.dir)
+    changed = array.mirror_action(lab, args.action, args.lun or None)
+    data = array.load(lab)
+    for lun_id in changed:
+        out.write("%s: %s\n" % (lun_id, array.describe_state(data["luns"][lun_id])))
+    if not changed:
+        out.write("no mirrored LUN matched\n")
+    return 0
+
+
+def cmd_disaster(args, out):
+    lab = _lab(args.dir)
+
+    def mutate(config):
+        if args.site not in config.setdefault("dark", []):
+            config["dark"].append(args.site)
+    lab.update_config(mutate)
+    out.write("site %s is dark: its xe cannot contact the coordinator\n" % args.site)
+    return 0
+
+
+def cmd_restore(args, out):
+    lab = _lab(args.dir)
+    lab.update_config(lambda c: c.__setitem__("dark", [s for s in c.get("dark", [])
+                                                      if s != args.site]))
+    reboot(lab, args.site)
+    out.write("site %s is back: VMs halted, SRs re-attached where their LUN is writable\n"
+              % args.site)
+    return 0
+
+
+def reboot(lab, site_name):
+    """What a power cycle does to a pool: VMs halted, PBDs re-plugged if the LUN allows."""
+    from . import replication, sm
+    site = lab.site(site_name)
+    with site.transaction() as db:
+        for ref, vm in db.rows("VM").items():
+            if vm.get("is_control_domain") or vm.get("power_state") == "Halted":
+                continue
+            db.update("VM", ref, power_state="Halted", resident_on=util.NULL_REF, domid=-1,
+                      current_operations={})
+            for vbd in db.children("VBD", "VM", ref):
+                db.update("VBD", vbd, currently_attached=False, device="")
+            for vif in db.children("VIF", "VM", ref):
+                db.update("VIF", vif, currently_attached=False)
+        for h in db.rows("host"):
+            db.update("host", h, memory_free=int(db.rows("host")[h].get("memory_total", 0)) -
+                      5 * 1024 ** 3)
+        for pbd, row in db.rows("PBD").items():
+            sr = db.rows("SR").get(row["SR"])
+            ok = True
+            if sr is not None and sr.get("type") in sm.LVM_LUN_TYPES:
+                try:
+                    sm.attach(lab, site_name, db, row["SR"], row["host"],
+                              row.get("device_config") or {})
+                except Exception:
+                    ok = False
+            if bool(row.get("currently_attached")) != ok:
+                db.update("PBD", pbd, currently_attached=ok)
+        for vdi in list(db.extra.get("redo_logs") or []):
+            if db.find("VDI", vdi) is None:
+                continue
+            sr = db.rows("VDI")[vdi]["SR"]
+            if not replication.master_attached(db, sr):
+                replication.disable_redo_log(db, vdi, destroy_vbds=False)
+        db.dirty = True
+
+
+def cmd_fault(args, out):
+    lab = _lab(args.dir)
+    if args.action == "clear":
+        faults.clear(lab)
+        return 0
+    if args.action == "list":
+        for r in faults.rules(lab):
+            out.write(json.dumps(r, sort_keys=True) + "\n")
+        return 0
+    rule = faults.add(lab, site=args.site, command=args.command, nth=args.nth,
+                      error=args.error, delay=args.delay, every=args.every)
+    out.write(json.dumps(rule, sort_keys=True) + "\n")
+    return 0
+
+
+def cmd_cost(args, out):
+    lab = _lab(args.dir)
+    lab.update_config(lambda c: c.__setitem__("cost_factor", float(args.factor)))
+    out.write("cost factor %s\n" % float(args.factor))
+    return 0
+
+
+def cmd_set(args, out):
+    from .schema import CLASSES
+    lab = _lab(args.dir)
+    ci = CLASSES.get(args.cls)
+    table = ci.table if ci else args.cls
+    field, _, key = args.field.partition(":")
+    value = json.loads(args.value) if args.json else args.value
+    with lab.site(args.site).transaction() as db:
+        ref = db.by_uuid(table, args.uuid)
+        if key:
+            m = dict(db.get(table, ref).get(field) or {})
+            m[key] = value
+            db.update(table, ref, **{field: m})
+        else:
+            db.update(table, ref, **{field: value})
+    return 0
+
+
+def cmd_calls(args, out):
+    lab = _lab(args.dir)
+    for e in calllog.read(lab):
+        if args.json:
+            out.write(json.dumps(e, sort_keys=True) + "\n")
+        else:
+            out.write("%s %-36s exit=%d %.3fs%s %s\n" % (
+                e["site"], e["command"], e["exit"], e["duration"],
+                " db_opens=%d" % e["db_opens"] if e.get("db_opens") else "",
+                " ".join(e.get("args", []))))
+    return 0
+
+
+def cmd_destroy(args, out):
+    root = os.path.abspath(args.dir)
+    if not os.path.exists(os.path.join(root, CONFIG)):
+        raise LabNotFound("no lab in %s" % root)
+    shutil.rmtree(root)
+    out.write("destroyed %s\n" % root)
+    return 0
+
+
+def cmd_serve(args, out):
+    from . import serve
+    lab = _lab(args.dir)
+    return serve.serve(lab, args.site or lab.site_names(), out)
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m xe_dr.lab",
+                                description="The simulated two-site XenServer/XCP-ng lab.")
+    sub = p.add_subparsers(dest="cmd")
+    c = sub.add_parser("create", help="create a lab")
+    c.add_argument("dir")
+    for name in ("seed", "vms", "vapps", "order-groups", "replicated-srs", "hosts-a", "hosts-b",
+                 "vms-b"):
+        c.add_argument("--" + name, type=int)
+    c.add_argument("--cost-factor", type=float)
+    c.set_defaults(fn=cmd_create)
+    s = sub.add_parser("show", help="describe a lab")
+    s.add_argument("dir")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_show)
+    x = sub.add_parser("xe", help="run a site's xe")
+    x.add_argument("dir")
+    x.add_argument("site")
+    x.add_argument("argv", nargs=argparse.REMAINDER)
+    x.set_defaults(fn=cmd_xe)
+    m = sub.add_parser("mirror", help="act on the array's mirror relation")
+    m.add_argument("dir")
+    m.add_argument("action", choices=["break", "resync", "reverse", "freeze", "thaw"])
+    m.add_argument("--lun", action="append")
+    m.set_defaults(fn=cmd_mirror)
+    for name, fn, text in (("disaster", cmd_disaster, "a site goes dark"),
+                           ("restore", cmd_restore, "a dark site comes back")):
+        d = sub.add_parser(name, help=text)
+        d.add_argument("dir")
+        d.add_argument("--site", default="A")
+        d.set_defaults(fn=fn)
+    f = sub.add_parser("fault", help="inject faults")
+    f.add_argument("dir")
+    f.add_argument("action", choices=["add", "list", "clear"])
+    f.add_argument("--site", default="*")
+    f.add_argument("--command", default="*")
+    f.add_argument("--nth", type=int, default=1)
+    f.add_argument("--every", action="store_true")
+    f.add_argument("--delay", type=float, default=0.0)
+    f.add_argument("--error", nargs="+", metavar="CODE_OR_PARAM")
+    f.set_defaults(fn=cmd_fault)
+    k = sub.add_parser("cost", help="set the cost factor")
+    k.add_argument("dir")
+    k.add_argument("factor", type=float)
+    k.set_defaults(fn=cmd_cost)
+    t = sub.add_parser("set", help="set a field directly in a site's database")
+    t.add_argument("dir")
+    t.add_argument("site")
+    t.add_argument("cls", help="xe class (vm, pool, host, sr...) or table name")
+    t.add_argument("uuid")
+    t.add_argument("field", help="API field name, or FIELD:KEY for a map")
+    t.add_argument("value")
+    t.add_argument("--json", action="store_true", help="the value is JSON")
+    t.set_defaults(fn=cmd_set)
+    l = sub.add_parser("calls", help="print the call log")  # noqa: E741
+    l.add_argument("dir")
+    l.add_argument("--json", action="store_true")
+    l.set_defaults(fn=cmd_calls)
+    v = sub.add_parser("serve", help="a real sshd per site running its xe")
+    v.add_argument("dir")
+    v.add_argument("--site", action="append")
+    v.set_defaults(fn=cmd_serve)
+    z = sub.add_parser("destroy", help="remove a lab")
+    z.add_argument("dir")
+    z.set_defaults(fn=cmd_destroy)
+    return p
+
+
+def main(argv=None, out=None):
+    out = out or sys.stdout
+    args = parser().parse_args(argv)
+    if not getattr(args, "fn", None):
+        parser().print_help(out)
+        return 64
+    try:
+        return args.fn(args, out)
+    except (LabNotFound, ValueError, KeyError) as e:
+        sys.stderr.write("xe-dr lab: %s\n" % (e.args[0] if e.args else e))
+        return 1
+    except KeyboardInterrupt:
+        return 130
