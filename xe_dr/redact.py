@@ -30,7 +30,8 @@ def redact_argv(argv, secrets=()):
 
 
 def redact_text(text, secrets=()):
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
+    """``text`` with every literal secret hidden, the longest first, so that a secret that
+    holds another one (a whole ``XE_EXTRA_ARGS`` value and the password in it) goes whole."""
+    for secret in sorted(set(s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
     return text
