@@ -24,6 +24,30 @@ sys.stdout.write(json.dumps([os.fsencode(arg).hex() for arg in sys.argv[1:]]))
 """
 
 
+# A program that writes its arguments and its XE_DR_TEST_* environment variables as JSON
+# (hex bytes): {"argv": [...], "env": {name: value}}.
+ENV_DUMPER = """\
+import json, os, sys
+sys.stdout.write(json.dumps({
+    "argv": [os.fsencode(arg).hex() for arg in sys.argv[1:]],
+    "env": dict((name.decode("ascii"), value.hex()) for name, value in os.environb.items()
+                if name.startswith(b"XE_DR_TEST_"))}))
+"""
+ENV_PREFIX = "XE_DR_TEST_"
+
+
+def decode_dumped_env(stdout):
+    """ENV_DUMPER's output as (argv, env), with str items (UTF-8, surrogateescape)."""
+    import json
+    data = json.loads(stdout)
+
+    def text(item):
+        return bytes.fromhex(item).decode("utf-8", "surrogateescape")
+
+    return ([text(arg) for arg in data["argv"]],
+            dict((name, text(value)) for name, value in data["env"].items()))
+
+
 def hostile_args(canary):
     """Arguments that break naive quoting; none may create ``canary``."""
     return [
@@ -86,6 +110,14 @@ def argv_dumper(tmp_path):
     """argv prefix running ARGV_DUMPER with this Python (local and 'remote' are one machine)."""
     script = tmp_path / "dump_argv.py"
     script.write_text(ARGV_DUMPER)
+    return [sys.executable, str(script)]
+
+
+@pytest.fixture
+def env_dumper(tmp_path):
+    """argv prefix running ENV_DUMPER with this Python."""
+    script = tmp_path / "dump_env.py"
+    script.write_text(ENV_DUMPER)
     return [sys.executable, str(script)]
 
 

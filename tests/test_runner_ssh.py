@@ -3,6 +3,7 @@
 import concurrent.futures
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,14 +17,17 @@ from xe_dr.exitcodes import ExitCode
 from xe_dr.lab.sshd import generate_key
 from xe_dr.runner import CommandFailed, CommandTimedOut, HostKeyRejected, TransportFailed
 from xe_dr.runner.base import ProgramNotFound
-from xe_dr.runner.openssh import OpenSshRunner, one_line_command
+from xe_dr.runner.openssh import OpenSshRunner
+from xe_dr.runner.shell import one_line_command
 from xe_dr.runner.target import Target, make_runner
 
 from tests.fixtures_sshd import (
     BIG_OUTPUT_PROGRAM,
+    ENV_PREFIX,
     SSH_KINDS,
     big_output_expected,
     decode_dumped_argv,
+    decode_dumped_env,
     digest,
     hostile_args,
 )
@@ -112,6 +116,44 @@ def test_one_line_command_has_no_newline():
     assert "\n" not in line
     output = subprocess.run(["sh", "-c", line], stdout=subprocess.PIPE).stdout
     assert output == b"a\nb\n\n"
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_one_line_command_runs_argv_and_env_exactly(shell, env_dumper, tmp_path):
+    if not shutil.which(shell):
+        pytest.skip("%s is not installed" % shell)
+    canary = tmp_path / "canary"
+    values = hostile_args(canary)
+    env = dict((ENV_PREFIX + "V%d" % i, value) for i, value in enumerate(values))
+
+    line = one_line_command(env_dumper + values, env)
+
+    assert "\n" not in line
+    output = subprocess.run([shell, "-c", line], stdout=subprocess.PIPE,
+                            universal_newlines=True).stdout
+    assert decode_dumped_env(output) == (values, env)
+    assert not canary.exists()
+
+
+@pytest.mark.parametrize("first", ["a=b", "if", "time", "!", "{"])
+def test_one_line_command_never_reads_the_program_as_syntax(first, tmp_path):
+    # A program named like an assignment or a reserved word is still run as the program.
+    program = tmp_path / first
+    program.write_text("#!/bin/sh\necho ran \"$@\"\n")
+    os.chmod(str(program), 0o755)
+    line = one_line_command([first, "x"])
+    bash = shutil.which("bash") or pytest.skip("bash is not installed")
+
+    output = subprocess.run([bash, "-c", line], stdout=subprocess.PIPE, cwd=str(tmp_path),
+                            env={"PATH": str(tmp_path)}, universal_newlines=True).stdout
+
+    assert output == "ran x\n"
+
+
+@pytest.mark.parametrize("name", ["1X", "A B", "A=B", "X;touch", ""])
+def test_one_line_command_refuses_bad_env_names(name):
+    with pytest.raises(ValueError):
+        one_line_command(["true"], {name: "v"})
 
 
 @each_ssh

@@ -1,26 +1,19 @@
 """Run commands with the system ``ssh``: the user's ssh config, agent and keys apply, and one
 shared (ControlMaster) connection carries all the commands of a runner.
 
-How the command travels (why it is never in ssh's argv)
--------------------------------------------------------
+How the command travels (why it is never in any process's argv)
+----------------------------------------------------------------
 Anything in ssh's argv is visible to every local user in ``ps`` and /proc/PID/cmdline, and
 xe arguments can hold passwords. So ssh is always started with the same fixed remote command,
-:data:`BOOTSTRAP`, and the real command line follows on stdin:
-
-    stdin = <argv quoted as ONE shell line> "\\n" <the command's own input>
-
-The remote login shell (bash on dom0) runs BOOTSTRAP: ``read`` takes exactly the first line
-(the shell reads a pipe byte by byte, so nothing after the newline is consumed) and ``eval``
-runs it; the command inherits stdin positioned just after that line, so its own input still
-works. Every argument is quoted with shlex.quote, which is literal in POSIX shells; a newline
-inside an argument would end the line early, so it is written as ``"$xe_dr_nl"``, a variable
-holding a newline that the line itself defines first.
+:data:`~xe_dr.runner.shell.BOOTSTRAP`, and the real command line follows as the first line
+of stdin; the remote shell reads and evals it, so the remote shell's argv holds only
+BOOTSTRAP too. The scheme is described in :mod:`xe_dr.runner.shell` (shared with the
+paramiko runner).
 """
 
 import errno
 import logging
 import os
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -35,14 +28,10 @@ from xe_dr.runner.base import (
     TransportFailed,
 )
 from xe_dr.runner.local import communicate, decode_output, encode_input
+from xe_dr.runner.shell import BOOTSTRAP, one_line_command
 from xe_dr.runner.target import Target
 
 logger = logging.getLogger(__name__)
-
-BOOTSTRAP = 'IFS= read -r xe_dr_command && eval "$xe_dr_command"'
-_NEWLINE_VAR = "xe_dr_nl"
-# printf's output ends with "x" so that $(...) keeps the newline; then the "x" is cut off.
-_DEFINE_NEWLINE = "%s=$(printf '\\nx'); %s=${%s%%x}; " % ((_NEWLINE_VAR,) * 3)
 
 # ssh exits 255 for its own failures (connection, authentication, host key).
 SSH_FAILED = 255
@@ -50,14 +39,6 @@ _HOST_KEY_FAILED = "Host key verification failed"
 _SOCKET_PATH_MAX = 60  # the control socket's directory; sun_path allows 108 bytes in all
 DEFAULT_MAX_SESSIONS = 8  # sshd's MaxSessions defaults to 10 per connection, shared ones too
 _KEEPALIVE = ("ServerAliveInterval=15", "ServerAliveCountMax=3")
-
-
-def one_line_command(argv):
-    """argv as a single line of POSIX shell that runs it exactly (see the module docstring)."""
-    newline = '"$%s"' % _NEWLINE_VAR
-    words = [newline.join(shlex.quote(part) for part in arg.split("\n")) for arg in argv]
-    prefix = _DEFINE_NEWLINE if any("\n" in arg for arg in argv) else ""
-    return prefix + " ".join(words)
 
 
 def _config_path(path):

@@ -3,6 +3,13 @@ per command, so several threads can run commands at once.
 
 paramiko is optional (dom0 does not ship it): it is imported when a ParamikoRunner is made,
 and its absence is a ConfigError that points at ``--ssh openssh``.
+
+How the command travels: as with the OpenSSH runner (see :mod:`xe_dr.runner.shell`), the
+channel's exec request is always the fixed :data:`~xe_dr.runner.shell.BOOTSTRAP` and the real
+command line is the first line of the channel's stdin, followed by the command's own input.
+sshd hands an exec request to the login shell as ``$SHELL -c <request>``, so a command in
+the request would be in that shell's argv on the target, readable by every user there; this
+way the shell's argv holds only BOOTSTRAP.
 """
 
 import base64
@@ -11,7 +18,6 @@ import hashlib
 import logging
 import os
 import select
-import shlex
 import socket
 import threading
 import time
@@ -19,6 +25,7 @@ import time
 from xe_dr.errors import ConfigError
 from xe_dr.runner.base import CommandTimedOut, HostKeyRejected, Runner, TransportFailed
 from xe_dr.runner.local import decode_output, encode_input
+from xe_dr.runner.shell import BOOTSTRAP, one_line_command
 from xe_dr.runner.target import Target
 
 logger = logging.getLogger(__name__)
@@ -30,15 +37,10 @@ _POLL_SECONDS = 1.0
 _KEEPALIVE_SECONDS = 15
 # sshd's MaxSessions defaults to 10 channels per connection; stay under it.
 DEFAULT_MAX_SESSIONS = 8
-
-
-def quote_command(argv):
-    """One POSIX shell command line that runs argv exactly as given on the remote side.
-
-    sshd hands the command line to the login user's shell (bash on dom0); shlex.quote's
-    single quoting is literal there for every byte, newlines included.
-    """
-    return " ".join(shlex.quote(arg) for arg in argv)
+# Stdin up to this size (the command line, a small input) is sent before reading any output:
+# it fits in a channel's first window (OpenSSH's sshd opens it at 2 MiB), so sending does not
+# block. More is sent from a thread while the output is drained.
+_INLINE_STDIN = 32 * 1024
 
 
 def fingerprint(key):
@@ -229,15 +231,16 @@ class ParamikoRunner(Runner):
 
     def _run_on(self, channel, argv, input, deadline, timeout, secrets):
         try:
-            channel.exec_command(quote_command(argv).encode("utf-8", "surrogateescape"))
+            channel.exec_command(BOOTSTRAP)
         except (self._paramiko.SSHException, socket.error, EOFError) as e:
             raise TransportFailed("the SSH connection to %s failed starting the command: %s"
                                   % (self.target, e), argv=argv, secrets=secrets)
-        data = encode_input(input)
-        if data:
-            threading.Thread(target=_send_stdin, args=(channel, data), daemon=True).start()
+        line = (one_line_command(argv) + "\n").encode("utf-8", "surrogateescape")
+        data = line + encode_input(input)
+        if len(data) <= _INLINE_STDIN:
+            _send_stdin(channel, data)
         else:
-            _send_stdin(channel, b"")
+            threading.Thread(target=_send_stdin, args=(channel, data), daemon=True).start()
 
         def wait_slice():
             return max(0.0, min(_POLL_SECONDS, deadline - time.monotonic()))
