@@ -4,9 +4,11 @@ Each operation is three steps so that different VMs overlap and no lock is held 
 passes: (1) under the site lock, check and mark the VM busy (a current operation, memory
 reserved on the chosen host); (2) sleep the operation's cost; (3) under the lock, finish.
 ``VM.start`` then waits the VM's ``start_delay``; shutdowns wait its ``shutdown_delay``.
+Completed power operations are recorded in the site's ``extra.power_log`` (last 200).
 """
 
 import threading
+import time
 
 from . import costs, util
 from .errors import XapiError
@@ -99,6 +101,7 @@ def start(lab, site, vm_uuid, paused=False, on=None):
             db.update("VBD", vbd, currently_attached=True, device=dev)
         for vif in db.children("VIF", "VM", vm):
             db.update("VIF", vif, currently_attached=True)
+        log_power(db, vm_uuid, "start")
     util.sleep(delay * lab.cost_factor())
 
 
@@ -128,7 +131,15 @@ def shutdown(lab, site, vm_uuid, hard=False):
                 db.update("VBD", vbd, currently_attached=False, device="")
             for vif in db.children("VIF", "VM", vm):
                 db.update("VIF", vif, currently_attached=False)
+            log_power(db, vm_uuid, op)
     util.sleep(delay * lab.cost_factor())
+
+
+def log_power(db, vm_uuid, op):
+    """The last power events of the site (extra.power_log: [uuid, op, time]), for tests."""
+    events = db.extra.setdefault("power_log", [])
+    events.append([vm_uuid, op, time.time()])
+    del events[:-200]
 
 
 def destroy(db, vm):
