@@ -8,7 +8,7 @@ JSON file named by ``XE_DR_FAKE_WORLD`` (built by ``worldbuilder.py``)::
      "local_sessions": [<session ref>],            sessions valid on it (argv's session)
      "foreign": {<vdi uuid>: {"db": {<class>: ...}} | {"error": [code, params...]}},
      "foreign_cache": {<vdi uuid>: <pool uuid>},   what VDI.read_database_pool_uuid answers
-     "faults": {"<Class.method>": {<object uuid>: [code, params...]}},
+     "faults": {"<Class.method>": {<object uuid> or "*": [code, params...]}},
      "delays": {"<Class.method>": seconds}}
 
 Records use XAPI field names, refs ``OpaqueRef:...``, int64 fields as strings (as XML-RPC
@@ -135,6 +135,9 @@ class Server(object):
             db = self.sessions.get(session_ref)
         if db is None:
             raise Failure("SESSION_INVALID", session_ref)
+        fault = self.faults.get(method, {}).get("*")
+        if fault:
+            raise Failure(*fault)
         special = getattr(self, "op_%s_%s" % (cls, op), None)
         if special is not None:
             return special(db, session_ref, *args)
