@@ -3,6 +3,7 @@
 import os
 import sys
 import time
+import uuid
 
 import pytest
 
@@ -13,8 +14,10 @@ from xe_dr.runner.local import LocalRunner
 
 from tests.fixtures_sshd import (
     BIG_OUTPUT_PROGRAM,
+    ENV_PREFIX,
     big_output_expected,
     decode_dumped_argv,
+    decode_dumped_env,
     digest,
     hostile_args,
 )
@@ -132,3 +135,77 @@ def test_log_sees_each_result_and_failure_messages_hide_secrets():
     assert [r.exit_code for r in logged] == [1]
     assert "s3cr3t" not in failed.value.one_line()
     assert "s3cr3t" not in repr(logged[0])
+
+
+# -- env: extra environment variables for one command --
+
+def test_env_reaches_the_command_but_not_its_argv(env_dumper):
+    secret = "hunter2-%s" % uuid.uuid4().hex
+
+    result = LocalRunner().run(env_dumper + ["vm-list"], env={ENV_PREFIX + "SECRET": secret})
+
+    argv, env = decode_dumped_env(result.stdout)
+    assert argv == ["vm-list"]
+    assert env == {ENV_PREFIX + "SECRET": secret}
+    assert secret not in " ".join(result.argv)
+
+
+def test_env_adds_to_the_runner_environment_for_one_command(env_dumper):
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), ENV_PREFIX + "BASE": "b",
+            ENV_PREFIX + "BOTH": "runner"}
+    runner = LocalRunner(env=base)
+
+    with_env = runner.run(env_dumper, env={ENV_PREFIX + "BOTH": "call", ENV_PREFIX + "NEW": "n"})
+    without = runner.run(env_dumper)
+
+    assert decode_dumped_env(with_env.stdout)[1] == {
+        ENV_PREFIX + "BASE": "b", ENV_PREFIX + "BOTH": "call", ENV_PREFIX + "NEW": "n"}
+    assert decode_dumped_env(without.stdout)[1] == {
+        ENV_PREFIX + "BASE": "b", ENV_PREFIX + "BOTH": "runner"}
+    assert base[ENV_PREFIX + "BOTH"] == "runner"  # the runner's own dict is untouched
+    assert not [name for name in os.environ if name.startswith(ENV_PREFIX)]
+
+
+def test_env_values_arrive_byte_for_byte(env_dumper, tmp_path):
+    values = hostile_args(tmp_path / "canary")
+    env = dict((ENV_PREFIX + "V%d" % i, value) for i, value in enumerate(values))
+
+    result = LocalRunner().run(env_dumper, env=env)
+
+    assert decode_dumped_env(result.stdout)[1] == env
+
+
+def test_env_values_are_hidden_in_failures_and_logs():
+    secret = "hunter2-%s" % uuid.uuid4().hex
+    logged = []
+
+    with pytest.raises(CommandFailed) as failed:
+        LocalRunner(log=logged.append).run(
+            ["sh", "-c", 'echo "login with $%sSECRET failed" >&2; exit 1' % ENV_PREFIX],
+            env={ENV_PREFIX + "SECRET": secret})
+
+    assert "login with <redacted> failed" in failed.value.one_line()
+    for text in (failed.value.one_line(), repr(failed.value), repr(logged[0])):
+        assert secret not in text
+
+
+@pytest.mark.parametrize("name", ["1ABC", "A B", "A=B", "", "A-B", "\u00c9T\u00c9", None])
+def test_bad_env_names_are_refused_before_anything_runs(name, tmp_path):
+    canary = tmp_path / "canary"
+
+    with pytest.raises((ValueError, TypeError)):
+        LocalRunner().run(["touch", str(canary)], env={name: "x"})
+
+    assert not canary.exists()
+
+
+@pytest.mark.parametrize("value", ["pass\0word", b"password", 42])
+def test_bad_env_values_are_refused_without_showing_them(value, tmp_path):
+    canary = tmp_path / "canary"
+
+    with pytest.raises((ValueError, TypeError)) as refused:
+        LocalRunner().run(["touch", str(canary)], env={"XE_EXTRA_ARGS": value})
+
+    assert "XE_EXTRA_ARGS" in str(refused.value)
+    assert "pass" not in str(refused.value) and "42" not in str(refused.value)
+    assert not canary.exists()

@@ -18,7 +18,7 @@ from xe_dr.lab.sshd import generate_key
 from xe_dr.runner import CommandFailed, CommandTimedOut, HostKeyRejected, TransportFailed
 from xe_dr.runner.base import ProgramNotFound
 from xe_dr.runner.openssh import OpenSshRunner
-from xe_dr.runner.shell import one_line_command
+from xe_dr.runner.shell import BOOTSTRAP, one_line_command
 from xe_dr.runner.target import Target, make_runner
 
 from tests.fixtures_sshd import (
@@ -154,6 +154,32 @@ def test_one_line_command_never_reads_the_program_as_syntax(first, tmp_path):
 def test_one_line_command_refuses_bad_env_names(name):
     with pytest.raises(ValueError):
         one_line_command(["true"], {name: "v"})
+
+
+@each_ssh
+def test_env_reaches_the_remote_command_byte_for_byte_and_runs_nothing(
+        kind, ssh_runner_factory, env_dumper, tmp_path):
+    canary = tmp_path / "canary"
+    values = hostile_args(canary)
+    env = dict((ENV_PREFIX + "V%d" % i, value) for i, value in enumerate(values))
+    runner = ssh_runner_factory(kind)
+
+    result = runner.run(env_dumper + ["arg"], env=env)
+
+    assert decode_dumped_env(result.stdout) == (["arg"], env)
+    assert not canary.exists()
+    # The variables are for that one command only.
+    assert decode_dumped_env(runner.run(env_dumper).stdout) == ([], {})
+
+
+@each_ssh
+def test_env_keeps_the_command_input_working(kind, ssh_runner_factory):
+    runner = ssh_runner_factory(kind)
+
+    result = runner.run(["sh", "-c", 'printf "%%s:" "$%sX"; cat' % ENV_PREFIX],
+                        input="line one\nline two\n", env={ENV_PREFIX + "X": "a\nb"})
+
+    assert result.stdout == "a\nb:line one\nline two\n"
 
 
 @each_ssh
@@ -321,22 +347,73 @@ def _cmdlines():
     return found
 
 
-def test_openssh_keeps_secrets_out_of_the_local_process_list(ssh_runner_factory):
-    runner = ssh_runner_factory("openssh")
+def _parent(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def _environ(pid):
+    """The environment of process ``pid`` as a dict of str, or None when it is gone."""
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            raw = f.read()
+    except (IOError, OSError):
+        return None
+    pairs = (item.partition(b"=") for item in raw.split(b"\0") if item)
+    return dict((k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, _, v in pairs)
+
+
+@each_ssh
+def test_a_secret_in_argv_is_visible_on_the_process_list(kind, ssh_runner_factory):
+    """Positive control for the test below: the /proc scan, run while a remote command runs,
+    does see a secret that is in argv (the remote sh's, on this same machine). For OpenSSH,
+    the local ssh client still never holds it: the command travels on stdin."""
+    runner = ssh_runner_factory(kind)
     secret = "hunter2-%s" % uuid.uuid4().hex
     argv = ["sh", "-c", "sleep 2; :", "sh", "device-config:chappassword=" + secret]
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         running = pool.submit(runner.run, argv, secrets=[secret])
-        # The remote sh (on this same machine) must show the secret: proof that the scan
-        # below runs while the command does and would see the secret if ssh had it.
         wait_for(lambda: any(secret in " ".join(args) for _, args in _cmdlines()))
         ssh_clients = [args for _, args in _cmdlines() if os.path.basename(args[0]) == "ssh"]
         running.result(timeout=10)
 
-    ours = [args for args in ssh_clients if runner.control_socket in " ".join(args)]
-    assert ours, "our ssh client was not found among %r" % ssh_clients
-    assert not [args for args in ssh_clients if secret in " ".join(args)]
+    if kind == "openssh":
+        ours = [args for args in ssh_clients if runner.control_socket in " ".join(args)]
+        assert ours, "our ssh client was not found among %r" % ssh_clients
+        assert not [args for args in ssh_clients if secret in " ".join(args)]
+
+
+@each_ssh
+def test_a_secret_in_env_is_on_no_process_list_but_reaches_the_command(
+        kind, ssh_runner_factory, tmp_path):
+    """The sshd runs on this machine, so the scan sees every process of the chain: the local
+    ssh client (OpenSSH), sshd's session, the remote login shell and the command itself.
+    The remote shell stays alive while the command runs, running only BOOTSTRAP (had the
+    command been in the exec request, the shell would have exec'ed it and never be seen)."""
+    runner = ssh_runner_factory(kind)
+    secret = "hunter2-%s" % uuid.uuid4().hex
+    name = ENV_PREFIX + "SECRET"
+    pid_file = tmp_path / "pid"
+    # The remote sh writes its pid then becomes sleep: that pid is the remote command.
+    argv = ["sh", "-c", 'echo $$ > "$0"; exec sleep 3', str(pid_file)]
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(runner.run, argv, env={name: secret})
+        wait_for(lambda: pid_file.exists() and pid_file.read_text().endswith("\n"))
+        command_pid = int(pid_file.read_text())
+        wait_for(lambda: dict(_cmdlines()).get(command_pid, [None])[0] == "sleep")
+        seen = []
+        for _ in range(20):  # scan for a while, every process each time
+            seen.extend(args for _, args in _cmdlines() if secret in "\0".join(args))
+            time.sleep(0.05)
+        command_env = _environ(command_pid)
+        remote_shell = dict(_cmdlines()).get(_parent(command_pid))
+        running.result(timeout=10)
+
+    assert seen == []
+    assert command_env is not None and command_env.get(name) == secret
+    assert remote_shell is not None and remote_shell[1:3] == ["-c", BOOTSTRAP], remote_shell
 
 
 def test_openssh_missing_binary_is_program_not_found(ssh_runner_factory):

@@ -19,7 +19,7 @@ UUID_INVALID = ("The uuid you supplied was invalid.\n"
 
 class FakeRunner(Runner):
     """Answers each argv (as a tuple) from a dict of (exit_code, stdout, stderr) or an
-    exception to raise; records what it was asked."""
+    exception to raise; records what it was asked: (argv, input, timeout, env)."""
 
     description = "fake"
 
@@ -28,8 +28,8 @@ class FakeRunner(Runner):
         self.outputs = outputs
         self.calls = []
 
-    def _execute(self, argv, input, timeout, secrets):
-        self.calls.append((list(argv), input, timeout))
+    def _execute(self, argv, input, timeout, secrets, env):
+        self.calls.append((list(argv), input, timeout, env))
         answer = self.outputs[tuple(argv)]
         if isinstance(answer, Exception):
             raise answer

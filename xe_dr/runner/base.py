@@ -5,6 +5,7 @@ import time
 from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.redact import redact_argv, redact_text
+from xe_dr.runner.shell import valid_env_name
 
 # How much of a failed command's output an error message quotes.
 _TAIL_CHARS = 600
@@ -91,6 +92,22 @@ class CommandTimedOut(TransportFailed):
     exit_code = ExitCode.TEMPORARY
 
 
+def check_env(env):
+    """``env`` for :meth:`Runner.run` as a new dict, or ValueError / TypeError naming the
+    variable (never its value)."""
+    checked = {}
+    for name, value in (env or {}).items():
+        if not valid_env_name(name):
+            raise ValueError("not an environment variable name: %r" % (name,))
+        if not isinstance(value, str):
+            raise TypeError("the value of environment variable %s is a %s, not a str"
+                            % (name, type(value).__name__))
+        if "\0" in value:
+            raise ValueError("the value of environment variable %s holds a NUL" % name)
+        checked[name] = value
+    return checked
+
+
 class Runner(object):
     """Runs argv lists on one target. Thread-safe: workflows call ``run`` from several threads.
 
@@ -104,18 +121,25 @@ class Runner(object):
         self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         self.log = log  # a callable(result) that records each command, or None
 
-    def run(self, argv, input=None, timeout=None, check=True, secrets=()):
+    def run(self, argv, input=None, timeout=None, check=True, secrets=(), env=None):
         """Run ``argv`` (a list of str) with optional ``input`` (str) on stdin.
 
         ``secrets`` are literal values (already in argv or input) never to be shown.
+        ``env`` is a dict of extra environment variables for this command only, the way to
+        hand a command a secret without putting it in any process's argv (readable by every
+        local user, where the environment is readable only by its owner and root). Its
+        values count as secrets: they are in no repr, log or message, and are hidden in the
+        output an error quotes. Names must be shell identifiers and values str without NUL.
         Raises :class:`CommandFailed` when ``check`` and the exit status is not 0.
         """
         if isinstance(argv, (str, bytes)):
             raise TypeError("argv must be a list of strings, not one string")
         argv = [str(a) for a in argv]
+        env = check_env(env)
+        secrets = tuple(secrets) + tuple(value for value in env.values() if value)
         started = time.time()
         exit_code, stdout, stderr = self._execute(
-            argv, input, self.timeout if timeout is None else timeout, secrets)
+            argv, input, self.timeout if timeout is None else timeout, secrets, env)
         result = Result(argv, exit_code, stdout, stderr, time.time() - started, secrets)
         if self.log is not None:
             self.log(result)
@@ -123,8 +147,11 @@ class Runner(object):
             raise CommandFailed(result)
         return result
 
-    def _execute(self, argv, input, timeout, secrets):
-        """Return (exit_code, stdout, stderr) or raise TransportFailed / CommandTimedOut."""
+    def _execute(self, argv, input, timeout, secrets, env):
+        """Return (exit_code, stdout, stderr) or raise TransportFailed / CommandTimedOut.
+
+        ``env`` is a checked dict (maybe empty) to add to the command's environment;
+        ``secrets`` already include its values."""
         raise NotImplementedError
 
     def close(self):

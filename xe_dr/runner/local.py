@@ -1,6 +1,7 @@
 """Run commands on this machine (xe-dr running on dom0 itself)."""
 
 import errno
+import os
 import subprocess
 
 from xe_dr.runner.base import CommandTimedOut, ProgramNotFound, Runner, TransportFailed
@@ -47,6 +48,9 @@ def exit_status(returncode):
 class LocalRunner(Runner):
     """Runs argv directly (no shell) with the standard library's subprocess.
 
+    ``env``: the environment for commands (None: ours); ``run(..., env=...)`` adds to it
+    for one command, so a secret reaches the command without being in its argv.
+
     A missing or non-executable program raises :class:`ProgramNotFound` (exit 78, a
     configuration problem: on dom0 that is almost always the path of xe, hence the hint).
     """
@@ -57,11 +61,15 @@ class LocalRunner(Runner):
         super(LocalRunner, self).__init__(timeout=timeout, log=log)
         self.env = env  # the environment for commands; None inherits ours
 
-    def _execute(self, argv, input, timeout, secrets):
+    def _execute(self, argv, input, timeout, secrets, env):
+        child_env = self.env
+        if env:
+            child_env = dict(os.environ if self.env is None else self.env)
+            child_env.update(env)
         try:
             process = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                close_fds=True, env=self.env)
+                close_fds=True, env=child_env)
         except OSError as e:
             if e.errno in (errno.ENOENT, errno.EACCES, errno.ENOEXEC):
                 raise ProgramNotFound(

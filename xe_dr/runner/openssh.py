@@ -7,8 +7,10 @@ Anything in ssh's argv is visible to every local user in ``ps`` and /proc/PID/cm
 xe arguments can hold passwords. So ssh is always started with the same fixed remote command,
 :data:`~xe_dr.runner.shell.BOOTSTRAP`, and the real command line follows as the first line
 of stdin; the remote shell reads and evals it, so the remote shell's argv holds only
-BOOTSTRAP too. The scheme is described in :mod:`xe_dr.runner.shell` (shared with the
-paramiko runner).
+BOOTSTRAP too. ``run(..., env=...)`` variables are written on that line as ``NAME=value``
+assignments before the command words: they reach the command's environment and no process's
+argv, here or on the target. The scheme is described in :mod:`xe_dr.runner.shell` (shared
+with the paramiko runner).
 """
 
 import errno
@@ -56,7 +58,8 @@ class OpenSshRunner(Runner):
     file for -F (default: the user's own config). ``connect_timeout``: ConnectTimeout.
     ``control_persist``: seconds the shared connection stays up once idle.
     ``max_sessions``: commands in flight at once on the shared connection. ``ssh_binary``:
-    the client program. ``env``: the client's environment (None: ours).
+    the client program. ``env``: the client's environment (None: ours); it is not what
+    ``run(..., env=...)`` sets, which goes to the remote command only.
     """
 
     def __init__(self, target, identity=None, known_hosts=None, accept_new=False, timeout=None,
@@ -186,7 +189,7 @@ class OpenSshRunner(Runner):
 
     # -- commands --
 
-    def _execute(self, argv, input, timeout, secrets):
+    def _execute(self, argv, input, timeout, secrets, env):
         if not self._sessions.acquire(timeout=timeout):
             raise CommandTimedOut("no free SSH session on %s within %gs" % (self.target, timeout),
                                   hint="raise --timeout", argv=argv, secrets=secrets)
@@ -195,7 +198,7 @@ class OpenSshRunner(Runner):
             # LogLevel=ERROR: ssh's own notices must not land in the command's stderr.
             ssh_argv = self._ssh_argv("-T", "-o", "ControlMaster=auto", "-o", "LogLevel=ERROR",
                                       "--", self.target.host, BOOTSTRAP)
-            stdin = (one_line_command(argv) + "\n").encode("utf-8", "surrogateescape")
+            stdin = (one_line_command(argv, env) + "\n").encode("utf-8", "surrogateescape")
             process = self._popen(ssh_argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)
             output = communicate(process, stdin + encode_input(input), timeout)

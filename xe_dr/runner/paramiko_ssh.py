@@ -9,7 +9,8 @@ channel's exec request is always the fixed :data:`~xe_dr.runner.shell.BOOTSTRAP`
 command line is the first line of the channel's stdin, followed by the command's own input.
 sshd hands an exec request to the login shell as ``$SHELL -c <request>``, so a command in
 the request would be in that shell's argv on the target, readable by every user there; this
-way the shell's argv holds only BOOTSTRAP.
+way the shell's argv holds only BOOTSTRAP, and ``run(..., env=...)`` variables, written as
+``NAME=value`` assignments on the line, reach the command's environment and no argv.
 """
 
 import base64
@@ -215,7 +216,7 @@ class ParamikoRunner(Runner):
 
     # -- commands --
 
-    def _execute(self, argv, input, timeout, secrets):
+    def _execute(self, argv, input, timeout, secrets, env):
         deadline = time.monotonic() + timeout
         if not self._sessions.acquire(timeout=timeout):
             raise CommandTimedOut("no free SSH session on %s within %gs" % (self.target, timeout),
@@ -223,19 +224,19 @@ class ParamikoRunner(Runner):
         try:
             channel = self._open_channel(argv, secrets)
             try:
-                return self._run_on(channel, argv, input, deadline, timeout, secrets)
+                return self._run_on(channel, argv, input, env, deadline, timeout, secrets)
             finally:
                 channel.close()
         finally:
             self._sessions.release()
 
-    def _run_on(self, channel, argv, input, deadline, timeout, secrets):
+    def _run_on(self, channel, argv, input, env, deadline, timeout, secrets):
         try:
             channel.exec_command(BOOTSTRAP)
         except (self._paramiko.SSHException, socket.error, EOFError) as e:
             raise TransportFailed("the SSH connection to %s failed starting the command: %s"
                                   % (self.target, e), argv=argv, secrets=secrets)
-        line = (one_line_command(argv) + "\n").encode("utf-8", "surrogateescape")
+        line = (one_line_command(argv, env) + "\n").encode("utf-8", "surrogateescape")
         data = line + encode_input(input)
         if len(data) <= _INLINE_STDIN:
             _send_stdin(channel, data)
