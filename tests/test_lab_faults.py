@@ -1,0 +1,149 @@
+"""Faults, dark sites, the call log, concurrency and the cost model."""
+
+import subprocess
+import threading
+import time
+
+from xe_dr.lab import faults
+
+
+def test_fault_on_nth_call(lab):
+    lab.fault(site="B", command="vm-list", nth=2, error=["SR_BACKEND_FAILURE_47", "", "x", ""])
+    assert lab.xe("B", "vm-list", "--minimal").code == 0
+    r = lab.xe("B", "vm-list", "--minimal")
+    assert (r.code, r.err) == (1, "Error code: SR_BACKEND_FAILURE_47\nError parameters: , x, \n")
+    assert lab.xe("B", "vm-list", "--minimal").code == 0
+    assert lab.xe("A", "vm-list", "--minimal").code == 0  # other site untouched
+    rule = faults.rules(lab.lab)[0]
+    assert (rule["count"], rule["fired"]) == (3, 1)
+
+
+def test_fault_every_and_known_error(lab):
+    lab.fault(command="vm-start", nth=1, every=True, error=["HOST_OFFLINE", "OpaqueRef:x"])
+    vm = lab.vm_uuid("dns-01")
+    for _ in range(2):
+        r = lab.xe("A", "vm-start", "uuid=" + vm)
+        assert r.err == ("You attempted an operation which involves a host which could not be "
+                         "contacted.\nhost: OpaqueRef:x\n")
+    faults.clear(lab.lab)
+    assert lab.xe("A", "vm-start", "uuid=" + vm).code == 0
+
+
+def test_slow_call(lab):
+    lab.fault(command="host-list", delay=0.3)
+    t0 = time.time()
+    lab.ok("A", "host-list", "--minimal")
+    assert time.time() - t0 >= 0.3
+
+
+def test_dark_site_and_restore(lab):
+    vm = lab.vm_uuid("web-01")
+    lab.disaster("A")
+    r = lab.run("A", "vm-list")
+    assert (r.code, r.err) == (1, "Unable to contact server. Please check server and port "
+                                  "settings.\n")
+    assert lab.xe("B", "vm-list", "--minimal").code == 0
+    assert lab.call_log()[-2]["exit"] == 1
+    lab.restore("A")
+    assert lab.ok("A", "vm-param-get", "uuid=" + vm, "param-name=power-state").value == "halted"
+    attached = lab.ok("A", "pbd-list", "params=currently-attached", "--minimal").values
+    assert set(attached) == {"true"}  # the mirror still runs A -> B: A's LUNs are writable
+
+
+def test_restore_after_reverse_leaves_luns_unplugged(lab):
+    lab.disaster("A")
+    lab.mirror("break")
+    lab.mirror("reverse")
+    lab.restore("A")
+    sr, _ = lab.replicated_srs()[0]
+    states = lab.ok("A", "pbd-list", "sr-uuid=" + sr, "params=currently-attached",
+                    "--minimal").values
+    assert set(states) == {"false"}
+
+
+def test_call_log_entries(lab):
+    lab.ok("A", "vm-list", "--minimal")
+    lab.xe("A", "sr-probe", "type=lvmoiscsi", "device-config:chappassword=hunter2")
+    log = lab.call_log()
+    first, second = log[-2], log[-1]
+    assert first["site"] == "A" and first["command"] == "vm-list"
+    assert first["args"] == ["--minimal"] and first["exit"] == 0
+    assert first["db_opens"] == 0 and first["db_open"] is False
+    assert first["duration"] >= 0 and first["start"] > 0
+    assert second["args"] == ["type=lvmoiscsi", "device-config:chappassword=<redacted>"]
+    assert second["exit"] == 1
+
+
+def test_real_process_and_in_process_agree(lab):
+    vm = lab.vm_uuid("web-01")
+    for args in (["vm-param-list", "uuid=" + vm], ["vm-start", "uuid=" + vm],
+                 ["sr-list", "params=all"]):
+        a, b = lab.run("A", *args), lab.xe("A", *args)
+        assert (a.out, a.err, a.code) == (b.out, b.err, b.code)
+
+
+def test_concurrent_writers_lose_nothing(lab):
+    vms = lab.ok("A", "vm-list", "is-control-domain=false", "--minimal").values
+    procs = [subprocess.Popen([lab.xe_path("A"), "vm-param-set", "uuid=" + vm,
+                               "other-config:xe-dr-test=%d" % i],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for i, vm in enumerate(vms)]
+    assert [p.wait() for p in procs] == [0] * len(vms)
+    for i, vm in enumerate(vms):
+        assert lab.ok("A", "vm-param-get", "uuid=" + vm, "param-name=other-config",
+                      "param-key=xe-dr-test").value == str(i)
+
+
+def _parallel(lab, site, argvs):
+    t0 = time.time()
+    procs = [subprocess.Popen([lab.xe_path(site)] + argv, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for argv in argvs]
+    codes = [p.wait() for p in procs]
+    return time.time() - t0, codes
+
+
+def test_database_opens_are_serialised(lab):
+    lab.enable_replication()
+    lab.failover_task()
+    vdi = lab.metadata_vdi("B")
+    lab.set_cost_factor(0.1)  # an open costs 0.3 s
+    elapsed, codes = _parallel(lab, "B", [["vm-list", "database:vdi-uuid=" + vdi,
+                                           "--minimal"]] * 3)
+    assert codes == [0, 0, 0]
+    assert elapsed >= 0.9
+
+
+def test_starts_of_different_vms_overlap(lab):
+    vms = lab.ok("A", "vm-list", "power-state=halted", "is-control-domain=false",
+                 "--minimal").values
+    assert len(vms) >= 2
+    lab.set_cost_factor(0.1)  # a start costs 0.03 + 0.5 s
+    elapsed, codes = _parallel(lab, "A", [["vm-start", "uuid=" + vm] for vm in vms[:2]])
+    assert codes == [0, 0]
+    assert elapsed < 1.0
+
+
+def test_cost_factor_zero_is_fast(lab):
+    t0 = time.time()
+    for _ in range(20):
+        lab.ok("A", "vm-list", "--minimal")
+    assert time.time() - t0 < 2
+
+
+def test_threads_in_one_process(lab):
+    # the in-process entry point is safe from several threads too (the lock is per process fd)
+    vms = lab.ok("A", "vm-list", "is-control-domain=false", "--minimal").values[:4]
+    errors = []
+
+    def set_tag(vm):
+        r = lab.xe("A", "vm-param-add", "uuid=" + vm, "param-name=tags", "param-key=t")
+        if r.code:
+            errors.append(r.err)
+    threads = [threading.Thread(target=set_tag, args=(vm,)) for vm in vms]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for vm in vms:
+        assert lab.ok("A", "vm-param-get", "uuid=" + vm, "param-name=tags").value == "t"
