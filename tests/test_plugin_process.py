@@ -1,0 +1,372 @@
+"""The plugin run as xapi runs it: a process whose argv[1] is an XML-RPC call, under Python 2.7
+and 3.6 (pyenv), with the fake XenAPI/XenAPIPlugin on PYTHONPATH and no UTF-8 locale.
+
+Every assertion is on the parsed XML-RPC response printed on stdout, and on the fake xapi's
+journal (database opens, logouts, recoveries with their times).
+"""
+
+import json
+import time
+import xmlrpc.client
+
+import pytest
+
+from tests.plugin_fakes import scenario as sc
+
+PYTHONS = [pytest.param(path, id=version) if path else
+           pytest.param(None, id=version, marks=pytest.mark.skip("pyenv %s missing" % version))
+           for version, path in sorted(sc.PYTHONS.items())]
+
+
+@pytest.fixture(params=PYTHONS)
+def python(request):
+    return request.param
+
+
+@pytest.fixture
+def s(tmp_path):
+    return sc.build(str(tmp_path))
+
+
+def by_uuid(items):
+    return dict((item["uuid"], item) for item in items)
+
+
+def assert_one_response(outcome):
+    """stdout holds exactly one XML-RPC response and nothing else (reference §7.2)."""
+    out = outcome.stdout
+    assert out.startswith("<?xml") and out.count("<methodResponse>") == 1
+    assert out.rstrip().endswith("</methodResponse>") and out.endswith("\n")
+    assert outcome.stderr == ""
+    assert isinstance(outcome.response, dict)
+
+
+def assert_closed(site, opens=1):
+    assert len(site.events("open_database")) == opens
+    logouts = [e for e in site.events("logout") if e["foreign"]]
+    assert len(logouts) == opens
+    (exit_event,) = site.events("exit")
+    assert exit_event["open_foreign_sessions"] == []
+
+
+# -- protocol ------------------------------------------------------------------------------------
+
+def test_version(python, s):
+    out = sc.call(python, s.b, "version")
+    assert_one_response(out)
+    assert out.value == "1"
+
+
+def test_unknown_function(python, s):
+    out = sc.call(python, s.b, "no_such_function")
+    assert_one_response(out)
+    assert out.error == ["UNKNOWN_XENAPI_PLUGIN_FUNCTION", "no_such_function"]
+
+
+@pytest.mark.parametrize("fn", ["version", "metadata_state", "inventory", "recover"])
+def test_nothing_but_the_response_on_stdout(python, s, fn):
+    args = {"vdi": s.m1, "vms": json.dumps([s.apps[0]])} if fn in ("inventory", "recover") else {}
+    out = sc.call(python, s.b, fn, args)
+    assert_one_response(out)
+    assert out.ok
+    assert all(ord(c) < 128 for c in out.stdout)
+
+
+def test_a_dead_session_is_a_plugin_error(python, s):
+    out = sc.call(python, s.b, "metadata_state", session="OpaqueRef:logged-out")
+    assert_one_response(out)
+    assert out.error[0] == "XE_DR_PLUGIN_ERROR" and "log in" in out.error[1]
+    assert len(out.error) == 2
+
+
+# -- bad input -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", ["inventory", "recover"])
+def test_unknown_vdi(python, s, fn):
+    out = sc.call(python, s.b, fn, {"vdi": "5b7f1e7e-0000-4000-8000-000000000000"})
+    assert out.error == ["UUID_INVALID", "VDI", "5b7f1e7e-0000-4000-8000-000000000000"]
+    assert s.b.events("open_database") == []
+
+
+def test_a_vdi_that_holds_no_database(python, s):
+    out = sc.call(python, s.b, "inventory", {"vdi": s.user_vdi})
+    assert out.error[0] == "VDI_INCOMPATIBLE_TYPE" and out.error[2] == "user"
+
+
+def test_missing_vdi_argument(python, s):
+    out = sc.call(python, s.b, "inventory", {})
+    assert out.error == ["XE_DR_PLUGIN_INVALID_ARGUMENT", "missing argument 'vdi'"]
+
+
+def test_non_ascii_in_an_error_under_no_locale(python, s):
+    out = sc.call(python, s.b, "inventory", {"vdi": u"produ\u00e7\u00e3o"})
+    assert_one_response(out)
+    assert out.error == ["UUID_INVALID", "VDI", "produ\\xe7\\xe3o"]
+
+
+@pytest.mark.parametrize("args, word", [
+    ({"vms": "not json"}, "vms"), ({"appliances": '{"a": 1}'}, "appliances"),
+    ({"vms": "[1, 2]"}, "vms"), ({"force": "maybe"}, "force"),
+    ({"parallel": "0"}, "parallel"), ({"parallel": "17"}, "parallel"),
+    ({"parallel": "two"}, "parallel")])
+def test_recover_refuses_bad_arguments(python, s, args, word):
+    args = dict(args, vdi=s.m1)
+    out = sc.call(python, s.b, "recover", args)
+    assert out.error[0] == "XE_DR_PLUGIN_INVALID_ARGUMENT" and word in out.error[1]
+    assert s.b.events("open_database") == []
+
+
+# -- a copy from a newer schema ------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", ["inventory", "recover"])
+def test_a_copy_from_a_newer_schema(python, s, fn):
+    out = sc.call(python, s.b, fn, {"vdi": s.m9, "vms": json.dumps([s.web1])})
+    assert out.error == ["COULD_NOT_IMPORT_DATABASE", "Database does not match local schema."]
+    assert s.b.events("logout") == []
+
+
+# -- metadata_state ------------------------------------------------------------------------------
+
+def test_metadata_state_on_the_protected_pool(python, s):
+    state = sc.call(python, s.a, "metadata_state").json()
+    assert state["version"] == "1"
+    assert state["pool"] == {"uuid": s.pool_a, "name_label": "", "master": s.a1}
+    assert state["host"] == {"uuid": s.a1, "is_master": True, "reason": None}
+    # The database file was flushed at 118; the copy being replicated shows 130.
+    assert state["live_generation"] == 130
+    assert state["live_generation_sources"]["db_file_generation"] == 118
+    assert state["live_generation_sources"]["replicating_copies"] == 130
+    assert state["schema"] == [5, 786]
+    copies = dict((c["vdi"], c) for c in state["vdis"])
+    assert set(copies) == {s.m1, s.m2}
+    m1, m2 = copies[s.m1], copies[s.m2]
+    assert m1["sr"] == {"uuid": s.sr1, "name_label": "DR LUN 1", "type": "lvmoiscsi"}
+    assert m1["pool"] == {"uuid": s.pool_a, "local": True, "reason": None}
+    assert (m1["replicating"], m1["attached_to"], m1["metadata_latest"]) == (True, [s.a1], True)
+    assert (m1["generation"], m1["half"], m1["lag"], m1["size"]) == (130, 2, 0, 3988783104)
+    # SR2's redo log lost its VBD at 110 while the pool went on to 130.
+    assert (m2["replicating"], m2["metadata_latest"]) == (False, False)
+    assert (m2["generation"], m2["lag"], m2["lag_reason"]) == (110, 20, None)
+    assert m2["behind_newest_copy"] == 20
+    assert m2["last_alert"] == {"name": "METADATA_LUN_BROKEN", "timestamp": "20240302T11:30:00Z"}
+    assert m1["last_alert"]["name"] == "METADATA_LUN_HEALTHY"
+    assert state["metadata_lun_alerts"] is True
+    assert [m["name"] for m in state["messages"]] == ["METADATA_LUN_HEALTHY",
+                                                      "METADATA_LUN_BROKEN"]
+    assert state["messages"][1]["vdi"] == s.m2 and state["messages"][1]["priority"] == 3
+    assert state["redo_log"] == {"enabled": False, "vdi": None, "generation": None}
+    assert s.a.events("open_database") == []
+
+
+def test_metadata_state_on_the_recovery_pool(python, s):
+    a_state = sc.call(python, s.a, "metadata_state").json()
+    state = sc.call(python, s.b, "metadata_state").json()
+    copies = dict((c["vdi"], c) for c in state["vdis"])
+    assert set(copies) == {s.m1, s.m2, s.m9, s.mb}
+    m1, m2, m9, own = copies[s.m1], copies[s.m2], copies[s.m9], copies[s.mb]
+    # The mirror of SR1 froze at 125 while site A went on to 130.
+    assert m1["generation"] == 125 < a_state["live_generation"] == 130
+    assert m1["pool"] == {"uuid": s.pool_a, "local": False, "reason": None}
+    assert m1["lag"] is None and "another pool" in m1["lag_reason"]
+    assert (m1["behind_newest_copy"], m2["behind_newest_copy"]) == (0, 15)
+    assert m2["generation"] == 110
+    # A copy xapi could not cache (it is from a newer schema): pool unknown, with the reason.
+    assert m9["pool"]["uuid"] is None and "cache" in m9["pool"]["reason"]
+    assert (m9["generation"], m9["schema"], m9["newer_schema"]) == (40, [5, 999], True)
+    assert own["pool"]["local"] and own["replicating"]
+    assert (own["generation"], own["lag"]) == (57, 0)
+    assert state["live_generation"] == 57
+    assert state["metadata_lun_alerts"] is False and state["messages"] == []
+
+
+def test_metadata_state_on_a_host_that_is_not_the_master(python, s):
+    s.a.write_inventory(s.a2)
+    state = sc.call(python, s.a, "metadata_state").json()
+    assert state["host"]["is_master"] is False
+    assert state["live_generation"] is None
+    assert "not the pool master" in state["live_generation_reason"]
+    copies = dict((c["vdi"], c) for c in state["vdis"])
+    assert copies[s.m1]["lag"] is None and "not the pool master" in copies[s.m1]["lag_reason"]
+    # a2 has no dom0 VBD of M1: the copy is still read through its LV
+    assert copies[s.m1]["generation"] == 130
+
+
+def test_metadata_state_without_a_readable_device(python, s, tmp_path):
+    env = s.a.env
+    s.a.env = lambda: dict(env(), XE_DR_PLUGIN_DEV_ROOT=str(tmp_path / "nowhere"))
+    state = sc.call(python, s.a, "metadata_state").json()
+    for copy in state["vdis"]:
+        assert copy["generation"] is None and "no block device" in copy["generation_reason"]
+        assert copy["lag"] is None and copy["lag_reason"] == "the copy's generation is unknown"
+    # the live count falls back to the database file
+    assert state["live_generation"] == 118
+
+
+# -- inventory -----------------------------------------------------------------------------------
+
+def test_inventory(python, s):
+    out = sc.call(python, s.b, "inventory", {"vdi": s.m1})
+    assert_one_response(out)
+    inv = out.json()
+    assert inv["version"] == "1" and inv["vdi"] == s.m1
+    assert inv["generation"] == 125
+    # the pool has no name: its master's hostname stands in (as XenCenter shows it)
+    assert inv["pool"] == {"uuid": s.pool_a, "name_label": "alpha-a1.example.org",
+                           "master": s.a1}
+    hosts = by_uuid(inv["hosts"])
+    assert set(hosts) == {s.a1, s.a2}
+    assert hosts[s.a1]["software_version"] == {"product_brand": "XCP-ng",
+                                               "product_version": "8.2.1"}
+    vms = by_uuid(inv["vms"])
+    # only real VMs: no template, no snapshot, no control domain
+    assert set(vms) == {s.web1, s.web2, s.db1, s.local_vm} | set(s.apps)
+    web1 = vms[s.web1]
+    assert web1 == {
+        "uuid": s.web1, "name_label": "web-1", "power_state": "running", "version": 1,
+        "order": 0, "start_delay": 10, "shutdown_delay": 0, "ha_restart_priority": "restart",
+        "memory": 4 * 2 ** 30, "vcpus": 4, "appliance": s.app,
+        "srs": [{"uuid": s.sr1, "name_label": "DR LUN 1", "type": "lvmoiscsi",
+                 "shared": True, "content_type": "", "present": True, "attached": True,
+                 "local_storage": False}],
+        "networks": [{"name_label": "Pool-wide network associated with eth0",
+                      "bridge": "xenbr0", "exists_here": True,
+                      "local_network": web1["networks"][0]["local_network"],
+                      "matched_by": "name_label"}],
+        "vifs": [{"device": "0", "mac": "aa:00:00:00:00:01",
+                  "network_name_label": "Pool-wide network associated with eth0",
+                  "network_bridge": "xenbr0"}]}
+    assert web1["networks"][0]["local_network"]
+    web2 = vms[s.web2]
+    assert [v["device"] for v in web2["vifs"]] == ["0", "1"]
+    storage = [n for n in web2["networks"] if n["bridge"] == "xenbr1"][0]
+    assert (storage["exists_here"], storage["matched_by"]) == (True, "bridge")
+    assert vms[s.web2]["order"] == 1 and vms[s.web2]["shutdown_delay"] == 5
+
+    db1 = vms[s.db1]
+    assert db1["name_label"] == u"Produ\u00e7\u00e3o DB" and db1["power_state"] == "halted"
+    assert db1["appliance"] == "" and db1["version"] == 2
+    # two disks on two SRs; the CDs (one on the ISO SR, one empty) do not count
+    assert sorted(sr["uuid"] for sr in db1["srs"]) == sorted([s.sr1, s.sr2])
+    backup = [n for n in db1["networks"] if n["name_label"] == "Backup"][0]
+    assert backup == {"name_label": "Backup", "bridge": "xapi7", "exists_here": False,
+                      "local_network": None, "matched_by": None}
+    (local,) = vms[s.local_vm]["srs"]
+    assert (local["uuid"], local["present"], local["attached"], local["local_storage"]) == (
+        s.local_sr, False, False, True)
+
+    (app,) = inv["appliances"]
+    assert app == {"uuid": s.app, "name_label": "Web tier", "name_description": "front ends",
+                   "vms": sorted([s.web1, s.web2])}
+    assert_closed(s.b)
+
+
+def test_inventory_logs_out_when_reading_fails(python, s):
+    s.b.faults = {"VM.get_all_records": {"*": ["INTERNAL_ERROR", "disk on fire"]}}
+    s.b.save()
+    out = sc.call(python, s.b, "inventory", {"vdi": s.m1})
+    assert out.error == ["INTERNAL_ERROR", "disk on fire"]
+    assert_closed(s.b)
+
+
+def test_inventory_agrees_with_what_recovery_needs(python, s):
+    """A VM whose SRs are all present and attached passes assert_can_be_recovered."""
+    inv = sc.call(python, s.b, "inventory", {"vdi": s.m1}).json()
+    ready = sorted(v["uuid"] for v in inv["vms"]
+                   if all(sr["present"] and sr["attached"] for sr in v["srs"]))
+    assert s.local_vm not in ready
+    result = sc.call(python, s.b, "recover", {"vdi": s.m1, "vms": json.dumps(
+        [v["uuid"] for v in inv["vms"]]), "force": "true"}).json()
+    passed = sorted(r["uuid"] for r in result["results"] if r["step"] != "assert")
+    assert passed == ready
+
+
+# -- recover -------------------------------------------------------------------------------------
+
+def test_recover_a_batch(python, s):
+    s.b.faults = {"VM.recover": {s.apps[2]: ["VDI_LOCATION_MISSING", "OpaqueRef:sr", "lv-1"]}}
+    s.b.save()
+    missing = "00000000-1111-4222-8333-444444444444"
+    vms = [s.web1, s.apps[0], s.local_vm, s.apps[2], s.running_dup, missing, s.db1, s.web1]
+    out = sc.call(python, s.b, "recover", {"vdi": s.m1, "vms": json.dumps(vms),
+                                           "appliances": json.dumps([s.app]),
+                                           "force": "false", "parallel": "2"})
+    assert_one_response(out)
+    result = out.json()
+    assert (result["version"], result["vdi"], result["force"], result["parallel"]) == (
+        "1", s.m1, False, 2)
+    kinds = [(r["kind"], r["uuid"]) for r in result["results"]]
+    # vApps first, then the VMs in the order given, each once
+    assert kinds == [("appliance", s.app)] + [("vm", u) for u in vms[:-1]]
+    res = by_uuid(result["results"])
+    app = res[s.app]
+    assert app["ok"] and app["error"] is None
+    assert app["recovered_vms"] == app["members"] == sorted([s.web1, s.web2])
+    # web-1 came back with its vApp: not recovered a second time
+    assert res[s.web1]["ok"] and res[s.web1]["via_appliance"] == s.app
+    assert res[s.apps[0]]["ok"] and res[s.apps[0]]["recovered_vms"] == [s.apps[0]]
+    assert res[s.db1]["ok"]
+    assert res[s.local_vm]["error"][0] == "VM_REQUIRES_SR"
+    assert res[s.local_vm]["step"] == "assert" and res[s.local_vm]["recovered_vms"] == []
+    assert res[s.apps[2]]["error"] == ["VDI_LOCATION_MISSING", "OpaqueRef:sr", "lv-1"]
+    assert res[s.apps[2]]["step"] == "recover"
+    assert res[s.running_dup]["error"][0] == "VM_BAD_POWER_STATE"
+    assert res[s.running_dup]["error"][2:] == ["Halted", "Running"]
+    assert res[missing]["error"] == ["UUID_INVALID", "VM", missing]
+    for r in result["results"]:
+        assert isinstance(r["seconds"], float) and r["seconds"] >= 0
+    recovered = [e for e in s.b.events("recovered")]
+    assert recovered[0]["kind"] == "appliance"
+    assert sorted(e["uuid"] for e in recovered[1:]) == sorted([s.apps[0], s.db1])
+    assert_closed(s.b)
+
+
+def test_recover_with_force_skips_a_running_duplicate(python, s):
+    out = sc.call(python, s.b, "recover", {"vdi": s.m1, "vms": json.dumps([s.running_dup]),
+                                           "force": "true"})
+    (result,) = out.json()["results"]
+    assert result["ok"] and result["recovered_vms"] == [s.running_dup]
+    assert s.b.events("recovered")[0]["force"] is True
+
+
+def test_recover_nothing(python, s):
+    result = sc.call(python, s.b, "recover", {"vdi": s.m1}).json()
+    assert result["results"] == []
+    assert_closed(s.b)
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_recoveries_run_concurrently_within_the_bound(python, s, parallel):
+    delay = 0.15
+    s.b.delays = {"VM.recover": delay}
+    s.b.save()
+    vms = [s.apps[0], s.apps[2], s.apps[3], s.apps[4], s.apps[5], s.db1]
+    started = time.time()
+    result = sc.call(python, s.b, "recover", {"vdi": s.m1, "vms": json.dumps(vms),
+                                              "parallel": str(parallel)}).json()
+    elapsed = time.time() - started
+    assert all(r["ok"] for r in result["results"]), result
+    assert all(r["seconds"] >= delay * 0.9 for r in result["results"])
+    calls = s.b.events("call")
+    assert len(calls) == len(vms)
+    assert max(c["inflight"] for c in calls) == parallel
+    # overlap measured from the calls' own times, not from process start-up
+    spans = sorted((c["start"], c["end"]) for c in calls)
+    busiest = max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
+    assert busiest == parallel
+    if parallel > 1:
+        assert elapsed < len(vms) * delay
+    assert len(set(c["thread"] for c in calls)) == parallel
+    assert_closed(s.b)
+
+
+def test_one_database_open_serves_the_whole_batch(python, s):
+    vms = list(s.apps)
+    sc.call(python, s.b, "recover", {"vdi": s.m1, "vms": json.dumps(vms), "force": "true"})
+    assert_closed(s.b, opens=1)
+
+
+def test_argv_is_one_xmlrpc_call():
+    """The contract the tests rely on: xapi passes (session, args) under the function name."""
+    call = xmlrpc.client.dumps(("OpaqueRef:s", {"vdi": "x"}), "inventory")
+    params, method = xmlrpc.client.loads(call)
+    assert method == "inventory" and params == ("OpaqueRef:s", {"vdi": "x"})
