@@ -1,10 +1,13 @@
 """The Xe client over a fake runner with canned outputs."""
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from xe_dr.errors import UsageError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.runner.base import CommandTimedOut, Runner, TransportFailed
-from xe_dr.xe import XapiError, Xe, XeOutputError
+from xe_dr.xe import XapiError, Xe, XeOutputError, build_argv, xe_extra_args
 
 VM_LIST = (
     "uuid ( RO)           : 0d7f6a52-1111-4c2e-9e3a-6c1a2b3c4d5e\n"
@@ -220,3 +223,145 @@ def test_connection_failure_exit_code():
         xe.run("pool-list")
     assert info.value.code == "CLI_CONNECTION_FAILED"
     assert info.value.exit_code == ExitCode.UNREACHABLE
+
+
+# -- secret_params: through XE_EXTRA_ARGS, never in argv --
+
+SR_PROBE = ("xe", "sr-probe", "type=lvmoiscsi", "device-config:target=10.0.0.5",
+            "device-config:chapuser=bob")
+
+
+def test_secret_params_go_in_xe_extra_args_not_argv():
+    xe, runner = xe_with({SR_PROBE: (0, "<xml/>\n", "")})
+
+    out = xe.run("sr-probe", {"type": "lvmoiscsi",
+                              "device-config": {"target": "10.0.0.5", "chapuser": "bob"}},
+                 secret_params={"device-config": {"chappassword": "s3,cr=3t"}})
+
+    assert out == "<xml/>\n"
+    argv, _, _, env = runner.calls[0]
+    assert tuple(argv) == SR_PROBE
+    assert env == {"XE_EXTRA_ARGS": "device-config:chappassword=s3\\,cr=3t"}
+
+
+def test_several_secret_params_are_joined_and_value_passes_them_through():
+    xe, runner = xe_with({("xe", "sr-create", "name-label=x"): (0, "sr-uuid\n", "")})
+
+    uuid = xe.value("sr-create", {"name-label": "x"},
+                    secret_params={"device-config": {"chappassword": "a,b",
+                                                     "incoming_chappassword": "c"},
+                                   "other": None})
+
+    assert uuid == "sr-uuid"
+    assert runner.calls[0][3] == {"XE_EXTRA_ARGS": "device-config:chappassword=a\\,b,"
+                                                   "device-config:incoming_chappassword=c"}
+
+
+def test_without_secret_params_no_environment_is_added():
+    xe, runner = xe_with({("xe", "pool-list"): (0, "", "")})
+
+    xe.run("pool-list")
+    xe.run("pool-list", secret_params={"device-config": {"chappassword": None}})
+
+    assert [call[3] for call in runner.calls] == [{}, {}]
+
+
+def test_a_backslash_in_a_secret_is_refused_before_anything_runs():
+    xe, runner = xe_with({})
+
+    with pytest.raises(UsageError) as refused:
+        xe.run("sr-probe", {"type": "lvmoiscsi"},
+               secret_params={"device-config": {"chappassword": "dom\\ain-pw"}})
+
+    error = refused.value
+    assert error.exit_code == ExitCode.USAGE == 64
+    assert runner.calls == []
+    text = error.one_line()
+    assert "\n" not in text
+    assert "device-config:chappassword" in text and "backslash" in text
+    assert "chappassword_secret" in text
+    assert "dom" not in text and "ain-pw" not in text
+
+
+def test_a_parameter_in_both_params_and_secret_params_is_refused():
+    xe, runner = xe_with({})
+
+    with pytest.raises(ValueError) as refused:
+        xe.run("sr-probe", {"device-config": {"chappassword": "a"}},
+               secret_params={"device-config": {"chappassword": "b"}})
+
+    assert runner.calls == []
+    assert "device-config:chappassword" in str(refused.value)
+
+
+def test_failure_with_secret_params_never_shows_the_password():
+    password = "hunter2,x"
+    stderr = ("The server failed to handle your request, due to an internal error. The given "
+              "message may give details useful for debugging the problem.\n"
+              "message: Failure: login as bob with hunter2,x failed; "
+              "args device-config:chappassword=hunter2\\,x\n")
+    xe, _ = xe_with({SR_PROBE: (1, "echo: " + password + "\n", stderr)})
+
+    with pytest.raises(XapiError) as info:
+        xe.run("sr-probe", {"type": "lvmoiscsi",
+                            "device-config": {"target": "10.0.0.5", "chapuser": "bob"}},
+               secret_params={"device-config": {"chappassword": password}})
+
+    error = info.value
+    assert error.code == "INTERNAL_ERROR"
+    texts = [str(error), repr(error), error.one_line(), error.stderr, error.command,
+             error.description, repr(error.result)] + list(error.params)
+    for text in texts:
+        assert "hunter2" not in text, text
+    assert "login as bob with <redacted> failed" in error.stderr
+
+
+# An oracle for the xe client's reading of XE_EXTRA_ARGS: the same steps as newcli.ml, on
+# bytes (the client works on bytes; ',' and '\\' never occur inside a UTF-8 sequence).
+def newcli_split(value):
+    data = value.encode("utf-8")
+    items, pos, i = [], 0, 0
+    while pos < len(data):
+        if data[pos:pos + 1] == b",":  # an empty item is skipped
+            pos += 1
+            i = pos
+        elif i >= len(data) or (data[i:i + 1] == b"," and data[i - 1:i] != b"\\"):
+            items.append(data[pos:i].replace(b"\\", b"").decode("utf-8"))
+            i += 1
+            pos = i
+        else:
+            i += 1
+    return items
+
+
+def test_the_oracle_behaves_like_newcli():
+    assert newcli_split("a=1,b=2") == ["a=1", "b=2"]
+    assert newcli_split(",,a=1,,") == ["a=1"]
+    assert newcli_split("a=x\\,y,b=\\z") == ["a=x,y", "b=z"]
+    assert newcli_split("") == []
+
+
+_PASSWORDS = st.text(st.characters(blacklist_characters="\\\n\r\0",
+                                   blacklist_categories=("Cs",)))
+_SUBKEYS = st.sampled_from(["chappassword", "incoming_chappassword", "password,odd", "k"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_SUBKEYS, _PASSWORDS, min_size=1))
+@example({"chappassword": ","})
+@example({"chappassword": ",,a=b,"})
+@example({"chappassword": ""})
+def test_xe_extra_args_round_trips_through_the_client_rules(secrets):
+    secret_params = {"device-config": secrets}
+    args = build_argv("xe", "sr-probe", secret_params)[2:]
+
+    assert newcli_split(xe_extra_args(args)) == args
+    xe, runner = xe_with({("xe", "sr-probe"): (0, "", "")})
+    xe.run("sr-probe", secret_params=secret_params)
+    assert newcli_split(runner.calls[0][3]["XE_EXTRA_ARGS"]) == args
+
+
+@given(_PASSWORDS, _PASSWORDS)
+def test_any_backslash_is_refused(before, after):
+    with pytest.raises(UsageError):
+        xe_extra_args(["device-config:chappassword=%s\\%s" % (before, after)])

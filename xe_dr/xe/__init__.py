@@ -3,12 +3,13 @@
 ``Xe(runner, xe_path="xe", timeout=None)`` is cheap (no I/O). Failures: :class:`XapiError`
 for anything xe reported (parsed from its stderr, see :mod:`xe_dr.xe.errors`),
 :class:`XeOutputError` for output this layer cannot read; the runner's ``TransportFailed``
-family passes through unchanged.
+family passes through unchanged. Secret values (CHAP passwords) are given as
+``secret_params`` and reach xe through its environment, never an argv (see :meth:`Xe.run`).
 """
 
 from xe_dr.runner.base import CommandFailed
 from xe_dr.redact import redact_argv
-from xe_dr.xe.argv import build_argv
+from xe_dr.xe.argv import EXTRA_ARGS_VAR, build_argv, xe_extra_args
 from xe_dr.xe.errors import XapiError, XeOutputError, parse_error, ref_uuid
 from xe_dr.xe.records import (
     Record,
@@ -23,8 +24,8 @@ from xe_dr.xe.records import (
 )
 
 __all__ = [
-    "Xe", "XapiError", "XeOutputError", "Record", "build_argv", "parse_error", "ref_uuid",
-    "parse_records", "parse_minimal", "parse_param_get", "parse_map", "parse_set",
+    "Xe", "XapiError", "XeOutputError", "Record", "build_argv", "xe_extra_args", "parse_error",
+    "ref_uuid", "parse_records", "parse_minimal", "parse_param_get", "parse_map", "parse_set",
     "parse_tags", "parse_ref", "parse_bool",
 ]
 
@@ -37,6 +38,15 @@ def _database(database):
     if isinstance(database, dict):
         return database
     return {"vdi-uuid": database}
+
+
+def _check_no_overlap(args, secret_args):
+    """Refuse a parameter given both in argv and in secret_params (xapi would get both)."""
+    names = set(arg.partition("=")[0] for arg in args)
+    for arg in secret_args:
+        name = arg.partition("=")[0]
+        if name in names:
+            raise ValueError("%s is in both params and secret_params" % name)
 
 
 def _one_line(text):
@@ -62,22 +72,40 @@ class Xe(object):
     def _command_text(self, argv, secrets=()):
         return " ".join(redact_argv(argv, secrets))
 
-    def run(self, command, params=None, flags=(), timeout=None, secrets=(), input=None):
+    def run(self, command, params=None, flags=(), timeout=None, secrets=(), input=None,
+            secret_params=None):
         """Run one xe command and return its stdout.
 
         Raises XapiError (from xe's stderr) when xe fails; ``secrets`` are literal values
         never to show. TransportFailed and its subclasses pass through.
+
+        ``secret_params`` (same shape as ``params``, e.g. ``{"device-config":
+        {"chappassword": pw}}``) are for values that must be in no process's argv, on this
+        machine or the target: every local user can read argv, only the owner and root can
+        read the environment. They are rendered as ``k=v`` like ``params``, then handed to
+        xe in the environment variable ``XE_EXTRA_ARGS``, which the xe client adds to its
+        arguments (see :func:`xe_dr.xe.argv.xe_extra_args` for its rules: a value holding a
+        backslash cannot be passed and is refused with a UsageError before anything runs).
+        Their values and the variable's whole value are hidden like ``secrets``.
         """
         argv = self.argv(command, params, flags)
+        secrets = tuple(secrets)
+        env = None
+        if secret_params:
+            extra = build_argv(self.xe_path, command, secret_params)[2:]
+            _check_no_overlap(argv[2:], extra)
+            if extra:
+                env = {EXTRA_ARGS_VAR: xe_extra_args(extra)}
+                secrets += tuple(arg.partition("=")[2] for arg in extra) + (env[EXTRA_ARGS_VAR],)
         try:
             result = self.runner.run(argv, input=input,
                                      timeout=self.timeout if timeout is None else timeout,
-                                     secrets=secrets)
+                                     secrets=secrets, env=env)
         except CommandFailed as failed:
             result = failed.result
             raise parse_error(result.stderr, result.stdout, result.exit_code,
                               command=" ".join(result.safe_argv()),
-                              secrets=tuple(secrets) + tuple(result.secrets),
+                              secrets=secrets + tuple(result.secrets),
                               result=result) from None
         return result.stdout
 
@@ -106,9 +134,12 @@ class Xe(object):
             raise ValueError("--minimal takes one field in params=, not %r" % (fields,))
         return self._parsed(parse_minimal, command, params, ("minimal",), timeout)
 
-    def value(self, command, params=None, flags=(), timeout=None, secrets=()):
-        """Output that is one value and a newline (e.g. the uuid drtask-create prints)."""
-        return _one_line(self.run(command, params, flags, timeout, secrets))
+    def value(self, command, params=None, flags=(), timeout=None, secrets=(),
+              secret_params=None):
+        """Output that is one value and a newline (e.g. the uuid drtask-create prints).
+        ``secret_params``: as for :meth:`run`."""
+        return _one_line(self.run(command, params, flags, timeout, secrets,
+                                  secret_params=secret_params))
 
     # -- the <class>-list / param-* family, keyed by the class prefix (vm, sr, vdi, pbd...) ---
     def list(self, cls, params=None, filters=None, database=None, timeout=None):

@@ -11,11 +11,18 @@ their boundary). What xe does with its arguments (xapi ``ocaml/xe-cli/newcli.ml`
   them: refused as parameter names;
 - list values are joined by ``,`` with no escaping, so an item holding ``,`` is refused;
 - the server splits each argument at its first ``=``, so names cannot hold ``=``.
+
+Secret parameters (CHAP passwords) go in no argv at all, see :func:`xe_extra_args`.
 """
 
 import re
 
-__all__ = ["build_argv"]
+from xe_dr.errors import UsageError
+
+__all__ = ["build_argv", "xe_extra_args", "EXTRA_ARGS_VAR"]
+
+#: The environment variable the xe client reads extra arguments from.
+EXTRA_ARGS_VAR = "XE_EXTRA_ARGS"
 
 _CLIENT_KEYS = ("server", "port", "username", "password", "passwordfile", "nossl", "debug",
                 "debugonfail", "traceparent")
@@ -97,3 +104,32 @@ def build_argv(xe_path, command, params=None, flags=()):
             seen.add(name)
             argv.append("--" + name)
     return argv
+
+
+def xe_extra_args(args):
+    """The value of ``XE_EXTRA_ARGS`` that makes the xe client add ``args`` (``k=v`` strings
+    from :func:`build_argv`) to its command line.
+
+    Why: a process's argv (/proc/PID/cmdline) is readable by every local user, its
+    environment (/proc/PID/environ) only by its owner and root. The xe client (xapi's
+    ``ocaml/xe-cli/newcli.ml``, unchanged in this respect from its first version through
+    v1.249.0 to today) reads ``XE_EXTRA_ARGS`` and sends its items to xapi after the
+    command-line arguments, exactly as if they had been given there. It cuts the value at
+    every comma that does not follow a backslash, skips empty items, and then deletes every
+    backslash from each item. So a comma inside an item is written ``\\,`` here, and a
+    backslash cannot be passed at all: an item holding one is refused with a
+    :class:`UsageError` that names the parameter, never its value. (The client also keeps
+    its own options such as ``password=`` from these items; :func:`build_argv` already
+    refuses those names.)
+    """
+    items = []
+    for arg in args:
+        name, _, value = arg.partition("=")
+        if "\\" in arg:
+            raise UsageError(
+                "%s %s holds a backslash, which xe cannot take from %s"
+                % ("the value of" if "\\" in value else "the name", name, EXTRA_ARGS_VAR),
+                hint="choose a password without a backslash, or store it with xe "
+                     "secret-create and give that secret's uuid as chappassword_secret")
+        items.append(arg.replace(",", "\\,"))
+    return ",".join(items)
