@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "cleanup",
     "runs",
     "lab",
+    "completion",
 )
 
 

@@ -1,0 +1,397 @@
+"""``xe-dr completion``: the bash completion script, built from the live parser.
+
+The word lists (commands, options, which options take a value, choices) come from
+``build_parser()``, so a new option completes without anyone editing the script. The
+committed copy in ``scripts/xe-dr-completion.bash`` is this command's output (a test keeps
+them equal). Values that only the pool knows (VM, vApp and SR names) and run ids are asked
+of xe-dr itself, with the target options of the command line being completed, a short
+timeout, and nothing at all on failure.
+"""
+
+import argparse
+
+from xe_dr.exitcodes import ExitCode
+
+NAME = "completion"
+HELP = ("print the bash completion script for xe-dr (install it with: "
+        "xe-dr completion > /etc/bash_completion.d/xe-dr)")
+
+# How the value of an option completes, beyond what the parser says (choices, FILE, DIR).
+#   vm, vapp, vm-or-vapp: names from 'xe-dr --json inventory' (what can be recovered here);
+#   sr: SR UUIDs on the LUNs the command line names, from 'xe-dr --json probe';
+#   run: run ids from 'xe-dr --json runs' (local, no pool needed).
+VALUE_KINDS = {"--vm": "vm", "--vapp": "vapp", "--exclude": "vm-or-vapp", "--sr": "sr",
+               "--resume": "run"}
+POSITIONAL_KINDS = {("cleanup", "run_id"): "run"}
+FILE_METAVARS = ("FILE", "PATH")
+DIR_METAVARS = ("DIR",)
+
+# Options copied from the command line into those queries (never --accept-new-host-key:
+# pressing TAB must not record a host key, nor -y, nor anything that changes the pool).
+TARGET_OPTIONS = ("-H", "--host", "--ssh", "-i", "--identity", "--known-hosts", "--xe",
+                  "--no-plugin", "--state-dir")
+STORAGE_OPTIONS = ("--target", "--port", "--iqn", "--hba", "--scsiid", "--chap-user",
+                   "--chap-password-file", "--chap-password-env")
+
+
+def add_arguments(parser):
+    pass
+
+
+def run(ctx):
+    from xe_dr.cli import build_parser
+    parser = build_parser()
+    ctx.output.data(word_lists(parser), bash_script(parser))
+    return ExitCode.OK
+
+
+# -- reading the parser -------------------------------------------------------------------------
+
+def _subcommands(parser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices.items())
+    return []
+
+
+def _options(parser):
+    return [a for a in parser._actions if a.option_strings]
+
+
+def _positionals(parser):
+    return [a for a in parser._actions
+            if not a.option_strings and not isinstance(a, argparse._SubParsersAction)]
+
+
+def _value_kind(command, action):
+    """How the value of an option (or a positional) completes: '' for a flag, else a kind."""
+    if action.option_strings and action.nargs == 0:
+        return ""
+    if action.choices:
+        return "words " + " ".join(str(c) for c in action.choices)
+    if action.nargs == argparse.REMAINDER:
+        return "rest"
+    for option in action.option_strings:
+        if option in VALUE_KINDS:
+            return VALUE_KINDS[option]
+    if (command, action.dest) in POSITIONAL_KINDS:
+        return POSITIONAL_KINDS[(command, action.dest)]
+    if action.metavar in FILE_METAVARS:
+        return "file"
+    if action.metavar in DIR_METAVARS:
+        return "dir"
+    return "none"
+
+
+def word_lists(parser):
+    """What the completion knows, as data (the --json output of this command)."""
+    globals_ = {}
+    for action in _options(parser):
+        for option in action.option_strings:
+            globals_[option] = _value_kind("", action)
+    commands = []
+    for name, sub in _subcommands(parser):
+        options = {}
+        for action in _options(sub):
+            for option in action.option_strings:
+                options[option] = _value_kind(name, action)
+        positionals = []
+        for action in _positionals(sub):
+            kind = _value_kind(name, action)
+            repeat = action.nargs in ("*", "+")
+            positionals.append({"name": action.metavar or action.dest,
+                                "kind": kind, "repeat": repeat})
+        commands.append({"name": name, "options": options, "positionals": positionals})
+    return {"global_options": globals_, "commands": commands,
+            "target_options": list(TARGET_OPTIONS), "storage_options": list(STORAGE_OPTIONS)}
+
+
+# -- writing the script -------------------------------------------------------------------------
+
+def _case_arms(pairs, indent="        "):
+    """``pattern) echo 'value';;`` lines, one per distinct value, patterns joined with |."""
+    by_value = {}
+    order = []
+    for pattern, value in pairs:
+        if value not in by_value:
+            by_value[value] = []
+            order.append(value)
+        if pattern not in by_value[value]:
+            by_value[value].append(pattern)
+    lines = []
+    for value in order:
+        lines.append("%s%s) echo %s ;;" % (indent, "|".join(by_value[value]), _sq(value)))
+    return lines
+
+
+def _sq(text):
+    return "'%s'" % text.replace("'", "'\\''") if text else "''"
+
+
+def bash_script(parser):
+    data = word_lists(parser)
+    commands = [c["name"] for c in data["commands"]]
+    globals_ = data["global_options"]
+    option_pairs, specific_pairs, positional_lines = [], [], []
+    for command in data["commands"]:
+        name = command["name"]
+        option_pairs.append((name, " ".join(sorted(command["options"]))))
+        for option, kind in sorted(command["options"].items()):
+            # a flag needs an arm only where it would otherwise match a global's arm
+            if (kind or option in globals_) and globals_.get(option) != kind:
+                specific_pairs.append(("%s:%s" % (name, option), kind))
+        if command["positionals"]:
+            kinds = " ".join(_sq(p["kind"]) for p in command["positionals"])
+            repeat = "1" if command["positionals"][-1]["repeat"] else ""
+            positional_lines.append("        %s) kinds=(%s); repeat=%s ;;" % (
+                name, kinds, repeat))
+    global_pairs = [("*:%s" % option, kind) for option, kind in sorted(globals_.items()) if kind]
+    lines = [SCRIPT_HEAD.rstrip("\n"), ""]
+    lines.append("_xe_dr_commands=%s" % _sq(" ".join(commands)))
+    lines.append("_xe_dr_global_options=%s" % _sq(" ".join(sorted(globals_))))
+    lines.append("_xe_dr_target_options=%s" % _sq(" ".join(TARGET_OPTIONS)))
+    lines.append("_xe_dr_storage_options=%s" % _sq(" ".join(STORAGE_OPTIONS)))
+    lines.append("")
+    lines.append("# The options of command $1 (global options included: they are accepted after it).")
+    lines.append("_xe_dr_options() {")
+    lines.append("    case $1 in")
+    lines.extend(_case_arms(option_pairs))
+    lines.append("    esac")
+    lines.append("}")
+    lines.append("")
+    lines.append("# How the value of option $2 of command $1 (\"\" before the command) completes:")
+    lines.append("# '' for a flag or an unknown option, else none, file, dir, words W..., vm, vapp,")
+    lines.append("# vm-or-vapp, sr or run.")
+    lines.append("_xe_dr_kind() {")
+    lines.append("    case $1:$2 in")
+    lines.extend(_case_arms(specific_pairs))
+    lines.extend(_case_arms(global_pairs))
+    lines.append("        *) echo '' ;;")
+    lines.append("    esac")
+    lines.append("}")
+    lines.append("")
+    lines.append("# How positional argument $2 (counted from 0) of command $1 completes; 'rest' means")
+    lines.append("# that everything after it belongs to another command line.")
+    lines.append("_xe_dr_positional() {")
+    lines.append("    local -a kinds=()")
+    lines.append("    local repeat=")
+    lines.append("    case $1 in")
+    lines.extend(positional_lines)
+    lines.append("    esac")
+    lines.append("    if (( $2 < ${#kinds[@]} )); then")
+    lines.append("        echo \"${kinds[$2]}\"")
+    lines.append("    elif [[ -n $repeat ]]; then")
+    lines.append("        echo \"${kinds[${#kinds[@]}-1]}\"")
+    lines.append("    else")
+    lines.append("        echo none")
+    lines.append("    fi")
+    lines.append("}")
+    lines.append(SCRIPT_BODY.rstrip("\n"))
+    return "\n".join(lines) + "\n"
+
+
+SCRIPT_HEAD = r"""# bash completion for xe-dr                                  -*- shell-script -*-
+#
+# Generated by 'xe-dr completion' from xe-dr's own parser: do not edit, regenerate.
+# Install:  xe-dr completion > /etc/bash_completion.d/xe-dr   (or source it from ~/.bashrc)
+#
+# Commands, options and fixed choices complete from the lists below. VM and vApp names
+# (--vm, --vapp, --exclude) are asked of the pool with 'xe-dr --json inventory', SR UUIDs
+# (--sr) with 'xe-dr --json probe' on the LUNs named by the command line, run ids (--resume,
+# cleanup RUN) with 'xe-dr --json runs'; each query uses the target options of the command
+# line (-H, --xe, ...), gives up after XE_DR_COMPLETION_TIMEOUT seconds (default 5) and
+# completes nothing when it fails.
+"""
+
+SCRIPT_BODY = r'''
+# Removes simple shell quoting from a word of the command line, without evaluating it.
+_xe_dr_dequote() {
+    local word=$1
+    case $word in
+        \'*\') word=${word#\'}; word=${word%\'} ;;
+        \"*\") word=${word#\"}; word=${word%\"} ;;
+        \'*) word=${word#\'} ;;
+        \"*) word=${word#\"} ;;
+        *) word=${word//\\/} ;;
+    esac
+    case $word in
+        \~/*) word=$HOME/${word#\~/} ;;
+    esac
+    printf '%s' "$word"
+}
+
+# Names from one of xe-dr's JSON documents on stdin, one a line: $1 is the kind.
+_xe_dr_json_names='
+import json, sys
+kind = sys.argv[1]
+try:
+    doc = json.load(sys.stdin)
+except Exception:
+    sys.exit(0)
+names = []
+if kind == "run":
+    names = [r.get("id") for r in doc.get("runs", [])]
+elif kind == "sr":
+    for probe in doc.get("probes", []):
+        if probe.get("stage") == "srs":
+            names += [sr.get("uuid") for sr in probe.get("items", [])]
+else:
+    for source in doc.get("sources", []):
+        if kind in ("vm", "vm-or-vapp"):
+            names += [vm.get("name_label") for vm in source.get("vms", [])]
+        if kind in ("vapp", "vm-or-vapp"):
+            names += [a.get("name_label") for a in source.get("appliances", [])]
+for name in sorted(set(n for n in names if n and "\n" not in n)):
+    print(name)
+'
+
+# Asks xe-dr for the values of kind $1, with the target options of the command line.
+_xe_dr_query() {
+    local kind=$1 prog command i word opt take want
+    local limit=${XE_DR_COMPLETION_TIMEOUT:-5}
+    local -a args=()
+    prog=$(_xe_dr_dequote "${COMP_WORDS[0]}")
+    want=" $_xe_dr_target_options "
+    [[ $kind == sr ]] && want+="$_xe_dr_storage_options "
+    take=
+    for (( i = 1; i < ${#_xe_dr_words[@]}; i++ )); do
+        [[ $i -eq $_xe_dr_cword ]] && continue
+        word=${_xe_dr_words[i]}
+        if [[ -n $take ]]; then
+            args+=("$take" "$(_xe_dr_dequote "$word")")
+            take=
+            continue
+        fi
+        opt=${word%%=*}
+        [[ $word == -* && $want == *" $opt "* ]] || continue
+        if [[ $word == *=* ]]; then
+            args+=("$opt" "$(_xe_dr_dequote "${word#*=}")")
+        elif [[ -z $(_xe_dr_kind "$_xe_dr_command" "$opt") ]]; then
+            args+=("$opt")
+        else
+            take=$opt
+        fi
+    done
+    case $kind in
+        vm|vapp|vm-or-vapp) command=inventory ;;
+        run) command=runs ;;
+        sr)
+            # Only a probe down to the LUN (--scsiid) names SRs.
+            [[ " ${args[*]} " == *" --scsiid "* ]] || return 0
+            command=probe ;;
+        *) return 0 ;;
+    esac
+    local -a runner=()
+    type -P timeout >/dev/null 2>&1 && runner=(timeout "$limit")
+    type -P python3 >/dev/null 2>&1 || return 0
+    "${runner[@]}" "$prog" "$command" --json --no-input -q --timeout "$limit" "${args[@]}" \
+        </dev/null 2>/dev/null | python3 -c "$_xe_dr_json_names" "$kind" 2>/dev/null
+}
+
+# Sets COMPREPLY to the values in $2 (one a line) that start with $1, quoted for the shell.
+_xe_dr_reply_lines() {
+    local cur=$1 raw line
+    raw=$(_xe_dr_dequote "$cur")
+    COMPREPLY=()
+    while IFS= read -r line; do
+        [[ -n $line && $line == "$raw"* ]] || continue
+        if [[ $cur == [\'\"]* ]]; then
+            COMPREPLY+=("$line")
+        else
+            COMPREPLY+=("$(printf '%q' "$line")")
+        fi
+    done <<< "$2"
+}
+
+# Completes the value of an option or positional of kind $1, the word so far being $2.
+_xe_dr_complete_value() {
+    local kind=$1 cur=$2
+    case $kind in
+        words\ *) COMPREPLY=($(compgen -W "${kind#words }" -- "$cur")) ;;
+        file) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
+        dir) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")) ;;
+        vm|vapp|vm-or-vapp|sr|run) _xe_dr_reply_lines "$cur" "$(_xe_dr_query "$kind")" ;;
+        *) COMPREPLY=() ;;
+    esac
+}
+
+_xe_dr() {
+    local i word cur kind opt
+    local -a _xe_dr_words
+    local _xe_dr_cword _xe_dr_command
+    COMPREPLY=()
+    # Join "--opt" "=" "value": bash splits words at '=' (COMP_WORDBREAKS).
+    _xe_dr_cword=0
+    local glue=
+    for (( i = 0; i < ${#COMP_WORDS[@]}; i++ )); do
+        word=${COMP_WORDS[i]}
+        if [[ $word == = && ${#_xe_dr_words[@]} -gt 0 && ${_xe_dr_words[${#_xe_dr_words[@]}-1]} == --* && ${_xe_dr_words[${#_xe_dr_words[@]}-1]} != *=* ]]; then
+            _xe_dr_words[${#_xe_dr_words[@]}-1]+="="
+            glue=1
+        elif [[ -n $glue ]]; then
+            _xe_dr_words[${#_xe_dr_words[@]}-1]+=$word
+            glue=
+        else
+            _xe_dr_words+=("$word")
+        fi
+        [[ $i -eq $COMP_CWORD ]] && _xe_dr_cword=$(( ${#_xe_dr_words[@]} - 1 ))
+    done
+    cur=${_xe_dr_words[_xe_dr_cword]}
+
+    # The command, and the positional arguments before the word being completed.
+    _xe_dr_command=
+    local npos=0 skip= rest=
+    for (( i = 1; i < _xe_dr_cword; i++ )); do
+        word=${_xe_dr_words[i]}
+        if [[ -n $skip ]]; then skip=; continue; fi
+        if [[ $word == -?* && -z $rest ]]; then
+            [[ $word == *=* ]] && continue
+            kind=$(_xe_dr_kind "$_xe_dr_command" "$word")
+            [[ -n $kind ]] && skip=1
+            continue
+        fi
+        if [[ -z $_xe_dr_command ]]; then
+            [[ " $_xe_dr_commands " == *" $word "* ]] && _xe_dr_command=$word
+            continue
+        fi
+        kind=$(_xe_dr_positional "$_xe_dr_command" "$npos")
+        [[ $kind == rest ]] && rest=1
+        (( npos++ ))
+    done
+    [[ -n $rest ]] && return 0    # the lab's own command line: not ours to complete
+
+    # The value of an option: "--opt VALUE" or "--opt=VALUE".
+    if [[ -n $skip ]]; then
+        opt=${_xe_dr_words[_xe_dr_cword-1]}
+        _xe_dr_complete_value "$(_xe_dr_kind "$_xe_dr_command" "$opt")" "$cur"
+        return 0
+    fi
+    if [[ $cur == --*=* ]]; then
+        opt=${cur%%=*}
+        cur=${cur#*=}
+        _xe_dr_complete_value "$(_xe_dr_kind "$_xe_dr_command" "$opt")" "$cur"
+        # Without '=' in COMP_WORDBREAKS the word to replace starts at the option.
+        if [[ $COMP_WORDBREAKS != *=* ]]; then
+            for i in "${!COMPREPLY[@]}"; do COMPREPLY[i]="$opt=${COMPREPLY[i]}"; done
+        fi
+        return 0
+    fi
+
+    if [[ $cur == -* ]]; then
+        if [[ -z $_xe_dr_command ]]; then
+            COMPREPLY=($(compgen -W "$_xe_dr_global_options" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "$(_xe_dr_options "$_xe_dr_command")" -- "$cur"))
+        fi
+        return 0
+    fi
+    if [[ -z $_xe_dr_command ]]; then
+        COMPREPLY=($(compgen -W "$_xe_dr_commands" -- "$cur"))
+        return 0
+    fi
+    _xe_dr_complete_value "$(_xe_dr_positional "$_xe_dr_command" "$npos")" "$cur"
+    return 0
+}
+
+complete -F _xe_dr xe-dr xe-dr.pyz
+'''
