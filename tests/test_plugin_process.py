@@ -154,7 +154,8 @@ def test_metadata_state_on_the_protected_pool(python, s):
     assert [m["name"] for m in state["messages"]] == ["METADATA_LUN_HEALTHY",
                                                       "METADATA_LUN_BROKEN"]
     assert state["messages"][1]["vdi"] == s.m2 and state["messages"][1]["priority"] == 3
-    assert state["redo_log"] == {"enabled": False, "vdi": None, "generation": None}
+    assert state["redo_log"] == {"enabled": False, "vdi": None, "generation": None,
+                                 "generation_reason": "the pool redo log is disabled"}
     assert s.a.events("open_database") == []
 
 
@@ -370,3 +371,25 @@ def test_argv_is_one_xmlrpc_call():
     call = xmlrpc.client.dumps(("OpaqueRef:s", {"vdi": "x"}), "inventory")
     params, method = xmlrpc.client.loads(call)
     assert method == "inventory" and params == ("OpaqueRef:s", {"vdi": "x"})
+
+
+def test_metadata_state_with_the_pool_redo_log_and_no_messages(python, s):
+    from tests.plugin_fakes import redolog_writer as rl
+    db = s.a.db
+    sr = db.sr("Redo LUN", "lvmoiscsi", attached_on=list(db.tables["host"]))
+    redo = db.vdi(sr, "Metadata redo-log", type="redo_log", sharable=True)
+    db.rec("pool", s.a.pool_ref).update(redo_log_enabled=True, redo_log_vdi=redo)
+    image = s.a.lun(db.uuid("SR", sr), db.uuid("VDI", redo))
+    image.write_db(rl.database_xml(139), 139)
+    image.write_delta(b"<d/>", 140)
+    s.a.faults = {"message.get_all_records": {"*": ["PERMISSION_DENIED"]}}
+    s.a.save()
+    state = sc.call(python, s.a, "metadata_state").json()
+    assert state["redo_log"] == {"enabled": True, "vdi": db.uuid("VDI", redo),
+                                 "generation": 140, "generation_reason": None}
+    assert state["live_generation"] == 140
+    assert state["live_generation_sources"]["redo_log"] == 140
+    copies = dict((c["vdi"], c) for c in state["vdis"])
+    assert (copies[s.m1]["lag"], copies[s.m2]["lag"]) == (10, 30)
+    assert state["messages"] is None and "PERMISSION_DENIED" in state["messages_reason"]
+    assert copies[s.m2]["last_alert"] is None
