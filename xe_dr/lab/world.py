@@ -318,8 +318,9 @@ def _repo_root():
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-XE_SCRIPT = '''#!%(python)s
+XE_SCRIPT = '''#!%(python)s -S
 # The fake xe of site %(site)s of the xe-dr lab in %(lab)s (never put it on PATH).
+# (-S: no site-packages; the lab needs the standard library only, and starts faster.)
 import sys
 sys.path.insert(0, %(repo)r)
 from xe_dr.lab.xecli import main

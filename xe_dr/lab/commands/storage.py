@@ -161,12 +161,15 @@ def after_master_plug(lab, site_name, db, sr):
     replication.scan_sr(lab, site_name, db, sr)
     local_pool = db.pool_ref()
     pending = []
+    restarted = False
     for vdi in replication.metadata_vdis(db, sr):
         owner = db.rows("VDI")[vdi].get("metadata_of_pool")
         if owner == local_pool:
-            if len(db.extra.get("redo_logs") or []) < replication.MAX_REDO_LOGS:
+            # replication restarts on the first metadata VDI of this pool in the SR
+            if not restarted and \
+                    len(db.extra.get("redo_logs") or []) < replication.MAX_REDO_LOGS:
                 replication.enable_redo_log(db, vdi)
-                break
+                restarted = True
         else:
             pending.append(db.rows("VDI")[vdi]["uuid"])
     return pending
