@@ -1,42 +1,23 @@
-"""The plugin's reader of xapi redo logs, run in-process against images from our own writer.
-
-The plugin file has no ``.py`` ending and imports XenAPI/XenAPIPlugin, so it is loaded with
-the fakes on sys.path for this module only, and sys.modules is restored afterwards (the idea of
-xen-api's python3/tests/import_helper.py).
+"""The plugin's reader of xapi redo logs, run in-process against images from our own writer
+(the plugin is loaded with the fake XenAPI for this module only: tests/plugin_fakes/loader.py).
 """
 
 import gzip
 import hashlib
-import importlib.machinery
-import importlib.util
 import os
-import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.plugin_fakes import redolog_writer as rl
-from tests.plugin_fakes.scenario import HERE as FAKES, PLUGIN
+from tests.plugin_fakes.loader import plugin_module
 
 
 @pytest.fixture(scope="module")
 def plugin():
-    names = ("XenAPI", "XenAPIPlugin", "fake_xapi", "xe_dr_plugin")
-    saved = dict((n, sys.modules.pop(n, None)) for n in names)
-    sys.path.insert(0, FAKES)
-    try:
-        loader = importlib.machinery.SourceFileLoader("xe_dr_plugin", PLUGIN)
-        spec = importlib.util.spec_from_loader("xe_dr_plugin", loader)
-        module = importlib.util.module_from_spec(spec)
-        loader.exec_module(module)
+    with plugin_module() as module:
         yield module
-    finally:
-        sys.path.remove(FAKES)
-        for name in names:
-            sys.modules.pop(name, None)
-            if saved[name] is not None:
-                sys.modules[name] = saved[name]
 
 
 @pytest.fixture
