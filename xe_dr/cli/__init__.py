@@ -104,10 +104,14 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         module = importlib.import_module("xe_dr.cli.commands." + name)
+        # A command with RAW_ARGS (the lab) takes its whole command line as it is, --help too.
+        raw = getattr(module, "RAW_ARGS", False)
         sub = commands.add_parser(module.NAME, help=module.HELP, description=module.HELP,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+                                  formatter_class=argparse.RawDescriptionHelpFormatter,
+                                  add_help=not raw)
         module.add_arguments(sub)
-        _add_global_options(sub, suppress=True)
+        if not raw:
+            _add_global_options(sub, suppress=True)
         sub.set_defaults(handler=module.run)
     return parser
 
@@ -119,6 +123,9 @@ def main(argv=None, env=None):
     output = Output(env)
     _Parser.stdout = env.stdout
     try:
+        if argv[:1] == ["lab"]:
+            # The lab has a command line of its own (--help included); hand it over whole.
+            return int(importlib.import_module("xe_dr.cli.commands.lab").run_raw(argv[1:]))
         args = build_parser().parse_args(argv)
         output = Output(env, json_mode=args.json, verbosity=-1 if args.quiet else args.verbose)
         if not getattr(args, "handler", None):

@@ -5,6 +5,7 @@ import importlib
 
 NAME = "lab"
 HELP = "create and drive the simulated two-site XenServer lab (for drills and tests)"
+RAW_ARGS = True
 
 
 def add_arguments(parser):
@@ -13,6 +14,10 @@ def add_arguments(parser):
 
 
 def run(ctx):
+    return run_raw(ctx.args.lab_args)
+
+
+def run_raw(argv):
     # Imported here so that nothing outside the lab command ever loads the lab.
     lab_cli = importlib.import_module("xe_dr.lab.cli")
-    return lab_cli.main(ctx.args.lab_args)
+    return lab_cli.main(list(argv))
