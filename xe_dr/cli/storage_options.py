@@ -19,6 +19,8 @@ def add_storage_arguments(parser):
     group.add_argument("--hba", action="store_true", help="probe Fibre Channel / HBA storage")
     group.add_argument("--scsiid", metavar="SCSIID", action="append",
                        help="SCSI id of the LUN (repeat for several LUNs)")
+    group.add_argument("--hba-scsiid", metavar="SCSIID", action="append", default=[],
+                       help="an HBA LUN to attach as well as iSCSI ones (repeatable)")
     group.add_argument("--chap-user", metavar="USER", help="CHAP user name")
     group.add_argument("--chap-password-file", metavar="FILE",
                        help="read the CHAP password from the first line of FILE")
@@ -29,20 +31,21 @@ def add_storage_arguments(parser):
 def storage_specs(ctx, allow_partial):
     """The StorageSpec(s) the options describe (one per --scsiid), or [] when none given."""
     args = ctx.args
+    extra_hba = [StorageSpec.hba(s) for s in args.hba_scsiid]
     if not (args.target or args.hba):
         if args.iqn or args.scsiid or args.chap_user:
             raise UsageError("--iqn, --scsiid and --chap-user need --target (iSCSI) or --hba")
-        return []
+        return extra_hba
     if args.target and args.hba:
         raise UsageError("give either --target (iSCSI) or --hba, not both")
     scsiids = args.scsiid or [None]
     if not allow_partial and scsiids == [None]:
         raise UsageError("attaching storage needs --scsiid", hint="find it with 'xe-dr probe'")
     if args.hba:
-        return [StorageSpec.hba(s) for s in scsiids]
+        return [StorageSpec.hba(s) for s in scsiids] + extra_hba
     password = _chap_password(ctx) if args.chap_user else None
     return [StorageSpec.iscsi(args.target, args.port, args.iqn, s, args.chap_user, password)
-            for s in scsiids]
+            for s in scsiids] + extra_hba
 
 
 def _chap_password(ctx):

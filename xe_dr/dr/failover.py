@@ -26,7 +26,7 @@ import time
 
 from xe_dr.dr import prechecks as checks_
 from xe_dr.dr.engine import Engine, StepFailed
-from xe_dr.dr.inventory import PLUGIN, find_metadata_copies, read_with_plugin, read_with_xe
+from xe_dr.dr.inventory import PLUGIN, find_metadata_copies, read_sources
 from xe_dr.dr.plan import BLOCKING, CONFIRM, Item, select
 from xe_dr.dr.plugin import plugin_version
 from xe_dr.dr.storage import StorageSpec, probe
@@ -168,8 +168,10 @@ class Failover(object):
                 "master": self.pool.master, "transport": self.transport}
 
     def _on_event(self, kind, step, info):
-        if kind in ("begin", "failed", "reconciled"):
-            self.progress("%s %s%s" % (kind, step, ": %s" % info if kind == "failed" else ""))
+        if kind == "failed":
+            self.progress("FAILED %s" % info)   # the message names the step
+        elif kind in ("begin", "reconciled"):
+            self.progress("%s %s" % (kind, info))
 
     # -- phase 0 (failback): stop the VMs where they run now -----------------------------------
     def _shutdown_at_source(self):
@@ -315,15 +317,10 @@ class Failover(object):
 
     # -- phases 2-7 ---------------------------------------------------------------------------
     def _sources(self):
-        copies = [c for c in find_metadata_copies(self.xe, self.pool.uuid)
-                  if c.latest and not c.local]
         plugin = self.use_plugin and self.pool.master and \
             plugin_version(self.xe, self.pool.master) is not None
-        sources = []
-        for copy in copies:
-            source = read_with_plugin(self.xe, self.pool.master, copy) if plugin \
-                else read_with_xe(self.xe, copy)
-            sources.append(source)
+        sources = read_sources(self.xe, find_metadata_copies(self.xe, self.pool.uuid),
+                               self.pool.master, plugin)
         self.plugin = plugin
         self.report["plugin"] = bool(plugin)
         self.report["sources"] = [{"uuid": s.uuid, "name_label": s.name_label,

@@ -49,6 +49,27 @@ class MetadataCopy(object):
         return dict(self.__dict__)
 
 
+def read_sources(xe, copies, master_uuid, plugin):
+    """One SourcePool per source pool, from its newest copy.
+
+    Several copies of one pool can all be "latest" (the same highest generation on several
+    SRs, reference §1.5): only the first of each pool is read, so that nothing is listed or
+    recovered twice. A copy whose pool xapi's cache does not know (``<not in database>``) is
+    read to learn it.
+    """
+    sources, seen = [], set()
+    for copy in sorted((c for c in copies if c.latest and not c.local),
+                       key=lambda c: (c.pool_uuid is None, c.sr_uuid or "", c.vdi_uuid)):
+        if copy.pool_uuid is not None and copy.pool_uuid in seen:
+            continue
+        source = read_with_plugin(xe, master_uuid, copy) if plugin else read_with_xe(xe, copy)
+        if source.uuid in seen:
+            continue
+        seen.add(source.uuid)
+        sources.append(source)
+    return sources
+
+
 def find_metadata_copies(xe, local_pool_uuid):
     """Every metadata VDI the pool can see (one xe call). ``type=Metadata`` is capitalised
     because filters compare against the printed value (reference pitfall 14)."""

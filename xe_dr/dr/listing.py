@@ -1,7 +1,7 @@
 """``inventory``: the source pools found in the newest metadata copies, with their vApps and
 standalone VMs, and how stale each other copy of the same pool is."""
 
-from xe_dr.dr.inventory import find_metadata_copies, read_with_plugin, read_with_xe
+from xe_dr.dr.inventory import find_metadata_copies, read_sources
 from xe_dr.dr.plugin import plugin_version
 from xe_dr.pool import read_pool
 
@@ -11,10 +11,7 @@ def inventory(xe, use_plugin=True):
     copies = find_metadata_copies(xe, pool.uuid)
     plugin = use_plugin and pool.master and plugin_version(xe, pool.master) is not None
     foreign = [c for c in copies if not c.local]
-    sources = []
-    for copy in [c for c in foreign if c.latest]:
-        source = read_with_plugin(xe, pool.master, copy) if plugin else read_with_xe(xe, copy)
-        sources.append(source)
+    sources = read_sources(xe, copies, pool.master, plugin)
     if plugin:
         _generations(xe, pool.master, foreign)
     result = []
