@@ -8,6 +8,7 @@ again on the same port with the same host key.
 
 import os
 import signal
+import threading
 import time
 
 from . import util
@@ -32,7 +33,8 @@ def serve(lab, sites, out, poll=0.5, stop_after=None):
         servers[site] = srv
 
     stopping = []
-    signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
     try:
         for site in sites:
             if not lab.is_dark(site):
