@@ -13,18 +13,19 @@
 _xe_dr_commands='doctor status replication probe inventory failover failback cleanup runs lab completion'
 _xe_dr_global_options='--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --state-dir --timeout --verbose --version --xe --yes -H -h -i -q -v -y'
 _xe_dr_target_options='-H --host --ssh -i --identity --known-hosts --xe --no-plugin --state-dir'
-_xe_dr_storage_options='--target --port --iqn --hba --scsiid --chap-user --chap-password-file --chap-password-env'
+_xe_dr_storage_options='--target --port --iqn --hba --scsiid --hba-scsiid --chap-user --chap-password-file --chap-password-env'
 
 # The options of command $1 (global options included: they are accepted after it).
 _xe_dr_options() {
     case $1 in
-        doctor|inventory|runs|lab|completion) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        doctor|inventory|runs|completion) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         status) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --peer --peer-xe --quiet --ssh --state-dir --timeout --verbose --vms --xe --yes -H -h -i -q -v -y' ;;
         replication) echo '--accept-new-host-key --alerts --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
-        probe) echo '--accept-new-host-key --chap-password-env --chap-password-file --chap-user --hba --help --host --identity --iqn --json --known-hosts --no-input --no-plugin --port --quiet --scsiid --ssh --state-dir --target --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
-        failover) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --disable-ha --dry-run --exclude --force --hba --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
-        failback) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --hba --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --state-dir --target --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
+        probe) echo '--accept-new-host-key --chap-password-env --chap-password-file --chap-user --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --no-input --no-plugin --port --quiet --scsiid --ssh --state-dir --target --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        failover) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --disable-ha --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
+        failback) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --state-dir --target --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
         cleanup) echo '--accept-new-host-key --dry-run --force --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        lab) echo '' ;;
     esac
 }
 
@@ -33,7 +34,7 @@ _xe_dr_options() {
 # vm-or-vapp, sr or run.
 _xe_dr_kind() {
     case $1:$2 in
-        status:--peer|probe:--chap-password-env|probe:--chap-user|probe:--iqn|probe:--port|probe:--scsiid|probe:--target|failover:--chap-password-env|failover:--chap-user|failover:--iqn|failover:--map-network|failover:--parallel|failover:--port|failover:--scsiid|failover:--source|failover:--target|failback:--chap-password-env|failback:--chap-user|failback:--iqn|failback:--map-network|failback:--parallel|failback:--port|failback:--scsiid|failback:--source|failback:--target) echo 'none' ;;
+        status:--peer|probe:--chap-password-env|probe:--chap-user|probe:--hba-scsiid|probe:--iqn|probe:--port|probe:--scsiid|probe:--target|failover:--chap-password-env|failover:--chap-user|failover:--hba-scsiid|failover:--iqn|failover:--map-network|failover:--parallel|failover:--port|failover:--scsiid|failover:--source|failover:--target|failback:--chap-password-env|failback:--chap-user|failback:--hba-scsiid|failback:--iqn|failback:--map-network|failback:--parallel|failback:--port|failback:--scsiid|failback:--source|failback:--target) echo 'none' ;;
         status:--peer-xe|probe:--chap-password-file|failover:--chap-password-file|failover:--source-xe|failback:--chap-password-file|failback:--source-xe) echo 'file' ;;
         failover:--exclude|failback:--exclude) echo 'vm-or-vapp' ;;
         failover:--power|failback:--power) echo 'words start paused none' ;;
@@ -140,8 +141,9 @@ _xe_dr_query() {
         vm|vapp|vm-or-vapp) command=inventory ;;
         run) command=runs ;;
         sr)
-            # Only a probe down to the LUN (--scsiid) names SRs.
-            [[ " ${args[*]} " == *" --scsiid "* ]] || return 0
+            # Only a probe down to the LUN (--scsiid, --hba-scsiid) names SRs.
+            [[ " ${args[*]} " == *" --scsiid "* || " ${args[*]} " == *" --hba-scsiid "* ]] \
+                || return 0
             command=probe ;;
         *) return 0 ;;
     esac

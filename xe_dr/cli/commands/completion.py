@@ -30,8 +30,14 @@ DIR_METAVARS = ("DIR",)
 # pressing TAB must not record a host key, nor -y, nor anything that changes the pool).
 TARGET_OPTIONS = ("-H", "--host", "--ssh", "-i", "--identity", "--known-hosts", "--xe",
                   "--no-plugin", "--state-dir")
-STORAGE_OPTIONS = ("--target", "--port", "--iqn", "--hba", "--scsiid", "--chap-user",
-                   "--chap-password-file", "--chap-password-env")
+
+
+def _storage_options():
+    """The storage options (probe, failover, failback), passed on to a probe for --sr."""
+    from xe_dr.cli.storage_options import add_storage_arguments
+    parser = argparse.ArgumentParser(add_help=False)
+    add_storage_arguments(parser)
+    return tuple(o for a in parser._actions for o in a.option_strings)
 
 
 def add_arguments(parser):
@@ -103,7 +109,7 @@ def word_lists(parser):
                                 "kind": kind, "repeat": repeat})
         commands.append({"name": name, "options": options, "positionals": positionals})
     return {"global_options": globals_, "commands": commands,
-            "target_options": list(TARGET_OPTIONS), "storage_options": list(STORAGE_OPTIONS)}
+            "target_options": list(TARGET_OPTIONS), "storage_options": list(_storage_options())}
 
 
 # -- writing the script -------------------------------------------------------------------------
@@ -150,7 +156,7 @@ def bash_script(parser):
     lines.append("_xe_dr_commands=%s" % _sq(" ".join(commands)))
     lines.append("_xe_dr_global_options=%s" % _sq(" ".join(sorted(globals_))))
     lines.append("_xe_dr_target_options=%s" % _sq(" ".join(TARGET_OPTIONS)))
-    lines.append("_xe_dr_storage_options=%s" % _sq(" ".join(STORAGE_OPTIONS)))
+    lines.append("_xe_dr_storage_options=%s" % _sq(" ".join(data["storage_options"])))
     lines.append("")
     lines.append("# The options of command $1 (global options included: they are accepted after it).")
     lines.append("_xe_dr_options() {")
@@ -276,8 +282,9 @@ _xe_dr_query() {
         vm|vapp|vm-or-vapp) command=inventory ;;
         run) command=runs ;;
         sr)
-            # Only a probe down to the LUN (--scsiid) names SRs.
-            [[ " ${args[*]} " == *" --scsiid "* ]] || return 0
+            # Only a probe down to the LUN (--scsiid, --hba-scsiid) names SRs.
+            [[ " ${args[*]} " == *" --scsiid "* || " ${args[*]} " == *" --hba-scsiid "* ]] \
+                || return 0
             command=probe ;;
         *) return 0 ;;
     esac
