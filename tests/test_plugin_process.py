@@ -141,7 +141,7 @@ def test_metadata_state_on_the_protected_pool(python, s):
     assert set(copies) == {s.m1, s.m2}
     m1, m2 = copies[s.m1], copies[s.m2]
     assert m1["sr"] == {"uuid": s.sr1, "name_label": "DR LUN 1", "type": "lvmoiscsi"}
-    assert m1["pool"] == {"uuid": s.pool_a, "local": True, "reason": None}
+    assert m1["pool"] == {"uuid": s.pool_a, "local": True, "reason": None, "source": "local"}
     assert (m1["replicating"], m1["attached_to"], m1["metadata_latest"]) == (True, [s.a1], True)
     assert (m1["generation"], m1["half"], m1["lag"], m1["size"]) == (130, 2, 0, 3988783104)
     # SR2's redo log lost its VBD at 110 while the pool went on to 130.
@@ -167,12 +167,12 @@ def test_metadata_state_on_the_recovery_pool(python, s):
     m1, m2, m9, own = copies[s.m1], copies[s.m2], copies[s.m9], copies[s.mb]
     # The mirror of SR1 froze at 125 while site A went on to 130.
     assert m1["generation"] == 125 < a_state["live_generation"] == 130
-    assert m1["pool"] == {"uuid": s.pool_a, "local": False, "reason": None}
+    assert m1["pool"] == {"uuid": s.pool_a, "local": False, "reason": None, "source": "xapi"}
     assert m1["lag"] is None and "another pool" in m1["lag_reason"]
     assert (m1["behind_newest_copy"], m2["behind_newest_copy"]) == (0, 15)
     assert m2["generation"] == 110
-    # A copy xapi could not cache (it is from a newer schema): pool unknown, with the reason.
-    assert m9["pool"]["uuid"] is None and "cache" in m9["pool"]["reason"]
+    # A copy xapi could not cache (it is from a newer schema): its pool is read from the copy.
+    assert m9["pool"] == {"uuid": s.pool_9, "local": False, "reason": None, "source": "copy"}
     assert (m9["generation"], m9["schema"], m9["newer_schema"]) == (40, [5, 999], True)
     assert own["pool"]["local"] and own["replicating"]
     assert (own["generation"], own["lag"]) == (57, 0)

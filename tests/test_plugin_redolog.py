@@ -271,3 +271,28 @@ def test_device_paths(plugin, monkeypatch):
     assert state["generation"] is None and "no known block device layout" in state["reason"]
     state = plugin.read_vdi_copy("S", "lvmohba", "V")
     assert "/lab/dev/VG_XenStorage-S/LV-V" in state["reason"]
+
+
+def test_the_pool_uuid_written_in_a_copy(plugin, lun):
+    pool = "0a1b2c3d-0000-4000-8000-00000000abcd"
+    filler = b"".join(b'<table name="VM%d"><row ref="OpaqueRef:x" uuid="%s"/></table>'
+                      % (n, ("%08d-0000-4000-8000-000000000000" % n).encode("ascii"))
+                      for n in range(3000))
+    xml = (b'<database><manifest/>' + filler + b'<table name="host"/><table name="pool">'
+           b'<row ref="OpaqueRef:p" name__label="a &quot; uuid=&quot;x" uuid="'
+           + pool.encode("ascii") + b'"/></table></database>')
+    lun.write_db(xml, 8)
+    state = plugin.read_copy(lun.path)
+    state["device"] = lun.path
+    assert plugin.pool_uuid_of_copy(state) == pool
+    fd = os.open(lun.path, os.O_RDONLY)
+    try:
+        for chunk in (7, 64, 4096):          # the table marker across chunk boundaries
+            assert plugin._pool_uuid_in(plugin._Reader(fd), state["xml"][0], state["xml"][1],
+                                        chunk=chunk) == pool
+    finally:
+        os.close(fd)
+    lun.write_db(rl.database_xml(9).replace(b'<table name="pool">', b'<table name="poo">'), 9)
+    state = plugin.read_copy(lun.path)
+    state["device"] = lun.path
+    assert plugin.pool_uuid_of_copy(state) is None

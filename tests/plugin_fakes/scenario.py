@@ -266,7 +266,8 @@ def build(root):
     for gen in range(51, 58):
         own_lun.write_delta(b"<d/>", gen)
     newer = b.lun(s.sr9, s.m9)
-    newer.write_db(rl.database_xml(40, new_uuid(), schema=(5, 999)), 40)
+    s.pool_9 = new_uuid()
+    newer.write_db(rl.database_xml(40, s.pool_9, schema=(5, 999)), 40)
     b.write_state_db(55)
     b.write_inventory(s.b1)
     b.foreign = {s.m1: a.db, s.m2: a.db,
