@@ -1,0 +1,244 @@
+"""The plugin inside the simulated lab: installed by copying it into each host's plugin folder,
+called through the lab's ``xe host-call-plugin`` (a real process with xapi's argv contract and
+the lab's XenAPI/XenAPIPlugin stand-ins), and compared with what plain xe says on the same lab.
+
+What the plugin needs from a host that the lab does not hand it yet is given by a small
+interpreter wrapper (the lab's ``plugin_python`` setting): the environment described at the top
+of host-plugins/xe-dr, built from what the lab does pass:
+
+* ``XE_DR_PLUGIN_DEV_ROOT``: a folder of symlinks ``VG_XenStorage-<sr>/LV-<vdi>`` made from
+  ``XE_DR_LAB_DEVICE_MAP``, so the metadata VDIs' redo logs are read where dom0 would;
+* ``XE_DR_PLUGIN_XAPI_DB``: a ``state.db`` whose ``.generation`` holds the site's live count;
+* ``XE_DR_PLUGIN_INVENTORY``: an xensource-inventory naming ``XE_DR_LAB_HOST``.
+"""
+
+import json
+import os
+import shutil
+import stat
+import sys
+
+import pytest
+
+from tests.fixtures_lab import python36
+from tests.plugin_fakes.scenario import PLUGIN
+from xe_dr.dr.inventory import find_metadata_copies, read_with_plugin, read_with_xe
+from xe_dr.runner.local import LocalRunner
+from xe_dr.xe import Xe
+from xe_dr.xe.errors import XapiError
+
+WRAPPER = '''#!%(python)s
+import json, os, sys
+env = dict(os.environ)
+lab, site, host = env["XE_DR_LAB_DIR"], env["XE_DR_LAB_SITE"], env["XE_DR_LAB_HOST"]
+root = os.path.join(lab, "plugin-env", "%%s-%%d" %% (site, os.getpid()))
+dev = os.path.join(root, "dev")
+os.makedirs(dev)
+for device, target in json.loads(env.get("XE_DR_LAB_DEVICE_MAP") or "{}").items():
+    link = os.path.join(dev, device[len("/dev/"):])
+    if not os.path.isdir(os.path.dirname(link)):
+        os.makedirs(os.path.dirname(link))
+    os.symlink(target, link)
+with open(os.path.join(lab, "state", site + ".json")) as f:
+    generation = json.load(f).get("generation", 0)
+with open(os.path.join(root, "state.db.generation"), "w") as f:
+    f.write(str(generation))
+with open(os.path.join(root, "xensource-inventory"), "w") as f:
+    f.write("INSTALLATION_UUID='%%s'\\n" %% host)
+env.update(XE_DR_PLUGIN_DEV_ROOT=dev, XE_DR_PLUGIN_XAPI_DB=os.path.join(root, "state.db"),
+           XE_DR_PLUGIN_INVENTORY=os.path.join(root, "xensource-inventory"))
+os.execve(%(python)r, [%(python)r] + sys.argv[1:], env)
+'''
+
+
+@pytest.fixture
+def dr(lab):
+    """A lab with site A replicating, the plugin on every host, and the wrapper in place."""
+    python = python36() or sys.executable
+    wrapper = os.path.join(lab.root, "plugin-python")
+    with open(wrapper, "w") as handle:
+        handle.write(WRAPPER % {"python": python})
+    os.chmod(wrapper, 0o755)
+    lab.lab.update_config(lambda c: c.__setitem__("plugin_python", wrapper))
+    for site in ("A", "B"):
+        for host in lab.ok(site, "host-list", "params=uuid", "--minimal").values:
+            target = os.path.join(lab.lab.plugin_dir(host), "xe-dr")
+            shutil.copy(PLUGIN, target)
+            os.chmod(target, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH
+                     | stat.S_IXOTH)
+    lab.enable_replication("A")
+    lab.masters = dict((s, lab.ok(s, "pool-list", "params=master", "--minimal").value)
+                       for s in ("A", "B"))
+    lab.client = dict((s, Xe(LocalRunner(), xe_path=lab.xe_path(s))) for s in ("A", "B"))
+    return lab
+
+
+def plugin(lab, site, fn, **args):
+    return lab.client[site].call_plugin(lab.masters[site], "xe-dr", fn, args)
+
+
+def state(lab, site):
+    return json.loads(plugin(lab, site, "metadata_state"))
+
+
+def live_generation(lab, site):
+    return lab.db(site).generation
+
+
+def opens_since(lab, mark):
+    return sum(e.get("db_opens", 0) for e in lab.call_log()[mark:])
+
+
+def test_version_and_missing_function(dr):
+    assert plugin(dr, "B", "version") == "1"
+    with pytest.raises(XapiError) as info:
+        plugin(dr, "B", "nope")
+    assert info.value.code == "UNKNOWN_XENAPI_PLUGIN_FUNCTION"
+
+
+def test_metadata_state_matches_xe_and_the_disk(dr):
+    got = state(dr, "A")
+    listed = dr.client["A"].list("vdi", params=("uuid", "sr-uuid", "metadata-latest"),
+                                 filters={"type": "Metadata"})
+    copies = dict((c["vdi"], c) for c in got["vdis"])
+    assert set(copies) == set(r["uuid"] for r in listed) and copies
+    live = live_generation(dr, "A")
+    assert got["host"]["is_master"] is True
+    assert got["live_generation"] == live
+    for record in listed:
+        copy = copies[record["uuid"]]
+        assert copy["sr"]["uuid"] == record["sr-uuid"]
+        assert copy["metadata_latest"] == (record["metadata-latest"] == "true")
+        assert copy["pool"]["local"] and copy["replicating"]
+        assert copy["attached_to"] == [dr.masters["A"]]
+        # the lab writes the whole database on every change: the copies are current
+        assert (copy["generation"], copy["lag"]) == (live, 0), copy
+        assert copy["schema"] is not None
+
+
+def test_a_frozen_mirror_lags_the_live_database(dr):
+    before = state(dr, "A")
+    frozen_at = before["live_generation"]
+    tasks = dr.failover_task("B")                # breaks the mirror, introduces the SRs at B
+    assert tasks
+    vm = dr.ok("A", "vm-list", "is-control-domain=false", "params=uuid", "--minimal").values[0]
+    for n in range(3):                           # site A goes on changing
+        dr.ok("A", "vm-param-set", "uuid=" + vm, "name-description=changed %d" % n)
+    after = state(dr, "A")
+    assert after["live_generation"] > frozen_at
+    seen_at_b = state(dr, "B")
+    foreign = [c for c in seen_at_b["vdis"] if not c["pool"]["local"]]
+    assert foreign
+    for copy in foreign:
+        assert copy["generation"] == frozen_at < after["live_generation"]
+        assert copy["lag"] is None and copy["lag_reason"]
+        assert copy["behind_newest_copy"] == 0
+        # from xapi's foreign-database cache, or else from the pool row in the copy itself
+        assert copy["pool"]["uuid"] == after["pool"]["uuid"]
+        assert copy["pool"]["source"] in ("xapi", "copy")
+    # at A the copies were written on: no lag there
+    assert all(c["lag"] == 0 for c in after["vdis"])
+
+
+def test_inventory_matches_plain_xe(dr):
+    dr.failover_task("B")
+    xe_b = dr.client["B"]
+    local_pool = dr.ok("B", "pool-list", "params=uuid", "--minimal").value
+    copies = [c for c in find_metadata_copies(xe_b, local_pool) if c.latest and not c.local]
+    assert copies
+    copy = copies[0]
+    mark = len(dr.call_log())
+    via_plugin = read_with_plugin(xe_b, dr.masters["B"], copy)
+    plugin_opens = opens_since(dr, mark)
+    mark = len(dr.call_log())
+    via_xe = read_with_xe(xe_b, copy)
+    xe_opens = opens_since(dr, mark)
+    assert plugin_opens == 1 < xe_opens
+
+    assert (via_plugin.uuid, via_plugin.name_label) == (via_xe.uuid, via_xe.name_label)
+    assert sorted(h["uuid"] for h in via_plugin.hosts) == sorted(h["uuid"] for h in via_xe.hosts)
+    for mine, theirs in zip(sorted(via_plugin.hosts, key=lambda h: h["uuid"]),
+                            sorted(via_xe.hosts, key=lambda h: h["uuid"])):
+        assert mine["name_label"] == theirs["name_label"]
+        assert mine["software_version"] == theirs["software_version"]
+    assert sorted(v.uuid for v in via_plugin.vms) == sorted(v.uuid for v in via_xe.vms)
+    scalar = ("name_label", "power_state", "version", "order", "start_delay",
+              "shutdown_delay", "ha_restart_priority", "memory", "vcpus")
+    for vm in via_plugin.vms:
+        other = via_xe.vm(vm.uuid)
+        assert dict((f, getattr(vm, f)) for f in scalar) == \
+            dict((f, getattr(other, f)) for f in scalar), vm.uuid
+    assert sorted((a.uuid, a.name_label, a.name_description) for a in via_plugin.appliances) \
+        == sorted((a.uuid, a.name_label, a.name_description) for a in via_xe.appliances)
+    assert copy.generation == live_generation(dr, "A")
+
+    # What plain xe cannot tell through the foreign database, checked against site A's own
+    # listing (its references resolve there): vApp membership and the SRs each VM needs.
+    xe_a = dr.client["A"]
+    membership = dict((r["uuid"], r["appliance"]) for r in xe_a.list(
+        "vm", params=("uuid", "appliance"), filters={"is-control-domain": "false"}))
+    for vm in via_plugin.vms:
+        expected = membership[vm.uuid]
+        assert vm.appliance == ("" if expected in ("", "<not in database>") else expected)
+    for app in via_plugin.appliances:
+        assert sorted(app.vms) == sorted(u for u, a in membership.items() if a == app.uuid)
+    vdis = dict((r["uuid"], r["sr-uuid"]) for r in xe_a.list("vdi", params=("uuid", "sr-uuid")))
+    iso = set(r["uuid"] for r in xe_a.list("sr", params=("uuid",),
+                                           filters={"content-type": "iso"}))
+    needs = {}
+    for vbd in xe_a.list("vbd", params=("vm-uuid", "vdi-uuid", "type")):
+        sr = vdis.get(vbd["vdi-uuid"])
+        if vbd["type"] != "CD" and sr and sr not in iso:
+            needs.setdefault(vbd["vm-uuid"], set()).add(sr)
+    b_srs = set(r["uuid"] for r in xe_b.list("sr", params=("uuid",)))
+    for vm in via_plugin.vms:
+        assert set(s["uuid"] for s in vm.srs) == needs.get(vm.uuid, set()), vm.name_label
+        for sr in vm.srs:
+            assert sr["present"] == (sr["uuid"] in b_srs)
+
+
+def test_recover_through_the_plugin(dr):
+    dr.failover_task("B")
+    xe_b = dr.client["B"]
+    local_pool = dr.ok("B", "pool-list", "params=uuid", "--minimal").value
+    copy = [c for c in find_metadata_copies(xe_b, local_pool) if c.latest and not c.local][0]
+    inventory = json.loads(plugin(dr, "B", "inventory", vdi=copy.vdi_uuid))
+    apps = [a["uuid"] for a in inventory["appliances"]]
+    ready = [v["uuid"] for v in inventory["vms"] if not v["appliance"]
+             and all(s["present"] and s["attached"] for s in v["srs"])]
+    blocked = [v["uuid"] for v in inventory["vms"] if not v["appliance"]
+               and not all(s["present"] and s["attached"] for s in v["srs"])]
+    mark = len(dr.call_log())
+    result = json.loads(plugin(dr, "B", "recover", vdi=copy.vdi_uuid, vms=json.dumps(
+        ready + blocked), appliances=json.dumps(apps), force="false", parallel="3"))
+    assert opens_since(dr, mark) == 1
+    results = dict((r["uuid"], r) for r in result["results"])
+    assert [r["kind"] for r in result["results"]][:len(apps)] == ["appliance"] * len(apps)
+    for uuid in apps + ready:
+        assert results[uuid]["ok"], results[uuid]
+    for uuid in blocked:
+        assert results[uuid]["error"][0] == "VM_REQUIRES_SR"
+    # B's own listing now shows the recovered VMs, and each vApp's members are in it
+    here = dict((r["uuid"], r) for r in xe_b.list(
+        "vm", params=("uuid", "appliance", "power-state"),
+        filters={"is-control-domain": "false"}))
+    for app in inventory["appliances"]:
+        assert sorted(results[app["uuid"]]["recovered_vms"]) == sorted(app["vms"])
+        for member in app["vms"]:
+            assert here[member]["appliance"] == app["uuid"]
+    for uuid in ready:
+        assert here[uuid]["power-state"] == "halted"
+    # again, unforced: the copies are not newer than what is here now
+    again = json.loads(plugin(dr, "B", "recover", vdi=copy.vdi_uuid, vms=json.dumps(ready[:1])))
+    if ready:
+        assert again["results"][0]["error"][0] in ("VM_TO_IMPORT_IS_NOT_NEWER_VERSION",
+                                                   "VM_BAD_POWER_STATE")
+
+
+def test_errors_travel_through_xe(dr):
+    with pytest.raises(XapiError) as info:
+        plugin(dr, "B", "inventory", vdi="00000000-0000-4000-8000-000000000000")
+    assert info.value.code == "UUID_INVALID"
+    with pytest.raises(XapiError) as info:
+        plugin(dr, "B", "recover", vdi="x", force="perhaps")
+    assert info.value.code == "XE_DR_PLUGIN_INVALID_ARGUMENT"
