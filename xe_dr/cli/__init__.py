@@ -109,7 +109,11 @@ def build_parser():
         sub = commands.add_parser(module.NAME, help=module.HELP, description=module.HELP,
                                   formatter_class=argparse.RawDescriptionHelpFormatter,
                                   add_help=not raw)
-        module.add_arguments(sub)
+        if getattr(module, "SUBCOMMANDS", False):
+            # Its own sub-commands take the shared options too.
+            module.add_arguments(sub, lambda p: _add_global_options(p, suppress=True))
+        else:
+            module.add_arguments(sub)
         if not raw:
             _add_global_options(sub, suppress=True)
         sub.set_defaults(handler=module.run)

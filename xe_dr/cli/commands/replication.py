@@ -5,13 +5,26 @@ from xe_dr.exitcodes import ExitCode
 
 NAME = "replication"
 HELP = "enable or disable pool-metadata replication to SRs (UUIDs or names; at most 8)"
+SUBCOMMANDS = True
 
 
-def add_arguments(parser):
-    parser.add_argument("action", choices=("enable", "disable"))
-    parser.add_argument("srs", nargs="*", metavar="SR", help="SR UUID or name-label")
-    parser.add_argument("--alerts", action="store_true",
+def add_arguments(parser, add_shared_options=None):
+    # enable and disable are sub-commands of their own so that options and SR names can be
+    # given in any order (argparse cannot mix an optional list of names with options).
+    actions = parser.add_subparsers(dest="action", metavar="enable|disable",
+                                    parser_class=type(parser))
+    actions.required = True
+    enable = actions.add_parser("enable", help="enable replication to these SRs")
+    enable.add_argument("srs", nargs="*", metavar="SR", help="SR UUID or name-label")
+    enable.add_argument("--alerts", action="store_true",
                         help="also turn on metadata_lun_alerts so xapi reports a broken copy")
+    disable = actions.add_parser("disable", help="disable replication to these SRs (deletes "
+                                                 "their metadata copy)")
+    disable.add_argument("srs", nargs="*", metavar="SR", help="SR UUID or name-label")
+    disable.set_defaults(alerts=False)
+    for sub in (enable, disable):
+        if add_shared_options:
+            add_shared_options(sub)
 
 
 def run(ctx):
