@@ -727,3 +727,17 @@ def test_secret_create(lab):
 
 def test_unused_helpers_stay_importable():
     assert replication.MAX_REDO_LOGS == 8 and array.STATE
+
+
+def test_metadata_lun_alerts(lab):
+    sr, _ = lab.replicated_srs()[0]
+    pool = lab.ok("A", "pool-list", "--minimal").value
+    lab.ok("A", "pool-param-set", "uuid=" + pool, "other-config:metadata_lun_alerts=true")
+    lab.ok("A", "sr-enable-database-replication", "uuid=" + sr)
+    lab.mirror("break")
+    lab.mirror("reverse")  # A's copy becomes a read-only target: A's redo log breaks
+    lab.ok("A", "vm-param-set", "uuid=" + lab.vm_uuid("web-01"), "name-description=x")
+    assert lab.ok("A", "message-list", "name=METADATA_LUN_BROKEN", "--minimal").values
+    vdi = lab.uuid("A", "vdi", type="Metadata")
+    assert lab.ok("A", "vdi-param-get", "uuid=" + vdi,
+                  "param-name=metadata-latest").value == "false"

@@ -258,3 +258,13 @@ def test_xenapi_stand_in_in_process(lab):
         os.environ.pop("XE_DR_LAB_DIR", None)
         os.environ.pop("XE_DR_LAB_SITE", None)
         XenAPI._backend = None
+
+
+def test_killed_by_a_signal(lab):
+    host = lab.ok("A", "host-list", "--minimal").values[0]
+    path = os.path.join(lab.lab.plugin_dir(host), "suicide")
+    with open(path, "w") as f:
+        f.write("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    r = lab.xe("A", "host-call-plugin", "host-uuid=" + host, "plugin=suicide", "fn=x")
+    assert r.err.startswith("There was a failure communicating with the plug-in.\n"
+                            "status: signal: SIGKILL\n")

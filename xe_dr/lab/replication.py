@@ -95,6 +95,7 @@ def after_commit(site, db):
                 # The device went away or became read-only: the redo log is broken.
                 if vdi.get("metadata_latest"):
                     db.update("VDI", vdi_ref, metadata_latest=False)
+                    lun_alert(db, vdi, "METADATA_LUN_BROKEN")
                 continue
             if not vdi.get("metadata_latest"):
                 db.update("VDI", vdi_ref, metadata_latest=True)
@@ -105,6 +106,18 @@ def after_commit(site, db):
         for vdi_uuid, lun in live:
             array.write_lv(lab, data, lun, site.name, vdi_uuid,
                            lambda path: redolog.write_path(path, xml, db.generation))
+
+
+def lun_alert(db, vdi, name):
+    """METADATA_LUN_BROKEN / _HEALTHY, only if pool other-config:metadata_lun_alerts=true."""
+    if (db.pool().get("other_config") or {}).get("metadata_lun_alerts") != "true":
+        return
+    import time
+    db.create("message", {
+        "name": name, "priority": 3 if name.endswith("BROKEN") else 5, "cls": "Pool",
+        "obj_uuid": db.pool()["uuid"], "timestamp": util.xapi_date(time.time()),
+        "body": "Metadata replication to VDI %s (SR %s)" % (
+            vdi.get("uuid"), db.rows("SR").get(vdi.get("SR"), {}).get("uuid", ""))})
 
 
 def scan_sr(lab, site_name, db, sr_ref, data=None):
