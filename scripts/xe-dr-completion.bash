@@ -18,9 +18,9 @@ _xe_dr_storage_options='--target --port --iqn --hba --scsiid --hba-scsiid --chap
 # The options of command $1 (global options included: they are accepted after it).
 _xe_dr_options() {
     case $1 in
-        doctor|inventory|runs|completion) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        doctor|replication|replication/disable|inventory|runs|completion) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         status) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --peer --peer-xe --quiet --ssh --state-dir --timeout --verbose --vms --xe --yes -H -h -i -q -v -y' ;;
-        replication) echo '--accept-new-host-key --alerts --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        replication/enable) echo '--accept-new-host-key --alerts --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         probe) echo '--accept-new-host-key --chap-password-env --chap-password-file --chap-user --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --no-input --no-plugin --port --quiet --scsiid --ssh --state-dir --target --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         failover) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --disable-ha --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
         failback) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --state-dir --target --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
@@ -50,13 +50,23 @@ _xe_dr_kind() {
     esac
 }
 
+# The sub-commands of command $1 (replication enable|disable): "replication/enable" is a
+# command of its own for the lookups here.
+_xe_dr_subcommands() {
+    case $1 in
+        replication) echo 'enable disable' ;;
+    esac
+}
+
 # How positional argument $2 (counted from 0) of command $1 completes; 'rest' means
 # that everything after it belongs to another command line.
 _xe_dr_positional() {
     local -a kinds=()
     local repeat=
     case $1 in
-        replication) kinds=('words enable disable' 'none'); repeat=1 ;;
+        replication) kinds=('words enable disable'); repeat= ;;
+        replication/enable) kinds=('none'); repeat=1 ;;
+        replication/disable) kinds=('none'); repeat=1 ;;
         cleanup) kinds=('run'); repeat= ;;
         lab) kinds=('rest'); repeat= ;;
     esac
@@ -189,9 +199,12 @@ _xe_dr() {
     # Join "--opt" "=" "value": bash splits words at '=' (COMP_WORDBREAKS).
     _xe_dr_cword=0
     local glue=
+    local last
     for (( i = 0; i < ${#COMP_WORDS[@]}; i++ )); do
         word=${COMP_WORDS[i]}
-        if [[ $word == = && ${#_xe_dr_words[@]} -gt 0 && ${_xe_dr_words[${#_xe_dr_words[@]}-1]} == --* && ${_xe_dr_words[${#_xe_dr_words[@]}-1]} != *=* ]]; then
+        last=
+        [[ ${#_xe_dr_words[@]} -gt 0 ]] && last=${_xe_dr_words[${#_xe_dr_words[@]}-1]}
+        if [[ $word == = && $last == --* && $last != *=* ]]; then
             _xe_dr_words[${#_xe_dr_words[@]}-1]+="="
             glue=1
         elif [[ -n $glue ]]; then
@@ -218,6 +231,11 @@ _xe_dr() {
         fi
         if [[ -z $_xe_dr_command ]]; then
             [[ " $_xe_dr_commands " == *" $word "* ]] && _xe_dr_command=$word
+            continue
+        fi
+        if [[ $npos -eq 0 && " $(_xe_dr_subcommands "$_xe_dr_command") " == *" $word "* ]]
+        then
+            _xe_dr_command+=/$word
             continue
         fi
         kind=$(_xe_dr_positional "$_xe_dr_command" "$npos")

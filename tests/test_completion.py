@@ -134,6 +134,10 @@ def test_choices(bin_dir):
     assert complete(bin_dir, "xe-dr", "failover", "--power", "") == ["none", "paused", "start"]
     assert complete(bin_dir, "xe-dr", "--ssh", "o") == ["openssh"]
     assert complete(bin_dir, "xe-dr", "replication", "") == ["disable", "enable"]
+    # a sub-command has options of its own
+    assert complete(bin_dir, "xe-dr", "replication", "enable", "--al") == ["--alerts"]
+    assert complete(bin_dir, "xe-dr", "replication", "disable", "--al") == []
+    assert complete(bin_dir, "xe-dr", "replication", "enable", "SR1", "") == []
     # the value of a flag is not a thing: the next word is the next option or argument
     assert complete(bin_dir, "xe-dr", "--json", "replication", "e") == ["enable"]
 

@@ -137,15 +137,29 @@ def test_every_command_has_its_subsection_and_synopsis(page, command):
     assert _names(page["sections"]["SYNOPSIS"], command)
 
 
+def _actions_within(parser):
+    """Every action of a command and of its own sub-commands (replication enable)."""
+    for action in parser._actions:
+        yield action
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                for inner in _actions_within(sub):
+                    yield inner
+
+
 def _command_cases():
+    seen = set()
     for command, sub in sorted(_subparsers(PARSER).items()):
-        for action in sub._actions:
+        for action in _actions_within(sub):
             if isinstance(action, argparse._HelpAction):
                 continue
             own = [o for o in action.option_strings if o not in GLOBAL_OPTIONS]
             if action.option_strings and not own:
                 continue  # a global option, accepted after the command too
-            yield command, action
+            key = (command, tuple(action.option_strings) or action.dest)
+            if key not in seen:
+                seen.add(key)
+                yield command, action
 
 
 @pytest.mark.parametrize("command,action", list(_command_cases()),
@@ -155,6 +169,12 @@ def test_every_option_of_a_command_is_documented_with_it(page, command, action):
     body = page["commands"].get(command, "")
     for option in action.option_strings:
         assert _names(body, option), "%s %s is not in its subsection" % (command, option)
+    if isinstance(action, argparse._SubParsersAction):
+        for name in action.choices:
+            assert _names(body, "xe-dr %s %s" % (command, name)), \
+                "no synopsis line 'xe-dr %s %s' in its subsection" % (command, name)
+            assert _names(page["sections"]["SYNOPSIS"], name)
+        return
     if not action.option_strings and action.metavar not in (None, "..."):
         assert _names(body, action.metavar), "%s: %s" % (command, action.metavar)
     for choice in action.choices or ():

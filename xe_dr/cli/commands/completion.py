@@ -65,8 +65,8 @@ def _options(parser):
 
 
 def _positionals(parser):
-    return [a for a in parser._actions
-            if not a.option_strings and not isinstance(a, argparse._SubParsersAction)]
+    """Positional arguments, a sub-command choice included (it is the first word)."""
+    return [a for a in parser._actions if not a.option_strings]
 
 
 def _value_kind(command, action):
@@ -80,8 +80,8 @@ def _value_kind(command, action):
     for option in action.option_strings:
         if option in VALUE_KINDS:
             return VALUE_KINDS[option]
-    if (command, action.dest) in POSITIONAL_KINDS:
-        return POSITIONAL_KINDS[(command, action.dest)]
+    if (command.split("/")[0], action.dest) in POSITIONAL_KINDS:
+        return POSITIONAL_KINDS[(command.split("/")[0], action.dest)]
     if action.metavar in FILE_METAVARS:
         return "file"
     if action.metavar in DIR_METAVARS:
@@ -89,26 +89,35 @@ def _value_kind(command, action):
     return "none"
 
 
+def _describe(name, parser):
+    """One command (``replication/enable`` for a sub-command) and its own sub-commands."""
+    options = {}
+    for action in _options(parser):
+        for option in action.option_strings:
+            options[option] = _value_kind(name, action)
+    positionals = [{"name": action.metavar or action.dest, "kind": _value_kind(name, action),
+                    "repeat": action.nargs in ("*", "+")} for action in _positionals(parser)]
+    return {"name": name, "options": options, "positionals": positionals,
+            "commands": [_describe("%s/%s" % (name, sub_name), sub)
+                         for sub_name, sub in _subcommands(parser)]}
+
+
+def _flatten(commands):
+    for command in commands:
+        yield command
+        for inner in _flatten(command["commands"]):
+            yield inner
+
+
 def word_lists(parser):
-    """What the completion knows, as data (the --json output of this command)."""
+    """What the completion knows, as data (the --json output of this command). A
+    sub-command is named with its command: ``replication/enable``."""
     globals_ = {}
     for action in _options(parser):
         for option in action.option_strings:
             globals_[option] = _value_kind("", action)
-    commands = []
-    for name, sub in _subcommands(parser):
-        options = {}
-        for action in _options(sub):
-            for option in action.option_strings:
-                options[option] = _value_kind(name, action)
-        positionals = []
-        for action in _positionals(sub):
-            kind = _value_kind(name, action)
-            repeat = action.nargs in ("*", "+")
-            positionals.append({"name": action.metavar or action.dest,
-                                "kind": kind, "repeat": repeat})
-        commands.append({"name": name, "options": options, "positionals": positionals})
-    return {"global_options": globals_, "commands": commands,
+    return {"global_options": globals_,
+            "commands": [_describe(name, sub) for name, sub in _subcommands(parser)],
             "target_options": list(TARGET_OPTIONS), "storage_options": list(_storage_options())}
 
 
@@ -138,9 +147,12 @@ def bash_script(parser):
     data = word_lists(parser)
     commands = [c["name"] for c in data["commands"]]
     globals_ = data["global_options"]
-    option_pairs, specific_pairs, positional_lines = [], [], []
-    for command in data["commands"]:
+    option_pairs, specific_pairs, positional_lines, sub_pairs = [], [], [], []
+    for command in _flatten(data["commands"]):
         name = command["name"]
+        if command["commands"]:
+            sub_pairs.append((name, " ".join(c["name"].rsplit("/", 1)[1]
+                                             for c in command["commands"])))
         option_pairs.append((name, " ".join(sorted(command["options"]))))
         for option, kind in sorted(command["options"].items()):
             # a flag needs an arm only where it would otherwise match a global's arm
@@ -152,48 +164,17 @@ def bash_script(parser):
             positional_lines.append("        %s) kinds=(%s); repeat=%s ;;" % (
                 name, kinds, repeat))
     global_pairs = [("*:%s" % option, kind) for option, kind in sorted(globals_.items()) if kind]
-    lines = [SCRIPT_HEAD.rstrip("\n"), ""]
-    lines.append("_xe_dr_commands=%s" % _sq(" ".join(commands)))
-    lines.append("_xe_dr_global_options=%s" % _sq(" ".join(sorted(globals_))))
-    lines.append("_xe_dr_target_options=%s" % _sq(" ".join(TARGET_OPTIONS)))
-    lines.append("_xe_dr_storage_options=%s" % _sq(" ".join(data["storage_options"])))
-    lines.append("")
-    lines.append("# The options of command $1 (global options included: they are accepted after it).")
-    lines.append("_xe_dr_options() {")
-    lines.append("    case $1 in")
-    lines.extend(_case_arms(option_pairs))
-    lines.append("    esac")
-    lines.append("}")
-    lines.append("")
-    lines.append("# How the value of option $2 of command $1 (\"\" before the command) completes:")
-    lines.append("# '' for a flag or an unknown option, else none, file, dir, words W..., vm, vapp,")
-    lines.append("# vm-or-vapp, sr or run.")
-    lines.append("_xe_dr_kind() {")
-    lines.append("    case $1:$2 in")
-    lines.extend(_case_arms(specific_pairs))
-    lines.extend(_case_arms(global_pairs))
-    lines.append("        *) echo '' ;;")
-    lines.append("    esac")
-    lines.append("}")
-    lines.append("")
-    lines.append("# How positional argument $2 (counted from 0) of command $1 completes; 'rest' means")
-    lines.append("# that everything after it belongs to another command line.")
-    lines.append("_xe_dr_positional() {")
-    lines.append("    local -a kinds=()")
-    lines.append("    local repeat=")
-    lines.append("    case $1 in")
-    lines.extend(positional_lines)
-    lines.append("    esac")
-    lines.append("    if (( $2 < ${#kinds[@]} )); then")
-    lines.append("        echo \"${kinds[$2]}\"")
-    lines.append("    elif [[ -n $repeat ]]; then")
-    lines.append("        echo \"${kinds[${#kinds[@]}-1]}\"")
-    lines.append("    else")
-    lines.append("        echo none")
-    lines.append("    fi")
-    lines.append("}")
-    lines.append(SCRIPT_BODY.rstrip("\n"))
-    return "\n".join(lines) + "\n"
+    lists = SCRIPT_LISTS % {
+        "commands": _sq(" ".join(commands)),
+        "globals": _sq(" ".join(sorted(globals_))),
+        "target": _sq(" ".join(TARGET_OPTIONS)),
+        "storage": _sq(" ".join(data["storage_options"])),
+        "option_arms": "\n".join(_case_arms(option_pairs)),
+        "kind_arms": "\n".join(_case_arms(specific_pairs) + _case_arms(global_pairs)),
+        "positional_arms": "\n".join(positional_lines),
+        "subcommand_arms": "\n".join(_case_arms(sub_pairs)),
+    }
+    return SCRIPT_HEAD + lists + SCRIPT_BODY
 
 
 SCRIPT_HEAD = r"""# bash completion for xe-dr                                  -*- shell-script -*-
@@ -207,6 +188,56 @@ SCRIPT_HEAD = r"""# bash completion for xe-dr                                  -
 # cleanup RUN) with 'xe-dr --json runs'; each query uses the target options of the command
 # line (-H, --xe, ...), gives up after XE_DR_COMPLETION_TIMEOUT seconds (default 5) and
 # completes nothing when it fails.
+"""
+
+# The word lists and lookups, filled in from the parser.
+SCRIPT_LISTS = r"""
+_xe_dr_commands=%(commands)s
+_xe_dr_global_options=%(globals)s
+_xe_dr_target_options=%(target)s
+_xe_dr_storage_options=%(storage)s
+
+# The options of command $1 (global options included: they are accepted after it).
+_xe_dr_options() {
+    case $1 in
+%(option_arms)s
+    esac
+}
+
+# How the value of option $2 of command $1 ("" before the command) completes:
+# '' for a flag or an unknown option, else none, file, dir, words W..., vm, vapp,
+# vm-or-vapp, sr or run.
+_xe_dr_kind() {
+    case $1:$2 in
+%(kind_arms)s
+        *) echo '' ;;
+    esac
+}
+
+# The sub-commands of command $1 (replication enable|disable): "replication/enable" is a
+# command of its own for the lookups here.
+_xe_dr_subcommands() {
+    case $1 in
+%(subcommand_arms)s
+    esac
+}
+
+# How positional argument $2 (counted from 0) of command $1 completes; 'rest' means
+# that everything after it belongs to another command line.
+_xe_dr_positional() {
+    local -a kinds=()
+    local repeat=
+    case $1 in
+%(positional_arms)s
+    esac
+    if (( $2 < ${#kinds[@]} )); then
+        echo "${kinds[$2]}"
+    elif [[ -n $repeat ]]; then
+        echo "${kinds[${#kinds[@]}-1]}"
+    else
+        echo none
+    fi
+}
 """
 
 SCRIPT_BODY = r'''
@@ -330,9 +361,12 @@ _xe_dr() {
     # Join "--opt" "=" "value": bash splits words at '=' (COMP_WORDBREAKS).
     _xe_dr_cword=0
     local glue=
+    local last
     for (( i = 0; i < ${#COMP_WORDS[@]}; i++ )); do
         word=${COMP_WORDS[i]}
-        if [[ $word == = && ${#_xe_dr_words[@]} -gt 0 && ${_xe_dr_words[${#_xe_dr_words[@]}-1]} == --* && ${_xe_dr_words[${#_xe_dr_words[@]}-1]} != *=* ]]; then
+        last=
+        [[ ${#_xe_dr_words[@]} -gt 0 ]] && last=${_xe_dr_words[${#_xe_dr_words[@]}-1]}
+        if [[ $word == = && $last == --* && $last != *=* ]]; then
             _xe_dr_words[${#_xe_dr_words[@]}-1]+="="
             glue=1
         elif [[ -n $glue ]]; then
@@ -359,6 +393,11 @@ _xe_dr() {
         fi
         if [[ -z $_xe_dr_command ]]; then
             [[ " $_xe_dr_commands " == *" $word "* ]] && _xe_dr_command=$word
+            continue
+        fi
+        if [[ $npos -eq 0 && " $(_xe_dr_subcommands "$_xe_dr_command") " == *" $word "* ]]
+        then
+            _xe_dr_command+=/$word
             continue
         fi
         kind=$(_xe_dr_positional "$_xe_dr_command" "$npos")
