@@ -242,3 +242,26 @@ def test_errors_travel_through_xe(dr):
     with pytest.raises(XapiError) as info:
         plugin(dr, "B", "recover", vdi="x", force="perhaps")
     assert info.value.code == "XE_DR_PLUGIN_INVALID_ARGUMENT"
+
+
+def test_a_copy_that_stopped_being_written_lags_and_is_alerted(dr):
+    pool = dr.ok("A", "pool-list", "params=uuid", "--minimal").value
+    dr.ok("A", "pool-param-set", "uuid=" + pool, "other-config:metadata_lun_alerts=true")
+    before = state(dr, "A")
+    assert before["metadata_lun_alerts"] is True
+    written_at = before["live_generation"]
+    assert all(c["lag"] == 0 for c in before["vdis"])
+    dr.mirror("reverse")                         # site A's LUN copies become read-only targets
+    vm = dr.ok("A", "vm-list", "is-control-domain=false", "params=uuid", "--minimal").values[0]
+    for n in range(3):
+        dr.ok("A", "vm-param-set", "uuid=" + vm, "name-description=after %d" % n)
+    after = state(dr, "A")
+    live = live_generation(dr, "A")
+    assert after["live_generation"] == live > written_at
+    broken = dict((m["vdi"], m) for m in after["messages"] if m["name"] == "METADATA_LUN_BROKEN")
+    for copy in after["vdis"]:
+        assert copy["metadata_latest"] is False
+        assert copy["generation"] == written_at
+        assert copy["lag"] == live - written_at > 0
+        assert copy["last_alert"]["name"] == "METADATA_LUN_BROKEN"
+        assert copy["vdi"] in broken
