@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "failback",
     "cleanup",
     "runs",
+    "plugin",
     "lab",
     "completion",
 )

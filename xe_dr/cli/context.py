@@ -87,8 +87,12 @@ class Context(object):
             host=None if host == "local" else host, ssh=self.ssh_kind,
             identity=self.args.identity, known_hosts=self.args.known_hosts,
             accept_new=self.args.accept_new_host_key, timeout=self.timeout)
-        self._extra_runners.append(runner)
+        self.adopt_runner(runner)
         return Xe(runner, xe_path=xe_path or "xe", timeout=self.timeout)
+
+    def adopt_runner(self, runner):
+        """Close this runner with the command's own."""
+        self._extra_runners.append(runner)
 
     # -- confirmations ------------------------------------------------------------------------
     def confirm(self, question, what):
