@@ -99,6 +99,8 @@ TYPES = {
                **dict(_t(_M, "other_config ha_configuration gui_config health_check_config "
                              "restrictions guest_agent_config cpu_info license_server"),
                       **_t(_S, "ha_statefiles tags")))),
+    "PIF": dict(_t(_B, "physical managed currently_attached management disallow_unplug"),
+                **dict(_t(_I, "MTU VLAN"), **_t(_M, "properties other_config"))),
     "message": _t(_I, "priority"),
     "secret": _t(_M, "other_config"),
 }

@@ -61,6 +61,13 @@ ERRORS = {
     "PBD_EXISTS": (["sr", "host", "pbd"], "A PBD already exists connecting the SR to the server."),
     "DEVICE_ALREADY_DETACHED": (["device"], "The device is not currently attached"),
     "DEVICE_ALREADY_ATTACHED": (["device"], "The device is already attached to a VM"),
+    "NETWORK_CONTAINS_VIF": (
+        ["vifs"], "The network contains active VIFs and cannot be deleted."),
+    "NETWORK_CONTAINS_PIF": (
+        ["pifs"], "The network contains active PIFs and cannot be deleted."),
+    "DEVICE_ALREADY_EXISTS": (
+        ["device"], "A device with the name given already exists on the selected VM"),
+    "INVALID_DEVICE": (["device"], "The device name is invalid"),
     "NO_MORE_REDO_LOGS_ALLOWED": (
         [], "The upper limit of active redo log instances was reached."),
     "CANNOT_ENABLE_REDO_LOG": (["reason"], "Could not enable redo log."),

@@ -258,6 +258,7 @@ REF_TARGETS = {
     ("VM", "parent"): "VM", ("VDI", "SR"): "SR", ("VDI", "snapshot_of"): "VDI",
     ("VDI", "metadata_of_pool"): "pool", ("VBD", "VM"): "VM", ("VBD", "VDI"): "VDI",
     ("VIF", "VM"): "VM", ("VIF", "network"): "network", ("PBD", "host"): "host",
+    ("PIF", "network"): "network", ("PIF", "host"): "host",
     ("PBD", "SR"): "SR", ("SR", "introduced_by"): "DR_task", ("pool", "master"): "host",
     ("pool", "default_SR"): "SR", ("pool", "crash_dump_SR"): "SR",
     ("pool", "suspend_image_SR"): "SR", ("pool", "redo_log_vdi"): "VDI",
@@ -272,7 +273,8 @@ RELATIONS = {
     ("SR", "VDIs"): ("VDI", "SR"), ("SR", "PBDs"): ("PBD", "SR"), ("VDI", "VBDs"): ("VBD", "VDI"),
     ("VDI", "snapshots"): ("VDI", "snapshot_of"),
     ("DR_task", "introduced_SRs"): ("SR", "introduced_by"),
-    ("network", "VIFs"): ("VIF", "network"), ("host", "resident_VMs"): ("VM", "resident_on"),
+    ("network", "VIFs"): ("VIF", "network"), ("network", "PIFs"): ("PIF", "network"),
+    ("host", "PIFs"): ("PIF", "host"), ("host", "resident_VMs"): ("VM", "resident_on"),
     ("host", "PBDs"): ("PBD", "host"),
 }
 
@@ -643,13 +645,66 @@ def _vif_record():
     return b.fields
 
 
+def _pif_record():
+    b = Builder("PIF")
+    b.s("uuid", "uuid")
+    b.s("device", "device")
+    b.s("MAC", "MAC", ci=True)
+    b.b("physical", "physical", True)
+    b.b("managed", "managed", True)
+    b.b("currently-attached", "currently_attached", True)
+    b.i("MTU", "MTU", 1500)
+    b.i("VLAN", "VLAN", -1)
+    b.c("vlan-master-of", NID)
+    b.c("vlan-slave-of", "")
+    b.c("bond-master-of", "")
+    b.c("bond-slave-of", NID)
+    b.c("sriov-physical-PIF-of", "")
+    b.c("sriov-logical-PIF-of", "")
+    b.c("tunnel-access-PIF-of", "")
+    b.c("tunnel-transport-PIF-of", "")
+    b.b("management", "management")
+    b.r("network-uuid", "network")
+    b.rn("network-name-label", "network")
+    b.r("host-uuid", "host")
+    b.rn("host-name-label", "host")
+    b.s("IP-configuration-mode", "ip_configuration_mode", "None")
+    b.s("IP", "IP")
+    b.s("netmask", "netmask")
+    b.s("gateway", "gateway")
+    b.s("IPv6-configuration-mode", "ipv6_configuration_mode", "None")
+    b.c("IPv6", "")
+    b.c("IPv6-gateway", "")
+    b.c("primary-address-type", "IPv4")
+    b.s("DNS", "DNS")
+    b.add(Field("properties", lambda v, ref, row: map_str(row.get("properties") or {}),
+                get_map=lambda v, ref, row: row.get("properties") or {}))
+    b.setc("capabilities", [])
+    b.fn("io_read_kbs", lambda v, ref, row: "0.000", expensive=True)
+    b.fn("io_write_kbs", lambda v, ref, row: "0.000", expensive=True)
+    b.fn("carrier", lambda v, ref, row: "true" if row.get("physical", True) else NID)
+    b.fn("vendor-id", lambda v, ref, row: "8086" if row.get("physical", True) else NID)
+    b.fn("vendor-name", lambda v, ref, row: "Intel Corporation"
+         if row.get("physical", True) else NID)
+    b.fn("device-id", lambda v, ref, row: "1521" if row.get("physical", True) else NID)
+    b.fn("device-name", lambda v, ref, row: "I350 Gigabit Network Connection"
+         if row.get("physical", True) else NID)
+    b.fn("speed", lambda v, ref, row: "1000 Mbit/s" if row.get("physical", True) else NID)
+    b.fn("duplex", lambda v, ref, row: "full" if row.get("physical", True) else NID)
+    b.b("disallow-unplug", "disallow_unplug", rw=True)
+    b.fn("pci-bus-path", lambda v, ref, row: row.get("pci_bus_path", NID))
+    b.m("other-config", "other_config", rw=True)
+    b.c("igmp-snooping-status", "unknown")
+    return b.fields
+
+
 def _network_record():
     b = Builder("network")
     b.s("uuid", "uuid")
     b.s("name-label", "name_label", rw=True)
     b.s("name-description", "name_description", rw=True)
     b.rel("VIF-uuids", "VIF", "network")
-    b.setc("PIF-uuids", [])
+    b.rel("PIF-uuids", "PIF", "network")
     b.i("MTU", "MTU", 1500, rw=True)
     b.s("bridge", "bridge")
     b.b("managed", "managed", True)
@@ -881,6 +936,9 @@ def _build():
     classes = [
         ClassInfo("pool", "pool", _pool_record(),
                   ["uuid", "name-label", "name-description", "master", "default-SR"]),
+        ClassInfo("pif", "PIF", _pif_record(),
+                  ["uuid", "device", "VLAN", "MAC", "network-uuid", "currently-attached",
+                   "host-uuid"]),
         ClassInfo("vif", "VIF", _vif_record(), ["uuid", "device", "vm-uuid", "network-uuid"]),
         ClassInfo("network", "network", _network_record(),
                   ["uuid", "name-label", "name-description", "bridge"]),
@@ -911,5 +969,5 @@ def _build():
 
 CLASSES, CLASS_ORDER = _build()
 
-TABLES = ["pool", "host", "VM", "VM_appliance", "SR", "PBD", "VDI", "VBD", "VIF", "network",
-          "DR_task", "message", "secret"]
+TABLES = ["pool", "host", "VM", "VM_appliance", "SR", "PBD", "VDI", "VBD", "VIF", "PIF",
+          "network", "DR_task", "message", "secret"]

@@ -154,12 +154,26 @@ class SiteBuilder(object):
         return pool
 
     def build_networks(self, names):
-        for label, bridge, desc in NETWORKS:
+        for index, (label, bridge, desc) in enumerate(NETWORKS):
             if label not in names:
                 continue
-            self.networks[label] = self.create("network", {
+            net = self.create("network", {
                 "name_label": label, "name_description": desc, "bridge": bridge, "MTU": 1500,
                 "managed": True, "other_config": {}, "tags": [], "purpose": []})
+            self.networks[label] = net
+            for k, h in enumerate(self.hosts):
+                management = index == 0
+                self.create("PIF", {
+                    "device": "eth%d" % index, "MAC": self.g.mac().replace("96:", "00:", 1),
+                    "physical": True, "managed": True, "currently_attached": True,
+                    "MTU": 1500, "VLAN": -1, "management": management, "network": net,
+                    "host": h, "ip_configuration_mode": "Static" if management else "None",
+                    "IP": "10.0.%d.%d" % (self.octet, 11 + k) if management else "",
+                    "netmask": "255.255.255.0" if management else "",
+                    "gateway": "10.0.%d.1" % self.octet if management else "",
+                    "DNS": "10.0.%d.2" % self.octet if management else "",
+                    "properties": {"gro": "on"}, "other_config": {},
+                    "pci_bus_path": "0000:%02x:00.0" % (index + 1)})
 
     def add_sr(self, key, label, sr_type, device_config, size, shared=True, content_type="",
                hosts=None, desc="", sm_config=None, is_tools=False):
@@ -236,7 +250,8 @@ class SiteBuilder(object):
             "VM": vm, "VDI": vdi, "userdevice": str(userdevice), "device": device,
             "bootable": bootable, "mode": "RO" if vbd_type == "CD" else "RW", "type": vbd_type,
             "unpluggable": vbd_type != "CD", "empty": empty, "currently_attached": running,
-            "other_config": {}, "qos_algorithm_params": {}, "status_code": 0})
+            "other_config": {"owner": ""} if vbd_type == "Disk" else {},
+            "qos_algorithm_params": {}, "status_code": 0})
 
     def add_vif(self, vm, network, device):
         running = self.db.get("VM", vm)["power_state"] == "Running"

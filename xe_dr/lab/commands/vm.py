@@ -123,3 +123,90 @@ def appliance_shutdown(ctx):
     ctx.site.read().by_uuid("VM_appliance", ctx.get("uuid"))
     lifecycle.appliance_operation(ctx.lab, ctx.site, ctx.get("uuid"),
                                   "hard_shutdown" if force else "clean_shutdown")
+
+
+def _uninstall(ctx, vms):
+    """vm_uninstall_common: list what goes, ask unless --force, destroy VMs and owned VDIs."""
+    db = ctx.site.read()
+    lines = []
+    plan = []
+    for vm in vms:
+        row = db.get("VM", vm)
+        lines.append("VM : %s (%s)" % (row["uuid"], row.get("name_label", "")))
+        vdis = []
+        for vbd in db.children("VBD", "VM", vm):
+            vrow = db.rows("VBD")[vbd]
+            vdi = db.find("VDI", vrow.get("VDI"))
+            if vdi is None or "owner" not in (vrow.get("other_config") or {}):
+                continue
+            vdis.append(vdi["uuid"])
+            shared = len(db.children("VBD", "VDI", vrow["VDI"])) > 1
+            lines.append("VDI: %s (%s) %s" % (vdi["uuid"], vdi.get("name_label", ""),
+                                              " ** WARNING: disk is shared by other VMs"
+                                              if shared else ""))
+        plan.append((row["uuid"], vdis))
+    ctx.printer.plist(["The following items are about to be destroyed"] + lines)
+    if not ctx.flag("force"):
+        ctx.printer.plist(["Type 'yes' to continue"])
+        import sys
+        try:
+            answer = sys.stdin.readline().strip()
+        except (IOError, OSError, ValueError):
+            answer = ""
+        if answer != "yes":
+            return
+    for vm_uuid, vdis in plan:
+        state = ctx.site.read()
+        if state.get("VM", state.by_uuid("VM", vm_uuid)).get("power_state") != "Halted":
+            lifecycle.shutdown(ctx.lab, ctx.site, vm_uuid, hard=True)
+        with ctx.site.transaction() as wdb:
+            lifecycle.destroy(wdb, wdb.by_uuid("VM", vm_uuid))
+            for vdi_uuid in vdis:
+                ref = wdb.lookup_uuid("VDI", vdi_uuid)
+                if ref is not None:
+                    wdb.delete("VDI", ref)
+    ctx.printer.plist(["All objects destroyed"])
+
+
+@command("vm-uninstall", optn=["force"],
+         help="Uninstall a VM. This operation will destroy those VDIs that are marked RW and "
+              "connected to this VM only. To simply destroy the VM record, use vm-destroy.",
+         vm_selectors=True)
+def vm_uninstall(ctx):
+    db = ctx.site.read()
+    vms = select_vms(ctx, db, [])
+    if not vms:
+        raise Failure("No matching VMs found")
+    if len(vms) > 1 and not ctx.flag("multiple"):
+        raise Failure("Multiple matches VMs found. --multiple required to complete the "
+                      "operation")
+    refs = [r for r, _ in vms]
+    refs += [s for r in list(refs) for s in db.children("VM", "snapshot_of", r)]
+    _uninstall(ctx, refs)
+
+
+def _snapshot(ctx, db):
+    uuid = ctx.get("snapshot-uuid") or ctx.get("uuid")
+    if uuid is None:
+        raise Failure("Required parameter not found: snapshot-uuid or uuid.")
+    ref = db.by_uuid("VM", uuid)
+    if not db.get("VM", ref).get("is_a_snapshot"):
+        raise Failure("This operation can only be performed on a VM snapshot. %s is not a VM "
+                      "snapshot." % uuid)
+    return ref
+
+
+@command("snapshot-destroy", optn=["uuid", "snapshot-uuid"],
+         help="Destroy a snapshot. This leaves the storage associated with the snapshot intact. "
+              "To delete storage too, use snapshot-uninstall.")
+def snapshot_destroy(ctx):
+    with ctx.site.transaction() as db:
+        lifecycle.destroy(db, _snapshot(ctx, db))
+
+
+@command("snapshot-uninstall", optn=["uuid", "snapshot-uuid", "force"],
+         help="Uninstall a snapshot. This operation will destroy those VDIs that are marked RW "
+              "and connected to this snapshot only. To simply destroy the VM record, use "
+              "snapshot-destroy.")
+def snapshot_uninstall(ctx):
+    _uninstall(ctx, [_snapshot(ctx, ctx.site.read())])
