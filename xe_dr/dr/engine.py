@@ -58,10 +58,19 @@ class Engine(object):
         if self.run is not None and not self.dry_run:
             self.run.append(NOTE, step, **data)
 
-    def do(self, step, description, action, reconcile=None, commands=()):
+    def begun(self, step):
+        """The data journaled with an interrupted step's "begin" (what it knew before it
+        changed anything), or None. A reconcile uses it to find the step's effect."""
+        entry = self._states.get(step)
+        if entry and entry["event"] == BEGIN:
+            return entry.get("data") or {}
+        return None
+
+    def do(self, step, description, action, reconcile=None, commands=(), begin_data=None):
         """Run ``action()`` for ``step`` unless the journal shows it done; return its result.
 
         ``commands`` are the xe commands the step will run (for dry runs and runbooks).
+        ``begin_data`` is journaled with "begin" (see :meth:`begun`).
         Raises StepFailed when the action fails.
         """
         if self.dry_run:
@@ -79,7 +88,7 @@ class Engine(object):
                 self.record(DONE, step, result=found, reconciled=True)
                 self.on_event("reconciled", step, description)
                 return found
-        self.record(BEGIN, step, description=description)
+        self.record(BEGIN, step, description=description, **(begin_data or {}))
         self.on_event("begin", step, description)
         try:
             result = action()

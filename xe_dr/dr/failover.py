@@ -262,11 +262,16 @@ class Failover(object):
             for pbd in unplugged:
                 self.engine.do("plug:%s" % pbd["uuid"], "plug SR %s" % sr["name_label"],
                                lambda pbd=pbd: self.xe.run("pbd-plug", {"uuid": pbd["uuid"]}),
+                               reconcile=lambda pbd=pbd: self._pbd_attached(pbd["uuid"]),
                                commands=[self.xe.argv("pbd-plug", {"uuid": pbd["uuid"]})])
                 entry["plugged"].append(sr["uuid"])
         if not new:
             return
-        before = set(self.xe.uuids("drtask"))
+        step = "attach:%s" % lun
+        begun = self.engine.begun(step)
+        # The DR tasks that existed before this step first began: any other one that has
+        # none of our SRs was leaked by an interrupted or failed drtask-create of ours.
+        before = set(begun["tasks_before"]) if begun else set(self.xe.uuids("drtask"))
         params = {"type": spec.sr_type, "device-config": spec.device_config,
                   "sr-whitelist": new}
 
@@ -284,17 +289,23 @@ class Failover(object):
                 srs = self._introduced_by(task)
                 if set(srs) & set(new):
                     return {"task": task, "srs": srs}
+            self._destroy_leaked_tasks(before)
             return None
 
-        result = self.engine.do("attach:%s" % lun, "attach SR(s) %s on LUN %s" % (
+        result = self.engine.do(step, "attach SR(s) %s on LUN %s" % (
             ", ".join(new), lun), create, reconcile,
-            commands=[self.xe.argv("drtask-create", params)])
+            commands=[self.xe.argv("drtask-create", params)],
+            begin_data={"tasks_before": sorted(before)})
         if result is None:  # dry run
             return
         entry["task"] = result["task"]
         entry["introduced"] = result["srs"]
         for sr in result["srs"]:
             self.engine.do("tag:sr:%s" % sr, "tag SR %s" % sr, lambda sr=sr: self._tag("sr", sr))
+
+    def _pbd_attached(self, uuid):
+        found = self.xe.list("pbd", params=("uuid", "currently-attached"), filters={"uuid": uuid})
+        return True if found and found[0]["currently-attached"] == "true" else None
 
     def _introduced_by(self, task):
         return [r["uuid"] for r in self.xe.list("sr", params=("uuid",),
@@ -371,8 +382,9 @@ class Failover(object):
                     if any(item.uuid in c.objects for c in confirm):
                         item.excluded = "not confirmed: an existing VM would be replaced"
             self.engine.note("confirmed", answered=True)
-        if self.opts.mode == "test" and self.opts.disable_ha and self.pool.ha_enabled:
-            self.engine.do("ha:disable", "disable HA for the test", self._disable_ha)
+        if self.opts.mode == "test" and self.opts.disable_ha and (
+                self.pool.ha_enabled or self.engine.begun("ha:disable") is not None):
+            self._disable_ha()
         recovered = self._recover(items, by_vdi)
         self._map_networks(recovered)
         started = self._start(items, recovered)
@@ -427,13 +439,29 @@ class Failover(object):
 
     def _disable_ha(self):
         """Remember how HA was set up (heartbeat SRs, failures to tolerate) so that cleanup
-        can enable it again, then disable it (XenCenter's DrHAEnabledCheck fix)."""
-        statefiles = self.xe.param_get("pool", self.pool.uuid, "ha-statefiles")
-        vdis = [v for v in statefiles.split("; ") if v]
-        srs = sorted({self.xe.param_get("vdi", v, "sr-uuid") for v in vdis})
-        tolerate = self.xe.param_get("pool", self.pool.uuid, "ha-host-failures-to-tolerate")
-        self.xe.run("pool-ha-disable")
-        return {"heartbeat_srs": srs, "tolerate": tolerate}
+        can enable it again, then disable it (XenCenter's DrHAEnabledCheck fix). The setup is
+        journaled with "begin", before HA is touched, so a crash cannot lose it."""
+        step = "ha:disable"
+        setup = self.engine.begun(step)
+        if not setup:
+            statefiles = self.xe.param_get("pool", self.pool.uuid, "ha-statefiles")
+            vdis = [v for v in statefiles.split("; ") if v]
+            setup = {"heartbeat_srs": sorted({self.xe.param_get("vdi", v, "sr-uuid")
+                                              for v in vdis}),
+                     "tolerate": self.xe.param_get("pool", self.pool.uuid,
+                                                   "ha-host-failures-to-tolerate")}
+        setup = {"heartbeat_srs": setup["heartbeat_srs"], "tolerate": setup["tolerate"]}
+
+        def disable():
+            self.xe.run("pool-ha-disable")
+            return setup
+
+        def reconcile():
+            off = self.xe.param_get("pool", self.pool.uuid, "ha-enabled") == "false"
+            return setup if off else None
+
+        self.engine.do(step, "disable HA for the test", disable, reconcile,
+                       commands=[self.xe.argv("pool-ha-disable")], begin_data=setup)
 
     # -- phase 4: recovery --------------------------------------------------------------------
     def _recover(self, items, by_vdi):
@@ -582,9 +610,14 @@ class Failover(object):
                 lambda vif=vif, target=target: self._move_vif(vif, target["uuid"]))
 
     def _move_vif(self, vif, network_uuid):
-        # The VM is halted after recovery, so the VIF can be recreated with the same device
-        # and MAC on the chosen network.
-        self.xe.run("vif-destroy", {"uuid": vif["uuid"]})
+        """The VM is halted after recovery, so the VIF is recreated with the same device and
+        MAC on the chosen network. Safe to repeat after a crash between the two calls."""
+        if self.xe.uuids("vif", filters={"uuid": vif["uuid"]}):
+            self.xe.run("vif-destroy", {"uuid": vif["uuid"]})
+        for existing in self.xe.list("vif", params=("uuid", "device", "network-uuid"),
+                                     filters={"vm-uuid": vif["vm-uuid"]}):
+            if existing["device"] == vif["device"]:
+                return existing["uuid"]
         return self.xe.value("vif-create", {"vm-uuid": vif["vm-uuid"], "network-uuid":
                                             network_uuid, "device": vif["device"],
                                             "mac": vif["MAC"]})
@@ -654,7 +687,9 @@ class Failover(object):
             task = entry.get("task")
             if task:
                 self.engine.do("drtask-destroy:%s" % task, "destroy DR task %s" % task,
-                               lambda task=task: self.xe.run("drtask-destroy", {"uuid": task}))
+                               lambda task=task: self.xe.run("drtask-destroy", {"uuid": task}),
+                               reconcile=lambda task=task: None if task in self.xe.uuids(
+                                   "drtask") else task)
         self.report["todo"].append(
             "protect this pool so that failback is possible: 'xe-dr replication enable SR...' "
             "on SRs the array mirrors back to the other site")
