@@ -18,6 +18,7 @@ import getpass
 import json
 import os
 import random
+import signal
 import socket
 import threading
 import time
@@ -186,6 +187,7 @@ class Run(object):
             if data:
                 entry["data"] = data
             self._write_line(json.dumps(entry, sort_keys=True) + "\n")
+            _fault_kill_after(self._seq)
         return entry
 
     def _write_line(self, line):
@@ -205,6 +207,15 @@ class Run(object):
             if entry["event"] in (BEGIN, DONE, FAILED):
                 states[entry["step"]] = entry
         return states
+
+
+def _fault_kill_after(seq):
+    """Fault injection for the crash tests: with XE_DR_FAULT_KILL_AFTER_ENTRY=N the process
+    kills itself with SIGKILL right after journal entry N is on disk, the way a power cut or
+    kill -9 would stop it there. Unset (always, outside tests) it does nothing."""
+    wanted = os.environ.get("XE_DR_FAULT_KILL_AFTER_ENTRY")
+    if wanted and wanted.isdigit() and int(wanted) == seq:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _user():
