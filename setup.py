@@ -4,6 +4,8 @@ import os
 import re
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -13,8 +15,22 @@ def read_version():
         return re.search(r'^__version__ = "([^"]+)"', handle.read(), re.M).group(1)
 
 
+class BuildWithPlugin(build_py):
+    """Ship host-plugins/xe-dr inside the package (xe_dr/host-plugins/xe-dr), where
+    xe_dr.plugin_source finds it, so that an installed xe-dr can push the plugin."""
+
+    def run(self):
+        build_py.run(self)
+        source = os.path.join(HERE, "host-plugins", "xe-dr")
+        if os.path.exists(source) and not self.dry_run:
+            target = os.path.join(self.build_lib, "xe_dr", "host-plugins")
+            self.mkpath(target)
+            self.copy_file(source, os.path.join(target, "xe-dr"))
+
+
 setup(
     name="xe-dr",
+    cmdclass={"build_py": BuildWithPlugin},
     version=read_version(),
     description="Command-line disaster-recovery orchestrator for XenServer and XCP-ng pools",
     long_description=open(os.path.join(HERE, "README.md")).read(),

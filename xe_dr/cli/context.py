@@ -7,6 +7,14 @@ import os
 from xe_dr.errors import UsageError
 
 DEFAULT_TIMEOUT = 600.0
+DOM0_XE = "/opt/xensource/bin/xe"
+
+
+def _on_path(program, environ):
+    for directory in (environ.get("PATH") or os.defpath).split(os.pathsep):
+        if directory and os.access(os.path.join(directory, program), os.X_OK):
+            return True
+    return False
 
 
 class Context(object):
@@ -25,7 +33,15 @@ class Context(object):
 
     @property
     def xe_path(self):
-        return self.args.xe or self.env.environ.get("XE_DR_XE") or "xe"
+        """xe on the target. Locally, when xe is not on PATH (cron's PATH lacks
+        /opt/xensource/bin), its dom0 location is used."""
+        path = self.args.xe or self.env.environ.get("XE_DR_XE")
+        if path:
+            return path
+        if not self.host and not _on_path("xe", self.env.environ) and \
+                os.access(DOM0_XE, os.X_OK):
+            return DOM0_XE
+        return "xe"
 
     @property
     def ssh_kind(self):

@@ -147,7 +147,16 @@ class Failover(object):
         try:
             if self.opts.mode == "failback" and self.source_xe is not None:
                 self._shutdown_at_source()
-            self._storage()
+            try:
+                self._storage()
+            except XeDrError as failure:
+                # Typically the mirror is not halted yet (the replica is read-only): the run
+                # can go on from here once that is fixed.
+                failure.hint = "%s; then resume with 'xe-dr %s --resume %s'" % (
+                    failure.hint or "fix the storage (is the mirror halted and the replica "
+                    "writable?)", "failback" if self.opts.mode == "failback" else "failover",
+                    self.run.id)
+                raise
             outcome = self._recover_and_start(dry_run=False)
         except KeyboardInterrupt:
             self.run.set_status("interrupted")
@@ -413,6 +422,9 @@ class Failover(object):
         result += checks_.check_existing(target, items, mode)
         result += checks_.check_storage(self.xe, items, by_vdi, attached)
         result += checks_.check_networks(items, by_vdi, self.opts.network_map)
+        mapped = checks_.check_network_map(target, self.opts.network_map)
+        if mapped is not None:
+            result.append(mapped)
         self._networks_before = {n["uuid"] for n in target.networks}
         self._target = target
         for check in result:

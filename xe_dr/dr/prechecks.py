@@ -261,6 +261,19 @@ def check_storage(xe, items, sources_by_vdi, local_srs):
     return checks
 
 
+def check_network_map(target, network_map):
+    """Every network named by --map-network exists here (by name-label or UUID), checked
+    before anything is recovered rather than half-way through."""
+    known = {n["name-label"] for n in target.networks} | {n["uuid"] for n in target.networks}
+    missing = sorted(dst for dst in network_map.values() if dst not in known)
+    if missing:
+        return Check("network-map", BLOCKING, "--map-network names network(s) that do not "
+                     "exist here: %s" % ", ".join(missing),
+                     fix="'xe network-list params=uuid,name-label' lists them")
+    return Check("network-map", OK, "every --map-network target exists here") \
+        if network_map else None
+
+
 def check_networks(items, sources_by_vdi, network_map):
     """xapi matches networks by name-label, then bridge, else creates an isolated network."""
     checks = []

@@ -84,15 +84,30 @@ def run(ctx):
     return run_mode(ctx, "test" if ctx.args.test else "failover")
 
 
+# Options a resumed run takes from its journal; giving them again would be ignored, so it is
+# refused instead of silently doing something else than the command line says.
+_FIXED_ON_RESUME = ("all", "vapp", "vm", "exclude", "power", "map_network", "sr", "force",
+                    "scsiid", "hba_scsiid", "dry_run", "source")
+
+
 def run_mode(ctx, mode):
     from xe_dr.cli.present import failover_text, redacted_argv
     from xe_dr.dr.failover import Failover, Options
+    from xe_dr.journal import Run
     args = ctx.args
-    if args.resume and (args.all or args.vapp or args.vm):
-        raise UsageError("--resume takes the selection from the run; give no --all/--vapp/--vm")
     if args.resume:
-        options, passwords = Options(mode=mode, all=True), _resume_passwords(ctx)
+        given = [name for name in _FIXED_ON_RESUME if getattr(args, name, None)]
+        if given:
+            raise UsageError("--resume continues the run as it was planned; do not give %s"
+                             % ", ".join("--" + g.replace("_", "-") for g in given),
+                             hint="only CHAP options (--target, --chap-user...) may be given "
+                                  "again, for storage still to attach")
+        options = Options.from_json(Run.open(ctx.state_dir, args.resume).meta["options"])
+        passwords = _resume_passwords(ctx)
     else:
+        if args.sr and not (args.target or args.hba or args.hba_scsiid):
+            raise UsageError("--sr chooses among the SRs of probed LUNs: give the storage "
+                             "options too (--target/--iqn/--scsiid or --hba-scsiid)")
         options, passwords = build_options(ctx, mode)
     source_xe = ctx.other_site(options.source["host"], options.source["xe"]) \
         if options.source else None

@@ -3,6 +3,8 @@
 import argparse
 import importlib
 
+from xe_dr.errors import ConfigError
+
 NAME = "lab"
 HELP = "create and drive the simulated two-site XenServer lab (for drills and tests)"
 RAW_ARGS = True
@@ -19,5 +21,9 @@ def run(ctx):
 
 def run_raw(argv):
     # Imported here so that nothing outside the lab command ever loads the lab.
-    lab_cli = importlib.import_module("xe_dr.lab.cli")
+    try:
+        lab_cli = importlib.import_module("xe_dr.lab.cli")
+    except ImportError:
+        raise ConfigError("this xe-dr has no simulated lab (the dom0 build leaves it out)",
+                          hint="run the lab from a checkout: python3 -m xe_dr lab ...")
     return lab_cli.main(list(argv))
