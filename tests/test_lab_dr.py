@@ -737,7 +737,14 @@ def test_metadata_lun_alerts(lab):
     lab.mirror("break")
     lab.mirror("reverse")  # A's copy becomes a read-only target: A's redo log breaks
     lab.ok("A", "vm-param-set", "uuid=" + lab.vm_uuid("web-01"), "name-description=x")
-    assert lab.ok("A", "message-list", "name=METADATA_LUN_BROKEN", "--minimal").values
+    msg = lab.ok("A", "message-list", "name=METADATA_LUN_BROKEN", "--minimal").value
     vdi = lab.uuid("A", "vdi", type="Metadata")
+    assert lab.ok("A", "message-param-get", "uuid=" + msg, "param-name=body").value == \
+        "Redo log [DR redo log for VDI %s]" % vdi
     assert lab.ok("A", "vdi-param-get", "uuid=" + vdi,
                   "param-name=metadata-latest").value == "false"
+    lab.mirror("reverse")  # back to A -> B: the next write succeeds again
+    lab.ok("A", "vm-param-set", "uuid=" + lab.vm_uuid("web-01"), "name-description=y")
+    assert lab.ok("A", "message-list", "name=METADATA_LUN_HEALTHY", "--minimal").values
+    assert lab.ok("A", "vdi-param-get", "uuid=" + vdi,
+                  "param-name=metadata-latest").value == "true"

@@ -252,7 +252,11 @@ def test_xenapi_stand_in_in_process(lab):
         with pytest.raises(XenAPI.Failure) as e:
             s.xenapi.VM.get_record("OpaqueRef:nope")
         assert e.value.details[0] == "HANDLE_INVALID"
-        s.xenapi.session.logout()
+        raw = s.VM.get_all(s._session)
+        assert raw["Status"] == "Success" and raw["Value"]
+        assert s.VM.get_record(s._session, "OpaqueRef:nope")["ErrorDescription"][0] == \
+            "HANDLE_INVALID"
+        assert s.session.logout(s._session) == {"Status": "Success", "Value": ""}
     finally:
         sys.path.remove(plugins.XENAPI_DIR)
         os.environ.pop("XE_DR_LAB_DIR", None)

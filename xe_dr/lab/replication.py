@@ -91,12 +91,18 @@ def after_commit(site, db):
             if vdi is None:
                 continue
             lun = writable.get(vdi.get("SR"))
+            broken = db.extra.setdefault("broken_redo_logs", [])
             if lun is None:
                 # The device went away or became read-only: the redo log is broken.
+                if vdi_ref not in broken:
+                    broken.append(vdi_ref)
+                    lun_alert(db, vdi, "METADATA_LUN_BROKEN")
                 if vdi.get("metadata_latest"):
                     db.update("VDI", vdi_ref, metadata_latest=False)
-                    lun_alert(db, vdi, "METADATA_LUN_BROKEN")
                 continue
+            if vdi_ref in broken:
+                broken.remove(vdi_ref)
+                lun_alert(db, vdi, "METADATA_LUN_HEALTHY")
             if not vdi.get("metadata_latest"):
                 db.update("VDI", vdi_ref, metadata_latest=True)
             live.append((vdi["uuid"], lun))
@@ -109,15 +115,17 @@ def after_commit(site, db):
 
 
 def lun_alert(db, vdi, name):
-    """METADATA_LUN_BROKEN / _HEALTHY, only if pool other-config:metadata_lun_alerts=true."""
+    """METADATA_LUN_BROKEN / _HEALTHY (redo_log_alert.ml): a pool message with body
+    ``Redo log [DR redo log for VDI <uuid>]``, only if pool other-config
+    ``metadata_lun_alerts`` is ``true``."""
+    db.dirty = True
     if (db.pool().get("other_config") or {}).get("metadata_lun_alerts") != "true":
         return
     import time
     db.create("message", {
         "name": name, "priority": 3 if name.endswith("BROKEN") else 5, "cls": "Pool",
         "obj_uuid": db.pool()["uuid"], "timestamp": util.xapi_date(time.time()),
-        "body": "Metadata replication to VDI %s (SR %s)" % (
-            vdi.get("uuid"), db.rows("SR").get(vdi.get("SR"), {}).get("uuid", ""))})
+        "body": "Redo log [DR redo log for VDI %s]" % vdi.get("uuid")})
 
 
 def scan_sr(lab, site_name, db, sr_ref, data=None):

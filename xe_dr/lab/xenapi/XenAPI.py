@@ -91,7 +91,21 @@ class Session(object):
             return _Dispatcher(self.xenapi_request, None)
         if name.startswith("login") or name.startswith("slave_local"):
             return lambda *params: self._login(name, params)
-        raise AttributeError(name)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        # Like the real ServerProxy: a raw XML-RPC call, session first, returning the
+        # {"Status": ..., "Value" | "ErrorDescription": ...} structure itself.
+        return _Dispatcher(self._raw_request, name)
+
+    def _raw_request(self, methodname, params):
+        from xe_dr.lab.errors import XapiError
+        if not params:
+            return {"Status": "Failure", "ErrorDescription": ["SESSION_INVALID", ""]}
+        try:
+            value = _get_backend().call(params[0], methodname, list(params[1:]))
+        except XapiError as e:
+            return {"Status": "Failure", "ErrorDescription": [e.code] + list(e.params)}
+        return {"Status": "Success", "Value": value}
 
 
 def xapi_local():
