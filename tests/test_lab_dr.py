@@ -748,3 +748,15 @@ def test_metadata_lun_alerts(lab):
     assert lab.ok("A", "message-list", "name=METADATA_LUN_HEALTHY", "--minimal").values
     assert lab.ok("A", "vdi-param-get", "uuid=" + vdi,
                   "param-name=metadata-latest").value == "true"
+
+
+def test_scan_brings_vdis_with_their_snapshot_links(dr):
+    a = dr.db("A")
+    snaps = [(r["uuid"], a.rows("VDI")[r["snapshot_of"]]["uuid"])
+             for r in a.rows("VDI").values() if r.get("is_a_snapshot")]
+    assert snaps
+    for snap, parent in snaps:
+        assert dr.ok("B", "vdi-param-get", "uuid=" + snap, "param-name=snapshot-of").value == \
+            parent
+        assert dr.ok("B", "vdi-param-get", "uuid=" + snap,
+                     "param-name=is-a-snapshot").value == "true"

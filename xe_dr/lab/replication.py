@@ -148,6 +148,13 @@ def scan_sr(lab, site_name, db, sr_ref, data=None):
                     "xenstore_data": {}, "tags": []})
         row.setdefault("metadata_of_pool", util.NULL_REF)
         db.create("VDI", row)
+    for vdi_uuid, entry in vg.get("vdis", {}).items():
+        parent = entry.get("snapshot_of")
+        ref = db.lookup_uuid("VDI", vdi_uuid)
+        if parent and vdi_uuid not in present and ref is not None:
+            parent_ref = db.lookup_uuid("VDI", parent)
+            if parent_ref is not None:
+                db.update("VDI", ref, snapshot_of=parent_ref)
     for vdi_uuid, ref in present.items():
         if vdi_uuid not in vg.get("vdis", {}) and not db.children("VBD", "VDI", ref):
             db.delete("VDI", ref)
