@@ -93,3 +93,61 @@ def test_dry_run_changes_nothing(drill):
                       or c["command"] in ("sr-probe", "host-call-plugin")
                       or c["command"].endswith("-assert-can-be-recovered"))]
     assert writes == []
+
+
+def storage_for(drill, site):
+    return drill.storage_args(site)
+
+
+def vm_states(drill, site):
+    records = drill.lab.ok(site, "vm-list", "is-control-domain=false",
+                           "params=name-label,power-state").out
+    from xe_dr.xe.records import parse_records
+    return dict((r["name-label"], r["power-state"]) for r in parse_records(records))
+
+
+def test_the_whole_documented_sequence_failover_protect_failback(drill):
+    # Before a disaster: replication at A.
+    enable_protection(drill)
+    protected = [vm["name_label"] for vm in drill.xedr("A", "--json", "status").json["vms"]
+                 if vm["class"] == "protected"]
+    assert protected
+
+    # The disaster: site A goes dark; the array's mirror is halted at B.
+    drill.lab.disaster("A")
+    drill.lab.mirror("break")
+    failover = drill.xedr("B", "--json", "--yes", "failover", "--all", *storage_for(drill, "B"))
+    assert failover.code in (0, 2), failover
+    running_b = vm_states(drill, "B")
+    for name in protected:
+        assert running_b.get(name) == "running", (name, running_b)
+    assert not drill.lab.ok("B", "drtask-list", "--minimal").values  # tasks destroyed
+
+    # After the recovery: protect B so that failback is possible.
+    srs_b = [uuid for uuid, _ in drill.lab.replicated_srs()]
+    drill.ok("B", "replication", "enable", *srs_b)
+    assert all(t["healthy"] for t in drill.xedr("B", "--json", "status").json["replication"])
+
+    # Failback: the array now mirrors B to A; site A comes back with its VMs halted.
+    drill.lab.mirror("reverse")
+    drill.lab.restore("A")
+    first = drill.xedr("A", "--json", "--yes", "failback", "--all", "--source", "local",
+                       "--source-xe", drill.lab.xe_path("B"), *storage_for(drill, "A"))
+    # The VMs at B are shut down, then the storage cannot be attached while A's copy is a
+    # read-only mirror target: the run stops and says how to go on.
+    assert first.code != 0
+    assert "--resume" in first.err
+    assert all(state == "halted" for name, state in vm_states(drill, "B").items()
+               if name in protected)
+    run_id = [r for r in drill.xedr("A", "--json", "runs").json["runs"]
+              if r["kind"] == "failback"][-1]["id"]
+    drill.lab.mirror("break")
+    resumed = drill.xedr("A", "--json", "--yes", "failback", "--resume", run_id)
+    assert resumed.code in (0, 2), resumed
+    running_a = vm_states(drill, "A")
+    for name in protected:
+        assert running_a.get(name) == "running", (name, running_a)
+
+    # And A replicates its metadata again.
+    drill.ok("A", "replication", "enable", *srs_b)
+    assert all(t["healthy"] for t in drill.xedr("A", "--json", "status").json["replication"])

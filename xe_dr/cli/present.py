@@ -27,10 +27,14 @@ def failover_text(report):
                                                    " (fix: %s)" % check["fix"]
                                                    if check.get("fix") else ""))
     for item in report["items"]:
-        state = "excluded: %s" % item["excluded"] if item.get("excluded") else (
-            "FAILED" if item.get("failed") else
-            "started" if item.get("started") else
-            "recovered" if item.get("recovered_vms") else "planned")
+        if item.get("excluded") == "recovered with its vApp":
+            state = "recovered with its vApp"
+        else:
+            state = "excluded: %s" % item["excluded"] if item.get("excluded") else (
+                "FAILED" if item.get("failed") else
+                ("paused" if report["power"] == "paused" else "started")
+                if item.get("started") else
+                "recovered" if item.get("recovered_vms") else "planned")
         lines.append("  %-9s %-24s %s" % (item["kind"], item["name_label"], state))
     for failure in report.get("failures", []):
         lines.append("  failure: %s" % failure)

@@ -26,7 +26,7 @@ import time
 
 from xe_dr.dr import prechecks as checks_
 from xe_dr.dr.engine import Engine, StepFailed
-from xe_dr.dr.inventory import PLUGIN, find_metadata_copies, read_sources
+from xe_dr.dr.inventory import PLUGIN, RUN_TAG, find_metadata_copies, read_sources
 from xe_dr.dr.plan import BLOCKING, CONFIRM, Item, select
 from xe_dr.dr.plugin import plugin_version
 from xe_dr.dr.storage import StorageSpec, probe
@@ -37,8 +37,8 @@ from xe_dr.pool import read_hosts, read_pool
 from xe_dr.xe.errors import XapiError
 from xe_dr.xe.records import parse_map
 
-RUN_TAG = "xe-dr-run"        # other-config key on every VM, SR and network a run creates
 MODES = ("failover", "test", "failback")
+LUN_SR_TYPES = ("lvmoiscsi", "lvhdoiscsi", "lvmohba", "lvhdohba")  # what the array mirrors
 POWER = ("start", "paused", "none")
 
 
@@ -235,6 +235,52 @@ class Failover(object):
             groups.setdefault(int(vm.get("order") or 0), []).append(vm)
         for order in sorted(groups, reverse=True):
             self.engine.do_many(groups[order], self.opts.parallel, stop_vm)
+        selected = {v["uuid"] for v in vms if v["appliance"] in app_uuids} | \
+            {v["uuid"] for v in vms if chosen(v, v["uuid"] in tagged)}
+        self._detach_at_source(selected)
+
+    def _detach_at_source(self, selected):
+        """Give the LUNs back: unplug, at the DR site, the mirrored SRs that hold the selected
+        VMs' disks, so that the two pools never have one LVM volume group attached at once
+        (reference pitfall 2). Unplugging also stops the DR site's metadata replication to
+        them; its last write recorded the VMs halted. An SR still used by a running VM that
+        was not selected stops the run: the fix is to shut that VM down or select it too."""
+        xe = self.source_xe
+        vbds = xe.list("vbd", params=("vm-uuid", "vdi-uuid", "type", "currently-attached"),
+                       filters={"type": "Disk"})
+        sr_of = dict((r["uuid"], r["sr-uuid"]) for r in xe.list("vdi", params=("uuid", "sr-uuid")))
+        srs = dict((r["uuid"], r) for r in xe.list("sr", params=("uuid", "name-label", "type")))
+        wanted = {sr_of.get(v["vdi-uuid"]) for v in vbds if v["vm-uuid"] in selected}
+        wanted = sorted(sr for sr in wanted if sr in srs and srs[sr]["type"] in LUN_SR_TYPES)
+        # dom0 holds the metadata VDIs it replicates into; unplugging the PBD releases them.
+        dom0s = set(xe.uuids("vm", filters={"is-control-domain": "true"}))
+        busy = {}
+        for vbd in vbds:
+            sr = sr_of.get(vbd["vdi-uuid"])
+            if sr in wanted and vbd["currently-attached"] == "true" and \
+                    vbd["vm-uuid"] not in selected and vbd["vm-uuid"] not in dom0s:
+                busy.setdefault(sr, set()).add(vbd["vm-uuid"])
+        if busy:
+            raise XeDrError("SR(s) %s at the source are still used by running VMs that are "
+                            "not failed back (%s)" % (
+                                ", ".join(srs[s]["name-label"] for s in sorted(busy)),
+                                ", ".join(sorted({u for us in busy.values() for u in us}))),
+                            hint="shut them down there or select them too")
+        master = xe.list("pool", params=("master",))[0]["master"]
+        pbds = xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached"))
+        for sr in wanted:
+            mine = sorted((p for p in pbds if p["sr-uuid"] == sr and
+                           p["currently-attached"] == "true"),
+                          key=lambda p: p["host-uuid"] == master)  # the master's last
+            for pbd in mine:
+                self.engine.do(
+                    "source-detach:%s" % pbd["uuid"], "unplug SR %s at the source" %
+                    srs[sr]["name-label"],
+                    lambda pbd=pbd: xe.run("pbd-unplug", {"uuid": pbd["uuid"]}) or True,
+                    reconcile=lambda pbd=pbd: True if not xe.list(
+                        "pbd", params=("uuid",), filters={"uuid": pbd["uuid"],
+                                                          "currently-attached": "true"})
+                    else None)
 
     # -- phase 1: storage ---------------------------------------------------------------------
     def _storage(self):
@@ -268,12 +314,13 @@ class Failover(object):
                          and p["currently-attached"] != "true"]
             if not unplugged:
                 entry["already_attached"].append(sr["uuid"])
+            elif sr["uuid"] not in entry["plugged"]:
+                entry["plugged"].append(sr["uuid"])
             for pbd in unplugged:
                 self.engine.do("plug:%s" % pbd["uuid"], "plug SR %s" % sr["name_label"],
                                lambda pbd=pbd: self.xe.run("pbd-plug", {"uuid": pbd["uuid"]}),
                                reconcile=lambda pbd=pbd: self._pbd_attached(pbd["uuid"]),
                                commands=[self.xe.argv("pbd-plug", {"uuid": pbd["uuid"]})])
-                entry["plugged"].append(sr["uuid"])
         if not new:
             return
         step = "attach:%s" % lun
@@ -404,11 +451,14 @@ class Failover(object):
         saved = self.run.load("plan.json") if self.run is not None else None
         if saved:  # a resume recovers exactly what the run chose, whatever changed since
             return [Item.from_json(i) for i in saved["items"]]
-        return select(sources, self.opts.all, self.opts.vapps, self.opts.vms, self.opts.exclude)
+        return select(sources, self.opts.all, self.opts.vapps, self.opts.vms, self.opts.exclude,
+                      failed_over_only=self.opts.mode == "failback")
 
     def _prechecks(self, items, by_vdi):
         target = checks_.TargetFacts(self.xe, self.pool, self.hosts)
-        srs = [r["uuid"] for r in self.xe.list("sr", params=("uuid",))]
+        # The SRs this run brings in: they must not be attached at the source any more.
+        srs = sorted({sr for entry in self.report["storage"] for key in (
+            "introduced", "plugged", "already_attached") for sr in entry[key]})
         attached = {p["sr-uuid"] for p in self.xe.list(
             "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
         mode = self.opts.mode

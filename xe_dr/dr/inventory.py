@@ -15,6 +15,7 @@ from xe_dr.xe.records import parse_map, parse_ref
 
 PLUGIN = "xe-dr"
 UNKNOWN = None  # a fact that this way of reading cannot know
+RUN_TAG = "xe-dr-run"  # other-config key xe-dr puts on everything a run creates
 
 
 def _int(text, default=0):
@@ -80,7 +81,7 @@ def find_metadata_copies(xe, local_pool_uuid):
 class SourceVM(object):
     def __init__(self, uuid, name_label, power_state="halted", version=0, order=0,
                  start_delay=0, shutdown_delay=0, ha_restart_priority="", memory=0, vcpus=0,
-                 appliance=UNKNOWN, srs=UNKNOWN, networks=UNKNOWN):
+                 appliance=UNKNOWN, srs=UNKNOWN, networks=UNKNOWN, xe_dr_run=""):
         self.uuid = uuid
         self.name_label = name_label
         self.power_state = power_state
@@ -94,6 +95,7 @@ class SourceVM(object):
         self.appliance = appliance   # vApp UUID, "" for none, None for unknown
         self.srs = srs               # [{"uuid","name_label","type","shared","present","attached"}]
         self.networks = networks     # [{"name_label","bridge","exists_here"}]
+        self.xe_dr_run = xe_dr_run   # the run that recovered it at the other site, if any
 
     def to_json(self):
         return dict(self.__dict__)
@@ -159,7 +161,8 @@ def read_with_plugin(xe, master_uuid, copy):
         version=v["version"], order=v["order"], start_delay=v["start_delay"],
         shutdown_delay=v["shutdown_delay"], ha_restart_priority=v["ha_restart_priority"],
         memory=v["memory"], vcpus=v["vcpus"], appliance=v["appliance"] or "",
-        srs=v["srs"], networks=v["networks"]) for v in data["vms"]]
+        srs=v["srs"], networks=v["networks"], xe_dr_run=v.get("xe_dr_run", ""))
+        for v in data["vms"]]
     appliances = [SourceAppliance(a["uuid"], a["name_label"], a.get("name_description", ""),
                                   a["vms"]) for a in data["appliances"]]
     return SourcePool(copy, pool["uuid"], pool["name_label"], data["hosts"], vms, appliances,
@@ -169,7 +172,8 @@ def read_with_plugin(xe, master_uuid, copy):
 # -- reading a copy with plain xe -------------------------------------------------------------
 
 VM_FIELDS = ("uuid", "name-label", "power-state", "version", "order", "start-delay",
-             "shutdown-delay", "ha-restart-priority", "memory-static-max", "VCPUs-max")
+             "shutdown-delay", "ha-restart-priority", "memory-static-max", "VCPUs-max",
+             "other-config")
 
 
 def read_with_xe(xe, copy):
@@ -191,7 +195,8 @@ def read_with_xe(xe, copy):
         ha_restart_priority=r.get("ha-restart-priority", ""),
         memory=_int(r.get("memory-static-max")), vcpus=_int(r.get("VCPUs-max")),
         # <not in database> for members and non-members alike (reference §2.3): unknown
-        appliance=UNKNOWN if appliances else "") for r in records]
+        appliance=UNKNOWN if appliances else "",
+        xe_dr_run=parse_map(r.get("other-config", "")).get(RUN_TAG, "")) for r in records]
     return SourcePool(
         copy, pool["uuid"], pool.get("name-label", ""),
         [{"uuid": h["uuid"], "name_label": h.get("name-label", ""),

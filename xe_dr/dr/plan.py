@@ -68,12 +68,14 @@ def _matches(obj, wanted):
     return obj.uuid in wanted or obj.name_label in wanted
 
 
-def select(sources, all_=False, vapps=(), vms=(), exclude=()):
+def select(sources, all_=False, vapps=(), vms=(), exclude=(), failed_over_only=False):
     """The Items to recover from the source pools, in a stable order (vApps, then VMs).
 
     A vApp is all or nothing (as XenCenter has it): naming one of its VMs with --vm recovers
     that VM alone, out of its vApp. Names that match nothing are a usage error, so a typo
-    never silently recovers less than asked.
+    never silently recovers less than asked. With ``failed_over_only`` (a failback), --all
+    means what a failover brought to the DR site (VMs carrying an xe-dr run tag, and their
+    vApps), not the DR pool's own VMs.
     """
     if not (all_ or vapps or vms):
         raise UsageError("say what to recover: --all, --vapp NAME or --vm NAME (repeatable)")
@@ -85,11 +87,21 @@ def select(sources, all_=False, vapps=(), vms=(), exclude=()):
         for appliance in source.appliances:
             for uuid in appliance.vms or ():
                 member_of[uuid] = appliance.uuid
+        def in_all(vms_):
+            """Whether --all takes these VMs (None: membership unknown with plain xe, so a
+            vApp is taken whole, as a failover would)."""
+            if not all_:
+                return False
+            if not failed_over_only or vms_ is None:
+                return True
+            return any(vm is not None and vm.xe_dr_run for vm in vms_)
+
         for appliance in source.appliances:
             if _matches(appliance, excluded):
                 seen.add(appliance.uuid)
                 continue
-            if all_ or _matches(appliance, wanted_vapps):
+            members = None if appliance.vms is None else [source.vm(u) for u in appliance.vms]
+            if in_all(members) or _matches(appliance, wanted_vapps):
                 seen.update((appliance.uuid, appliance.name_label))
                 members = None
                 if appliance.vms is not None:
@@ -101,7 +113,7 @@ def select(sources, all_=False, vapps=(), vms=(), exclude=()):
                 seen.update((vm.uuid, vm.name_label))
                 continue
             in_vapp = vm.uuid in member_of or vm.appliance
-            chosen = _matches(vm, wanted_vms) or (all_ and not in_vapp)
+            chosen = _matches(vm, wanted_vms) or (in_all([vm]) and not in_vapp)
             if chosen:
                 seen.update((vm.uuid, vm.name_label))
                 items.append(Item("vm", vm.uuid, vm.name_label, source.copy.vdi_uuid,
