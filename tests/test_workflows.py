@@ -151,3 +151,98 @@ def test_the_whole_documented_sequence_failover_protect_failback(drill):
     # And A replicates its metadata again.
     drill.ok("A", "replication", "enable", *srs_b)
     assert all(t["healthy"] for t in drill.xedr("A", "--json", "status").json["replication"])
+
+
+# -- prechecks: each failing case ------------------------------------------------------------
+
+def pool_uuid(drill, site):
+    return drill.lab.ok(site, "pool-list", "params=uuid", "--minimal").value
+
+
+def checks_of(result):
+    return dict((c["name"], c) for c in result.json["checks"])
+
+
+def test_licence_restriction_blocks_before_anything_is_recovered(drill):
+    enable_protection(drill)
+    drill.lab.poke("B", "pool", pool_uuid(drill, "B"),
+                   restrictions={"restrict_dr": "true"})
+    before = drill.snapshot("B")
+    result = recover_target(drill)
+    assert result.code == 77, result
+    assert checks_of(result)["licence"]["verdict"] == "blocking"
+    assert drill.snapshot("B") == before  # refused before any change
+
+
+def test_ha_blocks_a_test_unless_disabled_and_cleanup_enables_it_again(drill):
+    enable_protection(drill)
+    heartbeat = drill.lab.uuid("B", "sr", **{"name-label": "iSCSI B"})
+    drill.lab.ok("B", "pool-ha-enable", "heartbeat-sr-uuids=" + heartbeat)
+    blocked = recover_target(drill)
+    assert blocked.code == 1
+    assert checks_of(blocked)["ha"]["verdict"] == "blocking"
+    assert "--disable-ha" in checks_of(blocked)["ha"]["fix"]
+    drill.ok("B", "cleanup", "--yes", blocked.json["run"])
+
+    result = drill.xedr("B", "--json", "failover", "--test", "--all", "--disable-ha",
+                        *drill.storage_args("B"))
+    assert result.code in (0, 2), result
+    assert drill.lab.ok("B", "pool-param-get", "uuid=" + pool_uuid(drill, "B"),
+                        "param-name=ha-enabled").value == "false"
+    drill.ok("B", "cleanup", "--yes", result.json["run"])
+    assert drill.lab.ok("B", "pool-param-get", "uuid=" + pool_uuid(drill, "B"),
+                        "param-name=ha-enabled").value == "true"
+
+
+def test_a_newer_vm_at_the_target_blocks_that_vm_only(drill):
+    enable_protection(drill)
+    first = recover_target(drill)
+    assert first.code in (0, 2)
+    # The recovered copies (version + 1) stay; a second test of web-01 must not replace them.
+    again = drill.xedr("B", "--json", "failover", "--test", "--vm", "web-01", "--vm",
+                       "mon-01")
+    assert again.code == 1, again
+    blocking = [c for c in again.json["checks"] if c["verdict"] == "blocking"]
+    assert any("newer or equal version of VM web-01" in c["message"] for c in blocking)
+
+
+def test_vms_running_at_a_reachable_source_block(drill):
+    enable_protection(drill)
+    drill.lab.mirror("break")  # the array is broken but site A is still up: a split brain
+    result = drill.xedr("B", "--json", "failover", "--all", "--source", "local",
+                        "--source-xe", drill.lab.xe_path("A"), *drill.storage_args("B"))
+    assert result.code == 1, result
+    checks = checks_of(result)
+    assert checks["source:luns"]["verdict"] == "blocking"
+    assert any(name.startswith("source:") and c["objects"] for name, c in checks.items())
+
+
+@pytest.mark.parametrize("with_plugin", [True, False])
+def test_partial_failure_one_vm_without_its_sr_finishes_the_rest_with_exit_2(drill,
+                                                                             with_plugin):
+    enable_protection(drill)
+    if with_plugin:
+        install_plugin(drill, "B")
+    drill.lab.mirror("break")
+    result = drill.xedr("B", "--json", "failover", "--test", "--vm", "web-01", "--vm", "db-01",
+                        *drill.storage_args("B"))
+    assert result.code == 2, result
+    items = dict((i["name_label"], i) for i in result.json["items"])
+    assert items["web-01"]["recovered_vms"]
+    # With the plugin the missing SR is named; plain xe only knows its foreign reference.
+    expected = "NFS VM storage" if with_plugin else "needs an SR that is not attached here"
+    assert expected in (items["db-01"]["excluded"] or "")
+
+
+def install_plugin(drill, site):
+    drill.ok(site, "plugin", "install", "--host-root",
+             drill.lab.root + "/hosts/{uuid}")
+
+
+def test_an_unknown_vm_name_is_a_usage_error_before_any_change(drill):
+    enable_protection(drill)
+    drill.lab.failover_task("B")
+    before = drill.snapshot("B")
+    result = drill.xedr("B", "failover", "--test", "--vm", "no-such-vm")
+    assert result.code == 64
+    assert "no-such-vm" in result.err

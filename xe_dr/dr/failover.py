@@ -42,6 +42,12 @@ LUN_SR_TYPES = ("lvmoiscsi", "lvhdoiscsi", "lvmohba", "lvhdohba")  # what the ar
 POWER = ("start", "paused", "none")
 
 
+def _storage_hint(failure):
+    if getattr(failure, "sm_error_number", None) == 47:
+        return "the replica is not writable: halt the mirror (promote the copy at this site)"
+    return "fix that"
+
+
 class Options(object):
     """What the user asked for; kept in run.json so that --resume needs nothing else
     (but the CHAP password, which is never stored)."""
@@ -117,6 +123,7 @@ class Failover(object):
         self.pool = read_pool(self.xe)
         self.hosts = read_hosts(self.xe)
         self.engine = Engine(None, dry_run=True)
+        self.report["checks"] = [c.to_json() for c in self._early_checks()]
         self._storage()
         self._recover_and_start(dry_run=True)
         self.report["commands"] = self.engine.planned
@@ -145,17 +152,19 @@ class Failover(object):
         self.report["run"] = self.run.id
         self.engine = Engine(self.run, on_event=self._on_event)
         try:
+            early = self._early_checks()
+            self.report["checks"] = [c.to_json() for c in early]
+            blocking = [c for c in early if c.verdict == BLOCKING]
+            if blocking:
+                return self.report, self._blocked(blocking)
             if self.opts.mode == "failback" and self.source_xe is not None:
                 self._shutdown_at_source()
             try:
                 self._storage()
             except XeDrError as failure:
-                # Typically the mirror is not halted yet (the replica is read-only): the run
-                # can go on from here once that is fixed.
                 failure.hint = "%s; then resume with 'xe-dr %s --resume %s'" % (
-                    failure.hint or "fix the storage (is the mirror halted and the replica "
-                    "writable?)", "failback" if self.opts.mode == "failback" else "failover",
-                    self.run.id)
+                    failure.hint or _storage_hint(failure),
+                    "failback" if self.opts.mode == "failback" else "failover", self.run.id)
                 raise
             outcome = self._recover_and_start(dry_run=False)
         except KeyboardInterrupt:
@@ -171,6 +180,27 @@ class Failover(object):
         finally:
             lock.release()
         return self.report, outcome
+
+    def _early_checks(self):
+        """The checks that need no metadata, made before anything is changed: a licence that
+        forbids DR, HA on for a test, --map-network targets that do not exist."""
+        target = checks_.TargetFacts(self.xe, self.pool, self.hosts)
+        checks = [checks_.check_licence(target),
+                  checks_.check_ha(target, self.opts.mode, self.opts.disable_ha)]
+        mapped = checks_.check_network_map(target, self.opts.network_map)
+        return checks + ([mapped] if mapped is not None else [])
+
+    def _blocked(self, blocking):
+        """Stop before any change: the report says what to fix."""
+        for check in blocking:
+            self.progress("precheck blocking: %s" % check.message)
+        self.report["outcome"] = "blocked"
+        self.report["todo"].append("fix the blocking prechecks, then run the command again")
+        self.run.set_status("blocked", ended=time.time())
+        self._save_report()
+        if any(c.name == "licence" for c in blocking):
+            return ExitCode.REFUSED
+        return ExitCode.FAILED
 
     def _target(self):
         return {"pool_uuid": self.pool.uuid, "pool_name": self.pool.name_label,
@@ -462,19 +492,15 @@ class Failover(object):
         attached = {p["sr-uuid"] for p in self.xe.list(
             "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
         mode = self.opts.mode
-        result = [checks_.check_licence(target)]
+        result = list(self._early_checks())
         result += checks_.check_versions(target, list(by_vdi.values()))
         result.append(checks_.check_edition(target, list(by_vdi.values())))
-        result.append(checks_.check_ha(target, mode, self.opts.disable_ha))
         result.append(checks_.check_capacity(target, items, self.opts.power))
         if mode != "test":
             result += checks_.check_source_running(self.source_xe, items, srs)
         result += checks_.check_existing(target, items, mode)
         result += checks_.check_storage(self.xe, items, by_vdi, attached)
         result += checks_.check_networks(items, by_vdi, self.opts.network_map)
-        mapped = checks_.check_network_map(target, self.opts.network_map)
-        if mapped is not None:
-            result.append(mapped)
         self._networks_before = {n["uuid"] for n in target.networks}
         self._target = target
         for check in result:
