@@ -1,0 +1,62 @@
+"""``xe-dr report RUN``: the report of a run, as text, Markdown, HTML or JSON."""
+
+import os
+
+from xe_dr.errors import UsageError
+from xe_dr.exitcodes import ExitCode
+
+NAME = "report"
+HELP = ("the report of a run (who, from where, against what, each step's times, time to "
+        "running per VM and vApp, the xe commands, what is left to do): text, markdown, "
+        "html or json")
+
+
+def add_arguments(parser):
+    parser.add_argument("run_id", metavar="RUN",
+                        help="a run id ('xe-dr runs'), 'last' for the newest run, or the "
+                             "path of a run directory")
+    parser.add_argument("--format", choices=("text", "markdown", "html", "json"),
+                        help="text (default), markdown, html (one self-contained file) or "
+                             "json (the report model); --json is --format json")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the report to FILE instead of stdout")
+
+
+def run_directory(ctx, run_id):
+    """The directory of the run named on the command line."""
+    from xe_dr.journal import Run
+    if run_id == "last":
+        runs = Run.list(ctx.state_dir)
+        if not runs:
+            raise UsageError("no runs in %s" % ctx.state_dir)
+        return max(runs, key=lambda r: (r.meta.get("created") or 0, r.id)).dir
+    if os.sep in run_id or run_id in (".", ".."):
+        if not os.path.isdir(run_id):
+            raise UsageError("no run directory %s" % run_id)
+        return os.path.abspath(run_id)
+    path = os.path.join(ctx.state_dir, "runs", run_id)
+    if not os.path.isdir(path):
+        raise UsageError("no run %r in %s" % (run_id, ctx.state_dir),
+                         hint="'xe-dr runs' lists the runs kept there")
+    return path
+
+
+def run(ctx):
+    from xe_dr.report import build, render, write_file
+    args = ctx.args
+    fmt = args.format or ("json" if args.json else "text")
+    if args.json and args.format not in (None, "json"):
+        raise UsageError("--json and --format %s contradict each other" % args.format)
+    model = build(run_directory(ctx, args.run_id))
+    content = render(model, fmt)
+    if args.output:
+        path = os.path.expanduser(args.output)
+        try:
+            write_file(path, content)
+        except (IOError, OSError) as failure:
+            raise UsageError("cannot write %s: %s" % (args.output, failure.strerror))
+        ctx.output.note("%s report of run %s written to %s" % (fmt, model["run"]["id"], path))
+        return ExitCode.OK
+    ctx.env.stdout.write(content)
+    ctx.env.stdout.flush()
+    return ExitCode.OK
