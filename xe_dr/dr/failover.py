@@ -27,7 +27,7 @@ import time
 from xe_dr.dr import prechecks as checks_
 from xe_dr.dr.engine import Engine, StepFailed
 from xe_dr.dr.inventory import PLUGIN, RUN_TAG, find_metadata_copies, read_sources
-from xe_dr.dr.plan import BLOCKING, CONFIRM, Item, select
+from xe_dr.dr.plan import BLOCKING, CONFIRM, Check, Item, select
 from xe_dr.dr.plugin import plugin_version
 from xe_dr.dr.storage import StorageSpec, probe
 from xe_dr.errors import UsageError, XeDrError
@@ -40,6 +40,15 @@ from xe_dr.xe.records import parse_map
 MODES = ("failover", "test", "failback")
 LUN_SR_TYPES = ("lvmoiscsi", "lvhdoiscsi", "lvmohba", "lvhdohba")  # what the array mirrors
 POWER = ("start", "paused", "none")
+
+
+def _exclude_failing(items, checks):
+    """Leave out every object that fails a blocking check of its own."""
+    for check in checks:
+        if check.verdict == BLOCKING and check.objects:
+            for item in items:
+                if item.uuid in check.objects and not item.excluded:
+                    item.excluded = check.message
 
 
 def _storage_hint(failure):
@@ -351,10 +360,15 @@ class Failover(object):
                                lambda pbd=pbd: self.xe.run("pbd-plug", {"uuid": pbd["uuid"]}),
                                reconcile=lambda pbd=pbd: self._pbd_attached(pbd["uuid"]),
                                commands=[self.xe.argv("pbd-plug", {"uuid": pbd["uuid"]})])
-        if not new:
-            return
         step = "attach:%s" % lun
         begun = self.engine.begun(step)
+        if self.engine.state_of(step) is not None:
+            # Resumed: the SRs this step introduced are known by now; it attaches what it
+            # set out to attach, and its DR task is still the run's to destroy.
+            new = begun["whitelist"] if begun else (self.engine.result_of(step) or {}).get(
+                "whitelist", new)
+        if not new:
+            return
         # The DR tasks that existed before this step first began: any other one that has
         # none of our SRs was leaked by an interrupted or failed drtask-create of ours.
         before = set(begun["tasks_before"]) if begun else set(self.xe.uuids("drtask"))
@@ -368,20 +382,20 @@ class Failover(object):
             except XapiError:
                 self._destroy_leaked_tasks(before)
                 raise
-            return {"task": task, "srs": self._introduced_by(task)}
+            return {"task": task, "srs": self._introduced_by(task), "whitelist": new}
 
         def reconcile():
             for task in set(self.xe.uuids("drtask")) - before:
                 srs = self._introduced_by(task)
                 if set(srs) & set(new):
-                    return {"task": task, "srs": srs}
+                    return {"task": task, "srs": srs, "whitelist": new}
             self._destroy_leaked_tasks(before)
             return None
 
         result = self.engine.do(step, "attach SR(s) %s on LUN %s" % (
             ", ".join(new), lun), create, reconcile,
             commands=[self.xe.argv("drtask-create", params)],
-            begin_data={"tasks_before": sorted(before)})
+            begin_data={"tasks_before": sorted(before), "whitelist": new})
         if result is None:  # dry run
             return
         entry["task"] = result["task"]
@@ -437,21 +451,27 @@ class Failover(object):
                             hint="attach the mirrored SRs (probe options) or check "
                                  "'xe-dr inventory'")
         by_vdi = dict((s.copy.vdi_uuid, s) for s in sources)
-        items = self._items(sources)
-        checks = self._prechecks(items, by_vdi)
+        saved = self.run.load("plan.json") if self.run is not None else None
+        if saved:
+            # A resume goes on with exactly what the run planned and checked before its first
+            # change: its own recovered VMs must not now count as "existing at the target".
+            items = [Item.from_json(i) for i in saved["items"]]
+            checks = [Check.from_json(c) for c in saved["checks"]]
+            self._networks_before = set(saved.get("networks_before", ()))
+        else:
+            items = select(sources, self.opts.all, self.opts.vapps, self.opts.vms,
+                           self.opts.exclude, failed_over_only=self.opts.mode == "failback")
+            checks = self._prechecks(items, by_vdi)
         self.report["checks"] = [c.to_json() for c in checks]
         self.report["items"] = [i.to_json() for i in items]
         pool_blocking = [c for c in checks if c.verdict == BLOCKING and not c.objects]
-        for check in checks:
-            if check.verdict == BLOCKING and check.objects:
-                for item in items:
-                    if item.uuid in check.objects and not item.excluded:
-                        item.excluded = check.message
+        _exclude_failing(items, checks)
         if dry_run:
             self._plan_steps(items)
             return ExitCode.OK
         self.run.save("plan.json", {"items": [i.to_json() for i in items],
-                                    "checks": [c.to_json() for c in checks]})
+                                    "checks": [c.to_json() for c in checks],
+                                    "networks_before": sorted(self._networks_before)})
         if pool_blocking:
             self.report["outcome"] = "blocked"
             self.report["todo"].append("fix the blocking prechecks, then resume with "
@@ -477,13 +497,6 @@ class Failover(object):
         self._finish(items)
         return self._outcome(items, recovered, started)
 
-    def _items(self, sources):
-        saved = self.run.load("plan.json") if self.run is not None else None
-        if saved:  # a resume recovers exactly what the run chose, whatever changed since
-            return [Item.from_json(i) for i in saved["items"]]
-        return select(sources, self.opts.all, self.opts.vapps, self.opts.vms, self.opts.exclude,
-                      failed_over_only=self.opts.mode == "failback")
-
     def _prechecks(self, items, by_vdi):
         target = checks_.TargetFacts(self.xe, self.pool, self.hosts)
         # The SRs this run brings in: they must not be attached at the source any more.
@@ -495,12 +508,15 @@ class Failover(object):
         result = list(self._early_checks())
         result += checks_.check_versions(target, list(by_vdi.values()))
         result.append(checks_.check_edition(target, list(by_vdi.values())))
-        result.append(checks_.check_capacity(target, items, self.opts.power))
         if mode != "test":
             result += checks_.check_source_running(self.source_xe, items, srs)
         result += checks_.check_existing(target, items, mode)
         result += checks_.check_storage(self.xe, items, by_vdi, attached)
         result += checks_.check_networks(items, by_vdi, self.opts.network_map)
+        # Capacity counts only what will really start: objects failing a check of their own
+        # are left out first.
+        _exclude_failing(items, result)
+        result.append(checks_.check_capacity(target, items, self.opts.power))
         self._networks_before = {n["uuid"] for n in target.networks}
         self._target = target
         for check in result:
