@@ -35,8 +35,8 @@ def run(ctx):
     srs = replication.resolve_srs(ctx.xe, args.srs)
     if args.action == "enable":
         done = replication.enable(ctx.xe, srs, alerts=args.alerts)
-        text = ["replication %s on %s" % ("already on" if d["was_enabled"] else "enabled",
-                                          d["sr_name"]) for d in done]
+        text = ["replication %s %s" % ("was already enabled on" if d["was_enabled"]
+                                       else "enabled on", d["sr_name"]) for d in done]
         if args.alerts:
             text.append("metadata LUN alerts enabled")
         ctx.output.data({"enabled": done, "alerts": args.alerts}, text)
