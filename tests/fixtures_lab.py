@@ -5,6 +5,8 @@
     lab.xe_path("A")            the path of site A's fake xe (a real executable)
     lab.xe("B", "vm-list", ...) run it in-process (same bytes, exit code and call log)
     lab.run("B", ...)           run the executable as a subprocess
+                                (both take env={...}: variables added to the environment,
+                                e.g. {"XE_EXTRA_ARGS": "..."})
     lab.call_log()              the call log entries (dicts)
     lab.db("A")                 a snapshot of site A's database (xe_dr.lab.model.Db)
     lab.mirror("break"), lab.disaster("A"), lab.restore("A"), lab.fault(...), lab.poke(...)
@@ -55,16 +57,19 @@ class LabHandle(object):
     def xe_path(self, site):
         return self.lab.xe_path(site)
 
-    def xe(self, site, *args):
-        out, err, code, _ = xecli.execute(self.root, site, list(args))
+    def xe(self, site, *args, env=None):
+        environ = dict(os.environ, **env) if env else None
+        out, err, code, _ = xecli.execute(self.root, site, list(args), environ=environ)
         return XeResult(out, err, code)
 
-    def ok(self, site, *args):
-        r = self.xe(site, *args)
+    def ok(self, site, *args, env=None):
+        r = self.xe(site, *args, env=env)
         assert r.code == 0, (args, r.err)
         return r
 
-    def run(self, site, *args, **kw):
+    def run(self, site, *args, env=None, **kw):
+        if env:
+            kw["env"] = dict(os.environ, **env)
         proc = subprocess.Popen([self.xe_path(site)] + list(args), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, **kw)
         out, err = proc.communicate()
