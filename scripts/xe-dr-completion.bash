@@ -10,22 +10,24 @@
 # line (-H, --xe, ...), gives up after XE_DR_COMPLETION_TIMEOUT seconds (default 5) and
 # completes nothing when it fails.
 
-_xe_dr_commands='doctor status replication probe inventory failover failback cleanup runs plugin lab completion'
-_xe_dr_global_options='--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --state-dir --timeout --verbose --version --xe --yes -H -h -i -q -v -y'
+_xe_dr_commands='doctor status replication probe inventory failover failback cleanup runbook runs report plugin lab completion'
+_xe_dr_global_options='--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --version --xe --yes -H -h -i -q -v -y'
 _xe_dr_target_options='-H --host --ssh -i --identity --known-hosts --xe --no-plugin --state-dir'
 _xe_dr_storage_options='--target --port --iqn --hba --scsiid --hba-scsiid --chap-user --chap-password-file --chap-password-env'
 
 # The options of command $1 (global options included: they are accepted after it).
 _xe_dr_options() {
     case $1 in
-        doctor|replication|replication/disable|inventory|runs|plugin|plugin/status|completion) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
-        status) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --peer --peer-xe --quiet --ssh --state-dir --timeout --verbose --vms --xe --yes -H -h -i -q -v -y' ;;
-        replication/enable) echo '--accept-new-host-key --alerts --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
-        probe) echo '--accept-new-host-key --chap-password-env --chap-password-file --chap-user --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --no-input --no-plugin --port --quiet --scsiid --ssh --state-dir --target --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
-        failover) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --disable-ha --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
-        failback) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --state-dir --target --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
-        cleanup) echo '--accept-new-host-key --dry-run --force --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
-        plugin/install) echo '--accept-new-host-key --help --host --host-root --host-user --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        doctor|replication|replication/disable|inventory|runs|plugin|plugin/status|completion) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        status) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --peer --peer-xe --quiet --ssh --ssh-config --state-dir --timeout --verbose --vms --xe --yes -H -h -i -q -v -y' ;;
+        replication/enable) echo '--accept-new-host-key --alerts --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        probe) echo '--accept-new-host-key --chap-password-env --chap-password-file --chap-user --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --no-input --no-plugin --port --quiet --scsiid --ssh --ssh-config --state-dir --target --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        failover) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --disable-ha --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --ssh-config --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
+        failback) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --ssh-config --state-dir --target --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
+        cleanup) echo '--accept-new-host-key --dry-run --force --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        runbook) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --output --parallel --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --ssh-config --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -o -q -v -y' ;;
+        report) echo '--accept-new-host-key --format --help --host --identity --json --known-hosts --no-input --no-plugin --output --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -o -q -v -y' ;;
+        plugin/install) echo '--accept-new-host-key --help --host --host-root --host-user --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         lab) echo '' ;;
     esac
 }
@@ -35,16 +37,17 @@ _xe_dr_options() {
 # vm-or-vapp, sr or run.
 _xe_dr_kind() {
     case $1:$2 in
-        status:--peer|probe:--chap-password-env|probe:--chap-user|probe:--hba-scsiid|probe:--iqn|probe:--port|probe:--scsiid|probe:--target|failover:--chap-password-env|failover:--chap-user|failover:--hba-scsiid|failover:--iqn|failover:--map-network|failover:--parallel|failover:--port|failover:--scsiid|failover:--source|failover:--target|failback:--chap-password-env|failback:--chap-user|failback:--hba-scsiid|failback:--iqn|failback:--map-network|failback:--parallel|failback:--port|failback:--scsiid|failback:--source|failback:--target|plugin/install:--host-root|plugin/install:--host-user) echo 'none' ;;
-        status:--peer-xe|probe:--chap-password-file|failover:--chap-password-file|failover:--source-xe|failback:--chap-password-file|failback:--source-xe) echo 'file' ;;
-        failover:--exclude|failback:--exclude) echo 'vm-or-vapp' ;;
-        failover:--power|failback:--power) echo 'words start paused none' ;;
-        failover:--resume|failback:--resume) echo 'run' ;;
-        failover:--sr|failback:--sr) echo 'sr' ;;
-        failover:--vapp|failback:--vapp) echo 'vapp' ;;
-        failover:--vm|failback:--vm) echo 'vm' ;;
+        status:--peer|probe:--chap-password-env|probe:--chap-user|probe:--hba-scsiid|probe:--iqn|probe:--port|probe:--scsiid|probe:--target|failover:--chap-password-env|failover:--chap-user|failover:--hba-scsiid|failover:--iqn|failover:--map-network|failover:--parallel|failover:--port|failover:--scsiid|failover:--source|failover:--target|failback:--chap-password-env|failback:--chap-user|failback:--hba-scsiid|failback:--iqn|failback:--map-network|failback:--parallel|failback:--port|failback:--scsiid|failback:--source|failback:--target|runbook:--chap-password-env|runbook:--chap-user|runbook:--hba-scsiid|runbook:--iqn|runbook:--map-network|runbook:--parallel|runbook:--port|runbook:--scsiid|runbook:--source|runbook:--target|plugin/install:--host-root|plugin/install:--host-user) echo 'none' ;;
+        status:--peer-xe|probe:--chap-password-file|failover:--chap-password-file|failover:--source-xe|failback:--chap-password-file|failback:--source-xe|runbook:--chap-password-file|runbook:--output|runbook:--source-xe|runbook:-o|report:--output|report:-o) echo 'file' ;;
+        failover:--exclude|failback:--exclude|runbook:--exclude) echo 'vm-or-vapp' ;;
+        failover:--power|failback:--power|runbook:--power) echo 'words start paused none' ;;
+        failover:--resume|failback:--resume|runbook:--resume) echo 'run' ;;
+        failover:--sr|failback:--sr|runbook:--sr) echo 'sr' ;;
+        failover:--vapp|failback:--vapp|runbook:--vapp) echo 'vapp' ;;
+        failover:--vm|failback:--vm|runbook:--vm) echo 'vm' ;;
+        report:--format) echo 'words text markdown html json' ;;
         *:--host|*:--timeout|*:-H) echo 'none' ;;
-        *:--identity|*:--known-hosts|*:--xe|*:-i) echo 'file' ;;
+        *:--identity|*:--known-hosts|*:--ssh-config|*:--xe|*:-i) echo 'file' ;;
         *:--ssh) echo 'words paramiko openssh' ;;
         *:--state-dir) echo 'dir' ;;
         *) echo '' ;;
@@ -70,6 +73,7 @@ _xe_dr_positional() {
         replication/enable) kinds=('none'); repeat=1 ;;
         replication/disable) kinds=('none'); repeat=1 ;;
         cleanup) kinds=('run'); repeat= ;;
+        report) kinds=('none'); repeat= ;;
         plugin) kinds=('words install status'); repeat= ;;
         lab) kinds=('rest'); repeat= ;;
     esac

@@ -37,16 +37,21 @@ class CliResult(object):
 
 
 class Drill(object):
-    def __init__(self, lab, state_dir):
+    """``transport``: extra global options (e.g. ``-H root@127.0.0.1:PORT ...``) so that the
+    same drill runs over SSH; empty runs xe locally."""
+
+    def __init__(self, lab, state_dir, transport=()):
         self.lab = lab
         self.state_dir = state_dir
+        self.transport = list(transport)
 
     def xedr(self, site, *args, **kw):
         stdin = kw.pop("stdin", "")
         env = Environment(stdin=io.StringIO(stdin), stdout=io.StringIO(), stderr=io.StringIO(),
                           environ=kw.pop("environ", {}), stdin_isatty=False,
                           stdout_isatty=False, stderr_isatty=False)
-        argv = ["--xe", self.lab.xe_path(site), "--state-dir", self.state_dir] + list(args)
+        argv = self.transport + ["--xe", self.lab.xe_path(site), "--state-dir",
+                                 self.state_dir] + list(args)
         code = main(argv, env)
         return CliResult(code, env.stdout.getvalue(), env.stderr.getvalue())
 

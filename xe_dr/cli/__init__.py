@@ -23,7 +23,9 @@ COMMAND_MODULES = (
     "failover",
     "failback",
     "cleanup",
+    "runbook",
     "runs",
+    "report",
     "plugin",
     "lab",
     "completion",
@@ -62,6 +64,9 @@ def _add_global_options(parser, suppress):
                        help="SSH private key file")
     group.add_argument("--known-hosts", metavar="FILE", default=default(None),
                        help="known_hosts file to verify the host key against (default: ~/.ssh/known_hosts)")
+    group.add_argument("--ssh-config", metavar="FILE", default=default(None),
+                       help="ssh client configuration for --ssh openssh (default: the "
+                            "user's own, as ssh reads it)")
     group.add_argument("--accept-new-host-key", action="store_true", default=default(False),
                        help="accept and record an unknown host key (never a changed one)")
     group.add_argument("--xe", metavar="PATH", default=default(None),

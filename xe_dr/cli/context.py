@@ -75,14 +75,7 @@ class Context(object):
     def runner(self):
         if self._runner is None:
             from xe_dr.runner.target import make_runner
-            self._runner = make_runner(
-                host=self.host,
-                ssh=self.ssh_kind,
-                identity=self.args.identity,
-                known_hosts=self.args.known_hosts,
-                accept_new=self.args.accept_new_host_key,
-                timeout=self.timeout,
-            )
+            self._runner = self.make_runner(self.host)
         return self._runner
 
     @property
@@ -97,14 +90,21 @@ class Context(object):
         no host is given. ``host`` may be ``local`` for an xe on this machine (the lab)."""
         if not host:
             return None
-        from xe_dr.runner.target import make_runner
         from xe_dr.xe import Xe
-        runner = make_runner(
-            host=None if host == "local" else host, ssh=self.ssh_kind,
-            identity=self.args.identity, known_hosts=self.args.known_hosts,
-            accept_new=self.args.accept_new_host_key, timeout=self.timeout)
+        runner = self.make_runner(None if host == "local" else host)
         self.adopt_runner(runner)
         return Xe(runner, xe_path=xe_path or "xe", timeout=self.timeout)
+
+    def make_runner(self, host):
+        """A runner for ``host`` (None: this machine) with the command's SSH options."""
+        from xe_dr.runner.target import make_runner
+        options = {}
+        if host and self.ssh_kind == "openssh" and self.args.ssh_config:
+            options["ssh_config"] = self.args.ssh_config
+        return make_runner(host=host, ssh=self.ssh_kind, identity=self.args.identity,
+                           known_hosts=self.args.known_hosts,
+                           accept_new=self.args.accept_new_host_key, timeout=self.timeout,
+                           **options)
 
     def adopt_runner(self, runner):
         """Close this runner with the command's own."""

@@ -53,7 +53,6 @@ def _runner_for_host(ctx):
     with the same SSH options (from dom0 itself too: the pool's hosts trust each other's
     root keys only if the administrator set that up, so errors name the host)."""
     from xe_dr.pool import read_pool
-    from xe_dr.runner.target import make_runner
     if ctx.args.host_root:
         return lambda host: ctx.runner
     master = read_pool(ctx.xe).master
@@ -63,10 +62,7 @@ def _runner_for_host(ctx):
         if host.uuid == master:
             return ctx.runner
         if host.uuid not in runners:
-            runners[host.uuid] = make_runner(
-                host="%s@%s" % (ctx.args.host_user, host.address), ssh=ctx.ssh_kind,
-                identity=ctx.args.identity, known_hosts=ctx.args.known_hosts,
-                accept_new=ctx.args.accept_new_host_key, timeout=ctx.timeout)
+            runners[host.uuid] = ctx.make_runner("%s@%s" % (ctx.args.host_user, host.address))
             ctx.adopt_runner(runners[host.uuid])
         return runners[host.uuid]
     return runner_for
