@@ -176,6 +176,30 @@ def test_status_against_the_lab(pyz, lab, which):
         in text.stdout
 
 
-# TODO: a test failover and its cleanup through the pyz (failover --test --all with the lab's
-# storage options at site B, then cleanup RUN --yes), once the failover and cleanup commands
-# are finished.
+@pytest.mark.parametrize("which", INTERPRETERS)
+def test_a_test_failover_and_its_cleanup_through_the_pyz(pyz, tmp_path, which):
+    """What an administrator runs on dom0 with only the pyz: a test failover at site B, then
+    its cleanup, leaving site B as it was (including the plugin pushed from the pyz)."""
+    from tests.fixtures_lab import make_lab
+    from tests.fixtures_workflow import Drill
+    drill = Drill(make_lab(tmp_path / "lab"), str(tmp_path / "state"))
+    drill.lab.enable_replication()
+    drill.lab.mirror("break")
+    before = drill.snapshot("B")
+    interpreter = _interpreter(which)
+    xe_b = drill.lab.xe_path("B")
+    common = ["--xe", xe_b, "--state-dir", drill.state_dir]
+    plugin = run_pyz(interpreter, pyz, "plugin", "install", "--host-root",
+                     os.path.join(drill.lab.root, "hosts", "{uuid}"), *common)
+    assert plugin.returncode == 0, plugin.stderr
+    failover = run_pyz(interpreter, pyz, "--json", "failover", "--test", "--all",
+                       "--power", "paused", *(common + drill.storage_args("B")))
+    assert failover.returncode in (0, 2), failover.stderr
+    report = json.loads(failover.stdout)
+    assert report["plugin"] is True
+    assert any(item.get("recovered_vms") for item in report["items"])
+    cleanup = run_pyz(interpreter, pyz, "--yes", "cleanup", report["run"], *common)
+    assert cleanup.returncode == 0, cleanup.stderr
+    after = drill.snapshot("B")
+    # The only difference left is the plugin file on the hosts (not in the database).
+    assert after == before
