@@ -235,7 +235,8 @@ def test_inventory(python, s):
                       "matched_by": "name_label"}],
         "vifs": [{"device": "0", "mac": "aa:00:00:00:00:01",
                   "network_name_label": "Pool-wide network associated with eth0",
-                  "network_bridge": "xenbr0"}]}
+                  "network_bridge": "xenbr0"}],
+        "xe_dr_run": ""}
     assert web1["networks"][0]["local_network"]
     web2 = vms[s.web2]
     assert [v["device"] for v in web2["vifs"]] == ["0", "1"]
