@@ -136,3 +136,24 @@ class Engine(object):
             if self.run is not None:
                 entry = self.run.append(event, step, **data)
                 self._states[step] = entry
+
+
+class LineProgress(object):
+    """The progress interface the workflows call (``note``, ``phase``, ``step``), printing
+    plain lines through a function; xe_dr/cli/progress.py has the terminal one."""
+
+    def __init__(self, write=lambda text: None):
+        self.write = write
+
+    def note(self, text):
+        self.write(text)
+
+    def phase(self, name, total, prefix=""):
+        self.write("%s: %d to do" % (name, total))
+
+    def step(self, kind, step, description):
+        if kind in ("begin", "failed", "reconciled"):
+            self.write("%s %s" % (kind, description))
+
+    def close(self):
+        pass

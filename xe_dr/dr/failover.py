@@ -25,7 +25,7 @@ import threading
 import time
 
 from xe_dr.dr import prechecks as checks_
-from xe_dr.dr.engine import Engine, StepFailed
+from xe_dr.dr.engine import Engine, LineProgress, StepFailed
 from xe_dr.dr.inventory import PLUGIN, RUN_TAG, find_metadata_copies, read_sources
 from xe_dr.dr.plan import BLOCKING, CONFIRM, Check, Item, select
 from xe_dr.dr.plugin import plugin_version
@@ -103,7 +103,9 @@ class Options(object):
 class Failover(object):
     """One failover-like run against the target pool behind ``xe``.
 
-    ``confirm(question, what)`` asks for an explicit yes; ``progress(text)`` shows a line;
+    ``confirm(question, what)`` asks for an explicit yes; ``progress`` shows what happens
+    (``note(text)``, ``phase(name, total)``, ``step(kind, step, description)``, see
+    xe_dr/cli/progress.py);
     ``source_xe`` reaches the source pool when it is reachable (None otherwise).
     """
 
@@ -113,7 +115,8 @@ class Failover(object):
         self.state_dir = state_dir
         self.opts = options
         self.confirm = confirm
-        self.progress = progress
+        # A progress object, or a function printing lines (see LineProgress).
+        self.progress = progress if hasattr(progress, "note") else LineProgress(progress)
         self.source_xe = source_xe
         self.chap_passwords = chap_passwords or {}   # SCSIid -> password, never stored
         self.use_plugin = use_plugin
@@ -202,7 +205,7 @@ class Failover(object):
     def _blocked(self, blocking):
         """Stop before any change: the report says what to fix."""
         for check in blocking:
-            self.progress("precheck blocking: %s" % check.message)
+            self.progress.note("precheck blocking: %s" % check.message)
         self.report["outcome"] = "blocked"
         self.report["todo"].append("fix the blocking prechecks, then run the command again")
         self.run.set_status("blocked", ended=time.time())
@@ -216,10 +219,7 @@ class Failover(object):
                 "master": self.pool.master, "transport": self.transport}
 
     def _on_event(self, kind, step, info):
-        if kind == "failed":
-            self.progress("FAILED %s" % info)   # the message names the step
-        elif kind in ("begin", "reconciled"):
-            self.progress("%s %s" % (kind, info))
+        self.progress.step(kind, step, info)
 
     # -- phase 0 (failback): stop the VMs where they run now -----------------------------------
     def _shutdown_at_source(self):
@@ -247,8 +247,8 @@ class Failover(object):
             v["appliance"] == a["uuid"] and v["power-state"] == "running" for v in vms)]
         standalone = [v for v in vms if v["appliance"] not in app_uuids and
                       v["power-state"] == "running" and chosen(v, v["uuid"] in tagged)]
-        self.progress("shutting down %d vApp(s) and %d VM(s) at the source" % (
-            len(running_apps), len(standalone)))
+        self.progress.phase("shut down at the source", len(running_apps) + len(standalone),
+                            "source-shutdown:")
 
         def halted(filters):
             states = {r["power-state"] for r in xe.list("vm", params=("power-state",),
@@ -521,7 +521,7 @@ class Failover(object):
         self._target = target
         for check in result:
             if check.verdict != "ok":
-                self.progress("precheck %s: %s" % (check.verdict, check.message))
+                self.progress.note("precheck %s: %s" % (check.verdict, check.message))
         return result
 
     def _plan_steps(self, items):
@@ -574,7 +574,7 @@ class Failover(object):
         todo = [i for i in items if not i.excluded]
         appliances = [i for i in todo if i.kind == "appliance"]
         vms = [i for i in todo if i.kind == "vm"]
-        self.progress("recovering %d vApp(s) and %d VM(s)" % (len(appliances), len(vms)))
+        self.progress.phase("recover", len(appliances) + len(vms), "recover:")
         if self.plugin:
             for vdi in sorted({i.vdi for i in todo}):
                 batch = [i for i in todo if i.vdi == vdi]
@@ -736,6 +736,8 @@ class Failover(object):
         vms = [i for i in items if i.kind == "vm" and i.uuid in recovered and not i.excluded]
         started = {}
         lock = threading.Lock()
+        self.progress.phase("start" if not paused else "start paused",
+                            len(appliances) + len(vms), "start:")
 
         def start(item):
             def action():
@@ -760,7 +762,7 @@ class Failover(object):
             for item in vms:
                 groups.setdefault(item.order, []).append(item)
             for order in sorted(groups):
-                self.progress("starting order group %d: %d VM(s)" % (order, len(groups[order])))
+                self.progress.note("order group %d: %d VM(s)" % (order, len(groups[order])))
                 self.engine.do_many(groups[order], self.opts.parallel, start)
 
         # vApps run their own order groups inside xapi; they start alongside the standalone

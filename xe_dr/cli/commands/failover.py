@@ -92,6 +92,7 @@ _FIXED_ON_RESUME = ("all", "vapp", "vm", "exclude", "power", "map_network", "sr"
 
 def run_mode(ctx, mode):
     from xe_dr.cli.present import failover_text, redacted_argv
+    from xe_dr.cli.progress import Progress
     from xe_dr.dr.failover import Failover, Options
     from xe_dr.journal import Run
     args = ctx.args
@@ -111,14 +112,18 @@ def run_mode(ctx, mode):
         options, passwords = build_options(ctx, mode)
     source_xe = ctx.other_site(options.source["host"], options.source["xe"]) \
         if options.source else None
-    failover = Failover(ctx.xe, ctx.state_dir, options, ctx.confirm, ctx.output.progress,
+    progress = Progress(ctx.output)
+    failover = Failover(ctx.xe, ctx.state_dir, options, ctx.confirm, progress,
                         source_xe=source_xe, chap_passwords=passwords,
                         use_plugin=ctx.use_plugin, argv=redacted_argv(ctx),
                         transport=ctx.runner.description)
-    if args.dry_run:
-        report, code = failover.plan()
-    else:
-        report, code = failover.apply(resume_id=args.resume)
+    try:
+        if args.dry_run:
+            report, code = failover.plan()
+        else:
+            report, code = failover.apply(resume_id=args.resume)
+    finally:
+        progress.close()
     ctx.output.data(report, failover_text(report))
     return code
 
