@@ -134,7 +134,8 @@ class LabHandle(object):
         return [(u, t) for _, u, t in sorted(out)]
 
     def device_config(self, sr_uuid, site="B"):
-        """The device-config that reaches an SR's LUN copy from ``site`` (as an admin knows)."""
+        """The device-config that reaches an SR's LUN copy from ``site`` (as an admin knows;
+        with the portal's CHAP user and password when it wants CHAP)."""
         data = self.array()
         for lun_id, lun in data["luns"].items():
             vg = array.read_vg(self.lab, lun_id, site)
@@ -142,8 +143,12 @@ class LabHandle(object):
                 copy = lun["copies"][site]
                 if lun["transport"] == "iscsi":
                     portal = data["portals"][site]
-                    return "lvmoiscsi", {"target": portal["address"],
-                                         "targetIQN": portal["iqn"], "SCSIid": copy["scsiid"]}
+                    dc = {"target": portal["address"], "targetIQN": portal["iqn"],
+                          "SCSIid": copy["scsiid"]}
+                    if portal.get("chap"):
+                        dc.update(chapuser=portal["chap"]["user"],
+                                  chappassword=portal["chap"]["password"])
+                    return "lvmoiscsi", dc
                 return "lvmohba", {"SCSIid": copy["scsiid"]}
         raise AssertionError("no LUN copy at %s carries SR %s" % (site, sr_uuid))
 

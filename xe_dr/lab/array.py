@@ -12,6 +12,9 @@ Each copy has its own SCSI id (as real replicas do) and lives in ``DIR/array/<lu
 ``vg.json`` is the LVM volume group the SR wrote (SR uuid, name, description and its VDIs, as
 LVHD keeps them in its MGT volume) and ``LV-<vdi-uuid>`` files hold the bytes of the VDIs the lab
 writes (metadata VDIs). LV files are sparse and as large as the VDI.
+
+A portal (one per site) may want CHAP: ``portals[site]["chap"] = {"user", "password"}``
+(``set_chap``); sm.py checks it at discovery and login.
 """
 
 import contextlib
@@ -83,6 +86,35 @@ def luns_at(data, site):
         copy = lun["copies"].get(site)
         if copy is not None:
             out.append((lun_id, lun, copy))
+    return out
+
+
+def portal_chap(data, site):
+    """(user, password) the site's portal requires (CHAP), or None."""
+    chap = (data["portals"].get(site) or {}).get("chap")
+    return (chap["user"], chap["password"]) if chap else None
+
+
+def set_chap(lab, site, user=None, password=None):
+    """Turn CHAP on (user and password) or off (None) on a site's portal."""
+    with locked(lab):
+        data = load(lab)
+        portal = data["portals"][site]
+        if user is None:
+            portal.pop("chap", None)
+        else:
+            portal["chap"] = {"user": user, "password": password}
+        save(lab, data)
+
+
+def public_portals(data):
+    """The portals without CHAP passwords (for show)."""
+    out = {}
+    for site, portal in data["portals"].items():
+        p = dict(portal)
+        if p.get("chap"):
+            p["chap"] = {"user": p["chap"]["user"], "password": "<redacted>"}
+        out[site] = p
     return out
 
 

@@ -2,6 +2,8 @@
 
     create DIR [--seed N] [--vms N] [--vapps N] [--order-groups N] [--replicated-srs N]
                [--hosts-a N] [--hosts-b N] [--vms-b N] [--cost-factor F]
+               [--chap-user USER --chap-password-file FILE [--chap-site SITE]...]
+    chap DIR SITE (--user USER --password-file FILE | --off)   CHAP on a site's array portal
     show DIR [--json]
     xe DIR SITE ARG...                 run a site's fake xe (same as DIR/bin/xe-SITE ARG...)
     mirror DIR break|resync|reverse|freeze|thaw [--lun ID]...
@@ -34,11 +36,24 @@ def _lab(path):
     return lab
 
 
+def read_password_file(path):
+    """The first line of a file (a password never travels in argv)."""
+    with open(path, "rb") as f:
+        line = f.read().decode("utf-8").split("\n")[0].rstrip("\r")
+    if not line:
+        raise ValueError("%s: the first line (the password) is empty" % path)
+    return line
+
+
 def cmd_create(args, out):
+    if bool(args.chap_user) != bool(args.chap_password_file):
+        raise ValueError("--chap-user and --chap-password-file go together")
+    password = read_password_file(args.chap_password_file) if args.chap_password_file else None
     lab = world.create(args.dir, seed=args.seed, vms=args.vms, vapps=args.vapps,
                        order_groups=args.order_groups, replicated_srs=args.replicated_srs,
                        hosts_a=args.hosts_a, hosts_b=args.hosts_b, vms_b=args.vms_b,
-                       cost_factor=args.cost_factor)
+                       cost_factor=args.cost_factor, chap_user=args.chap_user,
+                       chap_password=password, chap_sites=args.chap_site)
     out.write("created lab in %s\n" % lab.root)
     for site in lab.site_names():
         out.write("  site %s: %s\n" % (site, lab.xe_path(site)))
@@ -73,7 +88,7 @@ def summary(lab):
             "copies": dict((s, c["scsiid"]) for s, c in lun["copies"].items()),
             "vg": dict((s, (array.read_vg(lab, lun_id, s) or {}).get("sr_uuid"))
                        for s in lun["copies"])}
-    data["portals"] = a["portals"]
+    data["portals"] = array.public_portals(a)
     return data
 
 
@@ -101,8 +116,9 @@ def cmd_show(args, out):
             out.write("  DR tasks: %s\n" % ", ".join(s["dr_tasks"]))
     out.write("\narray\n")
     for site, p in sorted(data["portals"].items()):
-        out.write("  portal %s: %s (%s:%s) %s\n" % (site, p["hostname"], p["address"], p["port"],
-                                                   p["iqn"]))
+        out.write("  portal %s: %s (%s:%s) %s%s\n" % (
+            site, p["hostname"], p["address"], p["port"], p["iqn"],
+            ", CHAP user %s" % p["chap"]["user"] if p.get("chap") else ""))
     for lun_id, lun in sorted(data["luns"].items()):
         out.write("  %-14s %-5s %s\n" % (lun_id, lun["transport"], lun["mirror"]))
         for site, scsiid in sorted(lun["copies"].items()):
@@ -193,6 +209,23 @@ def reboot(lab, site_name):
         db.dirty = True
 
 
+def cmd_chap(args, out):
+    lab = _lab(args.dir)
+    if args.site not in array.load(lab)["portals"]:
+        raise ValueError("no portal at site %s" % args.site)
+    if args.off:
+        if args.user or args.password_file:
+            raise ValueError("--off takes no --user or --password-file")
+        array.set_chap(lab, args.site)
+        out.write("portal %s: CHAP off\n" % args.site)
+        return 0
+    if not (args.user and args.password_file):
+        raise ValueError("give --user USER --password-file FILE, or --off")
+    array.set_chap(lab, args.site, args.user, read_password_file(args.password_file))
+    out.write("portal %s: CHAP on for user %s\n" % (args.site, args.user))
+    return 0
+
+
 def cmd_fault(args, out):
     lab = _lab(args.dir)
     if args.action == "clear":
@@ -239,10 +272,12 @@ def cmd_calls(args, out):
         if args.json:
             out.write(json.dumps(e, sort_keys=True) + "\n")
         else:
-            out.write("%s %-36s exit=%d %.3fs%s %s\n" % (
+            out.write("%s %-36s exit=%d %.3fs%s %s%s\n" % (
                 e["site"], e["command"], e["exit"], e["duration"],
                 " db_opens=%d" % e["db_opens"] if e.get("db_opens") else "",
-                " ".join(e.get("args", []))))
+                " ".join(e.get("args", [])),
+                " [XE_EXTRA_ARGS: %s]" % " ".join(e["extra_args"]) if e.get("extra_args")
+                else ""))
     return 0
 
 
@@ -271,7 +306,20 @@ def parser():
                  "vms-b"):
         c.add_argument("--" + name, type=int)
     c.add_argument("--cost-factor", type=float)
+    c.add_argument("--chap-user", metavar="USER",
+                   help="the array portals want CHAP with this user")
+    c.add_argument("--chap-password-file", metavar="FILE",
+                   help="the CHAP password: the first line of FILE")
+    c.add_argument("--chap-site", action="append", choices=["A", "B"],
+                   help="only this site's portal wants CHAP (repeatable; default both)")
     c.set_defaults(fn=cmd_create)
+    h = sub.add_parser("chap", help="CHAP on a site's array portal")
+    h.add_argument("dir")
+    h.add_argument("site")
+    h.add_argument("--user")
+    h.add_argument("--password-file", metavar="FILE")
+    h.add_argument("--off", action="store_true")
+    h.set_defaults(fn=cmd_chap)
     s = sub.add_parser("show", help="describe a lab")
     s.add_argument("dir")
     s.add_argument("--json", action="store_true")
@@ -339,6 +387,9 @@ def main(argv=None, out=None):
         return args.fn(args, out)
     except (LabNotFound, ValueError, KeyError) as e:
         sys.stderr.write("xe-dr lab: %s\n" % (e.args[0] if e.args else e))
+        return 1
+    except (IOError, OSError) as e:
+        sys.stderr.write("xe-dr lab: %s: %s\n" % (e.filename or "", e.strerror or e))
         return 1
     except KeyboardInterrupt:
         return 130

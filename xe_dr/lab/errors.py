@@ -133,6 +133,7 @@ UNREACHABLE = "Unable to contact server. Please check server and port settings.\
 # SM error numbers and descriptions used by the lab (sm libs/sm/core/XE_SR_ERRORCODES.xml).
 SM_ERRORS = {
     16: "The SR device is currently in use",
+    20: "No such secret.",
     46: "The VDI is not available",
     47: "The SR is not available",
     68: "ISCSI login failed - check access settings for the initiator on the storage, if CHAP is "

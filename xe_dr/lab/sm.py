@@ -4,9 +4,18 @@ Probing follows sm's ``BaseISCSI.load`` / ``LVHDoISCSISR`` / ``LVHDoHBASR`` orde
 (reference section 5) against the array's view from the probing site:
 
 lvmoiscsi: no target -> 95; no initiator IQN (host other-config:iscsi_iqn, or localIQN) -> 97;
-unresolvable first target -> 140; bad port -> 142; no targetIQN -> portal unreachable 141, else
-the IQN list on stderr and 96; wrong targetIQN -> 68; no (or unknown) SCSIid -> the LUN list on
-stderr and 107; multipathing on and the SCSIid's map in use -> 16; else the ``<SRlist>``.
+unresolvable first target -> 140; ``chapuser`` with ``chappassword_secret`` naming no secret ->
+20; bad port -> 142; no targetIQN -> portal unreachable 141, else discovery (68 when the portal
+wants CHAP and did not get it right) and the IQN list on stderr and 96; wrong targetIQN -> 68;
+CHAP not right -> 68 (the login); no (or unknown) SCSIid -> the LUN list on stderr and 107;
+multipathing on and the SCSIid's map in use -> 16; else the ``<SRlist>``.
+
+CHAP (``BaseISCSI.load``): credentials count only when ``chapuser`` is there with
+``chappassword`` or ``chappassword_secret`` (the secret wins, read with ``secret.get_by_uuid``;
+failing that, ``InvalidSecret`` 20 ``[opterr=Unable to look up secret [<uuid>]]``), and are
+used only when both are non-empty (``iscsi.discovery`` / ``iscsi.login``). Both discovery and
+login failures are ``ISCSILogin`` 68 without opterr (``iscsi.py``). A portal without CHAP
+accepts any credentials.
 lvmohba: no (or unknown) SCSIid -> the ``<Devlist>`` on stderr and 107; else ``<SRlist>``.
 
 XML comes from ``xml.dom.minidom`` ``toprettyxml()`` exactly as sm prints it; what sm prints to
@@ -84,6 +93,7 @@ def iscsi_lun(data, site, db, host_ref, dc, probing=True):
     address = _resolve(data, first)
     if address is None:
         raise sm_error(140)
+    credentials = chap_credentials(db, dc)
     port = DEFAULT_PORT
     if dc.get("port"):
         try:
@@ -96,6 +106,7 @@ def iscsi_lun(data, site, db, host_ref, dc, probing=True):
     if not dc.get("targetIQN"):
         if portal is None:
             raise sm_error(141)
+        _chap_login(data, site, credentials)
         entries = [("%s:%d" % (address, port), "1", portal["iqn"]),
                    ("%s:%d" % (address, port), "0", "*")]
         raise sm_error(96, _iqn_xml(entries) + "\n")
@@ -104,6 +115,7 @@ def iscsi_lun(data, site, db, host_ref, dc, probing=True):
     iqn = dc["targetIQN"]
     if iqn != "*" and iqn != portal["iqn"]:
         raise sm_error(68)
+    _chap_login(data, site, credentials)
     luns = _target_luns(data, site, portal["iqn"])
     scsiid = dc.get("SCSIid")
     found = [lun_id for lun_id, lun, copy in luns if copy["scsiid"] == scsiid]
@@ -112,6 +124,31 @@ def iscsi_lun(data, site, db, host_ref, dc, probing=True):
     if probing and host.get("multipathing") and _scsiid_in_use(db, scsiid):
         raise sm_error(16)
     return found[0]
+
+
+def chap_credentials(db, dc):
+    """(user, password) that sm would offer, or ("", "") (BaseISCSI.load)."""
+    if "chapuser" not in dc or not ("chappassword" in dc or "chappassword_secret" in dc):
+        return "", ""
+    if "chappassword_secret" in dc:
+        ref = db.lookup_uuid("secret", dc["chappassword_secret"])
+        if ref is None:
+            raise sm_error(20, opterr="Unable to look up secret [%s]"
+                           % dc["chappassword_secret"])
+        password = db.get("secret", ref).get("value", "")
+    else:
+        password = dc["chappassword"]
+    return dc["chapuser"], password
+
+
+def _chap_login(data, site, credentials):
+    """Discovery or login at a portal: 68 if it wants CHAP and the credentials are not its."""
+    wanted = array.portal_chap(data, site)
+    if wanted is None:
+        return
+    user, password = credentials
+    if not (user and password) or (user, password) != tuple(wanted):
+        raise sm_error(68)
 
 
 def _iqn_xml(entries):

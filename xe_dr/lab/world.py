@@ -22,6 +22,7 @@ NULL = util.NULL_REF
 
 DEFAULTS = {"seed": 1, "vms": 12, "vapps": 2, "order_groups": 3, "replicated_srs": 3,
             "hosts_a": 2, "hosts_b": 2, "vms_b": 2, "cost_factor": 0.0}
+CHAP_OPTIONS = ("chap_user", "chap_password", "chap_sites")
 
 SOFTWARE_VERSION = {
     "product_version": "8.3.0", "product_version_text": "8.3",
@@ -176,7 +177,7 @@ class SiteBuilder(object):
                     "pci_bus_path": "0000:%02x:00.0" % (index + 1)})
 
     def add_sr(self, key, label, sr_type, device_config, size, shared=True, content_type="",
-               hosts=None, desc="", sm_config=None, is_tools=False):
+               hosts=None, desc="", sm_config=None, is_tools=False, chap=None):
         sr = self.create("SR", {
             "name_label": label, "name_description": desc, "type": sr_type,
             "content_type": content_type, "shared": shared, "physical_size": size,
@@ -184,7 +185,13 @@ class SiteBuilder(object):
             "other_config": {}, "sm_config": sm_config or {}, "tags": [],
             "is_tools_sr": is_tools, "clustered": False})
         for h in hosts if hosts is not None else self.hosts:
-            self.create("PBD", {"host": h, "SR": sr, "device_config": dict(device_config),
+            dc = dict(device_config)
+            if chap:
+                # as xapi keeps them: the user in clear, the password in a secret per PBD
+                secret = self.create("secret", {"value": chap[1], "other_config": {}})
+                dc.update(chapuser=chap[0],
+                          chappassword_secret=self.db.get("secret", secret)["uuid"])
+            self.create("PBD", {"host": h, "SR": sr, "device_config": dc,
                                 "currently_attached": True, "other_config": {}})
         self.srs[key] = sr
         return sr
@@ -352,8 +359,20 @@ def write_xe(lab, site, python=None):
 
 
 def create(root, **options):
+    """Build a lab in ``root``. Options: those of DEFAULTS, and ``chap_user`` with
+    ``chap_password`` (and ``chap_sites``, default both) for portals that want CHAP."""
     opts = dict(DEFAULTS)
     opts.update(dict((k, v) for k, v in options.items() if v is not None))
+    chap_user, chap_password = opts.pop("chap_user", None), opts.pop("chap_password", None)
+    chap_sites = list(opts.pop("chap_sites", None) or ["A", "B"])
+    if bool(chap_user) != bool(chap_password):
+        raise ValueError("CHAP needs both a user and a password")
+    if chap_user and not set(chap_sites) <= set(PORTALS):
+        raise ValueError("no portal at site(s) %s" % ", ".join(sorted(set(chap_sites) -
+                                                                       set(PORTALS))))
+    chap = dict((s, (chap_user, chap_password)) for s in chap_sites) if chap_user else {}
+    if chap:
+        opts["chap"] = {"user": chap_user, "sites": sorted(chap)}
     root = os.path.abspath(root)
     if os.path.exists(os.path.join(root, CONFIG)):
         raise ValueError("%s already holds a lab (destroy it first)" % root)
@@ -378,8 +397,11 @@ def create(root, **options):
     luns["lun-a-scratch"] = _lun(g, 20, 100 * GiB, "iscsi", ["A"])
     luns["lun-b-local"] = _lun(g, 30, 100 * GiB, "iscsi", ["B"])
     luns["lun-b-spare"] = _lun(g, 31, 50 * GiB, "iscsi", ["B"])
+    portals = dict((site, dict(p)) for site, p in PORTALS.items())
+    for site, (user, password) in chap.items():
+        portals[site]["chap"] = {"user": user, "password": password}
     array_data = {
-        "portals": PORTALS, "luns": luns,
+        "portals": portals, "luns": luns,
         "hbas": {
             s: [{"host": "host%d" % (3 + k), "name": "qla2xxx",
                  "manufacturer": "QLogic HBA Driver", "id": str(3 + k),
@@ -398,12 +420,13 @@ def create(root, **options):
         label = ("iSCSI DR %d" if sr_type == "lvmoiscsi" else "FC DR %d") % (i + 1)
         sr = a.add_sr(lun_id, label, sr_type, _device_config(lun, "A"), lun["size"],
                       content_type="user", desc="Replicated to site B (%s)" % lun_id,
-                      sm_config=_sm_config(lun, "A"))
+                      sm_config=_sm_config(lun, "A"),
+                      chap=chap.get("A") if sr_type == "lvmoiscsi" else None)
         rep_srs.append(sr)
     scratch = a.add_sr("scratch", "iSCSI scratch", "lvmoiscsi",
                        _device_config(luns["lun-a-scratch"], "A"), luns["lun-a-scratch"]["size"],
                        content_type="user", desc="Not replicated",
-                       sm_config=_sm_config(luns["lun-a-scratch"], "A"))
+                       sm_config=_sm_config(luns["lun-a-scratch"], "A"), chap=chap.get("A"))
     nfs_a = a.add_sr("nfs", "NFS VM storage", "nfs",
                      {"server": "10.0.1.60", "serverpath": "/export/vms", "nfsversion": "3"},
                      2048 * GiB, content_type="user", desc="Not replicated")
@@ -414,7 +437,7 @@ def create(root, **options):
     # --- site B storage --------------------------------------------------------------------
     b.add_sr("iscsi-b", "iSCSI B", "lvmoiscsi", _device_config(luns["lun-b-local"], "B"),
              luns["lun-b-local"]["size"], content_type="user", desc="Site B only",
-             sm_config=_sm_config(luns["lun-b-local"], "B"))
+             sm_config=_sm_config(luns["lun-b-local"], "B"), chap=chap.get("B"))
     nfs_b = b.add_sr("nfs", "NFS B", "nfs",
                      {"server": "10.0.2.60", "serverpath": "/export/siteb", "nfsversion": "3"},
                      1024 * GiB, content_type="user")

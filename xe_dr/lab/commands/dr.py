@@ -3,7 +3,7 @@
 import xml.dom.minidom
 
 from . import command
-from .. import costs, foreign, recovery, sm, util
+from .. import costs, foreign, recovery, secrets, sm, util
 from ..errors import XapiError
 from .storage import (DR_TYPES, assert_licensed, create_pbd, forget, introduce, plug,
                       unplug_in)
@@ -34,7 +34,7 @@ def parse_srlist(text):
          help="Create a disaster recovery task.")
 def drtask_create(ctx):
     sr_type = ctx.get("type")
-    dc = dict(ctx.map_params("device-config"))
+    dc_items = ctx.map_params("device-config")
     whitelist = ctx.get("sr-whitelist").split(",") if ctx.has("sr-whitelist") else []
     db = ctx.site.read()
     assert_licensed(db)
@@ -43,7 +43,10 @@ def drtask_create(ctx):
                         ["Disaster recovery not supported on SRs of type %s" % sr_type])
     hosts = len(db.rows("host"))
     ctx.cost("drtask_create", hosts * costs.base(ctx.lab, "drtask_create_per_host"))
-    text = sm.probe(ctx.lab, ctx.site.name, db, db.master_ref(), sr_type, dc,
+    # Client.SR.probe: through message_forwarding, passwords become new secrets first
+    probe_dc = dict(secrets.moved(ctx.site, dc_items))
+    db = ctx.site.read()
+    text = sm.probe(ctx.lab, ctx.site.name, db, db.master_ref(), sr_type, probe_dc,
                     {"metadata": "true"})
     found = [entry for entry in parse_srlist(text) if entry[0] in whitelist]
     with ctx.site.transaction() as db:
@@ -55,7 +58,9 @@ def drtask_create(ctx):
             continue  # manually introduced, or by another DR task: left alone
         with ctx.site.transaction() as db:
             sr = introduce(db, uuid, name_label, name_description, sr_type, "", True, {})
-            pbds = [db.get("PBD", create_pbd(db, h, sr, dc))["uuid"] for h in db.hosts()]
+            # Client.PBD.create per host (master first): each moves the passwords anew
+            pbds = [db.get("PBD", create_pbd(db, h, sr, dc_items))["uuid"]
+                    for h in db.hosts()]
         try:
             for pbd_uuid in pbds:
                 plug(ctx.lab, ctx.site, pbd_uuid, ctx.info)

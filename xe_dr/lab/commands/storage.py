@@ -2,7 +2,7 @@
 sr-enable-database-replication, sr-disable-database-replication."""
 
 from . import command
-from .. import array, costs, foreign, replication, sm, util
+from .. import array, costs, foreign, replication, secrets, sm, util
 from ..errors import XapiError
 
 DR_TYPES = ("lvmoiscsi", "lvmohba", "lvhdoiscsi", "lvhdohba")
@@ -14,9 +14,12 @@ DR_TYPES = ("lvmoiscsi", "lvmohba", "lvhdoiscsi", "lvhdohba")
 def sr_probe(ctx):
     db = ctx.site.read()
     host = db.by_uuid("host", ctx.get("host-uuid")) if ctx.has("host-uuid") else db.master_ref()
+    # SR.probe (message_forwarding.ml) moves passwords into new secrets before sm sees them
+    dc = dict(secrets.moved(ctx.site, ctx.map_params("device-config")))
+    db = ctx.site.read()
     ctx.cost("probe")
-    xml = sm.probe(ctx.lab, ctx.site.name, db, host, ctx.get("type"),
-                   dict(ctx.map_params("device-config")), dict(ctx.map_params("sm-config")))
+    xml = sm.probe(ctx.lab, ctx.site.name, db, host, ctx.get("type"), dc,
+                   dict(ctx.map_params("sm-config")))
     ctx.printer.plist([xml])
 
 
@@ -65,7 +68,7 @@ def assert_all_unplugged(db, sr):
 def forget(db, sr):
     assert_all_unplugged(db, sr)
     for pbd in list(db.children("PBD", "SR", sr)):
-        db.delete("PBD", pbd)
+        destroy_pbd(db, pbd)
     for vdi in list(db.children("VDI", "SR", sr)):
         replication.disable_redo_log(db, vdi, destroy_vbds=False)
         cache = db.extra.get("foreign_cache") or {}
@@ -92,20 +95,38 @@ def sr_scan(ctx):
 def pbd_create(ctx):
     dc = [(k[len("device-config:"):], v) for k, v in ctx.params
           if k.startswith("device-config") and len(k) > len("device-config:")]
+    db = ctx.site.read()
+    host = db.get("host", db.by_uuid("host", ctx.get("host-uuid")))["uuid"]
+    sr = db.get("SR", db.by_uuid("SR", ctx.get("sr-uuid")))["uuid"]
+    # message_forwarding.ml PBD.create: passwords into new secrets first (they stay even if
+    # the create fails), then Xapi_pbd.create_common
+    dc = secrets.moved(ctx.site, dc)
     with ctx.site.transaction() as db:
-        host = db.by_uuid("host", ctx.get("host-uuid"))
-        sr = db.by_uuid("SR", ctx.get("sr-uuid"))
-        ref = create_pbd(db, host, sr, dict(dc))
+        ref = create_pbd(db, db.by_uuid("host", host), db.by_uuid("SR", sr), dc, moved=True)
         uuid = db.get("PBD", ref)["uuid"]
     ctx.printer.plist([uuid])
 
 
-def create_pbd(db, host, sr, device_config):
+def create_pbd(db, host, sr, device_config, moved=False):
+    """PBD.create: ``device_config`` is [(key, value)] as the caller gave it (or, with
+    ``moved``, after ``secrets.move_passwords``); each PBD gets its own copy of the secrets."""
+    items = list(device_config.items()) if isinstance(device_config, dict) else \
+        list(device_config)
+    if not moved:
+        items = secrets.move_passwords(db, items)
     for pbd in db.children("PBD", "SR", sr):
         if db.rows("PBD")[pbd].get("host") == host:
             raise XapiError("PBD_EXISTS", [sr, host, pbd])
-    return db.create("PBD", {"host": host, "SR": sr, "device_config": device_config,
+    items = secrets.duplicate_passwords(db, items)
+    return db.create("PBD", {"host": host, "SR": sr, "device_config": dict(items),
                              "currently_attached": False, "other_config": {}})
+
+
+def destroy_pbd(db, pbd):
+    """PBD.destroy after its checks: the row goes, and the secrets it owns."""
+    device_config = db.get("PBD", pbd).get("device_config") or {}
+    db.delete("PBD", pbd)
+    secrets.clean_out_passwords(db, device_config)
 
 
 @command("pbd-destroy", reqd=["uuid"], help="Destroy the PBD.")
@@ -114,7 +135,7 @@ def pbd_destroy(ctx):
         pbd = db.by_uuid("PBD", ctx.get("uuid"))
         if db.get("PBD", pbd).get("currently_attached"):
             raise XapiError("OPERATION_NOT_ALLOWED", ["PBD is currently attached"])
-        db.delete("PBD", pbd)
+        destroy_pbd(db, pbd)
 
 
 @command("pbd-plug", reqd=["uuid"],
