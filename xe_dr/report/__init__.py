@@ -33,7 +33,7 @@ def render(model, fmt):
         from xe_dr.report.text import render as render_text
         return render_text(model)
     if fmt in ("markdown", "html"):
-        from xe_dr.report.render import render as render_template
+        from xe_dr.report.markup import render as render_template
         return render_template(model, fmt)
     raise ValueError("unknown report format %r" % (fmt,))
 

@@ -252,8 +252,9 @@ def _lock_holder(state_dir, pool_uuid, run_id):
 # -- steps from the journal -------------------------------------------------------------------
 
 def _steps(entries, start):
-    """One dict per step, in the order they first began."""
-    steps, order, notes = {}, [], []
+    """One dict per step, in the order they first began; the notes; each done step's result
+    (kept out of the model: it is the workflow's internal data)."""
+    steps, order, notes, results = {}, [], [], {}
     for entry in entries:
         event, name = entry.get("event"), entry["step"]
         when = _number(entry.get("time"))
@@ -295,6 +296,7 @@ def _steps(entries, start):
             else:
                 step["reconciled"] = bool(data.get("reconciled"))
                 step["seconds"] = _number(data.get("seconds"))
+                results[name] = data.get("result")
     result = []
     for name in order:
         step = steps[name]
@@ -309,7 +311,7 @@ def _steps(entries, start):
             step[key + "_offset_text"] = offset_text(step[key + "_offset"])
         step["duration_text"] = duration_text(step["duration"])
         result.append(step)
-    return result, notes
+    return result, notes, results
 
 
 def _note_text(step, data):
@@ -354,7 +356,7 @@ def build(run, now=None):
     target = _d(meta.get("target"))
     status = _s(meta.get("status")) or _s(report.get("outcome")) or "unknown"
 
-    steps, notes = _steps(entries, created)
+    steps, notes, results = _steps(entries, created)
     open_steps = [s for s in steps if s["status"] == "begun"]
     ended = _number(meta.get("ended"))
     if status in FINAL_STATUSES:
@@ -388,7 +390,9 @@ def build(run, now=None):
         "id": run_id, "kind": kind,
         "kind_text": KIND_TITLES.get(kind, kind or "unknown kind of run"),
         "status": status, "state": state,
-        "status_text": _status_text(status, state, len(open_steps)),
+        "status_text": _status_text(status, state, len(open_steps)) if status != "cleaned up"
+        else "%s, then cleaned up by run %s" % (_s(report.get("outcome")) or "ended",
+                                               _s(meta.get("cleaned_by")) or "unknown"),
         "outcome": _s(report.get("outcome")),
         "exit_code": meta.get("exit_code") if isinstance(meta.get("exit_code"), int) else None,
         "error": scrub(meta.get("error") or report.get("error")),
@@ -420,7 +424,7 @@ def build(run, now=None):
         "selection": _selection_text(options),
     }
     model["title"] = _title(model)
-    model["storage"], model["srs"] = _storage(report, options)
+    model["storage"], model["srs"] = _storage(report, options, results)
     model["sources"] = [_source(s) for s in _l(report.get("sources")) if isinstance(s, dict)]
     checks = [c for c in _l(report.get("checks") or plan.get("checks")) if isinstance(c, dict)]
     model["checks"] = [{"verdict": _s(c.get("verdict")) or "unknown", "name": _s(c.get("name")),
@@ -481,7 +485,7 @@ def _source(source):
             "generation": source.get("generation"), "via": _s(source.get("via"))}
 
 
-def _storage(report, options):
+def _storage(report, options, results):
     names = {}
     entries = []
     for entry in _l(report.get("storage")):
@@ -500,16 +504,23 @@ def _storage(report, options):
                         "plugged": named(entry.get("plugged")),
                         "already_attached": named(entry.get("already_attached")),
                         "unknown": False})
-    if not entries:  # no report: the storage asked for, from the options
+    if not entries:  # no report: the storage asked for, and what the journal says of it
         for spec in _l(options.get("storage")):
             if isinstance(spec, dict):
                 config = scrub_data(_d(spec.get("device_config")))
-                entries.append({"lun": _s(config.get("SCSIid")), "type": _s(spec.get("type")),
-                                "task": None, "found": [], "introduced": [], "plugged": [],
+                lun = _s(config.get("SCSIid"))
+                done = _d(results.get("attach:%s" % lun))
+                introduced = [{"uuid": _s(u), "name_label": None}
+                              for u in _l(done.get("srs"))]
+                entries.append({"lun": lun, "type": _s(spec.get("type")),
+                                "task": _s(done.get("task")), "found": [],
+                                "introduced": introduced, "plugged": [],
                                 "already_attached": [], "unknown": True})
     chosen = set(_l(options.get("srs")))
     selected = [dict(sr, lun=e["lun"]) for e in entries for sr in e["found"]
                 if not chosen or sr["uuid"] in chosen]
+    if any(e.get("unknown") for e in entries):
+        selected = None  # what the probes found was never recorded
     srs = {"selected": selected,
            "introduced": [dict(sr, lun=e["lun"]) for e in entries for sr in e["introduced"]],
            "plugged": [dict(sr, lun=e["lun"]) for e in entries for sr in e["plugged"]],
@@ -638,6 +649,8 @@ def _timeline(items, created, ended, ready_word):
                             start.get("end_offset")) if v is not None]
         end = max(ends) if ends else begin
         open_end = item["state"] in ("interrupted", "in-progress")
+        if open_end and None not in (ended, created):
+            end = max(end, ended - created)  # under way until the run's last sign of life
         bar = {"name_label": item["name_label"], "kind": item["kind"], "uuid": item["uuid"],
                "state": item["state"], "begin": begin, "end": end, "open": open_end,
                "recover_begin": begin, "recover_end": recover["end_offset"],

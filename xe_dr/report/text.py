@@ -139,7 +139,8 @@ def render(model):
                                      ", DR task %s" % clean(entry["task"])
                                      if entry["task"] else ""))
             if entry.get("unknown"):
-                add("    what was found and attached is unknown (no report)")
+                add("    introduced (from the journal): %s; what the probe found is unknown "
+                    "(no report)" % _srs(entry["introduced"]))
                 continue
             add("    found:      %s" % _srs(entry["found"]))
             add("    introduced: %s" % _srs(entry["introduced"]))
@@ -233,6 +234,8 @@ def _short(seconds):
 
 
 def _srs(srs):
+    if srs is None:
+        return UNKNOWN
     if not srs:
         return "none"
     return ", ".join("%s (%s)" % (clean(sr["name_label"]), clean(sr["uuid"])) for sr in srs)

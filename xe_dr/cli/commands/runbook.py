@@ -1,0 +1,78 @@
+"""``xe-dr runbook``: the failover plan as a bash script of plain xe commands."""
+
+import os
+
+from xe_dr.cli.commands.failover import add_run_arguments, add_selection_arguments
+from xe_dr.errors import UsageError
+from xe_dr.exitcodes import ExitCode
+
+NAME = "runbook"
+HELP = ("write the plan of a failover (with --test, a test failover) as a commented bash "
+        "script of plain xe commands, for dom0 without xe-dr; what it recovers is tagged so "
+        "that 'xe-dr cleanup RUNBOOK-ID' undoes it")
+
+
+def add_arguments(parser):
+    parser.add_argument("--test", action="store_true",
+                        help="a test failover: start nothing, or paused (--power paused)")
+    add_selection_arguments(parser)
+    add_run_arguments(parser)
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the script to FILE (mode 0700) instead of stdout")
+
+
+def run(ctx):
+    from xe_dr.cli.commands.failover import build_options
+    from xe_dr.cli.present import redacted_argv
+    from xe_dr.dr.failover import Failover
+    from xe_dr.journal import _user, new_run_id
+    from xe_dr.report import write_file
+    from xe_dr.report.runbook import render
+    import socket
+    import time
+
+    args = ctx.args
+    if args.resume:
+        raise UsageError("a runbook is a plan: --resume has no meaning here")
+    mode = "test" if args.test else "failover"
+    options, passwords = build_options(ctx, mode)
+    source_xe = ctx.other_site(options.source["host"], options.source["xe"]) \
+        if options.source else None
+    failover = Failover(ctx.xe, ctx.state_dir, options, ctx.confirm, ctx.output.progress,
+                        source_xe=source_xe, chap_passwords=passwords,
+                        use_plugin=ctx.use_plugin, argv=redacted_argv(ctx),
+                        transport=ctx.runner.description)
+    plan, _ = failover.plan()
+    created = time.time()
+    runbook_id = new_run_id("runbook", created)
+    chap_file = os.path.abspath(os.path.expanduser(args.chap_password_file)) \
+        if args.chap_password_file else None
+    script = render(plan, options.to_json(), {
+        "run_id": runbook_id, "xe_path": ctx.xe_path, "argv": redacted_argv(ctx),
+        "pool_uuid": failover.pool.uuid, "pool_name": failover.pool.name_label,
+        "user": _user(), "client_host": socket.gethostname(),
+        "chap_password_file": chap_file, "created": created})
+    blocking = [c["message"] for c in plan.get("checks") or ()
+                if c.get("verdict") == "blocking" and not c.get("objects")]
+    for message in blocking:
+        ctx.output.warning("blocking precheck: %s (the runbook would fail the same way)"
+                           % message)
+    if not plan.get("items"):
+        ctx.output.warning("no metadata is visible in this pool yet, so the runbook only "
+                           "attaches the storage: make it again once the SRs are attached")
+    if args.output:
+        path = os.path.expanduser(args.output)
+        try:
+            write_file(path, script)
+            os.chmod(path, 0o700)
+        except (IOError, OSError) as failure:
+            raise UsageError("cannot write %s: %s" % (args.output, failure.strerror))
+        ctx.output.note("runbook %s written to %s (run it with: bash %s)" % (
+            runbook_id, path, path))
+    if args.json:
+        ctx.output.data({"runbook": runbook_id, "output": args.output, "script": script,
+                         "plan": plan})
+    elif not args.output:
+        ctx.env.stdout.write(script)
+        ctx.env.stdout.flush()
+    return ExitCode.OK
