@@ -84,6 +84,24 @@ PLUGIN = textwrap.dedent('''\
         return head[:16].decode("ascii")
 
 
+    def environment(session, args):
+        dev = os.environ["XE_DR_PLUGIN_DEV_ROOT"]
+        links = {}
+        for folder, _, files in os.walk(dev):
+            for name in files:
+                path = os.path.join(folder, name)
+                links[os.path.relpath(path, dev)] = os.path.realpath(path)
+        db = os.environ["XE_DR_PLUGIN_XAPI_DB"]
+        with open(db + ".generation") as f:
+            generation = f.read()
+        with open(db, "rb") as f:
+            head = f.read(300).decode("utf-8")
+        with open(os.environ["XE_DR_PLUGIN_INVENTORY"]) as f:
+            inventory = f.read()
+        return json.dumps({"links": links, "generation": generation, "head": head,
+                           "inventory": inventory, "dev": dev})
+
+
     def local(session, args):
         pool = session.xenapi.pool.get_all()[0]
         session.xenapi.pool.add_to_other_config(pool, "xe-dr-test", args["v"])
@@ -100,7 +118,7 @@ PLUGIN = textwrap.dedent('''\
         XenAPIPlugin.dispatch({"ping": ping, "fail": fail, "known": known, "boom": boom,
                                "noisy": noisy, "crash": crash, "number": number,
                                "metadata": metadata, "device": device, "local": local,
-                               "badsession": badsession})
+                               "badsession": badsession, "environment": environment})
     ''')
 
 
@@ -272,3 +290,45 @@ def test_killed_by_a_signal(lab):
     r = lab.xe("A", "host-call-plugin", "host-uuid=" + host, "plugin=suicide", "fn=x")
     assert r.err.startswith("There was a failure communicating with the plug-in.\n"
                             "status: signal: SIGKILL\n")
+
+
+def test_the_plugin_sees_what_dom0_would(lab):
+    hosts = lab.ok("A", "host-list", "--minimal").values
+    master = lab.ok("A", "pool-list", "params=master", "--minimal").value
+    for host in hosts:
+        with open(os.path.join(lab.lab.plugin_dir(host), "xedr-test"), "w") as f:
+            f.write(PLUGIN)
+
+    def env(site, host):
+        r = lab.xe(site, "host-call-plugin", "host-uuid=" + host, "plugin=xedr-test",
+                   "fn=environment")
+        assert r.code == 0, r.err
+        return json.loads(r.out)
+
+    sr, _ = lab.replicated_srs()[0]
+    lab.ok("A", "sr-enable-database-replication", "uuid=" + sr)
+    vdi = lab.ok("A", "vdi-list", "sr-uuid=" + sr, "type=Metadata", "--minimal").value
+    device = lab.ok("A", "vbd-list", "vdi-uuid=" + vdi, "params=device", "--minimal").value
+    got = env("A", master)
+    lv = "VG_XenStorage-%s/LV-%s" % (sr, vdi)
+    assert sorted(got["links"]) == sorted([lv, device])
+    assert got["links"][lv] == got["links"][device]
+    with open(got["links"][lv], "rb") as f:
+        assert f.read(16) == b"redo-log--------"
+    assert got["dev"] == lab.lab.path("hosts", master, "dev")
+    generation = lab.db("A").generation
+    assert got["generation"] == str(generation)
+    assert '<pair key="schema_minor_vsn" value="786"/>' in got["head"]
+    assert '<pair key="generation_count" value="%d"/>' % generation in got["head"]
+    assert "INSTALLATION_UUID='%s'\n" % master in got["inventory"]
+    dom0 = lab.ok("A", "vm-list", "is-control-domain=true", "resident-on=" + master,
+                  "--minimal").value
+    assert "CONTROL_DOMAIN_UUID='%s'\n" % dom0 in got["inventory"]
+    # the other host has no dom0 VBD of that VDI: no node there
+    other = [h for h in hosts if h != master][0]
+    assert env("A", other)["links"] == {}
+    assert "INSTALLATION_UUID='%s'" % other in env("A", other)["inventory"]
+    # the live count follows the database; nodes go with the attachment
+    lab.ok("A", "sr-disable-database-replication", "uuid=" + sr)
+    got = env("A", master)
+    assert got["links"] == {} and got["generation"] == str(lab.db("A").generation)

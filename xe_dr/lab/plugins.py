@@ -10,8 +10,22 @@ environment, as from xapi (no UTF-8 locale), plus:
 * ``PYTHONPATH``: the lab's ``XenAPI`` / ``XenAPIPlugin`` stand-ins and the repository;
 * ``XE_DR_LAB_DIR``, ``XE_DR_LAB_SITE``, ``XE_DR_LAB_HOST`` (host UUID), ``XE_DR_LAB_SESSION``;
 * ``XE_DR_LAB_DEVICE_MAP``: JSON ``{"/dev/VG_XenStorage-<sr>/LV-<vdi>": "<file>"}`` for every
-  LV the lab keeps bytes for (metadata VDIs) on LUN copies attached at this site, so a plugin
-  can read a metadata VDI's raw redo log where dom0 would open the LVM device.
+  LV the lab keeps bytes for (metadata VDIs) on LUN copies attached at this site (a lab
+  convenience: more than a dom0 sees, see below);
+* what host-plugins/xe-dr reads instead of dom0's files, kept per host under
+  ``DIR/hosts/<host-uuid>/`` (refreshed before each call, under ``locks/host-<uuid>.lock``):
+
+  - ``XE_DR_PLUGIN_DEV_ROOT`` = ``.../dev``: what dom0's ``/dev`` has for the lab's LVs: for
+    every VDI attached to this host's control domain (a currently attached VBD of a control
+    domain resident here, e.g. the metadata VDIs a redo log writes to), the LV node
+    ``VG_XenStorage-<sr>/LV-<vdi>`` and the VBD's ``<device>`` (``xvdb``...), as symlinks
+    to the LV file on this site's LUN copy. An LV that is not active has no node on a real
+    host (a foreign metadata VDI is attached only while xapi reads it), so none here either;
+  - ``XE_DR_PLUGIN_XAPI_DB`` = ``.../var/lib/xcp/state.db``: the site's database as xapi's
+    XML (its ``<manifest>`` carries the schema and ``generation_count``) and
+    ``state.db.generation`` holding the live generation count, rewritten when it changed;
+  - ``XE_DR_PLUGIN_INVENTORY`` = ``.../etc/xensource-inventory``: ``KEY='value'`` lines,
+    ``INSTALLATION_UUID`` the host's uuid, ``CONTROL_DOMAIN_UUID`` its dom0's.
 
 The output is mapped as xapi maps it: one XML-RPC response with a string value is the result;
 a Failure response becomes that XAPI error; anything unparsable is XENAPI_PLUGIN_FAILURE
@@ -24,7 +38,7 @@ import signal
 import subprocess
 import sys
 
-from . import array, costs, replication, util
+from . import array, costs, dbxml, replication, util
 from .errors import XapiError
 
 XENAPI_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "xenapi")
@@ -64,6 +78,108 @@ def device_map(lab, site_name, db):
                 if os.path.exists(path):
                     out["/dev/VG_XenStorage-%s/LV-%s" % (sr["uuid"], vdi_uuid)] = path
     return out
+
+
+def host_root(lab, host_uuid):
+    return lab.path("hosts", host_uuid)
+
+
+def active_devices(lab, site_name, db, host_ref):
+    """{path under dev: LV file} for the VDIs attached to this host's control domain."""
+    out = {}
+    with array.locked(lab, shared=True):
+        data = array.load(lab)
+        for vbd in db.rows("VBD").values():
+            vm = db.find("VM", vbd.get("VM"))
+            vdi = db.find("VDI", vbd.get("VDI"))
+            if not (vbd.get("currently_attached") and vm and vdi and
+                    vm.get("is_control_domain") and vm.get("resident_on") == host_ref):
+                continue
+            sr = db.find("SR", vdi.get("SR"))
+            if sr is None or sr.get("type") not in replication.LUN_TYPES:
+                continue
+            lun = replication.sr_lun(data, site_name, db, vdi["SR"])
+            if lun is None:
+                continue
+            path = array.lv_path(lab, lun, site_name, vdi["uuid"])
+            if not os.path.exists(path):
+                continue
+            out[os.path.join("VG_XenStorage-" + sr["uuid"], "LV-" + vdi["uuid"])] = path
+            if vbd.get("device"):
+                out[vbd["device"]] = path
+    return out
+
+
+def _sync_links(root, wanted):
+    """Make the symlinks under ``root`` exactly ``wanted`` ({relative path: target})."""
+    util.makedirs(root)
+    for folder, dirs, files in os.walk(root, topdown=False):
+        for name in files + dirs:
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, root)
+            if os.path.islink(path):
+                if wanted.get(rel) != os.readlink(path):
+                    os.unlink(path)
+            elif os.path.isdir(path):
+                if not os.listdir(path):
+                    os.rmdir(path)
+            else:
+                os.unlink(path)
+    for rel, target in sorted(wanted.items()):
+        path = os.path.join(root, rel)
+        if os.path.islink(path):
+            continue
+        util.makedirs(os.path.dirname(path))
+        os.symlink(target, path)
+
+
+def _write_if_changed(path, text):
+    try:
+        with open(path, "rb") as f:
+            if f.read() == text.encode("utf-8"):
+                return
+    except (IOError, OSError):
+        pass
+    util.makedirs(os.path.dirname(path))
+    util.atomic_write(path, text)
+
+
+INVENTORY_KEYS = (("PRODUCT_BRAND", "product_brand"), ("PRODUCT_VERSION", "product_version"),
+                  ("PRODUCT_VERSION_TEXT", "product_version_text"),
+                  ("PLATFORM_NAME", "platform_name"), ("PLATFORM_VERSION", "platform_version"),
+                  ("BUILD_NUMBER", "build_number"))
+
+
+def host_environment(lab, site_name, db, host_ref):
+    """Refresh the host's stand-ins for /dev, state.db and xensource-inventory; their paths."""
+    host = db.get("host", host_ref)
+    root = host_root(lab, host["uuid"])
+    dev = os.path.join(root, "dev")
+    state_db = os.path.join(root, "var", "lib", "xcp", "state.db")
+    inventory = os.path.join(root, "etc", "xensource-inventory")
+    with util.flocked(lab.path("locks", "host-%s.lock" % host["uuid"])):
+        _sync_links(dev, active_devices(lab, site_name, db, host_ref))
+        generation = str(db.generation)
+        try:
+            with open(state_db + ".generation") as f:
+                current = f.read()
+        except (IOError, OSError):
+            current = None
+        if current != generation or not os.path.exists(state_db):
+            util.makedirs(os.path.dirname(state_db))
+            schema = db.extra.get("schema_minor", replication.DEFAULT_SCHEMA_MINOR)
+            util.atomic_write(state_db, dbxml.to_xml(db, schema))
+            util.atomic_write(state_db + ".generation", generation)
+        version = host.get("software_version") or {}
+        dom0 = db.find("VM", host.get("control_domain"))
+        lines = ["%s='%s'" % (key, version[field]) for key, field in INVENTORY_KEYS
+                 if field in version]
+        lines += ["INSTALLATION_UUID='%s'" % host["uuid"],
+                  "CONTROL_DOMAIN_UUID='%s'" % (dom0["uuid"] if dom0 else ""),
+                  "MANAGEMENT_INTERFACE='xenbr0'", "MANAGEMENT_ADDRESS_TYPE='IPv4'"]
+        _write_if_changed(inventory, "".join(line + "\n" for line in lines))
+    return {"XE_DR_PLUGIN_DEV_ROOT": dev, "XE_DR_PLUGIN_XAPI_DB": state_db,
+            "XE_DR_PLUGIN_INVENTORY": inventory}
 
 
 def call_xml(session_ref, fn, args):
@@ -118,6 +234,7 @@ def call_plugin(lab, site_name, db, host_ref, plugin, fn, args):
         "XE_DR_LAB_SESSION": session,
         "XE_DR_LAB_DEVICE_MAP": json.dumps(device_map(lab, site_name, db), sort_keys=True),
     }
+    env.update(host_environment(lab, site_name, db, host_ref))
     if os.environ.get("HOME"):
         env["HOME"] = os.environ["HOME"]
     costs.pause(lab, "plugin")
