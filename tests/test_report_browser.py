@@ -1,0 +1,175 @@
+"""The HTML report in a real browser: headless Chromium draws the timeline (the bars' fill
+colours are found in the screenshot's pixels, and not when the SVG is taken out), and the
+picture's geometry keeps every bar inside it, so nothing is cut when printed.
+
+Skipped without Chromium or jinja2, unless CI=true (then their absence fails).
+"""
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+
+import pytest
+
+from tests.fixtures_workflow import Drill  # noqa: F401  (the drill fixture's type)
+
+CI = os.environ.get("CI") == "true"
+
+
+def _need(what, present):
+    if not present:
+        if CI:
+            pytest.fail("%s is required when CI=true" % what)
+        pytest.skip("%s is not installed" % what)
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _jinja():
+    try:
+        import jinja2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# -- PNG, decoded with the standard library ---------------------------------------------------
+
+def decode_png(path):
+    """(width, height, channels, rows) of an 8-bit RGB or RGBA PNG; rows are bytearrays."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, header = 8, [], None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    width, height, depth, colour, _, _, interlace = header
+    assert depth == 8 and colour in (2, 6) and interlace == 0, header
+    channels = 3 if colour == 2 else 4
+    raw = zlib.decompress(b"".join(idat))
+    stride = width * channels
+    rows, previous = [], bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind = raw[start]
+        line = bytearray(raw[start + 1:start + 1 + stride])
+        if kind == 1:
+            for i in range(channels, stride):
+                line[i] = (line[i] + line[i - channels]) & 255
+        elif kind == 2:
+            line = bytearray((a + b) & 255 for a, b in zip(line, previous))
+        elif kind == 3:
+            for i in range(stride):
+                left = line[i - channels] if i >= channels else 0
+                line[i] = (line[i] + ((left + previous[i]) >> 1)) & 255
+        elif kind == 4:
+            for i in range(stride):
+                a = line[i - channels] if i >= channels else 0
+                b = previous[i]
+                c = previous[i - channels] if i >= channels else 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                predictor = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[i] = (line[i] + predictor) & 255
+        rows.append(line)
+        previous = line
+    return width, height, channels, rows
+
+
+def count_colour(png, colour, tolerance=6):
+    width, height, channels, rows = png
+    want = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    count = 0
+    for line in rows:
+        for x in range(0, width * channels, channels):
+            if abs(line[x] - want[0]) <= tolerance and abs(line[x + 1] - want[1]) <= \
+                    tolerance and abs(line[x + 2] - want[2]) <= tolerance:
+                count += 1
+    return count
+
+
+def screenshot(chromium, page, png, tmp_path):
+    profile = tmp_path / ("profile-" + png.name)
+    argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--user-data-dir=%s" % profile, "--screenshot=%s" % png,
+            "--window-size=1200,1600", "--hide-scrollbars", "file://%s" % page]
+    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=120)
+    assert result.returncode == 0 and png.exists(), result.stderr[-2000:]
+    return decode_png(str(png))
+
+
+# -- the tests --------------------------------------------------------------------------------
+
+def test_chromium_draws_the_timeline(drill, tmp_path):
+    _need("jinja2", _jinja())
+    chromium = _chromium()
+    _need("chromium", chromium)
+    from xe_dr.report.markup import COLOURS
+    drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+    drill.lab.mirror("break")
+    run = drill.xedr("B", "--json", "failover", "--test", "--power", "paused", "--vapp", "erp",
+                     "--vm", "queue-01", "--vm", "cache-01", *drill.storage_args("B"))
+    assert run.code == 0, run
+    page = tmp_path / "report.html"
+    made = drill.xedr("B", "report", run.json["run"], "--format", "html", "-o", str(page))
+    assert made.code == 0, made
+    html = page.read_text(encoding="utf-8")
+    assert html.count("<svg") >= 2  # the vApps, and the order groups of the VMs
+    bare = tmp_path / "no-timeline.html"
+    bare.write_text(re.sub(r"<svg.*?</svg>", "", html, flags=re.S), encoding="utf-8")
+
+    drawn = screenshot(chromium, page, tmp_path / "report.png", tmp_path)
+    blank = screenshot(chromium, bare, tmp_path / "no-timeline.png", tmp_path)
+    assert drawn[0] == 1200 and drawn[1] >= 1600
+    for part in ("recover", "start"):
+        with_bars = count_colour(drawn, COLOURS[part])
+        without = count_colour(blank, COLOURS[part])  # the legend's swatch alone
+        assert without < 400, (part, without)
+        assert with_bars - without > 600, (part, with_bars, without)
+
+
+def test_every_bar_stays_inside_its_picture():
+    _need("jinja2", _jinja())
+    from xe_dr.report.markup import layout
+    bars = []
+    for index, (begin, end, open_) in enumerate([(0.0, 0.0, False), (5.0, 7300.0, False),
+                                                 (100.0, 7450.0, True), (7449.0, 7450.0, True)]):
+        bars.append({"name_label": "vm-%d" % index, "kind": "vm", "uuid": "u%d" % index,
+                     "state": "ready", "begin": begin, "end": end, "open": open_,
+                     "recover_begin": begin, "recover_end": (begin + end) / 2,
+                     "start_begin": (begin + end) / 2 + 1 if end else None,
+                     "start_end": None if open_ else end, "failed": False, "label": "x"})
+    picture = layout({"start": 0, "start_text": "", "span": 7450.0, "span_text": "",
+                      "ready_word": "running",
+                      "groups": [{"label": "order group 0", "order": 0, "bars": bars}]})
+    for group in picture["groups"]:
+        for row in group["rows"]:
+            assert row["y"] + picture["bar"] <= group["axis_y"]
+            for shape in row["shapes"]:
+                assert picture["label_width"] <= shape["x"]
+                assert shape["x"] + shape["width"] <= picture["plot_end"] + 2
+            if row["open"]:  # the dashed "no end" box fits too
+                assert row["end_x"] + 24 <= picture["width"]
+            assert row["note_x"] <= picture["width"] - 150
+    ticks = [t["x"] for t in picture["ticks"]]
+    assert ticks == sorted(ticks) and ticks[-1] == picture["plot_end"]
+    assert 3 <= len(ticks) <= 10
