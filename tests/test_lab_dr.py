@@ -745,9 +745,15 @@ def test_metadata_lun_alerts(lab):
                   "param-name=metadata-latest").value == "false"
     lab.mirror("reverse")  # back to A -> B: the next write succeeds again
     lab.ok("A", "vm-param-set", "uuid=" + lab.vm_uuid("web-01"), "name-description=y")
-    assert lab.ok("A", "message-list", "name=METADATA_LUN_HEALTHY", "--minimal").values
+    healthy = lab.ok("A", "message-list", "name=METADATA_LUN_HEALTHY", "--minimal").value
     assert lab.ok("A", "vdi-param-get", "uuid=" + vdi,
                   "param-name=metadata-latest").value == "true"
+    # api_messages.ml: redo_log_broken priority 3, redo_log_healthy 4; on the pool
+    for uuid, priority in ((msg, "3"), (healthy, "4")):
+        for field, value in (("priority", priority), ("class", "Pool"), ("obj-uuid", pool),
+                             ("body", "Redo log [DR redo log for VDI %s]" % vdi)):
+            assert lab.ok("A", "message-param-get", "uuid=" + uuid,
+                          "param-name=" + field).value == value, (field, uuid)
 
 
 def test_scan_brings_vdis_with_their_snapshot_links(dr):

@@ -99,6 +99,9 @@ def test_a_frozen_mirror_lags_the_live_database(dr):
         assert copy["generation"] is None and copy["device"] is None
         assert "no block device" in copy["generation_reason"]
         assert copy["lag"] is None and copy["lag_reason"]
+        # whose copy it is: from xapi's foreign-database cache (VDI.read_database_pool_uuid)
+        assert copy["pool"]["uuid"] == after["pool"]["uuid"]
+        assert copy["pool"]["source"] == "xapi"
     # at A the copies are attached to the master's dom0 and written on: no lag there
     assert all(c["lag"] == 0 and c["generation"] == after["live_generation"]
                for c in after["vdis"])

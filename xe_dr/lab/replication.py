@@ -115,15 +115,15 @@ def after_commit(site, db):
 
 
 def lun_alert(db, vdi, name):
-    """METADATA_LUN_BROKEN / _HEALTHY (redo_log_alert.ml): a pool message with body
-    ``Redo log [DR redo log for VDI <uuid>]``, only if pool other-config
-    ``metadata_lun_alerts`` is ``true``."""
+    """METADATA_LUN_BROKEN (priority 3) / _HEALTHY (4) (redo_log_alert.ml, api_messages.ml): a
+    pool message with body ``Redo log [DR redo log for VDI <uuid>]``, only if pool
+    other-config ``metadata_lun_alerts`` is ``true``."""
     db.dirty = True
     if (db.pool().get("other_config") or {}).get("metadata_lun_alerts") != "true":
         return
     import time
     db.create("message", {
-        "name": name, "priority": 3 if name.endswith("BROKEN") else 5, "cls": "Pool",
+        "name": name, "priority": 3 if name.endswith("BROKEN") else 4, "cls": "Pool",
         "obj_uuid": db.pool()["uuid"], "timestamp": util.xapi_date(time.time()),
         "body": "Redo log [DR redo log for VDI %s]" % vdi.get("uuid")})
 

@@ -6,9 +6,12 @@ returned by ``VDI.open_database`` are read-only sessions on a foreign database r
 metadata VDI. Records use API field names; like XML-RPC, int64 values are strings, booleans
 are bools, references are ``OpaqueRef:`` strings.
 
-Supported: for every class, ``get_all``, ``get_all_records``, ``get_record``, ``get_by_uuid``,
-``get_by_name_label``, ``get_<field>``; ``add_to_other_config`` / ``remove_from_other_config``
-/ ``set_other_config`` (local only); ``VDI.open_database``;
+Supported: for every class, ``get_all``, ``get_all_records``, ``get_all_where``,
+``get_all_records_where`` (xapi's filter language, dbfilter.py), ``get_record``,
+``get_by_uuid``, ``get_by_name_label``, ``get_<field>``; ``add_to_other_config`` /
+``remove_from_other_config`` / ``set_other_config`` (local only); ``VDI.open_database``;
+``VDI.read_database_pool_uuid`` (xapi's foreign-database cache, "" when it has nothing);
+``host.get_API_version_major`` / ``_minor``;
 ``VM.assert_can_be_recovered`` / ``recover`` / ``get_SRs_required_for_recovery`` and the same
 for ``VM_appliance`` (called on the foreign session, with the local session as ``session_to``);
 ``session.logout``; ``VM.start`` / ``clean_shutdown`` / ``hard_shutdown``.
@@ -17,7 +20,7 @@ for ``VM_appliance`` (called on the foreign session, with the local session as `
 import os
 import time
 
-from . import calllog, foreign, lifecycle, recovery, util
+from . import calllog, dbfilter, dbxml, foreign, lifecycle, recovery, util
 from .errors import XapiError
 from .schema import RELATIONS, TABLES
 from .store import Lab
@@ -43,6 +46,20 @@ class Backend(object):
         self.sessions[ref] = None
         return ref
 
+    def raw(self, method, params):
+        """One XML-RPC call as the server answers it: {"Status": ..., ...}."""
+        params = list(params)
+        try:
+            if method.startswith("session.") and "login" in method:
+                value = self.login()
+            elif not params:
+                raise XapiError("SESSION_INVALID", [""])
+            else:
+                value = self.call(params[0], method, params[1:])
+        except XapiError as e:
+            return {"Status": "Failure", "ErrorDescription": [e.code] + list(e.params)}
+        return {"Status": "Success", "Value": value}
+
     def db_of(self, session):
         if session not in self.sessions:
             raise XapiError("SESSION_INVALID", [str(session)])
@@ -56,7 +73,9 @@ class Backend(object):
     # -- calls -----------------------------------------------------------------------------
 
     def call(self, session, method, params):
-        if method in ("session.logout", "logout"):
+        if method in ("session.logout", "session.local_logout", "logout"):
+            if session not in self.sessions:
+                raise XapiError("SESSION_INVALID", [str(session)])
             self.sessions.pop(session, None)
             return ""
         cls_name, _, op = method.partition(".")
@@ -71,6 +90,11 @@ class Backend(object):
             return list(db.rows(cls))
         if op == "get_all_records":
             return dict((ref, self.record(db, cls, ref)) for ref in db.rows(cls))
+        if op in ("get_all_records_where", "get_all_where"):
+            refs = self.where(db, cls, params[0])
+            if op == "get_all_where":
+                return refs
+            return dict((ref, self.record(db, cls, ref)) for ref in refs)
         if op == "get_record":
             return self.record(db, cls, self._ref(db, cls, params[0]))
         if op == "get_by_uuid":
@@ -99,6 +123,61 @@ class Backend(object):
                 wdb.update(cls, ref, other_config=oc)
             return ""
         raise XapiError("MESSAGE_METHOD_UNKNOWN", [method])
+
+    def where(self, db, cls, expr):
+        """Refs of the rows matching a db_filter expression (db_cache_impl.ml
+        find_refs_with_filter; xapi_message.ml for messages)."""
+        tree = dbfilter.parse(expr)
+        out = []
+        for ref, row in db.rows(cls).items():
+            def lookup(name, ref=ref, row=row):
+                return self._column(db, cls, ref, row, name)
+            if dbfilter.evaluate(tree, lookup):
+                out.append(ref)
+        return out
+
+    MESSAGE_FIELDS = {"name": "name", "uuid": "uuid", "priority": "priority", "cls": "cls",
+                      "obj_uuid": "obj_uuid", "timestamp": "timestamp", "body": "body"}
+
+    def _column(self, db, cls, ref, row, name):
+        if cls == "message":
+            field = self.MESSAGE_FIELDS.get(name)
+            if field is None:
+                raise dbfilter.missing_field(name)
+            return str(row.get(field, "Pool" if field == "cls" else ""))
+        if name == "_ref":
+            return ref
+        if "__" in name:
+            field = dbxml.field_of(name)
+        elif name in dbxml._NAMESPACED:
+            raise dbfilter.missing_field(name)      # the column is name__label, ...
+        else:
+            field = name
+        if field in row:
+            return dbxml._marshal(row[field])
+        for (parent, rel), (child_cls, child_field) in RELATIONS.items():
+            if parent == cls and rel == field:
+                return dbxml.sexpr_set(db.children(child_cls, child_field, ref))
+        kind = dbxml.TYPES.get(cls, {}).get(field)
+        if kind is None:
+            raise dbfilter.missing_field(name)
+        return {"i": "0", "b": "false", "f": "0.", "set": "()", "map": "()"}[kind]
+
+    def _VDI_read_database_pool_uuid(self, session, vdi_ref):
+        """xapi_vdi.ml: the pool uuid xapi_dr.ml cached when it opened the copy, or ""
+        (no check that the reference is valid)."""
+        self.db_of(session)
+        cache = self.site.read().extra.get("foreign_cache") or {}
+        entry = cache.get(vdi_ref)
+        return entry[1] if entry else ""
+
+    def _host_get_API_version_major(self, session, host):
+        self._ref(self.db_of(session), "host", host)
+        return "2"
+
+    def _host_get_API_version_minor(self, session, host):
+        self._ref(self.db_of(session), "host", host)
+        return "21"
 
     def _ref(self, db, cls, ref):
         if db.find(cls, ref) is None:
