@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -100,6 +101,13 @@ def runs(tmp_path_factory):
     assert code == -signal.SIGKILL
     (killed,) = set(os.listdir(os.path.join(drill.state_dir, "runs"))) - before
     result.killed = killed
+
+    # HA on at the DR site: a test failover is blocked by its prechecks
+    heartbeat = drill.lab.ok("B", "sr-list", "name-label=iSCSI B", "--minimal").value
+    drill.lab.ok("B", "pool-ha-enable", "heartbeat-sr-uuids=" + heartbeat)
+    blocked = drill.xedr("B", "--json", *everything)
+    assert blocked.json["outcome"] == "blocked", blocked
+    result.blocked = blocked.json["run"]
     return result
 
 
@@ -201,6 +209,33 @@ def test_killed_model_shows_the_step_begun_with_no_end(runs):
     assert model["rto"]["ready"] == 0
 
 
+def test_interrupted_by_ctrl_c_says_how_to_resume(runs, tmp_path):
+    """What Ctrl-C leaves: status "interrupted" in run.json, a step begun with no end."""
+    copy = tmp_path / "runs" / runs.killed
+    shutil.copytree(run_dir(runs, "killed"), str(copy))
+    meta = json.loads((copy / "run.json").read_text())
+    meta["status"] = "interrupted"
+    (copy / "run.json").write_text(json.dumps(meta))
+    model = build(str(copy))
+    assert model["run"]["state"] == "interrupted"
+    assert [s["status"] for s in model["steps"]].count("interrupted") == 1
+    assert any("--resume %s" % runs.killed in t for t in model["todo"])
+    assert render(model, "text").splitlines()[0].endswith(
+        "interrupted (status interrupted; 1 step(s) begun with no end)")
+
+
+def test_blocked_model_and_text(runs):
+    model = build(run_dir(runs, "blocked"))
+    assert model["run"]["status"] == "blocked" and model["run"]["state"] == "finished"
+    assert [c["verdict"] for c in model["checks"]] == ["blocking"]
+    assert "HA is enabled" in model["checks"][0]["message"]
+    assert model["storage"][0]["note"] == "the run stopped before it reached this LUN"
+    text = render(model, "text")
+    assert text.startswith("xe-dr report: Test failover to pool Site B: blocked\n")
+    assert re.search(r"^  blocking HA is enabled on the target pool", text, re.M)
+    assert "  none journaled" in text
+
+
 def test_cleanup_model(runs):
     model = build(run_dir(runs, "cleanup"))
     assert model["run"]["kind"] == "cleanup"
@@ -212,7 +247,7 @@ def test_cleanup_model(runs):
 # -- each run in each format ------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("name", ("success", "partial", "killed", "cleanup"))
+@pytest.mark.parametrize("name", ("success", "partial", "killed", "blocked", "cleanup"))
 def test_every_run_renders_in_every_format(runs, name, fmt):
     if fmt in ("markdown", "html") and not HAS_JINJA:
         pytest.skip("jinja2 is not installed")
@@ -321,7 +356,7 @@ def test_output_file(runs, tmp_path):
 def test_last_is_the_newest_run(runs):
     code, out, _ = report(runs, "last", "json")
     assert code == 0
-    assert json.loads(out)["run"]["id"] == runs.killed
+    assert json.loads(out)["run"]["id"] == runs.blocked
 
 
 def test_json_flag_is_the_model(runs):

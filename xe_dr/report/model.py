@@ -503,8 +503,9 @@ def _storage(report, options, results):
                         "introduced": named(entry.get("introduced")),
                         "plugged": named(entry.get("plugged")),
                         "already_attached": named(entry.get("already_attached")),
-                        "unknown": False})
-    if not entries:  # no report: the storage asked for, and what the journal says of it
+                        "unknown": False, "note": None})
+    if not entries:  # not reached, or no report: the storage asked for, and the journal
+        reached = bool(report) and isinstance(report.get("storage"), list)
         for spec in _l(options.get("storage")):
             if isinstance(spec, dict):
                 config = scrub_data(_d(spec.get("device_config")))
@@ -512,14 +513,18 @@ def _storage(report, options, results):
                 done = _d(results.get("attach:%s" % lun))
                 introduced = [{"uuid": _s(u), "name_label": None}
                               for u in _l(done.get("srs"))]
+                note = "the run stopped before it reached this LUN" if reached and not done \
+                    else "what the probe found is unknown (no report): introduced from the " \
+                    "journal"
                 entries.append({"lun": lun, "type": _s(spec.get("type")),
                                 "task": _s(done.get("task")), "found": [],
                                 "introduced": introduced, "plugged": [],
-                                "already_attached": [], "unknown": True})
+                                "already_attached": [], "unknown": True, "note": note})
     chosen = set(_l(options.get("srs")))
     selected = [dict(sr, lun=e["lun"]) for e in entries for sr in e["found"]
                 if not chosen or sr["uuid"] in chosen]
-    if any(e.get("unknown") for e in entries):
+    if any(e.get("unknown") for e in entries) and not (
+            report and isinstance(report.get("storage"), list)):
         selected = None  # what the probes found was never recorded
     srs = {"selected": selected,
            "introduced": [dict(sr, lun=e["lun"]) for e in entries for sr in e["introduced"]],
@@ -721,7 +726,7 @@ def _commands(report, steps):
 def _more_todo(model, open_steps):
     todo = []
     run = model["run"]
-    if run["state"] in ("interrupted", "unknown") and run["status"] not in FINAL_STATUSES:
+    if run["state"] in ("interrupted", "unknown"):
         if run["kind"] in ("failover", "test", "failback"):
             todo.append("resume the run with 'xe-dr %s --resume %s' (steps begun with no end "
                         "are checked against the pool first)" % (

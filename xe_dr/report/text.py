@@ -139,8 +139,9 @@ def render(model):
                                      ", DR task %s" % clean(entry["task"])
                                      if entry["task"] else ""))
             if entry.get("unknown"):
-                add("    introduced (from the journal): %s; what the probe found is unknown "
-                    "(no report)" % _srs(entry["introduced"]))
+                add("    %s" % clean(entry["note"]))
+                if entry["introduced"]:
+                    add("    introduced: %s" % _srs(entry["introduced"]))
                 continue
             add("    found:      %s" % _srs(entry["found"]))
             add("    introduced: %s" % _srs(entry["introduced"]))
