@@ -107,6 +107,12 @@ ERRORS = {
         [], "The operation could not be performed because HA is enabled on the Pool"),
     "HA_NOT_ENABLED": (
         [], "The operation could not be performed because HA is not enabled on the Pool"),
+    "CANNOT_CREATE_STATE_FILE": (
+        [], "An HA statefile could not be created, perhaps because no SR with the appropriate "
+            "capability was found."),
+    "SR_SOURCE_SPACE_INSUFFICIENT": (
+        ["sr"], "The source SR does not have sufficient temporary space available to proceed "
+                "the operation."),
     "VM_IS_PART_OF_AN_APPLIANCE": (
         ["vm", "appliance"], "This operation is not allowed as the VM is part of an appliance."),
     "MAP_DUPLICATE_KEY": (

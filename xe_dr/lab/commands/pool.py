@@ -119,25 +119,117 @@ def pool_disable_redo_log(ctx):
         db.update("pool", db.pool_ref(), redo_log_enabled=False)
 
 
+# SM drivers with VDI_GENERATE_CONFIG or VDI_ATTACH_OFFLINE (sm CAPABILITIES), which
+# Xha_statefile.check_sr_can_host_statefile asks for.
+HA_SR_TYPES = ("lvmoiscsi", "lvhdoiscsi", "lvmohba", "lvhdohba", "nfs", "ext", "file", "smb")
+LVM_TYPES = ("lvmoiscsi", "lvhdoiscsi", "lvmohba", "lvhdohba", "lvm")
+STATEFILE_SIZE = 4096 + 64 * 4096        # xha_statefile.ml minimum_statefile_size
+MIB4 = 4 * 1024 * 1024
+
+
+def _round4(n):
+    return (n + MIB4 - 1) // MIB4 * MIB4
+
+
+def _fitting(db, sr, vdi_type, size):
+    for vdi in db.children("VDI", "SR", sr):
+        row = db.rows("VDI")[vdi]
+        if row.get("type") == vdi_type and int(row.get("virtual_size", 0)) >= size:
+            return vdi
+    return None
+
+
+def check_sr_can_host_statefile(db, sr):
+    """Xha_statefile.check_sr_can_host_statefile: the statefile VDI to reuse, or None."""
+    pbds = db.children("PBD", "SR", sr)
+    if set(db.rows("PBD")[p]["host"] for p in pbds) < set(db.rows("host")):
+        raise XapiError("SR_HAS_NO_PBDS", [sr])
+    if any(not db.rows("PBD")[p].get("currently_attached") for p in pbds):
+        raise XapiError("SR_HAS_NO_PBDS", [sr])
+    if db.get("SR", sr).get("type") not in HA_SR_TYPES:
+        raise XapiError("SR_OPERATION_NOT_SUPPORTED", [sr])
+    found = _fitting(db, sr, "ha_statefile", STATEFILE_SIZE)
+    if found is None:
+        row = db.get("SR", sr)
+        free = int(row.get("physical_size", 0)) - int(row.get("physical_utilisation", 0))
+        if free < _round4(STATEFILE_SIZE) + _round4(replication.METADATA_VDI_SIZE):
+            raise XapiError("SR_SOURCE_SPACE_INSUFFICIENT", [sr])
+    return found
+
+
+def _create_vdi(db, sr, name_label, name_description, vdi_type, size):
+    """VDI.create of a raw, sharable VDI as sm makes it (LVHD rounds a raw LV to 4 MiB)."""
+    sr_type = db.get("SR", sr).get("type")
+    lvm = sr_type in LVM_TYPES
+    if lvm:
+        size = _round4(max(size, 2 * 1024 * 1024))
+    uuid = util.new_uuid()
+    sm_config = {"type": "raw"}
+    if lvm:
+        sm_config["vdi_type"] = "raw"
+    vdi = db.create("VDI", {
+        "uuid": uuid, "name_label": name_label, "name_description": name_description,
+        "SR": sr, "type": vdi_type, "sharable": True, "read_only": False, "managed": True,
+        "virtual_size": size, "physical_utilisation": size, "location": uuid,
+        "metadata_latest": False, "metadata_of_pool": util.NULL_REF,
+        "snapshot_of": util.NULL_REF, "is_a_snapshot": False, "other_config": {},
+        "sm_config": sm_config, "xenstore_data": {}, "tags": [], "on_boot": "persist",
+        "allow_caching": False})
+    row = db.get("SR", sr)
+    db.update("SR", sr, physical_utilisation=int(row.get("physical_utilisation", 0)) + size,
+              virtual_allocation=int(row.get("virtual_allocation", 0)) + size)
+    return vdi
+
+
 @command("pool-ha-enable", optn=["heartbeat-sr-uuids", "ha-config:"],
          help="Enable HA on this Pool.")
 def pool_ha_enable(ctx):
+    """Xapi_ha.enable: the statefile ("Statefile for HA") and the HA metadata VDI ("Metadata
+    for HA") found or created on the first heartbeat SR (or the first SR that can host them),
+    Pool.ha_statefiles, ha_configuration, ha_plan_exists_for, ha_enabled."""
     with ctx.site.transaction() as db:
-        [db.by_uuid("SR", u) for u in (ctx.get("heartbeat-sr-uuids") or "").split(",") if u]
+        srs = [db.by_uuid("SR", u) for u in (ctx.get("heartbeat-sr-uuids") or "").split(",")
+               if ctx.has("heartbeat-sr-uuids")]
         if db.pool().get("ha_enabled"):
             raise XapiError("HA_IS_ENABLED")
-        db.update("pool", db.pool_ref(), ha_enabled=True,
-                  ha_configuration=dict(ctx.map_params("ha-config")),
-                  ha_statefiles=[], ha_plan_exists_for=0)
+        if (db.pool().get("restrictions") or {}).get("restrict_ha") == "true":
+            raise XapiError("LICENCE_RESTRICTION", ["HA"])
+        if not srs:
+            for sr in db.rows("SR"):
+                try:
+                    check_sr_can_host_statefile(db, sr)
+                    if _fitting(db, sr, "redo_log", replication.METADATA_VDI_SIZE) is None:
+                        row = db.get("SR", sr)
+                        if int(row.get("physical_size", 0)) - \
+                                int(row.get("physical_utilisation", 0)) < \
+                                _round4(STATEFILE_SIZE) + replication.METADATA_VDI_SIZE:
+                            raise XapiError("SR_SOURCE_SPACE_INSUFFICIENT", [sr])
+                except XapiError:
+                    continue
+                srs.append(sr)
+            if not srs:
+                raise XapiError("CANNOT_CREATE_STATE_FILE")
+        sr = srs[0]          # "the xHA component only handles one"
+        statefile = check_sr_can_host_statefile(db, sr)
+        if statefile is None:
+            statefile = _create_vdi(db, sr, "Statefile for HA", "Used for storage heartbeating",
+                                    "ha_statefile", STATEFILE_SIZE)
+        if _fitting(db, sr, "redo_log", replication.METADATA_VDI_SIZE) is None:
+            _create_vdi(db, sr, "Metadata for HA", "Used for master failover", "redo_log",
+                        replication.METADATA_VDI_SIZE)
+        db.update("pool", db.pool_ref(), ha_enabled=True, ha_statefiles=[statefile],
+                  ha_configuration=dict(ctx.map_params("ha-config")), ha_plan_exists_for=0)
 
 
 @command("pool-ha-disable", help="Disable HA on this Pool.")
 def pool_ha_disable(ctx):
+    """Xapi_ha.disable: HA_NOT_ENABLED, else ha_enabled and ha_plan_exists_for go; the
+    statefile and metadata VDIs are only detached (kept, and reused by the next enable), and
+    Pool.ha_statefiles and ha_configuration keep their values."""
     with ctx.site.transaction() as db:
         if not db.pool().get("ha_enabled"):
             raise XapiError("HA_NOT_ENABLED")
-        db.update("pool", db.pool_ref(), ha_enabled=False, ha_configuration={},
-                  ha_statefiles=[])
+        db.update("pool", db.pool_ref(), ha_enabled=False, ha_plan_exists_for=0)
 
 
 @command("secret-create", reqd=["value"], help="Create a secret")
