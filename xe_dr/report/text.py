@@ -239,4 +239,5 @@ def _srs(srs):
         return UNKNOWN
     if not srs:
         return "none"
-    return ", ".join("%s (%s)" % (clean(sr["name_label"]), clean(sr["uuid"])) for sr in srs)
+    return ", ".join("%s (%s)" % (clean(sr["name_label"]), clean(sr["uuid"]))
+                     if sr["name_label"] is not None else clean(sr["uuid"]) for sr in srs)
