@@ -149,8 +149,16 @@ def test_probe_progressive_iscsi_errors(lab):
     assert _code(_probe(lab, "B", target="10.9.9.9")) == "SR_BACKEND_FAILURE_141"
     r = _probe(lab, "B", target=dc["target"])
     assert _code(r) == "SR_BACKEND_FAILURE_96" and "<iscsi-target-iqns>" in r.err
+    # the wildcard entry is on the target as given (BaseISCSI._scan_IQNs, targetlist)
+    r = _probe(lab, "B", target="array-b.lab")
+    assert "<IPAddress>%s</IPAddress>" % dc["target"] in r.err
+    assert "<IPAddress>array-b.lab</IPAddress>\n\t\t<TargetIQN>*</TargetIQN>" in r.err
+    # BaseISCSI.attach: the discovery filtered by the wrong IQN is empty -> _scan_IQNs, 83
     r = _probe(lab, "B", target=dc["target"], targetIQN="iqn.2000-01.wrong:x")
-    assert _code(r) == "SR_BACKEND_FAILURE_68"
+    assert _code(r) == "SR_BACKEND_FAILURE_83"
+    assert r.err.startswith("Error code: SR_BACKEND_FAILURE_83\nError parameters: , ISCSI "
+                            "discovery failed [opterr=check target settings], <?xml")
+    assert "<TargetIQN>%s</TargetIQN>" % dc["targetIQN"] in r.err
     r = _probe(lab, "B", target=dc["target"], targetIQN=dc["targetIQN"])
     assert _code(r) == "SR_BACKEND_FAILURE_107"
     assert "<iscsi-target>" in r.err and dc["SCSIid"] in r.err

@@ -6,8 +6,9 @@ Probing follows sm's ``BaseISCSI.load`` / ``LVHDoISCSISR`` / ``LVHDoHBASR`` orde
 lvmoiscsi: no target -> 95; no initiator IQN (host other-config:iscsi_iqn, or localIQN) -> 97;
 unresolvable first target -> 140; ``chapuser`` with ``chappassword_secret`` naming no secret ->
 20; bad port -> 142; no targetIQN -> portal unreachable 141, else discovery (68 when the portal
-wants CHAP and did not get it right) and the IQN list on stderr and 96; wrong targetIQN -> 68;
-CHAP not right -> 68 (the login); no (or unknown) SCSIid -> the LUN list on stderr and 107;
+wants CHAP and did not get it right) and the IQN list on stderr and 96; CHAP not right -> 68
+(the discovery or login in ``attach``); wrong targetIQN -> the discovery finds nothing for it:
+the IQN list on stderr and 83 ``[opterr=check target settings]``; no (or unknown) SCSIid -> the LUN list on stderr and 107;
 multipathing on and the SCSIid's map in use -> 16; else the ``<SRlist>``.
 
 CHAP (``BaseISCSI.load``): credentials count only when ``chapuser`` is there with
@@ -107,15 +108,16 @@ def iscsi_lun(data, site, db, host_ref, dc, probing=True):
         if portal is None:
             raise sm_error(141)
         _chap_login(data, site, credentials)
-        entries = [("%s:%d" % (address, port), "1", portal["iqn"]),
-                   ("%s:%d" % (address, port), "0", "*")]
-        raise sm_error(96, _iqn_xml(entries) + "\n")
+        raise sm_error(96, _iqn_xml(_iqn_entries(portal, address, port, dc["target"])) + "\n")
     if portal is None:
         raise sm_error(141)
+    _chap_login(data, site, credentials)
     iqn = dc["targetIQN"]
     if iqn != "*" and iqn != portal["iqn"]:
-        raise sm_error(68)
-    _chap_login(data, site, credentials)
+        # BaseISCSI.attach: discovery filtered by the IQN (iscsi.parse_node_output) is
+        # empty, so _scan_IQNs prints the target's IQNs and ISCSIDiscovery is raised
+        raise sm_error(83, _iqn_xml(_iqn_entries(portal, address, port, dc["target"])) + "\n",
+                       opterr="check target settings")
     luns = _target_luns(data, site, portal["iqn"])
     scsiid = dc.get("SCSIid")
     found = [lun_id for lun_id, lun, copy in luns if copy["scsiid"] == scsiid]
@@ -124,6 +126,13 @@ def iscsi_lun(data, site, db, host_ref, dc, probing=True):
     if probing and host.get("multipathing") and _scsiid_in_use(db, scsiid):
         raise sm_error(16)
     return found[0]
+
+
+def _iqn_entries(portal, address, port, targetlist):
+    """What BaseISCSI._scan_IQNs prints: the discovered (portal, tpgt, IQN), then the wildcard
+    entry on ``targetlist`` (LVHDoISCSISR copies the device-config target there as given)."""
+    return [("%s:%d" % (address, port), "1", portal["iqn"]),
+            ("%s:%d" % (targetlist, port), "0", "*")]
 
 
 def chap_credentials(db, dc):
