@@ -440,6 +440,7 @@ def render(plan, options, info):
     add("")
     add("# -- 2. the newest metadata of each source pool " + "-" * 38)
     variables = {}
+    pool_names = dict((s.get("uuid"), s.get("name_label")) for s in sources)
     for index, source in enumerate(sources, 1):
         pool = _uuid(source.get("uuid"), "source pool uuid")
         var = "VDI_%d" % index
@@ -474,8 +475,10 @@ def render(plan, options, info):
         pool = item.get("source_pool")
         var = variables.get(pool)
         what = "vApp" if kind == "appliance" else "VM"
-        add("# %s %s from pool %s%s" % (what, _label(item.get("name_label"), uuid), comment(
-            pool), "" if kind == "appliance" else ", order %s" % comment(item.get("order"))))
+        add("# %s %s from pool %s%s" % (
+            what, _label(item.get("name_label"), uuid),
+            _label(pool_names.get(pool), pool) if pool in pool_names else comment(pool),
+            "" if kind == "appliance" else ", order %s" % comment(item.get("order"))))
         if item.get("members"):
             add("#   members: %s" % ", ".join("%s (order %s)" % (
                 comment(m.get("name_label")), comment(m.get("order")))
