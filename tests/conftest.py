@@ -4,6 +4,8 @@ import importlib
 import os
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
@@ -16,5 +18,7 @@ def _fixture_modules():
             yield "tests." + name[:-3]
 
 
-# Registering each fixtures module as a plugin makes its fixtures visible to every test.
+# Registering each fixtures module as a plugin makes its fixtures visible to every test; their
+# asserts are rewritten even when one fixtures module imports another first.
 pytest_plugins = list(_fixture_modules())
+pytest.register_assert_rewrite(*pytest_plugins)

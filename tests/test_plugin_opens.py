@@ -1,0 +1,45 @@
+"""Issue 4: an inventory plus the recovery of 100 VMs (those of a 200-VM lab whose disks are
+on replicated storage) opens each foreign database at most twice with the plugin, against
+once per call without it (the lab's call log counts opens, which xapi serialises behind one
+mutex; the plain-xe side is shown on a smaller lab, as its count grows per call)."""
+
+import pytest
+
+from tests.fixtures_lab import make_lab
+from tests.fixtures_workflow import Drill
+from tests.test_workflows import install_plugin
+
+
+def opens_since(lab, mark):
+    return sum(entry.get("db_opens", 0) for entry in lab.call_log()[mark:])
+
+
+@pytest.fixture
+def attached(tmp_path):
+    def make(name, vms):
+        drill = Drill(make_lab(tmp_path / name, vms=vms, vapps=vms // 20, seed=3),
+                      str(tmp_path / (name + "-state")))
+        drill.lab.enable_replication()
+        drill.lab.failover_task("B")  # the mirrored SRs attached at B (and scanned)
+        return drill
+    return make
+
+
+def test_one_open_to_read_and_one_to_recover_with_the_plugin(attached):
+    drill = attached("plugin", 200)
+    install_plugin(drill, "B")
+    mark = len(drill.lab.call_log())
+    result = drill.xedr("B", "--json", "failover", "--test", "--all")
+    assert result.code in (0, 2), result
+    recovered = [i for i in result.json["items"] if i.get("recovered_vms")]
+    assert sum(len(i["recovered_vms"]) for i in recovered) >= 100
+    assert opens_since(drill.lab, mark) <= 2
+
+
+def test_without_the_plugin_every_call_opens_the_database_again(attached):
+    drill = attached("xe", 40)
+    mark = len(drill.lab.call_log())
+    result = drill.xedr("B", "--json", "--no-plugin", "failover", "--test", "--all")
+    assert result.code in (0, 2), result
+    objects = [i for i in result.json["items"] if not i.get("excluded")]
+    assert opens_since(drill.lab, mark) >= len(objects) * 2  # an assert and a recover each
