@@ -12,7 +12,7 @@
 
 _xe_dr_commands='doctor status replication probe inventory failover failback cleanup runbook runs report plugin lab completion'
 _xe_dr_global_options='--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --version --xe --yes -H -h -i -q -v -y'
-_xe_dr_target_options='-H --host --ssh -i --identity --known-hosts --xe --no-plugin --state-dir'
+_xe_dr_target_options='-H --host --ssh -i --identity --known-hosts --ssh-config --xe --no-plugin --state-dir'
 _xe_dr_storage_options='--target --port --iqn --hba --scsiid --hba-scsiid --chap-user --chap-password-file --chap-password-env'
 
 # The options of command $1 (global options included: they are accepted after it).
@@ -73,7 +73,7 @@ _xe_dr_positional() {
         replication/enable) kinds=('none'); repeat=1 ;;
         replication/disable) kinds=('none'); repeat=1 ;;
         cleanup) kinds=('run'); repeat= ;;
-        report) kinds=('none'); repeat= ;;
+        report) kinds=('run'); repeat= ;;
         plugin) kinds=('words install status'); repeat= ;;
         lab) kinds=('rest'); repeat= ;;
     esac

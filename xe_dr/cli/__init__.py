@@ -140,7 +140,7 @@ def main(argv=None, env=None):
         output = Output(env, json_mode=args.json, verbosity=-1 if args.quiet else args.verbose)
         if not getattr(args, "handler", None):
             raise UsageError("no command given", hint="see 'xe-dr --help'")
-        with Context(args, env, output) as ctx:
+        with Context(args, env, output, argv) as ctx:
             return int(args.handler(ctx))
     except SystemExit as stop:  # --help and --version
         return stop.code if isinstance(stop.code, int) else 0

@@ -18,8 +18,9 @@ def _on_path(program, environ):
 
 
 class Context(object):
-    def __init__(self, args, env, output):
+    def __init__(self, args, env, output, argv=()):
         self.args = args
+        self.argv = list(argv)  # the command line as given to main(), for run records
         self.env = env
         self.output = output
         self._runner = None

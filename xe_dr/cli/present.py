@@ -1,11 +1,11 @@
 """Text presentation of workflow reports (JSON output is the report itself)."""
 
-import sys
-
 
 def redacted_argv(ctx):
-    """The command line as run, safe to keep in a journal (no secrets are ever in argv)."""
-    return ["xe-dr"] + list(sys.argv[1:])
+    """The command line as run, safe to keep in a journal: secrets are never in xe-dr's argv
+    (CHAP passwords come from files, the environment or a prompt), redacted all the same."""
+    from xe_dr.redact import redact_argv
+    return ["xe-dr"] + redact_argv(ctx.argv)
 
 
 def failover_text(report):

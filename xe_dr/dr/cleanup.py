@@ -62,7 +62,8 @@ class Ownership(object):
         return dict((k, sorted(v) if isinstance(v, set) else v) for k, v in self.__dict__.items())
 
 
-def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda text: None):
+def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda text: None,
+            argv=(), transport=""):
     pool = read_pool(xe)
     original = _open_original(state_dir, run_id)
     if original is not None:
@@ -79,8 +80,9 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
     run = None
     if not dry_run:
         run = Run.create(state_dir, "cleanup", {"pool_uuid": pool.uuid,
-                                                "pool_name": pool.name_label},
-                         options={"of": run_id, "force": force})
+                                                "pool_name": pool.name_label,
+                                                "master": pool.master, "transport": transport},
+                         argv=argv, options={"of": run_id, "force": force})
     engine = Engine(run, dry_run=dry_run)
     lock = PoolLock(state_dir, pool.uuid)
     if not dry_run:
@@ -98,6 +100,10 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
     report["outcome"] = "failed" if engine.failures else "succeeded"
     run.set_status(report["outcome"], ended=time.time())
     run.save("report.json", dict(report, journal=run.entries()))
+    from xe_dr.report import write_default
+    problem = write_default(run)
+    if problem:
+        progress(problem)
     if original is not None and not engine.failures:
         original.set_status("cleaned up", cleaned_by=run.id)
     return report, ExitCode.FAILED if engine.failures else ExitCode.OK

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from xe_dr.errors import XeDrError
 from xe_dr.journal import BEGIN, DONE, FAILED, NOTE
+from xe_dr.redact import redact_argv
 
 
 class StepFailed(XeDrError):
@@ -88,7 +89,12 @@ class Engine(object):
                 self.record(DONE, step, result=found, reconciled=True)
                 self.on_event("reconciled", step, description)
                 return found
-        self.record(BEGIN, step, description=description, **(begin_data or {}))
+        data = dict(begin_data or {})
+        if commands:
+            # What will run, for the report and the audit trail (secrets never reach argv;
+            # redacted all the same).
+            data["commands"] = [redact_argv(c) for c in commands]
+        self.record(BEGIN, step, description=description, **data)
         self.on_event("begin", step, description)
         try:
             result = action()

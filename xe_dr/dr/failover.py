@@ -181,6 +181,8 @@ class Failover(object):
             outcome = self._recover_and_start(dry_run=False)
         except KeyboardInterrupt:
             self.run.set_status("interrupted")
+            self.report["outcome"] = "interrupted"
+            self._save_report()
             raise
         except XeDrError as failure:
             self.run.append(NOTE, "stopped", error=failure.one_line())
@@ -260,13 +262,15 @@ class Failover(object):
                 "source-shutdown:appliance:%s" % app["uuid"], "shut down vApp %s at the "
                 "source" % app["name-label"],
                 lambda: xe.run("appliance-shutdown", {"uuid": app["uuid"]}) or True,
-                reconcile=lambda: halted({"appliance": app["uuid"]}))
+                reconcile=lambda: halted({"appliance": app["uuid"]}),
+                commands=[xe.argv("appliance-shutdown", {"uuid": app["uuid"]})])
 
         def stop_vm(vm):
             return self.engine.do(
                 "source-shutdown:vm:%s" % vm["uuid"], "shut down VM %s at the source" %
                 vm["name-label"], lambda: xe.run("vm-shutdown", {"uuid": vm["uuid"]}) or True,
-                reconcile=lambda: halted({"uuid": vm["uuid"]}))
+                reconcile=lambda: halted({"uuid": vm["uuid"]}),
+                commands=[xe.argv("vm-shutdown", {"uuid": vm["uuid"]})])
 
         self.engine.do_many(running_apps, self.opts.parallel, stop_app)
         groups = {}
@@ -316,6 +320,7 @@ class Failover(object):
                     "source-detach:%s" % pbd["uuid"], "unplug SR %s at the source" %
                     srs[sr]["name-label"],
                     lambda pbd=pbd: xe.run("pbd-unplug", {"uuid": pbd["uuid"]}) or True,
+                    commands=[xe.argv("pbd-unplug", {"uuid": pbd["uuid"]})],
                     reconcile=lambda pbd=pbd: True if not xe.list(
                         "pbd", params=("uuid",), filters={"uuid": pbd["uuid"],
                                                           "currently-attached": "true"})
@@ -401,7 +406,8 @@ class Failover(object):
         entry["task"] = result["task"]
         entry["introduced"] = result["srs"]
         for sr in result["srs"]:
-            self.engine.do("tag:sr:%s" % sr, "tag SR %s" % sr, lambda sr=sr: self._tag("sr", sr))
+            self.engine.do("tag:sr:%s" % sr, "tag SR %s" % sr, lambda sr=sr: self._tag("sr", sr),
+                           commands=[self._tag_argv("sr", sr)])
 
     def _pbd_attached(self, uuid):
         found = self.xe.list("pbd", params=("uuid", "currently-attached"), filters={"uuid": uuid})
@@ -421,6 +427,10 @@ class Failover(object):
             except XeDrError as failure:
                 self.run.append(NOTE, "leak:%s" % task, destroyed=False,
                                 error=failure.one_line())
+
+    def _tag_argv(self, cls, uuid):
+        return self.xe.argv("%s-param-set" % cls, {"uuid": uuid, "other-config": {
+            RUN_TAG: self.run.id if self.run else "RUN"}})
 
     def _tag(self, cls, uuid):
         self.xe.param_set(cls, uuid, {"other-config": {RUN_TAG: self.run.id}})
@@ -610,7 +620,9 @@ class Failover(object):
             return self._tag_recovered(item)
 
         return self.engine.do(item.step, "recover %s %s" % (item.kind, item.name_label), action,
-                              reconcile=lambda: self._find_recovered(item))
+                              reconcile=lambda: self._find_recovered(item),
+                              commands=[self.xe.argv("%s-recover" % item.kind,
+                                                     self._recover_params(item))])
 
     def _recovered_vms(self, item):
         if item.kind == "vm":
@@ -654,13 +666,15 @@ class Failover(object):
             pending.append(item)
         if not pending:
             return recovered
-        for item in pending:
-            self.engine.record("begin", item.step, description="recover %s %s" % (
-                item.kind, item.name_label), via="plugin")
         args = {"vdi": vdi, "force": "true" if self.opts.force else "false",
                 "parallel": str(self.opts.parallel),
                 "vms": json.dumps([i.uuid for i in pending if i.kind == "vm"]),
                 "appliances": json.dumps([i.uuid for i in pending if i.kind == "appliance"])}
+        call = self.xe.argv("host-call-plugin", {"host-uuid": self.pool.master, "plugin": PLUGIN,
+                                                  "fn": "recover", "args": args})
+        for item in pending:
+            self.engine.record("begin", item.step, description="recover %s %s" % (
+                item.kind, item.name_label), via="plugin", commands=[call])
         answer = json.loads(self.xe.call_plugin(self.pool.master, PLUGIN, "recover", args))
         results = dict((r["uuid"], r) for r in answer["results"])
         for item in pending:
@@ -683,7 +697,8 @@ class Failover(object):
             if net["uuid"] not in self._networks_before and RUN_TAG not in net.get(
                     "other-config", ""):
                 self.engine.do("tag:network:%s" % net["uuid"], "tag network %s" % net[
-                    "name-label"], lambda uuid=net["uuid"]: self._tag("network", uuid))
+                    "name-label"], lambda uuid=net["uuid"]: self._tag("network", uuid),
+                    commands=[self._tag_argv("network", net["uuid"])])
         if not self.opts.network_map:
             return
         by_name = dict((n["name-label"], n) for n in networks)
@@ -711,7 +726,12 @@ class Failover(object):
                 continue
             self.engine.do("remap:%s" % vif["uuid"], "move VIF %s of VM %s to %s" % (
                 vif["device"], vif["vm-uuid"], target["name-label"]),
-                lambda vif=vif, target=target: self._move_vif(vif, target["uuid"]))
+                lambda vif=vif, target=target: self._move_vif(vif, target["uuid"]),
+                commands=[self.xe.argv("vif-destroy", {"uuid": vif["uuid"]}),
+                          self.xe.argv("vif-create", {"vm-uuid": vif["vm-uuid"],
+                                                      "network-uuid": target["uuid"],
+                                                      "device": vif["device"],
+                                                      "mac": vif["MAC"]})])
 
     def _move_vif(self, vif, network_uuid):
         """The VM is halted after recovery, so the VIF is recreated with the same device and
@@ -752,7 +772,9 @@ class Failover(object):
                 return time.time() if states and states <= {"running", "paused"} else None
 
             result = self.engine.do("start:%s:%s" % (item.kind, item.uuid), "start %s %s" % (
-                item.kind, item.name_label), action, reconcile)
+                item.kind, item.name_label), action, reconcile,
+                commands=[self.xe.argv("%s-start" % item.kind, dict({"uuid": item.uuid},
+                                                                    **extra))])
             with lock:
                 started[item.uuid] = result
             return result
@@ -795,7 +817,8 @@ class Failover(object):
                 self.engine.do("drtask-destroy:%s" % task, "destroy DR task %s" % task,
                                lambda task=task: self.xe.run("drtask-destroy", {"uuid": task}),
                                reconcile=lambda task=task: None if task in self.xe.uuids(
-                                   "drtask") else task)
+                                   "drtask") else task,
+                               commands=[self.xe.argv("drtask-destroy", {"uuid": task})])
         self.report["todo"].append(
             "protect this pool so that failback is possible: 'xe-dr replication enable SR...' "
             "on SRs the array mirrors back to the other site")
@@ -822,6 +845,12 @@ class Failover(object):
         return code
 
     def _save_report(self):
+        """report.json, and the rendered reports beside it: every run leaves its report,
+        whether it succeeded, failed, was blocked or interrupted."""
         if self.run is not None:
+            from xe_dr.report import write_default
             self.report["journal"] = self.run.entries()
             self.run.save("report.json", self.report)
+            problem = write_default(self.run)
+            if problem:
+                self.progress.note(problem)

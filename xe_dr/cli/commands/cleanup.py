@@ -16,6 +16,7 @@ def add_arguments(parser):
 
 def run(ctx):
     import shlex
+    from xe_dr.cli.present import redacted_argv
     from xe_dr.dr.cleanup import cleanup
     args = ctx.args
     if not args.dry_run and not ctx.confirm(
@@ -24,7 +25,8 @@ def run(ctx):
         ctx.output.note("nothing changed")
         return ExitCode.FAILED
     report, code = cleanup(ctx.xe, ctx.state_dir, args.run_id, force=args.force,
-                           dry_run=args.dry_run, progress=ctx.output.progress)
+                           dry_run=args.dry_run, progress=ctx.output.progress,
+                           argv=redacted_argv(ctx), transport=ctx.runner.description)
     owned = report["owned"]
     lines = ["cleanup of %s: %s" % (args.run_id, report["outcome"]),
              "  %d VM(s), %d vApp(s), %d DR task(s), %d SR(s), %d network(s)" % (

@@ -22,14 +22,14 @@ HELP = ("print the bash completion script for xe-dr (install it with: "
 #   run: run ids from 'xe-dr --json runs' (local, no pool needed).
 VALUE_KINDS = {"--vm": "vm", "--vapp": "vapp", "--exclude": "vm-or-vapp", "--sr": "sr",
                "--resume": "run"}
-POSITIONAL_KINDS = {("cleanup", "run_id"): "run"}
+POSITIONAL_KINDS = {("cleanup", "run_id"): "run", ("report", "run_id"): "run"}
 FILE_METAVARS = ("FILE", "PATH")
 DIR_METAVARS = ("DIR",)
 
 # Options copied from the command line into those queries (never --accept-new-host-key:
 # pressing TAB must not record a host key, nor -y, nor anything that changes the pool).
-TARGET_OPTIONS = ("-H", "--host", "--ssh", "-i", "--identity", "--known-hosts", "--xe",
-                  "--no-plugin", "--state-dir")
+TARGET_OPTIONS = ("-H", "--host", "--ssh", "-i", "--identity", "--known-hosts",
+                  "--ssh-config", "--xe", "--no-plugin", "--state-dir")
 
 
 def _storage_options():
