@@ -473,15 +473,18 @@ class Failover(object):
                            self.opts.exclude, failed_over_only=self.opts.mode == "failback")
             checks = self._prechecks(items, by_vdi)
         self.report["checks"] = [c.to_json() for c in checks]
-        self.report["items"] = [i.to_json() for i in items]
         pool_blocking = [c for c in checks if c.verdict == BLOCKING and not c.objects]
         _exclude_failing(items, checks)
+        self.report["items"] = [i.to_json() for i in items]
         if dry_run:
             self._plan_steps(items)
             return ExitCode.OK
+        # What a report of this run needs even if it is killed before it ends.
         self.run.save("plan.json", {"items": [i.to_json() for i in items],
                                     "checks": [c.to_json() for c in checks],
-                                    "networks_before": sorted(self._networks_before)})
+                                    "networks_before": sorted(self._networks_before),
+                                    "sources": self.report["sources"],
+                                    "storage": self.report["storage"]})
         if pool_blocking:
             self.report["outcome"] = "blocked"
             self.report["todo"].append("fix the blocking prechecks, then resume with "
