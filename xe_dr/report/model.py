@@ -424,8 +424,12 @@ def build(run, now=None):
         "selection": _selection_text(options),
     }
     model["title"] = _title(model)
-    model["storage"], model["srs"] = _storage(report, options, results)
-    model["sources"] = [_source(s) for s in _l(report.get("sources")) if isinstance(s, dict)]
+    # A killed run has no report.json: its plan.json kept the storage and the source pools.
+    seen = report if isinstance(report.get("storage"), list) else dict(
+        report, storage=plan.get("storage"), sources=plan.get("sources")) \
+        if isinstance(plan.get("storage"), list) else report
+    model["storage"], model["srs"] = _storage(seen, options, results)
+    model["sources"] = [_source(s) for s in _l(seen.get("sources")) if isinstance(s, dict)]
     checks = [c for c in _l(report.get("checks") or plan.get("checks")) if isinstance(c, dict)]
     model["checks"] = [{"verdict": _s(c.get("verdict")) or "unknown", "name": _s(c.get("name")),
                         "message": scrub(c.get("message")), "fix": scrub(c.get("fix"))}
