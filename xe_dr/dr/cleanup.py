@@ -179,7 +179,7 @@ def _apply(xe, engine, owned, pool, progress):
             engine.do("destroy:network:%s" % network, "destroy network %s" % network,
                       lambda n=network: _gone_ok(xe.run, "network-destroy", {"uuid": n}),
                       commands=[xe.argv("network-destroy", {"uuid": network})])
-    if owned.ha:
+    if owned.ha and owned.ha.get("heartbeat_srs"):
         params = {"heartbeat-sr-uuids": owned.ha["heartbeat_srs"]}
 
         def enable_ha():

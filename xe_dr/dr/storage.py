@@ -17,7 +17,8 @@ SM_HINTS = {
     16: "the LUN is in use here already (a multipath map holds it)",
     68: "iSCSI login failed: check the initiator's access on the array and the CHAP "
         "credentials (--chap-user, --chap-password-file)",
-    83: "iSCSI discovery failed: check --target and --port and the array's access list",
+    83: "iSCSI discovery failed: check --iqn (one of the target's IQNs), --target, --port "
+        "and the array's access list",
     95: "no target given: add --target ADDRESS",
     97: "the host has no initiator IQN (other-config:iscsi_iqn): set one on every host",
     140: "the target name does not resolve: use an IP address or fix DNS on the hosts",
