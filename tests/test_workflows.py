@@ -2,6 +2,7 @@
 them (in-process CLI, local runner, the lab's fake xe as a real subprocess)."""
 
 import json
+import os
 
 import pytest
 
@@ -246,3 +247,43 @@ def test_an_unknown_vm_name_is_a_usage_error_before_any_change(drill):
     result = drill.xedr("B", "failover", "--test", "--vm", "no-such-vm")
     assert result.code == 64
     assert "no-such-vm" in result.err
+
+
+# -- CHAP --------------------------------------------------------------------------------------
+
+def test_chap_storage_test_failover_and_cleanup_leave_no_secret_behind(drill_factory, tmp_path):
+    password = "s3cr3t,with=odd;chars"
+    drill = drill_factory(chap_user="dr-initiator", chap_password=password)
+    enable_protection(drill)
+    secrets_before = drill.lab.ok("B", "secret-list", "params=uuid", "--minimal").values
+    before = drill.snapshot("B")
+    drill.lab.mirror("break")
+    password_file = tmp_path / "chap"
+    password_file.write_text(password + "\n")
+    chap = ["--chap-user", "dr-initiator", "--chap-password-file", str(password_file)]
+
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-it\n")
+    refused = drill.xedr("B", "probe", *(drill.storage_args("B")[:4] + [
+        "--chap-user", "dr-initiator", "--chap-password-file", str(wrong)]))
+    assert refused.code == 1 and "CHAP" in refused.err, refused
+
+    probe = drill.xedr("B", "--json", "probe", *(drill.storage_args("B") + chap))
+    assert probe.code == 0, probe
+    assert any(p["stage"] == "srs" for p in probe.json["probes"])
+    # the probe's temporary secret is gone
+    assert drill.lab.ok("B", "secret-list", "params=uuid", "--minimal").values == secrets_before
+
+    result = drill.xedr("B", "--json", "failover", "--test", "--all",
+                        *(drill.storage_args("B") + chap))
+    assert result.code in (0, 2), result
+    assert any(i.get("recovered_vms") for i in result.json["items"])
+    assert password not in json.dumps(result.json)
+    cleanup = drill.xedr("B", "cleanup", "--yes", result.json["run"])
+    assert cleanup.code == 0, cleanup
+    assert drill.snapshot("B") == before
+    for name in os.listdir(drill.state_dir):
+        for root, _, files in os.walk(os.path.join(drill.state_dir, name)):
+            for f in files:
+                with open(os.path.join(root, f), encoding="utf-8", errors="replace") as h:
+                    assert password not in h.read(), f

@@ -30,6 +30,7 @@ class Ownership(object):
         self.run_id = run_id
         self.vms, self.appliances, self.tasks = set(), set(), set()
         self.srs, self.plugged_pbds, self.networks = set(), set(), set()
+        self.secrets = set()
         self.ha = None
         if journal_run is not None:
             self._from_journal(journal_run)
@@ -47,6 +48,8 @@ class Ownership(object):
             if kind == "attach" and result:
                 self.tasks.add(result["task"])
                 self.srs.update(result["srs"])
+            elif kind == "secret" and result:
+                self.secrets.add(result)
             elif kind == "plug":
                 self.plugged_pbds.add(step.split(":", 1)[1])
             elif kind == "recover" and result:
@@ -172,6 +175,12 @@ def _apply(xe, engine, owned, pool, progress):
             engine.do("unplug:%s" % pbd["uuid"], "unplug PBD %s" % pbd["uuid"],
                       lambda p=pbd: xe.run("pbd-unplug", {"uuid": p["uuid"]}),
                       commands=[xe.argv("pbd-unplug", {"uuid": pbd["uuid"]})])
+    existing_secrets = set(xe.uuids("secret")) if owned.secrets else set()
+    for secret in sorted(owned.secrets & existing_secrets):
+        # Only once the SRs whose PBDs named it are forgotten.
+        engine.do("destroy:secret:%s" % secret, "destroy the run's CHAP secret",
+                  lambda s=secret: _gone_ok(xe.run, "secret-destroy", {"uuid": s}),
+                  commands=[xe.argv("secret-destroy", {"uuid": secret})])
     if owned.networks:
         in_use = {v["network-uuid"] for v in xe.list("vif", params=("network-uuid",))}
         in_use |= {p["network-uuid"] for p in xe.list("pif", params=("network-uuid",))}

@@ -29,7 +29,7 @@ from xe_dr.dr.engine import Engine, LineProgress, StepFailed
 from xe_dr.dr.inventory import PLUGIN, RUN_TAG, find_metadata_copies, read_sources
 from xe_dr.dr.plan import BLOCKING, CONFIRM, Check, Item, select
 from xe_dr.dr.plugin import plugin_version
-from xe_dr.dr.storage import StorageSpec, probe
+from xe_dr.dr.storage import StorageSpec, create_secret, find_secret, probe
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.journal import NOTE, PoolLock, Run
@@ -377,13 +377,21 @@ class Failover(object):
         # The DR tasks that existed before this step first began: any other one that has
         # none of our SRs was leaked by an interrupted or failed drtask-create of ours.
         before = set(begun["tasks_before"]) if begun else set(self.xe.uuids("drtask"))
-        params = {"type": spec.sr_type, "device-config": spec.device_config,
+        secret = None
+        if spec.chap_password:
+            # One secret for the run's PBDs of this LUN; they keep using it after a real
+            # failover (as XenCenter's do), cleanup destroys it after a test.
+            secret = self.engine.do(
+                "secret:%s" % lun, "store the CHAP password of LUN %s in a xapi secret" % lun,
+                lambda: create_secret(self.xe, spec.chap_password),
+                reconcile=lambda: find_secret(self.xe, spec.chap_password),
+                commands=[self.xe.argv("secret-create")])
+        params = {"type": spec.sr_type, "device-config": spec.with_secret(secret),
                   "sr-whitelist": new}
 
         def create():
             try:
-                task = self.xe.value("drtask-create", params,
-                                     secret_params=spec.secret_params())
+                task = self.xe.value("drtask-create", params)
             except XapiError:
                 self._destroy_leaked_tasks(before)
                 raise

@@ -62,10 +62,17 @@ class StorageSpec(object):
         return "SCSIid" in self.device_config and (
             self.sr_type == HBA or "targetIQN" in self.device_config)
 
-    def secret_params(self):
-        if not self.chap_password:
-            return None
-        return {"device-config": {"chappassword": self.chap_password}}
+    def with_secret(self, secret_uuid):
+        """device-config naming a xapi secret that holds the CHAP password.
+
+        Why a secret rather than ``chappassword``: xapi moves any ``*password`` key of a
+        device-config into a new secret of its own on every probe and PBD, and a probe's is
+        never destroyed (read from xapi's source by the lab's author); XenCenter creates one
+        secret and passes ``chappassword_secret`` for the same reason."""
+        config = dict(self.device_config)
+        if secret_uuid:
+            config["chappassword_secret"] = secret_uuid
+        return config
 
     def to_json(self):
         """What is kept in the journal: everything but the password."""
@@ -78,16 +85,33 @@ def probe(xe, spec):
 
     ``{"stage": "iqns"|"luns"|"devices"|"srs", "items": [...], "next": hint}``
     """
-    params = {"type": spec.sr_type, "device-config": spec.device_config,
+    secret = create_secret(xe, spec.chap_password) if spec.chap_password else None
+    params = {"type": spec.sr_type, "device-config": spec.with_secret(secret),
               "sm-config": {"metadata": "true"}}
     try:
-        output = xe.run("sr-probe", params, secret_params=spec.secret_params())
+        output = xe.run("sr-probe", params)
     except XapiError as failure:
         return _progress_from_error(failure, spec)
+    finally:
+        if secret:
+            xe.run("secret-destroy", {"uuid": secret})
     srs = parse_srlist(output)
     return {"stage": "srs", "items": srs,
             "next": ("fail over with these SRs: xe-dr failover --sr UUID ... (plus these probe "
                      "options)") if srs else "no SR on this LUN"}
+
+
+def create_secret(xe, value):
+    """A xapi secret holding ``value``, which travels in XE_EXTRA_ARGS, never in argv."""
+    return xe.value("secret-create", secret_params={"value": value})
+
+
+def find_secret(xe, value):
+    """The secret holding ``value``, if one exists (after a crash right after creating it)."""
+    for record in xe.list("secret", params=("uuid", "value")):
+        if record.get("value") == value:
+            return record["uuid"]
+    return None
 
 
 def _progress_from_error(failure, spec):
