@@ -1,6 +1,5 @@
 """Shared pytest configuration. Fixtures live in tests/fixtures_*.py modules, one per area."""
 
-import importlib
 import os
 import sys
 

@@ -247,6 +247,7 @@ def test_an_unknown_vm_name_is_a_usage_error_before_any_change(drill):
     result = drill.xedr("B", "failover", "--test", "--vm", "no-such-vm")
     assert result.code == 64
     assert "no-such-vm" in result.err
+    assert drill.snapshot("B") == before
 
 
 # -- CHAP --------------------------------------------------------------------------------------

@@ -18,6 +18,9 @@ Phases (each step journaled, see xe_dr/dr/engine.py):
    the VM's start-delay, so the delay separates one group from the next);
 7. after a real failover: ``drtask-destroy`` (xapi forgets the SRs no recovered VM needs) and
    the offer to protect this pool by enabling its own metadata replication.
+
+A failback first stops the VMs at the DR site and gives the LUNs back (xe_dr/dr/source.py);
+the storage phase lives in xe_dr/dr/attach.py.
 """
 
 import json
@@ -25,20 +28,18 @@ import threading
 import time
 
 from xe_dr.dr import prechecks as checks_
+from xe_dr.dr.attach import StoragePhase
 from xe_dr.dr.engine import Engine, LineProgress, StepFailed
 from xe_dr.dr.inventory import PLUGIN, RUN_TAG, find_metadata_copies, read_sources
 from xe_dr.dr.plan import BLOCKING, CONFIRM, Check, Item, select
 from xe_dr.dr.plugin import plugin_version
-from xe_dr.dr.storage import StorageSpec, create_secret, find_secret, probe
+from xe_dr.dr.source import SourcePhase
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.journal import NOTE, PoolLock, Run
 from xe_dr.pool import read_hosts, read_pool
-from xe_dr.xe.errors import XapiError
-from xe_dr.xe.records import parse_map
 
 MODES = ("failover", "test", "failback")
-LUN_SR_TYPES = ("lvmoiscsi", "lvhdoiscsi", "lvmohba", "lvhdohba")  # what the array mirrors
 POWER = ("start", "paused", "none")
 
 
@@ -100,7 +101,7 @@ class Options(object):
         return cls(**dict((k, data[k]) for k in cls.FIELDS if k in data))
 
 
-class Failover(object):
+class Failover(SourcePhase, StoragePhase):
     """One failover-like run against the target pool behind ``xe``.
 
     ``confirm(question, what)`` asks for an explicit yes; ``progress`` shows what happens
@@ -222,219 +223,6 @@ class Failover(object):
 
     def _on_event(self, kind, step, info):
         self.progress.step(kind, step, info)
-
-    # -- phase 0 (failback): stop the VMs where they run now -----------------------------------
-    def _shutdown_at_source(self):
-        """Cleanly shut down the selected VMs at the DR site, vApps with appliance-shutdown
-        (xapi goes through their order groups downwards) and standalone VMs by descending
-        ``order`` groups, so that the metadata replicated back records them halted."""
-        xe = self.source_xe
-        vms = xe.list("vm", params=("uuid", "name-label", "power-state", "order", "appliance",
-                                    "other-config"), filters={"is-control-domain": "false"})
-        appliances = xe.list("appliance", params=("uuid", "name-label"))
-        wanted = set(self.opts.vapps) | set(self.opts.vms)
-        excluded = set(self.opts.exclude)
-
-        def chosen(record, failed_over_member=False):
-            names = {record["uuid"], record["name-label"]}
-            if names & excluded:
-                return False
-            return bool(names & wanted) or (self.opts.all and failed_over_member)
-
-        tagged = {v["uuid"] for v in vms if RUN_TAG in parse_map(v.get("other-config", ""))}
-        member_apps = {v["appliance"] for v in vms if v["uuid"] in tagged}
-        apps = [a for a in appliances if chosen(a, a["uuid"] in member_apps)]
-        app_uuids = {a["uuid"] for a in apps}
-        running_apps = [a for a in apps if any(
-            v["appliance"] == a["uuid"] and v["power-state"] == "running" for v in vms)]
-        standalone = [v for v in vms if v["appliance"] not in app_uuids and
-                      v["power-state"] == "running" and chosen(v, v["uuid"] in tagged)]
-        self.progress.phase("shut down at the source", len(running_apps) + len(standalone),
-                            "source-shutdown:")
-
-        def halted(filters):
-            states = {r["power-state"] for r in xe.list("vm", params=("power-state",),
-                                                         filters=filters)}
-            return True if states and states <= {"halted"} else None
-
-        def stop_app(app):
-            return self.engine.do(
-                "source-shutdown:appliance:%s" % app["uuid"], "shut down vApp %s at the "
-                "source" % app["name-label"],
-                lambda: xe.run("appliance-shutdown", {"uuid": app["uuid"]}) or True,
-                reconcile=lambda: halted({"appliance": app["uuid"]}),
-                commands=[xe.argv("appliance-shutdown", {"uuid": app["uuid"]})])
-
-        def stop_vm(vm):
-            return self.engine.do(
-                "source-shutdown:vm:%s" % vm["uuid"], "shut down VM %s at the source" %
-                vm["name-label"], lambda: xe.run("vm-shutdown", {"uuid": vm["uuid"]}) or True,
-                reconcile=lambda: halted({"uuid": vm["uuid"]}),
-                commands=[xe.argv("vm-shutdown", {"uuid": vm["uuid"]})])
-
-        self.engine.do_many(running_apps, self.opts.parallel, stop_app)
-        groups = {}
-        for vm in standalone:
-            groups.setdefault(int(vm.get("order") or 0), []).append(vm)
-        for order in sorted(groups, reverse=True):
-            self.engine.do_many(groups[order], self.opts.parallel, stop_vm)
-        selected = {v["uuid"] for v in vms if v["appliance"] in app_uuids} | \
-            {v["uuid"] for v in vms if chosen(v, v["uuid"] in tagged)}
-        self._detach_at_source(selected)
-
-    def _detach_at_source(self, selected):
-        """Give the LUNs back: unplug, at the DR site, the mirrored SRs that hold the selected
-        VMs' disks, so that the two pools never have one LVM volume group attached at once
-        (reference pitfall 2). Unplugging also stops the DR site's metadata replication to
-        them; its last write recorded the VMs halted. An SR still used by a running VM that
-        was not selected stops the run: the fix is to shut that VM down or select it too."""
-        xe = self.source_xe
-        vbds = xe.list("vbd", params=("vm-uuid", "vdi-uuid", "type", "currently-attached"),
-                       filters={"type": "Disk"})
-        sr_of = dict((r["uuid"], r["sr-uuid"]) for r in xe.list("vdi", params=("uuid", "sr-uuid")))
-        srs = dict((r["uuid"], r) for r in xe.list("sr", params=("uuid", "name-label", "type")))
-        wanted = {sr_of.get(v["vdi-uuid"]) for v in vbds if v["vm-uuid"] in selected}
-        wanted = sorted(sr for sr in wanted if sr in srs and srs[sr]["type"] in LUN_SR_TYPES)
-        # dom0 holds the metadata VDIs it replicates into; unplugging the PBD releases them.
-        dom0s = set(xe.uuids("vm", filters={"is-control-domain": "true"}))
-        busy = {}
-        for vbd in vbds:
-            sr = sr_of.get(vbd["vdi-uuid"])
-            if sr in wanted and vbd["currently-attached"] == "true" and \
-                    vbd["vm-uuid"] not in selected and vbd["vm-uuid"] not in dom0s:
-                busy.setdefault(sr, set()).add(vbd["vm-uuid"])
-        if busy:
-            raise XeDrError("SR(s) %s at the source are still used by running VMs that are "
-                            "not failed back (%s)" % (
-                                ", ".join(srs[s]["name-label"] for s in sorted(busy)),
-                                ", ".join(sorted({u for us in busy.values() for u in us}))),
-                            hint="shut them down there or select them too")
-        master = xe.list("pool", params=("master",))[0]["master"]
-        pbds = xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached"))
-        for sr in wanted:
-            mine = sorted((p for p in pbds if p["sr-uuid"] == sr and
-                           p["currently-attached"] == "true"),
-                          key=lambda p: p["host-uuid"] == master)  # the master's last
-            for pbd in mine:
-                self.engine.do(
-                    "source-detach:%s" % pbd["uuid"], "unplug SR %s at the source" %
-                    srs[sr]["name-label"],
-                    lambda pbd=pbd: xe.run("pbd-unplug", {"uuid": pbd["uuid"]}) or True,
-                    commands=[xe.argv("pbd-unplug", {"uuid": pbd["uuid"]})],
-                    reconcile=lambda pbd=pbd: True if not xe.list(
-                        "pbd", params=("uuid",), filters={"uuid": pbd["uuid"],
-                                                          "currently-attached": "true"})
-                    else None)
-
-    # -- phase 1: storage ---------------------------------------------------------------------
-    def _storage(self):
-        known = {r["uuid"]: r for r in self.xe.list(
-            "sr", params=("uuid", "name-label", "type", "introduced-by", "other-config"))}
-        pbds = self.xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached"))
-        for spec_json in self.opts.storage:
-            spec = StorageSpec(spec_json["type"], spec_json["device_config"],
-                               self.chap_passwords.get(spec_json["device_config"].get("SCSIid"),
-                                                       self.chap_passwords.get(None)))
-            if spec_json.get("chap") and not spec.chap_password:
-                raise UsageError("this storage needs its CHAP password again",
-                                 hint="give --chap-password-file or --chap-password-env")
-            self._attach(spec, known, pbds)
-
-    def _attach(self, spec, known, pbds):
-        lun = spec.device_config.get("SCSIid", "?")
-        answer = probe(self.xe, spec)
-        if answer["stage"] != "srs":
-            raise UsageError("the storage options do not name a LUN yet (%s)" % answer["next"])
-        found = answer["items"]
-        chosen = [sr for sr in found if not self.opts.srs or sr["uuid"] in self.opts.srs]
-        entry = {"lun": lun, "type": spec.sr_type, "found": found, "introduced": [],
-                 "plugged": [], "already_attached": []}
-        self.report["storage"].append(entry)
-        new = [sr["uuid"] for sr in chosen if sr["uuid"] not in known]
-        for sr in chosen:
-            if sr["uuid"] not in known:
-                continue
-            unplugged = [p for p in pbds if p["sr-uuid"] == sr["uuid"]
-                         and p["currently-attached"] != "true"]
-            if not unplugged:
-                entry["already_attached"].append(sr["uuid"])
-            elif sr["uuid"] not in entry["plugged"]:
-                entry["plugged"].append(sr["uuid"])
-            for pbd in unplugged:
-                self.engine.do("plug:%s" % pbd["uuid"], "plug SR %s" % sr["name_label"],
-                               lambda pbd=pbd: self.xe.run("pbd-plug", {"uuid": pbd["uuid"]}),
-                               reconcile=lambda pbd=pbd: self._pbd_attached(pbd["uuid"]),
-                               commands=[self.xe.argv("pbd-plug", {"uuid": pbd["uuid"]})])
-        step = "attach:%s" % lun
-        begun = self.engine.begun(step)
-        if self.engine.state_of(step) is not None:
-            # Resumed: the SRs this step introduced are known by now; it attaches what it
-            # set out to attach, and its DR task is still the run's to destroy.
-            new = begun["whitelist"] if begun else (self.engine.result_of(step) or {}).get(
-                "whitelist", new)
-        if not new:
-            return
-        # The DR tasks that existed before this step first began: any other one that has
-        # none of our SRs was leaked by an interrupted or failed drtask-create of ours.
-        before = set(begun["tasks_before"]) if begun else set(self.xe.uuids("drtask"))
-        secret = None
-        if spec.chap_password:
-            # One secret for the run's PBDs of this LUN; they keep using it after a real
-            # failover (as XenCenter's do), cleanup destroys it after a test.
-            secret = self.engine.do(
-                "secret:%s" % lun, "store the CHAP password of LUN %s in a xapi secret" % lun,
-                lambda: create_secret(self.xe, spec.chap_password),
-                reconcile=lambda: find_secret(self.xe, spec.chap_password),
-                commands=[self.xe.argv("secret-create")])
-        params = {"type": spec.sr_type, "device-config": spec.with_secret(secret),
-                  "sr-whitelist": new}
-
-        def create():
-            try:
-                task = self.xe.value("drtask-create", params)
-            except XapiError:
-                self._destroy_leaked_tasks(before)
-                raise
-            return {"task": task, "srs": self._introduced_by(task), "whitelist": new}
-
-        def reconcile():
-            for task in set(self.xe.uuids("drtask")) - before:
-                srs = self._introduced_by(task)
-                if set(srs) & set(new):
-                    return {"task": task, "srs": srs, "whitelist": new}
-            self._destroy_leaked_tasks(before)
-            return None
-
-        result = self.engine.do(step, "attach SR(s) %s on LUN %s" % (
-            ", ".join(new), lun), create, reconcile,
-            commands=[self.xe.argv("drtask-create", params)],
-            begin_data={"tasks_before": sorted(before), "whitelist": new})
-        if result is None:  # dry run
-            return
-        entry["task"] = result["task"]
-        entry["introduced"] = result["srs"]
-        for sr in result["srs"]:
-            self.engine.do("tag:sr:%s" % sr, "tag SR %s" % sr, lambda sr=sr: self._tag("sr", sr),
-                           commands=[self._tag_argv("sr", sr)])
-
-    def _pbd_attached(self, uuid):
-        found = self.xe.list("pbd", params=("uuid", "currently-attached"), filters={"uuid": uuid})
-        return True if found and found[0]["currently-attached"] == "true" else None
-
-    def _introduced_by(self, task):
-        return [r["uuid"] for r in self.xe.list("sr", params=("uuid",),
-                                                filters={"introduced-by": task})]
-
-    def _destroy_leaked_tasks(self, before):
-        """drtask-create leaves its DR task (and earlier SRs) behind when one SR fails to
-        attach (reference pitfall 5): destroy what appeared since we started."""
-        for task in set(self.xe.uuids("drtask")) - before:
-            try:
-                self.xe.run("drtask-destroy", {"uuid": task})
-                self.run.append(NOTE, "leak:%s" % task, destroyed=True)
-            except XeDrError as failure:
-                self.run.append(NOTE, "leak:%s" % task, destroyed=False,
-                                error=failure.one_line())
 
     def _tag_argv(self, cls, uuid):
         return self.xe.argv("%s-param-set" % cls, {"uuid": uuid, "other-config": {

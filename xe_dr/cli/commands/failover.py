@@ -2,7 +2,6 @@
 
 from xe_dr.cli.storage_options import add_storage_arguments, storage_specs
 from xe_dr.errors import UsageError
-from xe_dr.exitcodes import ExitCode
 
 NAME = "failover"
 HELP = ("recover vApps and VMs from the replicated metadata at this site: a real failover, "

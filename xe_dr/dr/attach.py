@@ -1,0 +1,119 @@
+"""Phase 1 of a failover: attach the mirrored storage (sr-probe, drtask-create with a
+whitelist, pbd-plug of known SRs), journaled and safe to resume. A mixin of
+:class:`xe_dr.dr.failover.Failover` (it uses the run's engine, options, report and xe)."""
+
+from xe_dr.dr.storage import StorageSpec, create_secret, find_secret, probe
+from xe_dr.errors import UsageError, XeDrError
+from xe_dr.journal import NOTE
+from xe_dr.xe.errors import XapiError
+
+
+class StoragePhase(object):
+    def _storage(self):
+        known = {r["uuid"]: r for r in self.xe.list(
+            "sr", params=("uuid", "name-label", "type", "introduced-by", "other-config"))}
+        pbds = self.xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached"))
+        for spec_json in self.opts.storage:
+            spec = StorageSpec(spec_json["type"], spec_json["device_config"],
+                               self.chap_passwords.get(spec_json["device_config"].get("SCSIid"),
+                                                       self.chap_passwords.get(None)))
+            if spec_json.get("chap") and not spec.chap_password:
+                raise UsageError("this storage needs its CHAP password again",
+                                 hint="give --chap-password-file or --chap-password-env")
+            self._attach(spec, known, pbds)
+
+    def _attach(self, spec, known, pbds):
+        lun = spec.device_config.get("SCSIid", "?")
+        answer = probe(self.xe, spec)
+        if answer["stage"] != "srs":
+            raise UsageError("the storage options do not name a LUN yet (%s)" % answer["next"])
+        found = answer["items"]
+        chosen = [sr for sr in found if not self.opts.srs or sr["uuid"] in self.opts.srs]
+        entry = {"lun": lun, "type": spec.sr_type, "found": found, "introduced": [],
+                 "plugged": [], "already_attached": []}
+        self.report["storage"].append(entry)
+        new = [sr["uuid"] for sr in chosen if sr["uuid"] not in known]
+        for sr in chosen:
+            if sr["uuid"] not in known:
+                continue
+            unplugged = [p for p in pbds if p["sr-uuid"] == sr["uuid"]
+                         and p["currently-attached"] != "true"]
+            if not unplugged:
+                entry["already_attached"].append(sr["uuid"])
+            elif sr["uuid"] not in entry["plugged"]:
+                entry["plugged"].append(sr["uuid"])
+            for pbd in unplugged:
+                self.engine.do("plug:%s" % pbd["uuid"], "plug SR %s" % sr["name_label"],
+                               lambda pbd=pbd: self.xe.run("pbd-plug", {"uuid": pbd["uuid"]}),
+                               reconcile=lambda pbd=pbd: self._pbd_attached(pbd["uuid"]),
+                               commands=[self.xe.argv("pbd-plug", {"uuid": pbd["uuid"]})])
+        step = "attach:%s" % lun
+        begun = self.engine.begun(step)
+        if self.engine.state_of(step) is not None:
+            # Resumed: the SRs this step introduced are known by now; it attaches what it
+            # set out to attach, and its DR task is still the run's to destroy.
+            new = begun["whitelist"] if begun else (self.engine.result_of(step) or {}).get(
+                "whitelist", new)
+        if not new:
+            return
+        # The DR tasks that existed before this step first began: any other one that has
+        # none of our SRs was leaked by an interrupted or failed drtask-create of ours.
+        before = set(begun["tasks_before"]) if begun else set(self.xe.uuids("drtask"))
+        secret = None
+        if spec.chap_password:
+            # One secret for the run's PBDs of this LUN; they keep using it after a real
+            # failover (as XenCenter's do), cleanup destroys it after a test.
+            secret = self.engine.do(
+                "secret:%s" % lun, "store the CHAP password of LUN %s in a xapi secret" % lun,
+                lambda: create_secret(self.xe, spec.chap_password),
+                reconcile=lambda: find_secret(self.xe, spec.chap_password),
+                commands=[self.xe.argv("secret-create")])
+        params = {"type": spec.sr_type, "device-config": spec.with_secret(secret),
+                  "sr-whitelist": new}
+
+        def create():
+            try:
+                task = self.xe.value("drtask-create", params)
+            except XapiError:
+                self._destroy_leaked_tasks(before)
+                raise
+            return {"task": task, "srs": self._introduced_by(task), "whitelist": new}
+
+        def reconcile():
+            for task in set(self.xe.uuids("drtask")) - before:
+                srs = self._introduced_by(task)
+                if set(srs) & set(new):
+                    return {"task": task, "srs": srs, "whitelist": new}
+            self._destroy_leaked_tasks(before)
+            return None
+
+        result = self.engine.do(step, "attach SR(s) %s on LUN %s" % (
+            ", ".join(new), lun), create, reconcile,
+            commands=[self.xe.argv("drtask-create", params)],
+            begin_data={"tasks_before": sorted(before), "whitelist": new})
+        if result is None:  # dry run
+            return
+        entry["task"] = result["task"]
+        entry["introduced"] = result["srs"]
+        for sr in result["srs"]:
+            self.engine.do("tag:sr:%s" % sr, "tag SR %s" % sr, lambda sr=sr: self._tag("sr", sr),
+                           commands=[self._tag_argv("sr", sr)])
+
+    def _pbd_attached(self, uuid):
+        found = self.xe.list("pbd", params=("uuid", "currently-attached"), filters={"uuid": uuid})
+        return True if found and found[0]["currently-attached"] == "true" else None
+
+    def _introduced_by(self, task):
+        return [r["uuid"] for r in self.xe.list("sr", params=("uuid",),
+                                                filters={"introduced-by": task})]
+
+    def _destroy_leaked_tasks(self, before):
+        """drtask-create leaves its DR task (and earlier SRs) behind when one SR fails to
+        attach (reference pitfall 5): destroy what appeared since we started."""
+        for task in set(self.xe.uuids("drtask")) - before:
+            try:
+                self.xe.run("drtask-destroy", {"uuid": task})
+                self.run.append(NOTE, "leak:%s" % task, destroyed=True)
+            except XeDrError as failure:
+                self.run.append(NOTE, "leak:%s" % task, destroyed=False,
+                                error=failure.one_line())
