@@ -46,7 +46,7 @@ setup(
     extras_require={
         "ssh": ["paramiko>=2.7"],
         "report": ["jinja2>=2.10"],
-        "test": ["pytest>=7.0", "hypothesis>=6.0"],
+        "test": ["pytest>=7.0", "hypothesis>=6.0", "pytest-xdist>=2.5"],
     },
     entry_points={"console_scripts": ["xe-dr = xe_dr.cli:main"]},
     classifiers=[

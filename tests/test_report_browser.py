@@ -20,8 +20,10 @@ CI = os.environ.get("CI") == "true"
 
 
 def _need(what, present):
+    """Chromium must be there in CI; jinja2 is absent by design in the run under dom0's Python
+    (the standard library alone), where the HTML report cannot be made at all."""
     if not present:
-        if CI:
+        if CI and what != "jinja2":
             pytest.fail("%s is required when CI=true" % what)
         pytest.skip("%s is not installed" % what)
 
