@@ -206,12 +206,6 @@ def test_hostile_names_through_runbook_failover_and_reports_run_nothing(names):
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "xe_dr/cli/present.py failover_text (and the progress lines of "
-    "xe_dr/dr/failover.py Failover._on_event / _recover) print VM and vApp names raw: a "
-    "newline in a name forges a line of the failover's output and of its stderr log (here "
-    "'vm forged-01 started'), and control characters (C1's CSI, U+009B) reach the terminal; "
-    "they should be escaped as the report does (xe_dr/report/text.py clean)"))
 def test_a_name_cannot_forge_a_line_of_the_failover_output(tmp_path):
     # A newline, then C1's CSI (U+009B, 8-bit ESC [ for terminals): "clear the screen".
     names = dict(FIXED, vm="mon-01\n  vm        forged-01                started\x9b2J")

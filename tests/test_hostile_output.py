@@ -134,7 +134,6 @@ BAD_INVENTORIES = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_PLUGIN_ANSWERS)
 @pytest.mark.parametrize("answer", [a for _, a in BAD_INVENTORIES],
                          ids=[n for n, _ in BAD_INVENTORIES])
 def test_a_bad_plugin_inventory_stops_the_failover_with_one_clear_line(
@@ -155,7 +154,6 @@ def test_a_bad_plugin_inventory_changes_nothing_after_it(protected, tmp_path):
     assert "Traceback" not in result.err
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_PLUGIN_ANSWERS)
 def test_a_truncated_plugin_metadata_state_is_a_clear_status_error(drill, tmp_path):
     drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
     result, xe = run_with(drill, tmp_path, "A", ["status"], [
@@ -164,13 +162,6 @@ def test_a_truncated_plugin_metadata_state_is_a_clear_status_error(drill, tmp_pa
     assert_refused_cleanly(result, xe, "host-call-plugin", ("fn=metadata_state",))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "xe_dr/dr/attach.py StoragePhase._attach takes whatever drtask-create prints as the DR "
-    "task's uuid (Xe.value, unchecked): 'not-a-uuid' is journaled as the task with no SRs, "
-    "the SRs it attached are never tagged or recorded (so cleanup cannot undo them) and the "
-    "run goes on issuing drtask-create for the next LUNs; output with a newline or NUL ends "
-    "in 'internal error: ValueError'. A non-UUID answer should stop the run with an "
-    "XeOutputError naming drtask-create before any further change"))
 @pytest.mark.parametrize("stdout", ["not-a-uuid\n", "Error: \x00garbage\n"],
                          ids=["word", "control-characters"])
 def test_a_drtask_create_answer_that_is_no_uuid_stops_the_run(protected, tmp_path, stdout):

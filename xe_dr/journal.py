@@ -108,8 +108,8 @@ class Run(object):
 
     # -- lifecycle ----------------------------------------------------------------------------
     @classmethod
-    def create(cls, state_dir, kind, target, argv=(), options=None, now=None):
-        run_id = new_run_id(kind, now)
+    def create(cls, state_dir, kind, target, argv=(), options=None, now=None, run_id=None):
+        run_id = run_id or new_run_id(kind, now)
         meta = {
             "id": run_id,
             "kind": kind,

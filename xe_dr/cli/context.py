@@ -75,7 +75,6 @@ class Context(object):
     @property
     def runner(self):
         if self._runner is None:
-            from xe_dr.runner.target import make_runner
             self._runner = self.make_runner(self.host)
         return self._runner
 

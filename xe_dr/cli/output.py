@@ -1,7 +1,19 @@
 """Presentation: data on stdout (text or JSON), messages on stderr."""
 
 import json
+import re
 import time
+
+
+# C0 and C1 control characters and DEL: a name holding a newline could forge a line of the
+# output, and an escape sequence would reach the administrator's terminal.
+_CONTROL = re.compile(u"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text):
+    """One line of output with its control characters shown as escapes, never acted on."""
+    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 256
+                        else "\\u%04x" % ord(m.group()), text)
 
 
 class Output(object):
@@ -23,7 +35,7 @@ class Output(object):
             self.env.stdout.write("\n")
         elif text is not None:
             if isinstance(text, (list, tuple)):
-                text = "\n".join(text)
+                text = "\n".join(printable(line) for line in text)
             self.env.stdout.write(text if text.endswith("\n") or not text else text + "\n")
         self.env.stdout.flush()
 
@@ -54,7 +66,7 @@ class Output(object):
 
     def _message(self, level, text):
         prefix = "xe-dr: " + (level + ": " if level else "")
-        self.env.stderr.write(prefix + text + "\n")
+        self.env.stderr.write(prefix + printable(text) + "\n")
         self.env.stderr.flush()
 
 

@@ -8,6 +8,8 @@ timestamped line (none with -q or --json).
 
 import time
 
+from xe_dr.cli.output import printable
+
 
 class Progress(object):
     def __init__(self, output, clock=time.time):
@@ -70,7 +72,7 @@ class Progress(object):
     def _draw(self):
         if self.live and self.phase_name:
             width = 79
-            self.output.env.stderr.write("\r\x1b[K" + self.line()[:width])
+            self.output.env.stderr.write("\r\x1b[K" + printable(self.line())[:width])
             self.output.env.stderr.flush()
             self._shown = True
 

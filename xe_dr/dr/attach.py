@@ -73,7 +73,7 @@ class StoragePhase(object):
 
         def create():
             try:
-                task = self.xe.value("drtask-create", params)
+                task = self.xe.new_uuid("drtask-create", params)
             except XapiError:
                 self._destroy_leaked_tasks(before)
                 raise

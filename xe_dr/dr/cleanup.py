@@ -19,7 +19,7 @@ from xe_dr.dr.engine import Engine
 from xe_dr.dr.failover import RUN_TAG
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
-from xe_dr.journal import DONE, PoolLock, Run
+from xe_dr.journal import DONE, PoolLock, Run, new_run_id
 from xe_dr.pool import read_pool
 
 
@@ -81,15 +81,15 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
                              % (run_id, kind), hint="add --force if that is really meant")
     owned = Ownership(xe, run_id, original)
     run = None
+    lock = PoolLock(state_dir, pool.uuid)
     if not dry_run:
+        cleanup_id = new_run_id("cleanup")
+        lock.acquire(cleanup_id)  # before the run exists: a refused cleanup leaves nothing
         run = Run.create(state_dir, "cleanup", {"pool_uuid": pool.uuid,
                                                 "pool_name": pool.name_label,
                                                 "master": pool.master, "transport": transport},
-                         argv=argv, options={"of": run_id, "force": force})
+                         argv=argv, options={"of": run_id, "force": force}, run_id=cleanup_id)
     engine = Engine(run, dry_run=dry_run)
-    lock = PoolLock(state_dir, pool.uuid)
-    if not dry_run:
-        lock.acquire(run.id)
     try:
         _apply(xe, engine, owned, pool, progress)
     finally:

@@ -83,7 +83,10 @@ class Engine(object):
         if state == DONE:
             self.on_event("skipped", step, description)
             return self.result_of(step)
-        if state == BEGIN and reconcile is not None:
+        # An interrupted step, and a failed one too: a failure can leave the outcome unknown
+        # (a dropped connection) or come after the change was made, so the pool is asked
+        # before the step runs again.
+        if state in (BEGIN, FAILED) and reconcile is not None:
             found = reconcile()
             if found is not None:
                 self.record(DONE, step, result=found, reconciled=True)

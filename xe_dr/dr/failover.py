@@ -30,13 +30,13 @@ import time
 from xe_dr.dr import prechecks as checks_
 from xe_dr.dr.attach import StoragePhase
 from xe_dr.dr.engine import Engine, LineProgress, StepFailed
-from xe_dr.dr.inventory import PLUGIN, RUN_TAG, find_metadata_copies, read_sources
+from xe_dr.dr.inventory import RUN_TAG, find_metadata_copies, read_sources
 from xe_dr.dr.plan import BLOCKING, CONFIRM, Check, Item, select
-from xe_dr.dr.plugin import plugin_version
+from xe_dr.dr.plugin import PLUGIN, call_json, malformed, plugin_version
 from xe_dr.dr.source import SourcePhase
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
-from xe_dr.journal import NOTE, PoolLock, Run
+from xe_dr.journal import NOTE, PoolLock, Run, new_run_id
 from xe_dr.pool import read_hosts, read_pool
 
 MODES = ("failover", "test", "failback")
@@ -159,9 +159,11 @@ class Failover(SourcePhase, StoragePhase):
             lock.acquire(self.run.id)
             self.run.set_status("running", resumed=time.time())
         else:
+            # The lock first: a run refused because another holds the pool leaves nothing.
+            run_id = new_run_id(self.opts.mode)
+            lock.acquire(run_id)
             self.run = Run.create(self.state_dir, self.opts.mode, self._target(), self.argv,
-                                  self.opts.to_json())
-            lock.acquire(self.run.id)
+                                  self.opts.to_json(), run_id=run_id)
         self.report["run"] = self.run.id
         self.engine = Engine(self.run, on_event=self._on_event)
         try:
@@ -394,11 +396,20 @@ class Failover(SourcePhase, StoragePhase):
                 if result is not None:
                     recovered[item.uuid] = result
             members = {u for item in appliances for u in recovered.get(item.uuid, ())}
+            # Plain xe learns a vApp's members only from its recovery (reference §2.3): while
+            # one failed, any VM of its pool may be a member, and recovering it alone would
+            # take it out of its vApp for good. Those wait for a resume (or the plugin).
+            failed_sources = {item.vdi for item in appliances if item.uuid not in recovered}
             vms_left = []
             for item in vms:
-                if item.uuid in members:  # plain xe learnt membership only now (§2.3)
+                if item.uuid in members:
                     item.excluded = "recovered with its vApp"
                     self.engine.note("skip:%s" % item.uuid, reason=item.excluded)
+                elif item.vdi in failed_sources:
+                    item.excluded = ("not recovered: a vApp of its pool failed to recover and "
+                                     "plain xe cannot tell its members; fix that and resume, "
+                                     "or install the host plugin")
+                    self.engine.note("defer:%s" % item.uuid, reason=item.excluded)
                 else:
                     vms_left.append(item)
             for item, result in zip(vms_left, self.engine.do_many(
@@ -456,7 +467,7 @@ class Failover(SourcePhase, StoragePhase):
             if state == "done":
                 recovered[item.uuid] = self.engine.result_of(item.step)
                 continue
-            if state == "begin":
+            if state in ("begin", "failed"):
                 found = self._find_recovered(item)
                 if found is not None:
                     self.engine.record("done", item.step, result=found, reconciled=True)
@@ -474,8 +485,11 @@ class Failover(SourcePhase, StoragePhase):
         for item in pending:
             self.engine.record("begin", item.step, description="recover %s %s" % (
                 item.kind, item.name_label), via="plugin", commands=[call])
-        answer = json.loads(self.xe.call_plugin(self.pool.master, PLUGIN, "recover", args))
-        results = dict((r["uuid"], r) for r in answer["results"])
+        answer = call_json(self.xe, self.pool.master, "recover", args, required=("results",))
+        try:
+            results = dict((r["uuid"], r) for r in answer["results"])
+        except (KeyError, TypeError) as failure:
+            raise malformed("recover", failure)
         for item in pending:
             result = results.get(item.uuid)
             if result and result.get("ok"):

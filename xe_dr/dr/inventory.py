@@ -9,11 +9,9 @@ Two ways to read a foreign database, with the same results where both can know a
   networks are unknown (``None``) until recovery or an assert tells them.
 """
 
-import json
-
+from xe_dr.dr.plugin import call_json, malformed
 from xe_dr.xe.records import parse_map, parse_ref
 
-PLUGIN = "xe-dr"
 UNKNOWN = None  # a fact that this way of reading cannot know
 RUN_TAG = "xe-dr-run"  # other-config key xe-dr puts on everything a run creates
 
@@ -153,7 +151,15 @@ class SourcePool(object):
 # -- reading a copy through the plugin --------------------------------------------------------
 
 def read_with_plugin(xe, master_uuid, copy):
-    data = json.loads(xe.call_plugin(master_uuid, PLUGIN, "inventory", {"vdi": copy.vdi_uuid}))
+    data = call_json(xe, master_uuid, "inventory", {"vdi": copy.vdi_uuid},
+                     required=("pool", "hosts", "vms", "appliances"))
+    try:
+        return _source_from_plugin(copy, data)
+    except (KeyError, TypeError, ValueError, AttributeError) as failure:
+        raise malformed("inventory", failure)
+
+
+def _source_from_plugin(copy, data):
     copy.generation = data.get("generation", copy.generation)
     pool = data["pool"]
     vms = [SourceVM(

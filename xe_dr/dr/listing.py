@@ -2,7 +2,7 @@
 standalone VMs, and how stale each other copy of the same pool is."""
 
 from xe_dr.dr.inventory import find_metadata_copies, read_sources
-from xe_dr.dr.plugin import plugin_version
+from xe_dr.dr.plugin import call_json, malformed, plugin_version
 from xe_dr.pool import read_pool
 
 
@@ -31,10 +31,11 @@ def inventory(xe, use_plugin=True):
 
 def _generations(xe, master, copies):
     """Generation counts of every foreign copy, from the plugin's metadata_state."""
-    import json
-    from xe_dr.dr.plugin import PLUGIN
-    state = json.loads(xe.call_plugin(master, PLUGIN, "metadata_state", {}))
-    by_vdi = dict((d["vdi"], d.get("generation")) for d in state.get("vdis", []))
+    state = call_json(xe, master, "metadata_state", required=("vdis",))
+    try:
+        by_vdi = dict((d["vdi"], d.get("generation")) for d in state["vdis"])
+    except (KeyError, TypeError, AttributeError) as failure:
+        raise malformed("metadata_state", failure)
     for copy in copies:
         if copy.generation is None:
             copy.generation = by_vdi.get(copy.vdi_uuid)

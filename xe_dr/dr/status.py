@@ -9,10 +9,8 @@ A VM is
 VMs tagged ``xe-dr-ignore`` are listed as ignored and do not count against the status.
 """
 
-import json
-
 from xe_dr.dr.inventory import find_metadata_copies
-from xe_dr.dr.plugin import PLUGIN, plugin_version
+from xe_dr.dr.plugin import call_json, malformed, plugin_version
 from xe_dr.pool import read_pool
 from xe_dr.xe.records import parse_ref, parse_tags
 
@@ -85,8 +83,11 @@ def pool_status(xe, peer_xe=None, use_plugin=True):
 
     state = None
     if use_plugin and pool.master and plugin_version(xe, pool.master):
-        state = json.loads(xe.call_plugin(pool.master, PLUGIN, "metadata_state", {}))
-    disk_state = {d["vdi"]: d for d in (state or {}).get("vdis", [])}
+        state = call_json(xe, pool.master, "metadata_state", required=("vdis",))
+    try:
+        disk_state = {d["vdi"]: d for d in (state or {}).get("vdis", [])}
+    except (KeyError, TypeError) as failure:
+        raise malformed("metadata_state", failure)
 
     targets = []
     for copy in sorted(local_copies, key=lambda c: facts.sr_name(c.sr_uuid)):

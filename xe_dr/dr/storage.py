@@ -103,7 +103,7 @@ def probe(xe, spec):
 
 def create_secret(xe, value):
     """A xapi secret holding ``value``, which travels in XE_EXTRA_ARGS, never in argv."""
-    return xe.value("secret-create", secret_params={"value": value})
+    return xe.new_uuid("secret-create", secret_params={"value": value})
 
 
 def find_secret(xe, value):

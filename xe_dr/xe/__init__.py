@@ -7,6 +7,8 @@ family passes through unchanged. Secret values (CHAP passwords) are given as
 ``secret_params`` and reach xe through its environment, never an argv (see :meth:`Xe.run`).
 """
 
+import re
+
 from xe_dr.runner.base import CommandFailed
 from xe_dr.redact import redact_argv
 from xe_dr.xe.argv import EXTRA_ARGS_VAR, build_argv, xe_extra_args
@@ -47,6 +49,9 @@ def _check_no_overlap(args, secret_args):
         name = arg.partition("=")[0]
         if name in names:
             raise ValueError("%s is in both params and secret_params" % name)
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def _one_line(text):
@@ -133,6 +138,15 @@ class Xe(object):
         if fields is not None and (len(fields) != 1 or fields[0] == "all"):
             raise ValueError("--minimal takes one field in params=, not %r" % (fields,))
         return self._parsed(parse_minimal, command, params, ("minimal",), timeout)
+
+    def new_uuid(self, command, params=None, secret_params=None):
+        """A ``*-create`` command's answer: the new object's UUID, checked to be one."""
+        text = self.value(command, params, secret_params=secret_params)
+        if not _UUID.match(text):
+            raise XeOutputError("%s printed %r where the new object's UUID was expected"
+                                % (command, text[:80]),
+                                " ".join(redact_argv(self.argv(command, params))))
+        return text
 
     def value(self, command, params=None, flags=(), timeout=None, secrets=(),
               secret_params=None):

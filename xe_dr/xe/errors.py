@@ -105,6 +105,11 @@ KNOWN_ERRORS = {
         "The operation could not be performed because HA is enabled on the Pool",)),
     "OBJECT_NOLONGER_EXISTS": ((), (
         "The specified object no longer exists.",)),
+    # Errors a DR start meets (datamodel_errors.ml, the same at v1.249.0 and HEAD).
+    "HOST_NOT_ENOUGH_FREE_MEMORY": (("needed", "available"), (
+        "Not enough server memory is available to perform this operation.",)),
+    "OTHER_OPERATION_IN_PROGRESS": (("class", "object", "operation_type", "operation_ref"), (
+        "Another operation involving the object is currently in progress",)),
     "OPERATION_NOT_ALLOWED": (("reason",), (
         "You attempted an operation that was not allowed.",)),
     # The VMs that failed follow as "<extra>: " lines (XapiError.extra).
@@ -287,6 +292,9 @@ class XapiError(XeDrError):
         if sm is not None and len(self.params) >= 2:
             detail = _abbreviate(self.params[1])
         elif self.param_map and self.code not in _CLI_PARAM_NAMES:
+            # A known error: its sentence says what happened, its parameters to what.
+            if self.description:
+                text = "%s (%s)" % (text, _abbreviate(self.description.rstrip(".")))
             detail = ", ".join(
                 "%s: %s" % (k, "<unknown>" if v is None else _abbreviate(v))
                 for k, v in self.param_map.items())

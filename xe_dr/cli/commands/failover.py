@@ -1,7 +1,7 @@
 """``xe-dr failover [--test]``: recover vApps and VMs at this (the DR) site."""
 
 from xe_dr.cli.storage_options import add_storage_arguments, storage_specs
-from xe_dr.errors import UsageError
+from xe_dr.errors import UsageError, XeDrError
 
 NAME = "failover"
 HELP = ("recover vApps and VMs from the replicated metadata at this site: a real failover, "
@@ -121,6 +121,12 @@ def run_mode(ctx, mode):
             report, code = failover.plan()
         else:
             report, code = failover.apply(resume_id=args.resume)
+    except XeDrError:
+        progress.close()
+        if failover.run is not None and ctx.output.json_mode:
+            # A stopped run's report still reaches scripts; a person gets the one error line.
+            ctx.output.data(failover.report)
+        raise
     finally:
         progress.close()
     ctx.output.data(report, failover_text(report))
