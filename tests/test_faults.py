@@ -40,16 +40,6 @@ from tests.test_crash_resume import copy_lab, normalized
 SELECTION = ["--vm", "mon-01", "--vm", "cache-01", "--vm", "queue-01"]
 TEST = ["failover", "--test"] + SELECTION
 
-BUG_UNKNOWN_OUTCOME = (
-    "xe_dr/dr/engine.py Engine.do journals a step whose action raised as 'failed', also when "
-    "the failure leaves its outcome unknown (a dropped SSH connection, TransportFailed) or "
-    "comes after the step's change was made (recover:vm's tag failing once the vm-recover "
-    "went through); on --resume a 'failed' step is re-run without its reconcile, so the VM "
-    "is recovered a second time (VM_TO_IMPORT_IS_NOT_NEWER_VERSION), the resume exits 2 "
-    "instead of 0 and the recovered VM never gets its xe-dr-run tag, so cleanup leaves it "
-    "behind. A failed step should be reconciled before it is re-run (or journaled as "
-    "interrupted when its outcome is unknown)")
-
 
 def only_run(state):
     ids = run_ids(state)
@@ -106,11 +96,6 @@ def test_ssh_cut_during_a_read_after_the_recoveries_then_resume_reaches_the_same
     assert tagged_vms(lab, run_id) == sorted(selected)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "the OpenSSH runner does not reconnect after its ControlMaster connection is cut: the "
-    "recoveries in flight and every later command of that run fail (TransportFailed), so the "
-    "run ends with exit 1 instead of going on; the resume then completes it (the part fixed: "
-    "a failed step is reconciled first, nothing is recovered twice)"))
 def test_ssh_cut_during_a_recover_then_resume_recovers_nothing_twice(
         dr_lab, dr_storage, dr_reference, sshd, ssh_options, tmp_path):
     lab, state = dr_lab
@@ -122,9 +107,16 @@ def test_ssh_cut_during_a_recover_then_resume_recovers_nothing_twice(
     wait_fired(lab, slow, proc)
     assert sshd.kill_children()
     cut = proc.finish()
-    # The connection dropped while one vm-recover ran; the run reconnected for the rest.
-    assert cut.code in (2, 69), cut
+    # The connection dropped while the recoveries ran (the quick ones may be under way too,
+    # so all of them may fail: exit 1, or 2 when some ended before the cut); the run goes on
+    # over a new connection (the networks phase's reads and tags), else it would exit 69.
+    assert cut.code in (1, 2), cut
+    assert cut.json["failures"], cut
     run_id = only_run(state)
+    journal = run_file(state, run_id, "journal.jsonl")
+    first_failure = min(e["seq"] for e in journal if e["event"] == "failed")
+    assert [e for e in journal if e["seq"] > first_failure and e["event"] == "done"], \
+        "nothing was done after the cut: the runner did not connect again"
     # The cut xe went on at the target: its VM is recovered there.
     wait_until(lambda: count(lab.call_log(), "vm-recover") == 3, "the cut vm-recover to end")
 
@@ -246,6 +238,17 @@ def test_ssh_cut_during_cleanup_then_cleanup_again_leaves_site_b_as_before(
     assert run_file(state, run_id, "run.json")["status"] == "cleaned up"
 
 
+def _darken_cleanup(lab, state, storage):
+    """A test failover, then its cleanup stopped by site B going dark in its second
+    vm-destroy; returns (test run id, the stopped cleanup's result)."""
+    run_id = _test_failover(lab, state, storage)
+    slow = lab.fault(site="B", command="vm-destroy", nth=2, delay=2.0)
+    proc = start_xedr(lab, state, ["cleanup", run_id])
+    wait_fired(lab, slow, proc)
+    lab.disaster("B")
+    return run_id, proc.finish()
+
+
 def test_site_dark_during_cleanup_then_cleanup_again_leaves_site_b_as_before(
         dr_base, dr_lab, dr_storage, tmp_path):
     lab, state = dr_lab
@@ -255,12 +258,7 @@ def test_site_dark_during_cleanup_then_cleanup_again_leaves_site_b_as_before(
     twin.restore("B")
     expected = Drill(twin, None).snapshot("B")
 
-    run_id = _test_failover(lab, state, dr_storage)
-    slow = lab.fault(site="B", command="vm-destroy", nth=2, delay=2.0)
-    proc = start_xedr(lab, state, ["cleanup", run_id])
-    wait_fired(lab, slow, proc)
-    lab.disaster("B")
-    dark = proc.finish()
+    run_id, dark = _darken_cleanup(lab, state, dr_storage)
     assert dark.code == 69, dark
     line = one_error_line(dark)
     assert "Unable to contact server" in line or "could not reach" in line, line
@@ -269,6 +267,21 @@ def test_site_dark_during_cleanup_then_cleanup_again_leaves_site_b_as_before(
     again = run_xedr(lab, state, ["cleanup", run_id])
     assert again.code == 0, again
     assert Drill(lab, state).snapshot("B") == expected
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "xe_dr/dr/cleanup.py cleanup: an error raised outside a step (here xe unreachable in "
+    "_apply's snapshot-list) propagates without touching the cleanup run, which keeps "
+    "status 'running' forever (no 'stopped' note, no report.json); failover's apply marks "
+    "its run 'failed' in the same case. The cleanup run should say it failed or was "
+    "interrupted"))
+def test_a_cleanup_stopped_by_an_error_is_not_left_running(dr_lab, dr_storage):
+    lab, state = dr_lab
+    run_id, dark = _darken_cleanup(lab, state, dr_storage)
+    assert dark.code == 69, dark
+    cleanups = [r for r in run_ids(state) if r != run_id]
+    assert len(cleanups) == 1, cleanups
+    assert run_file(state, cleanups[0], "run.json")["status"] != "running"
 
 
 # -- two runs at once ------------------------------------------------------------------------
