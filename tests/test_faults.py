@@ -342,3 +342,24 @@ def test_a_refused_run_leaves_no_run_behind(dr_lab, dr_storage):
     finally:
         first.finish()
 
+
+@pytest.mark.xfail(strict=True, reason=(
+    "xe_dr/journal.py PoolLock is a flock on <state-dir>/locks/<pool-uuid>.lock, so it only "
+    "excludes runs that share a state directory: a second xe-dr with another --state-dir "
+    "(another admin, root's /var/lib/xe-dr and a user's $XDG_STATE_HOME, another machine) "
+    "runs against the same pool at the same time. The lock should live with the pool "
+    "(on its master, or a claim xapi can arbitrate), not with the client"))
+def test_a_second_run_from_another_state_directory_is_refused_too(dr_lab, dr_storage,
+                                                                  tmp_path):
+    lab, state = dr_lab
+    slow = lab.fault(site="B", command="sr-probe", nth=1, delay=4.0)
+    first = start_xedr(lab, state, TEST + dr_storage)
+    wait_fired(lab, slow, first)
+    before_calls = len(lab.call_log())
+    try:
+        other = Drill(lab, str(tmp_path / "another-state-dir")).xedr(
+            "B", "--json", "--yes", *(TEST + dr_storage))
+        assert other.code == 75, other
+        assert writes(lab.call_log()[before_calls:]) == []
+    finally:
+        first.finish()
