@@ -17,13 +17,14 @@ Runs go one object at a time (``--parallel 1``) so that "the Nth call" names one
 """
 
 import json
+
 import pytest
 
 from tests.fixtures_remote import count, run_file, run_ids
 from tests.fixtures_workflow import Drill
 from tests.test_crash_resume import normalized
 from xe_dr.runner.local import LocalRunner
-from xe_dr.xe import Xe
+from xe_dr.xe import XapiError, Xe
 
 SELECTION = ["--vm", "mon-01", "--vm", "cache-01", "--vm", "queue-01", "--parallel", "1"]
 TEST = ["failover", "--test"] + SELECTION
@@ -132,10 +133,9 @@ def test_a_start_refused_for_memory_is_reported_with_its_xapi_code(lab):
     lab.fault(site="B", command="vm-start",
               error=["HOST_NOT_ENOUGH_FREE_MEMORY", "4294967296", "1073741824"])
     xe = Xe(LocalRunner(), xe_path=lab.xe_path("B"))
-    with pytest.raises(Exception) as failure:
+    with pytest.raises(XapiError) as failure:
         xe.run("vm-start", {"uuid": vm})
-    assert getattr(failure.value, "code", None) == "HOST_NOT_ENOUGH_FREE_MEMORY", \
-        failure.value.one_line()
+    assert failure.value.code == "HOST_NOT_ENOUGH_FREE_MEMORY", failure.value.one_line()
 
 
 def test_a_vapp_recover_error_leaves_the_vapp_whole_for_the_resume(
