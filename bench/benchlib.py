@@ -36,6 +36,19 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+def revision():
+    """The checkout measured: HEAD, and whether the product's files differ from it."""
+    try:
+        head = subprocess.check_output(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                       stderr=subprocess.DEVNULL).decode().strip()
+        dirty = subprocess.check_output(["git", "-C", ROOT, "status", "--porcelain", "--",
+                                         "xe_dr", "host-plugins"],
+                                        stderr=subprocess.DEVNULL).decode().strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + (" + uncommitted changes in xe_dr/ or host-plugins/" if dirty else "")
+
+
 def machine():
     """What the figures depend on, as printed at the top of every benchmark."""
     try:
@@ -47,7 +60,8 @@ def machine():
             ("cpu", cpu_model()),
             ("python", "%s (%s)" % (platform.python_version(), sys.executable)),
             ("os", "%s %s" % (platform.system(), platform.release())),
-            ("load average at start", load)]
+            ("load average at start", load),
+            ("revision", revision())]
 
 
 def print_machine(out=sys.stdout):
