@@ -269,19 +269,16 @@ def test_site_dark_during_cleanup_then_cleanup_again_leaves_site_b_as_before(
     assert Drill(lab, state).snapshot("B") == expected
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "xe_dr/dr/cleanup.py cleanup: an error raised outside a step (here xe unreachable in "
-    "_apply's snapshot-list) propagates without touching the cleanup run, which keeps "
-    "status 'running' forever (no 'stopped' note, no report.json); failover's apply marks "
-    "its run 'failed' in the same case. The cleanup run should say it failed or was "
-    "interrupted"))
 def test_a_cleanup_stopped_by_an_error_is_not_left_running(dr_lab, dr_storage):
     lab, state = dr_lab
     run_id, dark = _darken_cleanup(lab, state, dr_storage)
     assert dark.code == 69, dark
     cleanups = [r for r in run_ids(state) if r != run_id]
     assert len(cleanups) == 1, cleanups
-    assert run_file(state, cleanups[0], "run.json")["status"] != "running"
+    stopped = run_file(state, cleanups[0], "run.json")
+    assert stopped["status"] == "failed", stopped
+    assert "could not reach xapi" in stopped["error"], stopped
+    assert run_file(state, cleanups[0], "report.json")["outcome"] == "failed"
 
 
 # -- two runs at once ------------------------------------------------------------------------
@@ -343,12 +340,6 @@ def test_a_refused_run_leaves_no_run_behind(dr_lab, dr_storage):
         first.finish()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "xe_dr/journal.py PoolLock is a flock on <state-dir>/locks/<pool-uuid>.lock, so it only "
-    "excludes runs that share a state directory: a second xe-dr with another --state-dir "
-    "(another admin, root's /var/lib/xe-dr and a user's $XDG_STATE_HOME, another machine) "
-    "runs against the same pool at the same time. The lock should live with the pool "
-    "(on its master, or a claim xapi can arbitrate), not with the client"))
 def test_a_second_run_from_another_state_directory_is_refused_too(dr_lab, dr_storage,
                                                                   tmp_path):
     lab, state = dr_lab
@@ -360,6 +351,14 @@ def test_a_second_run_from_another_state_directory_is_refused_too(dr_lab, dr_sto
         other = Drill(lab, str(tmp_path / "another-state-dir")).xedr(
             "B", "--json", "--yes", *(TEST + dr_storage))
         assert other.code == 75, other
-        assert writes(lab.call_log()[before_calls:]) == []
+        line = one_error_line(other)
+        assert "another run holds the lock on this pool: run " in line, line
+        # Its one attempted change is the claim xapi refused (MAP_DUPLICATE_KEY).
+        tried = writes(lab.call_log()[before_calls:])
+        assert [(c["command"], c["exit"]) for c in tried] == [("pool-param-add", 1)]
     finally:
-        first.finish()
+        done = first.finish()
+    assert done.code == 0, done
+    # The first run removed its claim from the pool when it ended.
+    assert "xe-dr-lock" not in lab.ok("B", "pool-param-get", "uuid=" + lab.uuid("B", "pool"),
+                                      "param-name=other-config").out

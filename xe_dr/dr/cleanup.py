@@ -19,7 +19,8 @@ from xe_dr.dr.engine import Engine
 from xe_dr.dr.failover import RUN_TAG
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
-from xe_dr.journal import DONE, PoolLock, Run, new_run_id
+from xe_dr.dr.lock import RunLock
+from xe_dr.journal import DONE, NOTE, Run, new_run_id
 from xe_dr.pool import read_pool
 
 
@@ -81,7 +82,7 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
                              % (run_id, kind), hint="add --force if that is really meant")
     owned = Ownership(xe, run_id, original)
     run = None
-    lock = PoolLock(state_dir, pool.uuid)
+    lock = RunLock(state_dir, xe, pool.uuid, note=progress)
     if not dry_run:
         cleanup_id = new_run_id("cleanup")
         lock.acquire(cleanup_id)  # before the run exists: a refused cleanup leaves nothing
@@ -89,27 +90,46 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
                                                 "pool_name": pool.name_label,
                                                 "master": pool.master, "transport": transport},
                          argv=argv, options={"of": run_id, "force": force}, run_id=cleanup_id)
+    if lock.took_over:
+        run.append(NOTE, "stale lock taken over", holder=lock.took_over)
     engine = Engine(run, dry_run=dry_run)
+    report = {"run": run.id if run else None, "of": run_id, "owned": owned.to_json(),
+              "failures": [], "commands": engine.planned}
     try:
         _apply(xe, engine, owned, pool, progress)
+    except (KeyboardInterrupt, XeDrError) as failure:
+        # Stopped outside a step (xe unreachable while listing, ^C): the run says so and
+        # keeps its report, like a failover's; running cleanup again finishes the job.
+        if run is not None:
+            stopped = isinstance(failure, KeyboardInterrupt)
+            error = None if stopped else failure.one_line()
+            run.append(NOTE, "stopped", error=error or "interrupted")
+            report["outcome"] = "interrupted" if stopped else "failed"
+            report["error"] = error or "interrupted"
+            report["failures"] = [f.message for f in engine.failures]
+            _finish(run, report, progress, error=error)
+        raise
     finally:
         lock.release()
-    report = {"run": run.id if run else None, "of": run_id, "owned": owned.to_json(),
-              "failures": [f.message for f in engine.failures],
-              "commands": engine.planned}
+    report["failures"] = [f.message for f in engine.failures]
     if dry_run:
         report["outcome"] = "planned"
         return report, ExitCode.OK
     report["outcome"] = "failed" if engine.failures else "succeeded"
-    run.set_status(report["outcome"], ended=time.time())
+    _finish(run, report, progress)
+    if original is not None and not engine.failures:
+        original.set_status("cleaned up", cleaned_by=run.id)
+    return report, ExitCode.FAILED if engine.failures else ExitCode.OK
+
+
+def _finish(run, report, progress, error=None):
+    extra = {"error": error} if error else {}
+    run.set_status(report["outcome"], ended=time.time(), **extra)
     run.save("report.json", dict(report, journal=run.entries()))
     from xe_dr.report import write_default
     problem = write_default(run)
     if problem:
         progress(problem)
-    if original is not None and not engine.failures:
-        original.set_status("cleaned up", cleaned_by=run.id)
-    return report, ExitCode.FAILED if engine.failures else ExitCode.OK
 
 
 def _open_original(state_dir, run_id):

@@ -47,6 +47,8 @@ UNKNOWN = "UNKNOWN"
 KNOWN_ERRORS = {
     "UUID_INVALID": (("type", "uuid"), (
         "The uuid you supplied was invalid.",)),
+    "MAP_DUPLICATE_KEY": (("type", "param_name", "uuid", "key"), (
+        "You tried to add a key-value pair to a map, but that key is already there.",)),
     "HANDLE_INVALID": (("class", "handle"), (
         "You gave an invalid object reference. The object may have recently been deleted. "
         "The class parameter gives the type of reference given, and the handle parameter "
