@@ -54,7 +54,7 @@ def assert_closed(site, opens=1):
 def test_version(python, s):
     out = sc.call(python, s.b, "version")
     assert_one_response(out)
-    assert out.value == "1"
+    assert out.value == "2"
 
 
 def test_unknown_function(python, s):
@@ -107,7 +107,7 @@ def test_non_ascii_in_an_error_under_no_locale(python, s):
 @pytest.mark.parametrize("args, word", [
     ({"vms": "not json"}, "vms"), ({"appliances": '{"a": 1}'}, "appliances"),
     ({"vms": "[1, 2]"}, "vms"), ({"force": "maybe"}, "force"),
-    ({"parallel": "0"}, "parallel"), ({"parallel": "17"}, "parallel"),
+    ({"parallel": "0"}, "parallel"), ({"parallel": "33"}, "parallel"), ({"tag": "a b"}, "tag"),
     ({"parallel": "two"}, "parallel")])
 def test_recover_refuses_bad_arguments(python, s, args, word):
     args = dict(args, vdi=s.m1)
@@ -129,7 +129,7 @@ def test_a_copy_from_a_newer_schema(python, s, fn):
 
 def test_metadata_state_on_the_protected_pool(python, s):
     state = sc.call(python, s.a, "metadata_state").json()
-    assert state["version"] == "1"
+    assert state["version"] == "2"
     assert state["pool"] == {"uuid": s.pool_a, "name_label": "", "master": s.a1}
     assert state["host"] == {"uuid": s.a1, "is_master": True, "reason": None}
     # The database file was flushed at 118; the copy being replicated shows 130.
@@ -209,7 +209,7 @@ def test_inventory(python, s):
     out = sc.call(python, s.b, "inventory", {"vdi": s.m1})
     assert_one_response(out)
     inv = out.json()
-    assert inv["version"] == "1" and inv["vdi"] == s.m1
+    assert inv["version"] == "2" and inv["vdi"] == s.m1
     assert inv["generation"] == 125
     # the pool has no name: its master's hostname stands in (as XenCenter shows it)
     assert inv["pool"] == {"uuid": s.pool_a, "name_label": "alpha-a1.example.org",
@@ -295,7 +295,7 @@ def test_recover_a_batch(python, s):
     assert_one_response(out)
     result = out.json()
     assert (result["version"], result["vdi"], result["force"], result["parallel"]) == (
-        "1", s.m1, False, 2)
+        "2", s.m1, False, 2)
     kinds = [(r["kind"], r["uuid"]) for r in result["results"]]
     # vApps first, then the VMs in the order given, each once
     assert kinds == [("appliance", s.app)] + [("vm", u) for u in vms[:-1]]
@@ -316,10 +316,35 @@ def test_recover_a_batch(python, s):
     assert res[missing]["error"] == ["UUID_INVALID", "VM", missing]
     for r in result["results"]:
         assert isinstance(r["seconds"], float) and r["seconds"] >= 0
-    recovered = [e for e in s.b.events("recovered")]
-    assert recovered[0]["kind"] == "appliance"
-    assert sorted(e["uuid"] for e in recovered[1:]) == sorted([s.apps[0], s.db1])
+    recovered = sorted((e["kind"], e["uuid"]) for e in s.b.events("recovered"))
+    assert recovered == sorted([("appliance", s.app), ("vm", s.apps[0]), ("vm", s.db1)])
     assert_closed(s.b)
+
+
+def test_recover_tags_what_it_recovers_in_its_session(python, s):
+    vms = [s.web1, s.apps[0], s.local_vm]
+    out = sc.call(python, s.b, "recover", {"vdi": s.m1, "vms": json.dumps(vms),
+                                           "appliances": json.dumps([s.app]),
+                                           "tag": "20261125-101010-test-ab12"})
+    res = by_uuid(out.json()["results"])
+    assert res[s.app]["tagged"] == res[s.apps[0]]["tagged"] == "20261125-101010-test-ab12"
+    assert res[s.web1]["tagged"] == "20261125-101010-test-ab12"  # came with its vApp
+    assert "tagged" not in res[s.local_vm] and not res[s.local_vm]["ok"]
+    added = sorted(e["ref"] for e in s.b.events("add_to_other_config")
+                   if e["key"] == "xe-dr-run")
+    assert added == sorted("OpaqueRef:recovered-%s" % u for u in [s.web1, s.web2, s.apps[0]])
+    assert_closed(s.b)
+
+
+def test_a_vm_of_a_vapp_that_failed_is_not_recovered_alone(python, s):
+    s.b.faults = {"VM_appliance.recover": {s.app: ["SR_BACKEND_FAILURE_47", "", "down", ""]}}
+    s.b.save()
+    out = sc.call(python, s.b, "recover", {"vdi": s.m1, "vms": json.dumps([s.web1]),
+                                           "appliances": json.dumps([s.app])})
+    res = by_uuid(out.json()["results"])
+    assert not res[s.app]["ok"] and not res[s.web1]["ok"]
+    assert res[s.web1]["via_appliance"] == s.app and "not recovered" in res[s.web1]["error"][1]
+    assert s.b.events("recovered") == []
 
 
 def test_recover_with_force_skips_a_running_duplicate(python, s):

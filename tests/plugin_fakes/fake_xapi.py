@@ -158,6 +158,18 @@ class Server(object):
                 return db.by_uuid(cls, args[0])
             if op == "get_by_name_label":
                 return sorted(r for r, rec in table.items() if rec.get("name_label") == args[0])
+            if op in ("add_to_other_config", "remove_from_other_config"):
+                if db.read_only:
+                    raise Failure("OPERATION_NOT_ALLOWED", "the database is read-only")
+                config = db.record(cls, args[0]).setdefault("other_config", {})
+                if op == "remove_from_other_config":
+                    config.pop(args[1], None)
+                elif args[1] in config:  # db_cache_impl.ml: the master's add is not idempotent
+                    raise Failure("MAP_DUPLICATE_KEY", cls, "other_config", args[0], args[1])
+                else:
+                    config[args[1]] = args[2]
+                self.journal.write(op, cls=cls, ref=args[0], key=args[1])
+                return ""
             if op.startswith("get_"):
                 field = op[len("get_"):]
                 rec = db.record(cls, args[0])

@@ -36,10 +36,19 @@ from xe_dr.dr.plugin import PLUGIN, call_json, malformed, plugin_version
 from xe_dr.dr.source import SourcePhase
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
-from xe_dr.journal import NOTE, PoolLock, Run, new_run_id
+from xe_dr.dr.lock import RunLock
+from xe_dr.journal import NOTE, Run, new_run_id
 from xe_dr.pool import read_hosts, read_pool
 
 MODES = ("failover", "test", "failback")
+# The most objects one plugin call recovers at once (the plugin's MAX_PARALLEL; version 1
+# of the plugin accepted 16).
+PLUGIN_PARALLEL = {"1": 16}
+PLUGIN_PARALLEL_DEFAULT = 32
+# An order group starts as xapi starts a vApp's order group: all of its VMs at once
+# (xapi_vm_appliance.ml, one Async VM.start per VM, then wait for all). Capped, because each
+# start here is an xe process on the admin machine or dom0.
+MOST_STARTS_AT_ONCE = 64
 POWER = ("start", "paused", "none")
 
 
@@ -146,7 +155,7 @@ class Failover(SourcePhase, StoragePhase):
     def apply(self, resume_id=None):
         self.pool = read_pool(self.xe)
         self.hosts = read_hosts(self.xe)
-        lock = PoolLock(self.state_dir, self.pool.uuid)
+        lock = RunLock(self.state_dir, self.xe, self.pool.uuid, note=self.progress.note)
         if resume_id:
             self.run = Run.open(self.state_dir, resume_id)
             if self.run.meta["target"].get("pool_uuid") != self.pool.uuid:
@@ -164,6 +173,8 @@ class Failover(SourcePhase, StoragePhase):
             lock.acquire(run_id)
             self.run = Run.create(self.state_dir, self.opts.mode, self._target(), self.argv,
                                   self.opts.to_json(), run_id=run_id)
+        if lock.took_over:
+            self.run.append(NOTE, "stale lock taken over", holder=lock.took_over)
         self.report["run"] = self.run.id
         self.engine = Engine(self.run, on_event=self._on_event)
         try:
@@ -236,8 +247,10 @@ class Failover(SourcePhase, StoragePhase):
 
     # -- phases 2-7 ---------------------------------------------------------------------------
     def _sources(self):
-        plugin = self.use_plugin and self.pool.master and \
-            plugin_version(self.xe, self.pool.master) is not None
+        version = plugin_version(self.xe, self.pool.master) if (
+            self.use_plugin and self.pool.master) else None
+        plugin = version is not None
+        self.plugin_parallel = PLUGIN_PARALLEL.get(version, PLUGIN_PARALLEL_DEFAULT)
         sources = read_sources(self.xe, find_metadata_copies(self.xe, self.pool.uuid),
                                self.pool.master, plugin)
         self.plugin = plugin
@@ -302,9 +315,13 @@ class Failover(SourcePhase, StoragePhase):
         if self.opts.mode == "test" and self.opts.disable_ha and (
                 self.pool.ha_enabled or self.engine.begun("ha:disable") is not None):
             self._disable_ha()
-        recovered = self._recover(items, by_vdi)
-        self._map_networks(recovered)
-        started = self._start(items, recovered)
+        first = self._first_wave(items)
+        if not first:
+            recovered = self._recover(items, by_vdi)
+            self._map_networks(recovered)
+            started = self._start(items, recovered)
+        else:
+            recovered, started = self._recover_while_starting(items, first, by_vdi)
         self._finish(items)
         return self._outcome(items, recovered, started)
 
@@ -379,6 +396,37 @@ class Failover(SourcePhase, StoragePhase):
                        commands=[self.xe.argv("pool-ha-disable")], begin_data=setup)
 
     # -- phase 4: recovery --------------------------------------------------------------------
+    def _first_wave(self, items):
+        """With the plugin, when VMs are to be started: the standalone VMs of the first order
+        group, recovered on their own so that they start while the rest is recovered (the
+        start phase, not the recovery, is the long part of a failover). Plain xe keeps one
+        wave: it cannot tell a vApp's members before recovering the vApp."""
+        if not self.plugin or self.opts.power == "none":
+            return []
+        members = {m.get("uuid") for i in items if i.kind == "appliance"
+                   for m in i.members or ()}
+        vms = [i for i in items if i.kind == "vm" and not i.excluded and i.uuid not in members]
+        if not vms:
+            return []
+        first = [i for i in vms if i.order == min(v.order for v in vms)]
+        rest = [i for i in items if not i.excluded and i not in first]
+        return first if rest else []
+
+    def _recover_while_starting(self, items, first, by_vdi):
+        recovered = self._recover(first, by_vdi)
+        self._map_networks(recovered)
+        gate = _Gate()
+        starter = _Background(self._start, items, recovered, gate)
+        try:
+            recovered.update(self._recover([i for i in items if i not in first], by_vdi))
+            self._map_networks(recovered)
+        except BaseException:
+            gate.shut()
+            starter.result()
+            raise
+        gate.open()
+        return recovered, starter.result()
+
     def _recover(self, items, by_vdi):
         """Returns {item uuid: [recovered VM uuids]} for the items recovered."""
         recovered = {}
@@ -477,7 +525,8 @@ class Failover(SourcePhase, StoragePhase):
         if not pending:
             return recovered
         args = {"vdi": vdi, "force": "true" if self.opts.force else "false",
-                "parallel": str(self.opts.parallel),
+                "parallel": str(max(1, min(self.opts.parallel, self.plugin_parallel))),
+                "tag": self.run.id,
                 "vms": json.dumps([i.uuid for i in pending if i.kind == "vm"]),
                 "appliances": json.dumps([i.uuid for i in pending if i.kind == "appliance"])}
         call = self.xe.argv("host-call-plugin", {"host-uuid": self.pool.master, "plugin": PLUGIN,
@@ -493,7 +542,13 @@ class Failover(SourcePhase, StoragePhase):
         for item in pending:
             result = results.get(item.uuid)
             if result and result.get("ok"):
-                vms = self._tag_recovered(item)
+                # A plugin that tagged in its session says so; one that did not (version 1)
+                # ignored the tag argument, and xe tags.
+                if result.get("tagged") == self.run.id and isinstance(
+                        result.get("recovered_vms"), list):
+                    vms = [str(u) for u in result["recovered_vms"]]
+                else:
+                    vms = self._tag_recovered(item)
                 self.engine.record("done", item.step, result=vms, seconds=result.get("seconds"))
                 recovered[item.uuid] = vms
             else:
@@ -560,17 +615,21 @@ class Failover(SourcePhase, StoragePhase):
                                             "mac": vif["MAC"]})
 
     # -- phase 6: start -----------------------------------------------------------------------
-    def _start(self, items, recovered):
+    def _start(self, items, recovered, gate=None):
+        """Start what was recovered: the standalone VMs order group by order group, each
+        group all at once, and each vApp by appliance-start (xapi runs its order groups)
+        alongside them. With a ``gate`` (recovery still going on), the first group of
+        standalone VMs starts at once, and the rest waits for the gate: it starts what was
+        recovered once the gate opens, nothing if it is shut."""
         if self.opts.power == "none":
             return {}
         paused = self.opts.power == "paused"
         extra = {"paused": "true"} if paused else {}
-        appliances = [i for i in items if i.kind == "appliance" and i.uuid in recovered]
-        vms = [i for i in items if i.kind == "vm" and i.uuid in recovered and not i.excluded]
         started = {}
         lock = threading.Lock()
-        self.progress.phase("start" if not paused else "start paused",
-                            len(appliances) + len(vms), "start:")
+        wanted = [i for i in items if not i.excluded and (i.uuid in recovered or
+                                                          gate is not None)]
+        self.progress.phase("start" if not paused else "start paused", len(wanted), "start:")
 
         def start(item):
             def action():
@@ -592,18 +651,30 @@ class Failover(SourcePhase, StoragePhase):
                 started[item.uuid] = result
             return result
 
+        def ready(group):
+            """The items of ``group`` that were recovered, once they can be started."""
+            if gate is not None and not all(i.uuid in recovered for i in group) \
+                    and not gate.wait():
+                return []
+            return [i for i in group if i.uuid in recovered]
+
         def vms_by_order():
             groups = {}
-            for item in vms:
-                groups.setdefault(item.order, []).append(item)
+            for item in wanted:
+                if item.kind == "vm":
+                    groups.setdefault(item.order, []).append(item)
             for order in sorted(groups):
-                self.progress.note("order group %d: %d VM(s)" % (order, len(groups[order])))
-                self.engine.do_many(groups[order], self.opts.parallel, start)
+                group = ready(groups[order])
+                if group:
+                    self.progress.note("order group %d: %d VM(s)" % (order, len(group)))
+                    self.engine.do_many(group, min(len(group), MOST_STARTS_AT_ONCE), start)
 
-        # vApps run their own order groups inside xapi; they start alongside the standalone
-        # groups, each appliance-start in its own thread.
-        threads = [threading.Thread(target=self._guarded, args=(start, item))
-                   for item in appliances]
+        def appliance(item):
+            if ready([item]):
+                self._guarded(start, item)
+
+        threads = [threading.Thread(target=appliance, args=(item,))
+                   for item in wanted if item.kind == "appliance"]
         for thread in threads:
             thread.start()
         try:
@@ -667,3 +738,44 @@ class Failover(SourcePhase, StoragePhase):
             problem = write_default(self.run)
             if problem:
                 self.progress.note(problem)
+
+
+class _Gate(object):
+    """Opened when the rest of the recovery is done, shut when it stopped."""
+
+    def __init__(self):
+        self._event = threading.Event()
+        self._open = False
+
+    def open(self):
+        self._open = True
+        self._event.set()
+
+    def shut(self):
+        self._event.set()
+
+    def wait(self):
+        self._event.wait()
+        return self._open
+
+
+class _Background(object):
+    """fn(*args) on a thread of its own; :meth:`result` waits and returns its value or raises
+    its exception here."""
+
+    def __init__(self, fn, *args):
+        self._value = self._error = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args))
+        self._thread.start()
+
+    def _run(self, fn, args):
+        try:
+            self._value = fn(*args)
+        except BaseException as failure:  # handed to the caller of result()
+            self._error = failure
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value

@@ -15,12 +15,16 @@ Supported: for every class, ``get_all``, ``get_all_records``, ``get_all_where``,
 ``VM.assert_can_be_recovered`` / ``recover`` / ``get_SRs_required_for_recovery`` and the same
 for ``VM_appliance`` (called on the foreign session, with the local session as ``session_to``);
 ``session.logout``; ``VM.start`` / ``clean_shutdown`` / ``hard_shutdown``.
+
+Costs: the assert and recover calls pay what the CLI's vm-/appliance-recover pay for them
+(costs.py: assert, vm_recover, appliance_recover + per VM), without the CLI's per-call cost;
+VDI.open_database pays db_open, and VM.start what vm-start pays (lifecycle.py).
 """
 
 import os
 import time
 
-from . import calllog, dbfilter, dbxml, foreign, lifecycle, recovery, util
+from . import calllog, costs, dbfilter, dbxml, foreign, lifecycle, recovery, util
 from .errors import XapiError
 from .schema import RELATIONS, TABLES
 from .store import Lab
@@ -224,6 +228,7 @@ class Backend(object):
         fdb = self._foreign(session)
         self.local_session(session_to)
         self._ref(fdb, "VM", vm)
+        costs.pause(self.lab, "assert")
         recovery.assert_can_be_recovered(fdb, vm, self.site.read())
         return ""
 
@@ -237,6 +242,7 @@ class Backend(object):
         fdb = self._foreign(session)
         self.local_session(session_to)
         self._ref(fdb, "VM", vm)
+        costs.pause(self.lab, "vm_recover")  # what the CLI's vm-recover charges, less its call
         with self.site.transaction() as db:
             recovery.recover_vm(db, fdb, vm, bool(force))
         return ""
@@ -245,6 +251,7 @@ class Backend(object):
         fdb = self._foreign(session)
         self.local_session(session_to)
         self._ref(fdb, "VM_appliance", app)
+        costs.pause(self.lab, "assert")
         recovery.assert_appliance(fdb, app, self.site.read())
         return ""
 
@@ -264,6 +271,8 @@ class Backend(object):
         fdb = self._foreign(session)
         self.local_session(session_to)
         self._ref(fdb, "VM_appliance", app)
+        costs.pause(self.lab, "appliance_recover", len(recovery.appliance_vms(fdb, app)) *
+                    costs.base(self.lab, "appliance_recover_per_vm"))
         with self.site.transaction() as db:
             recovery.recover_appliance(db, fdb, app, bool(force))
         return ""
