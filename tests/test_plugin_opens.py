@@ -3,6 +3,8 @@ on replicated storage) opens each foreign database at most twice with the plugin
 once per call without it (the lab's call log counts opens, which xapi serialises behind one
 mutex; the plain-xe side is shown on a smaller lab, as its count grows per call)."""
 
+import os
+
 import pytest
 
 from tests.fixtures_lab import make_lab
@@ -43,3 +45,30 @@ def test_without_the_plugin_every_call_opens_the_database_again(attached):
     assert result.code in (0, 2), result
     objects = [i for i in result.json["items"] if not i.get("excluded")]
     assert opens_since(drill.lab, mark) >= len(objects) * 2  # an assert and a recover each
+
+
+def test_a_whole_failover_opens_each_database_once_and_starts_while_recovering(attached):
+    """The plugin keeps the database its inventory opened for the run's recoveries, which
+    come in waves (one per order group of standalone VMs): the first group starts while the
+    later ones are recovered, and nothing is left open at the end."""
+    drill = attached("waves", 60)
+    install_plugin(drill, "B")
+    mark = len(drill.lab.call_log())
+    result = drill.xedr("B", "--json", "failover", "--test", "--all", "--power", "paused")
+    assert result.code in (0, 2), result
+    calls = drill.lab.call_log()[mark:]
+    assert opens_since(drill.lab, mark) == 1
+    recovers = [c for c in calls if c["command"] == "host-call-plugin" and
+                "fn=recover" in c["args"]]
+    starts = [c for c in calls if c["command"] == "vm-start"]
+    orders = sorted({i["order"] for i in result.json["items"]
+                     if i["kind"] == "vm" and i.get("recovered_vms")})
+    assert len(orders) > 1 and len(recovers) == len(orders)
+    assert starts and min(c["start"] for c in starts) < recovers[-1]["start"]
+    releases = [c for c in calls if c["command"] == "host-call-plugin" and
+                "fn=release" in c["args"]]
+    assert len(releases) == 1
+    assert not os.listdir(os.path.join(drill.lab.root, "sessions"))
+    kept = [n for root, _, names in os.walk(os.path.join(drill.lab.root, "hosts"))
+            for n in names if n.startswith("foreign-")]
+    assert kept == []

@@ -6,6 +6,7 @@ journal (database opens, logouts, recoveries with their times).
 """
 
 import json
+import os
 import time
 import xmlrpc.client
 
@@ -334,6 +335,35 @@ def test_recover_tags_what_it_recovers_in_its_session(python, s):
                    if e["key"] == "xe-dr-run")
     assert added == sorted("OpaqueRef:recovered-%s" % u for u in [s.web1, s.web2, s.apps[0]])
     assert_closed(s.b)
+
+
+def test_a_kept_session_serves_the_next_calls_of_its_run_until_released(python, s):
+    key = {"keep": "20261125-101010-failover-ab12"}
+    inv = sc.call(python, s.b, "inventory", dict(key, vdi=s.m1)).json()
+    assert len(s.b.events("open_database")) == 1
+    (kept,) = [e for e in s.b.events("exit")][0]["open_foreign_sessions"]
+    assert oct(os.stat(s.b.world_path + ".run").st_mode & 0o777) == "0o700"
+    # Another caller (no key, or another key) neither uses nor ends it.
+    sc.call(python, s.b, "inventory", {"vdi": s.m1, "keep": "another-run"})
+    assert len(s.b.events("open_database")) == 1
+    first = sc.call(python, s.b, "recover", dict(key, vdi=s.m1, vms=json.dumps([s.db1])))
+    assert first.json()["reused_session"] is True and first.json()["results"][0]["ok"]
+    assert s.b.events("open_database") == [] and s.b.events("logout") == []
+    released = sc.call(python, s.b, "release", dict(key, vdi=s.m1)).json()
+    assert released["released"] is True
+    assert [e["session"] for e in s.b.events("logout")] == [kept]
+    again = sc.call(python, s.b, "release", dict(key, vdi=s.m1)).json()
+    assert again["released"] is False
+    assert inv["vdi"] == s.m1
+
+
+def test_a_kept_session_xapi_dropped_is_opened_again(python, s):
+    key = {"keep": "run-1"}
+    sc.call(python, s.b, "inventory", dict(key, vdi=s.m1))
+    os.remove(s.b.world_path + ".sessions.json")  # xapi restarted: the session is gone
+    out = sc.call(python, s.b, "recover", dict(key, vdi=s.m1, vms=json.dumps([s.db1])))
+    assert out.json()["reused_session"] is False
+    assert len(s.b.events("open_database")) == 1
 
 
 def test_a_vm_of_a_vapp_that_failed_is_not_recovered_alone(python, s):

@@ -31,7 +31,8 @@ def read(plugin, lun):
 
 def test_loading_the_plugin_dispatches_nothing(plugin):
     assert plugin.PLUGIN_VERSION == "2"
-    assert set(plugin.FUNCTIONS) == {"version", "metadata_state", "inventory", "recover"}
+    assert set(plugin.FUNCTIONS) == {"version", "metadata_state", "inventory", "recover",
+                                     "release"}
 
 
 def test_a_fresh_log_has_no_valid_half(plugin, lun):

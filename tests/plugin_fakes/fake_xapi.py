@@ -21,6 +21,10 @@ is refused with RBAC_PERMISSION_DENIED), class names are case-sensitive
 
 Events go to the JSON-lines file named by ``XE_DR_FAKE_JOURNAL``: database opens, logouts,
 recoveries with their start and end times, and at exit the foreign sessions left open.
+
+Foreign sessions outlive the process, as in xapi (a session lives until it is logged out):
+``<world>.sessions.json`` maps each open one to its VDI uuid, and a later process given its
+ref uses it without opening the database again.
 """
 
 import atexit
@@ -30,6 +34,7 @@ import json
 import os
 import threading
 import time
+import uuid
 
 try:
     import xmlrpc.client as xmlrpclib
@@ -101,7 +106,6 @@ class Server(object):
         self.local = Database(world.get("local", {}))
         self.sessions = dict((ref, self.local) for ref in world.get("local_sessions", []))
         self.foreign_sessions = set()
-        self.counter = 0
         self.journal = Journal(journal_path)
         self.faults = world.get("faults", {})
         self.delays = world.get("delays", {})
@@ -132,6 +136,7 @@ class Server(object):
             raise Failure("MESSAGE_PARAMETER_COUNT_MISMATCH", method, "1", "0")
         session_ref, args = params[0], params[1:]
         with self.lock:
+            self.resolve(session_ref)
             db = self.sessions.get(session_ref)
         if db is None:
             raise Failure("SESSION_INVALID", session_ref)
@@ -201,11 +206,39 @@ class Server(object):
 
     # -- sessions and foreign databases ----------------------------------------------------
 
+    def _kept(self, change=None):
+        """The open foreign sessions of every process {ref: vdi uuid}; ``change(kept)`` edits
+        them (under self.lock)."""
+        path = os.environ.get("XE_DR_FAKE_WORLD")
+        if not path:
+            return {}
+        path += ".sessions.json"
+        try:
+            with io.open(path, "r", encoding="utf-8") as handle:
+                kept = json.load(handle)
+        except (IOError, OSError, ValueError):
+            kept = {}
+        if change is not None:
+            change(kept)
+            with io.open(path, "w", encoding="utf-8") as handle:
+                handle.write(u"%s" % json.dumps(kept))
+        return kept
+
+    def resolve(self, session_ref):
+        if session_ref in self.sessions:
+            return
+        vdi = self._kept().get(session_ref)
+        entry = self.world.get("foreign", {}).get(vdi) if vdi else None
+        if entry is not None and "db" in entry:
+            self.sessions[session_ref] = Database(copy.deepcopy(entry["db"]), read_only=True)
+            self.foreign_sessions.add(session_ref)
+
     def op_session_logout(self, db, session_ref):
         with self.lock:
             foreign = session_ref in self.foreign_sessions
             self.sessions.pop(session_ref, None)
             self.foreign_sessions.discard(session_ref)
+            self._kept(lambda kept: kept.pop(session_ref, None))
         self.journal.write("logout", session=session_ref, foreign=foreign)
         return ""
 
@@ -223,10 +256,10 @@ class Server(object):
         if "error" in entry:
             raise Failure(*entry["error"])
         with self.lock:
-            self.counter += 1
-            ref = "OpaqueRef:foreign-session-%d" % self.counter
+            ref = "OpaqueRef:foreign-session-%s" % uuid.uuid4()
             self.sessions[ref] = Database(copy.deepcopy(entry["db"]), read_only=True)
             self.foreign_sessions.add(ref)
+            self._kept(lambda kept: kept.__setitem__(ref, rec["uuid"]))
         return ref
 
     def op_VDI_read_database_pool_uuid(self, db, session_ref, vdi_ref):

@@ -91,7 +91,8 @@ class Site(object):
                "XE_DR_FAKE_JOURNAL": self.journal,
                "XE_DR_PLUGIN_DEV_ROOT": self.dev,
                "XE_DR_PLUGIN_XAPI_DB": self.state_db,
-               "XE_DR_PLUGIN_INVENTORY": self.inventory}
+               "XE_DR_PLUGIN_INVENTORY": self.inventory,
+               "XE_DR_PLUGIN_RUN_DIR": self.world_path + ".run"}
         return env  # no LANG/LC_*: xapi starts plugins without a UTF-8 locale
 
     def events(self, name=None):

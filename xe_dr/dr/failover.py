@@ -134,6 +134,8 @@ class Failover(SourcePhase, StoragePhase):
         self.transport = transport
         self.run = None
         self.engine = None
+        self._kept = set()  # metadata VDIs whose database the plugin keeps open for this run
+        self.plugin_keep = None  # the key it keeps them under (the run id), when it can
         self.report = {"mode": options.mode, "power": options.power, "checks": [],
                        "storage": [], "sources": [], "items": [], "warnings": [],
                        "todo": [], "commands": []}
@@ -206,13 +208,14 @@ class Failover(SourcePhase, StoragePhase):
             self._save_report()
             raise
         finally:
+            self._release_kept()
             lock.release()
         return self.report, outcome
 
-    def _early_checks(self):
+    def _early_checks(self, target=None):
         """The checks that need no metadata, made before anything is changed: a licence that
         forbids DR, HA on for a test, --map-network targets that do not exist."""
-        target = checks_.TargetFacts(self.xe, self.pool, self.hosts)
+        target = target or checks_.TargetFacts(self.xe, self.pool, self.hosts)
         checks = [checks_.check_licence(target),
                   checks_.check_ha(target, self.opts.mode, self.opts.disable_ha)]
         mapped = checks_.check_network_map(target, self.opts.network_map)
@@ -251,8 +254,13 @@ class Failover(SourcePhase, StoragePhase):
             self.use_plugin and self.pool.master) else None
         plugin = version is not None
         self.plugin_parallel = PLUGIN_PARALLEL.get(version, PLUGIN_PARALLEL_DEFAULT)
+        # Version 1 of the plugin cannot keep a database open between calls.
+        self.plugin_keep = self.run.id if plugin and self.run is not None and \
+            version != "1" else None
         sources = read_sources(self.xe, find_metadata_copies(self.xe, self.pool.uuid),
-                               self.pool.master, plugin)
+                               self.pool.master, plugin, keep=self.plugin_keep)
+        if self.plugin_keep:
+            self._kept.update(s.copy.vdi_uuid for s in sources)
         self.plugin = plugin
         self.report["plugin"] = bool(plugin)
         self.report["sources"] = [{"uuid": s.uuid, "name_label": s.name_label,
@@ -315,13 +323,7 @@ class Failover(SourcePhase, StoragePhase):
         if self.opts.mode == "test" and self.opts.disable_ha and (
                 self.pool.ha_enabled or self.engine.begun("ha:disable") is not None):
             self._disable_ha()
-        first = self._first_wave(items)
-        if not first:
-            recovered = self._recover(items, by_vdi)
-            self._map_networks(recovered)
-            started = self._start(items, recovered)
-        else:
-            recovered, started = self._recover_while_starting(items, first, by_vdi)
+        recovered, started = self._recover_and_start_in_waves(items, by_vdi)
         self._finish(items)
         return self._outcome(items, recovered, started)
 
@@ -333,7 +335,7 @@ class Failover(SourcePhase, StoragePhase):
         attached = {p["sr-uuid"] for p in self.xe.list(
             "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
         mode = self.opts.mode
-        result = list(self._early_checks())
+        result = list(self._early_checks(target))
         result += checks_.check_versions(target, list(by_vdi.values()))
         result.append(checks_.check_edition(target, list(by_vdi.values())))
         if mode != "test":
@@ -396,36 +398,65 @@ class Failover(SourcePhase, StoragePhase):
                        commands=[self.xe.argv("pool-ha-disable")], begin_data=setup)
 
     # -- phase 4: recovery --------------------------------------------------------------------
-    def _first_wave(self, items):
-        """With the plugin, when VMs are to be started: the standalone VMs of the first order
-        group, recovered on their own so that they start while the rest is recovered (the
-        start phase, not the recovery, is the long part of a failover). Plain xe keeps one
-        wave: it cannot tell a vApp's members before recovering the vApp."""
+    def _waves(self, items):
+        """The recovery in waves, each started as soon as it is recovered while the next one
+        is recovered: with the plugin, when VMs are to be started, one wave per order group
+        of standalone VMs (a wave's recovery, on a database the plugin keeps open, is much
+        shorter than a group's start), the vApps in the second (so that they do not delay
+        the first group). Plain xe keeps one wave: it cannot tell a vApp's members before
+        recovering the vApp, and each of its calls opens the database again anyway."""
+        todo = [i for i in items if not i.excluded]
         if not self.plugin or self.opts.power == "none":
-            return []
-        members = {m.get("uuid") for i in items if i.kind == "appliance"
+            return [todo]
+        members = {m.get("uuid") for i in todo if i.kind == "appliance"
                    for m in i.members or ()}
-        vms = [i for i in items if i.kind == "vm" and not i.excluded and i.uuid not in members]
-        if not vms:
-            return []
-        first = [i for i in vms if i.order == min(v.order for v in vms)]
-        rest = [i for i in items if not i.excluded and i not in first]
-        return first if rest else []
+        vms = [i for i in todo if i.kind == "vm" and i.uuid not in members]
+        waves = [[i for i in vms if i.order == order]
+                 for order in sorted({i.order for i in vms})]
+        others = [i for i in todo if i not in vms]
+        if len(waves) < 2:
+            waves.append(others)
+        else:
+            waves[1] = others + waves[1]
+        return [wave for wave in waves if wave]
 
-    def _recover_while_starting(self, items, first, by_vdi):
-        recovered = self._recover(first, by_vdi)
-        self._map_networks(recovered)
-        gate = _Gate()
-        starter = _Background(self._start, items, recovered, gate)
+    def _recover_and_start_in_waves(self, items, by_vdi):
+        """Returns (recovered, started). With one wave: recover, map networks, start. With
+        more: the start phase runs beside the later waves and starts each group (or vApp) as
+        soon as its wave is recovered."""
+        waves = self._waves(items)
+        recovered = {}
+        settled = _Settled()
+        starter = None
         try:
-            recovered.update(self._recover([i for i in items if i not in first], by_vdi))
-            self._map_networks(recovered)
+            for wave in waves:
+                recovered.update(self._recover(wave, by_vdi))
+                self._map_networks(recovered)
+                settled.add(i.uuid for i in wave)
+                if starter is None and len(waves) > 1:
+                    starter = _Background(self._start, items, recovered, settled)
         except BaseException:
-            gate.shut()
-            starter.result()
+            settled.shut()
+            if starter is not None:
+                starter.wait()  # the starts under way end (and are journaled) first
             raise
-        gate.open()
+        finally:
+            self._release_kept()
+        if starter is None:
+            return recovered, self._start(items, recovered)
         return recovered, starter.result()
+
+    def _release_kept(self):
+        """Close the foreign databases the plugin kept open for this run (best effort: xapi
+        drops them itself when it restarts)."""
+        for vdi in sorted(self._kept):
+            try:
+                call_json(self.xe, self.pool.master, "release",
+                          {"vdi": vdi, "keep": self.plugin_keep}, required=("released",))
+            except XeDrError as failure:
+                self.progress.note("could not close the metadata database of VDI %s: %s"
+                                   % (vdi, failure.one_line()))
+        self._kept.clear()
 
     def _recover(self, items, by_vdi):
         """Returns {item uuid: [recovered VM uuids]} for the items recovered."""
@@ -527,6 +558,7 @@ class Failover(SourcePhase, StoragePhase):
         args = {"vdi": vdi, "force": "true" if self.opts.force else "false",
                 "parallel": str(max(1, min(self.opts.parallel, self.plugin_parallel))),
                 "tag": self.run.id,
+                "keep": self.plugin_keep or "",
                 "vms": json.dumps([i.uuid for i in pending if i.kind == "vm"]),
                 "appliances": json.dumps([i.uuid for i in pending if i.kind == "appliance"])}
         call = self.xe.argv("host-call-plugin", {"host-uuid": self.pool.master, "plugin": PLUGIN,
@@ -534,6 +566,8 @@ class Failover(SourcePhase, StoragePhase):
         for item in pending:
             self.engine.record("begin", item.step, description="recover %s %s" % (
                 item.kind, item.name_label), via="plugin", commands=[call])
+        if self.plugin_keep:
+            self._kept.add(vdi)
         answer = call_json(self.xe, self.pool.master, "recover", args, required=("results",))
         try:
             results = dict((r["uuid"], r) for r in answer["results"])
@@ -618,9 +652,9 @@ class Failover(SourcePhase, StoragePhase):
     def _start(self, items, recovered, gate=None):
         """Start what was recovered: the standalone VMs order group by order group, each
         group all at once, and each vApp by appliance-start (xapi runs its order groups)
-        alongside them. With a ``gate`` (recovery still going on), the first group of
-        standalone VMs starts at once, and the rest waits for the gate: it starts what was
-        recovered once the gate opens, nothing if it is shut."""
+        alongside them. With a ``gate`` (a _Settled: recovery still going on in waves), each
+        group and vApp waits until its wave is over, and nothing more starts once the
+        recovery stopped."""
         if self.opts.power == "none":
             return {}
         paused = self.opts.power == "paused"
@@ -652,9 +686,8 @@ class Failover(SourcePhase, StoragePhase):
             return result
 
         def ready(group):
-            """The items of ``group`` that were recovered, once they can be started."""
-            if gate is not None and not all(i.uuid in recovered for i in group) \
-                    and not gate.wait():
+            """The items of ``group`` that were recovered, once their wave is over."""
+            if gate is not None and not gate.wait_for(i.uuid for i in group):
                 return []
             return [i for i in group if i.uuid in recovered]
 
@@ -740,23 +773,32 @@ class Failover(SourcePhase, StoragePhase):
                 self.progress.note(problem)
 
 
-class _Gate(object):
-    """Opened when the rest of the recovery is done, shut when it stopped."""
+class _Settled(object):
+    """The objects whose recovery wave is over (recovered or not), for the start phase to wait
+    on; shut when the recovery stopped."""
 
     def __init__(self):
-        self._event = threading.Event()
-        self._open = False
+        self._done = set()
+        self._shut = False
+        self._changed = threading.Condition()
 
-    def open(self):
-        self._open = True
-        self._event.set()
+    def add(self, uuids):
+        with self._changed:
+            self._done.update(uuids)
+            self._changed.notify_all()
 
     def shut(self):
-        self._event.set()
+        with self._changed:
+            self._shut = True
+            self._changed.notify_all()
 
-    def wait(self):
-        self._event.wait()
-        return self._open
+    def wait_for(self, uuids):
+        """True once every one of ``uuids`` is settled; False if the recovery stopped first."""
+        uuids = set(uuids)
+        with self._changed:
+            while not uuids <= self._done and not self._shut:
+                self._changed.wait()
+            return uuids <= self._done
 
 
 class _Background(object):
@@ -773,6 +815,9 @@ class _Background(object):
             self._value = fn(*args)
         except BaseException as failure:  # handed to the caller of result()
             self._error = failure
+
+    def wait(self):
+        self._thread.join()
 
     def result(self):
         self._thread.join()

@@ -48,8 +48,11 @@ class MetadataCopy(object):
         return dict(self.__dict__)
 
 
-def read_sources(xe, copies, master_uuid, plugin):
+def read_sources(xe, copies, master_uuid, plugin, keep=None):
     """One SourcePool per source pool, from its newest copy.
+
+    ``keep`` (a run id, with the plugin): the plugin keeps each foreign database open for the
+    recoveries of that run, which release it (failover.py).
 
     Several copies of one pool can all be "latest" (the same highest generation on several
     SRs, reference §1.5): only the first of each pool is read, so that nothing is listed or
@@ -61,7 +64,8 @@ def read_sources(xe, copies, master_uuid, plugin):
                        key=lambda c: (c.pool_uuid is None, c.sr_uuid or "", c.vdi_uuid)):
         if copy.pool_uuid is not None and copy.pool_uuid in seen:
             continue
-        source = read_with_plugin(xe, master_uuid, copy) if plugin else read_with_xe(xe, copy)
+        source = read_with_plugin(xe, master_uuid, copy, keep) if plugin else \
+            read_with_xe(xe, copy)
         if source.uuid in seen:
             continue
         seen.add(source.uuid)
@@ -150,8 +154,11 @@ class SourcePool(object):
 
 # -- reading a copy through the plugin --------------------------------------------------------
 
-def read_with_plugin(xe, master_uuid, copy):
-    data = call_json(xe, master_uuid, "inventory", {"vdi": copy.vdi_uuid},
+def read_with_plugin(xe, master_uuid, copy, keep=None):
+    args = {"vdi": copy.vdi_uuid}
+    if keep:
+        args["keep"] = keep
+    data = call_json(xe, master_uuid, "inventory", args,
                      required=("pool", "hosts", "vms", "appliances"))
     try:
         return _source_from_plugin(copy, data)

@@ -55,6 +55,11 @@ def read_metadata_vdi(lab, site_name, local, vdi_ref, info=None):
 def open_database(lab, site_name, local, vdi_ref, info=None):
     """The foreign database in a metadata VDI, as a read-only Db (VDI.open_database)."""
     generation, xml = read_metadata_vdi(lab, site_name, local, vdi_ref, info)
+    return database_of(local, generation, xml)
+
+
+def database_of(local, generation, xml):
+    """The read-only Db of a copy's bytes (as read by read_metadata_vdi)."""
     try:
         db, schema_minor = dbxml.from_xml(xml, label="foreign")
     except dbxml.DumpError as e:

@@ -25,7 +25,9 @@ environment, as from xapi (no UTF-8 locale), plus:
     XML (its ``<manifest>`` carries the schema and ``generation_count``) and
     ``state.db.generation`` holding the live generation count, rewritten when it changed;
   - ``XE_DR_PLUGIN_INVENTORY`` = ``.../etc/xensource-inventory``: ``KEY='value'`` lines,
-    ``INSTALLATION_UUID`` the host's uuid, ``CONTROL_DOMAIN_UUID`` its dom0's.
+    ``INSTALLATION_UUID`` the host's uuid, ``CONTROL_DOMAIN_UUID`` its dom0's;
+  - ``XE_DR_PLUGIN_RUN_DIR`` = ``.../var/run/xe-dr``: where the plugin keeps the refs of the
+    foreign sessions it keeps open between calls.
 
 The output is mapped as xapi maps it: one XML-RPC response with a string value is the result;
 a Failure response becomes that XAPI error; anything unparsable is XENAPI_PLUGIN_FAILURE
@@ -179,7 +181,8 @@ def host_environment(lab, site_name, db, host_ref):
                   "MANAGEMENT_INTERFACE='xenbr0'", "MANAGEMENT_ADDRESS_TYPE='IPv4'"]
         _write_if_changed(inventory, "".join(line + "\n" for line in lines))
     return {"XE_DR_PLUGIN_DEV_ROOT": dev, "XE_DR_PLUGIN_XAPI_DB": state_db,
-            "XE_DR_PLUGIN_INVENTORY": inventory}
+            "XE_DR_PLUGIN_INVENTORY": inventory,
+            "XE_DR_PLUGIN_RUN_DIR": os.path.join(root, "var", "run", "xe-dr")}
 
 
 def call_xml(session_ref, fn, args):

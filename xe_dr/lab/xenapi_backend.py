@@ -3,7 +3,11 @@
 Sessions live in the plugin process: the one xapi passed (``XE_DR_LAB_SESSION``, or any
 session made by ``login_with_password``) is a local session on the site's database; sessions
 returned by ``VDI.open_database`` are read-only sessions on a foreign database read from the
-metadata VDI. Records use API field names; like XML-RPC, int64 values are strings, booleans
+metadata VDI. Like xapi, which keeps a foreign session's database in memory until the session
+is logged out (xapi_vdi.ml open_database: a read-only session registered with the database
+it read), a foreign session outlives the plugin process that opened it: the bytes it read
+are kept in ``DIR/sessions/<site>-<ref>`` until ``session.logout``, and any later process
+given its ref uses them without opening (or paying for) the database again. Records use API field names; like XML-RPC, int64 values are strings, booleans
 are bools, references are ``OpaqueRef:`` strings.
 
 Supported: for every class, ``get_all``, ``get_all_records``, ``get_all_where``,
@@ -76,11 +80,31 @@ class Backend(object):
 
     # -- calls -----------------------------------------------------------------------------
 
+    def _kept_path(self, ref):
+        name = "".join(c for c in str(ref) if c.isalnum() or c == "-")
+        return self.lab.path("sessions", "%s-%s" % (self.site.name, name))
+
+    def _resolve(self, session):
+        """A foreign session opened by another process: its database, as it was read."""
+        if session in self.sessions:
+            return
+        try:
+            with open(self._kept_path(session), "rb") as handle:
+                generation, _, xml = handle.read().partition(b"\n")
+        except (IOError, OSError):
+            return
+        self.sessions[session] = foreign.database_of(self.site.read(), int(generation), xml)
+
     def call(self, session, method, params):
+        self._resolve(session)
         if method in ("session.logout", "session.local_logout", "logout"):
             if session not in self.sessions:
                 raise XapiError("SESSION_INVALID", [str(session)])
             self.sessions.pop(session, None)
+            try:
+                os.unlink(self._kept_path(session))
+            except OSError:
+                pass
             return ""
         cls_name, _, op = method.partition(".")
         cls = _CLASSES.get(cls_name.lower())
@@ -206,7 +230,9 @@ class Backend(object):
         start = time.time()
         info = {"db_opens": 0}
         try:
-            fdb = foreign.open_database(self.lab, self.site.name, local, vdi_ref, info)
+            generation, xml = foreign.read_metadata_vdi(self.lab, self.site.name, local,
+                                                        vdi_ref, info)
+            fdb = foreign.database_of(local, generation, xml)
         finally:
             calllog.append(self.lab, {
                 "site": self.site.name, "command": "VDI.open_database", "via": "XenAPI",
@@ -215,6 +241,11 @@ class Backend(object):
                 "pid": os.getpid()})
         ref = "OpaqueRef:" + util.new_uuid()
         self.sessions[ref] = fdb
+        path = self._kept_path(ref)
+        if not os.path.isdir(os.path.dirname(path)):
+            os.makedirs(os.path.dirname(path))
+        with open(path, "wb") as handle:
+            handle.write(b"%d\n" % generation + xml)
         return ref
 
     def _foreign(self, session):

@@ -28,7 +28,8 @@ def add_run_arguments(parser):
                        help="after recovery: start (default), paused, or none (the default "
                             "of a test)")
     group.add_argument("--parallel", type=int, default=4, metavar="N",
-                       help="recover and start up to N objects at once (default 4)")
+                       help="recover up to N objects at once (default 4); each order "
+                            "group starts all at once")
     group.add_argument("--map-network", action="append", default=[], metavar="SRC=DST",
                        help="put VIFs of source network SRC on network DST here (repeatable)")
     group.add_argument("--force", action="store_true",
