@@ -36,6 +36,8 @@ except ImportError:
 HOSTILE_VAPP = "<script>alert(1)</script>&\"'"
 HOSTILE_VM = "<img src=x onerror=alert(2)>|*_[x](y)`"
 FORGING_VM = "mon-01\n  VM    forged-01                    running"
+# U+202E shows the rest of its line reversed ("Trojan Source"): file-01 would read "10-elif".
+REVERSING_VM = "file-\u202e10"
 FORMATS = ("text", "markdown", "html", "json")
 needs_jinja = pytest.mark.skipif(not HAS_JINJA, reason="jinja2 is not installed")
 
@@ -70,6 +72,8 @@ def runs(tmp_path_factory):
            "name-label=" + HOSTILE_VM)
     lab.ok("A", "vm-param-set", "uuid=" + _uuid(drill, "vm", "mon-01"),
            "name-label=" + FORGING_VM)
+    lab.ok("A", "vm-param-set", "uuid=" + _uuid(drill, "vm", "file-01"),
+           "name-label=" + REVERSING_VM)
     drill.ok("A", "replication", "enable", *[u for u, _ in lab.replicated_srs()])
     # the host plugin at the DR site: vApp members and each VM's SRs are known
     drill.ok("B", "plugin", "install", "--host-root", lab.root + "/hosts/{uuid}")
@@ -129,7 +133,9 @@ def shown(text, fmt):
     """How a value from the run appears in a format."""
     if text is None:
         return "unknown"
-    text = re.sub(r"[\x00-\x1f]", lambda m: "\\x%02x" % ord(m.group()), text)
+    text = re.sub(u"[\x00-\x1f\u202a-\u202e]", lambda m: ("\\x%02x" if ord(m.group()) < 256
+                                                         else "\\u%04x") % ord(m.group()),
+                  text)
     if fmt == "html":
         return html.escape(text, quote=True).replace("&#x27;", "&#39;").replace(
             "&quot;", "&#34;")
@@ -301,6 +307,16 @@ def test_partial_text_names_failures_and_todo(runs):
     # the newline in a VM name cannot forge a line of the report
     assert not re.search(r"^  VM +forged-01", out, re.M)
     assert "mon-01\\x0a  VM    forged-01" in out
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_a_bidi_override_in_a_name_is_shown_not_obeyed(runs, fmt):
+    if fmt != "text" and not HAS_JINJA:
+        pytest.skip("jinja2 is not installed")
+    code, out, _ = report(runs, "partial", fmt)
+    assert code == 0
+    assert "\u202e" not in out
+    assert shown(REVERSING_VM, fmt) in out  # file-\u202e10, as the format writes it
 
 
 def test_killed_text_says_interrupted_and_how_to_resume(runs):

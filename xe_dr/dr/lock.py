@@ -116,10 +116,16 @@ class RunLock(object):
         self.xe.param_add("pool", self.pool_uuid, "other-config", {LOCK_KEY: value})
 
     def _holder(self):
+        """The claim on the pool now, None when there is none."""
         try:
             return self.xe.param_get("pool", self.pool_uuid, "other-config", key=LOCK_KEY)
-        except XapiError:
-            return None  # the key is gone (xe fails on a missing key)
+        except XapiError as failure:
+            # xe's answer for a key a map does not have (cli_operations.ml param_get:
+            # a Failure, printed as INTERNAL_ERROR); anything else is a real failure.
+            if failure.code == "INTERNAL_ERROR" and "not found in map" in " ".join(
+                    failure.params):
+                return None
+            raise
 
     def _take_over(self, stale, value):
         # Remove, then add again: if another process took the stale claim in between, the add

@@ -5,10 +5,9 @@ it out. Names come from pools and can hold anything: control characters are show
 so a name cannot forge a line of the report.
 """
 
-import re
+from xe_dr.cli.output import printable
 
 UNKNOWN = "unknown"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 WIDTH = 48  # of the timeline's bars, in characters
 
 
@@ -18,8 +17,7 @@ def clean(value):
         return UNKNOWN
     if not isinstance(value, str):
         value = str(value)
-    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 256
-                        else "\\u%04x" % ord(m.group()), value)
+    return printable(value)
 
 
 def name(value, uuid=None):

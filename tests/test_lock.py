@@ -1,0 +1,123 @@
+"""The claim a run puts on its pool (xe_dr/dr/lock.py), against a pool whose other-config
+behaves as xapi's master: adding a key that is there fails with MAP_DUPLICATE_KEY."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from xe_dr.dr.lock import LOCK_KEY, RunLock, claim_value, is_stale, parse_claim
+from xe_dr.errors import TemporaryError
+from xe_dr.exitcodes import ExitCode
+from xe_dr.xe.errors import XapiError
+
+
+class PoolConfig(object):
+    """pool-param-add / -get / -remove on one pool's other-config, as the Xe layer calls them."""
+
+    def __init__(self, **config):
+        self.config = dict(config)
+        self.calls = []
+
+    def param_add(self, cls, uuid, name, values=None, key=None, timeout=None):
+        self.calls.append("add")
+        for k, v in values.items():
+            if k in self.config:
+                raise XapiError("MAP_DUPLICATE_KEY", ["pool", "other_config", "OpaqueRef:p", k])
+            self.config[k] = v
+
+    def param_get(self, cls, uuid, name, key=None, database=None, timeout=None):
+        if key not in self.config:
+            raise XapiError("INTERNAL_ERROR", ["Failure: Key %s not found in map" % key])
+        return self.config[key]
+
+    def param_remove(self, cls, uuid, name, key, timeout=None):
+        self.calls.append("remove")
+        self.config.pop(key, None)
+
+
+def dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_claim_is_taken_and_given_back(tmp_path):
+    pool = PoolConfig(other="kept")
+    lock = RunLock(str(tmp_path), pool, "pool-1").acquire("run-a")
+    assert parse_claim(pool.config[LOCK_KEY])["run"] == "run-a"
+    assert parse_claim(pool.config[LOCK_KEY])["pid"] == str(os.getpid())
+    lock.release()
+    assert pool.config == {"other": "kept"}
+
+
+def test_a_live_claim_is_refused_with_75_and_how_to_remove_it(tmp_path):
+    holder = claim_value("run-a", pid=os.getpid(), host="admin-laptop")
+    pool = PoolConfig(**{LOCK_KEY: holder})
+    with pytest.raises(TemporaryError) as refused:
+        RunLock(str(tmp_path / "other"), pool, "pool-1").acquire("run-b")
+    assert refused.value.exit_code == ExitCode.TEMPORARY
+    line = refused.value.one_line()
+    assert "run run-a (pid %d on admin-laptop" % os.getpid() in line
+    assert "xe pool-param-remove uuid=pool-1 param-name=other-config param-key=xe-dr-lock" \
+        in line
+    assert pool.config[LOCK_KEY] == holder and pool.calls == ["add"]
+    # the refused run's local lock is free again
+    RunLock(str(tmp_path / "other"), PoolConfig(), "pool-1").acquire("run-c").release()
+
+
+def test_a_dead_process_claim_from_this_machine_is_taken_over(tmp_path):
+    stale = claim_value("run-a", pid=dead_pid())
+    pool = PoolConfig(**{LOCK_KEY: stale})
+    notes = []
+    lock = RunLock(str(tmp_path), pool, "pool-1", note=notes.append).acquire("run-b")
+    assert lock.took_over == stale
+    assert parse_claim(pool.config[LOCK_KEY])["run"] == "run-b"
+    assert notes and "stale lock" in notes[0]
+    lock.release()
+    assert LOCK_KEY not in pool.config
+
+
+def test_a_claim_from_another_machine_is_never_broken(tmp_path):
+    pool = PoolConfig(**{LOCK_KEY: claim_value("run-a", pid=dead_pid(), host="elsewhere")})
+    with pytest.raises(TemporaryError):
+        RunLock(str(tmp_path), pool, "pool-1").acquire("run-b")
+    assert pool.calls == ["add"]
+
+
+def test_staleness():
+    here = socket.gethostname()
+    assert is_stale(parse_claim(claim_value("r", pid=dead_pid())))
+    assert not is_stale(parse_claim(claim_value("r", pid=os.getpid())))
+    assert not is_stale(parse_claim(claim_value("r", pid=dead_pid(), host=here + "-x")))
+    assert not is_stale(parse_claim("set by hand"))
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped
+        assert is_stale(parse_claim(claim_value("r", pid=zombie.pid)))
+    finally:
+        zombie.wait()
+
+
+def test_a_release_that_fails_does_not_hide_the_outcome(tmp_path):
+    pool = PoolConfig()
+    notes = []
+    lock = RunLock(str(tmp_path), pool, "pool-1", note=notes.append).acquire("run-a")
+
+    def unreachable(*args, **kwargs):
+        raise XapiError("CLI_CONNECTION_FAILED", ["Connection refused"])
+    pool.param_get = unreachable
+    lock.release()
+    assert notes and "could not remove this run's lock" in notes[0]
+    # and the local lock is free
+    RunLock(str(tmp_path), PoolConfig(), "pool-1").acquire("run-b").release()
+
+
+def test_a_claim_someone_else_holds_now_is_left_alone(tmp_path):
+    pool = PoolConfig()
+    lock = RunLock(str(tmp_path), pool, "pool-1").acquire("run-a")
+    pool.config[LOCK_KEY] = claim_value("run-z", host="elsewhere")  # removed by hand, re-taken
+    lock.release()
+    assert parse_claim(pool.config[LOCK_KEY])["run"] == "run-z"
