@@ -121,3 +121,17 @@ def test_a_claim_someone_else_holds_now_is_left_alone(tmp_path):
     pool.config[LOCK_KEY] = claim_value("run-z", host="elsewhere")  # removed by hand, re-taken
     lock.release()
     assert parse_claim(pool.config[LOCK_KEY])["run"] == "run-z"
+
+
+def test_status_names_the_run_that_holds_the_pool(drill):
+    pool = drill.lab.uuid("A", "pool")
+    claim = claim_value("20261125-101010-failover-ab12", pid=4242, host="admin-laptop")
+    drill.lab.ok("A", "pool-param-add", "uuid=" + pool, "param-name=other-config",
+                 LOCK_KEY + "=" + claim)
+    text = drill.xedr("A", "status")
+    assert "  locked by run 20261125-101010-failover-ab12 (pid 4242 on admin-laptop, since" \
+        in text.out, text
+    assert drill.xedr("A", "--json", "status").json["lock"]["host"] == "admin-laptop"
+    drill.lab.ok("A", "pool-param-remove", "uuid=" + pool, "param-name=other-config",
+                 "param-key=" + LOCK_KEY)
+    assert "locked by" not in drill.xedr("A", "status").out

@@ -10,6 +10,7 @@ VMs tagged ``xe-dr-ignore`` are listed as ignored and do not count against the s
 """
 
 from xe_dr.dr.inventory import find_metadata_copies
+from xe_dr.dr.lock import LOCK_KEY, parse_claim
 from xe_dr.dr.plugin import call_json, malformed, plugin_version
 from xe_dr.pool import read_pool
 from xe_dr.xe.records import parse_ref, parse_tags
@@ -136,8 +137,10 @@ def pool_status(xe, peer_xe=None, use_plugin=True):
     if redo_log is None:
         # Without the plugin: the pool redo log has a VDI of its own type (reference §1.6).
         redo_log = {"enabled": any(v.get("type") == "Redo log" for v in facts.vdis.values())}
+    claim = pool.other_config.get(LOCK_KEY)  # a run under way (or one that died)
     return {
         "pool": pool.to_json(),
+        "lock": (parse_claim(claim) or {"text": claim}) if claim else None,
         "plugin": state is not None,
         "replication": targets,
         "alerts": (state or {}).get("messages"),

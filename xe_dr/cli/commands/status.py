@@ -33,6 +33,11 @@ def _text(status, all_vms):
                  "on" if pool["metadata_lun_alerts"] else "off",
                  {True: "on", False: "off", None: "unknown"}[status["redo_log"].get("enabled")]),
              "replicated metadata (%d of at most 8 SRs):" % len(status["replication"])]
+    lock = status["lock"]
+    if lock:
+        lines.insert(2, "  locked by run %s (pid %s on %s, since %s)" % (
+            lock.get("run", lock.get("text")), lock.get("pid", "?"), lock.get("host", "?"),
+            lock.get("since", "?")))
     for target in status["replication"]:
         generation = ("generation %s" % target["generation"]
                       if target["generation"] is not None else "generation unknown")
