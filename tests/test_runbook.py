@@ -120,6 +120,12 @@ def test_runbook_test_runs_twice_to_the_same_state_and_xe_dr_cleanup_undoes_it(d
     text = make_runbook(drill, script, "--test", "--all", "--power", "paused")
     runbook_id = re.search(r"^# xe-dr runbook (\S+): test failover", text, re.M).group(1)
     assert "\nfor task in $TASKS" not in text  # a test keeps its DR tasks for the cleanup
+    # each order group starts all at once, as xe-dr starts it: one wait per group
+    groups = re.findall(r"^# order group (\d+): (\d+) VM\(s\), all at once", text, re.M)
+    assert groups and max(int(n) for _, n in groups) > 4  # more than the default --parallel
+    starting = text.split("# order group %s:" % groups[0][0])[1].split("# order group")[0]
+    assert starting.count("start vm ") == int(groups[0][1])
+    assert starting.count("wait_jobs") == 1
     result = run_bash(drill, script)
     assert result.returncode == 2, result.stderr
     during = state(drill, tag_values=True)

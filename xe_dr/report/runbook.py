@@ -23,6 +23,7 @@ import re
 import shlex
 import time
 
+from xe_dr.dr.failover import MOST_STARTS_AT_ONCE
 from xe_dr.errors import UsageError
 from xe_dr.report.text import clean
 
@@ -348,8 +349,8 @@ def render(plan, options, info):
         add("#   4. starts them%s: vApps with appliance-start (xapi runs their own order "
             "groups), standalone VMs" % (" PAUSED (a test never runs guest code)"
                                          if power == "paused" else ""))
-        add("#      by order group, lowest first, up to %d at once;" % (
-            options.get("parallel") or 4))
+        add("#      by order group, lowest first, each group all at once (up to %d);" %
+            MOST_STARTS_AT_ONCE)
     if mode == "test":
         add("#   5. leaves everything in place for the test: undo it with 'xe-dr cleanup %s'."
             % run_id)
@@ -513,10 +514,11 @@ def render(plan, options, info):
         for item in vms:
             order = item.get("order") if isinstance(item.get("order"), int) else 0
             groups.setdefault(order, []).append(item)
-        parallel = options.get("parallel") or 4
+        parallel = MOST_STARTS_AT_ONCE  # a group starts all at once, as with xe-dr
         for order in sorted(groups):
             members = groups[order]
-            add("# order group %d: %d VM(s), up to %d at once" % (order, len(members), parallel))
+            add("# order group %d: %d VM(s), all at once (up to %d)" % (
+                order, len(members), parallel))
             add('log "starting order group %d"' % order)
             for start in range(0, len(members), parallel):
                 add("JOBS=\"\"")
