@@ -245,3 +245,34 @@ def test_the_wrong_pool_stops_before_anything(drill, tmp_path):
 def test_resume_is_refused(drill):
     result = drill.xedr("B", "runbook", "--resume", "20260101-000000-test-0000")
     assert result.code == 64 and "a runbook is a plan" in result.err
+
+
+def test_a_runbook_made_before_the_disaster_recovers_what_failover_recovers(drill_factory,
+                                                                            tmp_path):
+    """In peacetime the DR site sees no metadata yet: with --source, the plan comes from the
+    live source pool (what status calls protected), and after the disaster the runbook
+    reaches the state a failover reaches."""
+    by_failover, by_runbook = drill_factory(), drill_factory()
+    for drill in (by_failover, by_runbook):
+        drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+
+    script = tmp_path / "peacetime.sh"
+    made = by_runbook.xedr("B", "--json", "runbook", "--all", "-o", str(script),
+                           "--source", "local", "--source-xe", by_runbook.lab.xe_path("A"),
+                           *by_runbook.storage_args("B"))
+    assert made.code == 0, made
+    plan = made.json["plan"]
+    assert [s["via"] for s in plan["sources"]] == ["live"]
+    chosen = [i for i in plan["items"] if not i.get("excluded")]
+    assert chosen and any(i["kind"] == "appliance" and i["members"] for i in chosen)
+    assert any(c["name"] == "protection" for c in plan["checks"])  # local-storage VMs
+
+    for drill in (by_failover, by_runbook):  # the disaster
+        drill.lab.mirror("break")
+        drill.lab.disaster("A")
+    failed_over = by_failover.xedr("B", "--json", "failover", "--all",
+                                   *by_failover.storage_args("B"))
+    assert failed_over.code == 2, failed_over
+    result = run_bash(by_runbook, script)
+    assert result.returncode == 2, result.stderr
+    assert state(by_runbook) == state(by_failover)

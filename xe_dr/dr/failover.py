@@ -30,8 +30,9 @@ import time
 from xe_dr.dr import prechecks as checks_
 from xe_dr.dr.attach import StoragePhase
 from xe_dr.dr.engine import Engine, LineProgress, StepFailed
-from xe_dr.dr.inventory import RUN_TAG, find_metadata_copies, read_sources
-from xe_dr.dr.plan import BLOCKING, CONFIRM, Check, Item, select
+from xe_dr.dr.inventory import (RUN_TAG, find_metadata_copies, read_live_source,
+                                read_sources)
+from xe_dr.dr.plan import BLOCKING, CONFIRM, WARNING, Check, Item, select
 from xe_dr.dr.plugin import PLUGIN, call_json, malformed, plugin_version
 from xe_dr.dr.source import SourcePhase
 from xe_dr.errors import UsageError, XeDrError
@@ -271,6 +272,15 @@ class Failover(SourcePhase, StoragePhase):
 
     def _recover_and_start(self, dry_run):
         sources = self._sources()
+        protection = None
+        if not sources and dry_run and self.source_xe is not None:
+            # Before a disaster the copies are not visible here yet: plan from the live
+            # source pool (a runbook made in peacetime), whose references are real.
+            live, protection = read_live_source(self.source_xe)
+            sources = [live]
+            self.report["sources"] = [{"uuid": live.uuid, "name_label": live.name_label,
+                                       "vdi": None, "sr": None, "generation": None,
+                                       "via": live.via}]
         if not sources:
             if dry_run and self.opts.storage:
                 self.report["todo"].append("the VM list comes from the metadata on the SRs "
@@ -290,7 +300,8 @@ class Failover(SourcePhase, StoragePhase):
         else:
             items = select(sources, self.opts.all, self.opts.vapps, self.opts.vms,
                            self.opts.exclude, failed_over_only=self.opts.mode == "failback")
-            checks = self._prechecks(items, by_vdi)
+            checks = self._prechecks(items, by_vdi) if protection is None else \
+                _live_checks(items, sources[0], protection)
         self.report["checks"] = [c.to_json() for c in checks]
         pool_blocking = [c for c in checks if c.verdict == BLOCKING and not c.objects]
         _exclude_failing(items, checks)
@@ -771,6 +782,28 @@ class Failover(SourcePhase, StoragePhase):
             problem = write_default(self.run)
             if problem:
                 self.progress.note(problem)
+
+
+def _live_checks(items, source, protection):
+    """The checks of a plan made from the live source pool: xe checks each object again when
+    the plan is carried out (the runbook's assert-can-be-recovered); what is left out here is
+    what ``xe-dr status`` says cannot come back (a disk on local storage or on shared storage
+    without replicated metadata)."""
+    checks = [Check("source:live", WARNING, "planned from the live pool %s, as it is now: a "
+                    "VM or vApp made after this plan is not in it" % source.name_label,
+                    fix="make the plan again after changes (it is cheap: cron it)")]
+    for item in items:
+        vms = [item.uuid] if item.kind == "vm" else [m["uuid"] for m in item.members or ()]
+        unprotected = [protection[u] for u in vms
+                       if u in protection and protection[u]["class"] != "protected"]
+        if unprotected:
+            checks.append(Check(
+                "protection", BLOCKING, "%s %s cannot be recovered at the other site: %s" % (
+                    "VM" if item.kind == "vm" else "vApp", item.name_label, "; ".join(
+                        "%s: %s" % (v["name_label"], v["reason"]) for v in unprotected)),
+                fix="move its disks to SRs with replicated metadata ('xe-dr status')",
+                objects=[item.uuid]))
+    return checks
 
 
 class _Settled(object):

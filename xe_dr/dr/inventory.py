@@ -219,3 +219,40 @@ def read_with_xe(xe, copy):
         [SourceAppliance(a["uuid"], a.get("name-label", ""), a.get("name-description", ""))
          for a in appliances],
         "xe")
+
+
+# -- reading the source pool itself, before a disaster -----------------------------------------
+
+def read_live_source(xe):
+    """The source pool as its metadata copies describe it, read from the live pool (a plan or
+    runbook made before a disaster, when the DR site cannot see the copies yet): real
+    references, so vApp membership is known. Returns (SourcePool, {vm uuid: status class}),
+    the class as ``xe-dr status`` gives it (protected, at-risk, unrecoverable, ignored)."""
+    from xe_dr.dr.status import PoolFacts, classify_vms
+    facts = PoolFacts(xe)
+    protection = dict((v["uuid"], v) for v in classify_vms(
+        facts, {c.sr_uuid for c in facts.copies if c.local}))
+    records = xe.list("vm", params=VM_FIELDS + ("appliance",), filters={
+        "is-control-domain": "false", "is-a-snapshot": "false", "is-a-template": "false"})
+    appliances = xe.list("appliance", params=("uuid", "name-label", "name-description"))
+    hosts = xe.list("host", params=("uuid", "name-label", "software-version", "edition"))
+    vms = [SourceVM(
+        uuid=r["uuid"], name_label=r.get("name-label", ""),
+        power_state=r.get("power-state", "halted"), version=_int(r.get("version")),
+        order=_int(r.get("order")), start_delay=_int(r.get("start-delay")),
+        shutdown_delay=_int(r.get("shutdown-delay")),
+        ha_restart_priority=r.get("ha-restart-priority", ""),
+        memory=_int(r.get("memory-static-max")), vcpus=_int(r.get("VCPUs-max")),
+        appliance=parse_ref(r.get("appliance", "")) or "",
+        xe_dr_run=parse_map(r.get("other-config", "")).get(RUN_TAG, "")) for r in records]
+    copy = MetadataCopy(None, None, facts.pool.uuid, True, False)
+    return SourcePool(
+        copy, facts.pool.uuid, facts.pool.name_label,
+        [{"uuid": h["uuid"], "name_label": h.get("name-label", ""),
+          "edition": h.get("edition", ""),
+          "software_version": parse_map(h.get("software-version", ""))} for h in hosts],
+        vms,
+        [SourceAppliance(a["uuid"], a.get("name-label", ""), a.get("name-description", ""),
+                         sorted(v.uuid for v in vms if v.appliance == a["uuid"]))
+         for a in appliances],
+        "live"), protection
