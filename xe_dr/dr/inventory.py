@@ -189,6 +189,23 @@ VM_FIELDS = ("uuid", "name-label", "power-state", "version", "order", "start-del
              "other-config")
 
 
+def _vm_of_record(r, appliance):
+    return SourceVM(
+        uuid=r["uuid"], name_label=r.get("name-label", ""),
+        power_state=r.get("power-state", "halted"), version=_int(r.get("version")),
+        order=_int(r.get("order")), start_delay=_int(r.get("start-delay")),
+        shutdown_delay=_int(r.get("shutdown-delay")),
+        ha_restart_priority=r.get("ha-restart-priority", ""),
+        memory=_int(r.get("memory-static-max")), vcpus=_int(r.get("VCPUs-max")),
+        appliance=appliance, xe_dr_run=parse_map(r.get("other-config", "")).get(RUN_TAG, ""))
+
+
+def _hosts_of_records(hosts):
+    return [{"uuid": h["uuid"], "name_label": h.get("name-label", ""),
+             "edition": h.get("edition", ""),
+             "software_version": parse_map(h.get("software-version", ""))} for h in hosts]
+
+
 def read_with_xe(xe, copy):
     """Four database opens: pool, hosts, VMs, vApps (batched with params=, reference §2.3)."""
     database = {"vdi-uuid": copy.vdi_uuid}
@@ -200,22 +217,10 @@ def read_with_xe(xe, copy):
     appliances = xe.list("appliance", params=("uuid", "name-label", "name-description"),
                          database=database)
     pool = pools[0] if pools else {"uuid": copy.pool_uuid, "name-label": ""}
-    vms = [SourceVM(
-        uuid=r["uuid"], name_label=r.get("name-label", ""),
-        power_state=r.get("power-state", "halted"), version=_int(r.get("version")),
-        order=_int(r.get("order")), start_delay=_int(r.get("start-delay")),
-        shutdown_delay=_int(r.get("shutdown-delay")),
-        ha_restart_priority=r.get("ha-restart-priority", ""),
-        memory=_int(r.get("memory-static-max")), vcpus=_int(r.get("VCPUs-max")),
-        # <not in database> for members and non-members alike (reference §2.3): unknown
-        appliance=UNKNOWN if appliances else "",
-        xe_dr_run=parse_map(r.get("other-config", "")).get(RUN_TAG, "")) for r in records]
+    # <not in database> for members and non-members alike (reference §2.3): unknown
+    vms = [_vm_of_record(r, UNKNOWN if appliances else "") for r in records]
     return SourcePool(
-        copy, pool["uuid"], pool.get("name-label", ""),
-        [{"uuid": h["uuid"], "name_label": h.get("name-label", ""),
-          "edition": h.get("edition", ""),
-          "software_version": parse_map(h.get("software-version", ""))} for h in hosts],
-        vms,
+        copy, pool["uuid"], pool.get("name-label", ""), _hosts_of_records(hosts), vms,
         [SourceAppliance(a["uuid"], a.get("name-label", ""), a.get("name-description", ""))
          for a in appliances],
         "xe")
@@ -236,22 +241,10 @@ def read_live_source(xe):
         "is-control-domain": "false", "is-a-snapshot": "false", "is-a-template": "false"})
     appliances = xe.list("appliance", params=("uuid", "name-label", "name-description"))
     hosts = xe.list("host", params=("uuid", "name-label", "software-version", "edition"))
-    vms = [SourceVM(
-        uuid=r["uuid"], name_label=r.get("name-label", ""),
-        power_state=r.get("power-state", "halted"), version=_int(r.get("version")),
-        order=_int(r.get("order")), start_delay=_int(r.get("start-delay")),
-        shutdown_delay=_int(r.get("shutdown-delay")),
-        ha_restart_priority=r.get("ha-restart-priority", ""),
-        memory=_int(r.get("memory-static-max")), vcpus=_int(r.get("VCPUs-max")),
-        appliance=parse_ref(r.get("appliance", "")) or "",
-        xe_dr_run=parse_map(r.get("other-config", "")).get(RUN_TAG, "")) for r in records]
+    vms = [_vm_of_record(r, parse_ref(r.get("appliance", "")) or "") for r in records]
     copy = MetadataCopy(None, None, facts.pool.uuid, True, False)
     return SourcePool(
-        copy, facts.pool.uuid, facts.pool.name_label,
-        [{"uuid": h["uuid"], "name_label": h.get("name-label", ""),
-          "edition": h.get("edition", ""),
-          "software_version": parse_map(h.get("software-version", ""))} for h in hosts],
-        vms,
+        copy, facts.pool.uuid, facts.pool.name_label, _hosts_of_records(hosts), vms,
         [SourceAppliance(a["uuid"], a.get("name-label", ""), a.get("name-description", ""),
                          sorted(v.uuid for v in vms if v.appliance == a["uuid"]))
          for a in appliances],
