@@ -129,6 +129,12 @@ def test_the_whole_documented_sequence_failover_protect_failback(drill):
     drill.ok("B", "replication", "enable", *srs_b)
     assert all(t["healthy"] for t in drill.xedr("B", "--json", "status").json["replication"])
 
+    # The DR site's own vApp: failback --all must leave it (plain xe cannot see vApp members
+    # in B's metadata, so they are read from B itself, reachable with --source).
+    own = drill.lab.ok("B", "appliance-create", "name-label=b-apps").value
+    drill.lab.ok("B", "vm-param-set", "uuid=" + drill.lab.uuid("B", "vm", **{
+        "name-label": "b-monitor"}), "appliance=" + own)
+
     # Failback: the array now mirrors B to A; site A comes back with its VMs halted.
     drill.lab.mirror("reverse")
     drill.lab.restore("A")
@@ -145,6 +151,8 @@ def test_the_whole_documented_sequence_failover_protect_failback(drill):
     drill.lab.mirror("break")
     resumed = drill.xedr("A", "--json", "--yes", "failback", "--resume", run_id)
     assert resumed.code in (0, 2), resumed
+    assert "b-apps" not in [i["name_label"] for i in resumed.json["items"]]
+    assert vm_states(drill, "B")["b-monitor"] == "running"
     running_a = vm_states(drill, "A")
     for name in protected:
         assert running_a.get(name) == "running", (name, running_a)

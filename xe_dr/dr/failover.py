@@ -30,8 +30,8 @@ import time
 from xe_dr.dr import prechecks as checks_
 from xe_dr.dr.attach import StoragePhase
 from xe_dr.dr.engine import Engine, LineProgress, StepFailed
-from xe_dr.dr.inventory import (RUN_TAG, find_metadata_copies, read_live_source,
-                                read_sources)
+from xe_dr.dr.inventory import (RUN_TAG, find_metadata_copies, learn_membership,
+                                read_live_source, read_sources)
 from xe_dr.dr.plan import BLOCKING, CONFIRM, WARNING, Check, Item, select
 from xe_dr.dr.plugin import PLUGIN, call_json, malformed, plugin_version
 from xe_dr.dr.source import SourcePhase
@@ -262,6 +262,8 @@ class Failover(SourcePhase, StoragePhase):
                                self.pool.master, plugin, keep=self.plugin_keep)
         if self.plugin_keep:
             self._kept.update(s.copy.vdi_uuid for s in sources)
+        if not plugin and self.source_xe is not None and sources:
+            learn_membership(sources, self.source_xe)
         self.plugin = plugin
         self.report["plugin"] = bool(plugin)
         self.report["sources"] = [{"uuid": s.uuid, "name_label": s.name_label,

@@ -132,7 +132,7 @@ class SourcePool(object):
         self.hosts = hosts            # [{"uuid","name_label","software_version": {...}}]
         self.vms = vms                # [SourceVM]
         self.appliances = appliances  # [SourceAppliance]
-        self.via = via                # "plugin" or "xe"
+        self.via = via                # "plugin", "xe", "xe, members from the live pool", "live"
 
     def vm(self, uuid):
         for vm in self.vms:
@@ -227,6 +227,29 @@ def read_with_xe(xe, copy):
 
 
 # -- reading the source pool itself, before a disaster -----------------------------------------
+
+def learn_membership(sources, xe):
+    """Plain xe cannot tell a vApp's members in a foreign database (reference §2.3). When the
+    pool that wrote a copy is reachable (a failback: the DR site is up), its live references
+    tell them: fill them in for the copies of that pool. A VM the live pool no longer has
+    keeps "unknown"."""
+    from xe_dr.pool import read_pool
+    pool_uuid = read_pool(xe).uuid
+    mine = [s for s in sources if s.uuid == pool_uuid and s.via == "xe"]
+    if not mine:
+        return
+    live = dict((r["uuid"], parse_ref(r.get("appliance", "")) or "") for r in xe.list(
+        "vm", params=("uuid", "appliance"), filters={"is-control-domain": "false"}))
+    for source in mine:
+        for vm in source.vms:
+            if vm.uuid in live:
+                vm.appliance = live[vm.uuid]
+        for appliance in source.appliances:
+            appliance.vms = sorted(vm.uuid for vm in source.vms
+                                   if vm.appliance == appliance.uuid)
+        source.via = "xe, members from the live pool"
+
+
 
 def read_live_source(xe):
     """The source pool as its metadata copies describe it, read from the live pool (a plan or
