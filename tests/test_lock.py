@@ -135,3 +135,29 @@ def test_status_names_the_run_that_holds_the_pool(drill):
     drill.lab.ok("A", "pool-param-remove", "uuid=" + pool, "param-name=other-config",
                  "param-key=" + LOCK_KEY)
     assert "locked by" not in drill.xedr("A", "status").out
+
+
+def test_a_claim_that_changes_hands_while_it_is_read_is_still_a_refusal(tmp_path):
+    """The holder released between our add and our read, and a third run took the pool
+    before our second add: refused like any second run, not an xe error."""
+    third = claim_value("run-c", pid=os.getpid(), host="elsewhere")
+
+    class Racing(PoolConfig):
+        reads = 0
+
+        def param_get(self, *args, **kwargs):
+            self.reads += 1
+            if self.reads == 1:
+                self.config.pop(LOCK_KEY)  # the holder ends between our add and our read ...
+            return PoolConfig.param_get(self, *args, **kwargs)
+
+        def param_add(self, *args, **kwargs):
+            if self.reads == 1:
+                self.config[LOCK_KEY] = third  # ... and run-c claims the pool first
+            return PoolConfig.param_add(self, *args, **kwargs)
+
+    pool = Racing(**{LOCK_KEY: claim_value("run-a", pid=os.getpid())})
+    with pytest.raises(TemporaryError) as refused:
+        RunLock(str(tmp_path), pool, "pool-1").acquire("run-b")
+    assert "run run-c" in refused.value.one_line()
+    assert pool.config[LOCK_KEY] == third

@@ -105,7 +105,7 @@ class RunLock(object):
                 raise
             holder = self._holder()
             if holder is None:  # released between our add and our read: try once more
-                self._add(value)
+                self._add_or_refuse(value)
             elif is_stale(parse_claim(holder)):
                 self._take_over(holder, value)
             else:
@@ -135,13 +135,16 @@ class RunLock(object):
             self.xe.param_remove("pool", self.pool_uuid, "other-config", LOCK_KEY)
         except XapiError:
             pass  # already removed by someone else; the add decides
+        self._add_or_refuse(value)
+        self.took_over = stale
+
+    def _add_or_refuse(self, value):
         try:
             self._add(value)
         except XapiError as failure:
             if failure.code != "MAP_DUPLICATE_KEY":
                 raise
             raise self._refusal(self._holder() or "another run")
-        self.took_over = stale
 
     def _refusal(self, holder):
         fields = parse_claim(holder)
