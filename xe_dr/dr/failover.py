@@ -137,6 +137,7 @@ class Failover(SourcePhase, StoragePhase):
         self.engine = None
         self._kept = set()  # metadata VDIs whose database the plugin keeps open for this run
         self.plugin_keep = None  # the key it keeps them under (the run id), when it can
+        self._facts = None  # the prechecks' reads of the target pool (_target_facts)
         self.report = {"mode": options.mode, "power": options.power, "checks": [],
                        "storage": [], "sources": [], "items": [], "warnings": [],
                        "todo": [], "commands": []}
@@ -213,10 +214,17 @@ class Failover(SourcePhase, StoragePhase):
             lock.release()
         return self.report, outcome
 
-    def _early_checks(self, target=None):
+    def _target_facts(self):
+        """Read once per run: attaching storage, the only change before the prechecks, leaves
+        the target's VMs, vApps, networks and host editions as they were."""
+        if self._facts is None:
+            self._facts = checks_.TargetFacts(self.xe, self.pool, self.hosts)
+        return self._facts
+
+    def _early_checks(self):
         """The checks that need no metadata, made before anything is changed: a licence that
         forbids DR, HA on for a test, --map-network targets that do not exist."""
-        target = target or checks_.TargetFacts(self.xe, self.pool, self.hosts)
+        target = self._target_facts()
         checks = [checks_.check_licence(target),
                   checks_.check_ha(target, self.opts.mode, self.opts.disable_ha)]
         mapped = checks_.check_network_map(target, self.opts.network_map)
@@ -341,14 +349,14 @@ class Failover(SourcePhase, StoragePhase):
         return self._outcome(items, recovered, started)
 
     def _prechecks(self, items, by_vdi):
-        target = checks_.TargetFacts(self.xe, self.pool, self.hosts)
+        target = self._target_facts()
         # The SRs this run brings in: they must not be attached at the source any more.
         srs = sorted({sr for entry in self.report["storage"] for key in (
             "introduced", "plugged", "already_attached") for sr in entry[key]})
         attached = {p["sr-uuid"] for p in self.xe.list(
             "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
         mode = self.opts.mode
-        result = list(self._early_checks(target))
+        result = list(self._early_checks())
         result += checks_.check_versions(target, list(by_vdi.values()))
         result.append(checks_.check_edition(target, list(by_vdi.values())))
         if mode != "test":
@@ -361,7 +369,6 @@ class Failover(SourcePhase, StoragePhase):
         _exclude_failing(items, result)
         result.append(checks_.check_capacity(target, items, self.opts.power))
         self._networks_before = {n["uuid"] for n in target.networks}
-        self._target = target
         for check in result:
             if check.verdict != "ok":
                 self.progress.note("precheck %s: %s" % (check.verdict, check.message))
