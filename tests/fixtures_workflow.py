@@ -47,9 +47,10 @@ class Drill(object):
 
     def xedr(self, site, *args, **kw):
         stdin = kw.pop("stdin", "")
+        tty = kw.pop("tty", False)  # a person at a terminal: prompts are asked
         env = Environment(stdin=io.StringIO(stdin), stdout=io.StringIO(), stderr=io.StringIO(),
-                          environ=kw.pop("environ", {}), stdin_isatty=False,
-                          stdout_isatty=False, stderr_isatty=False)
+                          environ=kw.pop("environ", {}), stdin_isatty=tty,
+                          stdout_isatty=False, stderr_isatty=tty)
         argv = self.transport + ["--xe", self.lab.xe_path(site), "--state-dir",
                                  self.state_dir] + list(args)
         code = main(argv, env)

@@ -38,6 +38,7 @@ class ArgvWatch(object):
         self.seen = []
         self.scans = 0
         self._stop = threading.Event()
+        self.ignored = set()  # the planted process: a scan under way may still see it
         self._thread = threading.Thread(target=self._watch)
         self._thread.daemon = True
 
@@ -51,7 +52,7 @@ class ArgvWatch(object):
                         cmdline = handle.read()
                 except (IOError, OSError):
                     continue  # ended meanwhile
-                if self.needle in cmdline:
+                if self.needle in cmdline and int(pid) not in self.ignored:
                     self.seen.append((int(pid), cmdline))
             self.scans += 1
 
@@ -83,6 +84,7 @@ def watched(secret):
             assert time.time() < deadline, "the watch does not see a process's argv"
             time.sleep(0.01)
     finally:
+        watch.ignored.add(planted.pid)
         planted.kill()
         planted.wait()
     del watch.seen[:]

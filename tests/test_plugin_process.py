@@ -55,7 +55,7 @@ def assert_closed(site, opens=1):
 def test_version(python, s):
     out = sc.call(python, s.b, "version")
     assert_one_response(out)
-    assert out.value == "2"
+    assert out.value == "3"
 
 
 def test_unknown_function(python, s):
@@ -130,7 +130,7 @@ def test_a_copy_from_a_newer_schema(python, s, fn):
 
 def test_metadata_state_on_the_protected_pool(python, s):
     state = sc.call(python, s.a, "metadata_state").json()
-    assert state["version"] == "2"
+    assert state["version"] == "3"
     assert state["pool"] == {"uuid": s.pool_a, "name_label": "", "master": s.a1}
     assert state["host"] == {"uuid": s.a1, "is_master": True, "reason": None}
     # The database file was flushed at 118; the copy being replicated shows 130.
@@ -210,7 +210,7 @@ def test_inventory(python, s):
     out = sc.call(python, s.b, "inventory", {"vdi": s.m1})
     assert_one_response(out)
     inv = out.json()
-    assert inv["version"] == "2" and inv["vdi"] == s.m1
+    assert inv["version"] == "3" and inv["vdi"] == s.m1
     assert inv["generation"] == 125
     # the pool has no name: its master's hostname stands in (as XenCenter shows it)
     assert inv["pool"] == {"uuid": s.pool_a, "name_label": "alpha-a1.example.org",
@@ -229,7 +229,7 @@ def test_inventory(python, s):
         "memory": 4 * 2 ** 30, "vcpus": 4, "appliance": s.app,
         "srs": [{"uuid": s.sr1, "name_label": "DR LUN 1", "type": "lvmoiscsi",
                  "shared": True, "content_type": "", "present": True, "attached": True,
-                 "local_storage": False}],
+                 "local_storage": False, "replicated": True}],
         "networks": [{"name_label": "Pool-wide network associated with eth0",
                       "bridge": "xenbr0", "exists_here": True,
                       "local_network": web1["networks"][0]["local_network"],
@@ -254,8 +254,8 @@ def test_inventory(python, s):
     assert backup == {"name_label": "Backup", "bridge": "xapi7", "exists_here": False,
                       "local_network": None, "matched_by": None}
     (local,) = vms[s.local_vm]["srs"]
-    assert (local["uuid"], local["present"], local["attached"], local["local_storage"]) == (
-        s.local_sr, False, False, True)
+    assert (local["uuid"], local["present"], local["attached"], local["local_storage"],
+            local["replicated"]) == (s.local_sr, False, False, True, False)
 
     (app,) = inv["appliances"]
     assert app == {"uuid": s.app, "name_label": "Web tier", "name_description": "front ends",
@@ -296,7 +296,7 @@ def test_recover_a_batch(python, s):
     assert_one_response(out)
     result = out.json()
     assert (result["version"], result["vdi"], result["force"], result["parallel"]) == (
-        "2", s.m1, False, 2)
+        "3", s.m1, False, 2)
     kinds = [(r["kind"], r["uuid"]) for r in result["results"]]
     # vApps first, then the VMs in the order given, each once
     assert kinds == [("appliance", s.app)] + [("vm", u) for u in vms[:-1]]

@@ -87,7 +87,7 @@ def test_runbook_reaches_the_state_failover_reaches(drill_factory, tmp_path):
         protect_and_break(drill)
     assert state(by_failover) == state(by_runbook)  # twins
 
-    failed_over = by_failover.xedr("B", "--json", "failover", *(options +
+    failed_over = by_failover.xedr("B", "--json", "--yes", "failover", *(options +
                                                                 by_failover.storage_args("B")))
     assert failed_over.code == 2, failed_over  # VMs on local or unmirrored storage left out
 
@@ -141,7 +141,11 @@ def test_runbook_test_runs_twice_to_the_same_state_and_xe_dr_cleanup_undoes_it(d
     assert "is up already" in again.stderr
     assert state(drill, tag_values=True) == during
 
-    cleanup = drill.xedr("B", "cleanup", "--yes", runbook_id)
+    # What a runbook tagged was made by a script xe-dr did not watch: --force, which asks.
+    refused = drill.xedr("B", "cleanup", runbook_id)
+    assert refused.code == 64 and "runbook" in refused.err, refused
+    assert state(drill, tag_values=True) == during
+    cleanup = drill.xedr("B", "cleanup", "--force", "--yes", runbook_id)
     assert cleanup.code == 0, cleanup
     after = state(drill)
     # what the runbook recovered and attached is gone; its DR tasks are left (xe cannot tag
@@ -270,7 +274,7 @@ def test_a_runbook_made_before_the_disaster_recovers_what_failover_recovers(dril
     for drill in (by_failover, by_runbook):  # the disaster
         drill.lab.mirror("break")
         drill.lab.disaster("A")
-    failed_over = by_failover.xedr("B", "--json", "failover", "--all",
+    failed_over = by_failover.xedr("B", "--json", "--yes", "failover", "--all",
                                    *by_failover.storage_args("B"))
     assert failed_over.code == 2, failed_over
     result = run_bash(by_runbook, script)

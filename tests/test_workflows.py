@@ -218,7 +218,7 @@ def test_a_newer_vm_at_the_target_blocks_that_vm_only(drill):
 def test_vms_running_at_a_reachable_source_block(drill):
     enable_protection(drill)
     drill.lab.mirror("break")  # the array is broken but site A is still up: a split brain
-    result = drill.xedr("B", "--json", "failover", "--all", "--source", "local",
+    result = drill.xedr("B", "--json", "--yes", "failover", "--all", "--source", "local",
                         "--source-xe", drill.lab.xe_path("A"), *drill.storage_args("B"))
     assert result.code == 1, result
     checks = checks_of(result)

@@ -26,6 +26,10 @@ class UsageError(XeDrError):
     exit_code = ExitCode.USAGE
 
 
+class NoInputError(XeDrError):
+    exit_code = ExitCode.NOINPUT
+
+
 class ConfigError(XeDrError):
     exit_code = ExitCode.CONFIG
 

@@ -11,6 +11,7 @@ class ExitCode(enum.IntEnum):
     FAILED = 1
     PARTIAL = 2          # some objects failed, the rest succeeded
     USAGE = 64           # bad command line
+    NOINPUT = 66         # what the command names does not exist (a run that never ran here)
     UNREACHABLE = 69     # the target (ssh, xapi) could not be reached
     TEMPORARY = 75       # interrupted, locked or timed out: safe to resume or retry
     REFUSED = 77         # host key, permission or licence refused the operation
@@ -21,7 +22,9 @@ EXIT_CODE_MEANINGS = (
     (ExitCode.OK, "success; for checks, all is well"),
     (ExitCode.FAILED, "failed"),
     (ExitCode.PARTIAL, "partly failed: some objects failed and the report names them"),
-    (ExitCode.USAGE, "usage error on the command line"),
+    (ExitCode.USAGE, "usage error on the command line, or a safety check that needs --force "
+                     "or --yes"),
+    (ExitCode.NOINPUT, "nothing found: the run named never ran in this pool, or was cleaned up"),
     (ExitCode.UNREACHABLE, "the target host or xapi could not be reached"),
     (ExitCode.TEMPORARY, "interrupted, locked by another run, or timed out: safe to resume or retry"),
     (ExitCode.REFUSED, "refused: host key, permission or licence"),

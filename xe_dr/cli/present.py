@@ -45,4 +45,7 @@ def failover_text(report):
                 lines.append("    " + " ".join(command))
     for todo in report["todo"]:
         lines.append("next: " + todo)
+    # Last, where an operator's eye lands: the split-brain warning of an unchecked source.
+    for warning in report.get("warnings", ()):
+        lines.append("warning: " + warning)
     return lines

@@ -9,17 +9,28 @@ from xe_dr.xe.errors import XapiError
 
 
 class StoragePhase(object):
-    def _storage(self):
-        known = {r["uuid"]: r for r in self.xe.list(
-            "sr", params=("uuid", "name-label", "type", "introduced-by", "other-config"))}
-        pbds = self.xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached"))
+    def _specs(self, need_passwords=True):
+        """The run's storage as StorageSpecs, with the CHAP passwords given to this
+        invocation (never stored). A LUN that needs one that was not given again is a usage
+        error when ``need_passwords``, and left out otherwise."""
+        specs = []
         for spec_json in self.opts.storage:
             spec = StorageSpec(spec_json["type"], spec_json["device_config"],
                                self.chap_passwords.get(spec_json["device_config"].get("SCSIid"),
                                                        self.chap_passwords.get(None)))
             if spec_json.get("chap") and not spec.chap_password:
+                if not need_passwords:
+                    continue
                 raise UsageError("this storage needs its CHAP password again",
                                  hint="give --chap-password-file or --chap-password-env")
+            specs.append(spec)
+        return specs
+
+    def _storage(self):
+        known = {r["uuid"]: r for r in self.xe.list(
+            "sr", params=("uuid", "name-label", "type", "introduced-by", "other-config"))}
+        pbds = self.xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached"))
+        for spec in self._specs():
             self._attach(spec, known, pbds)
 
     def _attach(self, spec, known, pbds):

@@ -16,16 +16,20 @@ created, and enable HA again if the run disabled it.
 import time
 
 from xe_dr.dr.engine import Engine
-from xe_dr.dr.failover import RUN_TAG
-from xe_dr.errors import UsageError, XeDrError
-from xe_dr.exitcodes import ExitCode
 from xe_dr.dr.lock import RunLock
+from xe_dr.errors import NoInputError, UsageError, XeDrError
+from xe_dr.exitcodes import ExitCode
 from xe_dr.journal import DONE, NOTE, Run, new_run_id
+from xe_dr.marks import DISPOSABLE_KINDS, RUN_KIND_TAG, RUN_TAG, is_runbook_id
 from xe_dr.pool import read_pool
+from xe_dr.xe.records import parse_map
+
+NOT_IN_DATABASE = "<not in database>"
 
 
 class Ownership(object):
-    """What run ``run_id`` created in the pool, from its journal and from tags."""
+    """What run ``run_id`` created in the pool, from its journal and from tags; ``kinds``
+    holds the run kind each tagged object carries ('' when it carries none)."""
 
     def __init__(self, xe, run_id, journal_run=None):
         self.run_id = run_id
@@ -33,12 +37,15 @@ class Ownership(object):
         self.srs, self.plugged_pbds, self.networks = set(), set(), set()
         self.secrets = set()
         self.ha = None
+        self.kinds = {}
         if journal_run is not None:
             self._from_journal(journal_run)
         tag = {"other-config:%s" % RUN_TAG: run_id}
-        self.vms.update(xe.uuids("vm", filters=tag))
-        self.srs.update(xe.uuids("sr", filters=tag))
-        self.networks.update(xe.uuids("network", filters=tag))
+        for cls, found in (("vm", self.vms), ("sr", self.srs), ("network", self.networks)):
+            for record in xe.list(cls, params=("uuid", "other-config"), filters=tag):
+                found.add(record["uuid"])
+                self.kinds[record["uuid"]] = parse_map(record.get("other-config", "")).get(
+                    RUN_KIND_TAG, "")
 
     def _from_journal(self, run):
         for step, entry in run.step_states().items():
@@ -66,8 +73,95 @@ class Ownership(object):
         return dict((k, sorted(v) if isinstance(v, set) else v) for k, v in self.__dict__.items())
 
 
+class Survey(object):
+    """What of a run's objects is in the pool now: read before anything is decided, so that
+    the refusals, the list shown before a forced cleanup and the cleanup itself agree."""
+
+    def __init__(self, xe, owned, pool):
+        self.vms = dict((r["uuid"], r) for r in xe.list(
+            "vm", params=("uuid", "name-label", "power-state", "appliance"))
+            if r["uuid"] in owned.vms)
+        self.appliances = set(owned.appliances)
+        for record in self.vms.values():
+            if record.get("appliance") and record["appliance"] != NOT_IN_DATABASE:
+                self.appliances.add(record["appliance"])
+        self.appliances &= set(xe.uuids("appliance")) if self.appliances else set()
+        self.tasks = owned.tasks & set(xe.uuids("drtask")) if owned.tasks else set()
+        self.pbds = xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached"))
+        self.srs = dict((r["uuid"], r) for r in xe.list("sr", params=("uuid", "name-label"))
+                        if r["uuid"] in owned.srs)
+        self.plugged = [p for p in self.pbds if p["uuid"] in owned.plugged_pbds and
+                        p["currently-attached"] == "true"]
+        self.secrets = owned.secrets & set(xe.uuids("secret")) if owned.secrets else set()
+        self.networks = dict((r["uuid"], r) for r in xe.list(
+            "network", params=("uuid", "name-label")) if r["uuid"] in owned.networks) \
+            if owned.networks else {}
+        self.ha = owned.ha if owned.ha and owned.ha.get("heartbeat_srs") and \
+            not pool.ha_enabled else None
+        # The kinds the run's objects say they were made by, and the run's own.
+        self.kinds = set(owned.kinds[u] for u in list(self.vms) + list(self.srs) +
+                         list(self.networks) if u in owned.kinds)
+
+    def empty(self):
+        return not (self.vms or self.appliances or self.tasks or self.srs or self.plugged or
+                    self.secrets or self.networks or self.ha)
+
+    def running(self):
+        return sorted((r for r in self.vms.values() if r["power-state"] == "running"),
+                      key=lambda r: r["name-label"])
+
+    def lines(self):
+        """Exactly what a cleanup destroys, one object a line."""
+        lines = []
+        for record in sorted(self.vms.values(), key=lambda r: r["name-label"]):
+            lines.append("VM %s (%s, %s): hard shutdown, destroy its record (not its disks)"
+                         % (record["name-label"], record["uuid"], record["power-state"]))
+        lines += ["vApp %s: destroy" % a for a in sorted(self.appliances)]
+        lines += ["DR task %s: destroy" % t for t in sorted(self.tasks)]
+        lines += ["SR %s (%s): unplug and forget (its LUN's data stays)" % (
+            r["name-label"], r["uuid"]) for r in sorted(self.srs.values(),
+                                                       key=lambda r: r["name-label"])]
+        lines += ["PBD %s of SR %s: unplug" % (p["uuid"], p["sr-uuid"]) for p in self.plugged]
+        lines += ["secret %s (the run's CHAP password): destroy" % s for s in sorted(
+            self.secrets)]
+        lines += ["network %s (%s): destroy if no VIF or PIF uses it" % (
+            r["name-label"], r["uuid"]) for r in sorted(self.networks.values(),
+                                                       key=lambda r: r["name-label"])]
+        if self.ha:
+            lines.append("HA: enable again")
+        return lines
+
+
+def _refusal(run_id, kinds, survey, has_journal):
+    """Why cleaning up this run needs --force, or None: only a test's objects, found by a
+    test's journal or tags, may go without it, and never a running VM (an administrator may
+    have started a test's VMs as production)."""
+    where = "" if has_journal else " (no journal here: judged by the objects' tags)"
+    if is_runbook_id(run_id):
+        return "run %s is a runbook's: what it tagged was made by a script xe-dr did not " \
+               "watch" % run_id
+    real = sorted(k for k in kinds if k and k not in DISPOSABLE_KINDS)
+    if real:
+        return "run %s was a real %s%s: cleaning it up destroys production VMs" % (
+            run_id, " and ".join(real), where)
+    if "" in kinds:
+        return "some objects tagged %s do not say which kind of run made them%s" % (
+            run_id, where)
+    if len(kinds) > 1:
+        return "the objects tagged %s say different kinds of run (%s)" % (
+            run_id, ", ".join(sorted(kinds)))
+    running = survey.running()
+    if running:
+        return "VM(s) of test %s are running, perhaps as production now: %s" % (
+            run_id, ", ".join("%s (%s)" % (r["name-label"], r["uuid"]) for r in running))
+    return None
+
+
 def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda text: None,
-            argv=(), transport=""):
+            argv=(), transport="", confirm=None, announce=None):
+    """Undo run ``run_id``. When --force overrides a refusal, ``announce(line)`` shows what
+    will be destroyed, one line each, then ``confirm(question, what)`` must say yes."""
+    announce = announce or progress
     pool = read_pool(xe)
     original = _open_original(state_dir, run_id)
     if original is not None:
@@ -77,10 +171,27 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
                 run_id, original.meta["target"].get("pool_name")))
         if kind not in ("test", "failover", "failback"):
             raise UsageError("run %s is a %s: there is nothing to clean up" % (run_id, kind))
-        if kind != "test" and not force:
-            raise UsageError("run %s was a real %s: cleaning it up destroys the recovered VMs"
-                             % (run_id, kind), hint="add --force if that is really meant")
     owned = Ownership(xe, run_id, original)
+    survey = Survey(xe, owned, pool)
+    # A journal of a cleanup that did not finish still has to be ended ("cleaned up"), even
+    # when what is left of it is nothing.
+    unfinished = original is not None and original.meta.get("status") != "cleaned up"
+    if survey.empty() and not unfinished:
+        raise NoInputError("nothing tagged %s in this pool: it never ran here, or it was "
+                           "already cleaned up" % run_id)
+    kinds = survey.kinds | ({original.meta["kind"]} if original is not None else set())
+    refusal = _refusal(run_id, kinds, survey, original is not None)
+    if refusal and not dry_run:
+        if not force:
+            raise UsageError(refusal, hint="add --force if that is really meant; it lists "
+                                           "what it destroys and asks first")
+        announce("cleanup of %s destroys:" % run_id)
+        for line in survey.lines():
+            announce("  " + line)
+        if confirm is not None and not confirm(
+                "%s. Destroy the %d object(s) listed above?" % (refusal, len(survey.lines())),
+                "a forced cleanup"):
+            raise XeDrError("not confirmed: nothing was changed")
     run = None
     lock = RunLock(state_dir, xe, pool.uuid, note=progress)
     if not dry_run:
@@ -94,9 +205,10 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
         run.append(NOTE, "stale lock taken over", holder=lock.took_over)
     engine = Engine(run, dry_run=dry_run)
     report = {"run": run.id if run else None, "of": run_id, "owned": owned.to_json(),
+              "destroys": survey.lines(), "needs_force": refusal,
               "failures": [], "commands": engine.planned}
     try:
-        _apply(xe, engine, owned, pool, progress)
+        _apply(xe, engine, owned, survey, pool, progress)
     except (KeyboardInterrupt, XeDrError) as failure:
         # Stopped outside a step (xe unreachable while listing, ^C): the run says so and
         # keeps its report, like a failover's; running cleanup again finishes the job.
@@ -139,16 +251,11 @@ def _open_original(state_dir, run_id):
         return None  # another machine ran it: the tags alone say what it created
 
 
-def _apply(xe, engine, owned, pool, progress):
-    vms = dict((r["uuid"], r) for r in xe.list("vm", params=("uuid", "name-label",
-                                                             "power-state", "appliance"))
-               if r["uuid"] in owned.vms)
-    appliances = set(owned.appliances)
-    for record in vms.values():
-        if record.get("appliance") and record["appliance"] != "<not in database>":
-            appliances.add(record["appliance"])
+def _apply(xe, engine, owned, survey, pool, progress):
+    vms = survey.vms
+    appliances = survey.appliances
     progress("cleaning up %d VM(s), %d vApp(s), %d SR(s)" % (len(vms), len(appliances),
-                                                            len(owned.srs)))
+                                                            len(survey.srs)))
 
     def remove_vm(uuid):
         record = vms[uuid]
@@ -171,14 +278,13 @@ def _apply(xe, engine, owned, pool, progress):
         engine.do("destroy:appliance:%s" % appliance, "destroy vApp %s" % appliance,
                   lambda a=appliance: _gone_ok(xe.run, "appliance-destroy", {"uuid": a}),
                   commands=[xe.argv("appliance-destroy", {"uuid": appliance})])
-    existing_tasks = set(xe.uuids("drtask"))
-    for task in sorted(owned.tasks & existing_tasks):
+    for task in sorted(survey.tasks & set(xe.uuids("drtask"))):
         engine.do("destroy:drtask:%s" % task, "destroy DR task %s" % task,
                   lambda t=task: _gone_ok(xe.run, "drtask-destroy", {"uuid": t}),
                   commands=[xe.argv("drtask-destroy", {"uuid": task})])
     pbds = xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached"))
     present_srs = set(xe.uuids("sr"))
-    for sr in sorted(owned.srs & present_srs):
+    for sr in sorted(set(survey.srs) & present_srs):
         mine = [p for p in pbds if p["sr-uuid"] == sr]
         # The master's PBD last, as xapi does (reference §2.1, §2.2).
         mine.sort(key=lambda p: p["host-uuid"] == pool.master)
@@ -208,7 +314,7 @@ def _apply(xe, engine, owned, pool, progress):
             engine.do("destroy:network:%s" % network, "destroy network %s" % network,
                       lambda n=network: _gone_ok(xe.run, "network-destroy", {"uuid": n}),
                       commands=[xe.argv("network-destroy", {"uuid": network})])
-    if owned.ha and owned.ha.get("heartbeat_srs"):
+    if survey.ha:
         params = {"heartbeat-sr-uuids": owned.ha["heartbeat_srs"]}
 
         def enable_ha():

@@ -27,18 +27,20 @@ import json
 import threading
 import time
 
+from xe_dr.dr import guard
 from xe_dr.dr import prechecks as checks_
 from xe_dr.dr.attach import StoragePhase
 from xe_dr.dr.engine import Engine, LineProgress, StepFailed
-from xe_dr.dr.inventory import (RUN_TAG, find_metadata_copies, learn_membership,
-                                read_live_source, read_sources)
+from xe_dr.dr.inventory import (find_metadata_copies, learn_membership, read_live_source,
+                                read_sources)
 from xe_dr.dr.plan import BLOCKING, CONFIRM, WARNING, Check, Item, select
 from xe_dr.dr.plugin import PLUGIN, call_json, malformed, plugin_version
 from xe_dr.dr.source import SourcePhase
-from xe_dr.errors import UsageError, XeDrError
+from xe_dr.errors import TemporaryError, UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.dr.lock import RunLock
 from xe_dr.journal import NOTE, Run, new_run_id
+from xe_dr.marks import RUN_KIND_TAG, RUN_TAG
 from xe_dr.pool import read_hosts, read_pool
 
 MODES = ("failover", "test", "failback")
@@ -62,10 +64,27 @@ def _exclude_failing(items, checks):
                     item.excluded = check.message
 
 
+def _sm_error(failure):
+    """The SM error number of a failure, or of the xe error a failed step wraps."""
+    return getattr(failure, "sm_error_number", None) or getattr(
+        getattr(failure, "cause", None), "sm_error_number", None)
+
+
 def _storage_hint(failure):
-    if getattr(failure, "sm_error_number", None) == 47:
+    if _sm_error(failure) == 47:
         return "the replica is not writable: halt the mirror (promote the copy at this site)"
     return "fix that"
+
+
+class Declined(XeDrError):
+    """The operator answered no: the run stops before the change it was asked about."""
+    run_status = "not confirmed"
+
+
+class ArrayStop(TemporaryError):
+    """The run needs the array's hand (a LUN here is still a read-only mirror target): a stop
+    by design, not a failure; it resumes once the array made the LUN writable."""
+    run_status = "waiting for the array"
 
 
 class Options(object):
@@ -142,6 +161,7 @@ class Failover(SourcePhase, StoragePhase):
                        "storage": [], "sources": [], "items": [], "warnings": [],
                        "todo": [], "commands": []}
         self._new_networks = set()
+        self.source_state = None  # how far the source site was checked (xe_dr/dr/guard.py)
 
     # -- entry points -------------------------------------------------------------------------
     def plan(self):
@@ -150,13 +170,16 @@ class Failover(SourcePhase, StoragePhase):
         self.hosts = read_hosts(self.xe)
         self.engine = Engine(None, dry_run=True)
         self.report["checks"] = [c.to_json() for c in self._early_checks()]
+        self._before_the_first_change()
         self._storage()
         self._recover_and_start(dry_run=True)
         self.report["commands"] = self.engine.planned
         self.report["outcome"] = "planned"
         return self.report, ExitCode.OK
 
-    def apply(self, resume_id=None):
+    def apply(self, resume_id=None, storage=None):
+        """Run (or, with ``resume_id``, resume) the run. ``storage``: StorageSpecs given again
+        to a resume, correcting LUNs whose attach has not begun."""
         self.pool = read_pool(self.xe)
         self.hosts = read_hosts(self.xe)
         lock = RunLock(self.state_dir, self.xe, self.pool.uuid, note=self.progress.note)
@@ -170,6 +193,8 @@ class Failover(SourcePhase, StoragePhase):
                                                                     self.run.meta["kind"]))
             self.opts = Options.from_json(self.run.meta["options"])
             lock.acquire(self.run.id)
+            if storage is not None:
+                self._correct_storage(storage)
             self.run.set_status("running", resumed=time.time())
         else:
             # The lock first: a run refused because another holds the pool leaves nothing.
@@ -187,11 +212,17 @@ class Failover(SourcePhase, StoragePhase):
             blocking = [c for c in early if c.verdict == BLOCKING]
             if blocking:
                 return self.report, self._blocked(blocking)
-            if self.opts.mode == "failback" and self.source_xe is not None:
-                self._shutdown_at_source()
+            source_plan = self._before_the_first_change()
+            self._confirm("storage", self._storage_question(source_plan))
+            if source_plan is not None:
+                self._shutdown_at_source(source_plan)
             try:
                 self._storage()
             except XeDrError as failure:
+                if self.opts.mode == "failback" and _sm_error(failure) == 47:
+                    # After the source phase, this site's LUNs are mirror targets until the
+                    # array halts or reverses the mirror: a stop by design.
+                    raise self._array_stop(failure)
                 failure.hint = "%s; then resume with 'xe-dr %s --resume %s'" % (
                     failure.hint or _storage_hint(failure),
                     "failback" if self.opts.mode == "failback" else "failover", self.run.id)
@@ -203,9 +234,10 @@ class Failover(SourcePhase, StoragePhase):
             self._save_report()
             raise
         except XeDrError as failure:
+            status = getattr(failure, "run_status", "failed")
             self.run.append(NOTE, "stopped", error=failure.one_line())
-            self.run.set_status("failed", error=failure.one_line())
-            self.report["outcome"] = "failed"
+            self.run.set_status(status, error=failure.one_line())
+            self.report["outcome"] = status
             self.report["error"] = failure.one_line()
             self._save_report()
             raise
@@ -213,6 +245,115 @@ class Failover(SourcePhase, StoragePhase):
             self._release_kept()
             lock.release()
         return self.report, outcome
+
+    # -- before the first change ------------------------------------------------------------
+    def _before_the_first_change(self):
+        """Everything that can be checked without a change, checked before the first one: the
+        source site (split brain), each SCSI id against the target's LUN list, for a
+        failback the selection at the source and that its SRs can be brought here. Returns
+        a failback's SourcePlan (None otherwise)."""
+        self.source_state = guard.source_state(self.opts.mode, self.opts.source,
+                                               self.source_xe)
+        if self.source_state == guard.UNREACHABLE:
+            self.source_xe = None  # taken for down, and said so
+        self.report["source"] = self.source_state
+        warning = guard.fence_warning(self.source_state)
+        if warning and warning not in self.report["warnings"]:
+            self.report["warnings"].append(warning)
+            self.progress.note(warning)
+        guard.check_luns(self.xe, [spec for spec in self._specs(need_passwords=False)
+                                   if self.engine.state_of("attach:%s" % spec.device_config.get(
+                                       "SCSIid", "?")) is None])
+        plan = None
+        if self.opts.mode == "failback" and self.source_xe is not None:
+            plan = self._plan_at_source()
+            if not self.opts.storage:
+                attached = {p["sr-uuid"] for p in self.xe.list(
+                    "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
+                missing = sorted(set(plan.srs) - attached)
+                if missing:
+                    raise UsageError("SR(s) %s are not attached here and no storage options "
+                                     "were given" % ", ".join(
+                                         plan.srs[s]["name-label"] for s in missing),
+                                     hint="give --target/--iqn/--scsiid or --hba-scsiid "
+                                          "('xe-dr probe' finds them); nothing was changed")
+        elif not self.opts.storage and not self.engine.dry_run and not [
+                c for c in find_metadata_copies(self.xe, self.pool.uuid)
+                if c.latest and not c.local]:
+            raise UsageError("no storage options were given and no recoverable metadata is "
+                             "attached here", hint="give --target/--iqn/--scsiid or "
+                             "--hba-scsiid ('xe-dr probe' finds them); nothing was changed")
+        return plan
+
+    def _correct_storage(self, specs):
+        """A resume given the storage options again: they replace the run's (journaled, and
+        kept in run.json for the next resume)."""
+        new = [s.to_json() for s in specs]
+        if new == self.opts.storage:
+            return
+        self.run.append(NOTE, "storage corrected", before=self.opts.storage, after=new)
+        self.opts.storage = new
+        self.run.meta["options"] = self.opts.to_json()
+
+    def _confirm(self, which, question):
+        """Ask once per run (a resume does not ask again what was answered): a real failover
+        or failback asks before the storage is attached and before the first recovery."""
+        if self.opts.mode == "test" or self.run is None:
+            return
+        step = "confirmed:%s" % which
+        if any(e["event"] == NOTE and e["step"] == step for e in self.run.entries()):
+            return
+        if not self.confirm(question, "a real %s" % self.opts.mode):
+            raise Declined("not confirmed: %s" % (
+                "nothing was changed" if which == "storage" else "nothing was recovered"),
+                hint="resume with 'xe-dr %s --resume %s' when ready" % (self.opts.mode,
+                                                                          self.run.id))
+        self.engine.note(step, answered=True)
+
+    def _source_line(self):
+        if self.source_state == guard.CHECKED:
+            return "The source pool was reached: VMs still running there and LUNs still " \
+                   "attached there are checked before any recovery."
+        if self.source_state == guard.DECLARED_DOWN:
+            return "The source site is declared down (--source down)."
+        return "WARNING: %s." % guard.fence_warning(self.source_state)
+
+    def _storage_question(self, source_plan):
+        lines = ["%s into pool %s." % ("Failback" if self.opts.mode == "failback" else
+                                       "Real failover", self.pool.name_label)]
+        if source_plan is not None:
+            names = [a["name-label"] for a in source_plan.apps] + \
+                [v["name-label"] for v in source_plan.standalone]
+            lines.append("At the source site: shut down %s, then unplug SR(s) %s there." % (
+                ", ".join(names) or "nothing (all halted)",
+                ", ".join(r["name-label"] for r in source_plan.srs.values()) or "none"))
+        luns = ["%s (%s)" % (s["device_config"].get("SCSIid", "?"), s["type"])
+                for s in self.opts.storage]
+        lines.append("Attach here the SRs of LUN(s) %s." % ", ".join(luns) if luns else
+                     "No LUN to attach: the metadata is read from the SRs attached here.")
+        lines.append(self._source_line())
+        return "\n".join(lines + ["Go on?"])
+
+    def _recovery_question(self, items, checks):
+        todo = [i for i in items if not i.excluded]
+        power = {"start": "then start them", "paused": "then start them paused",
+                 "none": "and leave them halted"}[self.opts.power]
+        lines = ["Recover into pool %s, %s: %s." % (
+            self.pool.name_label, power, ", ".join(
+                "%s %s" % ("vApp" if i.kind == "appliance" else "VM", i.name_label)
+                for i in todo) or "nothing")]
+        lines += [c.message + "." for c in checks if c.verdict == CONFIRM]
+        if self.source_state != guard.CHECKED:
+            lines.append(self._source_line())
+        return "\n".join(lines + ["Go on?"])
+
+    def _array_stop(self, failure):
+        """A failback's storage step met a LUN that is still a read-only mirror target."""
+        stop = ArrayStop("the DR site is down; have the array make this site's LUNs writable "
+                         "(halt or reverse the mirror), then: xe-dr failback --resume %s"
+                         % self.run.id)
+        stop.cause = failure.one_line()
+        return stop
 
     def _target_facts(self):
         """Read once per run: attaching storage, the only change before the prechecks, leaves
@@ -249,12 +390,16 @@ class Failover(SourcePhase, StoragePhase):
     def _on_event(self, kind, step, info):
         self.progress.step(kind, step, info)
 
+    def _marks(self):
+        """What marks an object as this run's: the run id, and the run's kind so that a
+        cleanup without the journal can tell a test's objects from production ones."""
+        return {RUN_TAG: self.run.id if self.run else "RUN", RUN_KIND_TAG: self.opts.mode}
+
     def _tag_argv(self, cls, uuid):
-        return self.xe.argv("%s-param-set" % cls, {"uuid": uuid, "other-config": {
-            RUN_TAG: self.run.id if self.run else "RUN"}})
+        return self.xe.argv("%s-param-set" % cls, {"uuid": uuid, "other-config": self._marks()})
 
     def _tag(self, cls, uuid):
-        self.xe.param_set(cls, uuid, {"other-config": {RUN_TAG: self.run.id}})
+        self.xe.param_set(cls, uuid, {"other-config": self._marks()})
         return uuid
 
     # -- phases 2-7 ---------------------------------------------------------------------------
@@ -333,14 +478,8 @@ class Failover(SourcePhase, StoragePhase):
             self.run.set_status("blocked")
             self._save_report()
             return ExitCode.FAILED
-        confirm = [c for c in checks if c.verdict == CONFIRM]
-        if confirm and self.engine.state_of("confirmed") is None:
-            text = "; ".join(c.message for c in confirm)
-            if not self.confirm("%s. Go on?" % text, "replacing existing VMs"):
-                for item in items:
-                    if any(item.uuid in c.objects for c in confirm):
-                        item.excluded = "not confirmed: an existing VM would be replaced"
-            self.engine.note("confirmed", answered=True)
+        if self.opts.mode != "test":
+            self._confirm("recovery", self._recovery_question(items, checks))
         if self.opts.mode == "test" and self.opts.disable_ha and (
                 self.pool.ha_enabled or self.engine.begun("ha:disable") is not None):
             self._disable_ha()
@@ -578,6 +717,7 @@ class Failover(SourcePhase, StoragePhase):
         args = {"vdi": vdi, "force": "true" if self.opts.force else "false",
                 "parallel": str(max(1, min(self.opts.parallel, self.plugin_parallel))),
                 "tag": self.run.id,
+                "kind": self.opts.mode,
                 "keep": self.plugin_keep or "",
                 "vms": json.dumps([i.uuid for i in pending if i.kind == "vm"]),
                 "appliances": json.dumps([i.uuid for i in pending if i.kind == "appliance"])}
@@ -597,10 +737,14 @@ class Failover(SourcePhase, StoragePhase):
             result = results.get(item.uuid)
             if result and result.get("ok"):
                 # A plugin that tagged in its session says so; one that did not (version 1)
-                # ignored the tag argument, and xe tags.
+                # ignored the tag argument, and xe tags (version 2 tagged the run, not its
+                # kind: xe adds that).
                 if result.get("tagged") == self.run.id and isinstance(
                         result.get("recovered_vms"), list):
                     vms = [str(u) for u in result["recovered_vms"]]
+                    if result.get("tagged_kind") != self.opts.mode:
+                        for uuid in vms:
+                            self._tag("vm", uuid)
                 else:
                     vms = self._tag_recovered(item)
                 self.engine.record("done", item.step, result=vms, seconds=result.get("seconds"))
@@ -760,9 +904,19 @@ class Failover(SourcePhase, StoragePhase):
             "protect this pool so that failback is possible: 'xe-dr replication enable SR...' "
             "on SRs the array mirrors back to the other site")
 
+    def _selected_by_name(self, item):
+        named = set(self.opts.vms) | set(self.opts.vapps)
+        return item.uuid in named or item.name_label in named
+
     def _outcome(self, items, recovered, started):
         failed = {f.step for f in self.engine.failures}
-        excluded = [i for i in items if i.excluded and i.excluded != "recovered with its vApp"]
+        # Left out of --all because DR never protected it: listed with the reason, no failure.
+        checks = [c for c in self.report["checks"] if c["verdict"] == BLOCKING]
+        unprotected = {o for c in checks if c.get("unprotected") for o in c["objects"]}
+        other = {o for c in checks if not c.get("unprotected") for o in c["objects"]}
+        excluded = [i for i in items if i.excluded and i.excluded != "recovered with its vApp"
+                    and not (i.uuid in unprotected and i.uuid not in other and
+                             not self._selected_by_name(i))]
         self.report["items"] = [dict(i.to_json(), recovered_vms=recovered.get(i.uuid),
                                      started=bool(started.get(i.uuid)),
                                      failed=i.step in failed or

@@ -10,10 +10,10 @@ Two ways to read a foreign database, with the same results where both can know a
 """
 
 from xe_dr.dr.plugin import call_json, malformed
+from xe_dr.marks import RUN_TAG
 from xe_dr.xe.records import parse_map, parse_ref
 
 UNKNOWN = None  # a fact that this way of reading cannot know
-RUN_TAG = "xe-dr-run"  # other-config key xe-dr puts on everything a run creates
 
 
 def _int(text, default=0):

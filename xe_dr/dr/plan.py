@@ -6,8 +6,11 @@ Prechecks are read-only. Each has a verdict:
 - ``confirm``: the run can go on only after an explicit yes (--yes or the prompt);
 - ``blocking``: the run cannot start until it is fixed (the ``fix`` says how);
 - ``skipped``: it could not be checked here (the ``message`` says why).
-A check about one VM or vApp that fails (its SR is missing, it uses local storage) excludes
-that object only: the rest of the run goes on and ends as partly failed (exit 2).
+A verdict about one VM or vApp (its SR is missing, it uses local storage) excludes that
+object only: the rest of the run goes on, and ends partly failed (exit 2) if the object was
+selected (named, or protected under --all), and succeeded if it was only unprotected (left
+out of --all with the reason). A blocking verdict about the pool stops the run before it
+changes anything it can check first, and before any recovery otherwise (exit 1).
 """
 
 from xe_dr.errors import UsageError
@@ -16,12 +19,15 @@ OK, WARNING, CONFIRM, BLOCKING, SKIPPED = "ok", "warning", "confirm", "blocking"
 
 
 class Check(object):
-    def __init__(self, name, verdict, message, fix=None, objects=()):
+    def __init__(self, name, verdict, message, fix=None, objects=(), unprotected=False):
         self.name = name
         self.verdict = verdict
         self.message = message
         self.fix = fix
         self.objects = list(objects)  # UUIDs this check is about, when it is about some
+        # About objects DR never protected (a disk on local storage, or on an SR without
+        # replicated metadata): leaving them out of --all is no failure.
+        self.unprotected = unprotected
 
     def to_json(self):
         return dict(self.__dict__)

@@ -238,11 +238,21 @@ def check_storage(xe, items, sources_by_vdi, local_srs):
                         local.append(sr)
                     elif sr["uuid"] not in local_srs:
                         missing.append(sr)
+            # An SR the metadata says holds no copy of it (plugin version 3 tells) was never
+            # replicated: a disk there was never protected.
+            unreplicated = [s for s in missing if s.get("replicated") is False]
             if local:
                 checks.append(Check("storage:%s" % item.uuid, BLOCKING, "%s uses local storage "
                                     "(%s) and cannot be recovered" % (item.name_label, ", ".join(
                                         sorted({s["name_label"] for s in local}))),
-                                    objects=[item.uuid]))
+                                    objects=[item.uuid], unprotected=True))
+            elif missing and len(unreplicated) == len(missing):
+                checks.append(Check("storage:%s" % item.uuid, BLOCKING, "%s is not protected: "
+                                    "SR(s) %s hold no replicated metadata" % (
+                                        item.name_label, ", ".join(sorted(
+                                            {"%s (%s)" % (s["name_label"], s["uuid"])
+                                             for s in missing}))),
+                                    objects=[item.uuid], unprotected=True))
             elif missing:
                 checks.append(Check("storage:%s" % item.uuid, BLOCKING, "%s needs SR(s) not "
                                     "attached here: %s" % (item.name_label, ", ".join(sorted(

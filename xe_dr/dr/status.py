@@ -11,12 +11,12 @@ VMs tagged ``xe-dr-ignore`` are listed as ignored and do not count against the s
 
 from xe_dr.dr.inventory import find_metadata_copies
 from xe_dr.dr.lock import LOCK_KEY, parse_claim
+from xe_dr.marks import IGNORE_TAG
 from xe_dr.dr.plugin import call_json, malformed, plugin_version
 from xe_dr.pool import read_pool
 from xe_dr.xe.records import parse_ref, parse_tags
 
 MAX_METADATA_SRS = 8          # Xapi_globs.redo_log_max_instances (reference §1.2)
-IGNORE_TAG = "xe-dr-ignore"
 PROTECTED, AT_RISK, UNRECOVERABLE, IGNORED = "protected", "at-risk", "unrecoverable", "ignored"
 
 

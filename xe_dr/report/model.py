@@ -33,7 +33,7 @@ POWER_TEXT = {"start": "started", "paused": "started paused (guest code does not
 READY_WORD = {"start": "running", "paused": "paused", "none": "recovered"}
 #: The states a run can end in (run.json "status"); anything else is still going or was cut.
 FINAL_STATUSES = ("succeeded", "partly failed", "failed", "blocked", "cleaned up",
-                  "interrupted")
+                  "interrupted", "waiting for the array", "not confirmed")
 
 # Step ids are "<action>:<what>" (xe_dr/dr/engine.py); the first word names the action.
 ACTION_TEXT = {

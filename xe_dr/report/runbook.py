@@ -27,7 +27,7 @@ from xe_dr.dr.failover import MOST_STARTS_AT_ONCE
 from xe_dr.errors import UsageError
 from xe_dr.report.text import clean
 
-RUN_TAG = "xe-dr-run"
+from xe_dr.marks import RUN_KIND_TAG, RUN_TAG
 _UUID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,63}$")
 _PARAM = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]*=")
 MODE_TEXT = {"failover": "failover", "test": "test failover"}
@@ -93,6 +93,7 @@ unset XE_EXTRA_ARGS   # set below for drtask-create alone, when CHAP needs it
 DEFAULT_XE=%(xe)s
 XE=${XE:-$DEFAULT_XE}                    # the xe to use: XE=/path/to/xe bash SCRIPT
 RUN_ID=${RUN_ID:-%(run_id)s}   # tagged on what this creates
+RUN_KIND=%(run_kind)s   # tagged beside it: a cleanup tells a test's objects by it
 TARGET_POOL=%(pool)s
 %(chap)s
 PARTIAL=0         # 1 when a vApp or VM was skipped: exit status 2 at the end
@@ -135,7 +136,8 @@ attach() {
     fi
     TASKS="$TASKS $task"
     for sr in ${wanted//,/ }; do
-        "$XE" sr-param-set uuid="$sr" other-config:%(tag)s="$RUN_ID"
+        "$XE" sr-param-set uuid="$sr" other-config:%(tag)s="$RUN_ID" \
+            other-config:%(kind_tag)s="$RUN_KIND"
     done
     log "DR task $task introduced SR(s) $wanted"
 }
@@ -187,7 +189,8 @@ recover() {
     vms=$(list vm-list "$filter=$uuid" params=uuid)
     [ -n "$vms" ] || fail "$kind $name ($uuid) has no VM in the pool after $kind-recover"
     for vm in $vms; do
-        "$XE" vm-param-set uuid="$vm" other-config:%(tag)s="$RUN_ID"
+        "$XE" vm-param-set uuid="$vm" other-config:%(tag)s="$RUN_ID" \
+            other-config:%(kind_tag)s="$RUN_KIND"
     done
     recovered "$kind" "$uuid" "$vms"
     log "recovered $kind $name: VM(s) $vms"
@@ -198,7 +201,8 @@ tag_new_networks() {
     local net
     for net in $(list network-list params=uuid); do
         case " $1 " in *" $net "*) continue ;; esac
-        "$XE" network-param-set uuid="$net" other-config:%(tag)s="$RUN_ID"
+        "$XE" network-param-set uuid="$net" other-config:%(tag)s="$RUN_ID" \
+            other-config:%(kind_tag)s="$RUN_KIND"
         log "network $net was created by the recovery: tagged"
     done
 }
@@ -389,7 +393,8 @@ def render(plan, options, info):
     paused = " paused=true" if power == "paused" else ""
     add((PRELUDE % {"xe": q(info.get("xe_path") or "xe"), "run_id": q(run_id),
                    "pool": q(_uuid(info.get("pool_uuid"), "pool uuid")), "chap": chap_text,
-                   "tag": RUN_TAG, "force": "1" if options.get("force") else "",
+                   "tag": RUN_TAG, "kind_tag": RUN_KIND_TAG, "run_kind": q(mode),
+                   "force": "1" if options.get("force") else "",
                    "power": {"paused": "paused", "start": "running"}.get(power, "not at all"),
                    "paused": paused}).rstrip("\n"))
     if network_map:

@@ -1,16 +1,18 @@
 """``xe-dr cleanup RUN``: undo a test failover at this site."""
 
-from xe_dr.exitcodes import ExitCode
 
 NAME = "cleanup"
 HELP = ("undo a test failover: destroy the recovered VM records (never their disks), vApps, "
-        "DR tasks and the SRs the run attached; --force for a real failover")
+        "DR tasks and the SRs the run attached; --force (which lists what it destroys and "
+        "asks) for anything but a test's halted or paused VMs")
 
 
 def add_arguments(parser):
     parser.add_argument("run_id", metavar="RUN", help="the run to clean up ('xe-dr runs')")
     parser.add_argument("--force", action="store_true",
-                        help="also clean up a real failover or failback (destroys its VMs)")
+                        help="also clean up a real failover, failback or runbook, objects that "
+                             "do not say their run's kind, or a test's running VMs (lists "
+                             "what it destroys and asks)")
     parser.add_argument("--dry-run", action="store_true", help="show what would be removed")
 
 
@@ -19,14 +21,10 @@ def run(ctx):
     from xe_dr.cli.present import redacted_argv
     from xe_dr.dr.cleanup import cleanup
     args = ctx.args
-    if not args.dry_run and not ctx.confirm(
-            "Destroy what run %s recovered and attached in this pool?" % args.run_id,
-            "cleanup"):
-        ctx.output.note("nothing changed")
-        return ExitCode.FAILED
     report, code = cleanup(ctx.xe, ctx.state_dir, args.run_id, force=args.force,
                            dry_run=args.dry_run, progress=ctx.output.progress,
-                           argv=redacted_argv(ctx), transport=ctx.runner.description)
+                           argv=redacted_argv(ctx), transport=ctx.runner.description,
+                           confirm=ctx.confirm, announce=ctx.output.note)
     owned = report["owned"]
     lines = ["cleanup of %s: %s" % (args.run_id, report["outcome"]),
              "  %d VM(s), %d vApp(s), %d DR task(s), %d SR(s), %d network(s)" % (
@@ -35,6 +33,8 @@ def run(ctx):
     for step in report["commands"]:
         for command in step["commands"]:
             lines.append("  " + " ".join(shlex.quote(c) for c in command))
+    if args.dry_run and report.get("needs_force"):
+        lines.append("  needs --force: " + report["needs_force"])
     for failure in report["failures"]:
         lines.append("  failure: " + failure)
     ctx.output.data(report, lines)

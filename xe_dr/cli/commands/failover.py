@@ -35,9 +35,10 @@ def add_run_arguments(parser):
     group.add_argument("--force", action="store_true",
                        help="recover with force=true: skips missing disks and running "
                             "duplicates (xapi's own force; prechecks still run)")
-    group.add_argument("--source", metavar="[USER@]HOST[:PORT]",
+    group.add_argument("--source", metavar="[USER@]HOST[:PORT]|down",
                        help="the source pool's master, when reachable: checked for VMs still "
-                            "running and LUNs still attached ('local' for an xe here)")
+                            "running and LUNs still attached ('local' for an xe here); "
+                            "'down' says the source site is known to be down and fenced")
     group.add_argument("--source-xe", metavar="PATH", help="path of xe on the source")
     group.add_argument("--dry-run", action="store_true",
                        help="show the plan, the prechecks and the exact xe commands; change "
@@ -85,9 +86,10 @@ def run(ctx):
 
 
 # Options a resumed run takes from its journal; giving them again would be ignored, so it is
-# refused instead of silently doing something else than the command line says.
+# refused instead of silently doing something else than the command line says. The storage
+# options may be given again, to correct a LUN whose attach has not begun (_corrected_storage).
 _FIXED_ON_RESUME = ("all", "vapp", "vm", "exclude", "power", "map_network", "sr", "force",
-                    "scsiid", "hba_scsiid", "dry_run", "source")
+                    "dry_run", "source")
 
 
 def run_mode(ctx, mode):
@@ -96,22 +98,35 @@ def run_mode(ctx, mode):
     from xe_dr.dr.failover import Failover, Options
     from xe_dr.journal import Run
     args = ctx.args
+    corrected = None
     if args.resume:
         given = [name for name in _FIXED_ON_RESUME if getattr(args, name, None)]
         if given:
             raise UsageError("--resume continues the run as it was planned; do not give %s"
                              % ", ".join("--" + g.replace("_", "-") for g in given),
-                             hint="only CHAP options (--target, --chap-user...) may be given "
-                                  "again, for storage still to attach")
-        options = Options.from_json(Run.open(ctx.state_dir, args.resume).meta["options"])
-        passwords = _resume_passwords(ctx)
+                             hint="only the storage options may be given again, to correct "
+                                  "a LUN not attached yet or give its CHAP password")
+        run = Run.open(ctx.state_dir, args.resume)
+        options = Options.from_json(run.meta["options"])
+        if args.scsiid or args.hba_scsiid:
+            corrected = _corrected_storage(ctx, run, options)
+            passwords = dict((s.device_config.get("SCSIid"), s.chap_password)
+                             for s in corrected if s.chap_password)
+        else:
+            passwords = _resume_passwords(ctx)
     else:
         if args.sr and not (args.target or args.hba or args.hba_scsiid):
             raise UsageError("--sr chooses among the SRs of probed LUNs: give the storage "
                              "options too (--target/--iqn/--scsiid or --hba-scsiid)")
         options, passwords = build_options(ctx, mode)
+    if options.mode != "test" and not args.dry_run and not args.yes and (
+            args.no_input or not ctx.env.can_prompt()) and not (
+            args.resume and _answered(run, ("storage", "recovery"))):
+        # Refused before anything is read or recorded: a real run asks twice.
+        raise UsageError("a real %s asks for confirmation, and there is no terminal to ask "
+                         "on" % options.mode, hint="re-run with --yes to allow it")
     source_xe = ctx.other_site(options.source["host"], options.source["xe"]) \
-        if options.source else None
+        if options.source and options.source["host"] != "down" else None
     progress = Progress(ctx.output)
     failover = Failover(ctx.xe, ctx.state_dir, options, ctx.confirm, progress,
                         source_xe=source_xe, chap_passwords=passwords,
@@ -121,7 +136,7 @@ def run_mode(ctx, mode):
         if args.dry_run:
             report, code = failover.plan()
         else:
-            report, code = failover.apply(resume_id=args.resume)
+            report, code = failover.apply(resume_id=args.resume, storage=corrected)
     except XeDrError:
         progress.close()
         if failover.run is not None and ctx.output.json_mode:
@@ -132,6 +147,26 @@ def run_mode(ctx, mode):
         progress.close()
     ctx.output.data(report, failover_text(report))
     return code
+
+
+def _answered(run, confirmations):
+    """Whether a run has journaled a yes to each of these confirmations."""
+    noted = {e["step"] for e in run.entries() if e.get("event") == "note"}
+    return all("confirmed:%s" % c in noted for c in confirmations)
+
+
+def _corrected_storage(ctx, run, options):
+    """The storage options given again to a resume: they replace the run's, as long as every
+    LUN whose attach has begun is still among them (what it attached stays the run's)."""
+    specs = storage_specs(ctx, allow_partial=False)
+    begun = {e["step"].split(":", 1)[1] for e in run.entries()
+             if e.get("step", "").startswith("attach:")}
+    given = {s.device_config.get("SCSIid") for s in specs}
+    dropped = sorted(begun - given)
+    if dropped:
+        raise UsageError("LUN(s) %s have been attached by this run already: give them again "
+                         "too" % ", ".join(dropped))
+    return specs
 
 
 def _resume_passwords(ctx):

@@ -1,0 +1,213 @@
+"""A destructive run checks everything it can before its first change and asks before it
+changes production (the safety issue's findings 4 to 7, and the verdicts rule), through the
+CLI as an administrator runs it, on the lab.
+"""
+
+import json
+import os
+
+from xe_dr.xe.records import parse_records
+
+
+def protect(drill):
+    names = [uuid for uuid, _ in drill.lab.replicated_srs()]
+    drill.ok("A", "replication", "enable", *names)
+    drill.ok("B", "plugin", "install", "--host-root", drill.lab.root + "/hosts/{uuid}")
+
+
+def disaster(drill):
+    protect(drill)
+    drill.lab.disaster("A")
+    drill.lab.mirror("break")
+
+
+def vm_states(drill, site):
+    out = drill.lab.ok(site, "vm-list", "is-control-domain=false",
+                       "params=name-label,power-state").out
+    return dict((r["name-label"], r["power-state"]) for r in parse_records(out))
+
+
+def runs(drill, site):
+    return drill.xedr(site, "--json", "runs").json["runs"]
+
+
+# -- 6 and 7: the two confirmations, and split brain -----------------------------------------
+
+def test_a_real_failover_without_a_terminal_needs_yes_and_changes_nothing(drill):
+    disaster(drill)
+    before = drill.snapshot("B")
+    result = drill.xedr("B", "failover", "--all", *drill.storage_args("B"))
+    assert result.code == 64, result
+    assert "--yes" in result.err and len(result.err.strip().splitlines()) == 1
+    assert drill.snapshot("B") == before
+    assert runs(drill, "B") == []
+    no_input = drill.xedr("B", "--no-input", "failover", "--all", *drill.storage_args("B"),
+                          tty=True)
+    assert no_input.code == 64, no_input
+    assert drill.snapshot("B") == before
+
+
+def test_a_real_failover_asks_before_the_storage_and_before_the_first_recovery(drill):
+    disaster(drill)
+    result = drill.xedr("B", "failover", "--all", *drill.storage_args("B"),
+                        stdin="yes\nyes\n", tty=True)
+    assert result.code == 0, result
+    first, second = result.err.split("Go on? [yes/no]")[:2]
+    assert "Attach here the SRs of LUN(s)" in first
+    assert "source not checked: make sure the source site is fenced" in first
+    assert "Recover into pool" in second and "vApp webshop" in second
+    # The split-brain warning is the last line, and in the report.
+    assert "source not checked" in result.out.strip().splitlines()[-1]
+    report = drill.xedr("B", "--json", "report", runs(drill, "B")[-1]["id"])
+    assert "source not checked" in report.out
+
+
+def test_declining_the_second_confirmation_recovers_nothing(drill):
+    disaster(drill)
+    vms_before = vm_states(drill, "B")
+    result = drill.xedr("B", "failover", "--all", *drill.storage_args("B"),
+                        stdin="yes\nno\n", tty=True)
+    assert result.code == 1, result
+    assert "not confirmed: nothing was recovered" in result.err
+    assert vm_states(drill, "B") == vms_before
+    assert runs(drill, "B")[-1]["status"] == "not confirmed"
+
+
+def test_declining_the_first_confirmation_changes_nothing(drill):
+    disaster(drill)
+    before = drill.snapshot("B")
+    result = drill.xedr("B", "failover", "--all", *drill.storage_args("B"),
+                        stdin="no\n", tty=True)
+    assert result.code == 1, result
+    assert "not confirmed: nothing was changed" in result.err
+    assert drill.snapshot("B") == before
+
+
+def test_source_down_acknowledges_the_split_brain_risk(drill):
+    disaster(drill)
+    result = drill.xedr("B", "--json", "--yes", "failover", "--all", "--source", "down",
+                        *drill.storage_args("B"))
+    assert result.code == 0, result
+    assert result.json["source"] == "declared down"
+    assert not any("fenced" in w for w in result.json["warnings"])
+    unchecked = drill.xedr("B", "--json", "--yes", "failover", "--dry-run", "--all",
+                           *drill.storage_args("B"))
+    assert unchecked.json["source"] == "not checked"
+
+
+def test_an_unreachable_source_is_taken_for_down_and_said_so(drill):
+    disaster(drill)
+    result = drill.xedr("B", "--json", "--yes", "failover", "--all", "--source", "local",
+                        "--source-xe", "/nonexistent/xe", *drill.storage_args("B"))
+    assert result.code == 0, result
+    assert result.json["source"] == "unreachable"
+    assert any("source unreachable" in w and "fenced" in w for w in result.json["warnings"])
+
+
+def test_a_test_failover_does_not_ask(drill):
+    disaster(drill)
+    result = drill.xedr("B", "failover", "--test", "--all", *drill.storage_args("B"),
+                        tty=True)
+    assert result.code == 0, result
+    assert "[yes/no]" not in result.err
+
+
+# -- the verdicts ----------------------------------------------------------------------------
+
+def test_unprotected_vms_left_out_of_all_end_0_and_a_named_one_ends_2(drill):
+    disaster(drill)
+    result = drill.xedr("B", "--json", "failover", "--test", "--all", *drill.storage_args("B"))
+    assert result.code == 0, result
+    left_out = dict((i["name_label"], i["excluded"]) for i in result.json["items"]
+                    if i.get("excluded") and i["excluded"] != "recovered with its vApp")
+    assert left_out and all("local storage" in reason or "not protected" in reason
+                            for reason in left_out.values()), left_out
+    assert result.json["outcome"] == "succeeded"
+    assert drill.xedr("B", "cleanup", result.json["run"]).code == 0
+
+    name = sorted(left_out)[0]
+    named = drill.xedr("B", "--json", "failover", "--test", "--vm", name, "--vm", "mon-01",
+                       *drill.storage_args("B"))
+    assert named.code == 2, named
+    assert named.json["outcome"] == "partly failed"
+
+
+# -- 4 and 5: failback checks everything before it shuts anything down ------------------------
+
+def failed_over(drill):
+    disaster(drill)
+    done = drill.xedr("B", "--json", "--yes", "failover", "--all", "--source", "down",
+                      *drill.storage_args("B"))
+    assert done.code == 0, done
+    drill.ok("B", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+    drill.lab.mirror("reverse")
+    drill.lab.restore("A")
+    running = sorted(n for n, s in vm_states(drill, "B").items() if s == "running")
+    assert running
+    return running
+
+
+def failback(drill, *args, **kw):
+    return drill.xedr("A", "--yes", "failback", "--all", "--source", "local", "--source-xe",
+                      drill.lab.xe_path("B"), *args, **kw)
+
+
+def test_failback_with_a_mistyped_scsi_id_shuts_nothing_down(drill):
+    running = failed_over(drill)
+    storage = drill.storage_args("A")
+    wrong = storage[:storage.index("--scsiid") + 1] + ["36001405deadbeefdeadbeefdeadbeef0"] + \
+        storage[storage.index("--scsiid") + 2:]
+    result = failback(drill, *wrong)
+    assert result.code == 64, result
+    assert "36001405deadbeefdeadbeefdeadbeef0 is not a LUN of" in result.err
+    assert sorted(n for n, s in vm_states(drill, "B").items() if s == "running") == running
+    assert [r for r in runs(drill, "A") if r["kind"] == "failback"] == []
+
+
+def test_failback_without_storage_options_shuts_nothing_down(drill):
+    running = failed_over(drill)
+    result = failback(drill)
+    assert result.code == 64, result
+    assert "not attached here and no storage options" in result.err
+    assert sorted(n for n, s in vm_states(drill, "B").items() if s == "running") == running
+
+
+def test_failback_with_an_unknown_vm_name_shuts_nothing_down(drill):
+    running = failed_over(drill)
+    result = drill.xedr("A", "--yes", "failback", "--vm", "no-such-vm", "--source", "local",
+                        "--source-xe", drill.lab.xe_path("B"), *drill.storage_args("A"))
+    assert result.code == 64 and "no-such-vm" in result.err, result
+    assert sorted(n for n, s in vm_states(drill, "B").items() if s == "running") == running
+
+
+def test_failback_stops_for_the_array_with_75_and_resumes(drill):
+    failed_over(drill)
+    first = failback(drill, *drill.storage_args("A"))
+    assert first.code == 75, first
+    run_id = [r for r in runs(drill, "A") if r["kind"] == "failback"][-1]["id"]
+    assert first.err.strip().splitlines() == [
+        "xe-dr: error: the DR site is down; have the array make this site's LUNs writable "
+        "(halt or reverse the mirror), then: xe-dr failback --resume %s" % run_id]
+    listed = [r for r in runs(drill, "A") if r["id"] == run_id][0]
+    assert listed["status"] == "waiting for the array"
+    report = json.loads(drill.xedr("A", "--json", "report", run_id).out)
+    assert "failed" not in json.dumps(report.get("outcome", "")), report.get("outcome")
+
+    drill.lab.mirror("break")
+    # The storage options may be given again to a resume (the same, or corrected).
+    resumed = drill.xedr("A", "--yes", "failback", "--resume", run_id,
+                         *drill.storage_args("A"))
+    assert resumed.code == 0, resumed
+    assert [r for r in runs(drill, "A") if r["id"] == run_id][0]["status"] == "succeeded"
+
+
+def test_a_resume_refuses_to_drop_a_lun_it_attached(drill, tmp_path):
+    disaster(drill)
+    first = drill.xedr("B", "--json", "--yes", "failover", "--all", "--source", "down",
+                       "--power", "none", *drill.storage_args("B"))
+    assert first.code == 0, first
+    only_hba = [a for a in drill.storage_args("B")]
+    only_hba = only_hba[only_hba.index("--hba-scsiid"):]
+    resumed = drill.xedr("B", "--yes", "failover", "--resume", first.json["run"], *only_hba)
+    assert resumed.code == 64 and "attached by this run already" in resumed.err, resumed
+    assert os.path.isdir(os.path.join(drill.state_dir, "runs", first.json["run"]))

@@ -1,0 +1,75 @@
+"""What a destructive run checks before its first change, and what it tells the operator
+before it asks: the storage options against the target's LUNs, whether the source site was
+seen to be down (split brain), and the two confirmations' texts.
+
+Nothing here changes the pool.
+"""
+
+from xe_dr.dr.storage import StorageSpec, probe
+from xe_dr.errors import UsageError, XeDrError
+from xe_dr.xe.records import parse_map
+
+# How far the source site was checked (a real failover or failback): two pools writing one
+# LUN corrupt it, and nothing but an administrator can fence a site xe-dr cannot reach.
+CHECKED, DECLARED_DOWN, NOT_CHECKED, UNREACHABLE, NOT_NEEDED = (
+    "checked", "declared down", "not checked", "unreachable", "not needed")
+
+
+def source_state(mode, source, source_xe):
+    """One of the states above. ``source`` is the run's --source option (``{"host": ...}``
+    or None); ``source_xe`` reaches it. An unreachable source is taken for down."""
+    if mode == "test":
+        return NOT_NEEDED
+    if source and source.get("host") == "down":
+        return DECLARED_DOWN
+    if source_xe is None:
+        return NOT_CHECKED
+    try:
+        source_xe.list("pool", params=("uuid",))
+    except XeDrError:
+        return UNREACHABLE
+    return CHECKED
+
+
+def fence_warning(state):
+    """The split-brain warning for a source that was not seen, or None."""
+    if state == NOT_CHECKED:
+        return ("source not checked: make sure the source site is fenced (its VMs stopped, "
+                "its LUNs detached), or give --source HOST (--source down if it is)")
+    if state == UNREACHABLE:
+        return ("source unreachable, so taken for down: make sure the source site is fenced "
+                "(its VMs stopped, its LUNs detached)")
+    return None
+
+
+def check_luns(xe, specs):
+    """Every SCSI id given is a LUN of its target (iSCSI) or a device the HBAs see, or the
+    LUN of an SR this pool knows already (its PBDs name it: the HBA device list leaves out
+    the devices a PBD uses, and such an SR is plugged, not probed).
+
+    The LUNs are *listed* (a probe without SCSIid), never probed one by one: a probe that
+    names a SCSIid raises SR_DEVICE_IN_USE on a multipathed host whenever that LUN is
+    attached there (sm's LVHDoISCSISR.py and LVHDoHBASR.py), and lvmohba answers a wrong
+    SCSIid with an empty SR list instead of an error."""
+    listed = {}
+    known = set()
+    if specs:
+        known = {parse_map(p.get("device-config", "")).get("SCSIid")
+                 for p in xe.list("pbd", params=("uuid", "device-config"))}
+    for spec in specs:
+        scsiid = spec.device_config.get("SCSIid")
+        if not scsiid or scsiid in known:
+            continue
+        base = dict((k, v) for k, v in spec.device_config.items() if k != "SCSIid")
+        key = (spec.sr_type, tuple(sorted(base.items())))
+        if key not in listed:
+            answer = probe(xe, StorageSpec(spec.sr_type, base, spec.chap_password))
+            if answer["stage"] not in ("luns", "devices"):
+                raise UsageError("the %s storage options do not reach a LUN list (%s)" % (
+                    spec.sr_type, answer["next"]), hint="check them with 'xe-dr probe'")
+            listed[key] = [item.get("scsi_id") for item in answer["items"]]
+        if scsiid not in listed[key]:
+            where = "target %s" % base.get("target") if "target" in base else "the HBAs"
+            raise UsageError("SCSI id %s is not a LUN of %s (it has: %s)" % (
+                scsiid, where, ", ".join(sorted(s for s in listed[key] if s)) or "none"),
+                hint="'xe-dr probe' lists them; nothing was changed")
