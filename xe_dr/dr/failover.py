@@ -192,10 +192,17 @@ class Failover(SourcePhase, StoragePhase):
                 raise UsageError("run %s is a %s, not a failover" % (resume_id,
                                                                     self.run.meta["kind"]))
             self.opts = Options.from_json(self.run.meta["options"])
+        corrected = self._corrected(storage)
+        # Everything checkable without a change, before the lock and before a new run exists:
+        # a usage error here leaves nothing behind.
+        self.engine = Engine(self.run)
+        source_plan = self._before_the_first_change()
+        if resume_id:
             lock.acquire(self.run.id)
-            if storage is not None:
-                self._correct_storage(storage)
-            self.run.set_status("running", resumed=time.time())
+            if corrected is not None:
+                self.run.append(NOTE, "storage corrected", before=corrected,
+                                after=self.opts.storage)
+            self.run.set_status("running", resumed=time.time(), options=self.opts.to_json())
         else:
             # The lock first: a run refused because another holds the pool leaves nothing.
             run_id = new_run_id(self.opts.mode)
@@ -212,7 +219,6 @@ class Failover(SourcePhase, StoragePhase):
             blocking = [c for c in early if c.verdict == BLOCKING]
             if blocking:
                 return self.report, self._blocked(blocking)
-            source_plan = self._before_the_first_change()
             self._confirm("storage", self._storage_question(source_plan))
             if source_plan is not None:
                 self._shutdown_at_source(source_plan)
@@ -285,15 +291,16 @@ class Failover(SourcePhase, StoragePhase):
                              "--hba-scsiid ('xe-dr probe' finds them); nothing was changed")
         return plan
 
-    def _correct_storage(self, specs):
+    def _corrected(self, specs):
         """A resume given the storage options again: they replace the run's (journaled, and
-        kept in run.json for the next resume)."""
+        kept in run.json for the next resume). Returns the storage they replace, or None."""
+        if specs is None:
+            return None
         new = [s.to_json() for s in specs]
         if new == self.opts.storage:
-            return
-        self.run.append(NOTE, "storage corrected", before=self.opts.storage, after=new)
-        self.opts.storage = new
-        self.run.meta["options"] = self.opts.to_json()
+            return None
+        before, self.opts.storage = self.opts.storage, new
+        return before
 
     def _confirm(self, which, question):
         """Ask once per run (a resume does not ask again what was answered): a real failover
