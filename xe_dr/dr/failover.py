@@ -193,20 +193,24 @@ class Failover(SourcePhase, StoragePhase):
                                                                     self.run.meta["kind"]))
             self.opts = Options.from_json(self.run.meta["options"])
         corrected = self._corrected(storage)
-        # Everything checkable without a change, before the lock and before a new run exists:
-        # a usage error here leaves nothing behind.
-        self.engine = Engine(self.run)
-        source_plan = self._before_the_first_change()
+        # The lock first: a run refused because another holds the pool leaves nothing, and
+        # the checks below read a pool no other run changes meanwhile.
+        run_id = self.run.id if resume_id else new_run_id(self.opts.mode)
+        lock.acquire(run_id)
+        try:
+            # Everything checkable without a change, before a new run exists: a usage error
+            # here leaves nothing behind.
+            self.engine = Engine(self.run)
+            source_plan = self._before_the_first_change()
+        except BaseException:
+            lock.release()
+            raise
         if resume_id:
-            lock.acquire(self.run.id)
             if corrected is not None:
                 self.run.append(NOTE, "storage corrected", before=corrected,
                                 after=self.opts.storage)
             self.run.set_status("running", resumed=time.time(), options=self.opts.to_json())
         else:
-            # The lock first: a run refused because another holds the pool leaves nothing.
-            run_id = new_run_id(self.opts.mode)
-            lock.acquire(run_id)
             self.run = Run.create(self.state_dir, self.opts.mode, self._target(), self.argv,
                                   self.opts.to_json(), run_id=run_id)
         if lock.took_over:
