@@ -146,3 +146,17 @@ def test_cleanup_run_twice_is_66_the_second_time(drill):
     again = drill.xedr("B", "cleanup", test.json["run"])
     assert again.code == 66, again
     assert len(runs_of(drill)) == count
+
+
+def test_a_test_of_an_older_xe_dr_cleans_up_with_its_journal(drill, tmp_path):
+    """Objects tagged before the kind tag existed: the journal at hand says what they are."""
+    protect_and_break(drill)
+    before = drill.snapshot("B")
+    test = drill.xedr("B", "--json", "failover", "--test", "--all", *drill.storage_args("B"))
+    for item in test.json["items"]:
+        for vm in item.get("recovered_vms") or ():
+            drill.lab.ok("B", "vm-param-remove", "uuid=" + vm, "param-name=other-config",
+                         "param-key=xe-dr-run-kind")
+    cleanup = drill.xedr("B", "cleanup", test.json["run"])
+    assert cleanup.code == 0, cleanup
+    assert drill.snapshot("B") == before

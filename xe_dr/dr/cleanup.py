@@ -179,7 +179,10 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
     if survey.empty() and not unfinished:
         raise NoInputError("nothing tagged %s in this pool: it never ran here, or it was "
                            "already cleaned up" % run_id)
-    kinds = survey.kinds | ({original.meta["kind"]} if original is not None else set())
+    # With the journal at hand, its kind counts, and objects without a kind tag are taken for
+    # the journal's (a run of an xe-dr older than the kind tag); without it, the tags alone.
+    kinds = survey.kinds if original is None else \
+        (survey.kinds - {""}) | {original.meta["kind"]}
     refusal = _refusal(run_id, kinds, survey, original is not None)
     if refusal and not dry_run:
         if not force:
