@@ -356,3 +356,12 @@ def test_long_parameters_are_abbreviated_in_messages():
     error = parse_error("Error code: X\nError parameters: " + "a" * 5000 + "\n")
     assert len(error.one_line()) < 400
     assert error.params == ["a" * 5000]
+
+
+def test_vm_requires_network_is_known_by_its_real_code():
+    """xen-api ocaml/xapi-consts/api_errors.ml: vm_requires_net = "VM_REQUIRES_NETWORK"."""
+    error = parse_error("You attempted to run a VM on a host which doesn't have a PIF on a "
+                        "Network needed by the VM. The VM has at least one VIF attached to the "
+                        "Network.\nvm: OpaqueRef:aa\nnetwork: OpaqueRef:bb\n")
+    assert error.code == "VM_REQUIRES_NETWORK"
+    assert error.param_map == {"vm": "OpaqueRef:aa", "network": "OpaqueRef:bb"}

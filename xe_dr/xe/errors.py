@@ -61,7 +61,7 @@ KNOWN_ERRORS = {
     "VM_REQUIRES_SR": (("vm", "sr"), (
         "You attempted to run a VM on a host which doesn't have access to an SR needed by the "
         "VM. The VM has at least one VBD attached to a VDI in the SR.",)),
-    "VM_REQUIRES_NET": (("vm", "network"), (
+    "VM_REQUIRES_NETWORK": (("vm", "network"), (
         "You attempted to run a VM on a host which doesn't have a PIF on a Network needed by "
         "the VM. The VM has at least one VIF attached to the Network.",)),
     "VM_TO_IMPORT_IS_NOT_NEWER_VERSION": (("vm", "existing_version", "version_to_import"), (
