@@ -211,3 +211,16 @@ def test_a_resume_refuses_to_drop_a_lun_it_attached(drill, tmp_path):
     resumed = drill.xedr("B", "--yes", "failover", "--resume", first.json["run"], *only_hba)
     assert resumed.code == 64 and "attached by this run already" in resumed.err, resumed
     assert os.path.isdir(os.path.join(drill.state_dir, "runs", first.json["run"]))
+
+
+def test_a_lun_without_an_sr_is_an_error_naming_it(drill):
+    """lvmohba answers an unusable SCSI id with an empty SR list (reference §0.4): a LUN that
+    holds no SR must never be 'attached' silently as nothing."""
+    disaster(drill)
+    lab_luns = json.loads(drill.lab.cli("show", "--json"))["luns"]
+    spare = lab_luns["lun-b-spare"]["copies"]["B"]
+    storage = drill.storage_args("B")
+    only_spare = storage[:storage.index("--scsiid")] + ["--scsiid", spare]
+    result = drill.xedr("B", "failover", "--test", "--all", *only_spare)
+    assert result.code == 1, result
+    assert "no SR on LUN %s" % spare in result.err

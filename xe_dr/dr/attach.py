@@ -39,6 +39,11 @@ class StoragePhase(object):
         if answer["stage"] != "srs":
             raise UsageError("the storage options do not name a LUN yet (%s)" % answer["next"])
         found = answer["items"]
+        if not found:
+            # lvmohba answers a SCSI id it cannot use with an empty list, not an error (sm's
+            # lvutil.scan_srlist swallows the device error): never attach nothing silently.
+            raise XeDrError("no SR on LUN %s (%s): nothing to attach from it" % (
+                lun, spec.sr_type), hint="check the SCSI id with 'xe-dr probe'")
         chosen = [sr for sr in found if not self.opts.srs or sr["uuid"] in self.opts.srs]
         entry = {"lun": lun, "type": spec.sr_type, "found": found, "introduced": [],
                  "plugged": [], "already_attached": []}
