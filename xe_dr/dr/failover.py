@@ -36,7 +36,7 @@ from xe_dr.dr.inventory import (find_metadata_copies, learn_membership, read_liv
 from xe_dr.dr.plan import BLOCKING, CONFIRM, WARNING, Check, Item, select
 from xe_dr.dr.plugin import PLUGIN, call_json, malformed, plugin_version
 from xe_dr.dr.source import SourcePhase
-from xe_dr.errors import TemporaryError, UsageError, XeDrError
+from xe_dr.errors import ConfigError, TemporaryError, UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.dr.lock import RunLock
 from xe_dr.journal import NOTE, Run, new_run_id
@@ -191,6 +191,7 @@ class Failover(SourcePhase, StoragePhase):
             if self.run.meta["kind"] not in MODES:
                 raise UsageError("run %s is a %s, not a failover" % (resume_id,
                                                                     self.run.meta["kind"]))
+            self._check_resumable()
             self.opts = Options.from_json(self.run.meta["options"])
         corrected = self._corrected(storage)
         # The lock first: a run refused because another holds the pool leaves nothing, and
@@ -255,6 +256,22 @@ class Failover(SourcePhase, StoragePhase):
             self._release_kept()
             lock.release()
         return self.report, outcome
+
+    def _check_resumable(self):
+        """A cleaned-up run has nothing left to resume (resuming it would recover again what
+        cleanup destroyed), and a run that began recovering cannot go on without the plan it
+        checked (re-planning would take its own recovered VMs for existing ones)."""
+        run = self.run
+        if run.meta.get("status") == "cleaned up":
+            raise UsageError("run %s was cleaned up%s: there is nothing to resume" % (
+                run.id, " by %s" % run.meta["cleaned_by"] if run.meta.get("cleaned_by") else ""),
+                hint="start a new run instead")
+        if run.load("plan.json") is None and any(
+                e.get("step", "").startswith(("recover:", "start:")) for e in run.entries()):
+            raise ConfigError("run %s began recovering but its plan.json is missing: a resume "
+                              "would check its own recovered VMs as existing ones" % run.id,
+                              hint="clean it up with 'xe-dr cleanup %s', or restore the file "
+                                   "from a backup of the state directory" % run.id)
 
     # -- before the first change ------------------------------------------------------------
     def _before_the_first_change(self):
