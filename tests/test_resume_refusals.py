@@ -30,3 +30,24 @@ def test_a_run_without_its_plan_is_not_resumed_once_it_recovered(drill):
     assert resumed.code == 78, resumed
     assert "plan.json is missing" in resumed.err
     assert drill.snapshot("B") == before
+
+
+def test_a_blocked_run_is_checked_again_when_resumed(drill):
+    """Blocked by a verdict about the pool after its storage was attached: the fix counts on
+    --resume (issue 14, finding 6)."""
+    protect_and_break(drill)
+    hosts = drill.lab.ok("B", "host-list", "params=uuid", "--minimal").values
+    for host in hosts:
+        drill.lab.poke("B", "host", host, memory_free=1024)
+    blocked = drill.xedr("B", "--json", "failover", "--test", "--all", "--power", "paused",
+                         *drill.storage_args("B"))
+    assert blocked.code == 1, blocked
+    assert blocked.json["outcome"] == "blocked"
+    assert [c for c in blocked.json["checks"] if c["name"] == "capacity"][0]["verdict"] == \
+        "blocking"
+    for host in hosts:
+        drill.lab.poke("B", "host", host, memory_free=512 * 2 ** 30)
+    resumed = drill.xedr("B", "--json", "failover", "--resume", blocked.json["run"])
+    assert resumed.code == 0, resumed
+    assert [c for c in resumed.json["checks"] if c["name"] == "capacity"][0]["verdict"] == "ok"
+    assert any(i.get("recovered_vms") for i in resumed.json["items"])

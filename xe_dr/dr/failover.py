@@ -474,6 +474,11 @@ class Failover(SourcePhase, StoragePhase):
                                  "'xe-dr inventory'")
         by_vdi = dict((s.copy.vdi_uuid, s) for s in sources)
         saved = self.run.load("plan.json") if self.run is not None else None
+        if saved and not any(e.get("step", "").startswith("recover:")
+                             for e in self.run.entries()):
+            # Nothing recovered yet: plan and check again, so that a fix made since a blocking
+            # verdict counts (the run's own VMs cannot be mistaken for existing ones yet).
+            saved = None
         if saved:
             # A resume goes on with exactly what the run planned and checked before its first
             # change: its own recovered VMs must not now count as "existing at the target".
