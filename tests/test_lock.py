@@ -69,7 +69,7 @@ def test_a_live_claim_is_refused_with_75_and_how_to_remove_it(tmp_path):
 
 
 def test_a_dead_process_claim_from_this_machine_is_taken_over(tmp_path):
-    stale = claim_value("run-a", pid=dead_pid())
+    stale = claim_value("run-a", pid=dead_pid(), start="4242")
     pool = PoolConfig(**{LOCK_KEY: stale})
     notes = []
     lock = RunLock(str(tmp_path), pool, "pool-1", note=notes.append).acquire("run-b")
@@ -81,18 +81,37 @@ def test_a_dead_process_claim_from_this_machine_is_taken_over(tmp_path):
 
 
 def test_a_claim_from_another_machine_is_never_broken(tmp_path):
-    pool = PoolConfig(**{LOCK_KEY: claim_value("run-a", pid=dead_pid(), host="elsewhere")})
+    pool = PoolConfig(**{LOCK_KEY: claim_value("run-a", pid=dead_pid(), host="elsewhere",
+                                               machine="0" * 32, start="4242")})
     with pytest.raises(TemporaryError):
         RunLock(str(tmp_path), pool, "pool-1").acquire("run-b")
     assert pool.calls == ["add"]
 
 
+def test_a_claim_from_another_machine_with_the_same_hostname_is_never_broken(tmp_path):
+    """Two admin machines (or containers) may share a hostname: the machine id, boot id and
+    pid namespace say whose claim it is, not the hostname."""
+    for other in ({"machine": "0" * 32}, {"boot": "00000000-0000-0000-0000-000000000000"},
+                  {"pidns": "pid:[1]"}):
+        claim = claim_value("run-a", pid=dead_pid(), start="4242", **other)
+        assert parse_claim(claim)["host"] == socket.gethostname()
+        pool = PoolConfig(**{LOCK_KEY: claim})
+        with pytest.raises(TemporaryError):
+            RunLock(str(tmp_path), pool, "pool-1").acquire("run-b")
+        assert pool.config[LOCK_KEY] == claim and pool.calls == ["add"]
+
+
 def test_staleness():
-    here = socket.gethostname()
-    assert is_stale(parse_claim(claim_value("r", pid=dead_pid())))
+    assert is_stale(parse_claim(claim_value("r", pid=dead_pid(), start="4242")))
     assert not is_stale(parse_claim(claim_value("r", pid=os.getpid())))
-    assert not is_stale(parse_claim(claim_value("r", pid=dead_pid(), host=here + "-x")))
+    assert not is_stale(parse_claim(claim_value("r", pid=dead_pid(), start="1",
+                                                machine="f" * 32)))
     assert not is_stale(parse_claim("set by hand"))
+    # A claim of the previous version (no identity): never taken over automatically.
+    assert not is_stale(parse_claim("run=r pid=%d host=%s since=2026-01-01T00:00:00Z" % (
+        dead_pid(), socket.gethostname())))
+    # The pid is alive but is another process now (reused): the claim's process is gone.
+    assert is_stale(parse_claim(claim_value("r", pid=os.getpid(), start="1")))
     zombie = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
         os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped

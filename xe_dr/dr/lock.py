@@ -13,11 +13,15 @@ non-idempotent add, so even the same value is refused; a slave's idempotent add 
 identical value, which cannot matter because every claim's value names its own run and pid.
 
 The value says who holds the claim: ``run=<id> pid=<pid> host=<client hostname>
+machine=<machine id> boot=<boot id> pidns=<pid namespace> start=<process start time>
 since=<UTC time>``. A claim whose process is gone is stale; xe-dr can only tell that for a
-claim made from the machine it runs on (the pid no longer exists, or is a zombie), and then
-takes it over, so that ``--resume`` after a kill -9 or a cut works without help. A claim from
-another machine is never broken automatically: the refusal names it and says how to remove it
-by hand (the run that made it may still be running over there).
+claim made by this very machine, boot and pid namespace (a hostname is no identity: two
+admin machines, or two containers, may share one), and then the process is gone when no
+process has its pid, the one that has it started at another time (the pid was reused), or it
+is a zombie. Such a claim is taken over, so that ``--resume`` after a kill -9 or a cut works
+without help. Any other claim, and one written without these fields (an older xe-dr), is
+never broken automatically: the refusal names it and says how to remove it by hand (the run
+that made it may still be running over there).
 """
 
 import errno
@@ -32,10 +36,50 @@ from xe_dr.xe.errors import XapiError
 LOCK_KEY = "xe-dr-lock"  # other-config key of the pool a run is changing
 
 
-def claim_value(run_id, pid=None, host=None, now=None):
-    return "run=%s pid=%d host=%s since=%s" % (
-        run_id, os.getpid() if pid is None else pid, host or socket.gethostname(),
-        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now or time.time())))
+IDENTITY = ("machine", "boot", "pidns", "start")
+
+
+def _first_line(path):
+    try:
+        with open(path) as handle:
+            return handle.readline().strip() or None
+    except (IOError, OSError):
+        return None
+
+
+def _start_time(pid):
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat, read
+    after the last ')': the command name may hold spaces and parentheses), or None."""
+    text = _first_line("/proc/%d/stat" % pid)
+    try:
+        return text.rsplit(")", 1)[1].split()[19]
+    except (AttributeError, IndexError):
+        return None
+
+
+def identity(pid=None):
+    """Who a claim's process is, beyond its pid: this machine, its boot and this process's
+    pid namespace, and the start time of ``pid`` (None for what cannot be told)."""
+    pid = os.getpid() if pid is None else pid
+    try:
+        pidns = os.readlink("/proc/self/ns/pid").replace(" ", "")
+    except OSError:
+        pidns = None
+    return {"machine": _first_line("/etc/machine-id") or
+            _first_line("/var/lib/dbus/machine-id"),
+            "boot": _first_line("/proc/sys/kernel/random/boot_id"),
+            "pidns": pidns, "start": _start_time(pid)}
+
+
+def claim_value(run_id, pid=None, host=None, now=None, **who):
+    """The claim of process ``pid`` (this one); ``who`` overrides identity fields (tests)."""
+    pid = os.getpid() if pid is None else pid
+    fields = dict(identity(pid), **who)
+    words = ["run=%s" % run_id, "pid=%d" % pid, "host=%s" % (host or socket.gethostname())]
+    words += ["%s=%s" % (k, fields[k]) for k in IDENTITY if fields.get(k)]
+    words.append("since=%s" % time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                            time.gmtime(now or time.time())))
+    return " ".join(words)
 
 
 def parse_claim(value):
@@ -62,15 +106,20 @@ def _process_gone(pid):
         return False
 
 
-def is_stale(fields, host=None):
-    """Whether a claim was made from this machine by a process that no longer exists."""
-    if not fields or fields.get("host") != (host or socket.gethostname()):
+def is_stale(fields, here=None):
+    """Whether a claim was made on this machine, boot and pid namespace by a process that no
+    longer exists. ``here``: this process's identity (for tests)."""
+    here = identity() if here is None else here
+    if not fields or any(not fields.get(k) or fields.get(k) != here.get(k)
+                         for k in ("machine", "boot", "pidns")):
         return False
     try:
         pid = int(fields.get("pid", ""))
     except ValueError:
         return False
-    return pid > 0 and _process_gone(pid)
+    if pid <= 0 or not fields.get("start"):
+        return False
+    return _process_gone(pid) or _start_time(pid) != fields["start"]
 
 
 class RunLock(object):
