@@ -9,11 +9,10 @@ Each is one line on stderr, no traceback, its exit status, and nothing run on th
 Exit statuses (xe_dr/exitcodes.py, the man page's EXIT STATUS):
 
 - 77 (refused) for an unknown or changed host key: nothing was sent to that host;
-- 69 (unreachable) for a refused connection;
-- 69 as well for a wrong user: the server refuses the login (ssh's own failure, status 255
-  for OpenSSH, an AuthenticationException for paramiko), which xe-dr cannot tell from the
-  other ways of not reaching the target; the message names the user and says the login was
-  refused, so the fix is clear. (77 is kept for what the *client* refuses: host keys.)
+- 77 as well for a wrong user or a key the server does not authorise: the server refused the
+  login (OpenSSH prints "Permission denied (...)" and exits 255, paramiko raises an
+  AuthenticationException); the message names the user and says what to do;
+- 69 (unreachable) for a refused connection.
 """
 
 import os
@@ -116,13 +115,13 @@ def test_an_unknown_host_key_is_refused_with_77_and_nothing_runs(target, tmp_pat
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_wrong_user_is_refused_with_69_naming_the_user_and_nothing_runs(target, tmp_path,
+def test_a_wrong_user_is_refused_with_77_naming_the_user_and_nothing_runs(target, tmp_path,
                                                                          kind):
     lab, sshd, known_hosts = target
     need(kind)
     transport = ssh_transport(sshd, known_hosts, kind, user="nosuchuser")
     result, calls = status(lab, tmp_path, transport)
-    assert result.code == 69, result
+    assert result.code == 77, result
     line = one_error_line(result)
     assert "nosuchuser@127.0.0.1" in line, line
     assert "Permission denied" in line or "uthentication failed" in line, line
@@ -144,16 +143,18 @@ def test_a_refused_connection_is_69_and_nothing_runs(target, tmp_path, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_key_the_server_does_not_know_is_refused_with_69(target, tmp_path, kind):
-    """The right user with a key the server never authorised."""
+def test_a_key_the_server_does_not_know_is_refused_with_77(target, tmp_path, kind):
+    """The right user with a key the server never authorised: a refusal, not an unreachable
+    host."""
     lab, sshd, known_hosts = target
     need(kind)
     stranger = str(tmp_path / "stranger_key")
     generate_key(stranger, "stranger")
     result, calls = status(lab, tmp_path, ssh_transport(sshd, known_hosts, kind,
                                                         identity=stranger))
-    assert result.code == 69, result
+    assert result.code == 77, result
     line = one_error_line(result)
+    assert "login to" in line and "was refused" in line and "authorized_keys" in line, line
     assert "Permission denied" in line or "uthentication failed" in line, line
     assert calls == []
     assert os.path.exists(stranger)

@@ -15,7 +15,8 @@ import pytest
 from xe_dr.errors import ConfigError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.lab.sshd import generate_key
-from xe_dr.runner import CommandFailed, CommandTimedOut, HostKeyRejected, TransportFailed
+from xe_dr.runner import (CommandFailed, CommandTimedOut, HostKeyRejected, LoginRefused,
+                          TransportFailed)
 from xe_dr.runner.base import ProgramNotFound
 from xe_dr.runner.openssh import OpenSshRunner
 from xe_dr.runner.shell import BOOTSTRAP, one_line_command
@@ -282,7 +283,7 @@ def test_connection_refused_is_a_transport_failure(kind, ssh_runner_factory, ssh
 
 
 @each_ssh
-def test_refused_login_is_a_transport_failure(kind, ssh_runner_factory, tmp_path):
+def test_refused_login_is_a_refusal(kind, ssh_runner_factory, tmp_path):
     stranger_key = str(tmp_path / "stranger")
     generate_key(stranger_key)
     runner = ssh_runner_factory(kind, identity=stranger_key)
@@ -290,8 +291,8 @@ def test_refused_login_is_a_transport_failure(kind, ssh_runner_factory, tmp_path
     with pytest.raises(TransportFailed) as failed:
         runner.run(["true"])
 
-    assert type(failed.value) is TransportFailed
-    assert failed.value.exit_code == 69
+    assert type(failed.value) is LoginRefused
+    assert failed.value.exit_code == 77
 
 
 @each_ssh

@@ -27,6 +27,7 @@ EXIT_CODE_MEANINGS = (
     (ExitCode.NOINPUT, "nothing found: the run named never ran in this pool, or was cleaned up"),
     (ExitCode.UNREACHABLE, "the target host or xapi could not be reached"),
     (ExitCode.TEMPORARY, "interrupted, locked by another run, or timed out: safe to resume or retry"),
-    (ExitCode.REFUSED, "refused: host key, permission or licence"),
+    (ExitCode.REFUSED, "refused: host key, a login the SSH server refused, permission or "
+                       "licence"),
     (ExitCode.CONFIG, "bad configuration"),
 )

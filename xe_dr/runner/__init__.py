@@ -9,6 +9,7 @@ from xe_dr.runner.base import (  # noqa: F401
     CommandFailed,
     CommandTimedOut,
     HostKeyRejected,
+    LoginRefused,
     ProgramNotFound,
     Result,
     Runner,

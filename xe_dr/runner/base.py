@@ -79,6 +79,13 @@ class HostKeyRejected(TransportFailed):
     exit_code = ExitCode.REFUSED
 
 
+class LoginRefused(TransportFailed):
+    """The server refused the login (a wrong user, or a key it does not authorise): a
+    refusal (exit 77), not an unreachable host. Nothing was run."""
+
+    exit_code = ExitCode.REFUSED
+
+
 class ProgramNotFound(TransportFailed):
     """The program to run (argv[0], or ssh itself) is missing or not executable on this
     machine: a configuration problem (exit 78), nothing was run."""

@@ -25,6 +25,7 @@ from xe_dr.redact import redact_text
 from xe_dr.runner.base import (
     CommandTimedOut,
     HostKeyRejected,
+    LoginRefused,
     ProgramNotFound,
     Runner,
     TransportFailed,
@@ -38,6 +39,10 @@ logger = logging.getLogger(__name__)
 # ssh exits 255 for its own failures (connection, authentication, host key).
 SSH_FAILED = 255
 _HOST_KEY_FAILED = "Host key verification failed"
+# What ssh prints when the server refuses every authentication method it tried.
+_LOGIN_REFUSED = "Permission denied ("
+_LOGIN_HINT = ("check the user and the key (-i KEY), or add this key to the master's "
+               "~/.ssh/authorized_keys")
 _SOCKET_PATH_MAX = 60  # the control socket's directory; sun_path allows 108 bytes in all
 DEFAULT_MAX_SESSIONS = 8  # sshd's MaxSessions defaults to 10 per connection, shared ones too
 _KEEPALIVE = ("ServerAliveInterval=15", "ServerAliveCountMax=3")
@@ -130,6 +135,9 @@ class OpenSshRunner(Runner):
                 % (self.target.known_hosts_name(), detail),
                 hint="check the fingerprint; for a new host pass --accept-new-host-key, for a "
                      "reinstalled one remove the old key with ssh-keygen -R")
+        if _LOGIN_REFUSED in stderr:
+            return LoginRefused("the login to %s was refused: %s" % (self.target, detail),
+                                hint=_LOGIN_HINT)
         return TransportFailed("ssh to %s failed: %s" % (self.target, detail), argv=argv,
                                secrets=secrets)
 

@@ -24,7 +24,8 @@ import threading
 import time
 
 from xe_dr.errors import ConfigError
-from xe_dr.runner.base import CommandTimedOut, HostKeyRejected, Runner, TransportFailed
+from xe_dr.runner.base import (CommandTimedOut, HostKeyRejected, LoginRefused, Runner,
+                               TransportFailed)
 from xe_dr.runner.local import decode_output, encode_input
 from xe_dr.runner.shell import BOOTSTRAP, one_line_command
 from xe_dr.runner.target import Target
@@ -176,8 +177,9 @@ class ParamikoRunner(Runner):
                      "otherwise someone may be intercepting the connection")
         except paramiko.AuthenticationException as e:
             client.close()
-            raise TransportFailed("authentication to %s failed: %s" % (where, e),
-                                  hint="check the user and the key (--identity)")
+            raise LoginRefused("the login to %s was refused: %s" % (where, e),
+                               hint="check the user and the key (-i KEY), or add this key to "
+                                    "the master's ~/.ssh/authorized_keys")
         except (paramiko.SSHException, socket.error, EOFError) as e:
             client.close()
             raise TransportFailed("cannot connect to %s: %s" % (where, str(e) or type(e).__name__),
