@@ -224,3 +224,24 @@ def test_a_lun_without_an_sr_is_an_error_naming_it(drill):
     result = drill.xedr("B", "failover", "--test", "--all", *only_spare)
     assert result.code == 1, result
     assert "no SR on LUN %s" % spare in result.err
+
+
+def test_a_control_character_in_a_source_sr_name_does_not_block_its_lun(drill):
+    """sm prints the probe's XML with minidom, control characters raw: xe-dr still reads it,
+    lists the SR and attaches it (the name cannot be changed at the DR site any more)."""
+    sr, _ = drill.lab.replicated_srs()[0]
+    drill.lab.ok("A", "sr-param-set", "uuid=" + sr, "name-label=DR\x07\x1b[31m LUN")
+    disaster(drill)
+    probe = drill.xedr("B", "--json", "probe", *drill.storage_args("B"))
+    assert probe.code == 0, probe
+    names = [i["name_label"] for p in probe.json["probes"] if p["stage"] == "srs"
+             for i in p["items"]]
+    assert "DR\x07\x1b[31m LUN" in names
+    text = drill.xedr("B", "probe", *drill.storage_args("B"))
+    assert "\x07" not in text.out and "\x1b" not in text.out  # shown escaped
+    # xapi's own drtask-create parses that XML too, and refuses it: said plainly, one line.
+    test = drill.xedr("B", "failover", "--test", "--all", *drill.storage_args("B"))
+    assert test.code == 1, test
+    line = test.err.strip().splitlines()[-1]
+    assert "xapi cannot read the probe of LUN" in line and "control character" in line, line
+    assert "\x07" not in line and "\x1b" not in line

@@ -128,6 +128,25 @@ def test_non_ascii_name():
     assert parse_srlist(text)[0]["name_label"] == "Reprise après sinistre ☃"
 
 
+@pytest.mark.parametrize("name", ["DR\x07LUN", "\x1b[31mDR\x1b[0m", "tab\tand\x1f\x0b end"])
+def test_a_control_character_in_a_name_is_read_as_it_is(name):
+    """minidom (sm's lvutil.srlist_toxml) writes text as it is: a name holding a control
+    character makes a document XML 1.0 forbids, which must still be read (the SR cannot be
+    renamed at the DR site after a disaster)."""
+    import xml.dom.minidom
+    dom = xml.dom.minidom.Document()
+    root = dom.appendChild(dom.createElement("SRlist"))
+    sr = root.appendChild(dom.createElement("SR"))
+    for tag, text in (("UUID", "u1"), ("Devlist", "/dev/sdb"), ("size", "1"),
+                      ("name_label", name), ("name_description", ""),
+                      ("pool_metadata_detected", "true")):
+        sr.appendChild(dom.createElement(tag)).appendChild(dom.createTextNode(text))
+    printed = dom.toprettyxml()
+    assert name in printed  # as sm prints it, raw
+    (parsed,) = parse_srlist(printed + "\n")
+    assert parsed["uuid"] == "u1" and parsed["name_label"] == name.strip()
+
+
 def test_iqn_list_with_wildcard():
     targets = parse_iqn_list(IQNS)
     assert targets[0] == {"index": 0, "ip_address": "10.0.0.5", "port": None,

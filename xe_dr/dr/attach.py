@@ -90,8 +90,11 @@ class StoragePhase(object):
         def create():
             try:
                 task = self.xe.new_uuid("drtask-create", params)
-            except XapiError:
+            except XapiError as failure:
                 self._destroy_leaked_tasks(before)
+                if failure.code == "INTERNAL_ERROR" and "probe response was malformed" in \
+                        " ".join(failure.params):
+                    raise _unreadable_probe(lun, found, failure)
                 raise
             return {"task": task, "srs": self._introduced_by(task), "whitelist": new}
 
@@ -133,3 +136,18 @@ class StoragePhase(object):
             except XeDrError as failure:
                 self.run.append(NOTE, "leak:%s" % task, destroyed=False,
                                 error=failure.one_line())
+
+
+def _unreadable_probe(lun, found, failure):
+    """xapi's DR_task.create parses the probe's XML itself (xapi_dr_task.ml parse_sr_probe,
+    an "SR probe response was malformed" INTERNAL_ERROR), and sm prints a name as it is: an
+    SR name holding a character XML 1.0 forbids stops drtask-create for that LUN, whatever
+    xe-dr can read."""
+    odd = [sr["name_label"] for sr in found
+           if any(ord(c) < 0x20 and c not in "\t\n\r" for c in sr.get("name_label") or "")]
+    return XeDrError(
+        "xapi cannot read the probe of LUN %s%s: %s" % (
+            lun, " (an SR name on it holds a control character: %s)" % ", ".join(
+                repr(n) for n in odd) if odd else "", failure.one_line()),
+        hint="introduce its SRs by hand (xe sr-introduce, pbd-create and pbd-plug on each "
+             "host), then resume")

@@ -12,6 +12,12 @@ dicts; anything that is not well-formed XML of the expected form raises XeOutput
 
 The XML comes from the target, so documents with a DOCTYPE or entity declaration (which
 sr-probe never prints) are refused before parsing.
+
+minidom writes text as it is, and XML 1.0 forbids most control characters, so an SR named
+with one (a name-label is free text, and an SR cannot be renamed at the DR site after a
+disaster) makes sm print a document that no XML parser accepts. Such characters are carried
+through the parse in a private-use stand-in and given back in the text: the name is read as
+it is (and shown escaped, like every name).
 """
 
 import re
@@ -24,6 +30,12 @@ __all__ = ["parse_srlist", "parse_iqn_list", "parse_lun_list", "parse_hba_devlis
 
 WILDCARD_IQN = "*"
 _DECLARATION = re.compile(r"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+# The C0 controls XML 1.0 forbids (all but tab, newline and carriage return), each to a
+# private-use character while parsing, and back.
+_STAND_IN = 0xE000
+_FORBIDDEN = [c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)]
+_TO_STAND_IN = dict((c, _STAND_IN + c) for c in _FORBIDDEN)
+_FROM_STAND_IN = dict((_STAND_IN + c, c) for c in _FORBIDDEN)
 
 
 def _root(text, expected):
@@ -33,7 +45,8 @@ def _root(text, expected):
     if _DECLARATION.search(text):
         raise XeOutputError("sr-probe XML with a DOCTYPE or entity declaration")
     try:
-        root = ElementTree.fromstring(text.encode("utf-8", "surrogateescape"))
+        root = ElementTree.fromstring(text.translate(_TO_STAND_IN).encode(
+            "utf-8", "surrogateescape"))
     except (ElementTree.ParseError, UnicodeError) as error:
         raise XeOutputError("malformed sr-probe XML (%s): %s" % (error, snippet(text)))
     if expected is not None and root.tag != expected:
@@ -47,7 +60,7 @@ def _text(element, tag):
     child = element.find(tag)
     if child is None:
         return None
-    return (child.text or "").strip()
+    return (child.text or "").strip().translate(_FROM_STAND_IN)
 
 
 def _int(element, tag):
@@ -151,7 +164,8 @@ def parse_hba_devlist(text):
             device["size"] = _int(element, "size")
             devices.append(device)
         elif element.tag == "Adapter":
-            adapters.append(dict((child.tag, (child.text or "").strip()) for child in element))
+            adapters.append(dict((child.tag, (child.text or "").strip().translate(
+                _FROM_STAND_IN)) for child in element))
         else:
             raise XeOutputError("<Devlist> holds an unexpected <%s>" % element.tag)
     return {"block_devices": devices, "adapters": adapters}
