@@ -45,6 +45,16 @@ class _Parser(argparse.ArgumentParser):
         if message:
             (_Parser.stdout or file or sys.stdout).write(message)
 
+    def _get_option_tuples(self, option_string):
+        """No abbreviations of long options ("--for" is not --force), only grouped short
+        flags ("-vv", "-Hhost"). allow_abbrev=False would do the first but, before Python
+        3.8, also break the second (bpo-26967), so the candidates are filtered here."""
+        prefix = option_string.split("=", 1)[0]
+        short = option_string[:2] if not option_string.startswith("--") else None
+        return [candidate for candidate
+                in super(_Parser, self)._get_option_tuples(option_string)
+                if candidate[1] == prefix or candidate[1] == short]
+
 
 def _add_global_options(parser, suppress):
     """The options every command shares, accepted before or after the command name.
