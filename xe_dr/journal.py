@@ -24,27 +24,15 @@ import threading
 import time
 
 from xe_dr.errors import ConfigError, TemporaryError, UsageError
+from xe_dr.files import replace_atomically
 
 BEGIN, DONE, FAILED, NOTE = "begin", "done", "failed", "note"
 
 
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_json_atomic(path, payload):
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.rename(tmp, path)
-    _fsync_dir(os.path.dirname(path))
+    """Write ``payload`` as JSON to ``path`` whole or not at all; no temporary file is left
+    behind when that fails (a full or read-only state directory). Raises OSError."""
+    replace_atomically(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def _ensure_dir(path):

@@ -19,7 +19,9 @@ def add_arguments(parser):
                         help="text (default), markdown, html (one self-contained file) or "
                              "json (the report model); --json is --format json")
     parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write the report to FILE instead of stdout")
+                        help="write the report to FILE instead of stdout (a regular file is "
+                             "replaced whole and keeps its mode; a device or fifo is written "
+                             "to; a symlink is followed)")
 
 
 def run_directory(ctx, run_id):
@@ -42,7 +44,8 @@ def run_directory(ctx, run_id):
 
 
 def run(ctx):
-    from xe_dr.report import build, render, write_file
+    from xe_dr.files import write_output_file
+    from xe_dr.report import build, render
     args = ctx.args
     fmt = args.format or ("json" if args.json else "text")
     if args.json and args.format not in (None, "json"):
@@ -50,11 +53,8 @@ def run(ctx):
     model = build(run_directory(ctx, args.run_id))
     content = render(model, fmt)
     if args.output:
+        write_output_file(args.output, content)
         path = os.path.expanduser(args.output)
-        try:
-            write_file(path, content)
-        except (IOError, OSError) as failure:
-            raise UsageError("cannot write %s: %s" % (args.output, failure.strerror))
         ctx.output.note("%s report of run %s written to %s" % (fmt, model["run"]["id"], path))
         return ExitCode.OK
     ctx.env.stdout.write(content)
