@@ -2,6 +2,7 @@
 
 import os
 
+from xe_dr.cli import argtypes
 from xe_dr.errors import UsageError
 from xe_dr.exitcodes import ExitCode
 
@@ -12,13 +13,13 @@ HELP = ("the report of a run (who, from where, against what, each step's times, 
 
 
 def add_arguments(parser):
-    parser.add_argument("run_id", metavar="RUN",
+    parser.add_argument("run_id", metavar="RUN", type=argtypes.run_or_directory,
                         help="a run id ('xe-dr runs'), 'last' for the newest run, or the "
                              "path of a run directory")
     parser.add_argument("--format", choices=("text", "markdown", "html", "json"),
                         help="text (default), markdown, html (one self-contained file) or "
                              "json (the report model); --json is --format json")
-    parser.add_argument("-o", "--output", metavar="FILE",
+    parser.add_argument("-o", "--output", metavar="FILE", type=argtypes.file_path,
                         help="write the report to FILE instead of stdout (a regular file is "
                              "replaced whole and keeps its mode; a device or fifo is written "
                              "to; a symlink is followed)")
@@ -33,8 +34,12 @@ def run_directory(ctx, run_id):
             raise UsageError("no runs in %s" % ctx.state_dir)
         return max(runs, key=lambda r: (r.meta.get("created") or 0, r.id)).dir
     if os.sep in run_id or run_id in (".", ".."):
-        if not os.path.isdir(run_id):
+        if not os.path.exists(run_id):
             raise UsageError("no run directory %s" % run_id)
+        if not os.path.isfile(os.path.join(run_id, "run.json")):
+            raise UsageError("%s is not a run directory (it holds no run.json)" % run_id,
+                             hint="give a run id from 'xe-dr runs', or a directory under "
+                                  "STATE-DIR/runs/")
         return os.path.abspath(run_id)
     path = os.path.join(ctx.state_dir, "runs", run_id)
     if not os.path.isdir(path):

@@ -3,6 +3,7 @@
 import os
 
 from xe_dr.cli.commands.failover import add_run_arguments, add_selection_arguments
+from xe_dr.cli import argtypes
 from xe_dr.errors import UsageError
 from xe_dr.exitcodes import ExitCode
 
@@ -17,7 +18,7 @@ def add_arguments(parser):
                         help="a test failover: start nothing, or paused (--power paused)")
     add_selection_arguments(parser)
     add_run_arguments(parser)
-    parser.add_argument("-o", "--output", metavar="FILE",
+    parser.add_argument("-o", "--output", metavar="FILE", type=argtypes.file_path,
                         help="write the script to FILE instead of stdout (a new file gets "
                              "mode 0700, an existing one keeps its mode; a device or fifo is "
                              "written to; a symlink is followed)")
