@@ -35,6 +35,58 @@ def write_json_atomic(path, payload):
     replace_atomically(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
+class BrokenRun(ConfigError):
+    """A run directory whose ``run.json`` is missing, unreadable or not a run's (exit 78)."""
+
+    def __init__(self, directory, problem):
+        runs_dir, run_id = os.path.split(os.path.normpath(directory))
+        super(BrokenRun, self).__init__(
+            "run %s cannot be read: %s" % (run_id, problem),
+            hint="restore its run.json, or move %s out of %s to set it aside"
+                 % (run_id, runs_dir))
+        self.run_id = run_id
+        self.problem = problem
+
+
+# The fields every run.json has (Run.create writes them), with their types.
+_META_FIELDS = (("kind", (str,)), ("status", (str,)), ("target", (dict,)),
+                ("created", (int, float)))
+_OPTIONAL_FIELDS = (("id", (str,)), ("options", (dict,)), ("argv", (list,)),
+                    ("ended", (int, float, type(None))))
+
+
+def read_meta(directory):
+    """The ``run.json`` of a run directory, checked; raises BrokenRun saying what is wrong."""
+    path = os.path.join(directory, "run.json")
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except (IOError, OSError) as failure:
+        if failure.errno == errno.ENOENT:
+            raise BrokenRun(directory, "it has no run.json (a run that never started, or "
+                                       "not a run)")
+        raise BrokenRun(directory, "run.json: %s" % (failure.strerror or failure))
+    if not raw.strip():
+        raise BrokenRun(directory, "run.json is empty")
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as failure:
+        raise BrokenRun(directory, "run.json is not valid JSON (%s)" % failure)
+    if not isinstance(meta, dict):
+        raise BrokenRun(directory, "run.json holds a %s, not a run's record (an object)"
+                        % type(meta).__name__)
+    for name, types in _META_FIELDS + _OPTIONAL_FIELDS:
+        required = (name, types) in _META_FIELDS
+        if name not in meta and not required:
+            continue
+        value = meta.get(name)
+        if name not in meta or isinstance(value, bool) or not isinstance(value, types):
+            raise BrokenRun(directory, "run.json has %s %s" % (
+                "no" if name not in meta else "a wrong", repr(name) if name not in meta
+                else "%r (%s)" % (name, type(value).__name__)))
+    return meta
+
+
 def _ensure_dir(path):
     try:
         os.makedirs(path, mode=0o700)
@@ -42,6 +94,23 @@ def _ensure_dir(path):
         if failure.errno != errno.EEXIST:
             raise ConfigError("cannot create the state directory %s: %s" % (path, failure.strerror),
                               hint="choose another with --state-dir")
+
+
+def check_state_dir(path):
+    """ConfigError (exit 78) when ``path`` is not a directory and can never be one (it, or
+    the nearest of its parents that exists, is a file). A path that does not exist yet is
+    fine: it is made when a run needs it."""
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return
+        probe = parent
+    if not os.path.isdir(probe):
+        raise ConfigError("the state directory %s is not a directory (%s is a file)"
+                          % (path, probe) if probe != os.path.abspath(path) else
+                          "the state directory %s is not a directory" % path,
+                          hint="choose another with --state-dir or XE_DR_STATE_DIR")
 
 
 def new_run_id(kind, now=None):
@@ -116,25 +185,41 @@ class Run(object):
 
     @classmethod
     def open(cls, state_dir, run_id):
-        path = os.path.join(state_dir, "runs", run_id, "run.json")
-        if "/" in run_id or not os.path.exists(path):
+        """The run ``run_id``: UsageError when there is none, BrokenRun when its run.json
+        cannot be read."""
+        directory = os.path.join(state_dir, "runs", run_id)
+        if "/" in run_id or run_id in ("", ".", "..") or not os.path.isdir(directory):
             raise UsageError("no run %r in %s" % (run_id, state_dir),
                              hint="'xe-dr runs' lists the runs kept there")
-        with open(path, encoding="utf-8") as handle:
-            return cls(state_dir, run_id, json.load(handle))
+        return cls(state_dir, run_id, read_meta(directory))
 
     @classmethod
     def list(cls, state_dir):
+        return cls.scan(state_dir)[0]
+
+    @classmethod
+    def scan(cls, state_dir):
+        """(the runs kept in ``state_dir``, [BrokenRun] for each directory that is not a
+        readable run), both in the order of their ids."""
+        check_state_dir(state_dir)
         runs_dir = os.path.join(state_dir, "runs")
-        if not os.path.isdir(runs_dir):
-            return []
-        runs = []
-        for run_id in sorted(os.listdir(runs_dir)):
+        try:
+            names = sorted(os.listdir(runs_dir))
+        except OSError as failure:
+            if failure.errno == errno.ENOENT:
+                return [], []
+            raise ConfigError("cannot read the state directory %s: %s"
+                              % (runs_dir, failure.strerror),
+                              hint="choose another with --state-dir")
+        runs, broken = [], []
+        for run_id in names:
+            if run_id.startswith(".") or not os.path.isdir(os.path.join(runs_dir, run_id)):
+                continue
             try:
                 runs.append(cls.open(state_dir, run_id))
-            except (UsageError, ValueError):
-                continue  # a half-created directory is not a run
-        return runs
+            except BrokenRun as failure:
+                broken.append(failure)
+        return runs, broken
 
     def set_status(self, status, **extra):
         self.meta["status"] = status

@@ -26,8 +26,9 @@ def add_arguments(parser):
 
 
 def run_directory(ctx, run_id):
-    """The directory of the run named on the command line."""
-    from xe_dr.journal import Run
+    """The directory of the run named on the command line, its run.json checked (a broken
+    one is a one-line ConfigError, exit 78)."""
+    from xe_dr.journal import Run, read_meta
     if run_id == "last":
         runs = Run.list(ctx.state_dir)
         if not runs:
@@ -40,12 +41,9 @@ def run_directory(ctx, run_id):
             raise UsageError("%s is not a run directory (it holds no run.json)" % run_id,
                              hint="give a run id from 'xe-dr runs', or a directory under "
                                   "STATE-DIR/runs/")
+        read_meta(run_id)
         return os.path.abspath(run_id)
-    path = os.path.join(ctx.state_dir, "runs", run_id)
-    if not os.path.isdir(path):
-        raise UsageError("no run %r in %s" % (run_id, ctx.state_dir),
-                         hint="'xe-dr runs' lists the runs kept there")
-    return path
+    return Run.open(ctx.state_dir, run_id).dir
 
 
 def run(ctx):
