@@ -118,3 +118,141 @@ def test_a_state_dir_that_is_a_file_is_a_configuration_error(tmp_path):
     code, _, err = run_cli(["runs"], {"XE_DR_STATE_DIR": str(a_file)})
     assert code == 78 and "not a directory" in one_line(err)
     assert a_file.read_text() == "x"
+
+
+# -- a full or read-only state directory ----------------------------------------------------------
+#
+# A tmpfs of a few pages (full) or remounted read-only, mounted in a mount namespace of the
+# xe-dr processes' own (unshare --mount): nothing is mounted on the machine, and root's
+# permissions cannot get around either. The driver runs the steps inside the namespace and
+# copies the state directory out before the tmpfs goes away with it.
+
+DRIVER = r'''
+import json, os, shutil, subprocess, sys
+spec = json.load(open(sys.argv[1]))
+state = spec["state"]
+if subprocess.call(["mount", "-t", "tmpfs", "-o", "size=" + spec["size"], "tmpfs", state]):
+    sys.exit(99)
+filler = os.path.join(state, "filler")
+if spec.get("fill"):
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    os.close(fd)
+if spec.get("ro") and subprocess.call(["mount", "-o", "remount,ro", state]):
+    sys.exit(99)
+results = []
+for step in spec["steps"]:
+    if step.get("before") == "make room":
+        subprocess.check_call(["mount", "-o", "remount,rw,size=64m", state])
+        if os.path.exists(filler):
+            os.unlink(filler)
+    runs = sorted(os.listdir(os.path.join(state, "runs"))) \
+        if os.path.isdir(os.path.join(state, "runs")) else []
+    argv = [runs[-1] if a == "@RUN" and runs else a for a in step["argv"]]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    out, err = proc.communicate()
+    files = sorted(os.path.relpath(os.path.join(d, n), state)
+                   for d, dirs, names in os.walk(state) for n in names + dirs)
+    results.append({"code": proc.returncode, "out": out, "err": err, "files": files})
+shutil.copytree(state, spec["copy_to"])
+json.dump(results, open(spec["out"], "w"))
+'''
+
+
+def in_namespace(tmp_path, steps, size="4m", fill=False, ro=False):
+    """Run xe-dr command lines (lists) with the state directory on a tmpfs of ``size``
+    (``fill``: filled up first; ``ro``: read-only); a step {"before": "make room"} grows it
+    back and makes it writable. Returns ([result per step], the state directory copied out)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("unshare(1) is not installed: no mount namespace for a tmpfs")
+    if subprocess.call([unshare, "--mount", "true"], stderr=subprocess.DEVNULL):
+        pytest.skip("cannot make a mount namespace here (not root, or no CAP_SYS_ADMIN)")
+    state = tmp_path / "state"
+    state.mkdir()
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({
+        "state": str(state), "size": size, "fill": fill, "ro": ro,
+        "out": str(tmp_path / "results.json"), "copy_to": str(tmp_path / "state-after"),
+        "steps": [dict(step, argv=[sys.executable, "-m", "xe_dr", "--state-dir",
+                                   str(state)] + step["argv"]) for step in steps]}))
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.run([unshare, "--mount", sys.executable, "-c", DRIVER, str(spec)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
+                          universal_newlines=True, timeout=600)
+    if proc.returncode == 99:
+        pytest.skip("cannot mount a tmpfs in a mount namespace here")
+    assert proc.returncode == 0, proc.stderr
+    with open(str(tmp_path / "results.json")) as handle:
+        return json.load(handle), str(tmp_path / "state-after")
+
+
+@pytest.fixture(scope="module")
+def dr_site(tmp_path_factory):
+    """A lab at the DR site's hour: replication on, the mirror broken."""
+    from tests.fixtures_lab import make_lab
+    base = tmp_path_factory.mktemp("state-dir-lab")
+    drill = Drill(make_lab(base / "lab"), str(base / "unused-state"))
+    drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+    drill.lab.mirror("break")
+    return drill
+
+
+@pytest.mark.parametrize("room", ["none", "for the lock file only"])
+def test_failover_refused_at_once_with_a_full_state_dir(dr_site, tmp_path, room):
+    drill = dr_site
+    before = drill.snapshot("B")
+    (result,), after = in_namespace(tmp_path, [{"argv": [
+        "--xe", drill.lab.xe_path("B"), "--yes", "failover", "--test", "--all"] +
+        drill.storage_args("B")}], size="64k" if room == "none" else "4k",
+        fill=room == "none")
+    assert result["code"] == 78, result
+    assert "No space left on device" in one_line(result["err"]) and "nothing was changed" in \
+        result["err"], result["err"]
+    assert [f for f in result["files"] if ".tmp." in f] == []
+    assert not [f for f in result["files"] if f.startswith("runs/")], result["files"]
+    assert drill.snapshot("B") == before  # no claim on the pool, nothing attached
+
+
+def test_failover_refused_at_once_with_a_read_only_state_dir(dr_site, tmp_path):
+    drill = dr_site
+    before = drill.snapshot("B")
+    results, after = in_namespace(tmp_path, [
+        {"argv": ["--xe", drill.lab.xe_path("B"), "--yes", "failover", "--test", "--all"] +
+         drill.storage_args("B")},
+        {"argv": ["--json", "runs"]}], ro=True)
+    assert results[0]["code"] == 78, results[0]
+    assert "Read-only file system" in one_line(results[0]["err"]), results[0]["err"]
+    assert results[0]["files"] == []
+    assert drill.snapshot("B") == before
+    assert results[1]["code"] == 0 and json.loads(results[1]["out"])["runs"] == []
+
+
+def test_a_state_dir_that_fills_mid_run_stops_it_resumably(dr_site, tmp_path):
+    drill = dr_site
+    storage = drill.storage_args("B")
+    xe = ["--xe", drill.lab.xe_path("B"), "--yes"]
+    results, after = in_namespace(tmp_path, [
+        {"argv": xe + ["--json", "failover", "--test", "--all"] + storage},
+        {"argv": ["runs"]},
+        {"before": "make room", "argv": xe + ["--json", "failover", "--resume", "@RUN"]},
+        {"argv": xe + ["cleanup", "@RUN"]}], size="16k")
+    stopped, listed, resumed, cleaned = results
+    assert stopped["code"] == 78, stopped
+    line = one_line(stopped["err"].splitlines(True)[-1])
+    assert "No space left on device" in line and "--resume" in line, stopped["err"]
+    assert "internal error" not in stopped["err"] and "Traceback" not in stopped["err"]
+    assert [f for f in stopped["files"] if ".tmp." in f] == []
+    (run_id,) = [f.split("/")[1] for f in stopped["files"]
+                 if f.startswith("runs/") and f.count("/") == 1]
+    assert run_id in listed["out"] and listed["code"] == 0, listed
+    assert resumed["code"] in (0, 2), resumed
+    assert json.loads(resumed["out"])["run"] == run_id
+    assert cleaned["code"] == 0, cleaned
+    with open(os.path.join(after, "runs", run_id, "run.json")) as handle:
+        assert json.load(handle)["status"] == "cleaned up"

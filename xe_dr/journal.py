@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 
-from xe_dr.errors import ConfigError, TemporaryError, UsageError
+from xe_dr.errors import ConfigError, TemporaryError, UsageError, XeDrError
 from xe_dr.files import replace_atomically
 
 BEGIN, DONE, FAILED, NOTE = "begin", "done", "failed", "note"
@@ -33,6 +33,42 @@ def write_json_atomic(path, payload):
     """Write ``payload`` as JSON to ``path`` whole or not at all; no temporary file is left
     behind when that fails (a full or read-only state directory). Raises OSError."""
     replace_atomically(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+class StateWriteError(ConfigError):
+    """The state directory could not be written (full, read-only, gone): exit 78. Raised
+    before a change when a run cannot start, or mid-run, where the run stops as if it had
+    been interrupted at its last journal entry."""
+
+
+def _state_write(what, path, hint):
+    """A context manager turning an OSError while writing ``path`` into a StateWriteError."""
+    return _StateWrite(what, path, hint)
+
+
+class _StateWrite(object):
+    def __init__(self, what, path, hint):
+        self.what, self.path, self.hint = what, path, hint
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, failure, tb):
+        if isinstance(failure, (IOError, OSError)) and not isinstance(failure, XeDrError):
+            raise StateWriteError("cannot write %s (%s): %s" % (
+                self.what, self.path, failure.strerror or failure), hint=self.hint)
+        return False
+
+
+#: What to do when a run can no longer journal.
+def _stopped_hint(run_id):
+    return ("the run stopped at its last journal entry, as if interrupted: make room in the "
+            "state directory (or make it writable), then resume %s with --resume, or run "
+            "the cleanup again" % run_id)
+
+
+_NOT_STARTED = "nothing was changed: make room in it, make it writable, or choose another " \
+               "with --state-dir"
 
 
 class BrokenRun(ConfigError):
@@ -127,27 +163,41 @@ class PoolLock(object):
 
     def acquire(self, run_id):
         _ensure_dir(os.path.dirname(self.path))
-        handle = open(self.path, "a+")
+        with _state_write("the lock file", self.path, _NOT_STARTED):
+            handle = open(self.path, "a+")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as failure:
             if failure.errno not in (errno.EAGAIN, errno.EACCES):
+                handle.close()
                 raise
             handle.seek(0)
             holder = handle.read().strip() or "another xe-dr process"
             handle.close()
             raise TemporaryError("another run holds the lock on this pool: %s" % holder,
                                  hint="wait for it to finish, or resume it with --resume")
-        handle.seek(0)
-        handle.truncate()
-        handle.write("run %s, pid %d on %s\n" % (run_id, os.getpid(), socket.gethostname()))
-        handle.flush()
+        try:
+            with _state_write("the lock file", self.path, _NOT_STARTED):
+                handle.seek(0)
+                handle.truncate()
+                handle.write("run %s, pid %d on %s\n" % (run_id, os.getpid(),
+                                                         socket.gethostname()))
+                handle.flush()
+        except BaseException:
+            try:
+                handle.close()
+            except (IOError, OSError):
+                pass  # the buffered line cannot be written either
+            raise
         self._handle = handle
         return self
 
     def release(self):
         if self._handle is not None:
-            self._handle.close()  # closing drops the flock
+            try:
+                self._handle.close()  # closing drops the flock
+            except (IOError, OSError):
+                pass  # nothing left to write; the descriptor is closed all the same
             self._handle = None
 
 
@@ -180,7 +230,15 @@ class Run(object):
         }
         run = cls(state_dir, run_id, meta)
         _ensure_dir(run.dir)
-        write_json_atomic(os.path.join(run.dir, "run.json"), meta)
+        try:
+            with _state_write("a new run", run.dir, _NOT_STARTED):
+                write_json_atomic(os.path.join(run.dir, "run.json"), meta)
+        except StateWriteError:
+            try:
+                os.rmdir(run.dir)  # no run is left half-made
+            except OSError:
+                pass
+            raise
         return run
 
     @classmethod
@@ -224,11 +282,15 @@ class Run(object):
     def set_status(self, status, **extra):
         self.meta["status"] = status
         self.meta.update(extra)
-        write_json_atomic(os.path.join(self.dir, "run.json"), self.meta)
+        path = os.path.join(self.dir, "run.json")
+        with _state_write("the run's record", path, _stopped_hint(self.id)):
+            write_json_atomic(path, self.meta)
 
     def save(self, name, payload):
         """Keep a document of the run (the plan, the report data) beside the journal."""
-        write_json_atomic(os.path.join(self.dir, name), payload)
+        path = os.path.join(self.dir, name)
+        with _state_write("the run's " + name, path, _stopped_hint(self.id)):
+            write_json_atomic(path, payload)
 
     def load(self, name, default=None):
         path = os.path.join(self.dir, name)
@@ -259,7 +321,12 @@ class Run(object):
             entry = {"seq": self._seq, "time": time.time(), "event": event, "step": step}
             if data:
                 entry["data"] = data
-            self._write_line(json.dumps(entry, sort_keys=True) + "\n")
+            try:
+                with _state_write("the journal", self.journal_path, _stopped_hint(self.id)):
+                    self._write_line(json.dumps(entry, sort_keys=True) + "\n")
+            except StateWriteError:
+                self._seq -= 1  # not written: the next entry takes its number
+                raise
             _fault_kill_after(self._seq)
         return entry
 
@@ -268,7 +335,11 @@ class Run(object):
         # fsync makes the entry survive a crash of the machine, not only of the process.
         fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line.encode("utf-8"))
+            data = line.encode("utf-8")
+            written = os.write(fd, data)
+            if written != len(data):  # the disk filled in the middle of the line
+                os.ftruncate(fd, os.fstat(fd).st_size - written)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             os.fsync(fd)
         finally:
             os.close(fd)
