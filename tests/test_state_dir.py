@@ -256,3 +256,16 @@ def test_a_state_dir_that_fills_mid_run_stops_it_resumably(dr_site, tmp_path):
     assert cleaned["code"] == 0, cleaned
     with open(os.path.join(after, "runs", run_id, "run.json")) as handle:
         assert json.load(handle)["status"] == "cleaned up"
+
+
+def test_failover_with_a_state_dir_below_a_file_changes_nothing(dr_site, tmp_path):
+    drill = dr_site
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    before = drill.snapshot("B")
+    code, out, err = run_cli(["--state-dir", str(a_file / "state"), "--xe",
+                              drill.lab.xe_path("B"), "--yes", "failover", "--test", "--all"]
+                             + drill.storage_args("B"))
+    assert code == 78 and "not a directory" in one_line(err), err
+    assert drill.snapshot("B") == before
+    assert a_file.read_text() == "x"
