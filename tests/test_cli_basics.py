@@ -40,3 +40,29 @@ def test_global_options_are_accepted_after_the_command():
     # parsed without error: the lab command is dispatched with --json after it
     code, _, err = run_cli(["lab", "--help"])
     assert code == 0, err
+
+
+# -- long options are never abbreviated ---------------------------------------------------------
+
+def test_an_abbreviated_long_option_is_refused_not_guessed(tmp_path):
+    # "--for" was taken as --force, "--dry" as --dry-run: in a DR tool a typo must not choose.
+    for argv in (["failover", "--all", "--for"], ["failover", "--all", "--dry"],
+                 ["--state", str(tmp_path), "runs"], ["runs", "--verb"],
+                 ["replication", "enable", "--alert", "SR1"], ["--vers"]):
+        code, out, err = run_cli(argv)
+        assert code == 64, (argv, err)
+        assert out == ""
+        assert len(err.strip().splitlines()) == 1 and err.startswith("xe-dr: error: "), err
+    assert not list(tmp_path.iterdir())
+    code, _, err = run_cli(["failover", "--all", "--for"])
+    assert "unrecognized arguments: --for" in err
+
+
+def test_grouped_short_flags_still_work(tmp_path):
+    # allow_abbrev=False would break -vv before Python 3.8 (bpo-26967); the suite runs on 3.6
+    code, out, err = run_cli(["-vv", "--state-dir", str(tmp_path), "--json", "runs"])
+    assert code == 0, err
+    code, out, err = run_cli(["--state-dir", str(tmp_path), "runs", "-vqy"])
+    assert code == 0, err
+    code, out, err = run_cli(["--state-dir=" + str(tmp_path), "runs", "-vv"])
+    assert code == 0, err

@@ -96,10 +96,14 @@ def bin_dir(tmp_path_factory):
 def complete(bin_dir, *words, **env):
     environ = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
     environ.pop("PYTHONPATH", None)
+    # A lookup gives up after XE_DR_COMPLETION_TIMEOUT (5 s by default, for a person at a
+    # prompt): a loaded machine running Python 3.6 can take longer than that to start xe-dr
+    # and ask the lab, which would complete nothing. The tests wait for the answer.
+    environ["XE_DR_COMPLETION_TIMEOUT"] = "120"
     environ.update(env)
     result = subprocess.run([_bash(), "--norc", "--noprofile", "-c", DRIVER, "driver", SCRIPT]
                             + list(words), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True, env=environ, timeout=60)
+                            universal_newlines=True, env=environ, timeout=300)
     assert result.returncode == 0, result.stderr
     # bash sorts what it shows; COMPREPLY itself is in no particular order
     return sorted(line for line in result.stdout.splitlines() if line)

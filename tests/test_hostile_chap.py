@@ -77,9 +77,9 @@ def watched(secret):
     """The watch over every argv on the machine, checked first to see a planted process."""
     token, _ = secret
     watch = ArgvWatch(token).start()
-    planted = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)", token])
+    planted = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", token])
     try:
-        deadline = time.time() + 3
+        deadline = time.time() + 60  # only a hang: it is killed as soon as it is seen
         while not any(pid == planted.pid for pid, _ in watch.seen):
             assert time.time() < deadline, "the watch does not see a process's argv"
             time.sleep(0.01)

@@ -410,8 +410,7 @@ def test_recoveries_run_concurrently_within_the_bound(python, s, parallel):
     spans = sorted((c["start"], c["end"]) for c in calls)
     busiest = max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
     assert busiest == parallel
-    if parallel > 1:
-        assert elapsed < len(vms) * delay
+    assert elapsed < 60  # only a hang: the overlap is asserted from the calls' own times
     assert len(set(c["thread"] for c in calls)) == parallel
     assert_closed(s.b)
 

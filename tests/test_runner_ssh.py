@@ -36,7 +36,7 @@ from tests.fixtures_sshd import (
 each_ssh = pytest.mark.parametrize("kind", SSH_KINDS)
 
 
-def wait_for(predicate, timeout=10.0):
+def wait_for(predicate, timeout=60.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = predicate()
@@ -189,18 +189,21 @@ def test_commands_from_several_threads_share_one_connection(kind, ssh_runner_fac
     runner.run(["true"])  # connect first, so the timing below measures the commands only
     threads = 6
 
-    started = time.time()
+    script = ('echo "%d $SSH_CONNECTION"; date +%%s.%%N; sleep 1; date +%%s.%%N')
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        results = list(pool.map(
-            lambda n: runner.run(["sh", "-c", 'echo "%d $SSH_CONNECTION"; sleep 1' % n]),
-            range(threads)))
-    elapsed = time.time() - started
+        results = list(pool.map(lambda n: runner.run(["sh", "-c", script % n]),
+                                range(threads)))
 
-    numbers = [int(r.stdout.split()[0]) for r in results]
-    connections = {r.stdout.split(None, 1)[1] for r in results}
+    lines = [r.stdout.splitlines() for r in results]
+    numbers = [int(line[0].split()[0]) for line in lines]
+    connections = {line[0].split(None, 1)[1] for line in lines}
     assert numbers == list(range(threads))
     assert len(connections) == 1, connections  # one TCP connection (same client port)
-    assert elapsed < threads * 0.5, "commands ran one after another (%.1fs)" % elapsed
+    # Overlap from the commands' own clocks (the sshd is on this machine), not from a total
+    # that a loaded machine stretches: some command began before another had ended.
+    spans = sorted((float(line[1]), float(line[2])) for line in lines)
+    busiest = max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
+    assert busiest >= 2, "commands ran one after another: %r" % spans
 
 
 # -- host keys --
@@ -308,7 +311,7 @@ def test_connection_cut_mid_command_is_a_transport_failure_not_a_command_failure
         try:
             assert sshd.kill_children()
             with pytest.raises(TransportFailed) as failed:
-                running.result(timeout=10)
+                running.result(timeout=60)
         finally:
             os.kill(remote_pid, 9)
 
@@ -325,9 +328,9 @@ def test_timeout_raises_command_timed_out(kind, ssh_runner_factory):
 
     started = time.time()
     with pytest.raises(CommandTimedOut) as timed_out:
-        runner.run(["sleep", "10"], timeout=0.5)
+        runner.run(["sleep", "200"], timeout=0.5)
 
-    assert time.time() - started < 5
+    assert time.time() - started < 100  # far from the 200 s the command would take
     assert timed_out.value.exit_code == ExitCode.TEMPORARY == 75
     assert runner.run(["echo", "still here"]).stdout == "still here\n"
 
@@ -377,7 +380,7 @@ def test_a_secret_in_argv_is_visible_on_the_process_list(kind, ssh_runner_factor
         running = pool.submit(runner.run, argv, secrets=[secret])
         wait_for(lambda: any(secret in " ".join(args) for _, args in _cmdlines()))
         ssh_clients = [args for _, args in _cmdlines() if os.path.basename(args[0]) == "ssh"]
-        running.result(timeout=10)
+        running.result(timeout=60)
 
     if kind == "openssh":
         ours = [args for args in ssh_clients if runner.control_socket in " ".join(args)]
@@ -410,7 +413,7 @@ def test_a_secret_in_env_is_on_no_process_list_but_reaches_the_command(
             time.sleep(0.05)
         command_env = _environ(command_pid)
         remote_shell = dict(_cmdlines()).get(_parent(command_pid))
-        running.result(timeout=10)
+        running.result(timeout=60)
 
     assert seen == []
     assert command_env is not None and command_env.get(name) == secret

@@ -23,28 +23,104 @@ import socket
 import threading
 import time
 
-from xe_dr.errors import ConfigError, TemporaryError, UsageError
+from xe_dr.errors import ConfigError, TemporaryError, UsageError, XeDrError
+from xe_dr.files import replace_atomically
 
 BEGIN, DONE, FAILED, NOTE = "begin", "done", "failed", "note"
 
 
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_json_atomic(path, payload):
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.rename(tmp, path)
-    _fsync_dir(os.path.dirname(path))
+    """Write ``payload`` as JSON to ``path`` whole or not at all; no temporary file is left
+    behind when that fails (a full or read-only state directory). Raises OSError."""
+    replace_atomically(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+class StateWriteError(ConfigError):
+    """The state directory could not be written (full, read-only, gone): exit 78. Raised
+    before a change when a run cannot start, or mid-run, where the run stops as if it had
+    been interrupted at its last journal entry."""
+
+
+def _state_write(what, path, hint):
+    """A context manager turning an OSError while writing ``path`` into a StateWriteError."""
+    return _StateWrite(what, path, hint)
+
+
+class _StateWrite(object):
+    def __init__(self, what, path, hint):
+        self.what, self.path, self.hint = what, path, hint
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, failure, tb):
+        if isinstance(failure, (IOError, OSError)) and not isinstance(failure, XeDrError):
+            raise StateWriteError("cannot write %s (%s): %s" % (
+                self.what, self.path, failure.strerror or failure), hint=self.hint)
+        return False
+
+
+#: What to do when a run can no longer journal.
+def _stopped_hint(run_id):
+    return ("the run stopped at its last journal entry, as if interrupted: make room in the "
+            "state directory (or make it writable), then resume %s with --resume, or run "
+            "the cleanup again" % run_id)
+
+
+_NOT_STARTED = "nothing was changed: make room in it, make it writable, or choose another " \
+               "with --state-dir"
+
+
+class BrokenRun(ConfigError):
+    """A run directory whose ``run.json`` is missing, unreadable or not a run's (exit 78)."""
+
+    def __init__(self, directory, problem):
+        runs_dir, run_id = os.path.split(os.path.normpath(directory))
+        super(BrokenRun, self).__init__(
+            "run %s cannot be read: %s" % (run_id, problem),
+            hint="restore its run.json, or move %s out of %s to set it aside"
+                 % (run_id, runs_dir))
+        self.run_id = run_id
+        self.problem = problem
+
+
+# The fields every run.json has (Run.create writes them), with their types.
+_META_FIELDS = (("kind", (str,)), ("status", (str,)), ("target", (dict,)),
+                ("created", (int, float)))
+_OPTIONAL_FIELDS = (("id", (str,)), ("options", (dict,)), ("argv", (list,)),
+                    ("ended", (int, float, type(None))))
+
+
+def read_meta(directory):
+    """The ``run.json`` of a run directory, checked; raises BrokenRun saying what is wrong."""
+    path = os.path.join(directory, "run.json")
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except (IOError, OSError) as failure:
+        if failure.errno == errno.ENOENT:
+            raise BrokenRun(directory, "it has no run.json (a run that never started, or "
+                                       "not a run)")
+        raise BrokenRun(directory, "run.json: %s" % (failure.strerror or failure))
+    if not raw.strip():
+        raise BrokenRun(directory, "run.json is empty")
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as failure:
+        raise BrokenRun(directory, "run.json is not valid JSON (%s)" % failure)
+    if not isinstance(meta, dict):
+        raise BrokenRun(directory, "run.json holds a %s, not a run's record (an object)"
+                        % type(meta).__name__)
+    for name, types in _META_FIELDS + _OPTIONAL_FIELDS:
+        required = (name, types) in _META_FIELDS
+        if name not in meta and not required:
+            continue
+        value = meta.get(name)
+        if name not in meta or isinstance(value, bool) or not isinstance(value, types):
+            raise BrokenRun(directory, "run.json has %s %s" % (
+                "no" if name not in meta else "a wrong", repr(name) if name not in meta
+                else "%r (%s)" % (name, type(value).__name__)))
+    return meta
 
 
 def _ensure_dir(path):
@@ -54,6 +130,23 @@ def _ensure_dir(path):
         if failure.errno != errno.EEXIST:
             raise ConfigError("cannot create the state directory %s: %s" % (path, failure.strerror),
                               hint="choose another with --state-dir")
+
+
+def check_state_dir(path):
+    """ConfigError (exit 78) when ``path`` is not a directory and can never be one (it, or
+    the nearest of its parents that exists, is a file). A path that does not exist yet is
+    fine: it is made when a run needs it."""
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return
+        probe = parent
+    if not os.path.isdir(probe):
+        raise ConfigError("the state directory %s is not a directory (%s is a file)"
+                          % (path, probe) if probe != os.path.abspath(path) else
+                          "the state directory %s is not a directory" % path,
+                          hint="choose another with --state-dir or XE_DR_STATE_DIR")
 
 
 def new_run_id(kind, now=None):
@@ -70,27 +163,41 @@ class PoolLock(object):
 
     def acquire(self, run_id):
         _ensure_dir(os.path.dirname(self.path))
-        handle = open(self.path, "a+")
+        with _state_write("the lock file", self.path, _NOT_STARTED):
+            handle = open(self.path, "a+")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as failure:
             if failure.errno not in (errno.EAGAIN, errno.EACCES):
+                handle.close()
                 raise
             handle.seek(0)
             holder = handle.read().strip() or "another xe-dr process"
             handle.close()
             raise TemporaryError("another run holds the lock on this pool: %s" % holder,
                                  hint="wait for it to finish, or resume it with --resume")
-        handle.seek(0)
-        handle.truncate()
-        handle.write("run %s, pid %d on %s\n" % (run_id, os.getpid(), socket.gethostname()))
-        handle.flush()
+        try:
+            with _state_write("the lock file", self.path, _NOT_STARTED):
+                handle.seek(0)
+                handle.truncate()
+                handle.write("run %s, pid %d on %s\n" % (run_id, os.getpid(),
+                                                         socket.gethostname()))
+                handle.flush()
+        except BaseException:
+            try:
+                handle.close()
+            except (IOError, OSError):
+                pass  # the buffered line cannot be written either
+            raise
         self._handle = handle
         return self
 
     def release(self):
         if self._handle is not None:
-            self._handle.close()  # closing drops the flock
+            try:
+                self._handle.close()  # closing drops the flock
+            except (IOError, OSError):
+                pass  # nothing left to write; the descriptor is closed all the same
             self._handle = None
 
 
@@ -123,39 +230,67 @@ class Run(object):
         }
         run = cls(state_dir, run_id, meta)
         _ensure_dir(run.dir)
-        write_json_atomic(os.path.join(run.dir, "run.json"), meta)
+        try:
+            with _state_write("a new run", run.dir, _NOT_STARTED):
+                write_json_atomic(os.path.join(run.dir, "run.json"), meta)
+        except StateWriteError:
+            try:
+                os.rmdir(run.dir)  # no run is left half-made
+            except OSError:
+                pass
+            raise
         return run
 
     @classmethod
     def open(cls, state_dir, run_id):
-        path = os.path.join(state_dir, "runs", run_id, "run.json")
-        if "/" in run_id or not os.path.exists(path):
+        """The run ``run_id``: UsageError when there is none, BrokenRun when its run.json
+        cannot be read."""
+        directory = os.path.join(state_dir, "runs", run_id)
+        if "/" in run_id or run_id in ("", ".", "..") or not os.path.isdir(directory):
             raise UsageError("no run %r in %s" % (run_id, state_dir),
                              hint="'xe-dr runs' lists the runs kept there")
-        with open(path, encoding="utf-8") as handle:
-            return cls(state_dir, run_id, json.load(handle))
+        return cls(state_dir, run_id, read_meta(directory))
 
     @classmethod
     def list(cls, state_dir):
+        return cls.scan(state_dir)[0]
+
+    @classmethod
+    def scan(cls, state_dir):
+        """(the runs kept in ``state_dir``, [BrokenRun] for each directory that is not a
+        readable run), both in the order of their ids."""
+        check_state_dir(state_dir)
         runs_dir = os.path.join(state_dir, "runs")
-        if not os.path.isdir(runs_dir):
-            return []
-        runs = []
-        for run_id in sorted(os.listdir(runs_dir)):
+        try:
+            names = sorted(os.listdir(runs_dir))
+        except OSError as failure:
+            if failure.errno == errno.ENOENT:
+                return [], []
+            raise ConfigError("cannot read the state directory %s: %s"
+                              % (runs_dir, failure.strerror),
+                              hint="choose another with --state-dir")
+        runs, broken = [], []
+        for run_id in names:
+            if run_id.startswith(".") or not os.path.isdir(os.path.join(runs_dir, run_id)):
+                continue
             try:
                 runs.append(cls.open(state_dir, run_id))
-            except (UsageError, ValueError):
-                continue  # a half-created directory is not a run
-        return runs
+            except BrokenRun as failure:
+                broken.append(failure)
+        return runs, broken
 
     def set_status(self, status, **extra):
         self.meta["status"] = status
         self.meta.update(extra)
-        write_json_atomic(os.path.join(self.dir, "run.json"), self.meta)
+        path = os.path.join(self.dir, "run.json")
+        with _state_write("the run's record", path, _stopped_hint(self.id)):
+            write_json_atomic(path, self.meta)
 
     def save(self, name, payload):
         """Keep a document of the run (the plan, the report data) beside the journal."""
-        write_json_atomic(os.path.join(self.dir, name), payload)
+        path = os.path.join(self.dir, name)
+        with _state_write("the run's " + name, path, _stopped_hint(self.id)):
+            write_json_atomic(path, payload)
 
     def load(self, name, default=None):
         path = os.path.join(self.dir, name)
@@ -186,7 +321,12 @@ class Run(object):
             entry = {"seq": self._seq, "time": time.time(), "event": event, "step": step}
             if data:
                 entry["data"] = data
-            self._write_line(json.dumps(entry, sort_keys=True) + "\n")
+            try:
+                with _state_write("the journal", self.journal_path, _stopped_hint(self.id)):
+                    self._write_line(json.dumps(entry, sort_keys=True) + "\n")
+            except StateWriteError:
+                self._seq -= 1  # not written: the next entry takes its number
+                raise
             _fault_kill_after(self._seq)
         return entry
 
@@ -195,7 +335,11 @@ class Run(object):
         # fsync makes the entry survive a crash of the machine, not only of the process.
         fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line.encode("utf-8"))
+            data = line.encode("utf-8")
+            written = os.write(fd, data)
+            if written != len(data):  # the disk filled in the middle of the line
+                os.ftruncate(fd, os.fstat(fd).st_size - written)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             os.fsync(fd)
         finally:
             os.close(fd)

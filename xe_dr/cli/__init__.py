@@ -6,6 +6,7 @@ import sys
 import traceback
 
 from xe_dr import __version__
+from xe_dr.cli import argtypes
 from xe_dr.cli.context import Context
 from xe_dr.cli.environment import Environment
 from xe_dr.cli.output import Output
@@ -45,6 +46,16 @@ class _Parser(argparse.ArgumentParser):
         if message:
             (_Parser.stdout or file or sys.stdout).write(message)
 
+    def _get_option_tuples(self, option_string):
+        """No abbreviations of long options ("--for" is not --force), only grouped short
+        flags ("-vv", "-Hhost"). allow_abbrev=False would do the first but, before Python
+        3.8, also break the second (bpo-26967), so the candidates are filtered here."""
+        prefix = option_string.split("=", 1)[0]
+        short = option_string[:2] if not option_string.startswith("--") else None
+        return [candidate for candidate
+                in super(_Parser, self)._get_option_tuples(option_string)
+                if candidate[1] == prefix or candidate[1] == short]
+
 
 def _add_global_options(parser, suppress):
     """The options every command shares, accepted before or after the command name.
@@ -57,25 +68,31 @@ def _add_global_options(parser, suppress):
 
     group = parser.add_argument_group("target and transport")
     group.add_argument("-H", "--host", metavar="[USER@]HOST[:PORT]", default=default(None),
+                       type=argtypes.non_empty,
                        help="pool master to drive over SSH (env XE_DR_HOST); absent: run xe locally on dom0")
     group.add_argument("--ssh", choices=("paramiko", "openssh"), default=default(None),
                        help="SSH implementation (default: paramiko when installed, else openssh; env XE_DR_SSH)")
     group.add_argument("-i", "--identity", metavar="FILE", default=default(None),
+                       type=argtypes.file_path,
                        help="SSH private key file")
     group.add_argument("--known-hosts", metavar="FILE", default=default(None),
+                       type=argtypes.file_path,
                        help="known_hosts file to verify the host key against (default: ~/.ssh/known_hosts)")
     group.add_argument("--ssh-config", metavar="FILE", default=default(None),
+                       type=argtypes.file_path,
                        help="ssh client configuration for --ssh openssh (default: the "
                             "user's own, as ssh reads it)")
     group.add_argument("--accept-new-host-key", action="store_true", default=default(False),
                        help="accept and record an unknown host key (never a changed one)")
-    group.add_argument("--xe", metavar="PATH", default=default(None),
+    group.add_argument("--xe", metavar="PATH", default=default(None), type=argtypes.non_empty,
                        help="path of xe on the target (default: xe; env XE_DR_XE)")
     group.add_argument("--no-plugin", action="store_true", default=default(False),
                        help="do not use the xe-dr host plugin even where it is installed")
-    group.add_argument("--timeout", type=float, metavar="SECONDS", default=default(None),
+    group.add_argument("--timeout", type=argtypes.seconds, metavar="SECONDS",
+                       default=default(None),
                        help="timeout for each remote call (default: 600)")
     group.add_argument("--state-dir", metavar="DIR", default=default(None),
+                       type=argtypes.non_empty,
                        help="where runs and journals are kept (default: /var/lib/xe-dr as root, "
                             "else $XDG_STATE_HOME/xe-dr; env XE_DR_STATE_DIR)")
     behaviour = parser.add_argument_group("behaviour")

@@ -67,9 +67,13 @@ class Context(object):
 
     @property
     def state_dir(self):
+        """The state directory; ConfigError (78) when it is a file or lies below one."""
+        from xe_dr.journal import check_state_dir
         from xe_dr.state import default_state_dir
-        return self.args.state_dir or self.env.environ.get("XE_DR_STATE_DIR") or \
+        path = self.args.state_dir or self.env.environ.get("XE_DR_STATE_DIR") or \
             default_state_dir(self.env.environ)
+        check_state_dir(path)
+        return path
 
     # -- the target ---------------------------------------------------------------------------
     @property

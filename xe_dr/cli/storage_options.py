@@ -7,6 +7,7 @@ command line (where every local user could read it in the process list).
 import os
 
 from xe_dr.dr.storage import StorageSpec
+from xe_dr.cli import argtypes
 from xe_dr.errors import UsageError
 
 
@@ -14,7 +15,7 @@ def add_storage_arguments(parser):
     group = parser.add_argument_group("storage (iSCSI or HBA)")
     group.add_argument("--target", metavar="ADDRESS",
                        help="iSCSI target address(es), comma-separated")
-    group.add_argument("--port", type=int, help="iSCSI port (default 3260)")
+    group.add_argument("--port", type=argtypes.port, help="iSCSI port (default 3260)")
     group.add_argument("--iqn", metavar="IQN", help="iSCSI target IQN")
     group.add_argument("--hba", action="store_true", help="probe Fibre Channel / HBA storage")
     group.add_argument("--scsiid", metavar="SCSIID", action="append",
@@ -22,7 +23,7 @@ def add_storage_arguments(parser):
     group.add_argument("--hba-scsiid", metavar="SCSIID", action="append", default=[],
                        help="an HBA LUN to attach as well as iSCSI ones (repeatable)")
     group.add_argument("--chap-user", metavar="USER", help="CHAP user name")
-    group.add_argument("--chap-password-file", metavar="FILE",
+    group.add_argument("--chap-password-file", metavar="FILE", type=argtypes.file_path,
                        help="read the CHAP password from the first line of FILE")
     group.add_argument("--chap-password-env", metavar="VAR",
                        help="read the CHAP password from the environment variable VAR")

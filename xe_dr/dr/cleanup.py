@@ -19,7 +19,7 @@ from xe_dr.dr.engine import Engine
 from xe_dr.dr.lock import RunLock
 from xe_dr.errors import NoInputError, UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
-from xe_dr.journal import DONE, NOTE, Run, new_run_id
+from xe_dr.journal import DONE, NOTE, Run, StateWriteError, new_run_id
 from xe_dr.marks import DISPOSABLE_KINDS, RUN_KIND_TAG, RUN_TAG, is_runbook_id
 from xe_dr.pool import read_pool
 from xe_dr.xe.records import parse_map
@@ -200,12 +200,18 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
     if not dry_run:
         cleanup_id = new_run_id("cleanup")
         lock.acquire(cleanup_id)  # before the run exists: a refused cleanup leaves nothing
-        run = Run.create(state_dir, "cleanup", {"pool_uuid": pool.uuid,
-                                                "pool_name": pool.name_label,
-                                                "master": pool.master, "transport": transport},
-                         argv=argv, options={"of": run_id, "force": force}, run_id=cleanup_id)
-    if lock.took_over:
-        run.append(NOTE, "stale lock taken over", holder=lock.took_over)
+        try:
+            run = Run.create(state_dir, "cleanup", {"pool_uuid": pool.uuid,
+                                                    "pool_name": pool.name_label,
+                                                    "master": pool.master,
+                                                    "transport": transport},
+                             argv=argv, options={"of": run_id, "force": force},
+                             run_id=cleanup_id)
+            if lock.took_over:
+                run.append(NOTE, "stale lock taken over", holder=lock.took_over)
+        except BaseException:
+            lock.release()  # a cleanup that cannot be recorded leaves no claim on the pool
+            raise
     engine = Engine(run, dry_run=dry_run)
     report = {"run": run.id if run else None, "of": run_id, "owned": owned.to_json(),
               "destroys": survey.lines(), "needs_force": refusal,
@@ -214,15 +220,19 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
         _apply(xe, engine, owned, survey, pool, progress)
     except (KeyboardInterrupt, XeDrError) as failure:
         # Stopped outside a step (xe unreachable while listing, ^C): the run says so and
-        # keeps its report, like a failover's; running cleanup again finishes the job.
-        if run is not None:
+        # keeps its report, like a failover's; running cleanup again finishes the job. When
+        # the state directory itself failed, nothing more can be written.
+        if run is not None and not isinstance(failure, StateWriteError):
             stopped = isinstance(failure, KeyboardInterrupt)
             error = None if stopped else failure.one_line()
-            run.append(NOTE, "stopped", error=error or "interrupted")
             report["outcome"] = "interrupted" if stopped else "failed"
             report["error"] = error or "interrupted"
             report["failures"] = [f.message for f in engine.failures]
-            _finish(run, report, progress, error=error)
+            try:
+                run.append(NOTE, "stopped", error=error or "interrupted")
+                _finish(run, report, progress, error=error)
+            except StateWriteError:
+                pass  # the reason it stopped is still what the operator sees
         raise
     finally:
         lock.release()

@@ -15,7 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from xe_dr.errors import XeDrError
-from xe_dr.journal import BEGIN, DONE, FAILED, NOTE
+from xe_dr.journal import BEGIN, DONE, FAILED, NOTE, StateWriteError
 from xe_dr.redact import redact_argv
 
 
@@ -101,6 +101,8 @@ class Engine(object):
         self.on_event("begin", step, description)
         try:
             result = action()
+        except StateWriteError:
+            raise  # the journal cannot be written: stop here, as if interrupted
         except XeDrError as cause:
             failure = StepFailed(step, cause)
             self.record(FAILED, step, error=failure.message)

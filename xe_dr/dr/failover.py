@@ -39,7 +39,7 @@ from xe_dr.dr.source import SourcePhase
 from xe_dr.errors import ConfigError, TemporaryError, UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.dr.lock import RunLock
-from xe_dr.journal import NOTE, Run, new_run_id
+from xe_dr.journal import NOTE, Run, StateWriteError, new_run_id
 from xe_dr.marks import RUN_KIND_TAG, RUN_TAG
 from xe_dr.pool import read_hosts, read_pool
 
@@ -203,19 +203,20 @@ class Failover(SourcePhase, StoragePhase):
             # here leaves nothing behind.
             self.engine = Engine(self.run)
             source_plan = self._before_the_first_change()
+            if resume_id:
+                if corrected is not None:
+                    self.run.append(NOTE, "storage corrected", before=corrected,
+                                    after=self.opts.storage)
+                self.run.set_status("running", resumed=time.time(),
+                                    options=self.opts.to_json())
+            else:
+                self.run = Run.create(self.state_dir, self.opts.mode, self._target(),
+                                      self.argv, self.opts.to_json(), run_id=run_id)
+            if lock.took_over:
+                self.run.append(NOTE, "stale lock taken over", holder=lock.took_over)
         except BaseException:
-            lock.release()
+            lock.release()  # a run refused, or one that cannot be recorded, leaves no claim
             raise
-        if resume_id:
-            if corrected is not None:
-                self.run.append(NOTE, "storage corrected", before=corrected,
-                                after=self.opts.storage)
-            self.run.set_status("running", resumed=time.time(), options=self.opts.to_json())
-        else:
-            self.run = Run.create(self.state_dir, self.opts.mode, self._target(), self.argv,
-                                  self.opts.to_json(), run_id=run_id)
-        if lock.took_over:
-            self.run.append(NOTE, "stale lock taken over", holder=lock.took_over)
         self.report["run"] = self.run.id
         self.engine = Engine(self.run, on_event=self._on_event)
         try:
@@ -240,17 +241,21 @@ class Failover(SourcePhase, StoragePhase):
                 raise
             outcome = self._recover_and_start(dry_run=False)
         except KeyboardInterrupt:
-            self.run.set_status("interrupted")
             self.report["outcome"] = "interrupted"
-            self._save_report()
+            _unless_state_fails(lambda: self.run.set_status("interrupted"))
+            _unless_state_fails(self._save_report)
             raise
+        except StateWriteError:
+            raise  # nothing more can be written: the run is left as if interrupted
         except XeDrError as failure:
             status = getattr(failure, "run_status", "failed")
-            self.run.append(NOTE, "stopped", error=failure.one_line())
-            self.run.set_status(status, error=failure.one_line())
             self.report["outcome"] = status
             self.report["error"] = failure.one_line()
-            self._save_report()
+            # the failure is what the operator must see, even when it cannot be recorded
+            _unless_state_fails(lambda: self.run.append(NOTE, "stopped",
+                                                        error=failure.one_line()))
+            _unless_state_fails(lambda: self.run.set_status(status, error=failure.one_line()))
+            _unless_state_fails(self._save_report)
             raise
         finally:
             self._release_kept()
@@ -978,6 +983,15 @@ class Failover(SourcePhase, StoragePhase):
             problem = write_default(self.run)
             if problem:
                 self.progress.note(problem)
+
+
+def _unless_state_fails(record):
+    """Record how a run stopped, unless the state directory cannot take it (then the run is
+    left as if interrupted, and the reason it stopped is still what the operator sees)."""
+    try:
+        record()
+    except StateWriteError:
+        pass
 
 
 def _live_checks(items, source, protection):

@@ -39,17 +39,9 @@ def render(model, fmt):
 
 
 def write_file(path, content):
-    """Write ``content`` to ``path`` whole or not at all (a temporary file renamed)."""
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write ``content`` to ``path`` (in a run directory) whole or not at all."""
+    from xe_dr.files import replace_atomically
+    replace_atomically(path, content)
 
 
 def write_default(run):

@@ -1,5 +1,6 @@
 """``xe-dr cleanup RUN``: undo a test failover at this site."""
 
+from xe_dr.cli import argtypes
 
 NAME = "cleanup"
 HELP = ("undo a test failover: destroy the recovered VM records (never their disks), vApps, "
@@ -8,7 +9,8 @@ HELP = ("undo a test failover: destroy the recovered VM records (never their dis
 
 
 def add_arguments(parser):
-    parser.add_argument("run_id", metavar="RUN", help="the run to clean up ('xe-dr runs')")
+    parser.add_argument("run_id", metavar="RUN", type=argtypes.run_id,
+                        help="the run to clean up ('xe-dr runs')")
     parser.add_argument("--force", action="store_true",
                         help="also clean up a real failover, failback or runbook, objects that "
                              "do not say their run's kind, or a test's running VMs (lists "

@@ -1,5 +1,6 @@
 """``xe-dr failover [--test]``: recover vApps and VMs at this (the DR) site."""
 
+from xe_dr.cli import argtypes
 from xe_dr.cli.storage_options import add_storage_arguments, storage_specs
 from xe_dr.errors import UsageError, XeDrError
 
@@ -43,7 +44,8 @@ def add_run_arguments(parser):
     group.add_argument("--dry-run", action="store_true",
                        help="show the plan, the prechecks and the exact xe commands; change "
                             "nothing")
-    group.add_argument("--resume", metavar="RUN", help="resume an interrupted run")
+    group.add_argument("--resume", metavar="RUN", type=argtypes.run_id,
+                       help="resume an interrupted run")
 
 
 def add_arguments(parser):

@@ -3,6 +3,7 @@
 import os
 
 from xe_dr.cli.commands.failover import add_run_arguments, add_selection_arguments
+from xe_dr.cli import argtypes
 from xe_dr.errors import UsageError
 from xe_dr.exitcodes import ExitCode
 
@@ -17,8 +18,10 @@ def add_arguments(parser):
                         help="a test failover: start nothing, or paused (--power paused)")
     add_selection_arguments(parser)
     add_run_arguments(parser)
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write the script to FILE (mode 0700) instead of stdout")
+    parser.add_argument("-o", "--output", metavar="FILE", type=argtypes.file_path,
+                        help="write the script to FILE instead of stdout (a new file gets "
+                             "mode 0700, an existing one keeps its mode; a device or fifo is "
+                             "written to; a symlink is followed)")
 
 
 def run(ctx):
@@ -26,7 +29,7 @@ def run(ctx):
     from xe_dr.cli.present import redacted_argv
     from xe_dr.dr.failover import Failover
     from xe_dr.journal import _user, new_run_id
-    from xe_dr.report import write_file
+    from xe_dr.files import write_output_file
     from xe_dr.report.runbook import render
     import socket
     import time
@@ -61,12 +64,8 @@ def run(ctx):
         ctx.output.warning("no metadata is visible in this pool yet, so the runbook only "
                            "attaches the storage: make it again once the SRs are attached")
     if args.output:
+        write_output_file(args.output, script, mode=0o700)
         path = os.path.expanduser(args.output)
-        try:
-            write_file(path, script)
-            os.chmod(path, 0o700)
-        except (IOError, OSError) as failure:
-            raise UsageError("cannot write %s: %s" % (args.output, failure.strerror))
         ctx.output.note("runbook %s written to %s (run it with: bash %s)" % (
             runbook_id, path, path))
     if args.json:

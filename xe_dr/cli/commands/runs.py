@@ -14,7 +14,9 @@ def add_arguments(parser):
 
 def run(ctx):
     from xe_dr.journal import Run
-    runs = Run.list(ctx.state_dir)
+    runs, broken = Run.scan(ctx.state_dir)
+    for failure in broken:  # named, and the others listed all the same
+        ctx.output.warning(failure.one_line())
     rows = [{"id": r.id, "kind": r.meta["kind"], "status": r.meta["status"],
              "pool": r.meta["target"].get("pool_name"),
              "pool_uuid": r.meta["target"].get("pool_uuid"),
@@ -27,5 +29,7 @@ def run(ctx):
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["created"] or 0))))
     if not rows:
         lines = ["no runs in %s" % ctx.state_dir]
-    ctx.output.data({"state_dir": ctx.state_dir, "runs": rows}, lines)
+    ctx.output.data({"state_dir": ctx.state_dir, "runs": rows,
+                     "broken": [{"id": b.run_id, "problem": b.problem} for b in broken]},
+                    lines)
     return ExitCode.OK

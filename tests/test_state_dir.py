@@ -1,0 +1,271 @@
+"""The state directory when it is not what it should be: broken runs in it, a path that is
+no directory, a full or read-only file system. Each is one line and a documented exit
+status, never a traceback, and never a temporary file left behind."""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.fixtures_workflow import Drill
+from xe_dr.cli import main
+from xe_dr.cli.environment import Environment
+from xe_dr.journal import Run
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(argv, environ=None):
+    env = Environment(stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(),
+                      environ=environ or {}, stdin_isatty=False, stdout_isatty=False,
+                      stderr_isatty=False)
+    code = main(argv, env)
+    return code, env.stdout.getvalue(), env.stderr.getvalue()
+
+
+def one_line(err):
+    assert err.count("\n") == 1 and err.startswith("xe-dr: error: "), err
+    assert "internal error" not in err and "Traceback" not in err
+    return err
+
+
+# -- broken runs --------------------------------------------------------------------------------
+
+BROKEN = {
+    "20260101-000001-test-0001": "",                                   # empty
+    "20260101-000002-test-0002": "[1, 2]",                             # not an object
+    "20260101-000003-test-0003": '{"kind": 5, "status": null}',        # wrong types
+    "20260101-000004-test-0004": '{"id": "x", "kind": "test", "sta',   # torn
+    "20260101-000005-test-0005": b"\xff\xfe\x00garbage",               # not text
+    "20260101-000006-test-0006": '{"kind": "test", "status": "running", "target": "B", '
+                                 '"created": 1}',                      # target not an object
+    "20260101-000007-test-0007": None,                                 # no run.json at all
+}
+
+
+@pytest.fixture
+def broken_state(tmp_path):
+    state = str(tmp_path / "state")
+    good = Run.create(state, "test", {"pool_uuid": "p-1", "pool_name": "Site B"},
+                      now=1767225600.0)
+    good.set_status("succeeded", exit_code=0, ended=1767225700.0)
+    for run_id, content in BROKEN.items():
+        directory = os.path.join(state, "runs", run_id)
+        os.makedirs(directory)
+        if content is None:
+            continue
+        with open(os.path.join(directory, "run.json"), "wb") as handle:
+            handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return state, good.id
+
+
+def test_runs_lists_the_others_and_names_each_broken_run(broken_state):
+    state, good = broken_state
+    code, out, err = run_cli(["--state-dir", state, "runs"])
+    assert code == 0, err
+    assert good in out and "succeeded" in out
+    assert "internal error" not in err
+    lines = err.splitlines()
+    for run_id in BROKEN:
+        assert run_id not in out
+        (line,) = [l for l in lines if run_id in l]
+        assert line.startswith("xe-dr: warning: ") and "run.json" in line, line
+    code, out, err = run_cli(["--state-dir", state, "--json", "runs"])
+    data = json.loads(out)
+    assert code == 0 and [r["id"] for r in data["runs"]] == [good]
+    assert sorted(b["id"] for b in data["broken"]) == sorted(BROKEN)
+    assert all(b["problem"] for b in data["broken"])
+
+
+def test_report_last_is_the_newest_readable_run(broken_state):
+    state, good = broken_state
+    code, out, err = run_cli(["--state-dir", state, "--json", "report", "last"])
+    assert code == 0, err
+    assert json.loads(out)["run"]["id"] == good
+
+
+@pytest.mark.parametrize("run_id", sorted(BROKEN))
+def test_report_of_a_broken_run_says_what_is_wrong(broken_state, run_id):
+    state, _ = broken_state
+    for where in (run_id, os.path.join(state, "runs", run_id)):
+        code, out, err = run_cli(["--state-dir", state, "report", where])
+        if BROKEN[run_id] is None and where != run_id:  # a directory without run.json
+            assert code == 64 and "not a run directory" in one_line(err)
+            continue
+        assert code == 78 and out == "", err
+        one_line(err)
+        assert run_id in err and "run.json" in err, err
+    # and a resume or a cleanup of it refuses the same way, before touching any pool
+    code, _, err = run_cli(["--state-dir", state, "--xe", "/nonexistent/xe", "failover",
+                            "--resume", run_id])
+    assert code == 78 and run_id in one_line(err), err
+
+
+# -- the state directory itself -------------------------------------------------------------------
+
+def test_a_state_dir_that_is_a_file_is_a_configuration_error(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    for state in (str(a_file), str(a_file / "below")):
+        for argv in (["runs"], ["report", "last"], ["--json", "runs"]):
+            code, out, err = run_cli(["--state-dir", state] + argv)
+            assert code == 78 and out == "", (argv, err)
+            assert "not a directory" in one_line(err) and state in err, err
+    code, _, err = run_cli(["runs"], {"XE_DR_STATE_DIR": str(a_file)})
+    assert code == 78 and "not a directory" in one_line(err)
+    assert a_file.read_text() == "x"
+
+
+# -- a full or read-only state directory ----------------------------------------------------------
+#
+# A tmpfs of a few pages (full) or remounted read-only, mounted in a mount namespace of the
+# xe-dr processes' own (unshare --mount): nothing is mounted on the machine, and root's
+# permissions cannot get around either. The driver runs the steps inside the namespace and
+# copies the state directory out before the tmpfs goes away with it.
+
+DRIVER = r'''
+import json, os, shutil, subprocess, sys
+spec = json.load(open(sys.argv[1]))
+state = spec["state"]
+if subprocess.call(["mount", "-t", "tmpfs", "-o", "size=" + spec["size"], "tmpfs", state]):
+    sys.exit(99)
+filler = os.path.join(state, "filler")
+if spec.get("fill"):
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    os.close(fd)
+if spec.get("ro") and subprocess.call(["mount", "-o", "remount,ro", state]):
+    sys.exit(99)
+results = []
+for step in spec["steps"]:
+    if step.get("before") == "make room":
+        subprocess.check_call(["mount", "-o", "remount,rw,size=64m", state])
+        if os.path.exists(filler):
+            os.unlink(filler)
+    runs = sorted(os.listdir(os.path.join(state, "runs"))) \
+        if os.path.isdir(os.path.join(state, "runs")) else []
+    argv = [runs[-1] if a == "@RUN" and runs else a for a in step["argv"]]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    out, err = proc.communicate()
+    files = sorted(os.path.relpath(os.path.join(d, n), state)
+                   for d, dirs, names in os.walk(state) for n in names + dirs)
+    results.append({"code": proc.returncode, "out": out, "err": err, "files": files})
+shutil.copytree(state, spec["copy_to"])
+json.dump(results, open(spec["out"], "w"))
+'''
+
+
+def in_namespace(tmp_path, steps, size="4m", fill=False, ro=False):
+    """Run xe-dr command lines (lists) with the state directory on a tmpfs of ``size``
+    (``fill``: filled up first; ``ro``: read-only); a step {"before": "make room"} grows it
+    back and makes it writable. Returns ([result per step], the state directory copied out)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("unshare(1) is not installed: no mount namespace for a tmpfs")
+    if subprocess.call([unshare, "--mount", "true"], stderr=subprocess.DEVNULL):
+        pytest.skip("cannot make a mount namespace here (not root, or no CAP_SYS_ADMIN)")
+    state = tmp_path / "state"
+    state.mkdir()
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({
+        "state": str(state), "size": size, "fill": fill, "ro": ro,
+        "out": str(tmp_path / "results.json"), "copy_to": str(tmp_path / "state-after"),
+        "steps": [dict(step, argv=[sys.executable, "-m", "xe_dr", "--state-dir",
+                                   str(state)] + step["argv"]) for step in steps]}))
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.run([unshare, "--mount", sys.executable, "-c", DRIVER, str(spec)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
+                          universal_newlines=True, timeout=600)
+    if proc.returncode == 99:
+        pytest.skip("cannot mount a tmpfs in a mount namespace here")
+    assert proc.returncode == 0, proc.stderr
+    with open(str(tmp_path / "results.json")) as handle:
+        return json.load(handle), str(tmp_path / "state-after")
+
+
+@pytest.fixture(scope="module")
+def dr_site(tmp_path_factory):
+    """A lab at the DR site's hour: replication on, the mirror broken."""
+    from tests.fixtures_lab import make_lab
+    base = tmp_path_factory.mktemp("state-dir-lab")
+    drill = Drill(make_lab(base / "lab"), str(base / "unused-state"))
+    drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+    drill.lab.mirror("break")
+    return drill
+
+
+@pytest.mark.parametrize("room", ["none", "for the lock file only"])
+def test_failover_refused_at_once_with_a_full_state_dir(dr_site, tmp_path, room):
+    drill = dr_site
+    before = drill.snapshot("B")
+    (result,), after = in_namespace(tmp_path, [{"argv": [
+        "--xe", drill.lab.xe_path("B"), "--yes", "failover", "--test", "--all"] +
+        drill.storage_args("B")}], size="64k" if room == "none" else "4k",
+        fill=room == "none")
+    assert result["code"] == 78, result
+    assert "No space left on device" in one_line(result["err"]) and "nothing was changed" in \
+        result["err"], result["err"]
+    assert [f for f in result["files"] if ".tmp." in f] == []
+    assert not [f for f in result["files"] if f.startswith("runs/")], result["files"]
+    assert drill.snapshot("B") == before  # no claim on the pool, nothing attached
+
+
+def test_failover_refused_at_once_with_a_read_only_state_dir(dr_site, tmp_path):
+    drill = dr_site
+    before = drill.snapshot("B")
+    results, after = in_namespace(tmp_path, [
+        {"argv": ["--xe", drill.lab.xe_path("B"), "--yes", "failover", "--test", "--all"] +
+         drill.storage_args("B")},
+        {"argv": ["--json", "runs"]}], ro=True)
+    assert results[0]["code"] == 78, results[0]
+    assert "Read-only file system" in one_line(results[0]["err"]), results[0]["err"]
+    assert results[0]["files"] == []
+    assert drill.snapshot("B") == before
+    assert results[1]["code"] == 0 and json.loads(results[1]["out"])["runs"] == []
+
+
+def test_a_state_dir_that_fills_mid_run_stops_it_resumably(dr_site, tmp_path):
+    drill = dr_site
+    storage = drill.storage_args("B")
+    xe = ["--xe", drill.lab.xe_path("B"), "--yes"]
+    results, after = in_namespace(tmp_path, [
+        {"argv": xe + ["--json", "failover", "--test", "--all"] + storage},
+        {"argv": ["runs"]},
+        {"before": "make room", "argv": xe + ["--json", "failover", "--resume", "@RUN"]},
+        {"argv": xe + ["cleanup", "@RUN"]}], size="16k")
+    stopped, listed, resumed, cleaned = results
+    assert stopped["code"] == 78, stopped
+    line = one_line(stopped["err"].splitlines(True)[-1])
+    assert "No space left on device" in line and "--resume" in line, stopped["err"]
+    assert "internal error" not in stopped["err"] and "Traceback" not in stopped["err"]
+    assert [f for f in stopped["files"] if ".tmp." in f] == []
+    (run_id,) = [f.split("/")[1] for f in stopped["files"]
+                 if f.startswith("runs/") and f.count("/") == 1]
+    assert run_id in listed["out"] and listed["code"] == 0, listed
+    assert resumed["code"] in (0, 2), resumed
+    assert json.loads(resumed["out"])["run"] == run_id
+    assert cleaned["code"] == 0, cleaned
+    with open(os.path.join(after, "runs", run_id, "run.json")) as handle:
+        assert json.load(handle)["status"] == "cleaned up"
+
+
+def test_failover_with_a_state_dir_below_a_file_changes_nothing(dr_site, tmp_path):
+    drill = dr_site
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    before = drill.snapshot("B")
+    code, out, err = run_cli(["--state-dir", str(a_file / "state"), "--xe",
+                              drill.lab.xe_path("B"), "--yes", "failover", "--test", "--all"]
+                             + drill.storage_args("B"))
+    assert code == 78 and "not a directory" in one_line(err), err
+    assert drill.snapshot("B") == before
+    assert a_file.read_text() == "x"
