@@ -160,3 +160,40 @@ def test_a_test_of_an_older_xe_dr_cleans_up_with_its_journal(drill, tmp_path):
     cleanup = drill.xedr("B", "cleanup", test.json["run"])
     assert cleanup.code == 0, cleanup
     assert drill.snapshot("B") == before
+
+
+def test_cleanup_of_a_forgotten_test_keeps_the_srs_a_later_failover_uses(drill):
+    """A test left behind, then the disaster: the real failover finds the test's SRs attached
+    and uses them. Cleaning up the test must not forget them under production."""
+    protect_and_break(drill)
+    test = drill.xedr("B", "--json", "failover", "--test", "--vm", "mon-01",
+                      *drill.storage_args("B"))
+    assert test.code == 0, test
+    drill.lab.disaster("A")
+    real = drill.xedr("B", "--json", "--yes", "failover", "--all", "--exclude", "mon-01",
+                      "--source", "down", *drill.storage_args("B"))
+    assert real.code == 0, real
+    srs_before = drill.lab.ok("B", "sr-list", "params=uuid", "--minimal").values
+    cleanup = drill.xedr("B", "cleanup", test.json["run"])
+    assert cleanup.code == 0, cleanup
+    assert "left attached, it holds disks of" in cleanup.out
+    assert sorted(drill.lab.ok("B", "sr-list", "params=uuid", "--minimal").values) == \
+        sorted(srs_before)
+    assert "mon-01" not in vm_states(drill, "B")
+    assert vm_states(drill, "B").get("web-01") == "running"
+
+
+def test_a_vm_whose_run_tag_was_removed_is_left_alone(drill):
+    """An administrator adopts a test's VM by removing its tags: even with the journal at
+    hand, cleanup leaves it."""
+    protect_and_break(drill)
+    test = drill.xedr("B", "--json", "failover", "--test", "--vm", "mon-01", "--vm",
+                      "cache-01", *drill.storage_args("B"))
+    mon = drill.lab.uuid("B", "vm", **{"name-label": "mon-01"})
+    for key in ("xe-dr-run", "xe-dr-run-kind"):
+        drill.lab.ok("B", "vm-param-remove", "uuid=" + mon, "param-name=other-config",
+                     "param-key=" + key)
+    cleanup = drill.xedr("B", "cleanup", test.json["run"])
+    assert cleanup.code == 0, cleanup
+    assert "mon-01" in vm_states(drill, "B") and "cache-01" not in vm_states(drill, "B")
+    assert "no longer carries the run's tag" in cleanup.out

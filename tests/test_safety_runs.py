@@ -168,7 +168,7 @@ def test_failback_without_storage_options_shuts_nothing_down(drill):
     running = failed_over(drill)
     result = failback(drill)
     assert result.code == 64, result
-    assert "not attached here and no storage options" in result.err
+    assert "neither attached here nor on a LUN given" in result.err
     assert sorted(n for n, s in vm_states(drill, "B").items() if s == "running") == running
 
 
@@ -191,7 +191,7 @@ def test_failback_stops_for_the_array_with_75_and_resumes(drill):
     listed = [r for r in runs(drill, "A") if r["id"] == run_id][0]
     assert listed["status"] == "waiting for the array"
     report = json.loads(drill.xedr("A", "--json", "report", run_id).out)
-    assert "failed" not in json.dumps(report.get("outcome", "")), report.get("outcome")
+    assert report["run"]["status"] == "waiting for the array", report["run"]
 
     drill.lab.mirror("break")
     # The storage options may be given again to a resume (the same, or corrected).
@@ -245,3 +245,67 @@ def test_a_control_character_in_a_source_sr_name_does_not_block_its_lun(drill):
     line = test.err.strip().splitlines()[-1]
     assert "xapi cannot read the probe of LUN" in line and "control character" in line, line
     assert "\x07" not in line and "\x1b" not in line
+
+
+def running_at(drill, site):
+    return sorted(n for n, s in vm_states(drill, site).items() if s == "running")
+
+
+def test_failback_excluding_a_vapp_never_shuts_its_vms_down(drill):
+    """--exclude of a vApp excludes its members too; here they share the SRs to give back,
+    so the failback is refused before anything is shut down."""
+    running = failed_over(drill)
+    webshop = drill.lab.uuid("B", "appliance", **{"name-label": "webshop"})
+    in_webshop = drill.lab.ok("B", "vm-list", "appliance=" + webshop, "params=name-label",
+                              "--minimal").values
+    assert in_webshop and set(in_webshop) <= set(running)
+    result = failback(drill, "--exclude", "webshop", *drill.storage_args("A"))
+    assert result.code == 64, result
+    assert "still used by running VMs that are not failed back" in result.err
+    assert running_at(drill, "B") == running
+    assert [r for r in runs(drill, "A") if r["kind"] == "failback"] == []
+
+
+def test_failback_with_the_luns_of_only_some_srs_shuts_nothing_down(drill):
+    running = failed_over(drill)
+    storage = drill.storage_args("A")
+    only_fc = storage[storage.index("--hba-scsiid"):]
+    result = failback(drill, *only_fc)
+    assert result.code == 64, result
+    assert "neither attached here nor on a LUN given" in result.err
+    assert running_at(drill, "B") == running
+
+
+def test_failback_with_an_iscsi_lun_given_as_hba_shuts_nothing_down(drill):
+    running = failed_over(drill)
+    storage = drill.storage_args("A")
+    iscsi = storage[storage.index("--scsiid") + 1]
+    result = failback(drill, "--hba-scsiid", iscsi)
+    assert result.code == 64, result
+    assert running_at(drill, "B") == running
+
+
+def test_failback_needs_its_dr_site(drill):
+    running = failed_over(drill)
+    unreachable = drill.xedr("A", "--yes", "failback", "--all", "--source", "local",
+                             "--source-xe", "/nonexistent/xe", *drill.storage_args("A"))
+    assert unreachable.code == 69, unreachable
+    assert "needs the DR site" in unreachable.err
+    missing = drill.xedr("A", "--yes", "failback", "--all", *drill.storage_args("A"))
+    assert missing.code == 64 and "--source" in missing.err, missing
+    assert running_at(drill, "B") == running
+    assert [r for r in runs(drill, "A") if r["kind"] == "failback"] == []
+
+
+def test_a_resume_is_of_the_same_kind(drill):
+    disaster(drill)
+    real = drill.xedr("B", "--json", "failover", "--all", "--source", "down",
+                      *drill.storage_args("B"), stdin="yes\nno\n", tty=True)
+    assert real.code == 1, real
+    run_id = runs(drill, "B")[-1]["id"]
+    as_test = drill.xedr("B", "--yes", "failover", "--test", "--resume", run_id)
+    assert as_test.code == 64 and "is a failover" in as_test.err, as_test
+    as_failback = drill.xedr("A", "--yes", "--state-dir", drill.state_dir, "failback",
+                             "--resume", run_id)
+    assert as_failback.code == 64, as_failback
+    assert runs(drill, "B")[-1]["status"] == "not confirmed"

@@ -78,9 +78,14 @@ class Survey(object):
     the refusals, the list shown before a forced cleanup and the cleanup itself agree."""
 
     def __init__(self, xe, owned, pool):
-        self.vms = dict((r["uuid"], r) for r in xe.list(
-            "vm", params=("uuid", "name-label", "power-state", "appliance"))
-            if r["uuid"] in owned.vms)
+        records = [r for r in xe.list("vm", params=("uuid", "name-label", "power-state",
+                                                    "appliance", "other-config"))
+                   if r["uuid"] in owned.vms]
+        # A VM the journal names that no longer carries the run's tag was taken over by an
+        # administrator (who removed the tag): it is no longer the run's to destroy.
+        self.untagged = sorted((r for r in records if parse_map(r.get("other-config", "")).get(
+            RUN_TAG) != owned.run_id), key=lambda r: r["name-label"])
+        self.vms = dict((r["uuid"], r) for r in records if r not in self.untagged)
         self.appliances = set(owned.appliances)
         for record in self.vms.values():
             if record.get("appliance") and record["appliance"] != NOT_IN_DATABASE:
@@ -98,9 +103,38 @@ class Survey(object):
             if owned.networks else {}
         self.ha = owned.ha if owned.ha and owned.ha.get("heartbeat_srs") and \
             not pool.ha_enabled else None
+        self.busy = self._busy_srs(xe) if self.srs else {}
+        # A DR task is destroyed only when it would forget no busy SR.
+        self.kept_tasks = set()
+        if self.busy and self.tasks:
+            for record in xe.list("sr", params=("uuid", "introduced-by")):
+                if record["uuid"] in self.busy and record.get("introduced-by") in self.tasks:
+                    self.kept_tasks.add(record["introduced-by"])
+        self.snapshots = sorted(r["uuid"] for r in xe.list(
+            "snapshot", params=("uuid", "snapshot-of")) if r.get("snapshot-of") in self.vms) \
+            if self.vms else []
         # The kinds the run's objects say they were made by, and the run's own.
         self.kinds = set(owned.kinds[u] for u in list(self.vms) + list(self.srs) +
                          list(self.networks) if u in owned.kinds)
+
+    def _busy_srs(self, xe):
+        """{SR uuid: [VM names]}: the run's SRs that hold disks of VMs this cleanup does not
+        destroy (a later failover's production VMs, an adopted VM). They are never unplugged
+        or forgotten, nor the DR tasks that would forget them."""
+        snapshots = {r["uuid"] for r in xe.list("snapshot", params=("uuid", "snapshot-of"))
+                     if r.get("snapshot-of") in self.vms}
+        dom0s = set(xe.uuids("vm", filters={"is-control-domain": "true"}))
+        sr_of = dict((r["uuid"], r["sr-uuid"]) for r in xe.list("vdi", params=(
+            "uuid", "sr-uuid")) if r.get("sr-uuid") in self.srs)
+        names = dict((r["uuid"], r["name-label"]) for r in xe.list(
+            "vm", params=("uuid", "name-label")))
+        busy = {}
+        for vbd in xe.list("vbd", params=("vm-uuid", "vdi-uuid"), filters={"type": "Disk"}):
+            vm = vbd.get("vm-uuid")
+            sr = sr_of.get(vbd.get("vdi-uuid"))
+            if sr and vm not in self.vms and vm not in snapshots and vm not in dom0s:
+                busy.setdefault(sr, set()).add(names.get(vm, vm))
+        return dict((sr, sorted(vms)) for sr, vms in busy.items())
 
     def empty(self):
         return not (self.vms or self.appliances or self.tasks or self.srs or self.plugged or
@@ -116,11 +150,14 @@ class Survey(object):
         for record in sorted(self.vms.values(), key=lambda r: r["name-label"]):
             lines.append("VM %s (%s, %s): hard shutdown, destroy its record (not its disks)"
                          % (record["name-label"], record["uuid"], record["power-state"]))
-        lines += ["vApp %s: destroy" % a for a in sorted(self.appliances)]
-        lines += ["DR task %s: destroy" % t for t in sorted(self.tasks)]
+        lines += ["snapshot %s: destroy its record" % s for s in self.snapshots]
+        lines += ["vApp %s: destroy if no other VM is in it" % a for a in sorted(
+            self.appliances)]
+        lines += ["DR task %s: destroy" % t for t in sorted(self.tasks - self.kept_tasks)]
         lines += ["SR %s (%s): unplug and forget (its LUN's data stays)" % (
             r["name-label"], r["uuid"]) for r in sorted(self.srs.values(),
-                                                       key=lambda r: r["name-label"])]
+                                                       key=lambda r: r["name-label"])
+            if r["uuid"] not in self.busy]
         lines += ["PBD %s of SR %s: unplug" % (p["uuid"], p["sr-uuid"]) for p in self.plugged]
         lines += ["secret %s (the run's CHAP password): destroy" % s for s in sorted(
             self.secrets)]
@@ -129,6 +166,17 @@ class Survey(object):
                                                        key=lambda r: r["name-label"])]
         if self.ha:
             lines.append("HA: enable again")
+        return lines
+
+    def kept(self):
+        """What of the run's is left alone, and why, one object a line."""
+        lines = ["SR %s (%s): left attached, it holds disks of %s" % (
+            self.srs[sr]["name-label"], sr, ", ".join(vms)) for sr, vms in sorted(
+                self.busy.items())]
+        lines += ["DR task %s: left, destroying it would forget such an SR" % t
+                  for t in sorted(self.kept_tasks)]
+        lines += ["VM %s (%s): left, it no longer carries the run's tag" % (
+            r["name-label"], r["uuid"]) for r in self.untagged]
         return lines
 
 
@@ -191,6 +239,8 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
         announce("cleanup of %s destroys:" % run_id)
         for line in survey.lines():
             announce("  " + line)
+        for line in survey.kept():
+            announce("  kept: " + line)
         if confirm is not None and not confirm(
                 "%s. Destroy the %d object(s) listed above?" % (refusal, len(survey.lines())),
                 "a forced cleanup"):
@@ -214,7 +264,7 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
             raise
     engine = Engine(run, dry_run=dry_run)
     report = {"run": run.id if run else None, "of": run_id, "owned": owned.to_json(),
-              "destroys": survey.lines(), "needs_force": refusal,
+              "destroys": survey.lines(), "kept": survey.kept(), "needs_force": refusal,
               "failures": [], "commands": engine.planned}
     try:
         _apply(xe, engine, owned, survey, pool, progress)
@@ -267,6 +317,8 @@ def _open_original(state_dir, run_id):
 def _apply(xe, engine, owned, survey, pool, progress):
     vms = survey.vms
     appliances = survey.appliances
+    for line in survey.kept():
+        progress(line)
     progress("cleaning up %d VM(s), %d vApp(s), %d SR(s)" % (len(vms), len(appliances),
                                                             len(survey.srs)))
 
@@ -291,13 +343,13 @@ def _apply(xe, engine, owned, survey, pool, progress):
         engine.do("destroy:appliance:%s" % appliance, "destroy vApp %s" % appliance,
                   lambda a=appliance: _gone_ok(xe.run, "appliance-destroy", {"uuid": a}),
                   commands=[xe.argv("appliance-destroy", {"uuid": appliance})])
-    for task in sorted(survey.tasks & set(xe.uuids("drtask"))):
+    for task in sorted((survey.tasks - survey.kept_tasks) & set(xe.uuids("drtask"))):
         engine.do("destroy:drtask:%s" % task, "destroy DR task %s" % task,
                   lambda t=task: _gone_ok(xe.run, "drtask-destroy", {"uuid": t}),
                   commands=[xe.argv("drtask-destroy", {"uuid": task})])
     pbds = xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached"))
     present_srs = set(xe.uuids("sr"))
-    for sr in sorted(set(survey.srs) & present_srs):
+    for sr in sorted((set(survey.srs) - set(survey.busy)) & present_srs):
         mine = [p for p in pbds if p["sr-uuid"] == sr]
         # The master's PBD last, as xapi does (reference §2.1, §2.2).
         mine.sort(key=lambda p: p["host-uuid"] == pool.master)

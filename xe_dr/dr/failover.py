@@ -36,7 +36,9 @@ from xe_dr.dr.inventory import (find_metadata_copies, learn_membership, read_liv
 from xe_dr.dr.plan import BLOCKING, CONFIRM, WARNING, Check, Item, select
 from xe_dr.dr.plugin import PLUGIN, call_json, malformed, plugin_version
 from xe_dr.dr.source import SourcePhase
-from xe_dr.errors import ConfigError, TemporaryError, UsageError, XeDrError
+from xe_dr.dr.storage import probe
+from xe_dr.errors import (ConfigError, TemporaryError, UnreachableError, UsageError,
+                          XeDrError)
 from xe_dr.exitcodes import ExitCode
 from xe_dr.dr.lock import RunLock
 from xe_dr.journal import NOTE, Run, StateWriteError, new_run_id
@@ -162,6 +164,7 @@ class Failover(SourcePhase, StoragePhase):
                        "todo": [], "commands": []}
         self._new_networks = set()
         self.source_state = None  # how far the source site was checked (xe_dr/dr/guard.py)
+        self._storage_corrected = False  # a resume given other storage options
 
     # -- entry points -------------------------------------------------------------------------
     def plan(self):
@@ -286,6 +289,20 @@ class Failover(SourcePhase, StoragePhase):
         a failback's SourcePlan (None otherwise)."""
         self.source_state = guard.source_state(self.opts.mode, self.opts.source,
                                                self.source_xe)
+        shut_down_before = self.run is not None and any(
+            e.get("event") == "done" and e.get("step", "").startswith("source-")
+            for e in self.run.entries())
+        if self.opts.mode == "failback" and not shut_down_before and \
+                self.source_state in (guard.NOT_CHECKED, guard.UNREACHABLE):
+            # The source of a failback is the DR site, where the VMs run now: going on
+            # without it would start them at this site too.
+            failure = UsageError if self.source_state == guard.NOT_CHECKED else \
+                UnreachableError
+            raise failure("a failback needs the DR site, where the VMs run now: %s" % (
+                "--source was not given" if self.source_state == guard.NOT_CHECKED else
+                "--source %s cannot be reached" % self.opts.source.get("host")),
+                hint="give --source HOST (the VMs are shut down there first), or --source "
+                     "down if they are stopped and its LUNs detached; nothing was changed")
         if self.source_state == guard.UNREACHABLE:
             self.source_xe = None  # taken for down, and said so
         self.report["source"] = self.source_state
@@ -299,16 +316,7 @@ class Failover(SourcePhase, StoragePhase):
         plan = None
         if self.opts.mode == "failback" and self.source_xe is not None:
             plan = self._plan_at_source()
-            if not self.opts.storage:
-                attached = {p["sr-uuid"] for p in self.xe.list(
-                    "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
-                missing = sorted(set(plan.srs) - attached)
-                if missing:
-                    raise UsageError("SR(s) %s are not attached here and no storage options "
-                                     "were given" % ", ".join(
-                                         plan.srs[s]["name-label"] for s in missing),
-                                     hint="give --target/--iqn/--scsiid or --hba-scsiid "
-                                          "('xe-dr probe' finds them); nothing was changed")
+            self._check_failback_storage(plan)
         elif not self.opts.storage and not self.engine.dry_run and not [
                 c for c in find_metadata_copies(self.xe, self.pool.uuid)
                 if c.latest and not c.local]:
@@ -316,6 +324,31 @@ class Failover(SourcePhase, StoragePhase):
                              "attached here", hint="give --target/--iqn/--scsiid or "
                              "--hba-scsiid ('xe-dr probe' finds them); nothing was changed")
         return plan
+
+    def _check_failback_storage(self, plan):
+        """Every SR the failback gives back at the DR site comes here: it is attached here
+        already, or it is on a LUN given (probed by SCSI id: the copy here is read-only, and
+        no map of it is in use on this pool yet). Else shutting the VMs down there would
+        bring back only some of them."""
+        covered = {p["sr-uuid"] for p in self.xe.list(
+            "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
+        specs = self._specs(need_passwords=False)
+        if len(specs) < len(self.opts.storage):
+            return  # a CHAP LUN whose password comes later: the attach will tell
+        for spec in specs:
+            try:
+                answer = probe(self.xe, spec)
+            except XeDrError:
+                return  # the attach will say what is wrong with this LUN
+            if answer["stage"] == "srs":
+                covered |= {sr["uuid"] for sr in answer["items"]}
+        missing = sorted(set(plan.srs) - covered)
+        if missing:
+            raise UsageError("SR(s) %s hold VMs to fail back but are neither attached here "
+                             "nor on a LUN given" % ", ".join(
+                                 plan.srs[s]["name-label"] for s in missing),
+                             hint="give their LUNs too (--scsiid or --hba-scsiid; 'xe-dr "
+                                  "probe' finds them); nothing was changed")
 
     def _corrected(self, specs):
         """A resume given the storage options again: they replace the run's (journaled, and
@@ -326,6 +359,7 @@ class Failover(SourcePhase, StoragePhase):
         if new == self.opts.storage:
             return None
         before, self.opts.storage = self.opts.storage, new
+        self._storage_corrected = True
         return before
 
     def _confirm(self, which, question):
@@ -334,7 +368,10 @@ class Failover(SourcePhase, StoragePhase):
         if self.opts.mode == "test" or self.run is None:
             return
         step = "confirmed:%s" % which
-        if any(e["event"] == NOTE and e["step"] == step for e in self.run.entries()):
+        # Storage corrected on a resume is asked about again.
+        fresh = which == "storage" and self._storage_corrected
+        if not fresh and any(e["event"] == NOTE and e["step"] == step
+                             for e in self.run.entries()):
             return
         if not self.confirm(question, "a real %s" % self.opts.mode):
             raise Declined("not confirmed: %s" % (
@@ -382,9 +419,10 @@ class Failover(SourcePhase, StoragePhase):
 
     def _array_stop(self, failure):
         """A failback's storage step met a LUN that is still a read-only mirror target."""
-        stop = ArrayStop("the DR site is down; have the array make this site's LUNs writable "
-                         "(halt or reverse the mirror), then: xe-dr failback --resume %s"
-                         % self.run.id)
+        stop = ArrayStop("%s; have the array make this site's LUNs writable (halt or reverse "
+                         "the mirror), then: xe-dr failback --resume %s" % (
+                             "the DR site is down" if self.source_state == guard.CHECKED else
+                             "the LUNs here are still read-only mirror targets", self.run.id))
         stop.cause = failure.one_line()
         return stop
 

@@ -104,7 +104,7 @@ def select(sources, all_=False, vapps=(), vms=(), exclude=(), failed_over_only=F
 
         for appliance in source.appliances:
             if _matches(appliance, excluded):
-                seen.add(appliance.uuid)
+                seen.update((appliance.uuid, appliance.name_label))
                 continue
             members = None if appliance.vms is None else [source.vm(u) for u in appliance.vms]
             if in_all(members) or _matches(appliance, wanted_vapps):

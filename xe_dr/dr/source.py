@@ -39,11 +39,18 @@ class SourcePhase(object):
                              hint="'xe vm-list' and 'xe appliance-list' there list them; "
                                   "nothing was changed")
 
+        # The members of an excluded vApp are excluded with it (unless named with --vm).
+        excluded_apps = {a["uuid"] for a in appliances
+                         if {a["uuid"], a["name-label"]} & excluded}
+
         def chosen(record, failed_over_member=False):
             names = {record["uuid"], record["name-label"]}
             if names & excluded:
                 return False
-            return bool(names & wanted) or (self.opts.all and failed_over_member)
+            if names & wanted:
+                return True
+            return self.opts.all and failed_over_member and \
+                record.get("appliance") not in excluded_apps
 
         tagged = {v["uuid"] for v in vms if RUN_TAG in parse_map(v.get("other-config", ""))}
         member_apps = {v["appliance"] for v in vms if v["uuid"] in tagged}

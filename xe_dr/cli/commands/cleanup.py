@@ -27,11 +27,10 @@ def run(ctx):
                            dry_run=args.dry_run, progress=ctx.output.progress,
                            argv=redacted_argv(ctx), transport=ctx.runner.description,
                            confirm=ctx.confirm, announce=ctx.output.note)
-    owned = report["owned"]
-    lines = ["cleanup of %s: %s" % (args.run_id, report["outcome"]),
-             "  %d VM(s), %d vApp(s), %d DR task(s), %d SR(s), %d network(s)" % (
-                 len(owned["vms"]), len(owned["appliances"]), len(owned["tasks"]),
-                 len(owned["srs"]), len(owned["networks"]))]
+    lines = ["cleanup of %s: %s" % (args.run_id, report["outcome"])]
+    lines += ["  %s %s" % ("would destroy:" if args.dry_run else "destroyed:", line)
+              for line in report["destroys"]]
+    lines += ["  kept: " + line for line in report["kept"]]
     for step in report["commands"]:
         for command in step["commands"]:
             lines.append("  " + " ".join(shlex.quote(c) for c in command))

@@ -91,7 +91,7 @@ def run(ctx):
 # refused instead of silently doing something else than the command line says. The storage
 # options may be given again, to correct a LUN whose attach has not begun (_corrected_storage).
 _FIXED_ON_RESUME = ("all", "vapp", "vm", "exclude", "power", "map_network", "sr", "force",
-                    "dry_run", "source")
+                    "dry_run", "source", "source_xe", "disable_ha")
 
 
 def run_mode(ctx, mode):
@@ -109,6 +109,13 @@ def run_mode(ctx, mode):
                              hint="only the storage options may be given again, to correct "
                                   "a LUN not attached yet or give its CHAP password")
         run = Run.open(ctx.state_dir, args.resume)
+        command = "failback" if mode == "failback" else "failover"
+        expected = "failback" if run.meta.get("kind") == "failback" else "failover"
+        if run.meta.get("kind") in ("test", "failover", "failback") and (
+                command != expected or (getattr(args, "test", False) and
+                                        run.meta["kind"] != "test")):
+            raise UsageError("run %s is a %s: resume it with 'xe-dr %s --resume %s'" % (
+                args.resume, run.meta["kind"], expected, args.resume))
         options = Options.from_json(run.meta["options"])
         if args.scsiid or args.hba_scsiid:
             corrected = _corrected_storage(ctx, run, options)
@@ -123,7 +130,7 @@ def run_mode(ctx, mode):
         options, passwords = build_options(ctx, mode)
     if options.mode != "test" and not args.dry_run and not args.yes and (
             args.no_input or not ctx.env.can_prompt()) and not (
-            args.resume and _answered(run, ("storage", "recovery"))):
+            args.resume and corrected is None and _answered(run, ("storage", "recovery"))):
         # Refused before anything is read or recorded: a real run asks twice.
         raise UsageError("a real %s asks for confirmation, and there is no terminal to ask "
                          "on" % options.mode, hint="re-run with --yes to allow it")
