@@ -21,6 +21,15 @@ VOLATILE = {"generation", "current_operations", "allowed_operations", "memory_fr
             "last_updated", "timestamp", "metadata_latest"}
 
 
+def run_cli(argv, environ=None):
+    """xe-dr in-process with no terminal: (exit status, stdout, stderr)."""
+    env = Environment(stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(),
+                      environ=environ or {}, stdin_isatty=False, stdout_isatty=False,
+                      stderr_isatty=False)
+    code = main(argv, env)
+    return code, env.stdout.getvalue(), env.stderr.getvalue()
+
+
 class CliResult(object):
     def __init__(self, code, out, err):
         self.code = code

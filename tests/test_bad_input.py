@@ -1,21 +1,11 @@
 """Bad values on the command line: each is a usage error (exit 64) of one line, found before
 anything is read, connected or created."""
 
-import io
 import os
 
 import pytest
 
-from xe_dr.cli import main
-from xe_dr.cli.environment import Environment
-
-
-def run_cli(argv, environ=None):
-    env = Environment(stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(),
-                      environ=environ or {}, stdin_isatty=False, stdout_isatty=False,
-                      stderr_isatty=False)
-    code = main(argv, env)
-    return code, env.stdout.getvalue(), env.stderr.getvalue()
+from tests.fixtures_workflow import run_cli
 
 
 def refused(argv, environ=None, *words):

@@ -2,7 +2,6 @@
 no directory, a full or read-only file system. Each is one line and a documented exit
 status, never a traceback, and never a temporary file left behind."""
 
-import io
 import json
 import os
 import shutil
@@ -11,20 +10,10 @@ import sys
 
 import pytest
 
-from tests.fixtures_workflow import Drill
-from xe_dr.cli import main
-from xe_dr.cli.environment import Environment
+from tests.fixtures_workflow import Drill, run_cli
 from xe_dr.journal import Run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run_cli(argv, environ=None):
-    env = Environment(stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(),
-                      environ=environ or {}, stdin_isatty=False, stdout_isatty=False,
-                      stderr_isatty=False)
-    code = main(argv, env)
-    return code, env.stdout.getvalue(), env.stderr.getvalue()
 
 
 def one_line(err):
