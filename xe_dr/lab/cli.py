@@ -26,7 +26,7 @@ import os
 import shutil
 import sys
 
-from . import array, calllog, faults, util, world
+from . import array, calllog, faults, releases, util, world
 from .store import CONFIG, Lab, LabNotFound
 
 
@@ -53,15 +53,20 @@ def cmd_create(args, out):
                        order_groups=args.order_groups, replicated_srs=args.replicated_srs,
                        hosts_a=args.hosts_a, hosts_b=args.hosts_b, vms_b=args.vms_b,
                        cost_factor=args.cost_factor, chap_user=args.chap_user,
-                       chap_password=password, chap_sites=args.chap_site)
-    out.write("created lab in %s\n" % lab.root)
+                       chap_password=password, chap_sites=args.chap_site,
+                       release=args.release, multipath=args.multipath)
+    out.write("created lab in %s (%s)\n" % (lab.root, releases.of_lab(lab)["title"]))
     for site in lab.site_names():
         out.write("  site %s: %s\n" % (site, lab.xe_path(site)))
     return 0
 
 
 def summary(lab):
-    data = {"dir": lab.root, "cost_factor": lab.cost_factor(), "dark": lab.config.get("dark", []),
+    release = releases.of_lab(lab)
+    data = {"dir": lab.root, "cost_factor": lab.cost_factor(),
+            "release": {"name": (lab.config.get("options") or {}).get("release",
+                                                                      releases.DEFAULT),
+                        "title": release["title"], "xapi": release["xapi_tag"]}, "dark": lab.config.get("dark", []),
             "sites": {}, "luns": {}, "faults": faults.rules(lab)}
     for name in lab.site_names():
         db = lab.site(name).read()
@@ -98,7 +103,8 @@ def cmd_show(args, out):
     if args.json:
         out.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
         return 0
-    out.write("lab %s (cost factor %s)\n" % (data["dir"], data["cost_factor"]))
+    out.write("lab %s (cost factor %s), %s, xapi %s\n" % (
+        data["dir"], data["cost_factor"], data["release"]["title"], data["release"]["xapi"]))
     for name, s in sorted(data["sites"].items()):
         out.write("\nsite %s: pool %s (%s)%s, generation %d\n"
                   % (name, s["pool_name"], s["pool"], "  ** DARK **" if s["dark"] else "",
@@ -312,6 +318,10 @@ def parser():
                    help="the CHAP password: the first line of FILE")
     c.add_argument("--chap-site", action="append", choices=["A", "B"],
                    help="only this site's portal wants CHAP (repeatable; default both)")
+    c.add_argument("--release", choices=releases.names(),
+                   help="the release the hosts run (default %s)" % releases.DEFAULT)
+    c.add_argument("--multipath", action="append", choices=["A", "B"],
+                   help="this site's hosts have multipathing on (repeatable)")
     c.set_defaults(fn=cmd_create)
     h = sub.add_parser("chap", help="CHAP on a site's array portal")
     h.add_argument("dir")

@@ -12,7 +12,7 @@ Everything is derived from ``seed``: the same arguments give the same UUIDs, nam
 import os
 import sys
 
-from . import array, replication, util
+from . import array, releases, replication, util
 from .model import Db
 from .store import CONFIG, Lab
 
@@ -21,18 +21,11 @@ MiB = 1024 ** 2
 NULL = util.NULL_REF
 
 DEFAULTS = {"seed": 1, "vms": 12, "vapps": 2, "order_groups": 3, "replicated_srs": 3,
-            "hosts_a": 2, "hosts_b": 2, "vms_b": 2, "cost_factor": 0.0}
+            "hosts_a": 2, "hosts_b": 2, "vms_b": 2, "cost_factor": 0.0,
+            "release": releases.DEFAULT}
 CHAP_OPTIONS = ("chap_user", "chap_password", "chap_sites")
 
-SOFTWARE_VERSION = {
-    "product_version": "8.3.0", "product_version_text": "8.3",
-    "product_version_text_short": "8.3", "platform_name": "XCP", "platform_version": "3.4.0",
-    "product_brand": "XCP-ng", "build_number": "cloud", "git_id": "0", "hostname": "localhost",
-    "date": "2024-09-26", "dbv": "2024.0926", "is_preview_release": "false",
-    "xapi": "24.19", "xapi_build": "24.19.2", "xen": "4.17.5-3", "linux": "4.19.0+1",
-    "xencenter_min": "2.21", "xencenter_max": "2.21", "network_backend": "openvswitch",
-    "db_schema": "5.786",
-}
+SOFTWARE_VERSION = releases.profile(None)["software_version"]
 
 NETWORKS = [
     ("Pool-wide network associated with eth0", "xenbr0", ""),
@@ -84,7 +77,10 @@ class Gen(object):
 
 
 class SiteBuilder(object):
-    def __init__(self, gen, name, prefix, net_octet, pool_label):
+    def __init__(self, gen, name, prefix, net_octet, pool_label, release=None,
+                 multipath=False):
+        self.release = releases.profile(release)
+        self.multipath = multipath
         self.g = gen
         self.name = name
         self.prefix = prefix
@@ -123,17 +119,18 @@ class SiteBuilder(object):
             host = self.create("host", {
                 "name_label": hostname, "name_description": "Default install",
                 "hostname": hostname, "address": "10.0.%d.%d" % (self.octet, 11 + i),
-                "enabled": True, "software_version": dict(SOFTWARE_VERSION, hostname=hostname),
+                "enabled": True, "software_version": dict(self.release["software_version"],
+                                                            hostname=hostname),
                 "other_config": {"iscsi_iqn": iqn, "agent_start_time": "1727350000.",
                                  "boot_time": "1727349900."},
-                "iscsi_iqn": iqn, "multipathing": False, "memory_total": 64 * GiB,
+                "iscsi_iqn": iqn, "multipathing": self.multipath, "memory_total": 64 * GiB,
                 "memory_free": 60 * GiB, "memory_overhead": GiB // 2,
                 "cpu_info": {"cpu_count": "8", "socket_count": "1", "vendor": "GenuineIntel",
                              "modelname": "Intel(R) Xeon(R) Silver 4210R CPU @ 2.40GHz"},
                 "capabilities": ["xen-3.0-x86_64", "hvm-3.0-x86_32", "hvm-3.0-x86_64"],
                 "logging": {}, "guest_VCPUs_params": {}, "tags": [],
                 "suspend_image_sr": NULL, "crash_dump_sr": NULL, "local_cache_sr": NULL,
-                "control_domain": NULL, "edition": "xcp-ng"})
+                "control_domain": NULL, "edition": _edition(self.release)})
             dom0 = self.create("VM", {
                 "name_label": "Control domain on host: " + hostname,
                 "name_description": "The domain which manages physical devices and manages "
@@ -373,14 +370,19 @@ def create(root, **options):
     chap = dict((s, (chap_user, chap_password)) for s in chap_sites) if chap_user else {}
     if chap:
         opts["chap"] = {"user": chap_user, "sites": sorted(chap)}
+    releases.profile(opts["release"])  # an unknown name is refused before anything is made
+    multipath = set(opts.pop("multipath", None) or [])
+    if not multipath <= {"A", "B"}:
+        raise ValueError("no site %s" % ", ".join(sorted(multipath - {"A", "B"})))
+    opts["multipath"] = sorted(multipath)
     root = os.path.abspath(root)
     if os.path.exists(os.path.join(root, CONFIG)):
         raise ValueError("%s already holds a lab (destroy it first)" % root)
     for sub in ("state", "locks", "bin", "array", "hosts"):
         util.makedirs(os.path.join(root, sub))
     g = Gen(opts["seed"])
-    a = SiteBuilder(g, "A", "a", 1, "Site A")
-    b = SiteBuilder(g, "B", "b", 2, "Site B")
+    a = SiteBuilder(g, "A", "a", 1, "Site A", opts["release"], "A" in multipath)
+    b = SiteBuilder(g, "B", "b", 2, "Site B", opts["release"], "B" in multipath)
     a.build_pool(opts["hosts_a"])
     b.build_pool(opts["hosts_b"])
     a.build_networks([n for n, _, _ in NETWORKS])
@@ -560,6 +562,12 @@ def create(root, **options):
                     array.write_vg(lab, data, lun, s.name, replication.vg_of(s.db, sr_ref))
     open(lab.path("calls.jsonl"), "ab").close()
     return lab
+
+
+def _edition(release):
+    """Host.edition: XCP-ng's is ``xcp-ng``; XenServer's licensed edition names it."""
+    brand = release["software_version"]["product_brand"]
+    return "xcp-ng" if brand == "XCP-ng" else "enterprise-per-socket"
 
 
 def _storage_kinds(g, n, have_replicated):
