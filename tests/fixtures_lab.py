@@ -165,14 +165,39 @@ class LabHandle(object):
         return self.xe(site, *args)
 
     def failover_task(self, site="B"):
-        """Break the mirror and introduce every replicated SR at ``site``; returns task UUIDs."""
+        """Break the mirror and introduce every replicated SR at ``site`` (then make their VDIs
+        known, as the release needs: ``make_visible``); returns task UUIDs."""
         self.mirror("break")
         tasks = []
         for sr_uuid, _ in self.replicated_srs():
             r = self.drtask(site, [sr_uuid])
             assert r.code == 0, r.err
             tasks.append(r.value)
+        self.make_visible(site, [sr for sr, _ in self.replicated_srs()])
         return tasks
+
+    def make_visible(self, site, sr_uuids):
+        """What an administrator does after drtask-create where PBD.plug no longer scans
+        (xapi >= 23.22.0): sr-scan each SR (its VDI records), then plug its PBDs again, master
+        first (members off, master off, master on, members on), so that xapi's
+        handle_metadata_vdis reads the metadata copies and marks the newest. Nothing on a
+        release that scans on plug."""
+        from xe_dr.lab import releases
+        if releases.of_lab(self.lab)["scan_on_plug"]:
+            return
+        master = self.ok(site, "pool-list", "params=master", "--minimal").value
+        for sr in sr_uuids:
+            self.ok(site, "sr-scan", "uuid=" + sr)
+            pbds = []
+            for uuid in self.ok(site, "pbd-list", "sr-uuid=" + sr, "params=uuid",
+                                "--minimal").values:
+                host = self.ok(site, "pbd-param-get", "uuid=" + uuid,
+                               "param-name=host-uuid").value
+                pbds.append((host == master, uuid))
+            for _, uuid in sorted(pbds):
+                self.ok(site, "pbd-unplug", "uuid=" + uuid)
+            for _, uuid in sorted(pbds, reverse=True):
+                self.ok(site, "pbd-plug", "uuid=" + uuid)
 
     def metadata_vdi(self, site="B"):
         values = self.ok(site, "vdi-list", "type=Metadata", "metadata-latest=true",

@@ -95,6 +95,29 @@ for t in "${TASKS[@]}"; do
         || die "task $t introduced nothing"
 done
 
+# From xapi 23.22.0 PBD.plug no longer scans (message_forwarding.ml, PBD.plug): scan each SR for
+# its VDI records, then plug it again (members off, master off, master on, members on) so that
+# xapi reads the metadata copies and marks the newest. Harmless where plug still scans.
+make_visible() {  # xe sr...
+    local xe=$1 sr pbd master; shift
+    master=$("$xe" pool-list params=master --minimal)
+    for sr in "$@"; do
+        "$xe" sr-scan uuid="$sr"
+        for pbd in $("$xe" pbd-list sr-uuid="$sr" --minimal | tr , ' '); do
+            [ "$("$xe" pbd-param-get uuid="$pbd" param-name=host-uuid)" = "$master" ] \
+                || "$xe" pbd-unplug uuid="$pbd"
+        done
+        "$xe" pbd-unplug uuid="$("$xe" pbd-list sr-uuid="$sr" host-uuid="$master" --minimal)"
+        "$xe" pbd-plug uuid="$("$xe" pbd-list sr-uuid="$sr" host-uuid="$master" --minimal)"
+        for pbd in $("$xe" pbd-list sr-uuid="$sr" currently-attached=false --minimal | tr , ' ')
+        do
+            "$xe" pbd-plug uuid="$pbd"
+        done
+    done
+}
+say "site B: scan the introduced SRs and plug them again"
+make_visible "$XE_B" "${WHITELIST[@]}"
+
 # ----------------------------------------------------------------------------------------------
 say "site B: the newest metadata, the foreign VMs and vApps"
 VDI=$("$XE_B" vdi-list type=Metadata metadata-latest=true metadata-of-pool="$A_POOL" \
@@ -193,6 +216,7 @@ for sr in "${REPLICATED[@]}"; do
         "$XE_A" pbd-plug uuid="$pbd"
     done
 done
+make_visible "$XE_A" "${REPLICATED[@]}"
 VDI_B=$("$XE_A" vdi-list type=Metadata metadata-latest=true metadata-of-pool="$B_POOL" \
     params=uuid --minimal | cut -d, -f1)
 [ -n "$VDI_B" ] || die "B's metadata is not visible at A"

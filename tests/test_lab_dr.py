@@ -260,11 +260,56 @@ def test_drtask_introduces_whitelisted_sr(lab):
     pbds = lab.ok("B", "pbd-list", "sr-uuid=" + sr, "params=currently-attached",
                   "--minimal").values
     assert pbds == ["true"] * len(lab.db("B").rows("host"))
+
+
+def _introduce_at_b(lab):
+    """Replication of A to its first replicated SR, mirror broken, the SR introduced at B."""
+    sr, _ = lab.replicated_srs()[0]
+    lab.ok("A", "sr-enable-database-replication", "uuid=" + sr)
+    lab.mirror("break")
+    lab.drtask("B", [sr]).value
+    at_a = sorted(lab.ok("A", "vdi-list", "sr-uuid=" + sr, "params=uuid", "--minimal").values)
+    return sr, at_a
+
+
+@pytest.mark.parametrize("release", ["citrix-8.2", "xcp-ng-8.2"])
+def test_plug_scans_up_to_xapi_23_21(lab_factory, release):
+    """message_forwarding.ml PBD.plug at v1.249.42: the master's plug runs
+    Xapi_sr.scan_one ~callback (an SR.scan, then Xapi_dr.handle_metadata_vdis), so the SR's
+    VDIs have records at once and the newest foreign copy is metadata-latest."""
+    lab = lab_factory(release=release)
+    sr, at_a = _introduce_at_b(lab)
+    assert sorted(lab.ok("B", "vdi-list", "sr-uuid=" + sr, "params=uuid",
+                         "--minimal").values) == at_a
     a_pool = lab.ok("A", "pool-list", "--minimal").value
     vdi = lab.metadata_vdi("B")
     assert lab.ok("B", "vdi-param-get", "uuid=" + vdi,
                   "param-name=metadata-of-pool").value == a_pool
     assert lab.ok("B", "vdi-param-get", "uuid=" + vdi, "param-name=sr-uuid").value == sr
+
+
+@pytest.mark.parametrize("release", ["xcp-ng-8.3", "xenserver-8", "xenserver-9", "xcp-ng-9"])
+def test_plug_does_not_scan_from_xapi_23_22(lab_factory, release):
+    """message_forwarding.ml PBD.plug from v23.22.0 (commit 7c04e3e5e4, CA-379112): the
+    master's plug calls the callback alone, without SR.scan. An SR new to the pool has no VDI
+    records, data disks included; SR.scan (Xapi_sr.scan) makes them but does not call into
+    Xapi_dr, so the metadata copy is not latest and its pool is not cached; plugging the SR
+    again (master first) runs handle_metadata_vdis with the VDIs present."""
+    lab = lab_factory(release=release)
+    sr, at_a = _introduce_at_b(lab)
+    assert lab.ok("B", "vdi-list", "sr-uuid=" + sr, "--minimal").values == []
+    lab.ok("B", "sr-scan", "uuid=" + sr)
+    assert sorted(lab.ok("B", "vdi-list", "sr-uuid=" + sr, "params=uuid",
+                         "--minimal").values) == at_a
+    vdi = lab.uuid("B", "vdi", type="Metadata", **{"sr-uuid": sr})
+    assert lab.ok("B", "vdi-param-get", "uuid=" + vdi,
+                  "param-name=metadata-latest").value == "false"
+    assert lab.ok("B", "vdi-param-get", "uuid=" + vdi,
+                  "param-name=metadata-of-pool").value == "<not in database>"
+    lab.make_visible("B", [sr])
+    assert lab.metadata_vdi("B") == vdi
+    assert lab.ok("B", "vdi-param-get", "uuid=" + vdi, "param-name=metadata-of-pool").value \
+        == lab.ok("A", "pool-list", "--minimal").value
 
 
 def test_drtask_skips_an_existing_sr(lab):
@@ -398,6 +443,7 @@ def test_metadata_latest_is_the_highest_generation(lab):
     lab.mirror("break")
     for sr in srs:
         lab.drtask("B", [sr]).value
+    lab.make_visible("B", srs)
     rows = dict((sr, lab.uuid("B", "vdi", type="Metadata", **{"sr-uuid": sr})) for sr in srs)
     latest = dict((sr, lab.ok("B", "vdi-param-get", "uuid=" + v,
                               "param-name=metadata-latest").value) for sr, v in rows.items())
@@ -689,7 +735,9 @@ def test_manual_introduce_and_plug(lab):
     pbd = lab.ok("B", *args).value
     assert lab.xe("B", *args).err.startswith("A PBD already exists connecting the SR")
     lab.ok("B", "pbd-plug", "uuid=" + pbd)
-    assert lab.ok("B", "vdi-list", "sr-uuid=" + sr, "--minimal").values  # scanned
+    assert lab.ok("B", "vdi-list", "sr-uuid=" + sr, "--minimal").values == []  # no scan
+    lab.ok("B", "sr-scan", "uuid=" + sr)
+    assert lab.ok("B", "vdi-list", "sr-uuid=" + sr, "--minimal").values
     lab.ok("B", "pbd-unplug", "uuid=" + pbd)
     lab.ok("B", "sr-forget", "uuid=" + sr)
 

@@ -11,7 +11,11 @@ REPO = os.path.dirname(HERE)
 
 
 @pytest.mark.skipif(not os.path.exists("/bin/bash"), reason="needs bash")
-def test_failover_and_failback_by_hand(lab):
+@pytest.mark.parametrize("release", ["xcp-ng-8.3", "citrix-8.2", "xenserver-9"])
+def test_failover_and_failback_by_hand(lab_factory, release):
+    """The documented sequence, with the sr-scan and re-plug that xapi >= 23.22.0 needs (and
+    that are harmless on 1.249), on a release of each xapi line."""
+    lab = lab_factory(release=release)
     env = dict(os.environ)
     env.update({
         "XE_A": lab.xe_path("A"), "XE_B": lab.xe_path("B"), "LAB_DIR": lab.root,

@@ -29,6 +29,7 @@ class Db(object):
         self.readonly = readonly
         self.label = label
         self.dirty = False
+        self.deleted_vdis = set()
         self._uuid = {}
         self._kids = {}
         self._refinfo = None
@@ -142,7 +143,11 @@ class Db(object):
 
     def delete(self, cls, ref):
         self._touch(cls)
-        self.tables[cls].pop(ref, None)
+        row = self.tables[cls].pop(ref, None)
+        if cls == "VDI" and row is not None:
+            # A destroyed VDI leaves its VG with this commit (replication.after_commit); a VDI
+            # the database merely does not know (an SR not scanned yet) stays on the disk.
+            self.deleted_vdis.add(row.get("uuid"))
 
     def to_data(self):
         return {"tables": self.tables, "generation": self.generation, "extra": self.extra}

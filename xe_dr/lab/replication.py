@@ -49,9 +49,16 @@ VG_VDI_FIELDS = ("name_label", "name_description", "type", "virtual_size", "is_a
                  "sharable", "read_only", "location", "managed", "metadata_of_pool")
 
 
-def vg_of(db, sr_ref):
+def vg_of(db, sr_ref, on_disk=None):
+    """The VG metadata of an LVM SR as this database knows it. ``on_disk`` (the VG as the LUN
+    copy has it): its VDIs that the database has no record of and did not destroy stay, as
+    the LVs of a real VG stay when xapi has not scanned the SR (xapi >= 23.22 does not scan
+    on plug)."""
     sr = db.get("SR", sr_ref)
     vdis = {}
+    for vdi_uuid, entry in ((on_disk or {}).get("vdis") or {}).items():
+        if vdi_uuid not in db.deleted_vdis and db.lookup_uuid("VDI", vdi_uuid) is None:
+            vdis[vdi_uuid] = entry
     for ref in db.children("VDI", "SR", sr_ref):
         row = db.rows("VDI")[ref]
         entry = dict((k, row[k]) for k in VG_VDI_FIELDS if k in row)
@@ -78,8 +85,9 @@ def after_commit(site, db):
             lun = sr_lun(data, site.name, db, sr_ref)
             if lun is None or not array.writable(data, lun, site.name):
                 continue
-            vg = vg_of(db, sr_ref)
-            if array.read_vg(lab, lun, site.name) != vg:
+            on_disk = array.read_vg(lab, lun, site.name)
+            vg = vg_of(db, sr_ref, on_disk)
+            if on_disk != vg:
                 array.write_vg(lab, data, lun, site.name, vg)
             targets.append((sr_ref, lun))
         if not redo_logs:

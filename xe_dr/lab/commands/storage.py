@@ -2,7 +2,7 @@
 sr-enable-database-replication, sr-disable-database-replication."""
 
 from . import command
-from .. import array, costs, foreign, replication, secrets, sm, util
+from .. import array, costs, foreign, releases, replication, secrets, sm, util
 from ..errors import XapiError
 
 DR_TYPES = ("lvmoiscsi", "lvmohba", "lvhdoiscsi", "lvhdohba")
@@ -168,7 +168,11 @@ def plug(lab, site, pbd_uuid, info=None):
 
 
 def after_master_plug(lab, site_name, db, sr):
-    """Scan the SR, restart this pool's replication in it, list foreign metadata VDIs to read."""
+    """PBD.plug of the master (message_forwarding.ml, PBD.plug): up to xapi v23.21 an SR.scan
+    and then the callback; from v23.22.0 (commit 7c04e3e5e4, CA-379112) the callback alone, so
+    an SR new to this pool has no VDI records until something scans it. The callback
+    (Xapi_dr.handle_metadata_vdis) restarts this pool's replication on the metadata VDIs the SR
+    has records for and lists the foreign ones to read; Xapi_sr.update (SR.stat) sets sizes."""
     sr_row = db.get("SR", sr)
     if sr_row.get("type") not in sm.LVM_LUN_TYPES:
         return []
@@ -179,7 +183,8 @@ def after_master_plug(lab, site_name, db, sr):
     if vg:
         db.update("SR", sr, physical_size=vg.get("size", 0),
                   name_label=sr_row.get("name_label") or vg.get("name_label", ""))
-    replication.scan_sr(lab, site_name, db, sr)
+    if releases.of_lab(lab)["scan_on_plug"]:
+        replication.scan_sr(lab, site_name, db, sr)
     local_pool = db.pool_ref()
     pending = []
     restarted = False
