@@ -291,10 +291,10 @@ def test_a_second_run_against_the_same_pool_is_refused_at_once_with_75(
     earlier = None
     if second == "cleanup":
         earlier = _test_failover(lab, state, dr_storage)
-    # The run exists from its first attach, after it listed the LUNs (a probe per target);
-    # long enough that the first run is still in it after the refusal on a loaded machine.
-    slow = lab.fault(site="B", command="sr-probe", nth=first_attach_probe(dr_storage),
-                     delay=15.0)
+    # The run exists before its first scan of an attached SR (it attaches, or finds its LUNs
+    # attached by the earlier test); long enough that the first run is still in it after the
+    # refusal on a loaded machine.
+    slow = lab.fault(site="B", command="sr-scan", nth=1, delay=15.0)
     first = start_xedr(lab, state, TEST + dr_storage if second != "cleanup" else
                        ["failover", "--test", "--vm", "web-01"] + dr_storage)
     wait_fired(lab, slow, first)
@@ -327,12 +327,6 @@ def test_a_second_run_against_the_same_pool_is_refused_at_once_with_75(
     result = first.finish()
     assert result.code in (0, 2), result
     assert result.json["run"] == running[0]
-
-
-def first_attach_probe(storage):
-    """Which sr-probe of a failover is its first attach's: before it, the LUNs are listed
-    once per iSCSI target and once for the HBAs (xe_dr/dr/guard.py check_luns)."""
-    return 1 + ("--scsiid" in storage) + ("--hba-scsiid" in storage)
 
 
 def test_a_refused_run_leaves_no_run_behind(dr_lab, dr_storage):

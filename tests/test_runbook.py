@@ -26,6 +26,7 @@ def protect_and_break(drill, attach_first=True):
         first = drill.lab.replicated_srs()[0][0]
         result = drill.lab.drtask("B", [first])
         assert result.code == 0, result
+        drill.lab.make_visible("B", [first])  # scanned and plugged again (xapi >= 23.22)
 
 
 def make_runbook(drill, path, *args):

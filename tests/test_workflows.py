@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from xe_dr.lab import releases
+
 
 def enable_protection(drill):
     names = [uuid for uuid, _ in drill.lab.replicated_srs()]
@@ -107,21 +109,39 @@ def vm_states(drill, site):
     return dict((r["name-label"], r["power-state"]) for r in parse_records(records))
 
 
-def test_the_whole_documented_sequence_failover_protect_failback(drill):
+def disks(drill, site, names):
+    """Each VM's non-CD disks (VBDs of type Disk), by name."""
+    out = {}
+    for name in names:
+        vm = drill.lab.uuid(site, "vm", **{"name-label": name})
+        out[name] = len(drill.lab.ok(site, "vbd-list", "vm-uuid=" + vm, "type=Disk",
+                                     "--minimal").values)
+    return out
+
+
+@pytest.mark.parametrize("release", sorted(releases.RELEASES))
+def test_the_whole_documented_sequence_failover_protect_failback(drill_factory, release):
+    """The product documentation's sequence on every release: from xapi 23.22 PBD.plug does
+    not scan, so this passes only because xe-dr scans and re-plugs what it attaches."""
+    drill = drill_factory(release=release)
     # Before a disaster: replication at A.
     enable_protection(drill)
     protected = [vm["name_label"] for vm in drill.xedr("A", "--json", "status").json["vms"]
                  if vm["class"] == "protected"]
     assert protected
+    source_disks = disks(drill, "A", protected)
 
     # The disaster: site A goes dark; the array's mirror is halted at B.
     drill.lab.disaster("A")
     drill.lab.mirror("break")
     failover = drill.xedr("B", "--json", "--yes", "failover", "--all", *storage_for(drill, "B"))
-    assert failover.code in (0, 2), failover
+    # Without the plugin, plain xe cannot tell that db-01, dns-01 and file-01 were never
+    # protected (their disks are on NFS, local and unmirrored storage): a partial success.
+    assert failover.code == 2, failover
     running_b = vm_states(drill, "B")
     for name in protected:
         assert running_b.get(name) == "running", (name, running_b)
+    assert disks(drill, "B", protected) == source_disks
     assert not drill.lab.ok("B", "drtask-list", "--minimal").values  # tasks destroyed
 
     # After the recovery: protect B so that failback is possible.
@@ -150,7 +170,7 @@ def test_the_whole_documented_sequence_failover_protect_failback(drill):
               if r["kind"] == "failback"][-1]["id"]
     drill.lab.mirror("break")
     resumed = drill.xedr("A", "--json", "--yes", "failback", "--resume", run_id)
-    assert resumed.code in (0, 2), resumed
+    assert resumed.code == 0, resumed
     assert "b-apps" not in [i["name_label"] for i in resumed.json["items"]]
     assert vm_states(drill, "B")["b-monitor"] == "running"
     running_a = vm_states(drill, "A")

@@ -2,10 +2,13 @@
 whitelist, pbd-plug of known SRs), journaled and safe to resume. A mixin of
 :class:`xe_dr.dr.failover.Failover` (it uses the run's engine, options, report and xe)."""
 
+from xe_dr.dr.guard import TRANSPORT as _TRANSPORT
+from xe_dr.dr.inventory import find_metadata_copies
 from xe_dr.dr.storage import StorageSpec, create_secret, find_secret, probe
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.journal import NOTE
 from xe_dr.xe.errors import XapiError
+from xe_dr.xe.records import parse_map
 
 
 class StoragePhase(object):
@@ -29,16 +32,21 @@ class StoragePhase(object):
     def _storage(self):
         known = {r["uuid"]: r for r in self.xe.list(
             "sr", params=("uuid", "name-label", "type", "introduced-by", "other-config"))}
-        pbds = self.xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached"))
+        pbds = self.xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached",
+                                           "device-config"))
         for spec in self._specs():
             self._attach(spec, known, pbds)
+        self._make_visible()
 
     def _attach(self, spec, known, pbds):
         lun = spec.device_config.get("SCSIid", "?")
-        answer = probe(self.xe, spec)
-        if answer["stage"] != "srs":
-            raise UsageError("the storage options do not name a LUN yet (%s)" % answer["next"])
-        found = answer["items"]
+        found = _attached_here(spec, known, pbds, self.pool.master)
+        if found is None:
+            answer = probe(self.xe, spec)
+            if answer["stage"] != "srs":
+                raise UsageError("the storage options do not name a LUN yet (%s)" %
+                                 answer["next"])
+            found = answer["items"]
         if not found:
             # lvmohba answers a SCSI id it cannot use with an empty list, not an error (sm's
             # lvutil.scan_srlist swallows the device error): never attach nothing silently.
@@ -110,13 +118,74 @@ class StoragePhase(object):
             ", ".join(new), lun), create, reconcile,
             commands=[self.xe.argv("drtask-create", params)],
             begin_data={"tasks_before": sorted(before), "whitelist": new})
-        if result is None:  # dry run
+        if result is None:  # dry run: what the run would attach is scanned too
+            entry.setdefault("planned", []).extend(new)
             return
         entry["task"] = result["task"]
         entry["introduced"] = result["srs"]
         for sr in result["srs"]:
             self.engine.do("tag:sr:%s" % sr, "tag SR %s" % sr, lambda sr=sr: self._tag("sr", sr),
                            commands=[self._tag_argv("sr", sr)])
+
+    def _make_visible(self):
+        """Make xapi see what the attached SRs hold before anything is listed or recovered.
+
+        From xapi 23.22.0 PBD.plug no longer scans (message_forwarding.ml, PBD.plug; commit
+        7c04e3e5e4): an SR new to this pool has no VDI records, so the VMs' disks are not
+        found (VDI_LOCATION_MISSING, or a VM recovered without them with force) and no
+        metadata copy is read. So every SR of the run is scanned (harmless where plug still
+        scans); an SR this run attached whose metadata copies xapi has not read (its
+        metadata-of-pool is not known after the scan: SR.scan does not call Xapi_dr) is
+        plugged again, master first, so that xapi's handle_metadata_vdis reads them and marks
+        the newest copy of each pool by its generation."""
+        scanned, attached = [], []
+        for entry in self.report["storage"]:
+            run_srs = entry["introduced"] + entry["plugged"] + entry.get("planned", [])
+            for sr in run_srs + entry["already_attached"]:
+                if sr not in scanned:
+                    scanned.append(sr)
+            attached.extend(sr for sr in run_srs if sr not in attached)
+        for sr in scanned:
+            self.engine.do("scan:%s" % sr, "scan SR %s for its disks" % sr,
+                           lambda sr=sr: self.xe.run("sr-scan", {"uuid": sr}),
+                           commands=[self.xe.argv("sr-scan", {"uuid": sr})])
+        if self.engine.dry_run:
+            unread = attached if not plug_scans(self.hosts, self.pool.master) else []
+        else:
+            unread = self._unread_metadata(attached)
+        for sr in unread:
+            pbds = self._pbds_master_first(sr)
+            self.engine.do(
+                "replug:%s" % sr, "plug SR %s again so that xapi reads its metadata" % sr,
+                lambda pbds=pbds: self._replug(pbds),
+                commands=[self.xe.argv("pbd-unplug", {"uuid": p}) for p in reversed(pbds)] +
+                [self.xe.argv("pbd-plug", {"uuid": p}) for p in pbds])
+
+    def _unread_metadata(self, srs):
+        """The SRs among ``srs`` holding a metadata copy of another pool that xapi has not read
+        (its pool prints as not in the database)."""
+        if not srs:
+            return []
+        unread = set()
+        for copy in find_metadata_copies(self.xe, self.pool.uuid):
+            if copy.sr_uuid in srs and copy.pool_uuid is None:
+                unread.add(copy.sr_uuid)
+        return [sr for sr in srs if sr in unread]
+
+    def _pbds_master_first(self, sr):
+        pbds = self.xe.list("pbd", params=("uuid", "host-uuid"), filters={"sr-uuid": sr})
+        pbds.sort(key=lambda p: (p["host-uuid"] != self.pool.master, p["uuid"]))
+        return [p["uuid"] for p in pbds]
+
+    def _replug(self, pbds):
+        # Off members first and the master last, on in the other order (as xapi's
+        # DR_task.create plugs and unplugs); unplugging an unplugged PBD does nothing, so an
+        # interrupted re-plug simply runs again.
+        for pbd in reversed(pbds):
+            self.xe.run("pbd-unplug", {"uuid": pbd})
+        for pbd in pbds:
+            self.xe.run("pbd-plug", {"uuid": pbd})
+        return {"pbds": pbds}
 
     def _pbd_attached(self, uuid):
         found = self.xe.list("pbd", params=("uuid", "currently-attached"), filters={"uuid": uuid})
@@ -136,6 +205,44 @@ class StoragePhase(object):
             except XeDrError as failure:
                 self.run.append(NOTE, "leak:%s" % task, destroyed=False,
                                 error=failure.one_line())
+
+
+def _attached_here(spec, known, pbds, master):
+    """The SRs of a LUN that this pool's master has attached already (its PBD names the
+    SCSIid), or None when it has none. Such a LUN is not probed: on a multipathed host sm
+    refuses a probe of a LUN whose multipath map exists (SR_DEVICE_IN_USE, sm's
+    LVHDoISCSISR.py and LVHDoHBASR.py probe), so a resume would fail every time."""
+    scsiid = spec.device_config.get("SCSIid")
+    if not scsiid:
+        return None
+    found = []
+    for pbd in pbds:
+        sr = known.get(pbd["sr-uuid"])
+        if sr is None or pbd["host-uuid"] != master or pbd["currently-attached"] != "true":
+            continue
+        if _TRANSPORT.get(sr.get("type")) != _TRANSPORT.get(spec.sr_type):
+            continue
+        if parse_map(pbd.get("device-config", "")).get("SCSIid") != scsiid:
+            continue
+        if all(f["uuid"] != sr["uuid"] for f in found):
+            found.append({"uuid": sr["uuid"], "name_label": sr.get("name-label", ""),
+                          "name_description": "", "pool_metadata_detected": None})
+    return found or None
+
+
+def plug_scans(hosts, master):
+    """Whether the master's xapi scans an SR when its PBD is plugged (before 23.22.0)."""
+    for host in hosts:
+        if host.uuid == master:
+            return _version(host.xapi_version) < (23, 22)
+    return True
+
+
+def _version(text):
+    try:
+        return tuple(int(part) for part in text.split(".")[:2])
+    except ValueError:
+        return (0,)
 
 
 def _unreadable_probe(lun, found, failure):

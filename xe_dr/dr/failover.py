@@ -578,6 +578,10 @@ class Failover(SourcePhase, StoragePhase):
             result += checks_.check_source_running(self.source_xe, items, srs)
         result += checks_.check_existing(target, items, mode)
         result += checks_.check_storage(self.xe, items, by_vdi, attached)
+        # Only where the SRs are attached: a disk on a missing SR is that SR's verdict.
+        _exclude_failing(items, result)
+        result += checks_.check_disks([i for i in items if not i.excluded], by_vdi,
+                                      self.opts.force)
         result += checks_.check_networks(items, by_vdi, self.opts.network_map)
         # Capacity counts only what will really start: objects failing a check of their own
         # are left out first.

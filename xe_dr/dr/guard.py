@@ -43,7 +43,7 @@ def fence_warning(state):
 
 
 # An SR type's transport: a SCSI id known here counts only for the same transport.
-_TRANSPORT = {"lvmoiscsi": "iscsi", "lvhdoiscsi": "iscsi", "lvmohba": "hba", "lvhdohba": "hba"}
+TRANSPORT = {"lvmoiscsi": "iscsi", "lvhdoiscsi": "iscsi", "lvmohba": "hba", "lvhdohba": "hba"}
 
 
 def check_luns(xe, specs):
@@ -58,13 +58,13 @@ def check_luns(xe, specs):
     listed = {}
     known = set()
     if specs:
-        types = dict((r["uuid"], _TRANSPORT.get(r.get("type"))) for r in xe.list(
+        types = dict((r["uuid"], TRANSPORT.get(r.get("type"))) for r in xe.list(
             "sr", params=("uuid", "type")))
         known = {(types.get(p.get("sr-uuid")), parse_map(p.get("device-config", "")).get(
             "SCSIid")) for p in xe.list("pbd", params=("uuid", "sr-uuid", "device-config"))}
     for spec in specs:
         scsiid = spec.device_config.get("SCSIid")
-        if not scsiid or (_TRANSPORT.get(spec.sr_type), scsiid) in known:
+        if not scsiid or (TRANSPORT.get(spec.sr_type), scsiid) in known:
             continue
         base = dict((k, v) for k, v in spec.device_config.items() if k != "SCSIid")
         key = (spec.sr_type, tuple(sorted(base.items())))

@@ -83,7 +83,8 @@ def find_metadata_copies(xe, local_pool_uuid):
 class SourceVM(object):
     def __init__(self, uuid, name_label, power_state="halted", version=0, order=0,
                  start_delay=0, shutdown_delay=0, ha_restart_priority="", memory=0, vcpus=0,
-                 appliance=UNKNOWN, srs=UNKNOWN, networks=UNKNOWN, xe_dr_run=""):
+                 appliance=UNKNOWN, srs=UNKNOWN, networks=UNKNOWN, xe_dr_run="",
+                 disks=UNKNOWN):
         self.uuid = uuid
         self.name_label = name_label
         self.power_state = power_state
@@ -97,6 +98,7 @@ class SourceVM(object):
         self.appliance = appliance   # vApp UUID, "" for none, None for unknown
         self.srs = srs               # [{"uuid","name_label","type","shared","present","attached"}]
         self.networks = networks     # [{"name_label","bridge","exists_here"}]
+        self.disks = disks           # [{"vdi","name_label","device","sr","here"}] (plugin)
         self.xe_dr_run = xe_dr_run   # the run that recovered it at the other site, if any
 
     def to_json(self):
@@ -174,7 +176,8 @@ def _source_from_plugin(copy, data):
         version=v["version"], order=v["order"], start_delay=v["start_delay"],
         shutdown_delay=v["shutdown_delay"], ha_restart_priority=v["ha_restart_priority"],
         memory=v["memory"], vcpus=v["vcpus"], appliance=v["appliance"] or "",
-        srs=v["srs"], networks=v["networks"], xe_dr_run=v.get("xe_dr_run", ""))
+        srs=v["srs"], networks=v["networks"], xe_dr_run=v.get("xe_dr_run", ""),
+        disks=v.get("disks"))
         for v in data["vms"]]
     appliances = [SourceAppliance(a["uuid"], a["name_label"], a.get("name_description", ""),
                                   a["vms"]) for a in data["appliances"]]

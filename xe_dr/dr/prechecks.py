@@ -317,3 +317,34 @@ def check_networks(items, sources_by_vdi, network_map):
     elif not checks:
         checks.append(Check("networks", OK, "every network the selected VMs use exists here"))
     return checks
+
+
+def check_disks(items, sources_by_vdi, force):
+    """Every non-CD disk of every VM is here (xapi finds a disk by its SR and location,
+    xen-api ocaml/xapi/import.ml). A missing one fails the recovery with VDI_LOCATION_MISSING,
+    or, with force, recovers the VM *without* that disk: xe-dr refuses that VM, naming the
+    disk. The plugin tells the disks; without it a recovery with --force is refused, because
+    nothing else can check them (the asserts check SRs and PBDs, not disks)."""
+    checks = []
+    for item in items:
+        source = sources_by_vdi[item.vdi]
+        vms = [source.vm(item.uuid)] if item.kind == "vm" else [
+            source.vm(m["uuid"]) for m in item.members or ()]
+        if any(vm is None or vm.disks is None for vm in vms) or (
+                item.kind == "appliance" and item.members is None):
+            if force:
+                checks.append(Check("disks:%s" % item.uuid, BLOCKING, "%s: --force would "
+                                    "recover it without any disk that is not here, and its "
+                                    "disks cannot be checked without the xe-dr host plugin"
+                                    % item.name_label, fix="install the plugin (xe-dr plugin "
+                                    "install), or leave out --force", objects=[item.uuid]))
+            continue
+        missing = ["%s: disk %s (%s) on SR %s" % (vm.name_label, d.get("name_label") or "?",
+                                                  d["vdi"], d["sr"])
+                   for vm in vms for d in vm.disks if not d.get("here")]
+        if missing:
+            checks.append(Check("disks:%s" % item.uuid, BLOCKING, "%s has disks that are "
+                                "not here: %s" % (item.name_label, "; ".join(missing)),
+                                fix="attach the SRs that hold them and scan them "
+                                    "(xe sr-scan), then resume", objects=[item.uuid]))
+    return checks

@@ -142,6 +142,34 @@ attach() {
     log "DR task $task introduced SR(s) $wanted"
 }
 
+# make_visible REPLUG SR...: scan each SR, since from xapi 23.22 plugging an SR no longer
+# scans it (without VDI records no disk is found and no metadata is read); with REPLUG=1
+# plug again an SR whose metadata xapi has not read (members off, master off, master on,
+# members on), so that it reads the copies and marks the newest
+make_visible() {
+    local replug=$1 sr pbd master
+    shift
+    master=$(list pool-list params=master)
+    for sr in "$@"; do
+        "$XE" sr-scan uuid="$sr"
+        log "SR $sr scanned"
+        [ "$replug" = 1 ] || continue
+        "$XE" vdi-list sr-uuid="$sr" type=Metadata params=metadata-of-pool --minimal |
+            grep -q '<not in database>' || continue
+        for pbd in $(list pbd-list sr-uuid="$sr" params=uuid); do
+            [ "$("$XE" pbd-param-get uuid="$pbd" param-name=host-uuid)" = "$master" ] ||
+                "$XE" pbd-unplug uuid="$pbd"
+        done
+        pbd=$(list pbd-list sr-uuid="$sr" host-uuid="$master" params=uuid)
+        "$XE" pbd-unplug uuid="$pbd"
+        "$XE" pbd-plug uuid="$pbd"
+        for pbd in $(list pbd-list sr-uuid="$sr" currently-attached=false params=uuid); do
+            "$XE" pbd-plug uuid="$pbd"
+        done
+        log "SR $sr plugged again: xapi has read its metadata"
+    done
+}
+
 # metadata_vdi POOL: the newest metadata VDI of source pool POOL that this pool can see
 metadata_vdi() {
     "$XE" vdi-list type=Metadata metadata-latest=true params=uuid,metadata-of-pool |
@@ -341,6 +369,7 @@ def render(plan, options, info):
     add("# What it does, in order (each step checked before the next):")
     add("#   1. attaches the mirrored LUNs (drtask-create, one DR task per LUN) and checks "
         "that their SRs are attached;")
+    add("#      then scans them, and plugs again those whose metadata xapi has not read;")
     add("#   2. finds the newest metadata VDI of each source pool (looked up when it runs);")
     n_apps = len([i for i in items if i.get("kind") == "appliance"])
     n_vms = len(items) - n_apps
@@ -437,10 +466,20 @@ def render(plan, options, info):
     for pbd in plugs:
         add('[ "$("$XE" pbd-param-get uuid=%s param-name=currently-attached)" = true ] || '
             '"$XE" pbd-plug uuid=%s' % (q(pbd), q(pbd)))
+    replug, scan_only = [], []
     for entry in storage:
         names = dict((f.get("uuid"), f.get("name_label")) for f in entry.get("found") or ())
         for sr in entry.get("plugged") or ():
             add("check_sr %s %s" % (q(_uuid(sr, "SR uuid")), qn(names.get(sr))))
+        step = attach.get(entry.get("lun"))
+        replug += list(step[2] if step else []) + list(entry.get("plugged") or ())
+        scan_only += list(entry.get("already_attached") or ())
+    if replug or scan_only:
+        add("# Make xapi see the SRs' disks and metadata (xapi >= 23.22 does not scan on plug)")
+    if replug:
+        add("make_visible 1 %s" % " ".join(q(_uuid(sr, "SR uuid")) for sr in replug))
+    if scan_only:
+        add("make_visible 0 %s" % " ".join(q(_uuid(sr, "SR uuid")) for sr in scan_only))
 
     # -- 2. metadata --------------------------------------------------------------------------
     add("")
