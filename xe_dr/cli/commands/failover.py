@@ -34,8 +34,8 @@ def add_run_arguments(parser):
     group.add_argument("--map-network", action="append", default=[], metavar="SRC=DST",
                        help="put VIFs of source network SRC on network DST here (repeatable)")
     group.add_argument("--force", action="store_true",
-                       help="recover with force=true: skips missing disks and running "
-                            "duplicates (xapi's own force; prechecks still run)")
+                       help="recover with force=true: replaces running duplicates; every "
+                            "disk is checked first (needs the host plugin)")
     group.add_argument("--source", metavar="[USER@]HOST[:PORT]|down",
                        help="the source pool's master, when reachable: checked for VMs still "
                             "running and LUNs still attached ('local' for an xe here); "
