@@ -233,3 +233,31 @@ def test_a_copy_that_stopped_being_written_lags_and_is_alerted(dr):
         assert copy["lag"] == live - written_at > 0
         assert copy["last_alert"]["name"] == "METADATA_LUN_BROKEN"
         assert copy["vdi"] in broken
+
+
+def test_inventory_tells_each_disk_and_whether_it_is_here(dr):
+    """A recovery finds a disk by its SR and location (xen-api ocaml/xapi/import.ml): the
+    inventory says which disks the pool has records of: those of the attached, scanned SR, not
+    those of SRs that are not here."""
+    sr = dr.replicated_srs()[0][0]
+    dr.mirror("break")
+    assert dr.drtask("B", [sr]).code == 0
+    dr.make_visible("B", [sr])
+    vdi = dr.metadata_vdi("B")
+    for sr_uuid, _ in dr.replicated_srs()[1:]:  # the other SRs are not attached yet
+        assert dr.xe("B", "sr-list", "uuid=" + sr_uuid, "--minimal").value == ""
+    vms = json.loads(plugin(dr, "B", "inventory", vdi=vdi))["vms"]
+    db = dr.db("A")
+    for vm in vms:
+        ref = db.by_uuid("VM", vm["uuid"])
+        expected = []
+        for vbd in db.children("VBD", "VM", ref):
+            row = db.rows("VBD")[vbd]
+            disk = db.find("VDI", row.get("VDI"))
+            if row.get("type") != "Disk" or disk is None:
+                continue
+            sr_uuid = db.get("SR", disk["SR"])["uuid"]
+            expected.append((disk["uuid"], sr_uuid, sr_uuid == sr))
+        assert sorted((d["vdi"], d["sr"], d["here"]) for d in vm["disks"]) == sorted(expected)
+    assert any(d["here"] for vm in vms for d in vm["disks"])
+    assert any(not d["here"] for vm in vms for d in vm["disks"])
