@@ -237,6 +237,8 @@ def test_inventory(python, s):
         "vifs": [{"device": "0", "mac": "aa:00:00:00:00:01",
                   "network_name_label": "Pool-wide network associated with eth0",
                   "network_bridge": "xenbr0"}],
+        "disks": [{"vdi": web1["disks"][0]["vdi"], "name_label": "disk", "device": "0",
+                   "sr": s.sr1, "here": True}],
         "xe_dr_run": ""}
     assert web1["networks"][0]["local_network"]
     web2 = vms[s.web2]
@@ -250,6 +252,10 @@ def test_inventory(python, s):
     assert db1["appliance"] == "" and db1["version"] == 2
     # two disks on two SRs; the CDs (one on the ISO SR, one empty) do not count
     assert sorted(sr["uuid"] for sr in db1["srs"]) == sorted([s.sr1, s.sr2])
+    assert [(d["device"], d["sr"], d["here"]) for d in db1["disks"]] == [
+        ("0", s.sr1, True), ("1", s.sr2, True)]
+    # a disk on an SR this pool does not have is not here
+    assert [d["here"] for d in vms[s.local_vm]["disks"]] == [False]
     backup = [n for n in db1["networks"] if n["name_label"] == "Backup"][0]
     assert backup == {"name_label": "Backup", "bridge": "xapi7", "exists_here": False,
                       "local_network": None, "matched_by": None}
