@@ -148,3 +148,34 @@ def test_a_failover_and_its_resume_on_a_multipathed_dr_pool(drill_factory):
     assert resumed.json["outcome"] == "partly failed"
     # No LUN the run attached was probed again (sm would refuse: SR_DEVICE_IN_USE).
     assert sum(1 for c in drill.lab.call_log() if c["command"] == "sr-probe") == probes_before
+
+
+def test_inventory_names_an_sr_attached_by_hand_that_xapi_has_not_scanned(drill):
+    protect(drill, plugin=False)
+    drill.lab.mirror("break")
+    sr = drill.lab.replicated_srs()[0][0]
+    assert drill.lab.drtask("B", [sr]).code == 0
+
+    def inventory():
+        result = drill.xedr("B", "--json", "inventory")
+        return result, [(s["uuid"], s["why"]) for s in result.json["unread_srs"]]
+
+    result, unread = inventory()
+    assert result.code == 1 and result.json["sources"] == []
+    assert unread == [(sr, "no VDI records: not scanned since it was attached")]
+    text = drill.xedr("B", "inventory")
+    assert "xe sr-scan uuid=%s" % sr in text.out
+    drill.lab.ok("B", "sr-scan", "uuid=" + sr)
+    assert inventory()[1] == [(sr, "a metadata copy xapi has not read")]
+    drill.lab.make_visible("B", [sr])
+    result, unread = inventory()
+    assert result.code == 0 and unread == [] and len(result.json["sources"]) == 1
+
+
+def test_inventory_finds_nothing_unread_where_plug_scans(drill_factory):
+    drill = drill_factory(release="xcp-ng-8.2")
+    protect(drill, plugin=False)
+    drill.lab.mirror("break")
+    assert drill.lab.drtask("B", [drill.lab.replicated_srs()[0][0]]).code == 0
+    result = drill.xedr("B", "--json", "inventory")
+    assert result.code == 0 and result.json["unread_srs"] == []

@@ -4,6 +4,7 @@ standalone VMs, and how stale each other copy of the same pool is."""
 from xe_dr.dr.inventory import find_metadata_copies, read_sources
 from xe_dr.dr.plugin import call_json, malformed, plugin_version
 from xe_dr.pool import read_pool
+from xe_dr.xe.records import parse_ref
 
 
 def inventory(xe, use_plugin=True):
@@ -26,7 +27,38 @@ def inventory(xe, use_plugin=True):
         doc["order_groups"] = sorted({vm.order for vm in source.vms})
         result.append(doc)
     return {"pool": pool.to_json(), "plugin": bool(plugin), "sources": result,
-            "own_copies": [c.to_json() for c in copies if c.local]}
+            "own_copies": [c.to_json() for c in copies if c.local],
+            "unread_srs": unread_srs(xe, pool.master, copies)}
+
+
+# The SR types that can hold DR metadata (sm's SR_METADATA capability).
+METADATA_TYPES = ("lvmoiscsi", "lvmohba", "lvhdoiscsi", "lvhdohba")
+
+
+def unread_srs(xe, master, copies):
+    """SRs attached on the master whose metadata xapi has not read: from xapi 23.22 plugging
+    an SR does not scan it (message_forwarding.ml, PBD.plug), so an SR a DR task attached has
+    no VDI records, and after a scan alone its copies' pool is not known."""
+    srs = [r for r in xe.list("sr", params=("uuid", "name-label", "type", "introduced-by"))
+           if r.get("type") in METADATA_TYPES]
+    if not srs:
+        return []
+    attached = {p["sr-uuid"] for p in xe.list("pbd", params=("sr-uuid",), filters={
+        "host-uuid": master, "currently-attached": "true"})}
+    with_vdis = {r["sr-uuid"] for r in xe.list("vdi", params=("sr-uuid",))}
+    unread_copy = {c.sr_uuid for c in copies if not c.local and c.pool_uuid is None}
+    out = []
+    for sr in srs:
+        if sr["uuid"] not in attached:
+            continue
+        if sr["uuid"] not in with_vdis and parse_ref(sr.get("introduced-by", "")):
+            # (an SR of this pool may well be empty; one a DR task brought in is not)
+            out.append({"uuid": sr["uuid"], "name_label": sr.get("name-label", ""),
+                        "why": "no VDI records: not scanned since it was attached"})
+        elif sr["uuid"] in unread_copy:
+            out.append({"uuid": sr["uuid"], "name_label": sr.get("name-label", ""),
+                        "why": "a metadata copy xapi has not read"})
+    return out
 
 
 def _generations(xe, master, copies):

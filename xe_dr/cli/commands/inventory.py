@@ -18,10 +18,13 @@ def run(ctx):
 
 
 def _text(data):
+    lines = ["SR %s (%s): %s; 'xe-dr failover' scans it and plugs it again, or by hand: "
+             "xe sr-scan uuid=%s, then pbd-unplug and pbd-plug its PBDs (master last off, "
+             "first on)" % (sr["name_label"], sr["uuid"], sr["why"], sr["uuid"])
+             for sr in data.get("unread_srs") or ()]
     if not data["sources"]:
-        return ["no recoverable metadata is visible in this pool: attach the mirrored SRs "
-                "first (xe-dr probe, then xe-dr failover with the probe options)"]
-    lines = []
+        return lines + ["no recoverable metadata is visible in this pool: attach the mirrored "
+                        "SRs first (xe-dr probe, then xe-dr failover with the probe options)"]
     for source in data["sources"]:
         lines.append("pool %s (%s), metadata VDI %s on SR %s, generation %s%s" % (
             source["name_label"] or "-", source["uuid"], source["vdi"], source["sr"],
