@@ -156,7 +156,25 @@ class LabXe(object):
             args += ["device-config:%s=%s" % kv for kv in sorted(config.items())]
             args.append("sr-whitelist=" + sr_uuid)
             tasks.append(self.ok(site, *args).strip())
+            self.make_visible(site, sr_uuid)
         return tasks
+
+    def make_visible(self, site, sr_uuid):
+        """From xapi 23.22 plug does not scan (the lab's default release): the administrator
+        scans the SR and plugs it again (master first) so that xapi reads its metadata."""
+        from xe_dr.lab import releases
+        if releases.of_lab(self.lab)["scan_on_plug"]:
+            return
+        master = self.ok(site, "pool-list", "params=master", "--minimal").strip()
+        self.ok(site, "sr-scan", "uuid=" + sr_uuid)
+        pbds = self.ok(site, "pbd-list", "sr-uuid=" + sr_uuid, "--minimal").strip().split(",")
+        first = self.ok(site, "pbd-list", "sr-uuid=" + sr_uuid, "host-uuid=" + master,
+                        "--minimal").strip()
+        members = [p for p in pbds if p and p != first]
+        for pbd in members + [first]:
+            self.ok(site, "pbd-unplug", "uuid=" + pbd)
+        for pbd in [first] + members:
+            self.ok(site, "pbd-plug", "uuid=" + pbd)
 
     def disaster(self, site="A"):
         from xe_dr.lab import cli

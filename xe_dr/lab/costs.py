@@ -21,6 +21,7 @@ DEFAULTS = {
     "shutdown_clean": 10.0,      # plus the VM's shutdown-delay
     "shutdown_hard": 2.0,
     "pbd_plug": 1.0,
+    "sr_scan": 3.0,              # sr-scan of an LVM SR (LVHD reads its VG and MGT volume)
     "pbd_unplug": 0.5,
     "sr_forget": 0.5,
     "plugin": 0.0,               # host-call-plugin, on top of the plugin's own run time

@@ -81,6 +81,7 @@ def forget(db, sr):
          help="Force an SR scan, syncing database with VDIs present in underlying storage "
               "substrate.")
 def sr_scan(ctx):
+    ctx.cost("sr_scan")
     with ctx.site.transaction() as db:
         sr = db.by_uuid("SR", ctx.get("uuid"))
         if not replication.master_attached(db, sr):
