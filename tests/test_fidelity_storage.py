@@ -179,3 +179,23 @@ def test_inventory_finds_nothing_unread_where_plug_scans(drill_factory):
     assert drill.lab.drtask("B", [drill.lab.replicated_srs()[0][0]]).code == 0
     result = drill.xedr("B", "--json", "inventory")
     assert result.code == 0 and result.json["unread_srs"] == []
+
+
+def test_a_vm_on_an_sr_here_but_unplugged_is_told_by_the_srs_name(drill):
+    """VM_REQUIRES_SR names an SR that is in the pool but unplugged by its local reference
+    (xapi_vm_helpers.ml assert_can_be_recovered); xe-dr says which SR and how to fix it."""
+    disaster(drill, plugin=False)
+    srs = [u for u, _ in drill.lab.replicated_srs()]
+    # The last LUN's SR was attached by hand earlier and then unplugged; the run attaches the
+    # others only.
+    drill.lab.drtask("B", [srs[-1]]).value
+    drill.lab.make_visible("B", [srs[-1]])
+    for pbd in drill.lab.ok("B", "pbd-list", "sr-uuid=" + srs[-1], "--minimal").values:
+        drill.lab.ok("B", "pbd-unplug", "uuid=" + pbd)
+    name = drill.lab.ok("B", "sr-param-get", "uuid=" + srs[-1], "param-name=name-label").value
+    result = drill.xedr("B", "--json", "--yes", "failover", "--test", "--all",
+                        *drill.storage_args("B", srs[:-1]))
+    assert result.code == 1, result  # every VM left needs that SR (or was never protected)
+    told = [c for c in result.json["checks"] if "%s (%s)" % (srs[-1], name) in c["message"]]
+    assert told and all("in this pool but not attached" in c["message"] and
+                        "pbd-plug" in c["fix"] for c in told)

@@ -129,9 +129,9 @@ def test_disable_replication_destroys_the_vdi(lab):
 
 # --- sr-probe (5) ---------------------------------------------------------------------------
 
-def _probe(lab, site, sr_type="lvmoiscsi", **dc):
+def _probe(lab, site, sr_type="lvmoiscsi", host=None, **dc):
     args = ["sr-probe", "type=" + sr_type] + ["device-config:%s=%s" % kv for kv in dc.items()]
-    return lab.xe(site, *args)
+    return lab.xe(site, *(args + (["host-uuid=" + host] if host else [])))
 
 
 def _code(r):
@@ -163,8 +163,11 @@ def test_probe_progressive_iscsi_errors(lab):
     assert _code(r) == "SR_BACKEND_FAILURE_107"
     assert "<iscsi-target>" in r.err and dc["SCSIid"] in r.err
     assert "\t<LUN>\n\t\t<vendor>LABARRAY</vendor>\n\t\t<serial>" in r.err
+    # A wrong (not missing) SCSIid: BaseISCSI.attach finds no /dev/disk/by-scsid/<SCSIid>
+    # and raises ConfigSCSIid with nothing printed: no LUN list this time.
     r = _probe(lab, "B", target=dc["target"], targetIQN=dc["targetIQN"], SCSIid="3600bad")
-    assert _code(r) == "SR_BACKEND_FAILURE_107"
+    assert r.err == ("Error code: SR_BACKEND_FAILURE_107\nError parameters: , The SCSIid "
+                     "parameter is missing or incorrect, \n")
     r = _probe(lab, "B", target="array-b.lab", targetIQN=dc["targetIQN"], SCSIid=dc["SCSIid"])
     assert r.code == 0 and "<UUID>%s</UUID>" % sr in r.out
 
@@ -184,7 +187,18 @@ def test_probe_multipath_map_in_use(lab):
     host = lab.ok("B", "pool-list", "params=master", "--minimal").value
     assert _probe(lab, "B", **dc).code == 0
     lab.poke("B", "host", host, multipathing=True)
-    assert _code(_probe(lab, "B", **dc)) == "SR_BACKEND_FAILURE_16"
+    # LVHDoISCSISR.probe: the LUN's multipath map exists on this host (its SR is attached
+    # here) -> SRInUse (16), which xapi's sm_exec.ml turns into SR_DEVICE_IN_USE
+    assert _probe(lab, "B", **dc).err == (
+        "The SR operation cannot be performed because a device underlying the SR is in use "
+        "by the server.\n")
+    # another host of the pool without the LUN attached has no map
+    other = [h for h in lab.ok("B", "host-list", "--minimal").values if h != host][0]
+    for pbd in lab.ok("B", "pbd-list", "sr-uuid=" + sr, "host-uuid=" + other,
+                      "--minimal").values:
+        lab.ok("B", "pbd-unplug", "uuid=" + pbd)
+    lab.poke("B", "host", other, multipathing=True)
+    assert _probe(lab, "B", host=other, **dc).code == 0
 
 
 def test_probe_hba(lab):
@@ -199,6 +213,10 @@ def test_probe_hba(lab):
                     "channel", "id", "lun", "hba"]
     r = _probe(lab, "B", sr_type="lvmohba", SCSIid=dc["SCSIid"])
     assert r.code == 0 and "<UUID>%s</UUID>" % hba in r.out
+    # A SCSIid no HBA sees: LVHDoHBASR.probe succeeds with an empty list (lvutil.scan_srlist
+    # swallows the missing device)
+    assert lab.ok("B", "sr-probe", "type=lvmohba", "device-config:SCSIid=3600bad").out == \
+        '<?xml version="1.0" ?>\n<SRlist/>\n\n'
     assert lab.xe("B", "sr-probe", "type=bogus").err == (
         "The SR could not be connected because the driver was not recognised.\n"
         "driver: bogus\n")
@@ -466,6 +484,25 @@ def test_assert_requires_sr_with_foreign_refs(dr):
     assert lines[1] == "vm: " + fdb.by_uuid("VM", vm)
     assert dr.xe("B", "vm-assert-can-be-recovered", "uuid=" + dr.vm_uuid("web-01"),
                  "database:vdi-uuid=" + dr.vdi).code == 0
+
+
+def test_assert_names_an_unplugged_local_sr_by_its_local_ref(dr):
+    """xapi_vm_helpers.ml assert_can_be_recovered: an SR found here by uuid but without an
+    attached PBD is raised with its local reference, which xe prints as uuid and name."""
+    metadata_sr = dr.ok("B", "vdi-param-get", "uuid=" + dr.vdi, "param-name=sr-uuid").value
+    sr = [u for u, _ in dr.replicated_srs() if u != metadata_sr][0]
+    db = dr.db("A")
+    vm = sorted(db.rows("VM")[db.rows("VBD")[vbd]["VM"]]["uuid"]
+                for vdi in db.children("VDI", "SR", db.by_uuid("SR", sr))
+                for vbd in db.children("VBD", "VDI", vdi)
+                if not db.rows("VM")[db.rows("VBD")[vbd]["VM"]].get("is_a_template"))[0]
+    for pbd in dr.ok("B", "pbd-list", "sr-uuid=" + sr, "--minimal").values:
+        dr.ok("B", "pbd-unplug", "uuid=" + pbd)
+    r = dr.xe("B", "vm-assert-can-be-recovered", "uuid=" + vm, "database:vdi-uuid=" + dr.vdi)
+    name = dr.ok("B", "sr-param-get", "uuid=" + sr, "param-name=name-label").value
+    lines = _err_lines(r)
+    assert lines[1] == "vm: " + dr.db("A").by_uuid("VM", vm)
+    assert lines[2] == "sr: %s (%s)" % (sr, name)
 
 
 def test_assert_ignores_iso_srs(dr):

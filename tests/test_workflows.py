@@ -259,7 +259,7 @@ def test_partial_failure_one_vm_without_its_sr_finishes_the_rest_with_exit_2(dri
     items = dict((i["name_label"], i) for i in result.json["items"])
     assert items["web-01"]["recovered_vms"]
     # With the plugin the missing SR is named; plain xe only knows its foreign reference.
-    expected = "NFS VM storage" if with_plugin else "needs an SR that is not attached here"
+    expected = "NFS VM storage" if with_plugin else "needs an SR that is not in this pool"
     assert expected in (items["db-01"]["excluded"] or "")
 
 

@@ -6,11 +6,16 @@ target, storage) plus what it leaves out: licence, versions and editions of both
 capacity, local storage and network matching (reference xencenter-and-peers.md §1.7).
 """
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 from xe_dr.dr.plan import BLOCKING, CONFIRM, OK, SKIPPED, WARNING, Check
 from xe_dr.errors import XeDrError
 from xe_dr.xe.errors import XapiError
+
+# A local reference as xe prints it in an error: "<uuid> (<name-label>)".
+_LOCAL_REF = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                        r"[0-9a-fA-F]{12} \(.*\)$", re.DOTALL)
 
 
 class TargetFacts(object):
@@ -267,11 +272,20 @@ def check_storage(xe, items, sources_by_vdi, local_srs):
         except XapiError as failure:
             if failure.code != "VM_REQUIRES_SR":
                 raise
-            checks.append(Check("storage:%s" % item.uuid, BLOCKING, "%s needs an SR that is "
-                                "not attached here (xe names it only by its foreign reference"
-                                " %s; install the host plugin to see which)" % (
-                                    item.name_label, failure.param_map.get("sr", "?")),
-                                fix="attach the SRs that hold its disks", objects=[item.uuid]))
+            sr = failure.param_map.get("sr") or "?"
+            if _LOCAL_REF.match(sr):
+                # xapi names an SR that is here but unplugged by its local reference, which
+                # xe prints as "uuid (name)" (xapi_vm_helpers.ml assert_can_be_recovered)
+                message = "%s needs SR %s, which is in this pool but not attached" % (
+                    item.name_label, sr)
+                fix = "plug its PBDs (xe pbd-plug), then resume"
+            else:
+                message = ("%s needs an SR that is not in this pool (xe names it only by its "
+                           "foreign reference %s; install the host plugin to see which)" % (
+                               item.name_label, sr))
+                fix = "attach the SRs that hold its disks"
+            checks.append(Check("storage:%s" % item.uuid, BLOCKING, message, fix=fix,
+                                objects=[item.uuid]))
     if not checks:
         checks.append(Check("storage", OK, "every SR the selected VMs need is attached"))
     return checks

@@ -125,6 +125,11 @@ ERRORS = {
         "restart, or timed out. You should get a new session handle, using one of the "
         "session.login_ calls. This error does not invalidate the current connection. The "
         "handle parameter echoes the bad value given."),
+    "SR_DEVICE_IN_USE": (
+        [],
+        "The SR operation cannot be performed because a device underlying the SR is in use by "
+        "the server."),
+    "SR_NOT_EMPTY": ([], "The SR operation cannot be performed because the SR is not empty."),
     "VDI_MISSING": (
         ["sr", "vdi"],
         "This operation cannot be performed because the specified VDI could not be found on the "
@@ -174,8 +179,17 @@ class XapiError(LabError):
         return "%s(%s)" % (self.code, ", ".join(self.params))
 
 
+# SM fault numbers xapi turns into errors of its own, without parameters (xen-api
+# ocaml/xapi/sm_exec.ml, the XMLRPC.Fault handlers: 16 SR_DEVICE_IN_USE, 24 VDI_IN_USE,
+# 39 SR_NOT_EMPTY; 144 VDI_MISSING takes the call's SR and VDI, which the lab never raises).
+SM_AS_XAPI = {16: "SR_DEVICE_IN_USE", 24: "VDI_IN_USE", 39: "SR_NOT_EMPTY"}
+
+
 def sm_error(number, stderr="", opterr=None):
-    """SR_BACKEND_FAILURE_<n> with xapi's parameter shape ["", reason, captured stderr]."""
+    """SR_BACKEND_FAILURE_<n> with xapi's parameter shape ["", reason, captured stderr], or the
+    error xapi maps that number to."""
+    if number in SM_AS_XAPI:
+        return XapiError(SM_AS_XAPI[number], [])
     reason = SM_ERRORS[number]
     if opterr:
         reason += " [opterr=%s]" % opterr
@@ -227,10 +241,15 @@ class Unreachable(LabError):
     """The client could not reach the coordinator (the site is dark)."""
 
 
-def server_error_text(code, params, ref_convert=lambda p: p):
-    """stderr text of a server error (forms 1 and 2)."""
+def server_error_text(code, params, ref_convert=lambda p: p, release_errors=None):
+    """stderr text of a server error (forms 1 and 2). ``release_errors``: the lab's release
+    profile's table where the datamodel differs from ERRORS; an error it redefines has that
+    release's parameters, so surplus ones (added by later releases) are not raised."""
+    release_errors = release_errors or {}
+    known = release_errors.get(code) or ERRORS.get(code)
+    if code in release_errors:
+        params = list(params)[:len(known[0])]
     params = [ref_convert(p) for p in params]
-    known = ERRORS.get(code)
     if known is None:
         return "Error code: %s\nError parameters: %s\n" % (code, ", ".join(params))
     names, doc = known
@@ -245,15 +264,15 @@ def server_error_text(code, params, ref_convert=lambda p: p):
     return "\n".join(lines) + "\n"
 
 
-def doc_text(code, params, ref_convert=lambda p: p):
+def doc_text(code, params, ref_convert=lambda p: p, release_errors=None):
     """The message and parameter lines of a known error, for --multiple failure lines."""
-    return server_error_text(code, params, ref_convert).rstrip("\n")
+    return server_error_text(code, params, ref_convert, release_errors).rstrip("\n")
 
 
-def format_error(exc, ref_convert=lambda p: p):
+def format_error(exc, ref_convert=lambda p: p, release_errors=None):
     """(stdout, stderr) that real xe prints for ``exc``; the exit code is always 1."""
     if isinstance(exc, XapiError):
-        return "", server_error_text(exc.code, exc.params, ref_convert)
+        return "", server_error_text(exc.code, exc.params, ref_convert, release_errors)
     if isinstance(exc, Failure):
         return "", server_error_text("INTERNAL_ERROR", ["Failure: " + exc.msg])
     if isinstance(exc, CliError):

@@ -1,7 +1,8 @@
 """VM and vApp recovery from a foreign database (xapi ``xapi_dr.ml``, ``import.ml`` rules).
 
 ``assert_can_be_recovered``: every SR holding a non-CD disk of the VM (ISO SRs ignored) must
-exist locally with an attached PBD, else VM_REQUIRES_SR(vm, sr) with *foreign* references.
+exist locally with an attached PBD, else VM_REQUIRES_SR(vm, sr): the VM's foreign reference,
+and the SR's local one when it exists here unplugged, else its foreign one.
 
 ``recover_vms``: a metadata import with full restore (UUIDs kept) of the VMs and their snapshots:
 
@@ -59,9 +60,15 @@ def local_sr_usable(local, sr_uuid):
 
 
 def assert_can_be_recovered(foreign, vm_ref, local):
+    """xapi_vm_helpers.ml assert_can_be_recovered: an SR that exists here without an attached
+    PBD is named by its *local* reference (printed as uuid and name); only an SR missing here
+    is named by its foreign one."""
     for sr in required_srs(foreign, vm_ref):
-        if not local_sr_usable(local, foreign.rows("SR")[sr]["uuid"]):
+        local_ref = local.lookup_uuid("SR", foreign.rows("SR")[sr]["uuid"])
+        if local_ref is None:
             raise XapiError("VM_REQUIRES_SR", [vm_ref, sr])
+        if not local_sr_usable(local, foreign.rows("SR")[sr]["uuid"]):
+            raise XapiError("VM_REQUIRES_SR", [vm_ref, local_ref])
 
 
 def srs_required_for_recovery(foreign, vm_ref, local):

@@ -8,8 +8,10 @@ unresolvable first target -> 140; ``chapuser`` with ``chappassword_secret`` nami
 20; bad port -> 142; no targetIQN -> portal unreachable 141, else discovery (68 when the portal
 wants CHAP and did not get it right) and the IQN list on stderr and 96; CHAP not right -> 68
 (the discovery or login in ``attach``); wrong targetIQN -> the discovery finds nothing for it:
-the IQN list on stderr and 83 ``[opterr=check target settings]``; no (or unknown) SCSIid -> the LUN list on stderr and 107;
-multipathing on and the SCSIid's map in use -> 16; else the ``<SRlist>``.
+the IQN list on stderr and 83 ``[opterr=check target settings]``; no SCSIid -> the LUN list on
+stderr and 107; multipathing on and the SCSIid's map on this host -> 16, which xapi turns into
+SR_DEVICE_IN_USE (sm_exec.ml); a SCSIid the target does not have -> 107 with nothing on
+stderr (BaseISCSI.attach); else the ``<SRlist>``.
 
 CHAP (``BaseISCSI.load``): credentials count only when ``chapuser`` is there with
 ``chappassword`` or ``chappassword_secret`` (the secret wins, read with ``secret.get_by_uuid``;
@@ -17,7 +19,9 @@ failing that, ``InvalidSecret`` 20 ``[opterr=Unable to look up secret [<uuid>]]`
 used only when both are non-empty (``iscsi.discovery`` / ``iscsi.login``). Both discovery and
 login failures are ``ISCSILogin`` 68 without opterr (``iscsi.py``). A portal without CHAP
 accepts any credentials.
-lvmohba: no (or unknown) SCSIid -> the ``<Devlist>`` on stderr and 107; else ``<SRlist>``.
+lvmohba: no SCSIid -> the ``<Devlist>`` on stderr and 107; multipath map on this host -> 16;
+a SCSIid no HBA sees -> an empty ``<SRlist/>`` (lvutil.scan_srlist swallows the missing
+device); else ``<SRlist>``. SR.attach of a SCSIid that is not there -> 107.
 
 XML comes from ``xml.dom.minidom`` ``toprettyxml()`` exactly as sm prints it; what sm prints to
 stderr with ``print`` gains one more newline, and becomes the third error parameter.
@@ -73,10 +77,12 @@ def _target_luns(data, site, iqn):
             if lun["transport"] == "iscsi" and copy.get("target") == iqn]
 
 
-def _scsiid_in_use(db, scsiid):
+def _map_exists(db, host_ref, scsiid):
+    """Whether the host has a multipath map for the LUN: it has the LUN attached (a PBD of
+    that host naming the SCSIid is plugged)."""
     for row in db.rows("PBD").values():
-        if (row.get("device_config") or {}).get("SCSIid") == scsiid and \
-                row.get("currently_attached"):
+        if row.get("host") == host_ref and row.get("currently_attached") and \
+                (row.get("device_config") or {}).get("SCSIid") == scsiid:
             return True
     return False
 
@@ -120,11 +126,16 @@ def iscsi_lun(data, site, db, host_ref, dc, probing=True):
                        opterr="check target settings")
     luns = _target_luns(data, site, portal["iqn"])
     scsiid = dc.get("SCSIid")
-    found = [lun_id for lun_id, lun, copy in luns if copy["scsiid"] == scsiid]
-    if not scsiid or not found:
+    if not scsiid:
         raise sm_error(107, _lun_xml(luns) + "\n")
-    if probing and host.get("multipathing") and _scsiid_in_use(db, scsiid):
+    if probing and host.get("multipathing") and _map_exists(db, host_ref, scsiid):
+        # LVHDoISCSISR.probe checks the map before it attaches anything
         raise sm_error(16)
+    found = [lun_id for lun_id, lun, copy in luns if copy["scsiid"] == scsiid]
+    if not found:
+        # BaseISCSI.attach: no /dev/disk/by-scsid/<SCSIid> after the LUN refresh raises
+        # ConfigSCSIid with nothing printed (the LUN list is printed only without a SCSIid)
+        raise sm_error(107)
     return found[0]
 
 
@@ -224,13 +235,21 @@ def _devlist_xml(data, site, db):
 
 
 def hba_lun(data, site, db, host_ref, dc, probing=True):
+    """The LUN id an lvmohba device-config names; None when probing for a SCSIid no HBA sees
+    (LVHDoHBASR.probe: lvutil.scan_srlist swallows the device's absence and the answer is an
+    empty SR list)."""
     scsiid = dc.get("SCSIid")
+    if not scsiid:
+        raise sm_error(107, _devlist_xml(data, site, db) + "\n")
+    if probing and db.get("host", host_ref).get("multipathing") and \
+            _map_exists(db, host_ref, scsiid):
+        raise sm_error(16)
     found = [lun_id for lun_id, lun, copy in array.luns_at(data, site)
              if lun["transport"] == "fc" and copy["scsiid"] == scsiid]
-    if not scsiid or not found:
-        raise sm_error(107, _devlist_xml(data, site, db) + "\n")
-    if probing and db.get("host", host_ref).get("multipathing") and _scsiid_in_use(db, scsiid):
-        raise sm_error(16)
+    if not found:
+        if probing:
+            return None
+        raise sm_error(107)
     return found[0]
 
 
@@ -264,6 +283,8 @@ def probe(lab, site, db, host_ref, sr_type, dc, smc):
     with array.locked(lab, shared=True):
         data = array.load(lab)
         lun_id = find_lun(data, site, db, host_ref, sr_type, dc)
+        if lun_id is None:
+            return srlist_xml([], smc.get("metadata") == "true")
         vg = array.read_vg(lab, lun_id, site)
         copy = data["luns"][lun_id]["copies"][site]
         size = data["luns"][lun_id]["size"]

@@ -18,7 +18,7 @@ import re
 import sys
 import time
 
-from . import calllog, costs, faults
+from . import calllog, costs, faults, releases
 from .commands import COMMANDS, Ctx, load_all
 from .errors import (Failure, LabError, ParamError, Unreachable, XapiError, format_error)
 from .render import Printer, ref_converter
@@ -265,6 +265,13 @@ def run(lab, site_name, argv, info, extra_value=None):
     return printer.stdout_text(), printer.stderr_text(), 0
 
 
+def _release_errors(lab):
+    try:
+        return releases.of_lab(lab)["errors"]
+    except Exception:  # no readable lab: the newest wording
+        return {}
+
+
 def execute(lab_dir, site_name, argv, environ=None):
     """(stdout, stderr, exit code, log entry) of one call; the call is logged.
 
@@ -282,7 +289,7 @@ def execute(lab_dir, site_name, argv, environ=None):
                 convert = ref_converter(lab.site(site_name).read())
             except Exception:
                 convert = None
-        out, err = format_error(e, convert or (lambda p: p))
+        out, err = format_error(e, convert or (lambda p: p), _release_errors(lab))
         code = 1
     except Exception as e:  # a lab bug: say so the way xapi reports unexpected exceptions
         out, err = format_error(Failure("lab internal error: %s: %s" % (type(e).__name__, e)))

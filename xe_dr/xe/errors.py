@@ -21,7 +21,8 @@ Looked up in xapi's source (xapi-project/xen-api, read, not copied):
 ``ocaml/xapi-cli-server/xapi_cli.ml`` (exception_handler), ``cli_util.ml``
 (server_error/get_server_error), ``ocaml/xe-cli/newcli.ml`` (client-side messages; form 2 is
 printed by the client), ``ocaml/idl/datamodel_errors.ml`` (doc sentences and parameter names,
-compared between v1.249.0 and master: identical apart from HOST_IS_SLAVE's wording).
+compared between v1.249.0 and master: identical apart from HOST_IS_SLAVE's wording, and
+OTHER_OPERATION_IN_PROGRESS, which has two parameters before v25.27 and four after).
 Also from xapi_cli.ml: a ``--multiple`` operation that fails on some objects prints
 ``operation failed on <uuid>: <message>`` lines on **stdout**, nothing on stderr, and exits 1.
 
@@ -42,8 +43,9 @@ from xe_dr.redact import redact_arg, redact_text
 UNKNOWN = "UNKNOWN"
 
 # code -> (parameter names in order, the doc sentences xe prints as the first line).
-# Sentences as in xapi's datamodel; HOST_IS_SLAVE was reworded (master/slave ->
-# coordinator/supporter) after 1.249, so both wordings are listed.
+# Sentences as in xapi's datamodel; HOST_IS_SLAVE was reworded (master/slave -> pool member
+# in 1.249.42 -> coordinator/supporter), so every wording is listed. A known error printed
+# with fewer parameters (OTHER_OPERATION_IN_PROGRESS before v25.27) leaves the rest None.
 KNOWN_ERRORS = {
     "UUID_INVALID": (("type", "uuid"), (
         "The uuid you supplied was invalid.",)),
@@ -136,8 +138,18 @@ KNOWN_ERRORS = {
         "You cannot make regular API calls directly on a supporter. Please pass API calls "
         "via the coordinator host.",
         "You cannot make regular API calls directly on a slave. Please pass API calls via "
-        "the master host.",)),
+        "the master host.",
+        # v1.249.42 (Citrix Hypervisor 8.2 CU1, XCP-ng 8.2)
+        "You cannot make regular API calls directly on a pool member. Please pass API calls "
+        "via the master host.",)),
+    # sm's SRInUse (16), which xapi raises in its own name (sm_exec.ml): a probe of a LUN whose
+    # multipath map exists on the host.
+    "SR_DEVICE_IN_USE": ((), (
+        "The SR operation cannot be performed because a device underlying the SR is in use by "
+        "the server.",)),
 }
+# xapi errors that stand for an SM error number (sm_exec.ml maps the fault to them).
+_SM_AS_XAPI = {"SR_DEVICE_IN_USE": 16}
 
 _CODE_BY_SENTENCE = dict(
     (sentence, code) for code, (_, sentences) in KNOWN_ERRORS.items() for sentence in sentences)
@@ -319,7 +331,10 @@ class XapiError(XeDrError):
     # -- recognising particular failures ------------------------------------------------------
     @property
     def sm_error_number(self):
-        """The SM error number of ``SR_BACKEND_FAILURE_<n>``, else None."""
+        """The SM error number of ``SR_BACKEND_FAILURE_<n>`` (or of the xapi error that
+        stands for it), else None."""
+        if self.code in _SM_AS_XAPI:
+            return _SM_AS_XAPI[self.code]
         match = _SM_CODE.match(self.code)
         return int(match.group(1)) if match else None
 

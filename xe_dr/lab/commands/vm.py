@@ -1,7 +1,7 @@
 """vm-start, vm-shutdown, vm-destroy and the appliance-* power commands."""
 
 from . import STDPARAMS, command
-from .. import lifecycle
+from .. import lifecycle, releases
 from ..errors import Failure, MultipleFailure, XapiError, doc_text
 from ..render import View, ref_converter
 from ..schema import CLASSES
@@ -51,7 +51,8 @@ def do_vm_op(ctx, op, ignore, include_control=False):
         try:
             op(row["uuid"])
         except XapiError as e:
-            fails.append((row["uuid"], doc_text(e.code, e.params, convert)))
+            fails.append((row["uuid"], doc_text(e.code, e.params, convert,
+                                                releases.of_lab(ctx.lab)["errors"])))
     if fails:
         raise MultipleFailure(list(reversed(fails)))
 
