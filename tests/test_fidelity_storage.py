@@ -199,3 +199,43 @@ def test_a_vm_on_an_sr_here_but_unplugged_is_told_by_the_srs_name(drill):
     told = [c for c in result.json["checks"] if "%s (%s)" % (srs[-1], name) in c["message"]]
     assert told and all("in this pool but not attached" in c["message"] and
                         "pbd-plug" in c["fix"] for c in told)
+
+
+WRONG = "36001405deadbeefdeadbeefdeadbeef0"
+
+
+def _with_wrong(args, flag):
+    at = args.index(flag) + 1
+    return args[:at] + [WRONG] + args[at + 1:]
+
+
+@pytest.mark.parametrize("transport", ["iscsi", "hba"])
+def test_probe_with_a_wrong_scsi_id_names_the_luns_there_are(drill, transport):
+    """lvmoiscsi answers a wrong SCSIid with 107 and no LUN list (BaseISCSI.attach), lvmohba
+    with an empty SR list (lvutil.scan_srlist): either way one line with the LUNs there are."""
+    drill.lab.mirror("break")
+    hba = [u for u, t in drill.lab.replicated_srs() if t == "lvmohba"][0]
+    if transport == "iscsi":
+        args = _with_wrong(drill.storage_args("B", [drill.lab.replicated_srs()[0][0]]),
+                           "--scsiid")
+    else:
+        args = ["--hba", "--scsiid", WRONG]
+    result = drill.xedr("B", "probe", *args)
+    assert result.code == 64, result
+    [line] = result.err.strip().splitlines()
+    expected = drill.lab.device_config(hba, "B")[1]["SCSIid"] if transport == "hba" else \
+        drill.lab.device_config(drill.lab.replicated_srs()[0][0], "B")[1]["SCSIid"]
+    assert WRONG in line and expected in line, line
+    assert ("not a LUN the HBAs see" if transport == "hba" else "not a LUN of target") in line
+
+
+@pytest.mark.parametrize("flag", ["--scsiid", "--hba-scsiid"])
+def test_a_failover_with_a_wrong_scsi_id_changes_nothing(drill, flag):
+    disaster(drill)
+    before = drill.snapshot("B")
+    result = drill.xedr("B", "--json", "--yes", "failover", "--all",
+                        *_with_wrong(drill.storage_args("B"), flag))
+    assert result.code == 64, result
+    assert WRONG in result.err and "nothing was changed" in result.err
+    assert drill.snapshot("B") == before
+    assert drill.xedr("B", "--json", "runs").json["runs"] == []

@@ -5,7 +5,7 @@ seen to be down (split brain), and the two confirmations' texts.
 Nothing here changes the pool.
 """
 
-from xe_dr.dr.storage import StorageSpec, probe
+from xe_dr.dr.storage import StorageSpec, not_a_lun_text, probe
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.xe.records import parse_map
 
@@ -75,7 +75,5 @@ def check_luns(xe, specs):
                     spec.sr_type, answer["next"]), hint="check them with 'xe-dr probe'")
             listed[key] = [item.get("scsi_id") for item in answer["items"]]
         if scsiid not in listed[key]:
-            where = "target %s" % base.get("target") if "target" in base else "the HBAs"
-            raise UsageError("SCSI id %s is not a LUN of %s (it has: %s)" % (
-                scsiid, where, ", ".join(sorted(s for s in listed[key] if s)) or "none"),
-                hint="'xe-dr probe' lists them; nothing was changed")
+            raise UsageError(not_a_lun_text(spec.sr_type, spec.device_config, listed[key]),
+                             hint="'xe-dr probe' lists them; nothing was changed")

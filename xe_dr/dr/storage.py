@@ -91,11 +91,22 @@ def probe(xe, spec):
     try:
         output = xe.run("sr-probe", params)
     except XapiError as failure:
+        if failure.sm_error_number == 107 and spec.device_config.get("SCSIid") and \
+                not probe_xml_from_error(failure):
+            # A SCSIid the target does not have: sm prints no LUN list then (BaseISCSI.attach
+            # raises ConfigSCSIid), so the list is asked for to say what there is.
+            raise _not_a_lun(xe, spec)
         return _progress_from_error(failure, spec)
     finally:
         if secret:
             xe.run("secret-destroy", {"uuid": secret})
     srs = parse_srlist(output)
+    if not srs and spec.sr_type == HBA and spec.device_config.get("SCSIid"):
+        # lvmohba answers a SCSIid no HBA sees with an empty list (lvutil.scan_srlist
+        # swallows the missing device): tell that from a LUN without an SR.
+        listed = probe(xe, _without_scsiid(spec))
+        if spec.device_config["SCSIid"] not in [d.get("scsi_id") for d in listed["items"]]:
+            raise _not_a_lun(xe, spec, listed)
     return {"stage": "srs", "items": srs,
             "next": ("fail over with these SRs: xe-dr failover --sr UUID ... (plus these probe "
                      "options)") if srs else "no SR on this LUN"}
@@ -112,6 +123,29 @@ def find_secret(xe, value):
         if record.get("value") == value:
             return record["uuid"]
     return None
+
+
+def _without_scsiid(spec):
+    return StorageSpec(spec.sr_type, dict((k, v) for k, v in spec.device_config.items()
+                                          if k != "SCSIid"), spec.chap_password)
+
+
+def _not_a_lun(xe, spec, listed=None):
+    """The usage error for a SCSIid that is not a LUN of the target (or the HBAs)."""
+    if listed is None:
+        listed = probe(xe, _without_scsiid(spec))
+    return UsageError(not_a_lun_text(spec.sr_type, spec.device_config, [
+        item.get("scsi_id") for item in listed["items"]]),
+        hint="check it with 'xe-dr probe' without --scsiid")
+
+
+def not_a_lun_text(sr_type, device_config, scsi_ids):
+    have = ", ".join(sorted(s for s in scsi_ids if s)) or "none"
+    if sr_type in (ISCSI, "lvhdoiscsi"):
+        return "SCSI id %s is not a LUN of target %s (it has: %s)" % (
+            device_config["SCSIid"], device_config.get("target"), have)
+    return "SCSI id %s is not a LUN the HBAs see (they see: %s)" % (
+        device_config["SCSIid"], have)
 
 
 def _progress_from_error(failure, spec):
