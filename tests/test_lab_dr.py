@@ -330,6 +330,24 @@ def test_plug_does_not_scan_from_xapi_23_22(lab_factory, release):
         == lab.ok("A", "pool-list", "--minimal").value
 
 
+def test_drtask_a_member_that_cannot_attach_undoes_the_sr_and_leaves_the_task(lab):
+    """xapi_dr_task.ml try_create_sr_from_record: SR.introduce, then for the master and then
+    each member in turn PBD.create and PBD.plug; on a failure the attached PBDs are unplugged
+    (master last), the SR is forgotten and the error raised; the DR task record stays."""
+    sr, _ = lab.replicated_srs()[0]
+    lab.mirror("break")
+    master = lab.ok("B", "pool-list", "params=master", "--minimal").value
+    member = [h for h in lab.ok("B", "host-list", "--minimal").values if h != master][0]
+    lab.poke("B", "host", member, other_config={})  # no initiator IQN: sm's 97 on attach
+    r = lab.drtask("B", [sr])
+    assert r.err.startswith("Error code: SR_BACKEND_FAILURE_97\n")
+    assert lab.xe("B", "sr-list", "uuid=" + sr, "--minimal").value == ""
+    assert lab.ok("B", "pbd-list", "sr-uuid=" + sr, "--minimal").value == ""
+    [task] = lab.ok("B", "drtask-list", "--minimal").values
+    assert lab.ok("B", "drtask-param-get", "uuid=" + task,
+                  "param-name=introduced-SRs").value == ""
+
+
 def test_drtask_skips_an_existing_sr(lab):
     sr, _ = lab.replicated_srs()[0]
     lab.mirror("break")

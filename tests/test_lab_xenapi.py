@@ -146,3 +146,16 @@ def test_read_database_pool_uuid(api, lab):
     local = x.VDI.get_by_uuid(lab.ok("B", "vdi-list", "type=User", "--minimal").values[0])
     assert x.VDI.read_database_pool_uuid(local) == ""
     assert x.VDI.read_database_pool_uuid("OpaqueRef:nope") == ""
+
+
+def test_class_names_are_the_exact_wire_names(api):
+    """xapi dispatches "VM.get_all", not "vm.get_all" (its server dispatch is generated per
+    class name, ocaml/xapi/server.ml): any other case is MESSAGE_METHOD_UNKNOWN."""
+    XenAPI, make = api
+    session = make("A")
+    assert session.xenapi.VM.get_all()
+    assert session.xenapi.VM_appliance.get_all() is not None
+    for wrong in ("vm", "Vm", "sr", "Host", "vm_appliance"):
+        with pytest.raises(XenAPI.Failure) as info:
+            getattr(session.xenapi, wrong).get_all()
+        assert info.value.details == ["MESSAGE_METHOD_UNKNOWN", "%s.get_all" % wrong]

@@ -33,9 +33,9 @@ from .errors import XapiError
 from .schema import RELATIONS, TABLES
 from .store import Lab
 
-_CLASSES = dict((t.lower(), t) for t in TABLES)
-_CLASSES["vm_appliance"] = "VM_appliance"
-_CLASSES["dr_task"] = "DR_task"
+# xapi dispatches on the exact wire names (VM, VDI, SR, host, pool, VM_appliance, DR_task...):
+# "vm.get_all" is MESSAGE_METHOD_UNKNOWN (xapi's server dispatch is generated per class name).
+_CLASSES = frozenset(TABLES)
 
 
 class Backend(object):
@@ -107,7 +107,7 @@ class Backend(object):
                 pass
             return ""
         cls_name, _, op = method.partition(".")
-        cls = _CLASSES.get(cls_name.lower())
+        cls = cls_name if cls_name in _CLASSES else None
         if cls is None or not op:
             raise XapiError("MESSAGE_METHOD_UNKNOWN", [method])
         special = getattr(self, "_%s_%s" % (cls, op), None)

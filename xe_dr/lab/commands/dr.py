@@ -57,12 +57,19 @@ def drtask_create(ctx):
         if db.lookup_uuid("SR", uuid) is not None:
             continue  # manually introduced, or by another DR task: left alone
         with ctx.site.transaction() as db:
-            sr = introduce(db, uuid, name_label, name_description, sr_type, "", True, {})
-            # Client.PBD.create per host (master first): each moves the passwords anew
-            pbds = [db.get("PBD", create_pbd(db, h, sr, dc_items))["uuid"]
-                    for h in db.hosts()]
+            introduce(db, uuid, name_label, name_description, sr_type, "", True, {})
+            master = db.master_ref()
+            hosts = [db.get("host", h)["uuid"] for h in sorted(
+                db.hosts(), key=lambda h: h != master)]
         try:
-            for pbd_uuid in pbds:
+            # xapi_dr_task.ml try_create_sr_from_record: Xapi_pool_helpers.
+            # call_fn_on_master_then_slaves, one host at a time: PBD.create (which moves the
+            # passwords anew), then PBD.plug, before the next host's PBD exists
+            for host_uuid in hosts:
+                with ctx.site.transaction() as db:
+                    pbd = create_pbd(db, db.by_uuid("host", host_uuid),
+                                     db.by_uuid("SR", uuid), dc_items)
+                    pbd_uuid = db.get("PBD", pbd)["uuid"]
                 plug(ctx.lab, ctx.site, pbd_uuid, ctx.info)
         except XapiError:
             with ctx.site.transaction() as db:
