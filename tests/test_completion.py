@@ -202,6 +202,10 @@ def dr_site(tmp_path_factory):
     _xe(xe_b, "drtask-create", "type=lvmoiscsi", "device-config:target=" + portal["address"],
         "device-config:targetIQN=" + portal["iqn"],
         "device-config:SCSIid=" + lun["copies"]["B"], "sr-whitelist=" + sr)
+    # xapi >= 23.22 (the lab's default) does not scan on plug: scan, then plug again so that
+    # it reads the metadata copy
+    from tests.fixtures_lab import LabHandle
+    LabHandle(root).make_visible("B", [sr])
     vms = _xe(xe_a, "vm-list", "is-control-domain=false", "is-a-snapshot=false",
               "params=name-label", "--minimal").split(",")
     vapps = _xe(xe_a, "appliance-list", "params=name-label", "--minimal").split(",")

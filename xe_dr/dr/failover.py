@@ -89,16 +89,25 @@ class ArrayStop(TemporaryError):
     run_status = "waiting for the array"
 
 
+# Seconds a failback waits for one VM's clean shutdown at the source before it calls the
+# guest uncooperative. xapi itself waits up to 60 s for an acknowledgement and 1200 s in all;
+# five minutes is what an administrator on a bad day will wait per VM (VMs of an order group
+# shut down together).
+DEFAULT_SHUTDOWN_TIMEOUT = 300
+
+
 class Options(object):
     """What the user asked for; kept in run.json so that --resume needs nothing else
     (but the CHAP password, which is never stored)."""
 
     FIELDS = ("mode", "all", "vapps", "vms", "exclude", "storage", "srs", "power", "parallel",
-              "network_map", "force", "disable_ha", "protect", "source")
+              "network_map", "force", "disable_ha", "protect", "source", "shutdown_timeout",
+              "force_shutdown")
 
     def __init__(self, mode="failover", all=False, vapps=(), vms=(), exclude=(), storage=(),
                  srs=(), power=None, parallel=4, network_map=None, force=False,
-                 disable_ha=False, protect=None, source=None):
+                 disable_ha=False, protect=None, source=None,
+                 shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT, force_shutdown=False):
         if mode not in MODES:
             raise UsageError("unknown mode %r" % mode)
         self.mode = mode
@@ -123,6 +132,10 @@ class Options(object):
         self.disable_ha = disable_ha
         self.protect = protect              # None: ask; []: no; [SR...]: enable on these
         self.source = source                # {"host": ..., "xe": ...} or None
+        # A failback's clean shutdown at the source: the budget of each call, and whether a
+        # guest that does not halt in it is shut down hard.
+        self.shutdown_timeout = float(shutdown_timeout)
+        self.force_shutdown = force_shutdown
 
     def to_json(self):
         return dict((k, getattr(self, k)) for k in self.FIELDS)
@@ -195,7 +208,14 @@ class Failover(SourcePhase, StoragePhase):
                 raise UsageError("run %s is a %s, not a failover" % (resume_id,
                                                                     self.run.meta["kind"]))
             self._check_resumable()
+            # The shutdown options are remedies a resume may bring (more time for a guest, or
+            # --force-shutdown); everything else is as the run was planned.
+            remedies = {"shutdown_timeout": self.opts.shutdown_timeout,
+                        "force_shutdown": self.opts.force_shutdown}
             self.opts = Options.from_json(self.run.meta["options"])
+            changed = dict((k, v) for k, v in remedies.items() if getattr(self.opts, k) != v)
+            for key, value in changed.items():
+                setattr(self.opts, key, value)
         corrected = self._corrected(storage)
         # The lock first: a run refused because another holds the pool leaves nothing, and
         # the checks below read a pool no other run changes meanwhile.
@@ -210,6 +230,8 @@ class Failover(SourcePhase, StoragePhase):
                 if corrected is not None:
                     self.run.append(NOTE, "storage corrected", before=corrected,
                                     after=self.opts.storage)
+                if changed:
+                    self.run.append(NOTE, "shutdown options", **changed)
                 self.run.set_status("running", resumed=time.time(),
                                     options=self.opts.to_json())
             else:

@@ -2,9 +2,26 @@
 their LUNs back. A mixin of :class:`xe_dr.dr.failover.Failover` (it uses the run's engine,
 options, source_xe and progress)."""
 
+from xe_dr.errors import UsageError, XeDrError
 from xe_dr.marks import RUN_TAG
-from xe_dr.errors import UsageError
+from xe_dr.runner import CommandTimedOut
+from xe_dr.xe.errors import XapiError
 from xe_dr.xe.records import parse_map
+
+# How xapi says a guest did not shut down cleanly (xapi_xenops.ml, from xenopsd's
+# Failed_to_acknowledge_shutdown_request and Failed_to_shutdown); an appliance reports its
+# members that failed as OPERATION_PARTIALLY_FAILED.
+_UNCLEAN = ("VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT", "VM_SHUTDOWN_TIMEOUT",
+            "OPERATION_PARTIALLY_FAILED")
+
+
+def _shutdown_failure(failure, budget):
+    """Why a clean shutdown did not happen, or None for a failure of another kind."""
+    if isinstance(failure, CommandTimedOut):
+        return "not halted within --shutdown-timeout %g s (xapi keeps trying)" % budget
+    if failure.code in _UNCLEAN:
+        return failure.one_line()
+    return None
 
 LUN_SR_TYPES = ("lvmoiscsi", "lvhdoiscsi", "lvmohba", "lvhdohba")  # what the array mirrors
 
@@ -106,8 +123,16 @@ class SourcePhase(object):
         """Cleanly shut down the selected VMs at the DR site, vApps with appliance-shutdown
         (xapi goes through their order groups downwards) and standalone VMs by descending
         ``order`` groups, so that the metadata replicated back records them halted; then
-        give their LUNs back."""
+        give their LUNs back.
+
+        A clean shutdown needs the guest: xapi waits up to 60 s for it to acknowledge and up
+        to 1200 s for it to halt (xenops_server.ml VM_shutdown_domain). Each call is bounded
+        by ``--shutdown-timeout`` (never the generic call timeout). A VM that does not halt
+        stops the failback before any storage changes, naming it, unless
+        ``--force-shutdown``: then it is shut down hard (which cancels xapi's clean attempt,
+        message_forwarding.ml VM.hard_shutdown), and the report says so."""
         xe = self.source_xe
+        budget = self.opts.shutdown_timeout
         self.progress.phase("shut down at the source", len(plan.apps) + len(plan.standalone),
                             "source-shutdown:")
 
@@ -116,18 +141,55 @@ class SourcePhase(object):
                                                          filters=filters)}
             return True if states and states <= {"halted"} else None
 
+        def clean_or_hard(kind, record, clean, running_vms):
+            try:
+                clean()
+                return True
+            except (XapiError, CommandTimedOut) as failure:
+                why = _shutdown_failure(failure, budget)
+                if why is None:
+                    raise
+                if not self.opts.force_shutdown:
+                    raise XeDrError("%s %s did not shut down cleanly at the source: %s" % (
+                        kind, record["name-label"], why), hint="shut its guest down, or "
+                        "resume with --force-shutdown to shut it down hard")
+            forced = []
+            for vm in running_vms():
+                xe.run("vm-shutdown", {"uuid": vm["uuid"]}, flags=("force",))
+                forced.append(vm["name-label"])
+            self.report.setdefault("hard_shutdowns", []).extend(forced)
+            self.report["warnings"].append(
+                "shut down hard at the source (the guest did not shut down cleanly): %s"
+                % ", ".join(forced))
+            return {"hard": forced, "why": why}
+
+        def running(filters):
+            return lambda: [r for r in xe.list("vm", params=("uuid", "name-label",
+                                                             "power-state", "order"),
+                                                filters=filters)
+                            if r["power-state"] != "halted"]
+
         def stop_app(app):
             return self.engine.do(
                 "source-shutdown:appliance:%s" % app["uuid"], "shut down vApp %s at the "
                 "source" % app["name-label"],
-                lambda: xe.run("appliance-shutdown", {"uuid": app["uuid"]}) or True,
+                lambda: clean_or_hard(
+                    "vApp", app, lambda: xe.run("appliance-shutdown", {"uuid": app["uuid"]},
+                                                timeout=budget * max(1, len(app.get(
+                                                    "members") or ()))),
+                    lambda: sorted(running({"appliance": app["uuid"]})(),
+                                   key=lambda v: -int(v.get("order") or 0))),
                 reconcile=lambda: halted({"appliance": app["uuid"]}),
                 commands=[xe.argv("appliance-shutdown", {"uuid": app["uuid"]})])
 
         def stop_vm(vm):
             return self.engine.do(
                 "source-shutdown:vm:%s" % vm["uuid"], "shut down VM %s at the source" %
-                vm["name-label"], lambda: xe.run("vm-shutdown", {"uuid": vm["uuid"]}) or True,
+                vm["name-label"],
+                lambda: clean_or_hard(
+                    "VM", vm, lambda: xe.run("vm-shutdown", {"uuid": vm["uuid"]},
+                                             timeout=budget),
+                    running({"uuid": vm["uuid"]})),
                 reconcile=lambda: halted({"uuid": vm["uuid"]}),
                 commands=[xe.argv("vm-shutdown", {"uuid": vm["uuid"]})])
 
@@ -137,6 +199,15 @@ class SourcePhase(object):
             groups.setdefault(int(vm.get("order") or 0), []).append(vm)
         for order in sorted(groups, reverse=True):
             self.engine.do_many(groups[order], self.opts.parallel, stop_vm)
+        failed = [f for f in self.engine.failures if f.step.startswith("source-shutdown:")]
+        if failed:
+            # Nothing more at either site while a VM still runs at the source: its LUN
+            # cannot be given back, and the two sites must never run the same VM.
+            raise XeDrError("%d VM(s) or vApp(s) still run at the source; nothing else was "
+                            "changed: %s" % (len(failed), "; ".join(
+                                getattr(f.cause, "message", str(f.cause)) for f in failed)),
+                            hint="shut them down, or resume with --force-shutdown to shut "
+                                 "them down hard: xe-dr failback --resume %s" % self.run.id)
         self._detach_at_source(plan)
 
     def _detach_at_source(self, plan):

@@ -272,6 +272,28 @@ def cmd_set(args, out):
     return 0
 
 
+def cmd_guest(args, out):
+    """How a VM's guest answers a clean shutdown (lifecycle.GUEST_BEHAVIOURS)."""
+    from . import lifecycle
+    lab = _lab(args.dir)
+    site = lab.site(args.site)
+    db = site.read()
+    ref = db.lookup_uuid("VM", args.vm)
+    if ref is None:
+        named = [r["uuid"] for r in db.rows("VM").values() if r.get("name_label") == args.vm]
+        if len(named) != 1:
+            raise ValueError("no single VM %s at site %s" % (args.vm, args.site))
+        uuid = named[0]
+    else:
+        uuid = args.vm
+    lifecycle.set_guest(site, uuid, args.shutdown)
+    out.write("VM %s at site %s: a clean shutdown %s\n" % (args.vm, args.site, {
+        "cooperates": "works", "ignores": "is never acknowledged (60 s, then it fails)",
+        "hangs": "is acknowledged but the VM never halts (1200 s, then it fails)"}[
+            args.shutdown]))
+    return 0
+
+
 def cmd_calls(args, out):
     lab = _lab(args.dir)
     for e in calllog.read(lab):
@@ -364,6 +386,12 @@ def parser():
     k.add_argument("dir")
     k.add_argument("factor", type=float)
     k.set_defaults(fn=cmd_cost)
+    g = sub.add_parser("guest", help="how a VM's guest answers a clean shutdown")
+    g.add_argument("dir")
+    g.add_argument("site")
+    g.add_argument("vm", help="the VM's UUID or name")
+    g.add_argument("--shutdown", required=True, choices=["cooperates", "ignores", "hangs"])
+    g.set_defaults(fn=cmd_guest)
     t = sub.add_parser("set", help="set a field directly in a site's database")
     t.add_argument("dir")
     t.add_argument("site")

@@ -125,6 +125,9 @@ ERRORS = {
         "restart, or timed out. You should get a new session handle, using one of the "
         "session.login_ calls. This error does not invalidate the current connection. The "
         "handle parameter echoes the bad value given."),
+    "VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT": (["vm"], "VM didn't acknowledge the need to shutdown."),
+    "VM_SHUTDOWN_TIMEOUT": (["vm", "timeout"], "VM failed to shutdown before the timeout expired"),
+    "TASK_CANCELLED": (["task"], "The request was asynchronously canceled."),
     "SR_DEVICE_IN_USE": (
         [],
         "The SR operation cannot be performed because a device underlying the SR is in use by "

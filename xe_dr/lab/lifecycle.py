@@ -105,15 +105,57 @@ def start(lab, site, vm_uuid, paused=False, on=None):
     util.sleep(delay * lab.cost_factor())
 
 
+# How a guest answers a clean shutdown (a lab option per VM, ``set_guest``; the default
+# cooperates). xenopsd (ocaml/xenopsd/lib/xenops_server.ml, VM_shutdown_domain) waits
+# ``domain_shutdown_ack_timeout`` (60 s) for the guest to acknowledge the request, else
+# Failed_to_acknowledge_shutdown_request, then the rest of xapi's timeout
+# (Xapi_globs.domain_shutdown_total_timeout, 1200 s) for the domain to halt, else
+# Failed_to_shutdown; xapi_xenops.ml raises them as VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT [vm] and
+# VM_SHUTDOWN_TIMEOUT [vm; string_of_float timeout]. A guest without PV drivers is still
+# asked (non-strict), so "ignores" also stands for it. The waits scale with the cost factor.
+GUEST_BEHAVIOURS = ("cooperates", "ignores", "hangs")
+SHUTDOWN_ACK_TIMEOUT = 60.0
+SHUTDOWN_TOTAL_TIMEOUT = 1200.0
+
+
+def set_guest(site, vm_uuid, behaviour):
+    if behaviour not in GUEST_BEHAVIOURS:
+        raise ValueError("a guest %s, not %r" % (" or ".join(GUEST_BEHAVIOURS), behaviour))
+    with site.transaction() as db:
+        db.by_uuid("VM", vm_uuid)
+        guests = db.extra.setdefault("guests", {})
+        if behaviour == "cooperates":
+            guests.pop(vm_uuid, None)
+        else:
+            guests[vm_uuid] = behaviour
+        db.dirty = True
+
+
+def _cancel_clean_operations(db, vm):
+    """VM.hard_shutdown cancels a clean shutdown in progress (message_forwarding.ml,
+    VM.hard_shutdown: ``cancel ~ops:[`clean_shutdown; ...]``)."""
+    ops = dict(db.get("VM", vm).get("current_operations") or {})
+    for task, op in list(ops.items()):
+        if op in ("clean_shutdown", "shutdown", "clean_reboot"):
+            del ops[task]
+    db.update("VM", vm, current_operations=ops)
+
+
 def shutdown(lab, site, vm_uuid, hard=False):
     task = util.new_ref()
     op = "hard_shutdown" if hard else "clean_shutdown"
     with site.transaction() as db:
         vm = db.by_uuid("VM", vm_uuid)
+        if hard:
+            _cancel_clean_operations(db, vm)
         assert_not_busy(db, vm)
         assert_power(db, vm, op)
         db.update("VM", vm, current_operations={task: op})
         delay = int(db.get("VM", vm).get("shutdown_delay", 0))
+        guest = "cooperates" if hard else (db.extra.get("guests") or {}).get(
+            vm_uuid, "cooperates")
+    if guest != "cooperates":
+        _refuse_shutdown(lab, site, vm_uuid, task, guest)
     try:
         costs.pause(lab, "shutdown_hard" if hard else "shutdown_clean")
     finally:
@@ -133,6 +175,24 @@ def shutdown(lab, site, vm_uuid, hard=False):
                 db.update("VIF", vif, currently_attached=False)
             log_power(db, vm_uuid, op)
     util.sleep(delay * lab.cost_factor())
+
+
+def _refuse_shutdown(lab, site, vm_uuid, task, guest):
+    """A guest that does not halt: xapi waits, then fails; the VM keeps running. A hard
+    shutdown meanwhile cancels the wait (TASK_CANCELLED)."""
+    wait = SHUTDOWN_ACK_TIMEOUT if guest == "ignores" else SHUTDOWN_TOTAL_TIMEOUT
+    util.sleep(wait * lab.cost_factor())
+    with site.transaction() as db:
+        vm = db.by_uuid("VM", vm_uuid)
+        ops = dict(db.get("VM", vm).get("current_operations") or {})
+        cancelled = task not in ops
+        ops.pop(task, None)
+        db.update("VM", vm, current_operations=ops)
+    if cancelled:
+        raise XapiError("TASK_CANCELLED", [task])
+    if guest == "ignores":
+        raise XapiError("VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT", [vm])
+    raise XapiError("VM_SHUTDOWN_TIMEOUT", [vm, "%d." % SHUTDOWN_TOTAL_TIMEOUT])
 
 
 def log_power(db, vm_uuid, op):

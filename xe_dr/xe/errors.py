@@ -142,6 +142,14 @@ KNOWN_ERRORS = {
         # v1.249.42 (Citrix Hypervisor 8.2 CU1, XCP-ng 8.2)
         "You cannot make regular API calls directly on a pool member. Please pass API calls "
         "via the master host.",)),
+    # A clean shutdown the guest did not carry out (xapi_xenops.ml, from xenopsd), and a
+    # request a hard shutdown cancelled.
+    "VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT": (("vm",), (
+        "VM didn't acknowledge the need to shutdown.",)),
+    "VM_SHUTDOWN_TIMEOUT": (("vm", "timeout"), (
+        "VM failed to shutdown before the timeout expired",)),
+    "TASK_CANCELLED": (("task",), (
+        "The request was asynchronously canceled.",)),
     # sm's SRInUse (16), which xapi raises in its own name (sm_exec.ml): a probe of a LUN whose
     # multipath map exists on the host.
     "SR_DEVICE_IN_USE": ((), (

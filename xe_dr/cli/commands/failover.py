@@ -78,9 +78,17 @@ def build_options(ctx, mode):
         storage=[s.to_json() for s in specs], srs=args.sr, power=args.power,
         parallel=args.parallel, network_map=network_map(args.map_network), force=args.force,
         disable_ha=getattr(args, "disable_ha", False), source=source)
+    _shutdown_options(args, options)
     passwords = dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
                      if s.chap_password)
     return options, passwords
+
+
+def _shutdown_options(args, options):
+    if getattr(args, "shutdown_timeout", None) is not None:
+        options.shutdown_timeout = args.shutdown_timeout
+    if getattr(args, "force_shutdown", False):
+        options.force_shutdown = True
 
 
 def run(ctx):
@@ -117,6 +125,9 @@ def run_mode(ctx, mode):
             raise UsageError("run %s is a %s: resume it with 'xe-dr %s --resume %s'" % (
                 args.resume, run.meta["kind"], expected, args.resume))
         options = Options.from_json(run.meta["options"])
+        # The shutdown options are remedies: a failback stopped by a guest that would not
+        # shut down resumes with more time or with --force-shutdown.
+        _shutdown_options(args, options)
         if args.scsiid or args.hba_scsiid:
             corrected = _corrected_storage(ctx, run, options)
             passwords = dict((s.device_config.get("SCSIid"), s.chap_password)
