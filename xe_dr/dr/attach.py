@@ -2,6 +2,7 @@
 whitelist, pbd-plug of known SRs), journaled and safe to resume. A mixin of
 :class:`xe_dr.dr.failover.Failover` (it uses the run's engine, options, report and xe)."""
 
+from xe_dr.dr import fidelity
 from xe_dr.dr.guard import TRANSPORT as _TRANSPORT
 from xe_dr.dr.inventory import find_metadata_copies
 from xe_dr.dr.storage import StorageSpec, create_secret, find_secret, probe
@@ -234,15 +235,8 @@ def plug_scans(hosts, master):
     """Whether the master's xapi scans an SR when its PBD is plugged (before 23.22.0)."""
     for host in hosts:
         if host.uuid == master:
-            return _version(host.xapi_version) < (23, 22)
+            return fidelity.plug_scans(fidelity.version_tuple(host.xapi_version))
     return True
-
-
-def _version(text):
-    try:
-        return tuple(int(part) for part in text.split(".")[:2])
-    except ValueError:
-        return (0,)
 
 
 def _unreadable_probe(lun, found, failure):
