@@ -2,8 +2,8 @@
 
 xapi runs a plugin only from ``/etc/xapi.d/plugins/`` of the host named in host-call-plugin
 (reference §7.1), so the file goes to every host, mode 0755. Its first line is chosen per
-host: ``python3`` where that interpreter can import XenAPIPlugin (XenServer 8, XCP-ng 8.3),
-else ``python`` (Python 2.7 on older releases, reference §7.5).
+host: ``python3`` where that interpreter can import XenAPI and XenAPIPlugin (XenServer 8
+and 9, XCP-ng 8.3 and 9), else ``python`` (Python 2.7 on older releases, reference §7.5).
 """
 
 import posixpath
@@ -14,10 +14,13 @@ from xe_dr.plugin_source import plugin_bytes
 from xe_dr.pool import read_hosts, read_pool
 
 PLUGIN_DIR = "/etc/xapi.d/plugins"
-# Prints the interpreter the plugin should name: python3 when it has XenAPIPlugin.
-_CHOOSE_PYTHON = ("if command -v python3 >/dev/null 2>&1 && "
-                  "python3 -c 'import XenAPIPlugin' >/dev/null 2>&1; then echo python3; "
-                  "else echo python; fi")
+# Prints the interpreter the plugin should name: python3 when it can import XenAPI and
+# XenAPIPlugin on that host, else python. $1 is the directory standing for the host's "/"
+# (empty on a real host: /usr/bin/python3 is dom0's python3 on XenServer 8 and 9, XCP-ng 8.3
+# and 9).
+_CHOOSE_PYTHON = ('if [ -x "$1/usr/bin/python3" ] && '
+                  '"$1/usr/bin/python3" -c "import XenAPI, XenAPIPlugin" >/dev/null 2>&1; '
+                  'then echo python3; else echo python; fi')
 # Written beside the target and renamed over it, so that xapi never runs half a file.
 _WRITE = ('umask 022 && mkdir -p "$1" && cat > "$1/.$2.new" && chmod 0755 "$1/.$2.new" && '
           'mv -f "$1/.$2.new" "$1/$2"')
@@ -42,7 +45,8 @@ def install(xe, runner_for_host, root_for_host=None):
                  posixpath.join(directory, PLUGIN)}
         try:
             runner = runner_for_host(host)
-            interpreter = runner.run(["sh", "-c", _CHOOSE_PYTHON]).stdout.strip() or "python"
+            interpreter = runner.run(["sh", "-c", _CHOOSE_PYTHON, "sh", root.rstrip("/")]
+                                     ).stdout.strip() or "python"
             runner.run(["sh", "-c", _WRITE, "sh", directory, PLUGIN],
                        input=with_shebang(source, interpreter))
             entry.update(ok=True, interpreter=interpreter,

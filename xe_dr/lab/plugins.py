@@ -40,26 +40,76 @@ import signal
 import subprocess
 import sys
 
-from . import array, costs, dbxml, replication, util
+from . import array, costs, dbxml, releases, replication, util
 from .errors import XapiError
 
 XENAPI_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "xenapi")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def plugin_python(lab):
-    configured = lab.config.get("plugin_python")
-    if configured:
-        return configured
+def _pyenv_python(version):
+    """pyenv's build of ``version``, or None when this machine lacks it."""
     try:
         root = subprocess.check_output(["pyenv", "root"], stderr=subprocess.DEVNULL,
                                        universal_newlines=True).strip()
     except (OSError, subprocess.CalledProcessError):
         root = os.path.expanduser("~/.pyenv")
-    candidate = os.path.join(root, "versions", "3.6.15", "bin", "python")
-    if os.path.exists(candidate):
-        return candidate
-    return sys.executable
+    candidate = os.path.join(root, "versions", version, "bin", "python")
+    return candidate if os.path.exists(candidate) else None
+
+
+def plugin_python(lab):
+    """The interpreter for a plugin whose first line names none the lab knows:
+    ``lab.json`` ``plugin_python``, else pyenv's 3.6.15, else the lab's own."""
+    return lab.config.get("plugin_python") or _pyenv_python("3.6.15") or sys.executable
+
+
+def interpreter_name(path):
+    """The interpreter a plugin's first line names (``#!/usr/bin/env python3`` ->
+    ``python3``, ``#!/usr/bin/python`` -> ``python``), or None."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline().decode("utf-8", "replace").strip()
+    except (IOError, OSError):
+        return None
+    if not first.startswith("#!"):
+        return None
+    words = first[2:].split()
+    if words and os.path.basename(words[0]) == "env":
+        words = words[1:]
+    return os.path.basename(words[0]) if words else None
+
+
+def plugin_argv0(lab, path):
+    """How the host runs the plugin: xapi executes the file, so its first line decides, among
+    the interpreters of the lab's release (releases.py ``pythons``). ``lab.json``
+    ``plugin_python`` overrides; a name the release lacks fails as exec does (env's 127);
+    a release interpreter this machine lacks falls back to ``plugin_python``."""
+    if lab.config.get("plugin_python"):
+        return lab.config["plugin_python"]
+    name = interpreter_name(path)
+    if name is None or not name.startswith("python"):
+        return plugin_python(lab)
+    pythons = releases.of_lab(lab).get("pythons") or {}
+    if name not in pythons:
+        raise XapiError("XENAPI_PLUGIN_FAILURE", [
+            "non-zero exit", "", "/usr/bin/env: '%s': No such file or directory\n" % name])
+    return _pyenv_python(pythons[name][0]) or plugin_python(lab)
+
+
+def write_host_pythons(lab, host_uuid):
+    """The host's ``usr/bin/python*`` (under its lab root): the release's interpreters, with
+    the XenAPI stand-ins importable, so that ``plugin install --host-root`` chooses the
+    plugin's interpreter against the host, not the workstation."""
+    pythons = releases.of_lab(lab).get("pythons") or {}
+    bin_dir = os.path.join(host_root(lab, host_uuid), "usr", "bin")
+    util.makedirs(bin_dir)
+    for name, (version, importable) in sorted(pythons.items()):
+        python = _pyenv_python(version) or plugin_python(lab)
+        path = "%s${PYTHONPATH:+:$PYTHONPATH}" % XENAPI_DIR if importable else "$PYTHONPATH"
+        util.atomic_write(os.path.join(bin_dir, name),
+                          "#!/bin/sh\nPYTHONPATH=\"%s\" exec '%s' \"$@\"\n" % (path, python),
+                          mode=0o755)
 
 
 def device_map(lab, site_name, db):
@@ -241,7 +291,7 @@ def call_plugin(lab, site_name, db, host_ref, plugin, fn, args):
     if os.environ.get("HOME"):
         env["HOME"] = os.environ["HOME"]
     costs.pause(lab, "plugin")
-    proc = subprocess.Popen([plugin_python(lab), path, call_xml(session, fn, args)],
+    proc = subprocess.Popen([plugin_argv0(lab, path), path, call_xml(session, fn, args)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, cwd="/")
     out, err = proc.communicate()

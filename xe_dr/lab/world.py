@@ -12,7 +12,7 @@ Everything is derived from ``seed``: the same arguments give the same UUIDs, nam
 import os
 import sys
 
-from . import array, releases, replication, util
+from . import array, plugins, releases, replication, util
 from .model import Db
 from .store import CONFIG, Lab
 
@@ -552,6 +552,7 @@ def create(root, **options):
         write_xe(lab, s.name)
         for h in s.hosts:
             util.makedirs(lab.plugin_dir(s.db.get("host", h)["uuid"]))
+            plugins.write_host_pythons(lab, s.db.get("host", h)["uuid"])
     # The VGs the SRs wrote on their LUNs (mirroring carries A's to B).
     for s in (a, b):
         with array.locked(lab):
