@@ -46,7 +46,8 @@ setup(
     extras_require={
         "ssh": ["paramiko>=2.7"],
         "report": ["jinja2>=2.10"],
-        "test": ["pytest>=7.0", "hypothesis>=6.0", "pytest-xdist>=2.5"],
+        # XenAPI: the xapi team's SDK, the real client of the lab's XML-RPC server in tests
+        "test": ["pytest>=7.0", "hypothesis>=6.0", "pytest-xdist>=2.5", "XenAPI>=26"],
     },
     entry_points={"console_scripts": ["xe-dr = xe_dr.cli:main"]},
     classifiers=[
