@@ -37,7 +37,10 @@ def pyenv_python(version):
     return path if os.path.exists(path) else None
 
 
-PYTHONS = {"2.7": pyenv_python("2.7.18"), "3.6": pyenv_python("3.6.15")}
+# dom0's interpreters across the releases (xe_dr/lab/releases.py): 2.7 (Citrix/XCP-ng 8.2,
+# XCP-ng 8.3's own plugins), 3.6 (XenServer 8, XCP-ng 8.3), 3.11 (XenServer 9), 3.12 (XCP-ng 9).
+PYTHONS = {"2.7": pyenv_python("2.7.18"), "3.6": pyenv_python("3.6.15"),
+           "3.11": pyenv_python("3.11.7"), "3.12": pyenv_python("3.12.1")}
 
 
 class Site(object):
