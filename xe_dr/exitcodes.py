@@ -9,7 +9,7 @@ import enum
 class ExitCode(enum.IntEnum):
     OK = 0
     FAILED = 1
-    PARTIAL = 2          # some objects failed, the rest succeeded
+    PARTIAL = 2          # some objects failed, the rest succeeded (doctor: warnings only)
     USAGE = 64           # bad command line
     NOINPUT = 66         # what the command names does not exist (a run that never ran here)
     UNREACHABLE = 69     # the target (ssh, xapi) could not be reached
@@ -21,7 +21,8 @@ class ExitCode(enum.IntEnum):
 EXIT_CODE_MEANINGS = (
     (ExitCode.OK, "success; for checks, all is well"),
     (ExitCode.FAILED, "failed"),
-    (ExitCode.PARTIAL, "partly failed: some objects failed and the report names them"),
+    (ExitCode.PARTIAL, "partly failed: some objects failed and the report names them; "
+                       "for doctor, warnings only"),
     (ExitCode.USAGE, "usage error on the command line, or a safety check that needs --force "
                      "or --yes"),
     (ExitCode.NOINPUT, "nothing found: the run named never ran in this pool, or was cleaned up"),

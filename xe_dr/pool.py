@@ -22,23 +22,27 @@ def _int(text, default=0):
 
 
 class Host(object):
-    FIELDS = ("uuid", "name-label", "address", "enabled", "software-version", "memory-free")
+    FIELDS = ("uuid", "name-label", "address", "enabled", "software-version", "memory-free",
+              "multipathing")
 
     def __init__(self, uuid, name_label, address="", enabled=True, software_version=None,
-                 memory_free=None):
+                 memory_free=None, multipathing=False):
         self.uuid = uuid
         self.name_label = name_label
         self.address = address
         self.enabled = enabled
         self.software_version = software_version or {}
         self.memory_free = memory_free
+        # Host.multipathing: sm then refuses a probe of a LUN attached here (SR_DEVICE_IN_USE)
+        self.multipathing = multipathing
 
     @classmethod
     def from_record(cls, record):
         return cls(record["uuid"], record.get("name-label", ""), record.get("address", ""),
                    _bool(record.get("enabled", "true")),
                    parse_map(record.get("software-version", "")),
-                   _int(record.get("memory-free"), None))
+                   _int(record.get("memory-free"), None),
+                   _bool(record.get("multipathing", "false")))
 
     @property
     def product_brand(self):
@@ -57,6 +61,11 @@ class Host(object):
         return self.software_version.get("xapi") or "unknown"
 
     @property
+    def xapi_build(self):
+        """The whole xapi version (``24.19.2``); absent before the 24.x line (1.249)."""
+        return self.software_version.get("xapi_build") or ""
+
+    @property
     def build_number(self):
         return self.software_version.get("build_number") or ""
 
@@ -66,6 +75,7 @@ class Host(object):
             "enabled": self.enabled, "product_brand": self.product_brand,
             "product_version": self.product_version, "xapi_version": self.xapi_version,
             "build_number": self.build_number, "memory_free": self.memory_free,
+            "xapi_build": self.xapi_build or None, "multipathing": self.multipathing,
         }
 
 

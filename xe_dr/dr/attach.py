@@ -235,7 +235,9 @@ def plug_scans(hosts, master):
     """Whether the master's xapi scans an SR when its PBD is plugged (before 23.22.0)."""
     for host in hosts:
         if host.uuid == master:
-            return fidelity.plug_scans(fidelity.version_tuple(host.xapi_version))
+            # an unknown version plans the re-plug too: the run itself decides by what xapi
+            # has read after the scan
+            return fidelity.plug_scans(fidelity.xapi_version(host.software_version)) is True
     return True
 
 

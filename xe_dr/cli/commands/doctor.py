@@ -1,75 +1,33 @@
-"""``xe-dr doctor``: what xe-dr can reach, and whether DR can work there."""
+"""``xe-dr doctor``: what xe-dr will meet on this pool, read without changing anything."""
 
 from xe_dr.exitcodes import ExitCode
 
 NAME = "doctor"
-HELP = ("report the transport, xe, the pool, host versions, the DR licence, the host plugin, "
-        "and what this xapi means for a failover (read-only)")
+HELP = ("report, read only, what xe-dr will meet on this pool: versions, the xapi behaviours "
+        "that apply and how xe-dr handles them, multipathing, the host plugin and its "
+        "Python, the metadata SRs; exit 0 all well, 2 warnings, 1 problems")
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument("--host-root", metavar="TEMPLATE",
+                        help="a local directory standing for each host's / (the lab: "
+                             "LAB/hosts/{uuid}): every host's plugin file is read there")
 
 
 def run(ctx):
-    from xe_dr.dr.plugin import plugin_version
-    from xe_dr.pool import read_hosts, read_pool
-    report = {"transport": ctx.runner.description, "xe": ctx.xe_path, "problems": []}
-    pool = read_pool(ctx.xe)
-    hosts = read_hosts(ctx.xe)
-    report["pool"] = pool.to_json()
-    report["hosts"] = []
-    for host in hosts:
-        entry = host.to_json()
-        entry["master"] = host.uuid == pool.master
-        entry["plugin"] = plugin_version(ctx.xe, host.uuid)
-        report["hosts"].append(entry)
-    if not pool.dr_allowed:
-        report["problems"].append("the pool's licence restricts disaster recovery (restrict_dr=true)")
-    versions = {(h["product_version"], h["build_number"]) for h in report["hosts"]}
-    if len(versions) > 1:
-        report["problems"].append("hosts run different product versions: %s"
-                                  % ", ".join(sorted("%s %s" % v for v in versions)))
-    _fidelity(ctx, pool, hosts, report)
-    missing = [h["name_label"] for h in report["hosts"] if h["plugin"] is None]
-    if missing:
-        report["notes"] = ["host plugin not installed on %s: xe-dr falls back to plain xe "
-                           "(slower); install it with 'xe-dr plugin install'" % ", ".join(missing)]
+    from xe_dr.dr.doctor import examine, exit_verdict
+    template = ctx.args.host_root
+    root_for_host = (lambda host: template.format(uuid=host.uuid, name=host.name_label)) \
+        if template else None
+    report = examine(ctx.xe, ctx.runner, ctx.runner.description, ctx.xe_path,
+                     use_plugin=ctx.use_plugin, root_for_host=root_for_host)
     ctx.output.data(report, _text(report))
-    return ExitCode.FAILED if report["problems"] else ExitCode.OK
+    return {"problems": ExitCode.FAILED, "warnings": ExitCode.PARTIAL,
+            "ok": ExitCode.OK}[exit_verdict(report)]
 
 
-def _fidelity(ctx, pool, hosts, report):
-    """What xe-dr will meet on this pool's xapi (xe_dr/dr/fidelity.py), read-only: the
-    master's xapi version and the behaviours it implies, multipathing per host, and the
-    metadata SRs xapi has not scanned or read."""
-    from xe_dr.dr import fidelity
-    from xe_dr.dr.inventory import find_metadata_copies
-    from xe_dr.dr.listing import METADATA_TYPES, unread_srs
-    master = [h for h in hosts if h.uuid == pool.master]
-    text = master[0].software_version.get("xapi") if master else None
-    build = master[0].software_version.get("xapi_build") if master else None
-    version = fidelity.version_tuple(build) or fidelity.version_tuple(text)
-    report["xapi"] = {"version": text, "build": build,
-                      "behaviours": fidelity.behaviours(version)}
-    multipath = dict((r["uuid"], r.get("multipathing") == "true") for r in ctx.xe.list(
-        "host", params=("uuid", "multipathing")))
-    for host in report["hosts"]:
-        host["multipathing"] = multipath.get(host["uuid"], False)
-    copies = find_metadata_copies(ctx.xe, pool.uuid)
-    srs = [r for r in ctx.xe.list("sr", params=("uuid", "name-label", "type"))
-           if r.get("type") in METADATA_TYPES]
-    report["metadata_srs"] = [{
-        "uuid": sr["uuid"], "name_label": sr.get("name-label", ""),
-        "copies": [{"vdi": c.vdi_uuid, "pool": c.pool_uuid, "latest": c.latest,
-                    "local": c.local} for c in copies if c.sr_uuid == sr["uuid"]]}
-        for sr in srs]
-    report["unread_srs"] = unread_srs(ctx.xe, pool.master, copies)
-    warnings = report.setdefault("warnings", [])
-    if any(h["multipathing"] for h in report["hosts"]):
-        warnings.append(fidelity.multipath_note())
-    for sr in report["unread_srs"]:
-        warnings.append("SR %s (%s): %s" % (sr["name_label"], sr["uuid"], sr["why"]))
+def _onoff(flag):
+    return "on" if flag else "off"
 
 
 def _text(report):
@@ -80,33 +38,73 @@ def _text(report):
         "pool:       %s (%s)" % (pool["name_label"] or "-", pool["uuid"]),
         "DR licence: %s" % ("allowed" if pool["dr_allowed"] else "RESTRICTED (restrict_dr=true)"),
         "HA:         %s" % ("enabled" if pool["ha_enabled"] else "disabled"),
-        "hosts:",
+        "xapi:       %s (the master's; behaviours below follow it)" % (
+            report["xapi"]["version"] or "unknown"),
     ]
     for host in report["hosts"]:
-        lines.append("  %s%s  %s %s (build %s), xapi %s, plugin %s" % (
+        lines.append("host %s%s: %s %s%s, xapi %s%s, multipathing %s" % (
             host["name_label"], " [master]" if host["master"] else "", host["product_brand"],
-            host["product_version"], host["build_number"] or "?", host["xapi_version"],
-            host["plugin"] or "not installed"))
-    xapi = report.get("xapi")
-    if xapi:
-        lines.append("xapi:       %s%s" % (xapi["version"] or "unknown", " (build %s)" % xapi[
-            "build"] if xapi["build"] else ""))
-        for rule in xapi["behaviours"]:
-            if rule["applies"]:
-                lines.append("  %s; %s" % (rule["what"], rule["how"]))
-    multipathed = [h["name_label"] for h in report["hosts"] if h.get("multipathing")]
-    if "metadata_srs" in report:
-        lines.append("multipath:  %s" % (", ".join(multipathed) or "off on every host"))
-        for sr in report["metadata_srs"]:
-            lines.append("metadata SR %s (%s): %s" % (
-                sr["name_label"], sr["uuid"], ", ".join(
-                    "%s copy%s%s" % ("own" if c["local"] else "foreign", "" if c["pool"] or
-                                     c["local"] else " not read", ", latest" if c["latest"]
-                                     else "") for c in sr["copies"]) or "no metadata VDI"))
-    for warning in report.get("warnings", []):
-        lines.append("warning: " + warning)
-    for note in report.get("notes", []):
+            host["product_version"],
+            " (build %s)" % host["build_number"] if host["build_number"] else "",
+            host["xapi_version"],
+            " (build %s)" % host["xapi_build"] if host["xapi_build"] else " (no xapi_build)",
+            _onoff(host["multipathing"])))
+        lines.append("  plugin: %s" % _plugin_text(host))
+        if host["pythons"] is not None:
+            lines.append("  pythons: %s; 'plugin install' would choose %s" % (
+                ", ".join("%s %s (%s)" % (p["name"], p["version"] or "?", "XenAPIPlugin"
+                                          if p["xenapi"] else "no XenAPIPlugin")
+                          for p in host["pythons"]) or "none",
+                host["plugin_install_chooses"]))
+    for behaviour in report["behaviours"]:
+        lines.append("behaviour: %s -- %s" % (behaviour["fact"], behaviour["handling"]))
+    if not report["metadata_srs"]:
+        lines.append("metadata SRs: none (no lvmoiscsi or lvmohba SR here)")
+    for sr in report["metadata_srs"]:
+        lines.append("metadata SR %s (%s, %s): %s, %d VDI record%s%s" % (
+            sr["name_label"] or "-", sr["uuid"], sr["type"],
+            "attached" if sr["attached"] else "not attached on the master", sr["vdi_records"],
+            "" if sr["vdi_records"] == 1 else "s",
+            ", introduced by DR task %s" % sr["introduced_by"] if sr["introduced_by"] else ""))
+        for vdi in sr["metadata_vdis"]:
+            lines.append("  metadata VDI %s: %s, of pool %s" % (
+                vdi["uuid"], "latest" if vdi["metadata_latest"] else "not latest",
+                "%s (this pool)" % vdi["metadata_of_pool"] if vdi["this_pool"] else
+                vdi["metadata_of_pool"] or "not read by xapi"))
+    for note in report["notes"]:
         lines.append("note: " + note)
+    for warning in report["warnings"]:
+        lines.append("WARNING: " + warning)
     for problem in report["problems"]:
         lines.append("PROBLEM: " + problem)
+    if report["problems"]:
+        lines.append("%d problem(s), %d warning(s)" % (len(report["problems"]),
+                                                       len(report["warnings"])))
+    elif report["warnings"]:
+        lines.append("%d warning(s), no problem" % len(report["warnings"]))
+    else:
+        lines.append("OK: all is well")
     return lines
+
+
+def _plugin_text(host):
+    if host["plugin_error"]:
+        text = "FAILS: %s" % host["plugin_error"]
+    elif host["plugin"]:
+        text = "version %s" % host["plugin"]
+    else:
+        text = "not installed"
+    if not (host["plugin"] or host["plugin_error"]):
+        return text
+    if host["plugin_interpreter"]:
+        text += ", runs under %s" % host["plugin_interpreter"]
+        python = [p for p in host["pythons"] or () if p["name"] == host["plugin_interpreter"]]
+        if python:
+            text += " (%s %s)" % (python[0]["version"] or "version unknown",
+                                  "with XenAPIPlugin" if python[0]["xenapi"] else
+                                  "without XenAPIPlugin")
+    elif host["plugin_first_line"]:
+        text += ", first line %r names no interpreter" % host["plugin_first_line"]
+    elif host["pythons"] is None and not host["master"] and host["plugin"]:
+        text += " (its interpreter is read on the master only)"
+    return text

@@ -30,7 +30,8 @@ def run(ctx):
         hosts = plugin_install.status(ctx.xe)
         ctx.output.data({"hosts": hosts}, ["%s%s: %s" % (
             h["name_label"], " [master]" if h["master"] else "",
-            "version %s" % h["version"] if h["version"] else "not installed") for h in hosts])
+            "version %s" % h["version"] if h["version"] else "FAILS: %s" % h["error"]
+            if h["error"] else "not installed") for h in hosts])
         return ExitCode.OK if all(h["version"] for h in hosts) else ExitCode.FAILED
     results = plugin_install.install(ctx.xe, _runner_for_host(ctx), _root_for_host(ctx))
     ctx.output.data({"hosts": results}, [
