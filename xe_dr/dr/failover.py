@@ -643,11 +643,11 @@ class Failover(SourcePhase, StoragePhase):
         return created
 
     def _network_params(self, entry):
+        # The run's marks go in other-config (a second call): the description says the same
+        # whichever run made it.
         params = {"name-label": entry["name_label"],
-                  "name-description": "made by xe-dr %s %s: network %s of the source pool "
-                  "(bridge %s there) has no namesake here" % (
-                      self.opts.mode, self.run.id if self.run else "RUN",
-                      entry["name_label"], entry["bridge"] or "none")}
+                  "name-description": "made by xe-dr: no network here had the name of a "
+                                      "network of the source pool"}
         if entry.get("mtu") and int(entry["mtu"]) != 1500:
             params["MTU"] = str(entry["mtu"])
         return params
@@ -760,7 +760,7 @@ class Failover(SourcePhase, StoragePhase):
             entry["removed"] = bool(made) and made["uuid"] in dropped
         kept = [e for e in self._network_plan if e.get("created") and not e["removed"]]
         if kept and self.opts.mode != "test":
-            self.report["warnings"].append(
+            self.report["warnings"].insert(0,
                 "network(s) %s were created here by this %s and are kept: the recovered VMs "
                 "use them. They are internal (no PIF): connect each to the right physical "
                 "network or VLAN, or move the VIFs, before the VMs need it" % (
@@ -772,7 +772,7 @@ class Failover(SourcePhase, StoragePhase):
                                            e["name_label"] for e in kept), self.run.id))
         for entry in self._network_plan:
             if entry["action"] == networks_.BRIDGE:
-                self.report["warnings"].append(
+                self.report["warnings"].insert(0,
                     "network %s matched network %s here by its bridge (%s) alone: its VIFs "
                     "are on %s" % (entry["name_label"], entry["local_name"], entry["bridge"],
                                    entry["local_name"]))

@@ -17,7 +17,10 @@ so such a recovery fails. Hence, for each foreign network a selected VM uses:
   matches, or only a bridge): a network of that name is created for the recovery alone, so
   that the VIFs land on a network of their own, then moved to the target, then the network
   is removed. Without it the recovery would fail (nothing matches) or put the VIFs on the
-  network sharing the bridge, where they could no longer be told from that network's own.
+  network sharing the bridge, where they could no longer be told from that network's own;
+- ``missing``: one of the two above, but its name holds a newline, carriage return or NUL,
+  which xe cannot pass: it cannot be made here, and a VM that needs it cannot be recovered
+  (a per-VM verdict; without the plugin, which cannot tell whose it is, a warning).
 
 Plain xe cannot tell which VM uses which foreign network (references print
 ``<not in database>``, reference §2.3), but ``network-list database:vdi-uuid=`` prints the
@@ -26,7 +29,14 @@ every object of that pool, and a created network that no recovered VM ends up us
 removed after the recovery.
 """
 
-NAME, BRIDGE, CREATE, TRANSIENT = "name", "bridge", "create", "transient"
+NAME, BRIDGE, CREATE, TRANSIENT, MISSING = "name", "bridge", "create", "transient", "missing"
+# What xe cannot pass in an argument (xe_dr/xe/argv.py): a network of such a name cannot be
+# made with xe-dr or a runbook.
+NOT_BY_XE = ("\n", "\r", "\0")
+
+
+def creatable(name):
+    return not any(c in (name or "") for c in NOT_BY_XE)
 
 
 def match(local_networks, name_label, bridge):
@@ -112,6 +122,8 @@ def plan(found, local_networks, network_map):
             action = BRIDGE
         else:
             action = CREATE
+        if action in (CREATE, TRANSIENT) and not creatable(name):
+            action = MISSING
         entries.append({
             "name_label": name, "bridge": need.bridge, "mtu": need.mtu, "action": action,
             "local": local["uuid"] if local else None,

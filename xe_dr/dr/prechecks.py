@@ -327,6 +327,24 @@ def check_networks(entries, unknown=False):
                 "named %r first" % (name, entry["bridge"] or "none", users, name),
                 fix="--map-network '%s=NETWORK' to put them on an existing network instead"
                     % name, objects=entry["objects"] if entry["per_vm"] else []))
+        elif action == "missing":
+            fix = "create a network with exactly that name here through the XenAPI (xe " \
+                  "cannot pass it), then run again"
+            if entry["per_vm"]:
+                for vm in entry["vms"]:
+                    checks.append(Check(
+                        "network:%s:%s" % (vm["uuid"], name), BLOCKING,
+                        "VM %s is on network %r, which does not exist here and which xe cannot "
+                        "create (its name holds a newline, carriage return or NUL): xapi would "
+                        "fail its recovery" % (vm["name_label"], name), fix=fix,
+                        objects=entry["objects"]))
+            else:
+                checks.append(Check(
+                    "network:%s" % name, WARNING,
+                    "network %r does not exist here and xe cannot create it (its name holds a "
+                    "newline, carriage return or NUL): the recovery of every VM on it fails "
+                    "(plain xe cannot tell which VMs they are; the host plugin can, and leaves "
+                    "them out)" % name, fix=fix))
         elif action == "transient":
             checks.append(Check(
                 "network:%s" % name, OK,

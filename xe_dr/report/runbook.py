@@ -201,13 +201,13 @@ recover() {
 # creates with the source's bridge, which it refuses in this session (INVALID_VALUE bridge),
 # and the whole recovery fails: so the networks the plan found missing are made first.
 ensure_network() {
-    local net
+    local net description="made by xe-dr: no network here had the name of a network"
     if [ -n "$(list network-list name-label="$1" params=uuid)" ]; then
         log "network $1: in the pool already"
         return 0
     fi
     net=$("$XE" network-create name-label="$1" ${2:+MTU="$2"} \
-        name-description="made by xe-dr runbook $RUN_ID: no network here had its name")
+        name-description="$description of the source pool")
     "$XE" network-param-set uuid="$net" other-config:%(tag)s="$RUN_ID" \
         other-config:%(kind_tag)s="$RUN_KIND"
     log "network $1 ($net) created"
