@@ -271,3 +271,26 @@ def test_a_copy_that_stopped_being_written_lags_and_is_alerted(dr):
         assert copy["lag"] == live - written_at > 0
         assert copy["last_alert"]["name"] == "METADATA_LUN_BROKEN"
         assert copy["vdi"] in broken
+
+
+def test_inventory_counts_the_networks_of_a_vms_snapshots(dr):
+    """A recovery imports a VM's snapshots and the networks of their VIFs (xapi_dr.ml
+    create_import_objects: export.ml update_table ~include_snapshots:true), so a network only
+    a snapshot uses is one the VM needs here too."""
+    snapshot = dr.ok("A", "snapshot-list", "params=uuid", "--minimal").values[0]
+    parent = dr.ok("A", "snapshot-param-get", "uuid=" + snapshot,
+                   "param-name=snapshot-of").value
+    dmz = dr.uuid("A", "network", **{"name-label": "DMZ"})
+    with dr.lab.site("A").transaction() as wdb:
+        wdb.create("VIF", {"VM": wdb.by_uuid("VM", snapshot), "network": wdb.by_uuid(
+            "network", dmz), "device": "5", "MAC": "aa:00:00:00:00:55",
+            "currently_attached": False, "other_config": {}})
+    dr.failover_task("B")
+    xe_b = dr.client["B"]
+    local_pool = dr.ok("B", "pool-list", "params=uuid", "--minimal").value
+    copy = [c for c in find_metadata_copies(xe_b, local_pool) if c.latest and not c.local][0]
+    inventory = json.loads(plugin(dr, "B", "inventory", vdi=copy.vdi_uuid))
+    vm = [v for v in inventory["vms"] if v["uuid"] == parent][0]
+    dmz_entry = [n for n in vm["networks"] if n["name_label"] == "DMZ"]
+    assert dmz_entry and not dmz_entry[0]["exists_here"]
+    assert "DMZ" not in [v["network_name_label"] for v in vm["vifs"]]
