@@ -148,6 +148,18 @@ for app in $APPS; do
     "$XE_B" appliance-assert-can-be-recovered uuid="$app" "$DB"
 done
 
+say "site B: a network for each foreign one B has no namesake of (xapi would create it with"
+say "        the source's bridge, refuse that bridge, and fail the recovery: INVALID_VALUE)"
+CREATED=0
+while IFS= read -r name; do
+    [ -n "$name" ] || continue
+    if [ -z "$("$XE_B" network-list name-label="$name" params=uuid --minimal)" ]; then
+        "$XE_B" network-create name-label="$name" >/dev/null
+        CREATED=$((CREATED + 1))
+    fi
+done < <("$XE_B" network-list "$DB" params=name-label | sed -n 's/^ *name-label ( RW) *: //p')
+[ "$CREATED" -ge 1 ] || die "the lab's site B lacks a network of site A (DMZ)"
+
 say "site B: recover the vApps, then the other VMs"
 for app in $APPS; do
     "$XE_B" appliance-recover uuid="$app" "$DB"

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from xe_dr.lab import array, redolog, replication
+from xe_dr.lab import array, redolog, replication, util
 
 NID = "<not in database>"
 
@@ -588,22 +588,99 @@ def test_recover_keeps_uuids_clears_appliance_and_matches_networks(dr):
     assert cd == "true"  # the ISO of site A's tools SR is not found: the CD is ejected
 
 
-def test_recover_creates_missing_network(dr):
+def _vms_on(dr, network, recoverable=True):
+    """Foreign VMs with a VIF on site A's network ``network``, recoverable at B now."""
     db = dr.db("A")
-    dmz = db.by_uuid("network", dr.uuid("A", "network", **{"name-label": "DMZ"}))
-    candidates = [db.rows("VM")[db.rows("VIF")[v]["VM"]]["uuid"]
-                  for v in db.children("VIF", "network", dmz)]
-    recoverable = [vm for vm in candidates
-                   if dr.xe("B", "vm-assert-can-be-recovered", "uuid=" + vm,
-                            "database:vdi-uuid=" + dr.vdi).code == 0]
-    assert recoverable, "the default lab has a protected VM on the DMZ network"
-    vm = recoverable[0]
-    assert dr.ok("B", "network-list", "name-label=DMZ", "--minimal").out == "\n"
+    net = db.by_uuid("network", dr.uuid("A", "network", **{"name-label": network}))
+    vms = sorted({db.rows("VM")[db.rows("VIF")[v]["VM"]]["uuid"]
+                  for v in db.children("VIF", "network", net)
+                  if not db.rows("VM")[db.rows("VIF")[v]["VM"]].get("appliance") or
+                  util.is_null(db.rows("VM")[db.rows("VIF")[v]["VM"]]["appliance"])})
+    return [vm for vm in vms if not recoverable or dr.xe(
+        "B", "vm-assert-can-be-recovered", "uuid=" + vm, "database:vdi-uuid=" + dr.vdi).code == 0]
+
+
+def _contents(db):
+    return dict((t, sorted(r["uuid"] for r in db.rows(t).values()))
+                for t in ("VM", "VBD", "VIF", "network", "VM_appliance"))
+
+
+def test_recover_onto_a_missing_network_fails_in_the_users_session(dr):
+    """xen-api (v1.249.42, v24.19.2, HEAD): import.ml module Net matches a foreign network by
+    name_label, then by bridge; with neither, ``handle`` calls
+    ``Network.create_from_record`` with the foreign record, bridge included, in the session
+    the recovery runs in (xapi_dr.ml ``recover_vms``: ``session_to``, which
+    cli_operations.ml ``vm_recover`` sets to the CLI's own, a user's session).
+    xapi_network.ml ``create`` refuses a bridge starting with xen/xapi/vif/tap/eth (or
+    longer than 15 characters) from a session that is not a pool one:
+    INVALID_VALUE ["bridge"; bridge]. Unforced, import.ml ``handle_all`` destroys what the
+    import had created: nothing is left. A match by bridge alone (the precheck's
+    ``get_all_records_where field "bridge"=...``) puts the VIF on that network, whatever it
+    is called, and says nothing."""
+    vm = _vms_on(dr, "DMZ")[0]
+    assert dr.ok("A", "network-list", "name-label=DMZ", "params=bridge", "--minimal").value \
+        == "xapi1"
+    before = _contents(dr.db("B"))
+    r = dr.xe("B", "vm-recover", "uuid=" + vm, "database:vdi-uuid=" + dr.vdi)
+    assert (r.code, r.out, r.err) == (1, "", "The value given is invalid\nfield: bridge\n"
+                                            "value: xapi1\n")
+    assert _contents(dr.db("B")) == before
+    # a network of that name here is matched by name: the recovery goes through, onto it
+    net = dr.ok("B", "network-create", "name-label=DMZ").value
     dr.ok("B", "vm-recover", "uuid=" + vm, "database:vdi-uuid=" + dr.vdi)
-    nets = dr.ok("B", "network-list", "name-label=DMZ", "params=bridge", "--minimal").values
-    assert len(nets) == 1 and nets[0].startswith("xapi")
-    assert dr.ok("B", "network-list", "name-label=DMZ", "params=PIF-uuids",
-                 "--minimal").out == "\n"
+    assert net in dr.ok("B", "vif-list", "vm-uuid=" + vm, "params=network-uuid",
+                        "--minimal").values
+    # bridge alone: B's Storage network (bridge xenbr1) renamed; a VM on A's Storage joins it
+    storage_b = dr.uuid("B", "network", **{"name-label": "Storage"})
+    dr.poke("B", "network", storage_b, name_label="Backup")
+    vm = _vms_on(dr, "Storage")[0]
+    before = _contents(dr.db("B"))["network"]
+    dr.ok("B", "vm-recover", "uuid=" + vm, "database:vdi-uuid=" + dr.vdi)
+    assert _contents(dr.db("B"))["network"] == before
+    assert storage_b in dr.ok("B", "vif-list", "vm-uuid=" + vm, "params=network-uuid",
+                              "--minimal").values
+
+
+def test_appliance_recover_onto_a_missing_network_fails_whole(lab):
+    """The same rule for appliance-recover (xapi_vm_appliance.ml ``recover``: one import of
+    every member, xapi_dr.ml ``recover_vms``): one member on DMZ fails the whole vApp."""
+    app = lab.ok("A", "appliance-list", "params=uuid", "--minimal").values[0]
+    member = lab.ok("A", "vm-list", "appliance=" + app, "params=uuid", "--minimal").values[0]
+    dmz = lab.uuid("A", "network", **{"name-label": "DMZ"})
+    lab.ok("A", "vif-create", "vm-uuid=" + member, "network-uuid=" + dmz, "device=7")
+    lab.enable_replication()
+    lab.failover_task()
+    lab.vdi = lab.metadata_vdi("B")
+    before = _contents(lab.db("B"))
+    r = lab.xe("B", "appliance-recover", "uuid=" + app, "database:vdi-uuid=" + lab.vdi)
+    assert (r.code, r.err) == (1, "The value given is invalid\nfield: bridge\nvalue: xapi1\n")
+    assert _contents(lab.db("B")) == before
+
+
+def test_forced_recovery_onto_a_missing_network_leaves_the_vm_record(dr):
+    """import.ml ``handle_all``: with force a failed import is not cleaned up ("Not cleaning
+    up after import failure since --force provided"); the VM handler ran before the network
+    handler (``handlers``), so the VM record stays, Halted, with no VBD and no VIF."""
+    vm = _vms_on(dr, "DMZ")[0]
+    r = dr.xe("B", "vm-recover", "uuid=" + vm, "database:vdi-uuid=" + dr.vdi, "force=true")
+    assert (r.code, r.err) == (1, "The value given is invalid\nfield: bridge\nvalue: xapi1\n")
+    assert dr.ok("B", "vm-param-get", "uuid=" + vm, "param-name=power-state").value == "halted"
+    assert dr.ok("B", "vbd-list", "vm-uuid=" + vm, "--minimal").out == "\n"
+    assert dr.ok("B", "vif-list", "vm-uuid=" + vm, "--minimal").out == "\n"
+
+
+def test_network_create_checks_the_bridge(lab):
+    """xapi_network.ml ``create`` from a user's session (xe network-create)."""
+    for bridge in ("xapi9", "xenbr7", "eth0", "vif1.0", "tap2", "a" * 16):
+        r = lab.xe("B", "network-create", "name-label=n", "bridge=" + bridge)
+        assert (r.code, r.err) == (1, "The value given is invalid\nfield: bridge\nvalue: %s\n"
+                                   % bridge)
+    lab.ok("B", "network-create", "name-label=n", "bridge=br-dmz")
+    r = lab.xe("B", "network-create", "name-label=m", "bridge=br-dmz")
+    assert (r.code, r.err) == (1, "The specified bridge already exists.\nbridge: br-dmz\n")
+    net = lab.ok("B", "network-create", "name-label=o").value
+    assert lab.ok("B", "network-param-get", "uuid=" + net, "param-name=bridge").value \
+        .startswith("xapi")
 
 
 def test_recover_missing_vdi(dr):

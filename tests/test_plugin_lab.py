@@ -174,11 +174,17 @@ def test_recover_through_the_plugin(dr):
     apps = [a["uuid"] for a in inventory["appliances"]]
     ready = [v["uuid"] for v in inventory["vms"] if not v["appliance"]
              and all(s["present"] and s["attached"] for s in v["srs"])]
+    # a VM on a network B lacks fails (xapi_network.ml create, in the caller's session)
+    unmatched = [u for u in ready if not all(n["exists_here"] for n in [
+        v for v in inventory["vms"] if v["uuid"] == u][0]["networks"])]
+    assert unmatched, "the default lab has a VM on DMZ, which B lacks"
+    ready = [u for u in ready if u not in unmatched]
     blocked = [v["uuid"] for v in inventory["vms"] if not v["appliance"]
                and not all(s["present"] and s["attached"] for s in v["srs"])]
     mark = len(dr.call_log())
     result = json.loads(plugin(dr, "B", "recover", vdi=copy.vdi_uuid, vms=json.dumps(
-        ready + blocked), appliances=json.dumps(apps), force="false", parallel="3"))
+        ready + blocked + unmatched), appliances=json.dumps(apps), force="false",
+        parallel="3"))
     assert opens_since(dr, mark) == 1
     results = dict((r["uuid"], r) for r in result["results"])
     assert [r["kind"] for r in result["results"]][:len(apps)] == ["appliance"] * len(apps)
@@ -186,6 +192,9 @@ def test_recover_through_the_plugin(dr):
         assert results[uuid]["ok"], results[uuid]
     for uuid in blocked:
         assert results[uuid]["error"][0] == "VM_REQUIRES_SR"
+    for uuid in unmatched:
+        assert (results[uuid]["step"], results[uuid]["error"]) == (
+            "recover", ["INVALID_VALUE", "bridge", "xapi1"])
     # B's own listing now shows the recovered VMs, and each vApp's members are in it
     here = dict((r["uuid"], r) for r in xe_b.list(
         "vm", params=("uuid", "appliance", "power-state"),
@@ -201,6 +210,35 @@ def test_recover_through_the_plugin(dr):
     if ready:
         assert again["results"][0]["error"][0] in ("VM_TO_IMPORT_IS_NOT_NEWER_VERSION",
                                                    "VM_BAD_POWER_STATE")
+
+
+def test_a_plugin_called_on_a_member_gets_a_pool_session(dr):
+    """xapi_host.ml ``call_plugin`` passes the plugin the session of the call; on a member,
+    the call arrives forwarded from the master (message_forwarding.ml Host.call_plugin,
+    ``do_op_on`` -> ``call_slave_with_session``: ``login_no_password ~pool:true``), so its
+    recovery (forwarded back to the master, api_server.ml) runs in a pool session, which
+    xapi_network.ml ``create`` trusts with the foreign bridge: the DR site gets a network
+    DMZ on bridge xapi1, marked ``import_task``. Through the master the same call fails."""
+    dr.failover_task("B")
+    xe_b = dr.client["B"]
+    local_pool = dr.ok("B", "pool-list", "params=uuid", "--minimal").value
+    copy = [c for c in find_metadata_copies(xe_b, local_pool) if c.latest and not c.local][0]
+    inventory = json.loads(plugin(dr, "B", "inventory", vdi=copy.vdi_uuid))
+    vm = [v["uuid"] for v in inventory["vms"] if not v["appliance"] and all(
+        s["attached"] for s in v["srs"]) and not all(n["exists_here"] for n in v["networks"])][0]
+    on_master = json.loads(plugin(dr, "B", "recover", vdi=copy.vdi_uuid, vms=json.dumps([vm])))
+    assert on_master["results"][0]["error"] == ["INVALID_VALUE", "bridge", "xapi1"]
+    member = [h for h in dr.ok("B", "host-list", "params=uuid", "--minimal").values
+              if h != dr.masters["B"]][0]
+    answer = json.loads(xe_b.call_plugin(member, "xe-dr", "recover", {
+        "vdi": copy.vdi_uuid, "vms": json.dumps([vm])}))
+    assert answer["results"][0]["ok"], answer
+    net = dr.uuid("B", "network", **{"name-label": "DMZ"})
+    assert dr.ok("B", "network-param-get", "uuid=" + net, "param-name=bridge").value == "xapi1"
+    assert dr.ok("B", "network-param-get", "uuid=" + net, "param-name=other-config",
+                 "param-key=import_task").value.startswith("OpaqueRef:")
+    assert net in dr.ok("B", "vif-list", "vm-uuid=" + vm, "params=network-uuid",
+                        "--minimal").values
 
 
 def test_errors_travel_through_xe(dr):
@@ -261,3 +299,26 @@ def test_inventory_tells_each_disk_and_whether_it_is_here(dr):
         assert sorted((d["vdi"], d["sr"], d["here"]) for d in vm["disks"]) == sorted(expected)
     assert any(d["here"] for vm in vms for d in vm["disks"])
     assert any(not d["here"] for vm in vms for d in vm["disks"])
+
+
+def test_inventory_counts_the_networks_of_a_vms_snapshots(dr):
+    """A recovery imports a VM's snapshots and the networks of their VIFs (xapi_dr.ml
+    create_import_objects: export.ml update_table ~include_snapshots:true), so a network only
+    a snapshot uses is one the VM needs here too."""
+    snapshot = dr.ok("A", "snapshot-list", "params=uuid", "--minimal").values[0]
+    parent = dr.ok("A", "snapshot-param-get", "uuid=" + snapshot,
+                   "param-name=snapshot-of").value
+    dmz = dr.uuid("A", "network", **{"name-label": "DMZ"})
+    with dr.lab.site("A").transaction() as wdb:
+        wdb.create("VIF", {"VM": wdb.by_uuid("VM", snapshot), "network": wdb.by_uuid(
+            "network", dmz), "device": "5", "MAC": "aa:00:00:00:00:55",
+            "currently_attached": False, "other_config": {}})
+    dr.failover_task("B")
+    xe_b = dr.client["B"]
+    local_pool = dr.ok("B", "pool-list", "params=uuid", "--minimal").value
+    copy = [c for c in find_metadata_copies(xe_b, local_pool) if c.latest and not c.local][0]
+    inventory = json.loads(plugin(dr, "B", "inventory", vdi=copy.vdi_uuid))
+    vm = [v for v in inventory["vms"] if v["uuid"] == parent][0]
+    dmz_entry = [n for n in vm["networks"] if n["name_label"] == "DMZ"]
+    assert dmz_entry and not dmz_entry[0]["exists_here"]
+    assert "DMZ" not in [v["network_name_label"] for v in vm["vifs"]]

@@ -231,7 +231,7 @@ def test_inventory(python, s):
                  "shared": True, "content_type": "", "present": True, "attached": True,
                  "local_storage": False, "replicated": True}],
         "networks": [{"name_label": "Pool-wide network associated with eth0",
-                      "bridge": "xenbr0", "exists_here": True,
+                      "bridge": "xenbr0", "mtu": 1500, "exists_here": True,
                       "local_network": web1["networks"][0]["local_network"],
                       "matched_by": "name_label"}],
         "vifs": [{"device": "0", "mac": "aa:00:00:00:00:01",
@@ -257,7 +257,7 @@ def test_inventory(python, s):
     # a disk on an SR this pool does not have is not here
     assert [d["here"] for d in vms[s.local_vm]["disks"]] == [False]
     backup = [n for n in db1["networks"] if n["name_label"] == "Backup"][0]
-    assert backup == {"name_label": "Backup", "bridge": "xapi7", "exists_here": False,
+    assert backup == {"name_label": "Backup", "bridge": "xapi7", "mtu": 1500, "exists_here": False,
                       "local_network": None, "matched_by": None}
     (local,) = vms[s.local_vm]["srs"]
     assert (local["uuid"], local["present"], local["attached"], local["local_storage"],

@@ -316,3 +316,122 @@ def test_chap_storage_test_failover_and_cleanup_leave_no_secret_behind(drill_fac
             for f in files:
                 with open(os.path.join(root, f), encoding="utf-8", errors="replace") as h:
                     assert password not in h.read(), f
+
+
+# -- networks the DR site lacks (issue 12, rule 2) ----------------------------------------------
+
+def _networks(drill, site="B"):
+    from xe_dr.xe.records import parse_records
+    return parse_records(drill.lab.ok(site, "network-list",
+                                      "params=uuid,name-label,bridge,other-config").out)
+
+
+def _vif_networks(drill, vm_name):
+    vm = drill.lab.uuid("B", "vm", **{"name-label": vm_name})
+    return drill.lab.ok("B", "vif-list", "vm-uuid=" + vm, "params=network-name-label",
+                        "--minimal").values
+
+
+def _on_dmz(report):
+    """The recovered VMs that were on DMZ at the source (site A)."""
+    return [e for e in report["networks"] if e["name_label"] == "DMZ"][0]
+
+
+@pytest.mark.parametrize("with_plugin", [True, False])
+def test_a_vm_on_a_network_the_dr_site_lacks_comes_back_on_one_xe_dr_made(drill, with_plugin):
+    """DMZ (bridge xapi1) is missing at B: xapi would refuse that bridge and fail the
+    recovery, so xe-dr creates a network named DMZ first (tagged with the run), the VM comes
+    back on it, and the test's cleanup removes it."""
+    enable_protection(drill)
+    if with_plugin:
+        install_plugin(drill, "B")
+    before = drill.snapshot("B")
+    result = recover_target(drill)
+    assert result.code in (0, 2), result
+    report = result.json
+    run = report["run"]
+    dmz = [n for n in _networks(drill) if n["name-label"] == "DMZ"]
+    assert len(dmz) == 1, dmz
+    assert "xe-dr-run: %s" % run in dmz[0]["other-config"]
+    assert "xe-dr-run-kind: test" in dmz[0]["other-config"]
+    entry = _on_dmz(report)
+    assert (entry["action"], entry["created"], entry["removed"]) == ("create", dmz[0]["uuid"],
+                                                                     False)
+    check = [c for c in report["checks"] if c["name"] == "network:DMZ"][0]
+    assert check["verdict"] == "warning" and "creates an internal network" in check["message"]
+    recovered = [vm for i in report["items"] for vm in i.get("recovered_vms") or ()]
+    users = drill.lab.ok("B", "vif-list", "network-uuid=" + dmz[0]["uuid"],
+                         "params=vm-uuid", "--minimal").values
+    assert users and set(users) <= set(recovered)
+    assert not [f for f in report["failures"] if "INVALID_VALUE" in f]
+    if with_plugin:
+        assert [v["name_label"] for v in entry["vms"]] == ["cache-01"]
+    assert any("cleanup" in t and "DMZ" in t for t in report["todo"])
+    cleanup = drill.xedr("B", "cleanup", "--yes", run)
+    assert cleanup.code == 0, cleanup
+    assert not [n for n in _networks(drill) if n["name-label"] == "DMZ"]
+    assert drill.snapshot("B") == before
+
+
+def test_a_dry_run_shows_the_network_it_would_create(drill):
+    enable_protection(drill)
+    drill.lab.failover_task("B")
+    result = drill.xedr("B", "failover", "--test", "--all", "--dry-run")
+    assert result.code == 0, result
+    assert "network-create name-label=DMZ" in result.out, result.out
+    assert not [n for n in _networks(drill) if n["name-label"] == "DMZ"]
+
+
+def test_map_network_puts_the_vifs_on_the_target_and_leaves_no_network(drill):
+    """--map-network DMZ='VM Network': the recovery still needs a network named DMZ (else it
+    fails), so one is made for it, the VIFs are moved to VM Network after, and it is removed."""
+    enable_protection(drill)
+    install_plugin(drill, "B")
+    before = drill.snapshot("B")
+    result = recover_target(drill, "--map-network", "DMZ=VM Network")
+    assert result.code == 0, result
+    report = result.json
+    entry = _on_dmz(report)
+    assert entry["action"] == "transient" and entry["created"] and entry["removed"]
+    assert not [n for n in _networks(drill) if n["name-label"] == "DMZ"]
+    assert sorted(_vif_networks(drill, "cache-01")) == ["VM Network", "VM Network"]
+    cleanup = drill.xedr("B", "cleanup", "--yes", report["run"])
+    assert cleanup.code == 0, cleanup
+    assert drill.snapshot("B") == before
+
+
+def test_a_network_matched_by_bridge_alone_is_a_warning(drill):
+    """B's Storage network renamed Backup (same bridge xenbr1): xapi puts the VIFs of VMs on
+    A's Storage on Backup. xe-dr says so per VM in its checks and in the report."""
+    enable_protection(drill)
+    install_plugin(drill, "B")
+    storage = drill.lab.uuid("B", "network", **{"name-label": "Storage"})
+    drill.lab.poke("B", "network", storage, name_label="Backup")
+    result = recover_target(drill)
+    assert result.code == 0, result
+    report = result.json
+    warned = [c for c in report["checks"] if c["name"].startswith("network:") and
+              c["verdict"] == "warning" and "'Backup', which has the same bridge" in c["message"]]
+    assert warned and all("--map-network 'Storage=NETWORK'" in c["fix"] for c in warned)
+    assert any("matched network Backup here by its bridge (xenbr1)" in w
+               for w in report["warnings"])
+    on_storage = [c["message"].split()[1] for c in warned]
+    for name in on_storage:
+        assert "Backup" in _vif_networks(drill, name)
+
+
+def test_a_network_that_cannot_be_created_leaves_its_vms_out_naming_it(drill):
+    enable_protection(drill)
+    install_plugin(drill, "B")
+    drill.lab.fault(site="B", command="network-create", every=True,
+                    error=["RBAC_PERMISSION_DENIED", "network.create", "No permission"])
+    result = recover_target(drill)
+    assert result.code == 2, result
+    items = dict((i["name_label"], i) for i in result.json["items"])
+    reason = items["cache-01"]["excluded"]
+    assert "network DMZ" in reason and "xe network-create name-label=DMZ" in reason
+    assert "--map-network 'DMZ=NETWORK'" in reason
+    assert not items["cache-01"]["recovered_vms"]
+    assert not drill.lab.ok("B", "vm-list", "name-label=cache-01", "--minimal").values
+    assert not [f for f in result.json["failures"] if "INVALID_VALUE" in f]
+    assert [i for i in items.values() if i["recovered_vms"]]

@@ -2,15 +2,17 @@
 
 What the run created is found twice over, so that cleanup works after a crash and from
 another machine: in the run's journal (when this machine has it) and in the objects' own
-tags (``other-config:xe-dr-run=<run>`` on every recovered VM, introduced SR and network
-xapi created). Nothing without one of those marks is touched. The VMs' *records* are
+tags (``other-config:xe-dr-run=<run>`` on every recovered VM, introduced SR, network the run
+created before recovering and network xapi created). Nothing without one of those marks is
+touched. The VMs' *records* are
 destroyed (``vm-destroy``), never their disks (``vm-uninstall`` would delete the VDIs on the
 replicated LUN, reference pitfall 13).
 
 Order: hard-shut down and destroy the VMs (snapshots first), destroy the vApps, destroy the
 DR tasks, unplug and forget the SRs the run introduced (recovery cleared their DR-task stamp,
-so drtask-destroy alone leaves them), unplug SRs it only plugged, destroy the networks xapi
-created, and enable HA again if the run disabled it.
+so drtask-destroy alone leaves them), unplug SRs it only plugged, destroy the networks the
+run or xapi created (once no VIF or PIF uses them), and enable HA again if the run disabled
+it.
 """
 
 import time
@@ -66,6 +68,9 @@ class Ownership(object):
                     self.appliances.add(step.split(":", 2)[2])
             elif kind == "tag" and step.startswith("tag:network:"):
                 self.networks.add(step.split(":", 2)[2])
+            elif step.startswith("network:create:") and isinstance(result, dict) and \
+                    result.get("uuid"):
+                self.networks.add(result["uuid"])
             elif kind == "ha" and result:
                 self.ha = result
 

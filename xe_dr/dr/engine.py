@@ -55,6 +55,13 @@ class Engine(object):
             return (entry.get("data") or {}).get("result")
         return None
 
+    def steps(self, prefix):
+        """[(step, event, data)] of the journaled steps whose id starts with ``prefix``, as
+        their last event left them."""
+        with self._lock:
+            return sorted((step, entry["event"], entry.get("data") or {})
+                          for step, entry in self._states.items() if step.startswith(prefix))
+
     def note(self, step, **data):
         if self.run is not None and not self.dry_run:
             self.run.append(NOTE, step, **data)

@@ -11,8 +11,13 @@ Phases (each step journaled, see xe_dr/dr/engine.py):
    partly failed), a blocking pool-level check stops the run before anything is recovered;
 4. recovery: vApps (``appliance-recover``) first, then standalone VMs (``vm-recover``), up to
    ``--parallel`` at once; every recovered VM is tagged with the run;
-5. networks: VIFs moved to the networks named by ``--map-network``; networks that xapi created
-   during the import are tagged with the run;
+   Before the first recovery, each foreign network the selected VMs use that no network
+   here is named after is created here (``network-create``, tagged with the run): xapi
+   would otherwise make one with the source's bridge, which it refuses in the user's
+   session, and fail the recovery (xe_dr/dr/networks.py);
+5. networks: VIFs moved to the networks named by ``--map-network`` (a network created for a
+   mapped name alone is removed once empty); networks that xapi created during the import
+   are tagged with the run;
 6. start: every vApp with ``appliance-start`` (xapi runs its order groups) while standalone
    VMs start by ``order`` groups, lowest first, each group in parallel (``vm-start`` waits
    the VM's start-delay, so the delay separates one group from the next);
@@ -28,11 +33,12 @@ import threading
 import time
 
 from xe_dr.dr import guard
+from xe_dr.dr import networks as networks_
 from xe_dr.dr import prechecks as checks_
 from xe_dr.dr.attach import StoragePhase
 from xe_dr.dr.engine import Engine, LineProgress, StepFailed
-from xe_dr.dr.inventory import (find_metadata_copies, learn_membership, read_live_source,
-                                read_sources)
+from xe_dr.dr.inventory import (find_metadata_copies, learn_membership,
+                                read_foreign_networks, read_live_source, read_sources)
 from xe_dr.dr.plan import BLOCKING, CONFIRM, WARNING, Check, Item, select
 from xe_dr.dr.plugin import PLUGIN, call_json, malformed, plugin_version
 from xe_dr.dr.source import SourcePhase
@@ -175,7 +181,9 @@ class Failover(SourcePhase, StoragePhase):
         self.report = {"mode": options.mode, "power": options.power, "checks": [],
                        "storage": [], "sources": [], "items": [], "warnings": [],
                        "todo": [], "commands": []}
-        self._new_networks = set()
+        self._network_plan = []  # xe_dr/dr/networks.py plan entries
+        self._vm_sources = {}     # foreign VM uuid -> SourceVM
+        self._networks_before = set()
         self.source_state = None  # how far the source site was checked (xe_dr/dr/guard.py)
         self._storage_corrected = False  # a resume given other storage options
 
@@ -538,6 +546,7 @@ class Failover(SourcePhase, StoragePhase):
                             hint="attach the mirrored SRs (probe options) or check "
                                  "'xe-dr inventory'")
         by_vdi = dict((s.copy.vdi_uuid, s) for s in sources)
+        self._vm_sources = dict((vm.uuid, vm) for s in sources for vm in s.vms)
         saved = self.run.load("plan.json") if self.run is not None else None
         if saved and not any(e.get("step", "").startswith("recover:")
                              for e in self.run.entries()):
@@ -550,12 +559,20 @@ class Failover(SourcePhase, StoragePhase):
             items = [Item.from_json(i) for i in saved["items"]]
             checks = [Check.from_json(c) for c in saved["checks"]]
             self._networks_before = set(saved.get("networks_before", ()))
+            self._network_plan = saved.get("networks") or []
         else:
             items = select(sources, self.opts.all, self.opts.vapps, self.opts.vms,
                            self.opts.exclude, failed_over_only=self.opts.mode == "failback")
-            checks = self._prechecks(items, by_vdi) if protection is None else \
-                _live_checks(items, sources[0], protection)
+            if protection is None:
+                checks = self._prechecks(items, by_vdi)
+            else:
+                checks = _live_checks(items, sources[0], protection)
+                _exclude_failing(items, checks)
+                target = self._target_facts()
+                self._networks_before = {n["uuid"] for n in target.networks}
+                checks += self._network_checks(items, by_vdi, target)
         self.report["checks"] = [c.to_json() for c in checks]
+        self.report["networks"] = self._network_plan
         pool_blocking = [c for c in checks if c.verdict == BLOCKING and not c.objects]
         _exclude_failing(items, checks)
         self.report["items"] = [i.to_json() for i in items]
@@ -566,6 +583,7 @@ class Failover(SourcePhase, StoragePhase):
         self.run.save("plan.json", {"items": [i.to_json() for i in items],
                                     "checks": [c.to_json() for c in checks],
                                     "networks_before": sorted(self._networks_before),
+                                    "networks": self._network_plan,
                                     "sources": self.report["sources"],
                                     "storage": self.report["storage"]})
         if pool_blocking:
@@ -581,6 +599,7 @@ class Failover(SourcePhase, StoragePhase):
         if self.opts.mode == "test" and self.opts.disable_ha and (
                 self.pool.ha_enabled or self.engine.begun("ha:disable") is not None):
             self._disable_ha()
+        self._prepare_networks(items)
         recovered, started = self._recover_and_start_in_waves(items, by_vdi)
         self._finish(items)
         return self._outcome(items, recovered, started)
@@ -604,18 +623,191 @@ class Failover(SourcePhase, StoragePhase):
         _exclude_failing(items, result)
         result += checks_.check_disks([i for i in items if not i.excluded], by_vdi,
                                       self.opts.force)
-        result += checks_.check_networks(items, by_vdi, self.opts.network_map)
-        # Capacity counts only what will really start: objects failing a check of their own
-        # are left out first.
+        # Networks and capacity count only what will really be recovered: objects failing a
+        # check of their own are left out first.
         _exclude_failing(items, result)
-        result.append(checks_.check_capacity(target, items, self.opts.power))
         self._networks_before = {n["uuid"] for n in target.networks}
+        result += self._network_checks(items, by_vdi, target)
+        result.append(checks_.check_capacity(target, items, self.opts.power))
         for check in result:
             if check.verdict != "ok":
                 self.progress.note("precheck %s: %s" % (check.verdict, check.message))
         return result
 
+    def _network_checks(self, items, by_vdi, target):
+        """Plan what each network the objects use needs (xe_dr/dr/networks.py) against the
+        networks here before this run made any, and check it."""
+        foreign = {}
+        for vdi, source in by_vdi.items():
+            if vdi is not None and any(
+                    v.networks is None for v in source.vms) and any(
+                    i.vdi == vdi and not i.excluded for i in items):
+                foreign[vdi] = read_foreign_networks(self.xe, vdi)
+        found, unknown = networks_.needs(items, by_vdi, foreign)
+        mine = self._created_networks(target.networks)
+        local = [n for n in target.networks if n["uuid"] not in mine]
+        self._network_plan = networks_.plan(found, local, self.opts.network_map)
+        return checks_.check_networks(self._network_plan, unknown)
+
+    # -- networks made before the recovery ---------------------------------------------------
+    def _created_networks(self, networks=None):
+        """{uuid: {"uuid", "name_label", "transient", "target"}}: the networks this run made
+        (its journal's ``network:create:`` steps; one begun but not ended is found among
+        ``networks`` by name, outside what the pool had when the step began)."""
+        created = {}
+        for step, event, data in self.engine.steps("network:create:"):
+            if event == "done" and isinstance(data.get("result"), dict):
+                created[data["result"]["uuid"]] = data["result"]
+            elif event == "begin" and networks is not None:
+                name = step.split(":", 2)[2]
+                before = set(data.get("before") or ())
+                for net in networks:
+                    if net.get("name-label") == name and net["uuid"] not in before:
+                        created[net["uuid"]] = {"uuid": net["uuid"], "name_label": name,
+                                                "transient": data.get("transient", False),
+                                                "target": data.get("target")}
+        return created
+
+    def _network_params(self, entry):
+        # The run's marks go in other-config (a second call): the description says the same
+        # whichever run made it.
+        params = {"name-label": entry["name_label"],
+                  "name-description": "made by xe-dr: no network here had the name of a "
+                                      "network of the source pool"}
+        if entry.get("mtu") and int(entry["mtu"]) != 1500:
+            params["MTU"] = str(entry["mtu"])
+        return params
+
+    def _network_steps(self, entry):
+        """(step, description, commands) of making ``entry``'s network."""
+        verb = "for the recovery (its VIFs then go to %s)" % entry["target"] \
+            if entry["action"] == networks_.TRANSIENT else "for the VMs on it"
+        return ("network:create:%s" % entry["name_label"],
+                "create network %s %s" % (entry["name_label"], verb),
+                [self.xe.argv("network-create", self._network_params(entry)),
+                 self._tag_argv("network", "<the new network>")])
+
+    def _prepare_networks(self, items):
+        """Make, before any recovery, every network the plan creates that an object still to
+        recover needs. One that cannot be made leaves out the objects that need it, each
+        with its reason and the fix; with plain xe (which cannot tell whose it is) the run
+        stops before recovering."""
+        pending = {i.uuid for i in items if not i.excluded and
+                   self.engine.state_of(i.step) != "done"}
+        for entry in networks_.to_create(self._network_plan):
+            if not pending & set(entry["objects"]):
+                continue
+            step, description, commands = self._network_steps(entry)
+            transient = entry["action"] == networks_.TRANSIENT
+
+            def create(entry=entry, transient=transient):
+                uuid = self.xe.value("network-create", self._network_params(entry))
+                self._tag("network", uuid)
+                return {"uuid": uuid, "name_label": entry["name_label"],
+                        "transient": transient, "target": entry["target"]}
+
+            def reconcile(entry=entry, step=step):
+                networks = self.xe.list("network", params=("uuid", "name-label",
+                                                           "other-config"))
+                begun = self.engine.begun(step) or {}
+                before = set(begun.get("before") or ())
+                for net in networks:
+                    if net.get("name-label") == entry["name_label"] and \
+                            net["uuid"] not in before:
+                        if RUN_TAG not in net.get("other-config", ""):
+                            self._tag("network", net["uuid"])
+                        return {"uuid": net["uuid"], "name_label": entry["name_label"],
+                                "transient": begun.get("transient", False),
+                                "target": begun.get("target")}
+                return None
+
+            try:
+                self.engine.do(step, description, create, reconcile, commands=commands,
+                               begin_data={"before": sorted(self._networks_before),
+                                           "transient": transient,
+                                           "target": entry["target"]})
+            except StepFailed as failure:
+                fix = "create it here ('xe network-create name-label=%s') or map it " \
+                      "(--map-network '%s=NETWORK'), then resume with 'xe-dr %s --resume %s'" \
+                      % (entry["name_label"], entry["name_label"],
+                         "failback" if self.opts.mode == "failback" else "failover",
+                         self.run.id)
+                if not entry["per_vm"]:
+                    raise XeDrError("network %s could not be created here (%s): a recovery "
+                                    "needing it would fail" % (
+                                        entry["name_label"], failure.cause.one_line()
+                                        if isinstance(failure.cause, XeDrError) else
+                                        failure.cause), hint=fix)
+                reason = "needs network %s, which does not exist here and could not be " \
+                         "created: %s" % (entry["name_label"], fix)
+                for item in items:
+                    if item.uuid in entry["objects"] and not item.excluded:
+                        item.excluded = reason
+                        self.engine.note("network-missing:%s" % item.uuid, reason=reason)
+                        self.progress.note("%s %s left out: %s" % (
+                            "vApp" if item.kind == "appliance" else "VM", item.name_label,
+                            reason))
+
+    def _drop_networks(self, items, recovered):
+        """Once every object is recovered, remove the networks this run made that no VIF
+        uses (a mapped name's, emptied by the moves; with plain xe one no recovered VM
+        needed). While a recovery is still to be resumed they stay."""
+        if [i for i in items if not i.excluded and i.uuid not in recovered]:
+            return
+        networks = self.xe.list("network", params=("uuid", "name-label"))
+        created = self._created_networks(networks)
+        if not created:
+            return
+        present = {n["uuid"] for n in networks}
+        in_use = {v["network-uuid"] for v in self.xe.list("vif", params=("network-uuid",))}
+        in_use |= {p["network-uuid"] for p in self.xe.list("pif", params=("network-uuid",))}
+        def drop(uuid):
+            self.xe.run("network-destroy", {"uuid": uuid})
+            return uuid
+
+        for uuid in sorted(set(created) & present - in_use):
+            self.engine.do("network:drop:%s" % uuid, "remove network %s (%s)" % (
+                created[uuid]["name_label"], "its VIFs went to %s" % created[uuid]["target"]
+                if created[uuid].get("transient") else "no recovered VM uses it"),
+                lambda uuid=uuid: drop(uuid),
+                reconcile=lambda uuid=uuid: None if uuid in self.xe.uuids(
+                    "network", filters={"uuid": uuid}) else uuid,
+                commands=[self.xe.argv("network-destroy", {"uuid": uuid})])
+
+    def _network_report(self):
+        """What became of each network of the plan, for the report; and what to tell."""
+        created = self._created_networks()
+        dropped = {step.split(":", 2)[2] for step, event, _ in self.engine.steps(
+            "network:drop:") if event == "done"}
+        by_name = dict((c["name_label"], c) for c in created.values())
+        for entry in self._network_plan:
+            made = by_name.get(entry["name_label"])
+            entry["created"] = made["uuid"] if made else None
+            entry["removed"] = bool(made) and made["uuid"] in dropped
+        kept = [e for e in self._network_plan if e.get("created") and not e["removed"]]
+        if kept and self.opts.mode != "test":
+            self.report["warnings"].insert(0,
+                "network(s) %s were created here by this %s and are kept: the recovered VMs "
+                "use them. They are internal (no PIF): connect each to the right physical "
+                "network or VLAN, or move the VIFs, before the VMs need it" % (
+                    ", ".join("%s (%s)" % (e["name_label"], e["created"]) for e in kept),
+                    self.opts.mode))
+        elif kept:
+            self.report["todo"].append("network(s) %s were created for this test; 'xe-dr "
+                                       "cleanup %s' removes them" % (", ".join(
+                                           e["name_label"] for e in kept), self.run.id))
+        for entry in self._network_plan:
+            if entry["action"] == networks_.BRIDGE:
+                self.report["warnings"].insert(0,
+                    "network %s matched network %s here by its bridge (%s) alone: its VIFs "
+                    "are on %s" % (entry["name_label"], entry["local_name"], entry["bridge"],
+                                   entry["local_name"]))
+
     def _plan_steps(self, items):
+        for entry in networks_.to_create(self._network_plan):
+            if any(not i.excluded and i.uuid in entry["objects"] for i in items):
+                step, description, commands = self._network_steps(entry)
+                self.engine.do(step, description, None, commands=commands)
         force = {"force": "true"} if self.opts.force else {}
         for item in items:
             if item.excluded:
@@ -703,6 +895,7 @@ class Failover(SourcePhase, StoragePhase):
             raise
         finally:
             self._release_kept()
+        self._drop_networks(items, recovered)
         if starter is None:
             return recovered, self._start(items, recovered)
         return recovered, starter.result()
@@ -861,15 +1054,16 @@ class Failover(SourcePhase, StoragePhase):
     # -- phase 5: networks --------------------------------------------------------------------
     def _map_networks(self, recovered):
         networks = self.xe.list("network", params=("uuid", "name-label", "bridge", "other-config"))
-        for net in networks:  # isolated networks xapi created for unmatched names (§2.6)
-            if net["uuid"] not in self._networks_before and RUN_TAG not in net.get(
-                    "other-config", ""):
+        created = self._created_networks(networks)
+        for net in networks:  # networks xapi created during the import itself (§2.6)
+            if net["uuid"] not in self._networks_before and net["uuid"] not in created and \
+                    RUN_TAG not in net.get("other-config", ""):
                 self.engine.do("tag:network:%s" % net["uuid"], "tag network %s" % net[
                     "name-label"], lambda uuid=net["uuid"]: self._tag("network", uuid),
                     commands=[self._tag_argv("network", net["uuid"])])
         if not self.opts.network_map:
             return
-        by_name = dict((n["name-label"], n) for n in networks)
+        by_name = dict((n["name-label"], n) for n in networks if n["uuid"] not in created)
         for source_name, target_name in sorted(self.opts.network_map.items()):
             target = by_name.get(target_name) or next(
                 (n for n in networks if n["uuid"] == target_name), None)
@@ -884,7 +1078,7 @@ class Failover(SourcePhase, StoragePhase):
         for vif in vifs:
             if vif["vm-uuid"] not in vm_uuids:
                 continue
-            source_name = names.get(vif["network-uuid"])
+            source_name = self._source_network(vif, created, names)
             target_name = self.opts.network_map.get(source_name)
             if not target_name:
                 continue
@@ -900,6 +1094,18 @@ class Failover(SourcePhase, StoragePhase):
                                                       "network-uuid": target["uuid"],
                                                       "device": vif["device"],
                                                       "mac": vif["MAC"]})])
+
+    def _source_network(self, vif, created, names):
+        """The name of the source network a recovered VIF was on: the plugin says it per
+        device; else a network this run made carries the source's name; else xapi matched
+        it by name, so the network's own name is the source's."""
+        vm = self._vm_sources.get(vif["vm-uuid"])
+        for known in (vm.vifs if vm is not None and vm.vifs is not None else ()):
+            if str(known.get("device")) == str(vif["device"]):
+                return known.get("network_name_label")
+        if vif["network-uuid"] in created:
+            return created[vif["network-uuid"]]["name_label"]
+        return names.get(vif["network-uuid"])
 
     def _move_vif(self, vif, network_uuid):
         """The VM is halted after recovery, so the VIF is recreated with the same device and
@@ -1025,6 +1231,7 @@ class Failover(SourcePhase, StoragePhase):
                                      "start:%s:%s" % (i.kind, i.uuid) in failed)
                                 for i in items]
         self.report["failures"] = [f.message for f in self.engine.failures]
+        self._network_report()
         ok = len(recovered)
         if not self.engine.failures and not excluded:
             outcome, code = "succeeded", ExitCode.OK

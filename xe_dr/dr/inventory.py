@@ -83,7 +83,7 @@ def find_metadata_copies(xe, local_pool_uuid):
 class SourceVM(object):
     def __init__(self, uuid, name_label, power_state="halted", version=0, order=0,
                  start_delay=0, shutdown_delay=0, ha_restart_priority="", memory=0, vcpus=0,
-                 appliance=UNKNOWN, srs=UNKNOWN, networks=UNKNOWN, xe_dr_run="",
+                 appliance=UNKNOWN, srs=UNKNOWN, networks=UNKNOWN, xe_dr_run="", vifs=UNKNOWN,
                  disks=UNKNOWN):
         self.uuid = uuid
         self.name_label = name_label
@@ -97,7 +97,10 @@ class SourceVM(object):
         self.vcpus = vcpus
         self.appliance = appliance   # vApp UUID, "" for none, None for unknown
         self.srs = srs               # [{"uuid","name_label","type","shared","present","attached"}]
-        self.networks = networks     # [{"name_label","bridge","exists_here"}]
+        # [{"name_label","bridge","mtu","exists_here","matched_by"}]: its own and its
+        # snapshots' networks
+        self.networks = networks
+        self.vifs = vifs             # [{"device","mac","network_name_label","network_bridge"}]
         self.disks = disks           # [{"vdi","name_label","device","sr","here"}] (plugin)
         self.xe_dr_run = xe_dr_run   # the run that recovered it at the other site, if any
 
@@ -177,7 +180,7 @@ def _source_from_plugin(copy, data):
         shutdown_delay=v["shutdown_delay"], ha_restart_priority=v["ha_restart_priority"],
         memory=v["memory"], vcpus=v["vcpus"], appliance=v["appliance"] or "",
         srs=v["srs"], networks=v["networks"], xe_dr_run=v.get("xe_dr_run", ""),
-        disks=v.get("disks"))
+        vifs=v.get("vifs"), disks=v.get("disks"))
         for v in data["vms"]]
     appliances = [SourceAppliance(a["uuid"], a["name_label"], a.get("name_description", ""),
                                   a["vms"]) for a in data["appliances"]]
@@ -229,6 +232,46 @@ def read_with_xe(xe, copy):
         "xe")
 
 
+def read_foreign_networks(xe, vdi_uuid):
+    """The networks of a foreign database, with plain xe (one database open): name, bridge,
+    MTU and whether any VIF uses them (their VIF references print ``<not in database>``, so
+    only that there are some can be told, not whose)."""
+    records = xe.list("network", params=("uuid", "name-label", "bridge", "MTU", "VIF-uuids"),
+                      database={"vdi-uuid": vdi_uuid})
+    return [{"name_label": r.get("name-label", ""), "bridge": r.get("bridge", ""),
+             "mtu": _int(r.get("MTU"), 1500), "in_use": bool(r.get("VIF-uuids", "").strip())}
+            for r in records]
+
+
+def _live_networks(xe, vms):
+    """Each live VM's networks and VIFs (its snapshots' networks too), in the plugin's
+    shape: the references of a live pool resolve."""
+    networks = dict((r["uuid"], r) for r in xe.list(
+        "network", params=("uuid", "name-label", "bridge", "MTU")))
+    snapshots = {}
+    for r in xe.list("snapshot", params=("uuid", "snapshot-of")):
+        snapshots.setdefault(r.get("snapshot-of"), []).append(r["uuid"])
+    vifs = {}
+    for r in xe.list("vif", params=("vm-uuid", "network-uuid", "device", "MAC")):
+        vifs.setdefault(r.get("vm-uuid"), []).append(r)
+    for vm in vms:
+        own = sorted(vifs.get(vm.uuid, ()), key=lambda r: _int(r.get("device"), 0))
+        vm.vifs = [{"device": r.get("device"), "mac": r.get("MAC"),
+                    "network_name_label": networks.get(r.get("network-uuid"), {}).get(
+                        "name-label"),
+                    "network_bridge": networks.get(r.get("network-uuid"), {}).get("bridge")}
+                   for r in own]
+        seen, vm.networks = set(), []
+        for r in own + [v for s in snapshots.get(vm.uuid, ()) for v in vifs.get(s, ())]:
+            net = networks.get(r.get("network-uuid"))
+            if net is None or net["uuid"] in seen:
+                continue
+            seen.add(net["uuid"])
+            vm.networks.append({"name_label": net.get("name-label", ""),
+                                "bridge": net.get("bridge", ""),
+                                "mtu": _int(net.get("MTU"), 1500)})
+
+
 # -- reading the source pool itself, before a disaster -----------------------------------------
 
 def learn_membership(sources, xe):
@@ -268,6 +311,7 @@ def read_live_source(xe):
     appliances = xe.list("appliance", params=("uuid", "name-label", "name-description"))
     hosts = xe.list("host", params=("uuid", "name-label", "software-version", "edition"))
     vms = [_vm_of_record(r, parse_ref(r.get("appliance", "")) or "") for r in records]
+    _live_networks(xe, vms)
     copy = MetadataCopy(None, None, facts.pool.uuid, True, False)
     return SourcePool(
         copy, facts.pool.uuid, facts.pool.name_label, _hosts_of_records(hosts), vms,

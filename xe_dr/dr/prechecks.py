@@ -304,27 +304,71 @@ def check_network_map(target, network_map):
         if network_map else None
 
 
-def check_networks(items, sources_by_vdi, network_map):
-    """xapi matches networks by name-label, then bridge, else creates an isolated network."""
+def _vm_names(entry, limit=6):
+    names = sorted(v["name_label"] for v in entry["vms"])
+    text = ", ".join(names[:limit])
+    return text + (" and %d more" % (len(names) - limit) if len(names) > limit else "")
+
+
+def check_networks(entries, unknown=False):
+    """What xapi will do with each network the selected VMs use (xe_dr/dr/networks.py): a
+    network matched by bridge alone is a warning per VM (its VIF lands on an unrelated
+    network), one that matches nothing is created here first (a warning: the VMs come back
+    on an internal network of that name), one --map-network names goes to its target."""
     checks = []
-    unknown = False
-    for item in items:
-        source = sources_by_vdi[item.vdi]
-        vms = [source.vm(item.uuid)] if item.kind == "vm" else [
-            source.vm(m["uuid"]) for m in item.members or ()]
-        for vm in vms:
-            if vm is None or vm.networks is None:
-                unknown = True
-                continue
-            for net in vm.networks:
-                if net["exists_here"] or net["name_label"] in network_map:
-                    continue
-                checks.append(Check("network:%s:%s" % (vm.uuid, net["name_label"]), WARNING,
-                                    "VM %s is on network %r, which does not exist here: xapi "
-                                    "will create an isolated network" % (
-                                        vm.name_label, net["name_label"]),
-                                    fix="--map-network '%s=NETWORK'" % net["name_label"],
-                                    objects=[item.uuid]))
+    for entry in entries:
+        name = entry["name_label"]
+        action = entry["action"]
+        if action == "bridge":
+            for vm in entry["vms"] or [None]:
+                who = "VM %s is" % vm["name_label"] if vm else \
+                    "VMs of the source pool may be"
+                checks.append(Check(
+                    "network:%s:%s" % (vm["uuid"] if vm else "pool", name), WARNING,
+                    "%s on network %r, which no network here is named: xapi will put its VIF "
+                    "on network %r, which has the same bridge (%s)" % (
+                        who, name, entry["local_name"], entry["bridge"]),
+                    fix="--map-network '%s=NETWORK' to choose its network, or create a "
+                        "network named %r here" % (name, name),
+                    objects=[o for o in entry["objects"]] if vm else []))
+        elif action == "create":
+            users = ("VM(s) %s" % _vm_names(entry)) if entry["per_vm"] else \
+                "some VMs of the source pool (plain xe cannot tell which)"
+            checks.append(Check(
+                "network:%s" % name, WARNING,
+                "network %r (bridge %s at the source) does not exist here: xapi would refuse "
+                "its bridge and fail the recovery of %s, so xe-dr creates an internal network "
+                "named %r first" % (name, entry["bridge"] or "none", users, name),
+                fix="--map-network '%s=NETWORK' to put them on an existing network instead"
+                    % name, objects=entry["objects"] if entry["per_vm"] else []))
+        elif action == "missing":
+            fix = "create a network with exactly that name here through the XenAPI (xe " \
+                  "cannot pass it), then run again"
+            if entry["per_vm"]:
+                for vm in entry["vms"]:
+                    checks.append(Check(
+                        "network:%s:%s" % (vm["uuid"], name), BLOCKING,
+                        "VM %s is on network %r, which does not exist here and which xe cannot "
+                        "create (its name holds a newline, carriage return or NUL): xapi would "
+                        "fail its recovery" % (vm["name_label"], name), fix=fix,
+                        objects=entry["objects"]))
+            else:
+                checks.append(Check(
+                    "network:%s" % name, WARNING,
+                    "network %r does not exist here and xe cannot create it (its name holds a "
+                    "newline, carriage return or NUL): the recovery of every VM on it fails "
+                    "(plain xe cannot tell which VMs they are; the host plugin can, and leaves "
+                    "them out)" % name, fix=fix))
+        elif action == "transient":
+            checks.append(Check(
+                "network:%s" % name, OK,
+                "network %r: its VIFs go to %r (--map-network); %s" % (
+                    name, entry["target"],
+                    "a network named %r is made for the recovery and removed after it" % name
+                    if entry["local"] is None else
+                    "a network named %r is made for the recovery (else they would land on %r, "
+                    "which has its bridge) and removed after it" % (name, entry["local_name"])),
+                objects=entry["objects"] if entry["per_vm"] else []))
     if unknown and not checks:
         checks.append(Check("networks", SKIPPED, "plain xe cannot see which networks the VMs "
                             "use (install the host plugin)"))

@@ -119,6 +119,7 @@ ERRORS = {
         ["type", "param_name", "uuid", "key"],
         "You tried to add a key-value pair to a map, but that key is already there."),
     "INVALID_VALUE": (["field", "value"], "The value given is invalid"),
+    "BRIDGE_NAME_EXISTS": (["bridge"], "The specified bridge already exists."),
     "SESSION_INVALID": (
         ["handle"],
         "You gave an invalid session reference. It may have been invalidated by a server "

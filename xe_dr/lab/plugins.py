@@ -9,6 +9,13 @@ environment, as from xapi (no UTF-8 locale), plus:
 
 * ``PYTHONPATH``: the lab's ``XenAPI`` / ``XenAPIPlugin`` stand-ins and the repository;
 * ``XE_DR_LAB_DIR``, ``XE_DR_LAB_SITE``, ``XE_DR_LAB_HOST`` (host UUID), ``XE_DR_LAB_SESSION``;
+* ``XE_DR_LAB_SESSION_POOL``: ``true`` when the session is a pool-internal one. xapi gives a
+  plugin the session of the call (xapi_host.ml ``call_plugin``: ``Context.get_session_id``):
+  on the master that is the caller's own (``xe``'s: a user session); a call for another host
+  is forwarded (message_forwarding.ml Host.call_plugin, ``do_op_on``) with a session the
+  master makes for it, ``call_slave_with_session``: ``login_no_password ~pool:true``. What
+  the plugin then calls goes back to the master (api_server.ml forwards a member's
+  unix-socket calls), where a pool session skips Network.create's bridge check (network.py);
 * ``XE_DR_LAB_DEVICE_MAP``: JSON ``{"/dev/VG_XenStorage-<sr>/LV-<vdi>": "<file>"}`` for every
   LV the lab keeps bytes for (metadata VDIs) on LUN copies attached at this site (a lab
   convenience: more than a dom0 sees, see below);
@@ -285,6 +292,7 @@ def call_plugin(lab, site_name, db, host_ref, plugin, fn, args):
         "PYTHONDONTWRITEBYTECODE": "1",
         "XE_DR_LAB_DIR": lab.root, "XE_DR_LAB_SITE": site_name, "XE_DR_LAB_HOST": host_uuid,
         "XE_DR_LAB_SESSION": session,
+        "XE_DR_LAB_SESSION_POOL": "false" if host_ref == db.master_ref() else "true",
         "XE_DR_LAB_DEVICE_MAP": json.dumps(device_map(lab, site_name, db), sort_keys=True),
     }
     env.update(host_environment(lab, site_name, db, host_ref))

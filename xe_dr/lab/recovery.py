@@ -12,14 +12,21 @@ and the SR's local one when it exists here unplugged, else its foreign one.
   unless forced; otherwise it is destroyed (with its VBDs and VIFs) and recreated;
 * the new VM: version = foreign + 1, Halted (Suspended if its suspend VDI is found), no
   appliance, ``ha_restart_priority`` 0..3 becomes ``restart`` with that order;
-* disks found by (SR uuid, location): missing -> VDI_LOCATION_MISSING(local sr, location), or
-  the disk is skipped with force; CDs whose ISO is not found are ejected;
-* networks matched by name-label, then bridge, else a new internal network is created;
-* the SRs the VMs need lose ``introduced_by``; without force a failure leaves nothing behind
-  (the caller does not commit), with force what was done stays.
+* disks found by (SR uuid, location), before anything changes: missing ->
+  VDI_LOCATION_MISSING(local sr, location), or the disk is skipped with force; CDs whose ISO
+  is not found are ejected;
+* networks matched by name-label, then by bridge (the VIF silently joins whatever network has
+  that bridge here), else ``Network.create_from_record`` with the foreign record, bridge
+  included, in the recovery's session: from a user's session (``xe vm-recover``, a plugin
+  on the master) a foreign bridge such as ``xapi1`` or ``xenbr3`` is refused with
+  INVALID_VALUE(bridge, <bridge>) and the whole recovery fails (network.py);
+* the SRs the VMs need lose ``introduced_by``. A failure after something changed: unforced,
+  what the import created is destroyed again; forced, it stays (a VM record without disks
+  or VIFs); a VM it replaced is destroyed either way (import.ml ``handle_all``, VM handler
+  ``Replace``). ``run_import`` commits what is left, then raises.
 """
 
-from . import util
+from . import network, util
 from .errors import XapiError
 
 NULL = util.NULL_REF
@@ -95,26 +102,83 @@ def _find_vdi(local, sr_uuid, location):
     return sr, None
 
 
-def _network(local, foreign, net_ref):
-    frow = foreign.find("network", net_ref)
-    if frow is None:
-        return None
+class ImportFailed(Exception):
+    """A recovery that failed after it changed the pool: ``error`` is what xapi answers.
+    What is left must be committed (see :func:`run_import`): import.ml's ``handle_all`` runs
+    the cleanup of what the import created unless forced, but a VM it replaced stays
+    destroyed."""
+
+    def __init__(self, error):
+        Exception.__init__(self, str(error))
+        self.error = error
+
+
+def run_import(site, work):
+    """``work(db)`` in a transaction of ``site``; a failed import is committed as it was
+    left, then its error raised. Returns what ``work`` returns."""
+    failure = None
+    with site.transaction() as db:
+        try:
+            result = work(db)
+        except ImportFailed as e:
+            failure = e.error
+    if failure is not None:
+        raise failure
+    return result
+
+
+def _disks(local, foreign, vm_refs, force):
+    """import.ml's VDI handler, before anything is changed: every disk of the exported VMs
+    looked up by (SR, location). {foreign VBD ref: local VDI ref, or None to leave it out}."""
+    found = {}
+    for vm_ref in vm_refs:
+        for vbd in foreign.children("VBD", "VM", vm_ref):
+            v = foreign.rows("VBD")[vbd]
+            vdi = foreign.find("VDI", v.get("VDI"))
+            if vdi is None:
+                found[vbd] = NULL
+                continue
+            sr = foreign.find("SR", vdi.get("SR"))
+            is_iso = v.get("type") == "CD" or (sr or {}).get("content_type") == "iso"
+            local_sr, local_vdi = _find_vdi(local, sr["uuid"] if sr else "", vdi.get("location"))
+            if local_vdi is not None:
+                found[vbd] = local_vdi
+            elif is_iso:
+                found[vbd] = "eject"
+            elif force:
+                found[vbd] = None
+            elif local_sr is not None:
+                raise XapiError("VDI_LOCATION_MISSING", [local_sr, vdi.get("location", "")])
+            else:
+                raise XapiError("VDI_CONTENT_ID_MISSING", [])
+    return found
+
+
+def match_network(local, frow):
+    """import.ml module Net, precheck: the first local network with the foreign name_label,
+    else the first whose bridge is the foreign bridge (a silent match with whatever network
+    has that bridge here), else None (the import creates one)."""
     for ref, row in local.rows("network").items():
         if row.get("name_label") == frow.get("name_label"):
             return ref
     for ref, row in local.rows("network").items():
         if frow.get("bridge") and row.get("bridge") == frow.get("bridge"):
             return ref
-    n = local.extra.get("bridge_counter", 1)
-    used = set(r.get("bridge") for r in local.rows("network").values())
-    while "xapi%d" % n in used:
-        n += 1
-    local.extra["bridge_counter"] = n + 1
-    return local.create("network", {
-        "name_label": frow.get("name_label", ""), "name_description":
-        frow.get("name_description", ""), "bridge": "xapi%d" % n, "MTU": frow.get("MTU", 1500),
-        "managed": True, "other_config": dict(frow.get("other_config") or {}), "tags": [],
-        "purpose": []})
+    return None
+
+
+def _network(local, frow, pool_session, task):
+    """import.ml module Net, handle: ``Network.create_from_record`` with the foreign record,
+    bridge included, in the session of the recovery (``session_to``): a user's session is
+    refused a bridge starting xen/xapi/vif/tap/eth (network.py). The network it creates
+    carries ``other_config:import_task``."""
+    other = dict(frow.get("other_config") or {})
+    other["import_task"] = task
+    return network.create(
+        local, frow.get("name_label", ""), frow.get("name_description", ""),
+        mtu=frow.get("MTU", 1500), other_config=other, bridge=frow.get("bridge", ""),
+        managed=frow.get("managed", True), tags=frow.get("tags") or (),
+        pool_session=pool_session)
 
 
 def _destroy_vm(local, vm):
@@ -124,8 +188,8 @@ def _destroy_vm(local, vm):
     local.delete("VM", vm)
 
 
-def _import_vm(local, foreign, vm_ref, force, snapshot_of=NULL):
-    """Create the local copy of one foreign VM (precheck already done); returns its ref."""
+def _vm_row(local, foreign, vm_ref, snapshot_of=NULL):
+    """The local copy of one foreign VM record (import.ml VM handler, ``do_import``)."""
     f = foreign.rows("VM")[vm_ref]
     row = dict(f)
     row.update({"resident_on": NULL, "domid": -1, "appliance": NULL, "affinity": NULL,
@@ -144,79 +208,109 @@ def _import_vm(local, foreign, vm_ref, force, snapshot_of=NULL):
             _, suspend_vdi = _find_vdi(local, sr["uuid"] if sr else "", svdi.get("location"))
     row["suspend_VDI"] = suspend_vdi or NULL
     row["power_state"] = "Suspended" if power == "Suspended" and suspend_vdi else "Halted"
-    local_ref = local.create("VM", row)
-    for vbd in foreign.children("VBD", "VM", vm_ref):
-        v = dict(foreign.rows("VBD")[vbd])
-        vdi = foreign.find("VDI", v.get("VDI"))
-        local_vdi = NULL
-        if vdi is not None:
-            sr = foreign.find("SR", vdi.get("SR"))
-            sr_uuid = sr["uuid"] if sr else ""
-            is_iso = v.get("type") == "CD" or (sr or {}).get("content_type") == "iso"
-            local_sr, local_vdi = _find_vdi(local, sr_uuid, vdi.get("location"))
-            if local_vdi is None:
-                if is_iso:
+    return row
+
+
+def _check_existing(local, foreign, vm_ref, force):
+    """import.ml VM handler, precheck of a full restore: ("import" | "skip" | "replace",
+    existing ref), or the failure."""
+    f = foreign.rows("VM")[vm_ref]
+    existing = local.lookup_uuid("VM", f["uuid"])
+    if existing is None:
+        return "import", None
+    state = local.rows("VM")[existing].get("power_state", "Halted")
+    if state != "Halted":
+        if not force:
+            raise XapiError("VM_BAD_POWER_STATE",
+                            [existing, "Halted", POWER_CAP.get(state, state)])
+        return "skip", existing
+    have = int(local.rows("VM")[existing].get("version", 0))
+    incoming = int(f.get("version", 0))
+    if have >= incoming and not force:
+        raise XapiError("VM_TO_IMPORT_IS_NOT_NEWER_VERSION",
+                        [existing, str(have), str(incoming)])
+    return "replace", existing
+
+
+def recover_vms(local, foreign, vm_refs, force, pool_session=False):
+    """Import ``vm_refs`` (foreign) into ``local`` (a writable Db); returns the new refs.
+
+    In import.ml's order (``handlers``): the disks are looked up first (nothing changed yet:
+    a failure is a plain XapiError), then each VM is checked and created (replacing an older
+    one: destroyed with its VBDs and VIFs), then the networks, then VBDs and VIFs. A failure
+    once something changed is an :class:`ImportFailed`: unforced, what the import created is
+    destroyed again (``handle_all``'s cleanup), forced it stays; a replaced VM is gone either
+    way. ``pool_session``: the recovery runs in a pool-internal session (network.py)."""
+    exported = []
+    for vm_ref in vm_refs:
+        exported.append(vm_ref)
+        exported.extend(_snapshots(foreign, vm_ref))
+    disks = _disks(local, foreign, exported, force)
+    created = []  # (cls, ref), for the cleanup of a failed unforced import
+    copies = {}   # foreign VM ref -> local ref
+    recovered = []
+    task = util.new_ref()
+    try:
+        for vm_ref in vm_refs:
+            action, existing = _check_existing(local, foreign, vm_ref, force)
+            if action == "skip":
+                continue
+            if action == "replace":
+                for snap in list(local.children("VM", "snapshot_of", existing)):
+                    _destroy_vm(local, snap)
+                _destroy_vm(local, existing)
+            new = local.create("VM", _vm_row(local, foreign, vm_ref))
+            created.append(("VM", new))
+            copies[vm_ref] = new
+            recovered.append(new)
+            for snap in _snapshots(foreign, vm_ref):
+                if local.lookup_uuid("VM", foreign.rows("VM")[snap]["uuid"]) is None:
+                    ref = local.create("VM", _vm_row(local, foreign, snap, snapshot_of=new))
+                    created.append(("VM", ref))
+                    copies[snap] = ref
+        networks = {}
+        for vm_ref in exported:
+            for vif in foreign.children("VIF", "VM", vm_ref):
+                net_ref = foreign.rows("VIF")[vif].get("network")
+                frow = foreign.find("network", net_ref)
+                if net_ref in networks or frow is None:
+                    continue
+                found = match_network(local, frow)
+                if found is None:
+                    found = _network(local, frow, pool_session, task)
+                    created.append(("network", found))
+                networks[net_ref] = found
+        for vm_ref in exported:
+            if vm_ref not in copies:
+                continue
+            for vbd in foreign.children("VBD", "VM", vm_ref):
+                local_vdi = disks.get(vbd)
+                if local_vdi is None:
+                    continue  # forced past a missing disk: recovered without it
+                v = dict(foreign.rows("VBD")[vbd])
+                if local_vdi == "eject":
                     local_vdi = NULL
                     v["empty"] = True
-                elif force:
-                    continue
-                elif local_sr is not None:
-                    raise XapiError("VDI_LOCATION_MISSING", [local_sr, vdi.get("location", "")])
-                else:
-                    raise XapiError("VDI_CONTENT_ID_MISSING", [])
-        v.update({"VM": local_ref, "VDI": local_vdi or NULL, "currently_attached": False,
-                  "device": ""})
-        if local.lookup_uuid("VBD", v.get("uuid")) is not None:
-            v.pop("uuid", None)
-        local.create("VBD", v)
-    for vif in foreign.children("VIF", "VM", vm_ref):
-        v = dict(foreign.rows("VIF")[vif])
-        v.update({"VM": local_ref, "network": _network(local, foreign, v.get("network")) or NULL,
-                  "currently_attached": False})
-        if local.lookup_uuid("VIF", v.get("uuid")) is not None:
-            v.pop("uuid", None)
-        local.create("VIF", v)
-    return local_ref
-
-
-def recover_vms(local, foreign, vm_refs, force):
-    """Import ``vm_refs`` (foreign) into ``local`` (a writable Db); returns the new refs."""
-    plan = []
-    for vm_ref in vm_refs:
-        f = foreign.rows("VM")[vm_ref]
-        existing = local.lookup_uuid("VM", f["uuid"])
-        action = "import"
-        if existing is not None:
-            state = local.rows("VM")[existing].get("power_state", "Halted")
-            if state != "Halted":
-                if not force:
-                    raise XapiError("VM_BAD_POWER_STATE",
-                                    [existing, "Halted", POWER_CAP.get(state, state)])
-                action = "skip"
-            else:
-                have = int(local.rows("VM")[existing].get("version", 0))
-                incoming = int(f.get("version", 0))
-                if have >= incoming and not force:
-                    raise XapiError("VM_TO_IMPORT_IS_NOT_NEWER_VERSION",
-                                    [existing, str(have), str(incoming)])
-                action = "replace"
-        plan.append((vm_ref, existing, action))
-    recovered = []
-    for vm_ref, existing, action in plan:
-        if action == "skip":
-            continue
-        if action == "replace":
-            for snap in list(local.children("VM", "snapshot_of", existing)):
-                _destroy_vm(local, snap)
-            _destroy_vm(local, existing)
-        new = _import_vm(local, foreign, vm_ref, force)
-        for snap in _snapshots(foreign, vm_ref):
-            if local.lookup_uuid("VM", foreign.rows("VM")[snap]["uuid"]) is None:
-                _import_vm(local, foreign, snap, force, snapshot_of=new)
-        recovered.append(new)
+                v.update({"VM": copies[vm_ref], "VDI": local_vdi, "currently_attached": False,
+                          "device": ""})
+                if local.lookup_uuid("VBD", v.get("uuid")) is not None:
+                    v.pop("uuid", None)
+                created.append(("VBD", local.create("VBD", v)))
+            for vif in foreign.children("VIF", "VM", vm_ref):
+                v = dict(foreign.rows("VIF")[vif])
+                v.update({"VM": copies[vm_ref], "network": networks.get(v.get("network"), NULL),
+                          "currently_attached": False})
+                if local.lookup_uuid("VIF", v.get("uuid")) is not None:
+                    v.pop("uuid", None)
+                created.append(("VIF", local.create("VIF", v)))
+    except XapiError as error:
+        if not force:
+            for cls, ref in reversed(created):
+                local.delete(cls, ref)
+        raise ImportFailed(error)
     # The SRs the recovered VMs need are no longer the DR task's to forget.
-    for vm_ref, _, action in plan:
-        if action == "skip":
+    for vm_ref in vm_refs:
+        if vm_ref not in copies:
             continue
         for sr in required_srs(foreign, vm_ref):
             local_sr = local.lookup_uuid("SR", foreign.rows("SR")[sr]["uuid"])
@@ -226,10 +320,10 @@ def recover_vms(local, foreign, vm_refs, force):
     return recovered
 
 
-def recover_vm(local, foreign, vm_ref, force):
+def recover_vm(local, foreign, vm_ref, force, pool_session=False):
     assert_licensed(local)
     assert_can_be_recovered(foreign, vm_ref, local)
-    return recover_vms(local, foreign, [vm_ref], force)
+    return recover_vms(local, foreign, [vm_ref], force, pool_session)
 
 
 def assert_appliance(foreign, app_ref, local):
@@ -237,10 +331,11 @@ def assert_appliance(foreign, app_ref, local):
         assert_can_be_recovered(foreign, vm, local)
 
 
-def recover_appliance(local, foreign, app_ref, force):
+def recover_appliance(local, foreign, app_ref, force, pool_session=False):
     assert_licensed(local)
     assert_appliance(foreign, app_ref, local)
-    recovered = recover_vms(local, foreign, appliance_vms(foreign, app_ref), force)
+    recovered = recover_vms(local, foreign, appliance_vms(foreign, app_ref), force,
+                            pool_session)
     old = foreign.rows("VM_appliance")[app_ref]
     existing = local.lookup_uuid("VM_appliance", old["uuid"])
     if existing is not None:

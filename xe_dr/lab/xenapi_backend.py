@@ -43,9 +43,15 @@ class Backend(object):
         self.lab = Lab(lab_dir or os.environ["XE_DR_LAB_DIR"])
         self.site = self.lab.site(site or os.environ["XE_DR_LAB_SITE"])
         self.sessions = {}
+        # Sessions xapi made for itself (Session.pool): Network.create trusts their bridge
+        # names (network.py). The one a plugin is given is one when its call was forwarded
+        # to a pool member (plugins.py).
+        self.pool_sessions = set()
         first = session or os.environ.get("XE_DR_LAB_SESSION")
         if first:
             self.sessions[first] = None
+            if os.environ.get("XE_DR_LAB_SESSION_POOL") == "true" and session is None:
+                self.pool_sessions.add(first)
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -274,8 +280,8 @@ class Backend(object):
         self.local_session(session_to)
         self._ref(fdb, "VM", vm)
         costs.pause(self.lab, "vm_recover")  # what the CLI's vm-recover charges, less its call
-        with self.site.transaction() as db:
-            recovery.recover_vm(db, fdb, vm, bool(force))
+        recovery.run_import(self.site, lambda db: recovery.recover_vm(
+            db, fdb, vm, bool(force), pool_session=session_to in self.pool_sessions))
         return ""
 
     def _VM_appliance_assert_can_be_recovered(self, session, app, session_to):
@@ -304,8 +310,8 @@ class Backend(object):
         self._ref(fdb, "VM_appliance", app)
         costs.pause(self.lab, "appliance_recover", len(recovery.appliance_vms(fdb, app)) *
                     costs.base(self.lab, "appliance_recover_per_vm"))
-        with self.site.transaction() as db:
-            recovery.recover_appliance(db, fdb, app, bool(force))
+        recovery.run_import(self.site, lambda db: recovery.recover_appliance(
+            db, fdb, app, bool(force), pool_session=session_to in self.pool_sessions))
         return ""
 
     def _VM_start(self, session, vm, start_paused=False, force=False):

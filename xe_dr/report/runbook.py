@@ -224,6 +224,35 @@ recover() {
     log "recovered $kind $name: VM(s) $vms"
 }
 
+# ensure_network NAME [MTU]: a network named NAME here, made and tagged if there is none.
+# xapi matches a VM's networks by name, then by bridge; a network that matches neither it
+# creates with the source's bridge, which it refuses in this session (INVALID_VALUE bridge),
+# and the whole recovery fails: so the networks the plan found missing are made first.
+ensure_network() {
+    local net description="made by xe-dr: no network here had the name of a network"
+    if [ -n "$(list network-list name-label="$1" params=uuid)" ]; then
+        log "network $1: in the pool already"
+        return 0
+    fi
+    net=$("$XE" network-create name-label="$1" ${2:+MTU="$2"} \
+        name-description="$description of the source pool")
+    "$XE" network-param-set uuid="$net" other-config:%(tag)s="$RUN_ID" \
+        other-config:%(kind_tag)s="$RUN_KIND"
+    log "network $1 ($net) created"
+}
+
+# drop_networks: remove the networks this runbook tagged that nothing uses (a network made
+# for a --map-network name, once its VIFs were moved)
+drop_networks() {
+    local net
+    for net in $(list network-list other-config:%(tag)s="$RUN_ID" params=uuid); do
+        [ -z "$(list vif-list network-uuid="$net" params=uuid)" ] || continue
+        [ -z "$(list pif-list network-uuid="$net" params=uuid)" ] || continue
+        "$XE" network-destroy uuid="$net"
+        log "network $net removed: no VIF uses it"
+    done
+}
+
 # tag_new_networks 'NETWORK...': tag the networks xapi created during recovery
 tag_new_networks() {
     local net
@@ -512,6 +541,17 @@ def render(plan, options, info):
     # -- 3. recovery --------------------------------------------------------------------------
     add("")
     add("# -- 3. recover (vApps first, then standalone VMs) " + "-" * 35)
+    made = [n for n in plan.get("networks") or () if isinstance(n, dict) and
+            n.get("action") in ("create", "transient")]
+    if made:
+        add("# networks of the source that no network here is named after: made first")
+    for entry in made:
+        mtu = entry.get("mtu")
+        add("ensure_network %s%s   # %s" % (
+            q(entry.get("name_label")), " %d" % mtu if isinstance(mtu, int) and mtu != 1500
+            else "", comment("its VIFs then go to %s" % entry.get("target")
+                             if entry.get("action") == "transient" else
+                             "kept for the VMs on it")))
     add('NETWORKS_BEFORE=$(list network-list params=uuid)')
     ordered = sorted(items, key=lambda i: i.get("kind") != "appliance")
     for item in ordered:
@@ -539,6 +579,8 @@ def render(plan, options, info):
     add("tag_new_networks \"$NETWORKS_BEFORE\"")
     if network_map:
         add("for vm in $RECOVERED; do move_vifs \"$vm\"; done")
+    if made:
+        add("drop_networks")
 
     # -- 4. start -----------------------------------------------------------------------------
     add("")

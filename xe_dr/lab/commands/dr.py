@@ -147,8 +147,8 @@ def vm_recover(ctx):
         ctx.cost("assert")
         recovery.assert_can_be_recovered(fdb, vm, ctx.site.read())
         ctx.cost("vm_recover")
-        with ctx.site.transaction() as db:
-            recovery.recover_vm(db, fdb, vm, force)
+        # The CLI's session is the user's (cli_operations.ml vm_recover: session_to).
+        recovery.run_import(ctx.site, lambda db: recovery.recover_vm(db, fdb, vm, force))
     foreign.with_database_vdi(ctx, body)
 
 
@@ -164,8 +164,8 @@ def appliance_recover(ctx):
         recovery.assert_appliance(fdb, app, ctx.site.read())
         n = len(recovery.appliance_vms(fdb, app))
         ctx.cost("appliance_recover", n * costs.base(ctx.lab, "appliance_recover_per_vm"))
-        with ctx.site.transaction() as db:
-            recovery.recover_appliance(db, fdb, app, force)
+        recovery.run_import(ctx.site,
+                            lambda db: recovery.recover_appliance(db, fdb, app, force))
     foreign.with_database_vdi(ctx, body)
 
 

@@ -3,7 +3,7 @@
 import random
 
 from . import command
-from .. import util
+from .. import network, util
 from ..errors import XapiError
 
 
@@ -16,18 +16,9 @@ def network_create(ctx):
         raise XapiError("INTERNAL_ERROR", ['Failure("Int64.of_string")'])
     managed = ctx.flag("managed", default=True)
     with ctx.site.transaction() as db:
-        bridge = ctx.get("bridge", "")
-        if not bridge:
-            n = db.extra.get("bridge_counter", 1)
-            used = set(r.get("bridge") for r in db.rows("network").values())
-            while "xapi%d" % n in used:
-                n += 1
-            db.extra["bridge_counter"] = n + 1
-            bridge = "xapi%d" % n
-        ref = db.create("network", {
-            "name_label": ctx.get("name-label"), "name_description":
-            ctx.get("name-description", ""), "MTU": mtu, "bridge": bridge, "managed": managed,
-            "other_config": {}, "tags": [], "purpose": []})
+        # The CLI's session is the user's: a bridge it names is checked (network.py).
+        ref = network.create(db, ctx.get("name-label"), ctx.get("name-description", ""),
+                             mtu=mtu, bridge=ctx.get("bridge", ""), managed=managed)
         uuid = db.get("network", ref)["uuid"]
     ctx.printer.plist([uuid])
 
