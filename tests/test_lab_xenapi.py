@@ -19,6 +19,9 @@ def api(lab):
     """(XenAPI module, make(site) -> a logged-in session) bound to the lab."""
     sys.path.insert(0, plugins.XENAPI_DIR)
     saved = dict((k, os.environ.get(k)) for k in ("XE_DR_LAB_DIR", "XE_DR_LAB_SITE"))
+    # the stand-in, never an XenAPI (the SDK) another test of this process imported
+    for name in [k for k in sys.modules if k == "XenAPI" or k.startswith("XenAPI.")]:
+        del sys.modules[name]
     import XenAPI
 
     def make(site):

@@ -3,12 +3,29 @@ index (issue 12) talks XML-RPC to the lab on 127.0.0.1 (xe_dr/lab/xenapi_server.
 names, marshalling (xapi sends no nil, and int64 as strings) and the Failure structure are
 checked by that client."""
 
+import sys
+
 import pytest
 
 from xe_dr.lab.schema import TABLES
 from xe_dr.lab.xenapi_server import XenAPIServer
 
-XenAPI = pytest.importorskip("XenAPI", reason="the XenAPI SDK is a test requirement")
+
+
+def _sdk():
+    """The SDK, imported without leaving it in sys.modules: other tests of the same process
+    import the lab's stand-in under the same name ``XenAPI``."""
+    saved = dict((k, sys.modules.pop(k)) for k in list(sys.modules)
+                 if k == "XenAPI" or k.startswith("XenAPI."))
+    try:
+        return pytest.importorskip("XenAPI", reason="the XenAPI SDK is a test requirement")
+    finally:
+        for k in [k for k in sys.modules if k == "XenAPI" or k.startswith("XenAPI.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
+XenAPI = _sdk()
 if not hasattr(XenAPI, "Session") or "site-packages" not in (XenAPI.__file__ or ""):
     pytest.skip("XenAPI here is not the SDK from the package index", allow_module_level=True)
 
