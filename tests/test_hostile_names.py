@@ -102,6 +102,7 @@ def make_world(root, names):
     # The first LUN attached at B already, so that the runbook's plan sees the metadata.
     first = lab.replicated_srs()[0][0]
     assert lab.drtask("B", [first]).code == 0
+    lab.make_visible("B", [first])  # scanned and plugged again (xapi >= 23.22)
     return lab, uuids
 
 

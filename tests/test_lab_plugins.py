@@ -264,6 +264,9 @@ def test_xenapi_stand_in_in_process(lab):
     import sys
     from xe_dr.lab import plugins
     sys.path.insert(0, plugins.XENAPI_DIR)
+    # the stand-in, never an XenAPI (the SDK) another test of this process imported
+    for name in [k for k in sys.modules if k == "XenAPI" or k.startswith("XenAPI.")]:
+        del sys.modules[name]
     try:
         import XenAPI
         os.environ["XE_DR_LAB_DIR"] = lab.root
