@@ -12,9 +12,12 @@ import xmlrpc.client
 
 import pytest
 
+from tests.conftest import sweep
+
 from tests.plugin_fakes import scenario as sc
 
-PYTHONS = [pytest.param(path, id=version) if path else
+PYTHONS = [pytest.param(path, id=version, marks=[sweep] if version in ("3.11", "3.12") else [])
+           if path else
            pytest.param(None, id=version, marks=pytest.mark.skip("pyenv %s missing" % version))
            for version, path in sorted(sc.PYTHONS.items())]
 

@@ -9,6 +9,10 @@ import stat
 
 import pytest
 
+from tests.conftest import sweep
+
+pytestmark = sweep
+
 from xe_dr.lab import plugins, releases
 
 PYVER = '''#!/usr/bin/env %s
