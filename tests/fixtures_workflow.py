@@ -13,6 +13,7 @@ import json
 import pytest
 
 from tests.fixtures_lab import make_lab
+from tests.inprocess_xe import local_runner_for
 from xe_dr.cli import main
 from xe_dr.cli.environment import Environment
 
@@ -47,19 +48,22 @@ class CliResult(object):
 
 class Drill(object):
     """``transport``: extra global options (e.g. ``-H root@127.0.0.1:PORT ...``) so that the
-    same drill runs over SSH; empty runs xe locally."""
+    same drill runs over SSH; empty runs xe locally: in-process (tests/inprocess_xe.py), or as
+    a process per call with ``processes=True``."""
 
-    def __init__(self, lab, state_dir, transport=()):
+    def __init__(self, lab, state_dir, transport=(), processes=False):
         self.lab = lab
         self.state_dir = state_dir
         self.transport = list(transport)
+        self.local_runner = None if processes else local_runner_for(lab.lab)
 
     def xedr(self, site, *args, **kw):
         stdin = kw.pop("stdin", "")
         tty = kw.pop("tty", False)  # a person at a terminal: prompts are asked
         env = Environment(stdin=io.StringIO(stdin), stdout=io.StringIO(), stderr=io.StringIO(),
                           environ=kw.pop("environ", {}), stdin_isatty=tty,
-                          stdout_isatty=False, stderr_isatty=tty)
+                          stdout_isatty=False, stderr_isatty=tty,
+                          local_runner=self.local_runner)
         argv = self.transport + ["--xe", self.lab.xe_path(site), "--state-dir",
                                  self.state_dir] + list(args)
         code = main(argv, env)

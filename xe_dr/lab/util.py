@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import random
+import threading
 import time
 import uuid
 
@@ -41,7 +42,8 @@ def atomic_write(path, data, mode=0o644):
     """Write bytes or text to ``path`` through a temporary file and a rename."""
     if isinstance(data, str):
         data = data.encode("utf-8")
-    tmp = "%s.tmp.%d" % (path, os.getpid())
+    # The thread too: tests run the lab's xe in-process, several calls at once.
+    tmp = "%s.tmp.%d.%d" % (path, os.getpid(), threading.current_thread().ident)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         view = memoryview(data)
