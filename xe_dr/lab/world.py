@@ -355,6 +355,19 @@ def write_xe(lab, site, python=None):
     return path
 
 
+def relocate(root):
+    """Make a lab copied or moved to ``root`` (another directory or machine) runnable there:
+    its xe executables, each host's interpreters, and the paths in ``lab.json`` are written
+    anew for this place. The world (databases, array, plugins installed) is left as it is."""
+    lab = Lab(os.path.abspath(root))
+    lab.update_config(lambda c: c.update(python=_python_for_lab(), repo=_repo_root()))
+    for site in lab.site_names():
+        write_xe(lab, site)
+        for host in lab.site(site).read().rows("host").values():
+            plugins.write_host_pythons(lab, host["uuid"])
+    return lab
+
+
 def create(root, **options):
     """Build a lab in ``root``. Options: those of DEFAULTS, and ``chap_user`` with
     ``chap_password`` (and ``chap_sites``, default both) for portals that want CHAP."""
