@@ -109,6 +109,13 @@ def drill(tmp_path):
 
 
 @pytest.fixture
+def process_drill(tmp_path):
+    """A drill whose xe calls are processes: for tests of a call's timeout (an in-process call
+    cannot be cut short)."""
+    return Drill(make_lab(tmp_path / "lab"), str(tmp_path / "state"), processes=True)
+
+
+@pytest.fixture
 def drill_factory(tmp_path):
     counter = [0]
 

@@ -3,9 +3,9 @@ exactly the state an uninterrupted run reaches (issue 5). The run is a real subp
 with SIGKILL right after journal entry N (XE_DR_FAULT_KILL_AFTER_ENTRY), the way a power cut
 would stop it there.
 
-Every entry is a kill point when XE_DR_CRASH_EVERY_STEP=1 (CI sets it for one interpreter);
-otherwise a deterministic sample, the first "begin" and "done" of each kind of step and the
-last entry, which keeps the default suite quick. Kill points run two at a time.
+In the slow tier every entry is a kill point; in the fast tier a deterministic sample, the
+first "begin" and "done" of each kind of step and the last entry. Kill points run two at a
+time.
 """
 
 import json
@@ -113,8 +113,8 @@ def run_id(state_dir):
     return sorted(os.listdir(os.path.join(state_dir, "runs")))[-1]
 
 
-def kill_points(entries):
-    if os.environ.get("XE_DR_CRASH_EVERY_STEP") == "1":
+def kill_points(entries, every):
+    if every:
         return list(range(1, len(entries) + 1))
     first = {}
     for index, entry in enumerate(entries, 1):
@@ -122,7 +122,10 @@ def kill_points(entries):
     return sorted(set(first.values()) | {len(entries)})
 
 
-def test_kill_at_every_journal_step_then_resume_reaches_the_same_state(prepared, tmp_path):
+@pytest.mark.parametrize("every", [False, pytest.param(True, marks=pytest.mark.slow)],
+                         ids=["sample", "every-step"])
+def test_kill_at_every_journal_step_then_resume_reaches_the_same_state(prepared, tmp_path,
+                                                                        every):
     args = ["failover", "--all", "--parallel", "4"] + storage_args(prepared)
     reference = copy_lab(prepared, str(tmp_path / "reference"))
     state = str(tmp_path / "reference-state")
@@ -153,5 +156,5 @@ def test_kill_at_every_journal_step_then_resume_reaches_the_same_state(prepared,
             shutil.rmtree(lab.root, ignore_errors=True)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        problems = [p for p in pool.map(crash_and_resume, kill_points(entries)) if p]
+        problems = [p for p in pool.map(crash_and_resume, kill_points(entries, every)) if p]
     assert not problems, "\n".join(problems)

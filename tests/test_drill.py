@@ -5,6 +5,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+# The slow tier (tests/conftest.py): the README's drill: every step a real process.
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

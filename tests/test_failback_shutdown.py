@@ -58,7 +58,9 @@ def test_a_guest_that_ignores_the_shutdown_stops_the_failback_then_force_shutdow
     assert vm_states(drill, "A")[name] == "running"
 
 
-def test_a_guest_that_never_halts_meets_the_shutdown_timeout_not_the_call_timeout(drill):
+def test_a_guest_that_never_halts_meets_the_shutdown_timeout_not_the_call_timeout(
+        process_drill):
+    drill = process_drill
     failed_over(drill)
     uuid, name = standalone_running_at_b(drill)
     lifecycle.set_guest(drill.lab.lab.site("B"), uuid, "hangs")

@@ -36,6 +36,10 @@ from tests.fixtures_remote import (
 from tests.fixtures_workflow import Drill
 from tests.test_crash_resume import copy_lab, normalized
 
+# The slow tier (tests/conftest.py): a fault campaign (SSH cuts, dark sites and slow calls)
+# against real processes.
+pytestmark = pytest.mark.slow
+
 # Three standalone VMs on mirrored SRs (the default lab's seed): quick runs with no vApp.
 SELECTION = ["--vm", "mon-01", "--vm", "cache-01", "--vm", "queue-01"]
 TEST = ["failover", "--test"] + SELECTION

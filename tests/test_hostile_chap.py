@@ -24,6 +24,9 @@ from tests.fixtures_lab import make_lab
 from tests.fixtures_remote import run_ids, run_xedr
 from tests.fixtures_workflow import Drill
 
+# The slow tier (tests/conftest.py): whole runs over a real sshd, watching every process list.
+pytestmark = pytest.mark.slow
+
 CHAP_USER = "drchap"
 IQN_B = "iqn.2001-05.com.labarray:site-b"
 PORTAL_B = "10.0.2.50"

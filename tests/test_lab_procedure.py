@@ -6,15 +6,15 @@ import sys
 
 import pytest
 
-from tests.conftest import sweep
+from tests.conftest import slow
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
 
 @pytest.mark.skipif(not os.path.exists("/bin/bash"), reason="needs bash")
-@pytest.mark.parametrize("release", ["xcp-ng-8.3", pytest.param("citrix-8.2", marks=sweep),
-                                     pytest.param("xenserver-9", marks=sweep)])
+@pytest.mark.parametrize("release", ["xcp-ng-8.3", pytest.param("citrix-8.2", marks=slow),
+                                     pytest.param("xenserver-9", marks=slow)])
 def test_failover_and_failback_by_hand(lab_factory, release):
     """The documented sequence, with the sr-scan and re-plug that xapi >= 23.22.0 needs (and
     that are harmless on 1.249), on a release of each xapi line."""

@@ -12,11 +12,11 @@ import xmlrpc.client
 
 import pytest
 
-from tests.conftest import sweep
+from tests.conftest import slow
 
 from tests.plugin_fakes import scenario as sc
 
-PYTHONS = [pytest.param(path, id=version, marks=[sweep] if version in ("3.11", "3.12") else [])
+PYTHONS = [pytest.param(path, id=version, marks=[slow] if version in ("3.11", "3.12") else [])
            if path else
            pytest.param(None, id=version, marks=pytest.mark.skip("pyenv %s missing" % version))
            for version, path in sorted(sc.PYTHONS.items())]

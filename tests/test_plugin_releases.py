@@ -9,9 +9,9 @@ import stat
 
 import pytest
 
-from tests.conftest import sweep
+from tests.conftest import slow
 
-pytestmark = sweep
+pytestmark = slow
 
 from xe_dr.lab import plugins, releases
 

@@ -15,7 +15,7 @@ import zipfile
 
 import pytest
 
-from tests.conftest import sweep
+from tests.conftest import slow
 
 from xe_dr import __version__
 
@@ -127,7 +127,7 @@ def test_plugin_source_from_the_checkout():
 
 # dom0's Pythons that run xe-dr: 3.6 (XenServer 8, XCP-ng 8.3), 3.12 (XCP-ng 9); the current
 # one is 3.11 here (XenServer 9).
-INTERPRETERS = ["python3.6.15", pytest.param("python3.12.1", marks=sweep), "current"]
+INTERPRETERS = ["python3.6.15", pytest.param("python3.12.1", marks=slow), "current"]
 
 
 @pytest.mark.parametrize("which", INTERPRETERS)

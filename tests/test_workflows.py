@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.conftest import sweep
+from tests.conftest import slow
 
 from xe_dr.lab import releases
 
@@ -121,7 +121,7 @@ def disks(drill, site, names):
     return out
 
 
-@pytest.mark.parametrize("release", [r if r == releases.DEFAULT else pytest.param(r, marks=sweep)
+@pytest.mark.parametrize("release", [r if r == releases.DEFAULT else pytest.param(r, marks=slow)
                                      for r in sorted(releases.RELEASES)])
 def test_the_whole_documented_sequence_failover_protect_failback(drill_factory, release):
     """The product documentation's sequence on every release: from xapi 23.22 PBD.plug does

@@ -9,6 +9,9 @@ from tests.fixtures_lab import make_lab
 from tests.fixtures_workflow import Drill
 from tests.test_workflows import enable_protection
 
+# The slow tier (tests/conftest.py): whole runs over a real sshd, with both SSH implementations.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(params=["paramiko", "openssh"])
 def ssh_drill(request, tmp_path, sshd, sshd_known_hosts, ssh_client_env):
