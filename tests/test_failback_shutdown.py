@@ -8,6 +8,8 @@ VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT and VM_SHUTDOWN_TIMEOUT); a hard shutdown canc
 (message_forwarding.ml VM.hard_shutdown).
 """
 
+import pytest
+
 from xe_dr.lab import lifecycle
 from xe_dr.xe.records import parse_records
 
@@ -58,6 +60,7 @@ def test_a_guest_that_ignores_the_shutdown_stops_the_failback_then_force_shutdow
     assert vm_states(drill, "A")[name] == "running"
 
 
+@pytest.mark.slow  # the slow tier: real processes waiting out a shutdown budget
 def test_a_guest_that_never_halts_meets_the_shutdown_timeout_not_the_call_timeout(
         process_drill):
     drill = process_drill

@@ -178,6 +178,7 @@ def _clean(value):
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @example(names=FIXED)
 @given(names=NAMES)
+@pytest.mark.slow  # the slow tier (tests/conftest.py): every name through every reader
 def test_hostile_names_through_runbook_failover_and_reports_run_nothing(names):
     root = tempfile.mkdtemp(prefix="xe-dr-hostile-")
     try:

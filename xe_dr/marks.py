@@ -27,3 +27,26 @@ RUNBOOK_ID_MARK = "-runbook-"
 
 def is_runbook_id(run_id):
     return RUNBOOK_ID_MARK in run_id
+
+
+# Step ids: the journal's names for the steps of a run, "KIND:ARG..." (``recover:vm:<uuid>``,
+# ``attach:<SCSIid>``, ``network:create:<name>``). Stable across versions: a resume after an
+# upgrade finds its steps by them. The last part may itself hold colons (a network name).
+STEP_SEPARATOR = ":"
+
+
+def step_id(kind, *parts):
+    """The id of a step of ``kind`` about ``parts``: ``step_id("recover", "vm", uuid)``."""
+    return STEP_SEPARATOR.join((kind,) + tuple(str(p) for p in parts))
+
+
+def step_parts(step, count):
+    """``step`` split into ``count`` parts (the kind first), the last taking the rest:
+    ``step_parts("network:create:a:b", 3) == ["network", "create", "a:b"]``. Missing parts
+    are empty strings."""
+    parts = step.split(STEP_SEPARATOR, count - 1)
+    return parts + [""] * (count - len(parts))
+
+
+def step_kind(step):
+    return step_parts(step, 2)[0]

@@ -5,6 +5,7 @@ whitelist, pbd-plug of known SRs), journaled and safe to resume. A mixin of
 from xe_dr.dr import fidelity
 from xe_dr.dr.guard import TRANSPORT as _TRANSPORT
 from xe_dr.dr.inventory import find_metadata_copies
+from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.dr.storage import StorageSpec, create_secret, find_secret, probe
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.journal import NOTE
@@ -68,11 +69,11 @@ class StoragePhase(object):
             elif sr["uuid"] not in entry["plugged"]:
                 entry["plugged"].append(sr["uuid"])
             for pbd in unplugged:
-                self.engine.do("plug:%s" % pbd["uuid"], "plug SR %s" % sr["name_label"],
-                               lambda pbd=pbd: self.xe.run("pbd-plug", {"uuid": pbd["uuid"]}),
-                               reconcile=lambda pbd=pbd: self._pbd_attached(pbd["uuid"]),
-                               commands=[self.xe.argv("pbd-plug", {"uuid": pbd["uuid"]})])
-        step = "attach:%s" % lun
+                self.engine.do(Step(
+                    step_id("plug", pbd["uuid"]), "plug SR %s" % sr["name_label"],
+                    [Call("pbd-plug", {"uuid": pbd["uuid"]})],
+                    reconcile=lambda pbd=pbd: self._pbd_attached(pbd["uuid"])))
+        step = step_id("attach", lun)
         begun = self.engine.begun(step)
         if self.engine.state_of(step) is not None:
             # Resumed: the SRs this step introduced are known by now; it attaches what it
@@ -88,11 +89,11 @@ class StoragePhase(object):
         if spec.chap_password:
             # One secret for the run's PBDs of this LUN; they keep using it after a real
             # failover (as XenCenter's do), cleanup destroys it after a test.
-            secret = self.engine.do(
-                "secret:%s" % lun, "store the CHAP password of LUN %s in a xapi secret" % lun,
-                lambda: create_secret(self.xe, spec.chap_password),
-                reconcile=lambda: find_secret(self.xe, spec.chap_password),
-                commands=[self.xe.argv("secret-create")])
+            secret = self.engine.do(Step(
+                step_id("secret", lun), "store the CHAP password of LUN %s in a xapi secret"
+                % lun, [Call("secret-create")],
+                action=lambda: create_secret(self.xe, spec.chap_password),
+                reconcile=lambda: find_secret(self.xe, spec.chap_password)))
         params = {"type": spec.sr_type, "device-config": spec.with_secret(secret),
                   "sr-whitelist": new}
 
@@ -115,18 +116,17 @@ class StoragePhase(object):
             self._destroy_leaked_tasks(before)
             return None
 
-        result = self.engine.do(step, "attach SR(s) %s on LUN %s" % (
-            ", ".join(new), lun), create, reconcile,
-            commands=[self.xe.argv("drtask-create", params)],
-            begin_data={"tasks_before": sorted(before), "whitelist": new})
+        result = self.engine.do(Step(
+            step, "attach SR(s) %s on LUN %s" % (", ".join(new), lun),
+            [Call("drtask-create", params)], action=create, reconcile=reconcile,
+            begin_data={"tasks_before": sorted(before), "whitelist": new}))
         if result is None:  # dry run: what the run would attach is scanned too
             entry.setdefault("planned", []).extend(new)
             return
         entry["task"] = result["task"]
         entry["introduced"] = result["srs"]
         for sr in result["srs"]:
-            self.engine.do("tag:sr:%s" % sr, "tag SR %s" % sr, lambda sr=sr: self._tag("sr", sr),
-                           commands=[self._tag_argv("sr", sr)])
+            self.engine.do(self._tag_step("sr", sr))
 
     def _make_visible(self):
         """Make xapi see what the attached SRs hold before anything is listed or recovered.
@@ -147,20 +147,22 @@ class StoragePhase(object):
                     scanned.append(sr)
             attached.extend(sr for sr in run_srs if sr not in attached)
         for sr in scanned:
-            self.engine.do("scan:%s" % sr, "scan SR %s for its disks" % sr,
-                           lambda sr=sr: self.xe.run("sr-scan", {"uuid": sr}),
-                           commands=[self.xe.argv("sr-scan", {"uuid": sr})])
+            self.engine.do(Step(step_id("scan", sr), "scan SR %s for its disks" % sr,
+                                [Call("sr-scan", {"uuid": sr})]))
         if self.engine.dry_run:
             unread = attached if not plug_scans(self.hosts, self.pool.master) else []
         else:
             unread = self._unread_metadata(attached)
         for sr in unread:
             pbds = self._pbds_master_first(sr)
-            self.engine.do(
-                "replug:%s" % sr, "plug SR %s again so that xapi reads its metadata" % sr,
-                lambda pbds=pbds: self._replug(pbds),
-                commands=[self.xe.argv("pbd-unplug", {"uuid": p}) for p in reversed(pbds)] +
-                [self.xe.argv("pbd-plug", {"uuid": p}) for p in pbds])
+            # Off members first and the master last, on in the other order (as xapi's
+            # DR_task.create plugs and unplugs); unplugging an unplugged PBD does nothing, so
+            # an interrupted re-plug simply runs again.
+            calls = [Call("pbd-unplug", {"uuid": p}) for p in reversed(pbds)] + \
+                [Call("pbd-plug", {"uuid": p}) for p in pbds]
+            self.engine.do(Step(
+                step_id("replug", sr), "plug SR %s again so that xapi reads its metadata" % sr,
+                calls, action=lambda calls=calls, pbds=pbds: self._replug(calls, pbds)))
 
     def _unread_metadata(self, srs):
         """The SRs among ``srs`` holding a metadata copy of another pool that xapi has not read
@@ -178,14 +180,9 @@ class StoragePhase(object):
         pbds.sort(key=lambda p: (p["host-uuid"] != self.pool.master, p["uuid"]))
         return [p["uuid"] for p in pbds]
 
-    def _replug(self, pbds):
-        # Off members first and the master last, on in the other order (as xapi's
-        # DR_task.create plugs and unplugs); unplugging an unplugged PBD does nothing, so an
-        # interrupted re-plug simply runs again.
-        for pbd in reversed(pbds):
-            self.xe.run("pbd-unplug", {"uuid": pbd})
-        for pbd in pbds:
-            self.xe.run("pbd-plug", {"uuid": pbd})
+    def _replug(self, calls, pbds):
+        for call in calls:
+            self.xe.run(call.command, call.params)
         return {"pbds": pbds}
 
     def _pbd_attached(self, uuid):

@@ -19,6 +19,7 @@ import time
 
 from xe_dr.dr.engine import Engine
 from xe_dr.dr.lock import RunLock
+from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import NoInputError, UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.journal import DONE, NOTE, Run, StateWriteError, new_run_id
@@ -267,7 +268,7 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
         except BaseException:
             lock.release()  # a cleanup that cannot be recorded leaves no claim on the pool
             raise
-    engine = Engine(run, dry_run=dry_run)
+    engine = Engine(run, xe=xe, dry_run=dry_run)
     report = {"run": run.id if run else None, "of": run_id, "owned": owned.to_json(),
               "destroys": survey.lines(), "kept": survey.kept(), "needs_force": refusal,
               "failures": [], "commands": engine.planned}
@@ -330,28 +331,21 @@ def _apply(xe, engine, owned, survey, pool, progress):
     def remove_vm(uuid):
         record = vms[uuid]
         if record["power-state"] != "halted":
-            engine.do("shutdown:vm:%s" % uuid, "hard shutdown %s" % record["name-label"],
-                      lambda: xe.run("vm-shutdown", {"uuid": uuid}, flags=("force",)),
-                      commands=[xe.argv("vm-shutdown", {"uuid": uuid}, ("force",))])
+            engine.do(Step(step_id("shutdown", "vm", uuid),
+                           "hard shutdown %s" % record["name-label"],
+                           [Call("vm-shutdown", {"uuid": uuid}, flags=("force",))]))
         for snapshot in xe.uuids("snapshot", filters={"snapshot-of": uuid}):
-            engine.do("destroy:snapshot:%s" % snapshot, "destroy snapshot record %s" % snapshot,
-                      lambda s=snapshot: _gone_ok(xe.run, "snapshot-destroy", {"uuid": s}),
-                      commands=[xe.argv("snapshot-destroy", {"uuid": snapshot})])
-        engine.do("destroy:vm:%s" % uuid, "destroy VM record %s" % record["name-label"],
-                  lambda: _gone_ok(xe.run, "vm-destroy", {"uuid": uuid}),
-                  commands=[xe.argv("vm-destroy", {"uuid": uuid})])
+            engine.do(_destroy_step(xe, "snapshot", snapshot,
+                                    "destroy snapshot record %s" % snapshot))
+        engine.do(_destroy_step(xe, "vm", uuid, "destroy VM record %s" % record["name-label"]))
 
     engine.do_many(sorted(vms), 4, remove_vm)
     for appliance in sorted(appliances):
         if xe.uuids("vm", filters={"appliance": appliance}):
             continue  # it still holds VMs that are not ours: leave it
-        engine.do("destroy:appliance:%s" % appliance, "destroy vApp %s" % appliance,
-                  lambda a=appliance: _gone_ok(xe.run, "appliance-destroy", {"uuid": a}),
-                  commands=[xe.argv("appliance-destroy", {"uuid": appliance})])
+        engine.do(_destroy_step(xe, "appliance", appliance, "destroy vApp %s" % appliance))
     for task in sorted((survey.tasks - survey.kept_tasks) & set(xe.uuids("drtask"))):
-        engine.do("destroy:drtask:%s" % task, "destroy DR task %s" % task,
-                  lambda t=task: _gone_ok(xe.run, "drtask-destroy", {"uuid": t}),
-                  commands=[xe.argv("drtask-destroy", {"uuid": task})])
+        engine.do(_destroy_step(xe, "drtask", task, "destroy DR task %s" % task))
     pbds = xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached"))
     present_srs = set(xe.uuids("sr"))
     for sr in sorted((set(survey.srs) - set(survey.busy)) & present_srs):
@@ -360,30 +354,22 @@ def _apply(xe, engine, owned, survey, pool, progress):
         mine.sort(key=lambda p: p["host-uuid"] == pool.master)
         for pbd in mine:
             if pbd["currently-attached"] == "true":
-                engine.do("unplug:%s" % pbd["uuid"], "unplug PBD %s" % pbd["uuid"],
-                          lambda p=pbd: xe.run("pbd-unplug", {"uuid": p["uuid"]}),
-                          commands=[xe.argv("pbd-unplug", {"uuid": pbd["uuid"]})])
-        engine.do("forget:sr:%s" % sr, "forget SR %s" % sr,
-                  lambda s=sr: _gone_ok(xe.run, "sr-forget", {"uuid": s}),
-                  commands=[xe.argv("sr-forget", {"uuid": sr})])
+                engine.do(_unplug_step(pbd))
+        engine.do(Step(step_id("forget", "sr", sr), "forget SR %s" % sr,
+                       [Call("sr-forget", {"uuid": sr})],
+                       action=lambda s=sr: _gone_ok(xe.run, "sr-forget", {"uuid": s})))
     for pbd in pbds:
         if pbd["uuid"] in owned.plugged_pbds and pbd["currently-attached"] == "true":
-            engine.do("unplug:%s" % pbd["uuid"], "unplug PBD %s" % pbd["uuid"],
-                      lambda p=pbd: xe.run("pbd-unplug", {"uuid": p["uuid"]}),
-                      commands=[xe.argv("pbd-unplug", {"uuid": pbd["uuid"]})])
+            engine.do(_unplug_step(pbd))
     existing_secrets = set(xe.uuids("secret")) if owned.secrets else set()
     for secret in sorted(owned.secrets & existing_secrets):
         # Only once the SRs whose PBDs named it are forgotten.
-        engine.do("destroy:secret:%s" % secret, "destroy the run's CHAP secret",
-                  lambda s=secret: _gone_ok(xe.run, "secret-destroy", {"uuid": s}),
-                  commands=[xe.argv("secret-destroy", {"uuid": secret})])
+        engine.do(_destroy_step(xe, "secret", secret, "destroy the run's CHAP secret"))
     if owned.networks:
         in_use = {v["network-uuid"] for v in xe.list("vif", params=("network-uuid",))}
         in_use |= {p["network-uuid"] for p in xe.list("pif", params=("network-uuid",))}
         for network in sorted(owned.networks & set(xe.uuids("network")) - in_use):
-            engine.do("destroy:network:%s" % network, "destroy network %s" % network,
-                      lambda n=network: _gone_ok(xe.run, "network-destroy", {"uuid": n}),
-                      commands=[xe.argv("network-destroy", {"uuid": network})])
+            engine.do(_destroy_step(xe, "network", network, "destroy network %s" % network))
     if survey.ha:
         params = {"heartbeat-sr-uuids": owned.ha["heartbeat_srs"]}
 
@@ -392,8 +378,19 @@ def _apply(xe, engine, owned, survey, pool, progress):
             if owned.ha.get("tolerate") is not None:
                 xe.param_set("pool", pool.uuid,
                              {"ha-host-failures-to-tolerate": owned.ha["tolerate"]})
-        engine.do("ha:enable", "enable HA again", enable_ha,
-                  commands=[xe.argv("pool-ha-enable", params)])
+        engine.do(Step("ha:enable", "enable HA again", [Call("pool-ha-enable", params)],
+                       action=enable_ha))
+
+
+def _destroy_step(xe, cls, uuid, description):
+    return Step(step_id("destroy", cls, uuid), description,
+                [Call("%s-destroy" % cls, {"uuid": uuid})],
+                action=lambda: _gone_ok(xe.run, "%s-destroy" % cls, {"uuid": uuid}))
+
+
+def _unplug_step(pbd):
+    return Step(step_id("unplug", pbd["uuid"]), "unplug PBD %s" % pbd["uuid"],
+                [Call("pbd-unplug", {"uuid": pbd["uuid"]})])
 
 
 def _gone_ok(run, command, params):

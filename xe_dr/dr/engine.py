@@ -1,8 +1,8 @@
 """Applying a plan step by step through the journal, once across crashes and resumes.
 
-Every step has a stable id (``recover:vm:<uuid>``, ``start:group:3``...). Before a step
-starts, a "begin" entry is fsync'd; after it ends, "done" (with its result) or "failed".
-On resume:
+Every step (xe_dr/dr/steps.py) has a stable id (``recover:vm:<uuid>``, ``attach:<SCSIid>``...).
+Before a step starts, a "begin" entry is fsync'd; after it ends, "done" (with its result) or
+"failed". On resume:
 
 - a step journaled "done" is not run again; its recorded result is returned;
 - a step journaled "begin" with no end was interrupted: its ``reconcile`` callable asks the
@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from xe_dr.errors import XeDrError
 from xe_dr.journal import BEGIN, DONE, FAILED, NOTE, StateWriteError
+from xe_dr.dr.steps import SOURCE
 from xe_dr.redact import redact_argv
 
 
@@ -31,19 +32,22 @@ class StepFailed(XeDrError):
 
 
 class Engine(object):
-    """Runs steps of one run. ``dry_run`` records nothing and runs nothing but reads.
+    """Applies the steps (xe_dr/dr/steps.py) of one run through ``xe``. ``dry_run`` records
+    nothing and runs nothing: it lists the steps it is given (``planned``).
 
     ``on_event(kind, step, info)`` lets the presentation layer show progress.
     """
 
-    def __init__(self, run, dry_run=False, on_event=None):
+    def __init__(self, run, xe=None, dry_run=False, on_event=None, source_xe=None):
         self.run = run
+        self.xe = xe
+        self.source_xe = source_xe  # where calls ``at`` SOURCE run
         self.dry_run = dry_run
         self.on_event = on_event or (lambda kind, step, info: None)
         self._states = run.step_states() if run is not None else {}
         self._lock = threading.Lock()
         self.failures = []   # StepFailed of this invocation
-        self.planned = []    # (step, description) seen in dry-run mode
+        self.planned = []    # Step.to_json() of the steps seen in dry-run mode
 
     def state_of(self, step):
         entry = self._states.get(step)
@@ -74,52 +78,60 @@ class Engine(object):
             return entry.get("data") or {}
         return None
 
-    def do(self, step, description, action, reconcile=None, commands=(), begin_data=None):
-        """Run ``action()`` for ``step`` unless the journal shows it done; return its result.
+    def _xe_for(self, call):
+        return self.source_xe if call.at == SOURCE else self.xe
 
-        ``commands`` are the xe commands the step will run (for dry runs and runbooks).
-        ``begin_data`` is journaled with "begin" (see :meth:`begun`).
-        Raises StepFailed when the action fails.
+    def argv(self, call):
+        """The argv of one of a step's calls, secrets redacted (none reach argv anyway)."""
+        return redact_argv(self._xe_for(call).argv(call.command, call.params, call.flags))
+
+    def do(self, step):
+        """Apply ``step`` (a Step) unless the journal shows it done; return its result.
+
+        Raises StepFailed when it fails.
         """
         if self.dry_run:
             with self._lock:
-                self.planned.append({"step": step, "description": description,
-                                     "commands": [list(c) for c in commands]})
+                self.planned.append(step.to_json(self.argv))
             return None
-        state = self.state_of(step)
+        state = self.state_of(step.id)
         if state == DONE:
-            self.on_event("skipped", step, description)
-            return self.result_of(step)
+            self.on_event("skipped", step.id, step.description)
+            return self.result_of(step.id)
         # An interrupted step, and a failed one too: a failure can leave the outcome unknown
         # (a dropped connection) or come after the change was made, so the pool is asked
         # before the step runs again.
-        if state in (BEGIN, FAILED) and reconcile is not None:
-            found = reconcile()
+        if state in (BEGIN, FAILED) and step.reconcile is not None:
+            found = step.reconcile()
             if found is not None:
-                self.record(DONE, step, result=found, reconciled=True)
-                self.on_event("reconciled", step, description)
+                self.record(DONE, step.id, result=found, reconciled=True)
+                self.on_event("reconciled", step.id, step.description)
                 return found
-        data = dict(begin_data or {})
-        if commands:
-            # What will run, for the report and the audit trail (secrets never reach argv;
-            # redacted all the same).
-            data["commands"] = [redact_argv(c) for c in commands]
-        self.record(BEGIN, step, description=description, **data)
-        self.on_event("begin", step, description)
+        data = dict(step.begin_data or {})
+        if step.calls:
+            # What will run, for the report and the audit trail.
+            data["commands"] = [self.argv(c) for c in step.calls]
+        self.record(BEGIN, step.id, description=step.description, **data)
+        self.on_event("begin", step.id, step.description)
         try:
-            result = action()
+            result = step.action() if step.action is not None else self._run_calls(step)
         except StateWriteError:
             raise  # the journal cannot be written: stop here, as if interrupted
         except XeDrError as cause:
-            failure = StepFailed(step, cause)
-            self.record(FAILED, step, error=failure.message)
+            failure = StepFailed(step.id, cause)
+            self.record(FAILED, step.id, error=failure.message)
             with self._lock:
                 self.failures.append(failure)
-            self.on_event("failed", step, failure.message)
+            self.on_event("failed", step.id, failure.message)
             raise failure
-        self.record(DONE, step, result=result)
-        self.on_event("done", step, description)
+        self.record(DONE, step.id, result=result)
+        self.on_event("done", step.id, step.description)
         return result
+
+    def _run_calls(self, step):
+        for call in step.calls:
+            self._xe_for(call).run(call.command, call.params, flags=call.flags)
+        return None
 
     def do_many(self, items, parallel, fn):
         """Call ``fn(item)`` for every item, at most ``parallel`` at once.

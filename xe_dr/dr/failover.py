@@ -42,6 +42,7 @@ from xe_dr.dr.inventory import (find_metadata_copies, learn_membership,
 from xe_dr.dr.plan import BLOCKING, CONFIRM, WARNING, Check, Item, select
 from xe_dr.dr.plugin import PLUGIN, call_json, malformed, plugin_version
 from xe_dr.dr.source import SourcePhase
+from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.dr.storage import probe
 from xe_dr.errors import (ConfigError, TemporaryError, UnreachableError, UsageError,
                           XeDrError)
@@ -52,6 +53,9 @@ from xe_dr.marks import RUN_KIND_TAG, RUN_TAG
 from xe_dr.pool import read_hosts, read_pool
 
 MODES = ("failover", "test", "failback")
+# What a step's calls name in place of a value the step learns when it runs.
+NEW_NETWORK = "<the new network>"
+RECOVERED_VMS = "<each VM recovered>"
 # The most objects one plugin call recovers at once (the plugin's MAX_PARALLEL; version 1
 # of the plugin accepted 16).
 PLUGIN_PARALLEL = {"1": 16}
@@ -192,7 +196,7 @@ class Failover(SourcePhase, StoragePhase):
         """--dry-run: everything but changes. Returns the report (plan, checks, commands)."""
         self.pool = read_pool(self.xe)
         self.hosts = read_hosts(self.xe)
-        self.engine = Engine(None, dry_run=True)
+        self.engine = Engine(None, xe=self.xe, dry_run=True, source_xe=self.source_xe)
         self.report["checks"] = [c.to_json() for c in self._early_checks()]
         self._before_the_first_change()
         self._storage()
@@ -232,7 +236,7 @@ class Failover(SourcePhase, StoragePhase):
         try:
             # Everything checkable without a change, before a new run exists: a usage error
             # here leaves nothing behind.
-            self.engine = Engine(self.run)
+            self.engine = Engine(self.run, xe=self.xe, source_xe=self.source_xe)
             source_plan = self._before_the_first_change()
             if resume_id:
                 if corrected is not None:
@@ -251,7 +255,8 @@ class Failover(SourcePhase, StoragePhase):
             lock.release()  # a run refused, or one that cannot be recorded, leaves no claim
             raise
         self.report["run"] = self.run.id
-        self.engine = Engine(self.run, on_event=self._on_event)
+        self.engine = Engine(self.run, xe=self.xe, on_event=self._on_event,
+                             source_xe=self.source_xe)
         try:
             early = self._early_checks()
             self.report["checks"] = [c.to_json() for c in early]
@@ -496,12 +501,19 @@ class Failover(SourcePhase, StoragePhase):
         cleanup without the journal can tell a test's objects from production ones."""
         return {RUN_TAG: self.run.id if self.run else "RUN", RUN_KIND_TAG: self.opts.mode}
 
-    def _tag_argv(self, cls, uuid):
-        return self.xe.argv("%s-param-set" % cls, {"uuid": uuid, "other-config": self._marks()})
+    def _tag_call(self, cls, uuid):
+        return Call("%s-param-set" % cls, {"uuid": uuid, "other-config": self._marks()})
 
     def _tag(self, cls, uuid):
-        self.xe.param_set(cls, uuid, {"other-config": self._marks()})
+        call = self._tag_call(cls, uuid)
+        self.xe.run(call.command, call.params)
         return uuid
+
+    def _tag_step(self, cls, uuid, name=None):
+        """Mark an object this run made or brought in as the run's (cleanup finds it so)."""
+        return Step(step_id("tag", cls, uuid), "tag %s %s" % (
+            {"sr": "SR"}.get(cls, cls), name or uuid), [self._tag_call(cls, uuid)],
+            action=lambda: self._tag(cls, uuid))
 
     # -- phases 2-7 ---------------------------------------------------------------------------
     def _sources(self):
@@ -608,9 +620,13 @@ class Failover(SourcePhase, StoragePhase):
         target = self._target_facts()
         # The SRs this run brings in: they must not be attached at the source any more.
         srs = sorted({sr for entry in self.report["storage"] for key in (
-            "introduced", "plugged", "already_attached") for sr in entry[key]})
+            "introduced", "plugged", "already_attached", "planned") for sr in entry.get(key, ())})
         attached = {p["sr-uuid"] for p in self.xe.list(
             "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
+        # A dry run counts the SRs its attach steps would bring in as attached: the plan goes
+        # on to what the run would recover from them.
+        planned = {sr for entry in self.report["storage"] for sr in entry.get("planned", ())}
+        attached |= planned
         mode = self.opts.mode
         result = list(self._early_checks())
         result += checks_.check_versions(target, list(by_vdi.values()))
@@ -622,7 +638,7 @@ class Failover(SourcePhase, StoragePhase):
         # Only where the SRs are attached: a disk on a missing SR is that SR's verdict.
         _exclude_failing(items, result)
         result += checks_.check_disks([i for i in items if not i.excluded], by_vdi,
-                                      self.opts.force)
+                                      self.opts.force, unscanned=planned)
         # Networks and capacity count only what will really be recovered: objects failing a
         # check of their own are left out first.
         _exclude_failing(items, result)
@@ -678,14 +694,38 @@ class Failover(SourcePhase, StoragePhase):
             params["MTU"] = str(entry["mtu"])
         return params
 
-    def _network_steps(self, entry):
-        """(step, description, commands) of making ``entry``'s network."""
+    def _network_step(self, entry):
+        """The step making ``entry``'s network (its action and reconcile when it runs)."""
         verb = "for the recovery (its VIFs then go to %s)" % entry["target"] \
             if entry["action"] == networks_.TRANSIENT else "for the VMs on it"
-        return ("network:create:%s" % entry["name_label"],
-                "create network %s %s" % (entry["name_label"], verb),
-                [self.xe.argv("network-create", self._network_params(entry)),
-                 self._tag_argv("network", "<the new network>")])
+        step = step_id("network", "create", entry["name_label"])
+        transient = entry["action"] == networks_.TRANSIENT
+
+        def create():
+            uuid = self.xe.value("network-create", self._network_params(entry))
+            self._tag("network", uuid)
+            return {"uuid": uuid, "name_label": entry["name_label"],
+                    "transient": transient, "target": entry["target"]}
+
+        def reconcile():
+            networks = self.xe.list("network", params=("uuid", "name-label", "other-config"))
+            begun = self.engine.begun(step) or {}
+            before = set(begun.get("before") or ())
+            for net in networks:
+                if net.get("name-label") == entry["name_label"] and net["uuid"] not in before:
+                    if RUN_TAG not in net.get("other-config", ""):
+                        self._tag("network", net["uuid"])
+                    return {"uuid": net["uuid"], "name_label": entry["name_label"],
+                            "transient": begun.get("transient", False),
+                            "target": begun.get("target")}
+            return None
+
+        return Step(step, "create network %s %s" % (entry["name_label"], verb),
+                    [Call("network-create", self._network_params(entry)),
+                     self._tag_call("network", NEW_NETWORK)],
+                    action=create, reconcile=reconcile,
+                    begin_data={"before": sorted(self._networks_before),
+                                "transient": transient, "target": entry["target"]})
 
     def _prepare_networks(self, items):
         """Make, before any recovery, every network the plan creates that an object still to
@@ -697,35 +737,8 @@ class Failover(SourcePhase, StoragePhase):
         for entry in networks_.to_create(self._network_plan):
             if not pending & set(entry["objects"]):
                 continue
-            step, description, commands = self._network_steps(entry)
-            transient = entry["action"] == networks_.TRANSIENT
-
-            def create(entry=entry, transient=transient):
-                uuid = self.xe.value("network-create", self._network_params(entry))
-                self._tag("network", uuid)
-                return {"uuid": uuid, "name_label": entry["name_label"],
-                        "transient": transient, "target": entry["target"]}
-
-            def reconcile(entry=entry, step=step):
-                networks = self.xe.list("network", params=("uuid", "name-label",
-                                                           "other-config"))
-                begun = self.engine.begun(step) or {}
-                before = set(begun.get("before") or ())
-                for net in networks:
-                    if net.get("name-label") == entry["name_label"] and \
-                            net["uuid"] not in before:
-                        if RUN_TAG not in net.get("other-config", ""):
-                            self._tag("network", net["uuid"])
-                        return {"uuid": net["uuid"], "name_label": entry["name_label"],
-                                "transient": begun.get("transient", False),
-                                "target": begun.get("target")}
-                return None
-
             try:
-                self.engine.do(step, description, create, reconcile, commands=commands,
-                               begin_data={"before": sorted(self._networks_before),
-                                           "transient": transient,
-                                           "target": entry["target"]})
+                self.engine.do(self._network_step(entry))
             except StepFailed as failure:
                 fix = "create it here ('xe network-create name-label=%s') or map it " \
                       "(--map-network '%s=NETWORK'), then resume with 'xe-dr %s --resume %s'" \
@@ -761,18 +774,19 @@ class Failover(SourcePhase, StoragePhase):
         present = {n["uuid"] for n in networks}
         in_use = {v["network-uuid"] for v in self.xe.list("vif", params=("network-uuid",))}
         in_use |= {p["network-uuid"] for p in self.xe.list("pif", params=("network-uuid",))}
-        def drop(uuid):
-            self.xe.run("network-destroy", {"uuid": uuid})
-            return uuid
-
         for uuid in sorted(set(created) & present - in_use):
-            self.engine.do("network:drop:%s" % uuid, "remove network %s (%s)" % (
-                created[uuid]["name_label"], "its VIFs went to %s" % created[uuid]["target"]
-                if created[uuid].get("transient") else "no recovered VM uses it"),
-                lambda uuid=uuid: drop(uuid),
+            self.engine.do(Step(
+                step_id("network", "drop", uuid), "remove network %s (%s)" % (
+                    created[uuid]["name_label"], "its VIFs went to %s" % created[uuid]["target"]
+                    if created[uuid].get("transient") else "no recovered VM uses it"),
+                [Call("network-destroy", {"uuid": uuid})],
+                action=lambda uuid=uuid: self._destroyed("network", uuid),
                 reconcile=lambda uuid=uuid: None if uuid in self.xe.uuids(
-                    "network", filters={"uuid": uuid}) else uuid,
-                commands=[self.xe.argv("network-destroy", {"uuid": uuid})])
+                    "network", filters={"uuid": uuid}) else uuid))
+
+    def _destroyed(self, cls, uuid):
+        self.xe.run("%s-destroy" % cls, {"uuid": uuid})
+        return uuid
 
     def _network_report(self):
         """What became of each network of the plan, for the report; and what to tell."""
@@ -804,25 +818,17 @@ class Failover(SourcePhase, StoragePhase):
                                    entry["local_name"]))
 
     def _plan_steps(self, items):
+        """The dry run: the steps the run would take, built as the run builds them."""
         for entry in networks_.to_create(self._network_plan):
             if any(not i.excluded and i.uuid in entry["objects"] for i in items):
-                step, description, commands = self._network_steps(entry)
-                self.engine.do(step, description, None, commands=commands)
-        force = {"force": "true"} if self.opts.force else {}
+                self.engine.do(self._network_step(entry))
         for item in items:
-            if item.excluded:
-                continue
-            params = dict({"uuid": item.uuid, "database": {"vdi-uuid": item.vdi}}, **force)
-            self.engine.do(item.step, "recover %s %s" % (item.kind, item.name_label), None,
-                           commands=[self.xe.argv("%s-recover" % item.kind, params)])
+            if not item.excluded:
+                self.engine.do(self._recover_step(item))
         if self.opts.power != "none":
-            paused = {"paused": "true"} if self.opts.power == "paused" else {}
             for item in sorted((i for i in items if not i.excluded),
                                key=lambda i: (i.kind != "appliance", i.order)):
-                self.engine.do("start:%s:%s" % (item.kind, item.uuid),
-                               "start %s %s" % (item.kind, item.name_label), None,
-                               commands=[self.xe.argv("%s-start" % item.kind,
-                                                      dict({"uuid": item.uuid}, **paused))])
+                self.engine.do(self._start_step(item))
 
     def _disable_ha(self):
         """Remember how HA was set up (heartbeat SRs, failures to tolerate) so that cleanup
@@ -847,8 +853,8 @@ class Failover(SourcePhase, StoragePhase):
             off = self.xe.param_get("pool", self.pool.uuid, "ha-enabled") == "false"
             return setup if off else None
 
-        self.engine.do(step, "disable HA for the test", disable, reconcile,
-                       commands=[self.xe.argv("pool-ha-disable")], begin_data=setup)
+        self.engine.do(Step(step, "disable HA for the test", [Call("pool-ha-disable")],
+                            action=disable, reconcile=reconcile, begin_data=setup))
 
     # -- phase 4: recovery --------------------------------------------------------------------
     def _waves(self, items):
@@ -951,21 +957,24 @@ class Failover(SourcePhase, StoragePhase):
                     recovered[item.uuid] = result
         return recovered
 
-    def _recover_params(self, item):
+    def _recover_step(self, item):
+        """Recover one vApp or VM with plain xe, then tag its VMs (their uuids are known
+        once it is recovered)."""
         params = {"uuid": item.uuid, "database": {"vdi-uuid": item.vdi}}
         if self.opts.force:
             params["force"] = "true"
-        return params
+        call = Call("%s-recover" % item.kind, params)
 
-    def _recover_one(self, item):
         def action():
-            self.xe.run("%s-recover" % item.kind, self._recover_params(item))
+            self.xe.run(call.command, call.params)
             return self._tag_recovered(item)
 
-        return self.engine.do(item.step, "recover %s %s" % (item.kind, item.name_label), action,
-                              reconcile=lambda: self._find_recovered(item),
-                              commands=[self.xe.argv("%s-recover" % item.kind,
-                                                     self._recover_params(item))])
+        return Step(item.step, "recover %s %s" % (item.kind, item.name_label),
+                    [call, self._tag_call("vm", RECOVERED_VMS)], action=action,
+                    reconcile=lambda: self._find_recovered(item))
+
+    def _recover_one(self, item):
+        return self.engine.do(self._recover_step(item))
 
     def _recovered_vms(self, item):
         if item.kind == "vm":
@@ -1016,8 +1025,8 @@ class Failover(SourcePhase, StoragePhase):
                 "keep": self.plugin_keep or "",
                 "vms": json.dumps([i.uuid for i in pending if i.kind == "vm"]),
                 "appliances": json.dumps([i.uuid for i in pending if i.kind == "appliance"])}
-        call = self.xe.argv("host-call-plugin", {"host-uuid": self.pool.master, "plugin": PLUGIN,
-                                                  "fn": "recover", "args": args})
+        call = self.engine.argv(Call("host-call-plugin", {
+            "host-uuid": self.pool.master, "plugin": PLUGIN, "fn": "recover", "args": args}))
         for item in pending:
             self.engine.record("begin", item.step, description="recover %s %s" % (
                 item.kind, item.name_label), via="plugin", commands=[call])
@@ -1058,9 +1067,7 @@ class Failover(SourcePhase, StoragePhase):
         for net in networks:  # networks xapi created during the import itself (§2.6)
             if net["uuid"] not in self._networks_before and net["uuid"] not in created and \
                     RUN_TAG not in net.get("other-config", ""):
-                self.engine.do("tag:network:%s" % net["uuid"], "tag network %s" % net[
-                    "name-label"], lambda uuid=net["uuid"]: self._tag("network", uuid),
-                    commands=[self._tag_argv("network", net["uuid"])])
+                self.engine.do(self._tag_step("network", net["uuid"], net["name-label"]))
         if not self.opts.network_map:
             return
         by_name = dict((n["name-label"], n) for n in networks if n["uuid"] not in created)
@@ -1086,14 +1093,13 @@ class Failover(SourcePhase, StoragePhase):
                 n for n in networks if n["uuid"] == target_name)
             if target["uuid"] == vif["network-uuid"]:
                 continue
-            self.engine.do("remap:%s" % vif["uuid"], "move VIF %s of VM %s to %s" % (
-                vif["device"], vif["vm-uuid"], target["name-label"]),
-                lambda vif=vif, target=target: self._move_vif(vif, target["uuid"]),
-                commands=[self.xe.argv("vif-destroy", {"uuid": vif["uuid"]}),
-                          self.xe.argv("vif-create", {"vm-uuid": vif["vm-uuid"],
-                                                      "network-uuid": target["uuid"],
-                                                      "device": vif["device"],
-                                                      "mac": vif["MAC"]})])
+            self.engine.do(Step(
+                step_id("remap", vif["uuid"]), "move VIF %s of VM %s to %s" % (
+                    vif["device"], vif["vm-uuid"], target["name-label"]),
+                [Call("vif-destroy", {"uuid": vif["uuid"]}),
+                 Call("vif-create", {"vm-uuid": vif["vm-uuid"], "network-uuid": target["uuid"],
+                                     "device": vif["device"], "mac": vif["MAC"]})],
+                action=lambda vif=vif, target=target: self._move_vif(vif, target["uuid"])))
 
     def _source_network(self, vif, created, names):
         """The name of the source network a recovered VIF was on: the plugin says it per
@@ -1130,7 +1136,6 @@ class Failover(SourcePhase, StoragePhase):
         if self.opts.power == "none":
             return {}
         paused = self.opts.power == "paused"
-        extra = {"paused": "true"} if paused else {}
         started = {}
         lock = threading.Lock()
         wanted = [i for i in items if not i.excluded and (i.uuid in recovered or
@@ -1138,21 +1143,7 @@ class Failover(SourcePhase, StoragePhase):
         self.progress.phase("start" if not paused else "start paused", len(wanted), "start:")
 
         def start(item):
-            def action():
-                self.xe.run("%s-start" % item.kind, dict({"uuid": item.uuid}, **extra))
-                return time.time()
-
-            def reconcile():
-                states = {r["power-state"] for r in self.xe.list(
-                    "vm", params=("uuid", "power-state"),
-                    filters={"uuid": item.uuid} if item.kind == "vm"
-                    else {"appliance": item.uuid})}
-                return time.time() if states and states <= {"running", "paused"} else None
-
-            result = self.engine.do("start:%s:%s" % (item.kind, item.uuid), "start %s %s" % (
-                item.kind, item.name_label), action, reconcile,
-                commands=[self.xe.argv("%s-start" % item.kind, dict({"uuid": item.uuid},
-                                                                    **extra))])
+            result = self.engine.do(self._start_step(item))
             with lock:
                 started[item.uuid] = result
             return result
@@ -1189,6 +1180,25 @@ class Failover(SourcePhase, StoragePhase):
                 thread.join()
         return started
 
+    def _start_step(self, item):
+        """Start a recovered vApp or standalone VM (paused with --power paused)."""
+        call = Call("%s-start" % item.kind, dict(
+            {"uuid": item.uuid}, **({"paused": "true"} if self.opts.power == "paused" else {})))
+
+        def action():
+            self.xe.run(call.command, call.params)
+            return time.time()
+
+        def reconcile():
+            states = {r["power-state"] for r in self.xe.list(
+                "vm", params=("uuid", "power-state"),
+                filters={"uuid": item.uuid} if item.kind == "vm" else {"appliance": item.uuid})}
+            return time.time() if states and states <= {"running", "paused"} else None
+
+        return Step(step_id("start", item.kind, item.uuid), "start %s %s" % (
+            item.kind, item.name_label), [call], action=action, reconcile=reconcile,
+            group=None if item.kind == "appliance" else item.order)
+
     def _guarded(self, start, item):
         try:
             start(item)
@@ -1203,11 +1213,11 @@ class Failover(SourcePhase, StoragePhase):
         for entry in self.report["storage"]:
             task = entry.get("task")
             if task:
-                self.engine.do("drtask-destroy:%s" % task, "destroy DR task %s" % task,
-                               lambda task=task: self.xe.run("drtask-destroy", {"uuid": task}),
-                               reconcile=lambda task=task: None if task in self.xe.uuids(
-                                   "drtask") else task,
-                               commands=[self.xe.argv("drtask-destroy", {"uuid": task})])
+                self.engine.do(Step(
+                    step_id("drtask-destroy", task), "destroy DR task %s" % task,
+                    [Call("drtask-destroy", {"uuid": task})],
+                    reconcile=lambda task=task: None if task in self.xe.uuids(
+                        "drtask") else task))
         self.report["todo"].append(
             "protect this pool so that failback is possible: 'xe-dr replication enable SR...' "
             "on SRs the array mirrors back to the other site")

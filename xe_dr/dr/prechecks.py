@@ -377,12 +377,15 @@ def check_networks(entries, unknown=False):
     return checks
 
 
-def check_disks(items, sources_by_vdi, force):
+def check_disks(items, sources_by_vdi, force, unscanned=()):
     """Every non-CD disk of every VM is here (xapi finds a disk by its SR and location,
     xen-api ocaml/xapi/import.ml). A missing one fails the recovery with VDI_LOCATION_MISSING,
     or, with force, recovers the VM *without* that disk: xe-dr refuses that VM, naming the
     disk. The plugin tells the disks; without it a recovery with --force is refused, because
-    nothing else can check them (the asserts check SRs and PBDs, not disks)."""
+    nothing else can check them (the asserts check SRs and PBDs, not disks).
+
+    ``unscanned``: SRs a dry run would attach and scan first; their disks are known only
+    then, so they are not counted missing (the run checks them after its scan)."""
     checks = []
     for item in items:
         source = sources_by_vdi[item.vdi]
@@ -399,7 +402,8 @@ def check_disks(items, sources_by_vdi, force):
             continue
         missing = ["%s: disk %s (%s) on SR %s" % (vm.name_label, d.get("name_label") or "?",
                                                   d["vdi"], d["sr"])
-                   for vm in vms for d in vm.disks if not d.get("here")]
+                   for vm in vms for d in vm.disks
+                   if not d.get("here") and d["sr"] not in unscanned]
         if missing:
             checks.append(Check("disks:%s" % item.uuid, BLOCKING, "%s has disks that are "
                                 "not here: %s" % (item.name_label, "; ".join(missing)),

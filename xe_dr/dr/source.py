@@ -2,6 +2,7 @@
 their LUNs back. A mixin of :class:`xe_dr.dr.failover.Failover` (it uses the run's engine,
 options, source_xe and progress)."""
 
+from xe_dr.dr.steps import SOURCE, Call, Step, step_id
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.marks import RUN_TAG
 from xe_dr.runner import CommandTimedOut
@@ -170,28 +171,28 @@ class SourcePhase(object):
                             if r["power-state"] != "halted"]
 
         def stop_app(app):
-            return self.engine.do(
-                "source-shutdown:appliance:%s" % app["uuid"], "shut down vApp %s at the "
-                "source" % app["name-label"],
-                lambda: clean_or_hard(
+            return self.engine.do(Step(
+                step_id("source-shutdown", "appliance", app["uuid"]),
+                "shut down vApp %s at the source" % app["name-label"],
+                [Call("appliance-shutdown", {"uuid": app["uuid"]}, at=SOURCE)],
+                action=lambda: clean_or_hard(
                     "vApp", app, lambda: xe.run("appliance-shutdown", {"uuid": app["uuid"]},
                                                 timeout=budget * max(1, len(app.get(
                                                     "members") or ()))),
                     lambda: sorted(running({"appliance": app["uuid"]})(),
                                    key=lambda v: -int(v.get("order") or 0))),
-                reconcile=lambda: halted({"appliance": app["uuid"]}),
-                commands=[xe.argv("appliance-shutdown", {"uuid": app["uuid"]})])
+                reconcile=lambda: halted({"appliance": app["uuid"]})))
 
         def stop_vm(vm):
-            return self.engine.do(
-                "source-shutdown:vm:%s" % vm["uuid"], "shut down VM %s at the source" %
-                vm["name-label"],
-                lambda: clean_or_hard(
+            return self.engine.do(Step(
+                step_id("source-shutdown", "vm", vm["uuid"]),
+                "shut down VM %s at the source" % vm["name-label"],
+                [Call("vm-shutdown", {"uuid": vm["uuid"]}, at=SOURCE)],
+                action=lambda: clean_or_hard(
                     "VM", vm, lambda: xe.run("vm-shutdown", {"uuid": vm["uuid"]},
                                              timeout=budget),
                     running({"uuid": vm["uuid"]})),
-                reconcile=lambda: halted({"uuid": vm["uuid"]}),
-                commands=[xe.argv("vm-shutdown", {"uuid": vm["uuid"]})])
+                reconcile=lambda: halted({"uuid": vm["uuid"]})))
 
         self.engine.do_many(plan.apps, self.opts.parallel, stop_app)
         groups = {}
@@ -217,12 +218,12 @@ class SourcePhase(object):
         them; its last write recorded the VMs halted."""
         xe = self.source_xe
         for pbd in plan.pbds:
-            self.engine.do(
-                "source-detach:%s" % pbd["uuid"], "unplug SR %s at the source" %
+            self.engine.do(Step(
+                step_id("source-detach", pbd["uuid"]), "unplug SR %s at the source" %
                 plan.srs[pbd["sr-uuid"]]["name-label"],
-                lambda pbd=pbd: xe.run("pbd-unplug", {"uuid": pbd["uuid"]}) or True,
-                commands=[xe.argv("pbd-unplug", {"uuid": pbd["uuid"]})],
+                [Call("pbd-unplug", {"uuid": pbd["uuid"]}, at=SOURCE)],
+                action=lambda pbd=pbd: xe.run("pbd-unplug", {"uuid": pbd["uuid"]}) or True,
                 reconcile=lambda pbd=pbd: True if not xe.list(
                     "pbd", params=("uuid",), filters={"uuid": pbd["uuid"],
                                                       "currently-attached": "true"})
-                else None)
+                else None))

@@ -27,9 +27,9 @@ from xe_dr.dr.failover import MOST_STARTS_AT_ONCE
 from xe_dr.errors import UsageError
 from xe_dr.report.text import clean
 
-from xe_dr.marks import RUN_KIND_TAG, RUN_TAG
+from xe_dr.marks import RUN_KIND_TAG, RUN_TAG, step_parts
+
 _UUID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,63}$")
-_PARAM = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]*=")
 MODE_TEXT = {"failover": "failover", "test": "test failover"}
 EXIT_NO_ITEMS = 3
 
@@ -64,24 +64,20 @@ def _excluded_by(checks, uuid):
 
 
 def _attach_steps(plan):
-    """{lun: (type, [device-config args], [whitelist])} and [pbd uuids] from the plan."""
+    """{lun: (type, [device-config args], [whitelist])} and [pbd uuids], read from the fields
+    of the plan's attach and plug steps (their calls, as the run would make them)."""
     attach, plugs = {}, []
     for step in plan.get("commands") or ():
-        name = step.get("step") or ""
-        for argv in step.get("commands") or ():
-            if name.startswith("attach:") and len(argv) > 2 and argv[1] == "drtask-create":
-                sr_type, config, whitelist = None, [], []
-                for arg in argv[2:]:
-                    key, _, value = arg.partition("=")
-                    if key == "type":
-                        sr_type = value
-                    elif key == "sr-whitelist":
-                        whitelist = [_uuid(v, "SR uuid") for v in value.split(",") if v]
-                    elif _PARAM.match(arg):
-                        config.append(arg)
-                attach[name.split(":", 1)[1]] = (sr_type, config, whitelist)
-            elif name.startswith("plug:") and len(argv) > 2 and argv[1] == "pbd-plug":
-                plugs.append(_uuid(name.split(":", 1)[1], "PBD uuid"))
+        kind, arg = step_parts(step.get("step") or "", 2)
+        for call in step.get("calls") or ():
+            params = call.get("params") or {}
+            if kind == "attach" and call.get("xe") == "drtask-create":
+                config = ["device-config:%s=%s" % kv for kv in sorted(
+                    (params.get("device-config") or {}).items())]
+                whitelist = [_uuid(v, "SR uuid") for v in params.get("sr-whitelist") or ()]
+                attach[arg] = (params.get("type"), config, whitelist)
+            elif kind == "plug" and call.get("xe") == "pbd-plug":
+                plugs.append(_uuid(params.get("uuid"), "PBD uuid"))
     return attach, plugs
 
 
