@@ -15,14 +15,12 @@ run or xapi created (once no VIF or PIF uses them), and enable HA again if the r
 it.
 """
 
-import time
-
+from xe_dr.dr import lifecycle
 from xe_dr.dr.engine import Engine
-from xe_dr.dr.lock import RunLock
 from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import NoInputError, UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
-from xe_dr.journal import DONE, NOTE, Run, StateWriteError, new_run_id
+from xe_dr.journal import DONE, Run, StateWriteError, new_run_id
 from xe_dr.marks import DISPOSABLE_KINDS, RUN_KIND_TAG, RUN_TAG, is_runbook_id
 from xe_dr.pool import read_pool
 from xe_dr.xe.records import parse_map
@@ -212,9 +210,10 @@ def _refusal(run_id, kinds, survey, has_journal):
 
 
 def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda text: None,
-            argv=(), transport="", confirm=None, announce=None):
+            argv=(), transport="", confirm=None, announce=None, publish=None):
     """Undo run ``run_id``. When --force overrides a refusal, ``announce(line)`` shows what
-    will be destroyed, one line each, then ``confirm(question, what)`` must say yes."""
+    will be destroyed, one line each, then ``confirm(question, what)`` must say yes.
+    ``publish(run)`` renders the cleanup's report (xe_dr/dr/lifecycle.py)."""
     announce = announce or progress
     pool = read_pool(xe)
     original = _open_original(state_dir, run_id)
@@ -251,23 +250,16 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
                 "%s. Destroy the %d object(s) listed above?" % (refusal, len(survey.lines())),
                 "a forced cleanup"):
             raise XeDrError("not confirmed: nothing was changed")
-    run = None
-    lock = RunLock(state_dir, xe, pool.uuid, note=progress)
+    run, lock = None, None
+    publisher = lifecycle.Publisher(publish, progress)
     if not dry_run:
         cleanup_id = new_run_id("cleanup")
-        lock.acquire(cleanup_id)  # before the run exists: a refused cleanup leaves nothing
-        try:
-            run = Run.create(state_dir, "cleanup", {"pool_uuid": pool.uuid,
-                                                    "pool_name": pool.name_label,
-                                                    "master": pool.master,
-                                                    "transport": transport},
-                             argv=argv, options={"of": run_id, "force": force},
-                             run_id=cleanup_id)
-            if lock.took_over:
-                run.append(NOTE, "stale lock taken over", holder=lock.took_over)
-        except BaseException:
-            lock.release()  # a cleanup that cannot be recorded leaves no claim on the pool
-            raise
+        # The lock before the run exists: a refused cleanup leaves nothing.
+        lock, run = lifecycle.claim(
+            state_dir, xe, pool.uuid, cleanup_id, progress, lambda: Run.create(
+                state_dir, "cleanup", {"pool_uuid": pool.uuid, "pool_name": pool.name_label,
+                                       "master": pool.master, "transport": transport},
+                argv=argv, options={"of": run_id, "force": force}, run_id=cleanup_id))
     engine = Engine(run, xe=xe, dry_run=dry_run)
     report = {"run": run.id if run else None, "of": run_id, "owned": owned.to_json(),
               "destroys": survey.lines(), "kept": survey.kept(), "needs_force": refusal,
@@ -279,38 +271,21 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
         # keeps its report, like a failover's; running cleanup again finishes the job. When
         # the state directory itself failed, nothing more can be written.
         if run is not None and not isinstance(failure, StateWriteError):
-            stopped = isinstance(failure, KeyboardInterrupt)
-            error = None if stopped else failure.one_line()
-            report["outcome"] = "interrupted" if stopped else "failed"
-            report["error"] = error or "interrupted"
             report["failures"] = [f.message for f in engine.failures]
-            try:
-                run.append(NOTE, "stopped", error=error or "interrupted")
-                _finish(run, report, progress, error=error)
-            except StateWriteError:
-                pass  # the reason it stopped is still what the operator sees
+            publisher.stopped(run, report, None if isinstance(failure, KeyboardInterrupt)
+                              else failure, ended=True)
         raise
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
     report["failures"] = [f.message for f in engine.failures]
     if dry_run:
         report["outcome"] = "planned"
         return report, ExitCode.OK
-    report["outcome"] = "failed" if engine.failures else "succeeded"
-    _finish(run, report, progress)
+    publisher.finished(run, report, "failed" if engine.failures else "succeeded")
     if original is not None and not engine.failures:
         original.set_status("cleaned up", cleaned_by=run.id)
     return report, ExitCode.FAILED if engine.failures else ExitCode.OK
-
-
-def _finish(run, report, progress, error=None):
-    extra = {"error": error} if error else {}
-    run.set_status(report["outcome"], ended=time.time(), **extra)
-    run.save("report.json", dict(report, journal=run.entries()))
-    from xe_dr.report import write_default
-    problem = write_default(run)
-    if problem:
-        progress(problem)
 
 
 def _open_original(state_dir, run_id):

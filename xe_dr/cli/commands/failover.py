@@ -107,6 +107,7 @@ def run_mode(ctx, mode):
     from xe_dr.cli.progress import Progress
     from xe_dr.dr.failover import Failover, Options
     from xe_dr.journal import Run
+    from xe_dr.report import write_default
     args = ctx.args
     corrected = None
     if args.resume:
@@ -151,7 +152,7 @@ def run_mode(ctx, mode):
     failover = Failover(ctx.xe, ctx.state_dir, options, ctx.confirm, progress,
                         source_xe=source_xe, chap_passwords=passwords,
                         use_plugin=ctx.use_plugin, argv=redacted_argv(ctx),
-                        transport=ctx.runner.description)
+                        transport=ctx.runner.description, publish=write_default)
     try:
         if args.dry_run:
             report, code = failover.plan()

@@ -1,8 +1,9 @@
 """Phase 1 of a failover: attach the mirrored storage (sr-probe, drtask-create with a
-whitelist, pbd-plug of known SRs), journaled and safe to resume. A mixin of
-:class:`xe_dr.dr.failover.Failover` (it uses the run's engine, options, report and xe)."""
+whitelist, pbd-plug of known SRs), then make xapi see what the SRs hold; journaled and safe
+to resume."""
 
 from xe_dr.dr import fidelity
+from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.guard import TRANSPORT as _TRANSPORT
 from xe_dr.dr.inventory import find_metadata_copies
 from xe_dr.dr.steps import Call, Step, step_id
@@ -13,16 +14,16 @@ from xe_dr.xe.errors import XapiError
 from xe_dr.xe.records import parse_map
 
 
-class StoragePhase(object):
-    def _specs(self, need_passwords=True):
+class StoragePhase(Phase):
+    def specs(self, need_passwords=True):
         """The run's storage as StorageSpecs, with the CHAP passwords given to this
         invocation (never stored). A LUN that needs one that was not given again is a usage
         error when ``need_passwords``, and left out otherwise."""
         specs = []
         for spec_json in self.opts.storage:
             spec = StorageSpec(spec_json["type"], spec_json["device_config"],
-                               self.chap_passwords.get(spec_json["device_config"].get("SCSIid"),
-                                                       self.chap_passwords.get(None)))
+                               self.ctx.chap_passwords.get(spec_json["device_config"].get("SCSIid"),
+                                                       self.ctx.chap_passwords.get(None)))
             if spec_json.get("chap") and not spec.chap_password:
                 if not need_passwords:
                     continue
@@ -31,16 +32,16 @@ class StoragePhase(object):
             specs.append(spec)
         return specs
 
-    def _storage(self):
+    def attach(self):
         known = {r["uuid"]: r for r in self.xe.list(
             "sr", params=("uuid", "name-label", "type", "introduced-by", "other-config"))}
         pbds = self.xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached",
                                            "device-config"))
-        for spec in self._specs():
-            self._attach(spec, known, pbds)
+        for spec in self.specs():
+            self._attach_lun(spec, known, pbds)
         self._make_visible()
 
-    def _attach(self, spec, known, pbds):
+    def _attach_lun(self, spec, known, pbds):
         lun = spec.device_config.get("SCSIid", "?")
         found = _attached_here(spec, known, pbds, self.pool.master)
         if found is None:
@@ -126,7 +127,7 @@ class StoragePhase(object):
         entry["task"] = result["task"]
         entry["introduced"] = result["srs"]
         for sr in result["srs"]:
-            self.engine.do(self._tag_step("sr", sr))
+            self.engine.do(self.ctx.tag_step("sr", sr))
 
     def _make_visible(self):
         """Make xapi see what the attached SRs hold before anything is listed or recovered.

@@ -1,7 +1,7 @@
 """Failback's first phase: stop the selected VMs where they run now (the DR site) and give
-their LUNs back. A mixin of :class:`xe_dr.dr.failover.Failover` (it uses the run's engine,
-options, source_xe and progress)."""
+their LUNs back."""
 
+from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.steps import SOURCE, Call, Step, step_id
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.marks import RUN_TAG
@@ -40,8 +40,8 @@ class SourcePlan(object):
         self.names = names            # {vm uuid: name-label}
 
 
-class SourcePhase(object):
-    def _plan_at_source(self):
+class SourcePhase(Phase):
+    def plan(self):
         """Read the DR site and check, before anything changes, that the selection names VMs
         and vApps there and that the SRs to give back serve no VM left running."""
         xe = self.source_xe
@@ -120,7 +120,7 @@ class SourcePhase(object):
                            key=lambda p: p["host-uuid"] == master)  # the master's last
         return dict((sr, srs[sr]) for sr in wanted), pbds
 
-    def _shutdown_at_source(self, plan):
+    def shut_down(self, plan):
         """Cleanly shut down the selected VMs at the DR site, vApps with appliance-shutdown
         (xapi goes through their order groups downwards) and standalone VMs by descending
         ``order`` groups, so that the metadata replicated back records them halted; then

@@ -1,0 +1,81 @@
+"""The state one failover-like run shares between its phases, and the marks it leaves.
+
+Each phase (storage, source, checks, networks, recovery, start) is a :class:`Phase` over one
+:class:`RunContext`: it reads the run's xe, options, pool, journal engine and report from it,
+and keeps there what later phases or a resume need (the network plan, the plugin's state)."""
+
+from xe_dr.dr.steps import Call, Step, step_id
+from xe_dr.marks import RUN_KIND_TAG, RUN_TAG
+
+
+class RunContext(object):
+    def __init__(self, xe, state_dir, options, confirm, progress, source_xe=None,
+                 chap_passwords=None, use_plugin=True, argv=(), transport=""):
+        self.xe = xe
+        self.state_dir = state_dir
+        self.opts = options
+        self.confirm = confirm
+        self.progress = progress
+        self.source_xe = source_xe
+        self.chap_passwords = chap_passwords or {}   # SCSIid -> password, never stored
+        self.use_plugin = use_plugin
+        self.argv = list(argv)
+        self.transport = transport
+        self.run = None
+        self.engine = None
+        self.pool = None
+        self.hosts = None
+        self.plugin = False  # whether the host plugin reads and recovers
+        self.plugin_parallel = None
+        self.kept = set()  # metadata VDIs whose database the plugin keeps open for this run
+        self.plugin_keep = None  # the key it keeps them under (the run id), when it can
+        self.facts = None  # the prechecks' reads of the target pool (CheckPhase.target_facts)
+        self.report = {"mode": options.mode, "power": options.power, "checks": [],
+                       "storage": [], "sources": [], "items": [], "warnings": [],
+                       "todo": [], "commands": []}
+        self.network_plan = []  # xe_dr/dr/networks.py plan entries
+        self.vm_sources = {}     # foreign VM uuid -> SourceVM
+        self.networks_before = set()
+        self.source_state = None  # how far the source site was checked (xe_dr/dr/guard.py)
+        self.storage_corrected = False  # a resume given other storage options
+
+    def resume_command(self):
+        return "xe-dr %s --resume %s" % (
+            "failback" if self.opts.mode == "failback" else "failover", self.run.id)
+
+    def marks(self):
+        """What marks an object as this run's: the run id, and the run's kind so that a
+        cleanup without the journal can tell a test's objects from production ones."""
+        return {RUN_TAG: self.run.id if self.run else "RUN", RUN_KIND_TAG: self.opts.mode}
+
+    def tag_call(self, cls, uuid):
+        return Call("%s-param-set" % cls, {"uuid": uuid, "other-config": self.marks()})
+
+    def tag(self, cls, uuid):
+        call = self.tag_call(cls, uuid)
+        self.xe.run(call.command, call.params)
+        return uuid
+
+    def tag_step(self, cls, uuid, name=None):
+        """Mark an object this run made or brought in as the run's (cleanup finds it so)."""
+        return Step(step_id("tag", cls, uuid), "tag %s %s" % (
+            {"sr": "SR"}.get(cls, cls), name or uuid), [self.tag_call(cls, uuid)],
+            action=lambda: self.tag(cls, uuid))
+
+
+class Phase(object):
+    """A part of a run, over the run's shared context (read through these properties; what a
+    phase keeps for others it sets on ``self.ctx``)."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    xe = property(lambda self: self.ctx.xe)
+    source_xe = property(lambda self: self.ctx.source_xe)
+    opts = property(lambda self: self.ctx.opts)
+    progress = property(lambda self: self.ctx.progress)
+    run = property(lambda self: self.ctx.run)
+    engine = property(lambda self: self.ctx.engine)
+    pool = property(lambda self: self.ctx.pool)
+    hosts = property(lambda self: self.ctx.hosts)
+    report = property(lambda self: self.ctx.report)

@@ -1,0 +1,83 @@
+"""What a failover-like run is asked to do (kept in run.json so that --resume needs nothing
+else), its constants, and the two ways it stops on purpose."""
+
+from xe_dr.errors import TemporaryError, UsageError, XeDrError
+
+MODES = ("failover", "test", "failback")
+POWER = ("start", "paused", "none")
+# What a step's calls name in place of a value the step learns when it runs.
+NEW_NETWORK = "<the new network>"
+RECOVERED_VMS = "<each VM recovered>"
+# The most objects one plugin call recovers at once (the plugin's MAX_PARALLEL; version 1
+# of the plugin accepted 16).
+PLUGIN_PARALLEL = {"1": 16}
+PLUGIN_PARALLEL_DEFAULT = 32
+# An order group starts as xapi starts a vApp's order group: all of its VMs at once
+# (xapi_vm_appliance.ml, one Async VM.start per VM, then wait for all). Capped, because each
+# start here is an xe process on the admin machine or dom0.
+MOST_STARTS_AT_ONCE = 64
+# Seconds a failback waits for one VM's clean shutdown at the source before it calls the
+# guest uncooperative. xapi itself waits up to 60 s for an acknowledgement and 1200 s in all;
+# five minutes is what an administrator on a bad day will wait per VM (VMs of an order group
+# shut down together).
+DEFAULT_SHUTDOWN_TIMEOUT = 300
+
+
+class Declined(XeDrError):
+    """The operator answered no: the run stops before the change it was asked about."""
+    run_status = "not confirmed"
+
+
+class ArrayStop(TemporaryError):
+    """The run needs the array's hand (a LUN here is still a read-only mirror target): a stop
+    by design, not a failure; it resumes once the array made the LUN writable."""
+    run_status = "waiting for the array"
+
+
+class Options(object):
+    """What the user asked for; kept in run.json so that --resume needs nothing else
+    (but the CHAP password, which is never stored)."""
+
+    FIELDS = ("mode", "all", "vapps", "vms", "exclude", "storage", "srs", "power", "parallel",
+              "network_map", "force", "disable_ha", "protect", "source", "shutdown_timeout",
+              "force_shutdown")
+
+    def __init__(self, mode="failover", all=False, vapps=(), vms=(), exclude=(), storage=(),
+                 srs=(), power=None, parallel=4, network_map=None, force=False,
+                 disable_ha=False, protect=None, source=None,
+                 shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT, force_shutdown=False):
+        if mode not in MODES:
+            raise UsageError("unknown mode %r" % mode)
+        self.mode = mode
+        self.all = all
+        self.vapps = list(vapps)
+        self.vms = list(vms)
+        self.exclude = list(exclude)
+        self.storage = list(storage)        # [StorageSpec.to_json()]
+        self.srs = list(srs)                # SR UUIDs to attach (default: all on the LUNs)
+        # A test starts nothing unless asked: the product documentation's test failover
+        # recovers VMs "but does not start them".
+        self.power = power or ("none" if mode == "test" else "start")
+        if self.power not in POWER:
+            raise UsageError("--power must be one of %s" % ", ".join(POWER))
+        if mode == "test" and self.power == "start":
+            raise UsageError("a test failover never runs guest code: use --power paused or none")
+        if parallel < 1:
+            raise UsageError("--parallel must be at least 1")
+        self.parallel = parallel
+        self.network_map = dict(network_map or {})
+        self.force = force
+        self.disable_ha = disable_ha
+        self.protect = protect              # None: ask; []: no; [SR...]: enable on these
+        self.source = source                # {"host": ..., "xe": ...} or None
+        # A failback's clean shutdown at the source: the budget of each call, and whether a
+        # guest that does not halt in it is shut down hard.
+        self.shutdown_timeout = float(shutdown_timeout)
+        self.force_shutdown = force_shutdown
+
+    def to_json(self):
+        return dict((k, getattr(self, k)) for k in self.FIELDS)
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(**dict((k, data[k]) for k in cls.FIELDS if k in data))

@@ -1,0 +1,113 @@
+"""Everything a run can check before its first change, checked before it: a resume that has
+nothing to resume or lost its plan, the source site (split brain), each SCSI id against the
+target's LUNs, and for a failback the selection at the source and that its SRs can come here.
+A usage error here leaves nothing behind."""
+
+from xe_dr.dr import guard
+from xe_dr.dr.failover.context import Phase
+from xe_dr.dr.inventory import find_metadata_copies
+from xe_dr.dr.storage import probe
+from xe_dr.errors import ConfigError, UnreachableError, UsageError, XeDrError
+
+
+class Preflight(Phase):
+    def __init__(self, ctx, storage, source):
+        super(Preflight, self).__init__(ctx)
+        self.storage = storage
+        self.source = source
+
+    def check_resumable(self):
+        """A cleaned-up run has nothing left to resume (resuming it would recover again what
+        cleanup destroyed), and a run that began recovering cannot go on without the plan it
+        checked (re-planning would take its own recovered VMs for existing ones)."""
+        run = self.run
+        if run.meta.get("status") == "cleaned up":
+            raise UsageError("run %s was cleaned up%s: there is nothing to resume" % (
+                run.id, " by %s" % run.meta["cleaned_by"] if run.meta.get("cleaned_by") else ""),
+                hint="start a new run instead")
+        if run.load("plan.json") is None and any(
+                e.get("step", "").startswith(("recover:", "start:")) for e in run.entries()):
+            raise ConfigError("run %s began recovering but its plan.json is missing: a resume "
+                              "would check its own recovered VMs as existing ones" % run.id,
+                              hint="clean it up with 'xe-dr cleanup %s', or restore the file "
+                                   "from a backup of the state directory" % run.id)
+
+    def check(self):
+        """Everything that can be checked without a change, checked before the first one: the
+        source site (split brain), each SCSI id against the target's LUN list, for a
+        failback the selection at the source and that its SRs can be brought here. Returns
+        a failback's SourcePlan (None otherwise)."""
+        self.ctx.source_state = guard.source_state(self.opts.mode, self.opts.source,
+                                               self.source_xe)
+        shut_down_before = self.run is not None and any(
+            e.get("event") == "done" and e.get("step", "").startswith("source-")
+            for e in self.run.entries())
+        if self.opts.mode == "failback" and not shut_down_before and \
+                self.ctx.source_state in (guard.NOT_CHECKED, guard.UNREACHABLE):
+            # The source of a failback is the DR site, where the VMs run now: going on
+            # without it would start them at this site too.
+            failure = UsageError if self.ctx.source_state == guard.NOT_CHECKED else \
+                UnreachableError
+            raise failure("a failback needs the DR site, where the VMs run now: %s" % (
+                "--source was not given" if self.ctx.source_state == guard.NOT_CHECKED else
+                "--source %s cannot be reached" % self.opts.source.get("host")),
+                hint="give --source HOST (the VMs are shut down there first), or --source "
+                     "down if they are stopped and its LUNs detached; nothing was changed")
+        if self.ctx.source_state == guard.UNREACHABLE:
+            self.ctx.source_xe = None  # taken for down, and said so
+        self.report["source"] = self.ctx.source_state
+        warning = guard.fence_warning(self.ctx.source_state)
+        if warning and warning not in self.report["warnings"]:
+            self.report["warnings"].append(warning)
+            self.progress.note(warning)
+        guard.check_luns(self.xe, [spec for spec in self.storage.specs(need_passwords=False)
+                                   if self.engine.state_of("attach:%s" % spec.device_config.get(
+                                       "SCSIid", "?")) is None])
+        plan = None
+        if self.opts.mode == "failback" and self.source_xe is not None:
+            plan = self.source.plan()
+            self._check_failback_storage(plan)
+        elif not self.opts.storage and not self.engine.dry_run and not [
+                c for c in find_metadata_copies(self.xe, self.pool.uuid)
+                if c.latest and not c.local]:
+            raise UsageError("no storage options were given and no recoverable metadata is "
+                             "attached here", hint="give --target/--iqn/--scsiid or "
+                             "--hba-scsiid ('xe-dr probe' finds them); nothing was changed")
+        return plan
+
+    def _check_failback_storage(self, plan):
+        """Every SR the failback gives back at the DR site comes here: it is attached here
+        already, or it is on a LUN given (probed by SCSI id: the copy here is read-only, and
+        no map of it is in use on this pool yet). Else shutting the VMs down there would
+        bring back only some of them."""
+        covered = {p["sr-uuid"] for p in self.xe.list(
+            "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
+        specs = self.storage.specs(need_passwords=False)
+        if len(specs) < len(self.opts.storage):
+            return  # a CHAP LUN whose password comes later: the attach will tell
+        for spec in specs:
+            try:
+                answer = probe(self.xe, spec)
+            except XeDrError:
+                return  # the attach will say what is wrong with this LUN
+            if answer["stage"] == "srs":
+                covered |= {sr["uuid"] for sr in answer["items"]}
+        missing = sorted(set(plan.srs) - covered)
+        if missing:
+            raise UsageError("SR(s) %s hold VMs to fail back but are neither attached here "
+                             "nor on a LUN given" % ", ".join(
+                                 plan.srs[s]["name-label"] for s in missing),
+                             hint="give their LUNs too (--scsiid or --hba-scsiid; 'xe-dr "
+                                  "probe' finds them); nothing was changed")
+
+    def corrected(self, specs):
+        """A resume given the storage options again: they replace the run's (journaled, and
+        kept in run.json for the next resume). Returns the storage they replace, or None."""
+        if specs is None:
+            return None
+        new = [s.to_json() for s in specs]
+        if new == self.opts.storage:
+            return None
+        before, self.opts.storage = self.opts.storage, new
+        self.ctx.storage_corrected = True
+        return before

@@ -1,0 +1,214 @@
+"""The failover's recoveries: the newest metadata of each source pool, then each vApp and VM
+recovered (through the host plugin, one database open per batch, or with plain xe) and its
+VMs tagged with the run."""
+
+import json
+
+from xe_dr.dr.engine import StepFailed
+from xe_dr.dr.failover.context import Phase
+from xe_dr.dr.failover.options import (PLUGIN_PARALLEL, PLUGIN_PARALLEL_DEFAULT,
+                                       RECOVERED_VMS)
+from xe_dr.dr.inventory import find_metadata_copies, learn_membership, read_sources
+from xe_dr.dr.plugin import PLUGIN, call_json, malformed, plugin_version
+from xe_dr.dr.steps import Call, Step
+from xe_dr.errors import XeDrError
+
+
+class RecoveryPhase(Phase):
+    def sources(self):
+        version = plugin_version(self.xe, self.pool.master) if (
+            self.ctx.use_plugin and self.pool.master) else None
+        plugin = version is not None
+        self.ctx.plugin_parallel = PLUGIN_PARALLEL.get(version, PLUGIN_PARALLEL_DEFAULT)
+        # Version 1 of the plugin cannot keep a database open between calls.
+        self.ctx.plugin_keep = self.run.id if plugin and self.run is not None and \
+            version != "1" else None
+        sources = read_sources(self.xe, find_metadata_copies(self.xe, self.pool.uuid),
+                               self.pool.master, plugin, keep=self.ctx.plugin_keep)
+        if self.ctx.plugin_keep:
+            self.ctx.kept.update(s.copy.vdi_uuid for s in sources)
+        if not plugin and self.source_xe is not None and sources:
+            learn_membership(sources, self.source_xe)
+        self.ctx.plugin = plugin
+        self.report["plugin"] = bool(plugin)
+        self.report["sources"] = [{"uuid": s.uuid, "name_label": s.name_label,
+                                   "vdi": s.copy.vdi_uuid, "sr": s.copy.sr_uuid,
+                                   "generation": s.copy.generation, "via": s.via}
+                                  for s in sources]
+        return sources
+
+    def waves(self, items):
+        """The recovery in waves, each started as soon as it is recovered while the next one
+        is recovered: with the plugin, when VMs are to be started, one wave per order group
+        of standalone VMs (a wave's recovery, on a database the plugin keeps open, is much
+        shorter than a group's start), the vApps in the second (so that they do not delay
+        the first group). Plain xe keeps one wave: it cannot tell a vApp's members before
+        recovering the vApp, and each of its calls opens the database again anyway."""
+        todo = [i for i in items if not i.excluded]
+        if not self.ctx.plugin or self.opts.power == "none":
+            return [todo]
+        members = {m.get("uuid") for i in todo if i.kind == "appliance"
+                   for m in i.members or ()}
+        vms = [i for i in todo if i.kind == "vm" and i.uuid not in members]
+        waves = [[i for i in vms if i.order == order]
+                 for order in sorted({i.order for i in vms})]
+        others = [i for i in todo if i not in vms]
+        if len(waves) < 2:
+            waves.append(others)
+        else:
+            waves[1] = others + waves[1]
+        return [wave for wave in waves if wave]
+
+    def release_kept(self):
+        """Close the foreign databases the plugin kept open for this run (best effort: xapi
+        drops them itself when it restarts)."""
+        for vdi in sorted(self.ctx.kept):
+            try:
+                call_json(self.xe, self.pool.master, "release",
+                          {"vdi": vdi, "keep": self.ctx.plugin_keep}, required=("released",))
+            except XeDrError as failure:
+                self.progress.note("could not close the metadata database of VDI %s: %s"
+                                   % (vdi, failure.one_line()))
+        self.ctx.kept.clear()
+
+    def recover(self, items, by_vdi):
+        """Returns {item uuid: [recovered VM uuids]} for the items recovered."""
+        recovered = {}
+        todo = [i for i in items if not i.excluded]
+        appliances = [i for i in todo if i.kind == "appliance"]
+        vms = [i for i in todo if i.kind == "vm"]
+        self.progress.phase("recover", len(appliances) + len(vms), "recover:")
+        if self.ctx.plugin:
+            for vdi in sorted({i.vdi for i in todo}):
+                batch = [i for i in todo if i.vdi == vdi]
+                recovered.update(self._recover_with_plugin(vdi, batch))
+        else:
+            for item, result in zip(appliances, self.engine.do_many(
+                    appliances, self.opts.parallel, self._recover_one)):
+                if result is not None:
+                    recovered[item.uuid] = result
+            members = {u for item in appliances for u in recovered.get(item.uuid, ())}
+            # Plain xe learns a vApp's members only from its recovery (reference §2.3): while
+            # one failed, any VM of its pool may be a member, and recovering it alone would
+            # take it out of its vApp for good. Those wait for a resume (or the plugin).
+            failed_sources = {item.vdi for item in appliances if item.uuid not in recovered}
+            vms_left = []
+            for item in vms:
+                if item.uuid in members:
+                    item.excluded = "recovered with its vApp"
+                    self.engine.note("skip:%s" % item.uuid, reason=item.excluded)
+                elif item.vdi in failed_sources:
+                    item.excluded = ("not recovered: a vApp of its pool failed to recover and "
+                                     "plain xe cannot tell its members; fix that and resume, "
+                                     "or install the host plugin")
+                    self.engine.note("defer:%s" % item.uuid, reason=item.excluded)
+                else:
+                    vms_left.append(item)
+            for item, result in zip(vms_left, self.engine.do_many(
+                    vms_left, self.opts.parallel, self._recover_one)):
+                if result is not None:
+                    recovered[item.uuid] = result
+        return recovered
+
+    def step(self, item):
+        """Recover one vApp or VM with plain xe, then tag its VMs (their uuids are known
+        once it is recovered)."""
+        params = {"uuid": item.uuid, "database": {"vdi-uuid": item.vdi}}
+        if self.opts.force:
+            params["force"] = "true"
+        call = Call("%s-recover" % item.kind, params)
+
+        def action():
+            self.xe.run(call.command, call.params)
+            return self._tag_recovered(item)
+
+        return Step(item.step, "recover %s %s" % (item.kind, item.name_label),
+                    [call, self.ctx.tag_call("vm", RECOVERED_VMS)], action=action,
+                    reconcile=lambda: self._find_recovered(item))
+
+    def _recover_one(self, item):
+        return self.engine.do(self.step(item))
+
+    def _recovered_vms(self, item):
+        if item.kind == "vm":
+            return [item.uuid]
+        return self.xe.uuids("vm", filters={"appliance": item.uuid})
+
+    def _tag_recovered(self, item):
+        vms = self._recovered_vms(item)
+        for uuid in vms:
+            self.ctx.tag("vm", uuid)
+        return vms
+
+    def _find_recovered(self, item):
+        """After a crash mid-recovery: is the object in the pool, recovered from this copy?"""
+        if item.kind == "vm":
+            found = self.xe.list("vm", params=("uuid", "version"), filters={"uuid": item.uuid})
+            if found and int(found[0].get("version") or 0) > item.version:
+                return self._tag_recovered(item)
+            return None
+        if self.xe.uuids("appliance", filters={"uuid": item.uuid}):
+            vms = self._recovered_vms(item)
+            if vms:
+                return self._tag_recovered(item)
+        return None
+
+    def _recover_with_plugin(self, vdi, batch):
+        """One plugin call: one database open for the whole batch (reference §7.3)."""
+        recovered = {}
+        pending = []
+        for item in batch:
+            state = self.engine.state_of(item.step)
+            if state == "done":
+                recovered[item.uuid] = self.engine.result_of(item.step)
+                continue
+            if state in ("begin", "failed"):
+                found = self._find_recovered(item)
+                if found is not None:
+                    self.engine.record("done", item.step, result=found, reconciled=True)
+                    recovered[item.uuid] = found
+                    continue
+            pending.append(item)
+        if not pending:
+            return recovered
+        args = {"vdi": vdi, "force": "true" if self.opts.force else "false",
+                "parallel": str(max(1, min(self.opts.parallel, self.ctx.plugin_parallel))),
+                "tag": self.run.id,
+                "kind": self.opts.mode,
+                "keep": self.ctx.plugin_keep or "",
+                "vms": json.dumps([i.uuid for i in pending if i.kind == "vm"]),
+                "appliances": json.dumps([i.uuid for i in pending if i.kind == "appliance"])}
+        call = self.engine.argv(Call("host-call-plugin", {
+            "host-uuid": self.pool.master, "plugin": PLUGIN, "fn": "recover", "args": args}))
+        for item in pending:
+            self.engine.record("begin", item.step, description="recover %s %s" % (
+                item.kind, item.name_label), via="plugin", commands=[call])
+        if self.ctx.plugin_keep:
+            self.ctx.kept.add(vdi)
+        answer = call_json(self.xe, self.pool.master, "recover", args, required=("results",))
+        try:
+            results = dict((r["uuid"], r) for r in answer["results"])
+        except (KeyError, TypeError) as failure:
+            raise malformed("recover", failure)
+        for item in pending:
+            result = results.get(item.uuid)
+            if result and result.get("ok"):
+                # A plugin that tagged in its session says so; one that did not (version 1)
+                # ignored the tag argument, and xe tags (version 2 tagged the run, not its
+                # kind: xe adds that).
+                if result.get("tagged") == self.run.id and isinstance(
+                        result.get("recovered_vms"), list):
+                    vms = [str(u) for u in result["recovered_vms"]]
+                    if result.get("tagged_kind") != self.opts.mode:
+                        for uuid in vms:
+                            self.ctx.tag("vm", uuid)
+                else:
+                    vms = self._tag_recovered(item)
+                self.engine.record("done", item.step, result=vms, seconds=result.get("seconds"))
+                recovered[item.uuid] = vms
+            else:
+                error = result.get("error") if result else ["NOT_IN_PLUGIN_ANSWER"]
+                message = "%s: %s" % (item.step, " ".join(str(e) for e in error or ()))
+                self.engine.record("failed", item.step, error=message)
+                self.engine.failures.append(StepFailed(item.step, XeDrError(message)))
+        return recovered

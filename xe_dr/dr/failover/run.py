@@ -1,0 +1,386 @@
+"""Failover, test failover and failback: plan, prechecks, then journaled apply.
+
+Phases (each step journaled, see xe_dr/dr/engine.py):
+
+1. storage: ``sr-probe`` each LUN (read-only), then ``drtask-create`` with a whitelist of the
+   SRs not yet known here, ``pbd-plug`` for known but unplugged ones, and a tag on each SR
+   introduced (``other-config:xe-dr-run=<run>``) so cleanup finds it even without the journal;
+2. metadata: the newest copy of each source pool (``metadata-latest=true``), read through the
+   host plugin (one database open) or plain xe;
+3. selection and prechecks; objects failing a check of their own are left out (the run ends
+   partly failed), a blocking pool-level check stops the run before anything is recovered;
+4. recovery: vApps (``appliance-recover``) first, then standalone VMs (``vm-recover``), up to
+   ``--parallel`` at once; every recovered VM is tagged with the run;
+   Before the first recovery, each foreign network the selected VMs use that no network
+   here is named after is created here (``network-create``, tagged with the run): xapi
+   would otherwise make one with the source's bridge, which it refuses in the user's
+   session, and fail the recovery (xe_dr/dr/networks.py);
+5. networks: VIFs moved to the networks named by ``--map-network`` (a network created for a
+   mapped name alone is removed once empty); networks that xapi created during the import
+   are tagged with the run;
+6. start: every vApp with ``appliance-start`` (xapi runs its order groups) while standalone
+   VMs start by ``order`` groups, lowest first, each group in parallel (``vm-start`` waits
+   the VM's start-delay, so the delay separates one group from the next);
+7. after a real failover: ``drtask-destroy`` (xapi forgets the SRs no recovered VM needs) and
+   the offer to protect this pool by enabling its own metadata replication.
+
+A failback first stops the VMs at the DR site and gives the LUNs back. Each phase is a module
+of this package over one shared RunContext (context.py): storage.py, source.py, checks.py,
+networks.py, recovery.py, start.py; this module orders them.
+"""
+
+import time
+
+from xe_dr.dr import guard, lifecycle
+from xe_dr.dr import networks as networks_
+from xe_dr.dr.engine import Engine, LineProgress
+from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
+from xe_dr.dr.failover.context import Phase, RunContext
+from xe_dr.dr.failover.networks import NetworkPhase
+from xe_dr.dr.failover.options import MODES, ArrayStop, Options
+from xe_dr.dr.failover.outcome import tally
+from xe_dr.dr.failover.preflight import Preflight
+from xe_dr.dr.failover.questions import Questions
+from xe_dr.dr.failover.recovery import RecoveryPhase
+from xe_dr.dr.failover.source import SourcePhase
+from xe_dr.dr.failover.start import Background, Settled, StartPhase
+from xe_dr.dr.failover.storage import StoragePhase
+from xe_dr.dr.inventory import read_live_source
+from xe_dr.dr.plan import BLOCKING, Check, Item, select
+from xe_dr.dr.steps import Call, Step, step_id
+from xe_dr.errors import UsageError, XeDrError
+from xe_dr.exitcodes import ExitCode
+from xe_dr.journal import NOTE, Run, StateWriteError, new_run_id
+from xe_dr.pool import read_hosts, read_pool
+
+
+class Failover(Phase):
+    """One failover-like run against the target pool behind ``xe``.
+
+    ``confirm(question, what)`` asks for an explicit yes; ``progress`` shows what happens
+    (``note(text)``, ``phase(name, total)``, ``step(kind, step, description)``, see
+    xe_dr/cli/progress.py), or is a function printing lines;
+    ``source_xe`` reaches the source pool when it is reachable (None otherwise).
+    """
+
+    def __init__(self, xe, state_dir, options, confirm, progress, source_xe=None,
+                 chap_passwords=None, use_plugin=True, argv=(), transport="", publish=None):
+        """``publish(run)`` renders a run's report beside report.json (the presentation
+        layer's writer; None: report.json alone)."""
+        progress = progress if hasattr(progress, "note") else LineProgress(progress)
+        ctx = RunContext(xe, state_dir, options, confirm, progress, source_xe=source_xe,
+                         chap_passwords=chap_passwords, use_plugin=use_plugin, argv=argv,
+                         transport=transport)
+        super(Failover, self).__init__(ctx)
+        self.storage = StoragePhase(ctx)
+        self.source = SourcePhase(ctx)
+        self.networks = NetworkPhase(ctx)
+        self.checks = CheckPhase(ctx, self.networks)
+        self.recovery = RecoveryPhase(ctx)
+        self.starts = StartPhase(ctx)
+        self.questions = Questions(ctx)
+        self.preflight = Preflight(ctx, self.storage, self.source)
+        self.publisher = lifecycle.Publisher(publish, progress.note)
+
+    def plan(self):
+        """--dry-run: everything but changes. Returns the report (plan, checks, commands)."""
+        self.ctx.pool = read_pool(self.xe)
+        self.ctx.hosts = read_hosts(self.xe)
+        self.ctx.engine = Engine(None, xe=self.xe, dry_run=True, source_xe=self.source_xe)
+        self.report["checks"] = [c.to_json() for c in self.checks.early()]
+        self.preflight.check()
+        self.storage.attach()
+        self._recover_and_start(dry_run=True)
+        self.report["commands"] = self.engine.planned
+        self.report["outcome"] = "planned"
+        return self.report, ExitCode.OK
+
+    def apply(self, resume_id=None, storage=None):
+        """Run (or, with ``resume_id``, resume) the run. ``storage``: StorageSpecs given again
+        to a resume, correcting LUNs whose attach has not begun."""
+        self.ctx.pool = read_pool(self.xe)
+        self.ctx.hosts = read_hosts(self.xe)
+        changed = {}
+        if resume_id:
+            self.ctx.run = Run.open(self.ctx.state_dir, resume_id)
+            if self.run.meta["target"].get("pool_uuid") != self.pool.uuid:
+                raise UsageError("run %s was against pool %s, not this one (%s)" % (
+                    resume_id, self.run.meta["target"].get("pool_name"), self.pool.name_label))
+            if self.run.meta["kind"] not in MODES:
+                raise UsageError("run %s is a %s, not a failover" % (resume_id,
+                                                                    self.run.meta["kind"]))
+            self.preflight.check_resumable()
+            # The shutdown options are remedies a resume may bring (more time for a guest, or
+            # --force-shutdown); everything else is as the run was planned.
+            remedies = {"shutdown_timeout": self.opts.shutdown_timeout,
+                        "force_shutdown": self.opts.force_shutdown}
+            self.ctx.opts = Options.from_json(self.run.meta["options"])
+            changed = dict((k, v) for k, v in remedies.items() if getattr(self.opts, k) != v)
+            for key, value in changed.items():
+                setattr(self.opts, key, value)
+        corrected = self.preflight.corrected(storage)
+        checked = {}
+
+        def open_run():
+            # Everything checkable without a change, before a new run exists: a usage error
+            # here leaves nothing behind (and, under the lock, reads a pool no other run
+            # changes meanwhile).
+            self.ctx.engine = Engine(self.run, xe=self.xe, source_xe=self.source_xe)
+            checked["source_plan"] = self.preflight.check()
+            if not resume_id:
+                return Run.create(self.ctx.state_dir, self.opts.mode, self._target(),
+                                  self.ctx.argv, self.opts.to_json(), run_id=run_id)
+            if corrected is not None:
+                self.run.append(NOTE, "storage corrected", before=corrected,
+                                after=self.opts.storage)
+            if changed:
+                self.run.append(NOTE, "shutdown options", **changed)
+            self.run.set_status("running", resumed=time.time(), options=self.opts.to_json())
+            return self.run
+
+        run_id = self.run.id if resume_id else new_run_id(self.opts.mode)
+        lock, self.ctx.run = lifecycle.claim(self.ctx.state_dir, self.xe, self.pool.uuid, run_id,
+                                             self.progress.note, open_run)
+        source_plan = checked["source_plan"]
+        self.report["run"] = self.run.id
+        self.ctx.engine = Engine(self.run, xe=self.xe, on_event=self._on_event,
+                             source_xe=self.source_xe)
+        try:
+            early = self.checks.early()
+            self.report["checks"] = [c.to_json() for c in early]
+            blocking = [c for c in early if c.verdict == BLOCKING]
+            if blocking:
+                return self.report, self._blocked(blocking)
+            self.questions.ask("storage", self.questions.storage(source_plan))
+            if source_plan is not None:
+                self.source.shut_down(source_plan)
+            try:
+                self.storage.attach()
+            except XeDrError as failure:
+                if self.opts.mode == "failback" and _sm_error(failure) == 47:
+                    # After the source phase, this site's LUNs are mirror targets until the
+                    # array halts or reverses the mirror: a stop by design.
+                    raise self._array_stop(failure)
+                failure.hint = "%s; then resume with 'xe-dr %s --resume %s'" % (
+                    failure.hint or _storage_hint(failure),
+                    "failback" if self.opts.mode == "failback" else "failover", self.run.id)
+                raise
+            outcome = self._recover_and_start(dry_run=False)
+        except KeyboardInterrupt:
+            self.publisher.stopped(self.run, self.report)
+            raise
+        except StateWriteError:
+            raise  # nothing more can be written: the run is left as if interrupted
+        except XeDrError as failure:
+            # the failure is what the operator must see, even when it cannot be recorded
+            self.publisher.stopped(self.run, self.report, failure)
+            raise
+        finally:
+            self.recovery.release_kept()
+            lock.release()
+        return self.report, outcome
+
+    def _array_stop(self, failure):
+        """A failback's storage step met a LUN that is still a read-only mirror target."""
+        stop = ArrayStop("%s; have the array make this site's LUNs writable (halt or reverse "
+                         "the mirror), then: xe-dr failback --resume %s" % (
+                             "the DR site is down" if self.ctx.source_state == guard.CHECKED else
+                             "the LUNs here are still read-only mirror targets", self.run.id))
+        stop.cause = failure.one_line()
+        return stop
+
+    def _blocked(self, blocking):
+        """Stop before any change: the report says what to fix."""
+        for check in blocking:
+            self.progress.note("precheck blocking: %s" % check.message)
+        self.report["todo"].append("fix the blocking prechecks, then run the command again")
+        self.publisher.finished(self.run, self.report, "blocked")
+        if any(c.name == "licence" for c in blocking):
+            return ExitCode.REFUSED
+        return ExitCode.FAILED
+
+    def _target(self):
+        return {"pool_uuid": self.pool.uuid, "pool_name": self.pool.name_label,
+                "master": self.pool.master, "transport": self.ctx.transport}
+
+    def _on_event(self, kind, step, info):
+        self.progress.step(kind, step, info)
+
+    def _recover_and_start(self, dry_run):
+        sources = self.recovery.sources()
+        protection = None
+        if not sources and dry_run and self.source_xe is not None:
+            # Before a disaster the copies are not visible here yet: plan from the live
+            # source pool (a runbook made in peacetime), whose references are real.
+            live, protection = read_live_source(self.source_xe)
+            sources = [live]
+            self.report["sources"] = [{"uuid": live.uuid, "name_label": live.name_label,
+                                       "vdi": None, "sr": None, "generation": None,
+                                       "via": live.via}]
+        if not sources:
+            if dry_run and self.opts.storage:
+                self.report["todo"].append("the VM list comes from the metadata on the SRs "
+                                           "above, once they are attached")
+                return ExitCode.OK
+            raise XeDrError("no recoverable metadata is visible in this pool",
+                            hint="attach the mirrored SRs (probe options) or check "
+                                 "'xe-dr inventory'")
+        by_vdi = dict((s.copy.vdi_uuid, s) for s in sources)
+        self.ctx.vm_sources = dict((vm.uuid, vm) for s in sources for vm in s.vms)
+        saved = self.run.load("plan.json") if self.run is not None else None
+        if saved and not any(e.get("step", "").startswith("recover:")
+                             for e in self.run.entries()):
+            # Nothing recovered yet: plan and check again, so that a fix made since a blocking
+            # verdict counts (the run's own VMs cannot be mistaken for existing ones yet).
+            saved = None
+        if saved:
+            # A resume goes on with exactly what the run planned and checked before its first
+            # change: its own recovered VMs must not now count as "existing at the target".
+            items = [Item.from_json(i) for i in saved["items"]]
+            checks = [Check.from_json(c) for c in saved["checks"]]
+            self.ctx.networks_before = set(saved.get("networks_before", ()))
+            self.ctx.network_plan = saved.get("networks") or []
+        else:
+            items = select(sources, self.opts.all, self.opts.vapps, self.opts.vms,
+                           self.opts.exclude, failed_over_only=self.opts.mode == "failback")
+            if protection is None:
+                checks = self.checks.prechecks(items, by_vdi)
+            else:
+                checks = live_checks(items, sources[0], protection)
+                exclude_failing(items, checks)
+                target = self.checks.target_facts()
+                self.ctx.networks_before = {n["uuid"] for n in target.networks}
+                checks += self.networks.checks(items, by_vdi, target)
+        self.report["checks"] = [c.to_json() for c in checks]
+        self.report["networks"] = self.ctx.network_plan
+        pool_blocking = [c for c in checks if c.verdict == BLOCKING and not c.objects]
+        exclude_failing(items, checks)
+        self.report["items"] = [i.to_json() for i in items]
+        if dry_run:
+            self._plan_steps(items)
+            return ExitCode.OK
+        # What a report of this run needs even if it is killed before it ends.
+        self.run.save("plan.json", {"items": [i.to_json() for i in items],
+                                    "checks": [c.to_json() for c in checks],
+                                    "networks_before": sorted(self.ctx.networks_before),
+                                    "networks": self.ctx.network_plan,
+                                    "sources": self.report["sources"],
+                                    "storage": self.report["storage"]})
+        if pool_blocking:
+            self.report["outcome"] = "blocked"
+            self.report["todo"].append("fix the blocking prechecks, then resume with "
+                                       "--resume %s, or undo what was attached with "
+                                       "'xe-dr cleanup %s'" % (self.run.id, self.run.id))
+            self.publisher.finished(self.run, self.report, "blocked", ended=False)
+            return ExitCode.FAILED
+        if self.opts.mode != "test":
+            self.questions.ask("recovery", self.questions.recovery(items, checks))
+        if self.opts.mode == "test" and self.opts.disable_ha and (
+                self.pool.ha_enabled or self.engine.begun("ha:disable") is not None):
+            self._disable_ha()
+        self.networks.prepare(items)
+        recovered, started = self._recover_and_start_in_waves(items, by_vdi)
+        self._finish(items)
+        return self._outcome(items, recovered, started)
+
+    def _plan_steps(self, items):
+        """The dry run: the steps the run would take, built as the run builds them."""
+        for entry in networks_.to_create(self.ctx.network_plan):
+            if any(not i.excluded and i.uuid in entry["objects"] for i in items):
+                self.engine.do(self.networks.create_step(entry))
+        for item in items:
+            if not item.excluded:
+                self.engine.do(self.recovery.step(item))
+        if self.opts.power != "none":
+            for item in sorted((i for i in items if not i.excluded),
+                               key=lambda i: (i.kind != "appliance", i.order)):
+                self.engine.do(self.starts.step(item))
+
+    def _disable_ha(self):
+        """Remember how HA was set up (heartbeat SRs, failures to tolerate) so that cleanup
+        can enable it again, then disable it (XenCenter's DrHAEnabledCheck fix). The setup is
+        journaled with "begin", before HA is touched, so a crash cannot lose it."""
+        step = "ha:disable"
+        setup = self.engine.begun(step)
+        if not setup:
+            statefiles = self.xe.param_get("pool", self.pool.uuid, "ha-statefiles")
+            vdis = [v for v in statefiles.split("; ") if v]
+            setup = {"heartbeat_srs": sorted({self.xe.param_get("vdi", v, "sr-uuid")
+                                              for v in vdis}),
+                     "tolerate": self.xe.param_get("pool", self.pool.uuid,
+                                                   "ha-host-failures-to-tolerate")}
+        setup = {"heartbeat_srs": setup["heartbeat_srs"], "tolerate": setup["tolerate"]}
+
+        def disable():
+            self.xe.run("pool-ha-disable")
+            return setup
+
+        def reconcile():
+            off = self.xe.param_get("pool", self.pool.uuid, "ha-enabled") == "false"
+            return setup if off else None
+
+        self.engine.do(Step(step, "disable HA for the test", [Call("pool-ha-disable")],
+                            action=disable, reconcile=reconcile, begin_data=setup))
+
+    def _recover_and_start_in_waves(self, items, by_vdi):
+        """Returns (recovered, started). With one wave: recover, map networks, start. With
+        more: the start phase runs beside the later waves and starts each group (or vApp) as
+        soon as its wave is recovered."""
+        waves = self.recovery.waves(items)
+        recovered = {}
+        settled = Settled()
+        starter = None
+        try:
+            for wave in waves:
+                recovered.update(self.recovery.recover(wave, by_vdi))
+                self.networks.map_vifs(recovered)
+                settled.add(i.uuid for i in wave)
+                if starter is None and len(waves) > 1:
+                    starter = Background(self.starts.start, items, recovered, settled)
+        except BaseException:
+            settled.shut()
+            if starter is not None:
+                starter.wait()  # the starts under way end (and are journaled) first
+            raise
+        finally:
+            self.recovery.release_kept()
+        self.networks.drop_unused(items, recovered)
+        if starter is None:
+            return recovered, self.starts.start(items, recovered)
+        return recovered, starter.result()
+
+    def _outcome(self, items, recovered, started):
+        named = set(self.opts.vms) | set(self.opts.vapps)
+        self.report["items"], outcome, code = tally(
+            items, self.report["checks"], self.engine.failures, recovered, started, named)
+        self.report["failures"] = [f.message for f in self.engine.failures]
+        self.networks.report_outcome()
+        self.publisher.finished(self.run, self.report, outcome, exit_code=int(code))
+        return code
+
+    def _finish(self, items):
+        if self.opts.mode == "test":
+            self.report["todo"].append("clean up the test with 'xe-dr cleanup %s'" % self.run.id)
+            return
+        for entry in self.report["storage"]:
+            task = entry.get("task")
+            if task:
+                self.engine.do(Step(
+                    step_id("drtask-destroy", task), "destroy DR task %s" % task,
+                    [Call("drtask-destroy", {"uuid": task})],
+                    reconcile=lambda task=task: None if task in self.xe.uuids(
+                        "drtask") else task))
+        self.report["todo"].append(
+            "protect this pool so that failback is possible: 'xe-dr replication enable SR...' "
+            "on SRs the array mirrors back to the other site")
+
+def _sm_error(failure):
+    """The SM error number of a failure, or of the xe error a failed step wraps."""
+    return getattr(failure, "sm_error_number", None) or getattr(
+        getattr(failure, "cause", None), "sm_error_number", None)
+
+
+def _storage_hint(failure):
+    if _sm_error(failure) == 47:
+        return "the replica is not writable: halt the mirror (promote the copy at this site)"
+    return "fix that"
