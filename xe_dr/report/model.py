@@ -21,6 +21,7 @@ import socket
 import time
 
 from xe_dr import __version__
+from xe_dr.marks import step_kind, step_parts
 from xe_dr.redact import REDACTED, is_secret_key, redact_argv
 
 SCHEMA = 1
@@ -269,7 +270,7 @@ def _steps(entries, start):
         step = steps.get(name)
         if step is None:
             step = steps[name] = {
-                "step": name, "action": name.split(":", 1)[0], "description": None,
+                "step": name, "action": step_kind(name), "description": None,
                 "status": None, "begin": None, "end": None, "attempts": 0, "error": None,
                 "reconciled": False, "via": None, "seconds": None, "commands": []}
             order.append(name)
@@ -546,9 +547,9 @@ def _raw_items(report, plan, steps):
             return items
     items, seen = [], set()
     for step in steps:
-        parts = step["step"].split(":", 2)
-        if len(parts) == 3 and parts[0] in ("recover", "start") and \
-                parts[1] in ("vm", "appliance") and parts[2] not in seen:
+        parts = step_parts(step["step"], 3)
+        if parts[0] in ("recover", "start") and parts[1] in ("vm", "appliance") and \
+                parts[2] and parts[2] not in seen:
             seen.add(parts[2])
             description = step["description"] or ""
             prefix = "%s %s " % (parts[0], parts[1])

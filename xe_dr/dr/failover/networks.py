@@ -10,7 +10,7 @@ from xe_dr.dr.failover.options import NEW_NETWORK
 from xe_dr.dr.inventory import read_foreign_networks
 from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import UsageError, XeDrError
-from xe_dr.marks import RUN_TAG
+from xe_dr.marks import RUN_TAG, step_parts
 
 
 class NetworkPhase(Phase):
@@ -38,7 +38,7 @@ class NetworkPhase(Phase):
             if event == "done" and isinstance(data.get("result"), dict):
                 created[data["result"]["uuid"]] = data["result"]
             elif event == "begin" and networks is not None:
-                name = step.split(":", 2)[2]
+                name = step_parts(step, 3)[2]
                 before = set(data.get("before") or ())
                 for net in networks:
                     if net.get("name-label") == name and net["uuid"] not in before:
@@ -154,7 +154,7 @@ class NetworkPhase(Phase):
     def report_outcome(self):
         """What became of each network of the plan, for the report; and what to tell."""
         created = self.created()
-        dropped = {step.split(":", 2)[2] for step, event, _ in self.engine.steps(
+        dropped = {step_parts(step, 3)[2] for step, event, _ in self.engine.steps(
             "network:drop:") if event == "done"}
         by_name = dict((c["name_label"], c) for c in created.values())
         for entry in self.ctx.network_plan:
