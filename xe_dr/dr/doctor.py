@@ -8,6 +8,7 @@ Pythons dom0 has, as ``plugin install`` asks). The version-dependent facts come 
 
 from xe_dr.dr import fidelity, plugin_install
 from xe_dr.dr.listing import METADATA_TYPES
+from xe_dr.exitcodes import ExitCode
 from xe_dr.pool import read_hosts, read_pool
 from xe_dr.runner.base import CommandFailed, CommandTimedOut
 from xe_dr.xe.records import parse_ref
@@ -73,6 +74,12 @@ def exit_verdict(report):
     if report["problems"]:
         return "problems"
     return "warnings" if report["warnings"] else "ok"
+
+
+def exit_code(report):
+    """The exit status of ``xe-dr doctor``: 1 problems, 2 warnings only, 0 all well."""
+    return {"problems": ExitCode.FAILED, "warnings": ExitCode.PARTIAL,
+            "ok": ExitCode.OK}[exit_verdict(report)]
 
 
 # -- versions and behaviours --------------------------------------------------------------------
