@@ -50,7 +50,7 @@ from xe_dr.exitcodes import ExitCode
 from xe_dr.dr.lock import RunLock
 from xe_dr.journal import NOTE, Run, StateWriteError, new_run_id
 from xe_dr.marks import RUN_KIND_TAG, RUN_TAG
-from xe_dr.pool import read_hosts, read_pool
+from xe_dr.pool import PoolSnapshot, read_hosts, read_networks, read_pool
 
 MODES = ("failover", "test", "failback")
 # What a step's calls name in place of a value the step learns when it runs.
@@ -465,7 +465,7 @@ class Failover(SourcePhase, StoragePhase):
         """Read once per run: attaching storage, the only change before the prechecks, leaves
         the target's VMs, vApps, networks and host editions as they were."""
         if self._facts is None:
-            self._facts = checks_.TargetFacts(self.xe, self.pool, self.hosts)
+            self._facts = PoolSnapshot(self.xe, self.pool, self.hosts).read("vms", "networks")
         return self._facts
 
     def _early_checks(self):
@@ -678,7 +678,7 @@ class Failover(SourcePhase, StoragePhase):
                 name = step.split(":", 2)[2]
                 before = set(data.get("before") or ())
                 for net in networks:
-                    if net.get("name-label") == name and net["uuid"] not in before:
+                    if net["name_label"] == name and net["uuid"] not in before:
                         created[net["uuid"]] = {"uuid": net["uuid"], "name_label": name,
                                                 "transient": data.get("transient", False),
                                                 "target": data.get("target")}
@@ -708,12 +708,12 @@ class Failover(SourcePhase, StoragePhase):
                     "transient": transient, "target": entry["target"]}
 
         def reconcile():
-            networks = self.xe.list("network", params=("uuid", "name-label", "other-config"))
+            networks = read_networks(self.xe)
             begun = self.engine.begun(step) or {}
             before = set(begun.get("before") or ())
             for net in networks:
-                if net.get("name-label") == entry["name_label"] and net["uuid"] not in before:
-                    if RUN_TAG not in net.get("other-config", ""):
+                if net["name_label"] == entry["name_label"] and net["uuid"] not in before:
+                    if RUN_TAG not in net["other_config"]:
                         self._tag("network", net["uuid"])
                     return {"uuid": net["uuid"], "name_label": entry["name_label"],
                             "transient": begun.get("transient", False),
@@ -767,7 +767,7 @@ class Failover(SourcePhase, StoragePhase):
         needed). While a recovery is still to be resumed they stay."""
         if [i for i in items if not i.excluded and i.uuid not in recovered]:
             return
-        networks = self.xe.list("network", params=("uuid", "name-label"))
+        networks = read_networks(self.xe)
         created = self._created_networks(networks)
         if not created:
             return
@@ -1062,15 +1062,15 @@ class Failover(SourcePhase, StoragePhase):
 
     # -- phase 5: networks --------------------------------------------------------------------
     def _map_networks(self, recovered):
-        networks = self.xe.list("network", params=("uuid", "name-label", "bridge", "other-config"))
+        networks = read_networks(self.xe)
         created = self._created_networks(networks)
         for net in networks:  # networks xapi created during the import itself (§2.6)
             if net["uuid"] not in self._networks_before and net["uuid"] not in created and \
-                    RUN_TAG not in net.get("other-config", ""):
-                self.engine.do(self._tag_step("network", net["uuid"], net["name-label"]))
+                    RUN_TAG not in net["other_config"]:
+                self.engine.do(self._tag_step("network", net["uuid"], net["name_label"]))
         if not self.opts.network_map:
             return
-        by_name = dict((n["name-label"], n) for n in networks if n["uuid"] not in created)
+        by_name = dict((n["name_label"], n) for n in networks if n["uuid"] not in created)
         for source_name, target_name in sorted(self.opts.network_map.items()):
             target = by_name.get(target_name) or next(
                 (n for n in networks if n["uuid"] == target_name), None)
@@ -1081,7 +1081,7 @@ class Failover(SourcePhase, StoragePhase):
             return
         vifs = self.xe.list("vif", params=("uuid", "vm-uuid", "network-uuid", "device", "MAC",
                                            "network-name-label"))
-        names = dict((n["uuid"], n["name-label"]) for n in networks)
+        names = dict((n["uuid"], n["name_label"]) for n in networks)
         for vif in vifs:
             if vif["vm-uuid"] not in vm_uuids:
                 continue
@@ -1095,7 +1095,7 @@ class Failover(SourcePhase, StoragePhase):
                 continue
             self.engine.do(Step(
                 step_id("remap", vif["uuid"]), "move VIF %s of VM %s to %s" % (
-                    vif["device"], vif["vm-uuid"], target["name-label"]),
+                    vif["device"], vif["vm-uuid"], target["name_label"]),
                 [Call("vif-destroy", {"uuid": vif["uuid"]}),
                  Call("vif-create", {"vm-uuid": vif["vm-uuid"], "network-uuid": target["uuid"],
                                      "device": vif["device"], "mac": vif["MAC"]})],
