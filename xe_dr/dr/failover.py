@@ -51,6 +51,7 @@ from xe_dr.dr.lock import RunLock
 from xe_dr.journal import NOTE, Run, StateWriteError, new_run_id
 from xe_dr.marks import RUN_KIND_TAG, RUN_TAG
 from xe_dr.pool import PoolSnapshot, read_hosts, read_networks, read_pool
+from xe_dr.xe.records import parse_set
 
 MODES = ("failover", "test", "failback")
 # What a step's calls name in place of a value the step learns when it runs.
@@ -838,7 +839,7 @@ class Failover(SourcePhase, StoragePhase):
         setup = self.engine.begun(step)
         if not setup:
             statefiles = self.xe.param_get("pool", self.pool.uuid, "ha-statefiles")
-            vdis = [v for v in statefiles.split("; ") if v]
+            vdis = [v for v in parse_set(statefiles) if v]
             setup = {"heartbeat_srs": sorted({self.xe.param_get("vdi", v, "sr-uuid")
                                               for v in vdis}),
                      "tolerate": self.xe.param_get("pool", self.pool.uuid,

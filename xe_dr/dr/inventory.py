@@ -13,7 +13,7 @@ from xe_dr.dr.plugin import call_json, malformed
 from xe_dr.dr.protection import classify_vms, metadata_srs
 from xe_dr.marks import RUN_TAG
 from xe_dr.pool import PoolSnapshot, read_pool, read_vdis
-from xe_dr.xe.records import parse_map, parse_ref
+from xe_dr.xe.records import parse_map, parse_ref, parse_set
 
 UNKNOWN = None  # a fact that this way of reading cannot know
 
@@ -238,7 +238,7 @@ def read_foreign_networks(xe, vdi_uuid):
     records = xe.list("network", params=("uuid", "name-label", "bridge", "MTU", "VIF-uuids"),
                       database={"vdi-uuid": vdi_uuid})
     return [{"name_label": r.get("name-label", ""), "bridge": r.get("bridge", ""),
-             "mtu": _int(r.get("MTU"), 1500), "in_use": bool(r.get("VIF-uuids", "").strip())}
+             "mtu": _int(r.get("MTU"), 1500), "in_use": bool(parse_set(r.get("VIF-uuids", "")))}
             for r in records]
 
 
