@@ -169,8 +169,8 @@ def test_null_and_foreign_references_are_none():
     assert cd.ref("vdi-uuid") is None and cd.ref("vm-uuid") is not None
 
 
-@pytest.mark.parametrize("text", [VM_LIST, DRTASK_LIST, APPLIANCE_LIST, VDI_LIST, FOREIGN_NETWORK_LIST,
-                                  FOREIGN_VM_LIST, SR_LIST, EMPTY_CD_VBD])
+@pytest.mark.parametrize("text", [VM_LIST, DRTASK_LIST, APPLIANCE_LIST, VDI_LIST,
+                                  FOREIGN_NETWORK_LIST, FOREIGN_VM_LIST, SR_LIST, EMPTY_CD_VBD])
 def test_format_is_the_inverse(text):
     assert format_records(parse_records(text)) == text
 
