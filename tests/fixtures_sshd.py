@@ -165,7 +165,7 @@ def ssh_runner_factory(sshd, sshd_target, sshd_known_hosts, ssh_client_env):
     closed after the test. Skips for paramiko when it is not installed. Defaults: the
     server's client key, a known_hosts trusting it, a 30 s timeout, no agent or default keys.
     """
-    from xe_dr.runner.target import make_runner
+    from xe_dr.runner.connect import make_runner
 
     runners = []
 

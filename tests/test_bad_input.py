@@ -107,3 +107,13 @@ def test_a_port_out_of_range(tmp_path, xe):
         refused(["--xe", xe_path, "probe", "--target", "10.0.0.1", "--port", value], None,
                 "--port")
     assert not calls.exists()
+
+
+@pytest.mark.parametrize("command", [["doctor"], ["plugin", "install"]])
+@pytest.mark.parametrize("template", ["/lab/hosts/{id}", "/lab/hosts/{0}", "/lab/{uuid",
+                                      "/lab/{uuid.x}"])
+def test_a_host_root_template_names_only_uuid_and_name(tmp_path, xe, command, template):
+    xe_path, calls = xe
+    refused(["--xe", xe_path, "--state-dir", str(tmp_path / "s")] + command +
+            ["--host-root", template], None, "--host-root", "{uuid}")
+    assert not calls.exists()

@@ -20,7 +20,8 @@ from xe_dr.runner import (CommandFailed, CommandTimedOut, HostKeyRejected, Login
 from xe_dr.runner.base import ProgramNotFound
 from xe_dr.runner.openssh import OpenSshRunner
 from xe_dr.runner.shell import BOOTSTRAP, one_line_command
-from xe_dr.runner.target import Target, make_runner
+from xe_dr.runner.connect import make_runner
+from xe_dr.runner.target import Target
 
 from tests.fixtures_sshd import (
     BIG_OUTPUT_PROGRAM,

@@ -6,7 +6,8 @@ from xe_dr.errors import UsageError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.runner.local import LocalRunner
 from xe_dr.runner.openssh import OpenSshRunner
-from xe_dr.runner.target import Target, make_runner
+from xe_dr.runner.connect import make_runner
+from xe_dr.runner.target import Target
 
 
 @pytest.mark.parametrize("text, user, host, port", [

@@ -54,6 +54,52 @@ VDI_LIST = (
     "    metadata-of-pool ( RO): 3b2a1908-6666-4e5f-9a0b-abcdefabcdef\n"
     "\n"
     "\n")
+# What the workflows read through the parsers (xe_dr/pool.py, xe_dr/dr/inventory.py), as the
+# lab prints it (reference 2.3 and 4.1: a null or foreign reference prints <not in database>,
+# in a set too).
+FOREIGN_NETWORK_LIST = (
+    "uuid ( RO)          : 4be03db0-dc25-44bd-b940-67edfe175330\n"
+    "    name-label ( RW): Pool-wide network associated with eth0\n"
+    "     VIF-uuids (SRO): \n"
+    "           MTU ( RW): 1500\n"
+    "        bridge ( RO): xenbr0\n"
+    "\n"
+    "\n"
+    "uuid ( RO)          : cdf84404-0729-4e42-9990-1c0475491bc3\n"
+    "    name-label ( RW): DMZ\n"
+    "     VIF-uuids (SRO): <not in database>; <not in database>; <not in database>\n"
+    "           MTU ( RW): 1500\n"
+    "        bridge ( RO): xapi1\n"
+    "\n"
+    "\n")
+FOREIGN_VM_LIST = (
+    "uuid ( RO)         : 18ede6c3-5300-4b63-8565-58b263a522e3\n"
+    "    appliance ( RW): <not in database>\n"
+    "\n"
+    "\n")
+SR_LIST = (
+    "uuid ( RO)             : bc9a0e0c-8ec2-4615-82f2-e77077cab1f9\n"
+    "       name-label ( RW): iSCSI DR 1\n"
+    "             type ( RO): lvmoiscsi\n"
+    "           shared ( RW): true\n"
+    "    introduced-by ( RO): f0fdbeda-f8d5-40a0-84b7-2ca38c2f06e7\n"
+    "\n"
+    "\n"
+    "uuid ( RO)             : 59805a17-2cde-4c51-972a-b68bc9b8056f\n"
+    "       name-label ( RW): Local storage\n"
+    "             type ( RO): lvm\n"
+    "           shared ( RW): false\n"
+    "    introduced-by ( RO): <not in database>\n"
+    "\n"
+    "\n")
+EMPTY_CD_VBD = (
+    "uuid ( RO)                  : 86c0abfe-923b-4bea-a1d3-ff8211180cd9\n"
+    "               vm-uuid ( RO): 3ed03c49-c8b0-4a28-807d-bb94fe145171\n"
+    "              vdi-uuid ( RO): <not in database>\n"
+    "                  type ( RW): CD\n"
+    "    currently-attached ( RO): true\n"
+    "\n"
+    "\n")
 PBD_LINE = ("    device-config (MRO): target: 10.0.0.5; targetIQN: iqn.2001-05.com.example:lun1; "
             "SCSIid: 36001405abcdef")
 
@@ -104,7 +150,27 @@ def test_map_field_record():
         "SCSIid": "36001405abcdef"}
 
 
-@pytest.mark.parametrize("text", [VM_LIST, DRTASK_LIST, APPLIANCE_LIST, VDI_LIST])
+def test_a_foreign_network_is_in_use_when_its_vif_set_is_not_empty():
+    """Which VIFs cannot be told (each prints <not in database>), only that there are some."""
+    unused, used = parse_records(FOREIGN_NETWORK_LIST)
+    assert unused.set("VIF-uuids") == [] and unused["VIF-uuids"] == ""
+    assert used.set("VIF-uuids") == [None, None, None]
+    assert parse_set(used["VIF-uuids"]) == [None, None, None]
+
+
+def test_null_and_foreign_references_are_none():
+    (vm,) = parse_records(FOREIGN_VM_LIST)
+    assert vm["appliance"] == "<not in database>" and vm.ref("appliance") is None
+    introduced, local = parse_records(SR_LIST)
+    assert introduced.ref("introduced-by") == "f0fdbeda-f8d5-40a0-84b7-2ca38c2f06e7"
+    assert local.ref("introduced-by") is None
+    assert (introduced.bool("shared"), local.bool("shared")) == (True, False)
+    (cd,) = parse_records(EMPTY_CD_VBD)
+    assert cd.ref("vdi-uuid") is None and cd.ref("vm-uuid") is not None
+
+
+@pytest.mark.parametrize("text", [VM_LIST, DRTASK_LIST, APPLIANCE_LIST, VDI_LIST,
+                                  FOREIGN_NETWORK_LIST, FOREIGN_VM_LIST, SR_LIST, EMPTY_CD_VBD])
 def test_format_is_the_inverse(text):
     assert format_records(parse_records(text)) == text
 

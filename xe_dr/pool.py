@@ -1,10 +1,13 @@
 """The pool/query layer: small value objects read with one batched xe call per class.
 
 Nothing here issues one call per object: a pool of 5,000 VMs is read with the same number
-of calls as a pool of 5. Values are plain Python (str, int, bool, dict, list, None).
+of calls as a pool of 5. Values are plain Python (str, int, bool, dict, list, None): xe's
+printed forms (``true``, ``k: v; k2: v2``, ``<not in database>``) stop here.
 """
 
-from xe_dr.xe.records import XeOutputError, parse_map, parse_ref
+from concurrent.futures import ThreadPoolExecutor
+
+from xe_dr.xe.records import XeOutputError, parse_map, parse_ref, parse_tags
 
 # The product brand keys of Host.software_version, newest first in preference.
 _PRODUCT_KEYS = ("product_version", "platform_version")
@@ -23,10 +26,10 @@ def _int(text, default=0):
 
 class Host(object):
     FIELDS = ("uuid", "name-label", "address", "enabled", "software-version", "memory-free",
-              "multipathing")
+              "multipathing", "edition")
 
     def __init__(self, uuid, name_label, address="", enabled=True, software_version=None,
-                 memory_free=None, multipathing=False):
+                 memory_free=None, multipathing=False, edition=""):
         self.uuid = uuid
         self.name_label = name_label
         self.address = address
@@ -35,6 +38,7 @@ class Host(object):
         self.memory_free = memory_free
         # Host.multipathing: sm then refuses a probe of a LUN attached here (SR_DEVICE_IN_USE)
         self.multipathing = multipathing
+        self.edition = edition  # the licence edition ("" when the release does not say)
 
     @classmethod
     def from_record(cls, record):
@@ -42,7 +46,7 @@ class Host(object):
                    _bool(record.get("enabled", "true")),
                    parse_map(record.get("software-version", "")),
                    _int(record.get("memory-free"), None),
-                   _bool(record.get("multipathing", "false")))
+                   _bool(record.get("multipathing", "false")), record.get("edition", ""))
 
     @property
     def product_brand(self):
@@ -127,4 +131,145 @@ def read_pool(xe):
 def read_hosts(xe):
     return [Host.from_record(r) for r in xe.list("host", params=Host.FIELDS)]
 
+
+# -- one call per class, plain values ----------------------------------------------------------
+
+def read_srs(xe):
+    """{uuid: {"uuid", "name_label", "type", "shared", "introduced_by"}}; ``introduced_by``:
+    the DR task that introduced the SR, None for none."""
+    return dict((r["uuid"], {
+        "uuid": r["uuid"], "name_label": r.get("name-label", ""), "type": r.get("type", ""),
+        "shared": _bool(r.get("shared")), "introduced_by": parse_ref(r.get("introduced-by"))})
+        for r in xe.list("sr", params=("uuid", "name-label", "type", "shared", "introduced-by")))
+
+
+def read_pbds(xe):
+    """[{"uuid", "host", "sr", "attached"}] (``host`` and ``sr``: uuids)."""
+    return [{"uuid": r["uuid"], "host": parse_ref(r.get("host-uuid")),
+             "sr": parse_ref(r.get("sr-uuid")), "attached": _bool(r.get("currently-attached"))}
+            for r in xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid",
+                                            "currently-attached"))]
+
+
+def read_vdis(xe, metadata_only=False):
+    """{uuid: {"uuid", "sr", "type", "size", "metadata_latest", "metadata_of_pool"}}, in xe's
+    order. ``metadata_of_pool`` is None when xapi's cache of foreign databases does not know
+    the copy's pool (reference §1.1). ``metadata_only``: the metadata VDIs alone, the type
+    as xe prints it (filters compare against the printed value, reference pitfall 14)."""
+    records = xe.list("vdi", params=("uuid", "sr-uuid", "type", "virtual-size",
+                                     "metadata-latest", "metadata-of-pool"),
+                      filters={"type": "Metadata"} if metadata_only else None)
+    return dict((r["uuid"], {
+        "uuid": r["uuid"], "sr": parse_ref(r.get("sr-uuid")), "type": r.get("type", ""),
+        "size": _int(r.get("virtual-size")), "metadata_latest": _bool(r.get("metadata-latest")),
+        "metadata_of_pool": parse_ref(r.get("metadata-of-pool"))}) for r in records)
+
+
+def read_vbds(xe):
+    """[{"uuid", "vm", "vdi", "type", "attached"}]; ``vdi`` is None for an empty drive."""
+    return [{"uuid": r["uuid"], "vm": parse_ref(r.get("vm-uuid")),
+             "vdi": parse_ref(r.get("vdi-uuid")), "type": r.get("type", ""),
+             "attached": _bool(r.get("currently-attached"))}
+            for r in xe.list("vbd", params=("uuid", "vm-uuid", "vdi-uuid", "type",
+                                            "currently-attached"))]
+
+
+def read_vms(xe):
+    """{uuid: {"uuid", "name_label", "power_state", "version", "tags", "control_domain",
+    "snapshot"}}: every VM xe lists by default (templates left out), the control domains
+    included."""
+    return dict((r["uuid"], {
+        "uuid": r["uuid"], "name_label": r.get("name-label", ""),
+        "power_state": r.get("power-state", ""), "version": _int(r.get("version")),
+        "tags": parse_tags(r.get("tags", "")),
+        "control_domain": _bool(r.get("is-control-domain")),
+        "snapshot": _bool(r.get("is-a-snapshot"))})
+        for r in xe.list("vm", params=("uuid", "name-label", "power-state", "version", "tags",
+                                       "is-control-domain", "is-a-snapshot")))
+
+
+def read_networks(xe):
+    """[{"uuid", "name_label", "bridge", "other_config"}]."""
+    return [{"uuid": r["uuid"], "name_label": r.get("name-label", ""),
+             "bridge": r.get("bridge", ""), "other_config": parse_map(r.get("other-config", ""))}
+            for r in xe.list("network", params=("uuid", "name-label", "bridge", "other-config"))]
+
+
+class PoolSnapshot(object):
+    """One pool as the workflows read it: each class of object listed by one xe call when it
+    is first needed, then kept (never one call per object). :meth:`read` makes several of
+    those calls at once: they are independent, and each costs a round trip.
+
+    ``pool`` and ``hosts`` are the value objects above; everything else is plain (see the
+    ``read_*`` functions): uuids, str, int, bool, dict, list, None."""
+
+    _READERS = {"pool": read_pool, "hosts": read_hosts, "srs": read_srs, "pbds": read_pbds,
+                "vdis": read_vdis, "vbds": read_vbds, "vms": read_vms,
+                "networks": read_networks}
+
+    def __init__(self, xe, pool=None, hosts=None):
+        """``pool`` and ``hosts``, when the caller has read them already, are not read
+        again."""
+        self._xe = xe
+        self._facts = {}
+        if pool is not None:
+            self._facts["pool"] = pool
+        if hosts is not None:
+            self._facts["hosts"] = hosts
+
+    def read(self, *names):
+        """Read these classes now, all at once (those read already are kept). Returns self."""
+        missing = [name for name in names if name not in self._facts]
+        if len(missing) == 1:
+            self._facts[missing[0]] = self._READERS[missing[0]](self._xe)
+        elif missing:
+            with ThreadPoolExecutor(max_workers=len(missing)) as reads:
+                futures = [(name, reads.submit(self._READERS[name], self._xe))
+                           for name in missing]
+            for name, future in futures:  # the first failure in the order asked is raised
+                self._facts[name] = future.result()
+        return self
+
+    def _get(self, name):
+        return self.read(name)._facts[name]
+
+    pool = property(lambda self: self._get("pool"))
+    hosts = property(lambda self: self._get("hosts"))
+    srs = property(lambda self: self._get("srs"))
+    pbds = property(lambda self: self._get("pbds"))
+    vdis = property(lambda self: self._get("vdis"))
+    vbds = property(lambda self: self._get("vbds"))
+    vms = property(lambda self: self._get("vms"))
+    networks = property(lambda self: self._get("networks"))
+
+    @property
+    def guests(self):
+        """{uuid: vm} of the VMs that are neither a control domain nor a snapshot."""
+        if "guests" not in self._facts:
+            self._facts["guests"] = dict((uuid, vm) for uuid, vm in self.vms.items()
+                                         if not vm["control_domain"] and not vm["snapshot"])
+        return self._facts["guests"]
+
+    @property
+    def editions(self):
+        """The hosts' licence editions, sorted, each once."""
+        return sorted({host.edition for host in self.hosts})
+
+    def sr_name(self, uuid):
+        return self.srs.get(uuid, {}).get("name_label", uuid)
+
+    def metadata_copies(self):
+        """[{"vdi", "sr", "pool", "latest", "local", "size"}]: the metadata VDIs the pool
+        sees; ``local`` is a copy of this pool's own database (a replication target)."""
+        pool_uuid = self.pool.uuid
+        return [{"vdi": v["uuid"], "sr": v["sr"], "pool": v["metadata_of_pool"],
+                 "latest": v["metadata_latest"], "local": v["metadata_of_pool"] == pool_uuid,
+                 "size": v["size"]}
+                for v in self.vdis.values() if v["type"] == "Metadata"]
+
+    def attached_to_dom0(self, vdi_uuid):
+        """Whether a control domain has this VDI plugged (a redo log writing to it)."""
+        vms = self.vms
+        return any(v["vdi"] == vdi_uuid and v["attached"] and
+                   vms.get(v["vm"], {}).get("control_domain") for v in self.vbds)
 

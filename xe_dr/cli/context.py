@@ -101,7 +101,7 @@ class Context(object):
 
     def make_runner(self, host):
         """A runner for ``host`` (None: this machine) with the command's SSH options."""
-        from xe_dr.runner.target import make_runner
+        from xe_dr.runner.connect import make_runner
         if host is None and self.env.local_runner is not None:
             return self.env.local_runner(self.timeout)
         options = {}

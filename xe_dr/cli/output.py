@@ -1,21 +1,9 @@
 """Presentation: data on stdout (text or JSON), messages on stderr."""
 
 import json
-import re
 import time
 
-
-# C0 and C1 control characters and DEL: a name holding a newline could forge a line of the
-# output, and an escape sequence would reach the administrator's terminal. The Unicode line
-# separators too, and the bidirectional marks, embeddings, overrides and isolates: a name
-# holding U+202E would show the rest of its line reversed ("Trojan Source", CVE-2021-42574).
-_CONTROL = re.compile(u"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
-
-
-def printable(text):
-    """One line of output with its control characters shown as escapes, never acted on."""
-    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 256
-                        else "\\u%04x" % ord(m.group()), text)
+from xe_dr.text import printable
 
 
 class Output(object):

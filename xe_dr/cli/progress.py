@@ -8,7 +8,7 @@ timestamped line (none with -q or --json).
 
 import time
 
-from xe_dr.cli.output import printable
+from xe_dr.text import printable
 
 
 class Progress(object):

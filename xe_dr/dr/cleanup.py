@@ -23,9 +23,7 @@ from xe_dr.exitcodes import ExitCode
 from xe_dr.journal import DONE, Run, StateWriteError, new_run_id
 from xe_dr.marks import DISPOSABLE_KINDS, RUN_KIND_TAG, RUN_TAG, is_runbook_id
 from xe_dr.pool import read_pool
-from xe_dr.xe.records import parse_map
-
-NOT_IN_DATABASE = "<not in database>"
+from xe_dr.xe.records import parse_map, parse_ref
 
 
 class Ownership(object):
@@ -92,8 +90,9 @@ class Survey(object):
         self.vms = dict((r["uuid"], r) for r in records if r not in self.untagged)
         self.appliances = set(owned.appliances)
         for record in self.vms.values():
-            if record.get("appliance") and record["appliance"] != NOT_IN_DATABASE:
-                self.appliances.add(record["appliance"])
+            appliance = parse_ref(record.get("appliance"))  # None: in no vApp
+            if appliance:
+                self.appliances.add(appliance)
         self.appliances &= set(xe.uuids("appliance")) if self.appliances else set()
         self.tasks = owned.tasks & set(xe.uuids("drtask")) if owned.tasks else set()
         self.pbds = xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached"))

@@ -8,9 +8,9 @@ Pythons dom0 has, as ``plugin install`` asks). The version-dependent facts come 
 
 from xe_dr.dr import fidelity, plugin_install
 from xe_dr.dr.listing import METADATA_TYPES
-from xe_dr.pool import read_hosts, read_pool
+from xe_dr.exitcodes import ExitCode
+from xe_dr.pool import PoolSnapshot
 from xe_dr.runner.base import CommandFailed, CommandTimedOut
-from xe_dr.xe.records import parse_ref
 
 # Stable ids of the behaviours, in the order they are reported.
 PLUG_DOES_NOT_SCAN = "plug-does-not-scan"
@@ -28,8 +28,8 @@ def examine(xe, runner, transport, xe_path, use_plugin=True, root_for_host=None)
     ``runner`` reaches the master's dom0 (the plugin file, the Pythons); ``root_for_host(host)``
     is a local directory standing for a host's ``/`` (the lab), where every host's plugin file
     is read instead."""
-    pool = read_pool(xe)
-    hosts = read_hosts(xe)
+    facts = PoolSnapshot(xe).read("pool", "hosts")
+    pool, hosts = facts.pool, facts.hosts
     report = {"transport": transport, "xe": xe_path, "pool": pool.to_json(), "hosts": [],
               "problems": [], "warnings": [], "notes": []}
     if not pool.dr_allowed:
@@ -55,7 +55,7 @@ def examine(xe, runner, transport, xe_path, use_plugin=True, root_for_host=None)
             "assumes the newest behaviours" % master[0].software_version.get("xapi", ""))
     report["behaviours"] = behaviours(version, [h for h in hosts if h.multipathing])
     _plugin(report, xe, pool, hosts, runner, use_plugin, root_for_host)
-    report["metadata_srs"] = _metadata_srs(report, xe, pool, version)
+    report["metadata_srs"] = _metadata_srs(report, facts, version)
     return report
 
 
@@ -73,6 +73,12 @@ def exit_verdict(report):
     if report["problems"]:
         return "problems"
     return "warnings" if report["warnings"] else "ok"
+
+
+def exit_code(report):
+    """The exit status of ``xe-dr doctor``: 1 problems, 2 warnings only, 0 all well."""
+    return {"problems": ExitCode.FAILED, "warnings": ExitCode.PARTIAL,
+            "ok": ExitCode.OK}[exit_verdict(report)]
 
 
 # -- versions and behaviours --------------------------------------------------------------------
@@ -204,30 +210,26 @@ def _missing_interpreter(host):
 
 # -- metadata SRs -------------------------------------------------------------------------------
 
-def _metadata_srs(report, xe, pool, version):
+def _metadata_srs(report, facts, version):
     """Every SR of a type that can hold DR metadata, with its VDI records and metadata VDIs."""
-    srs = [r for r in xe.list("sr", params=("uuid", "name-label", "type", "introduced-by"))
-           if r.get("type") in METADATA_TYPES]
+    srs = [sr for sr in facts.srs.values() if sr["type"] in METADATA_TYPES]
     if not srs:
         return []
-    wanted = {r["uuid"] for r in srs}
-    vdis = [v for v in xe.list("vdi", params=("uuid", "sr-uuid", "type", "metadata-latest",
-                                              "metadata-of-pool"))
-            if v.get("sr-uuid") in wanted]
-    attached = {p["sr-uuid"] for p in xe.list("pbd", params=("sr-uuid",), filters={
-        "host-uuid": pool.master, "currently-attached": "true"})} if pool.master else set()
+    wanted = {sr["uuid"] for sr in srs}
+    vdis = [v for v in facts.vdis.values() if v["sr"] in wanted]
+    pool = facts.pool
+    attached = {p["sr"] for p in facts.pbds if p["host"] == pool.master and p["attached"]} \
+        if pool.master else set()
     out = []
-    for sr in sorted(srs, key=lambda r: (r.get("name-label", ""), r["uuid"])):
-        own = [v for v in vdis if v["sr-uuid"] == sr["uuid"]]
-        entry = {"uuid": sr["uuid"], "name_label": sr.get("name-label", ""), "type": sr["type"],
-                 "introduced_by": parse_ref(sr.get("introduced-by", "")),
-                 "attached": sr["uuid"] in attached, "vdi_records": len(own),
-                 "metadata_vdis": []}
-        for vdi in sorted((v for v in own if v.get("type") == "Metadata"),
-                          key=lambda v: v["uuid"]):
-            of_pool = parse_ref(vdi.get("metadata-of-pool", ""))
+    for sr in sorted(srs, key=lambda r: (r["name_label"], r["uuid"])):
+        own = [v for v in vdis if v["sr"] == sr["uuid"]]
+        entry = {"uuid": sr["uuid"], "name_label": sr["name_label"], "type": sr["type"],
+                 "introduced_by": sr["introduced_by"], "attached": sr["uuid"] in attached,
+                 "vdi_records": len(own), "metadata_vdis": []}
+        for vdi in sorted((v for v in own if v["type"] == "Metadata"), key=lambda v: v["uuid"]):
+            of_pool = vdi["metadata_of_pool"]
             entry["metadata_vdis"].append({
-                "uuid": vdi["uuid"], "metadata_latest": vdi.get("metadata-latest") == "true",
+                "uuid": vdi["uuid"], "metadata_latest": vdi["metadata_latest"],
                 "metadata_of_pool": of_pool, "this_pool": of_pool == pool.uuid})
         out.append(entry)
         _sr_warnings(report, entry, version)

@@ -10,8 +10,10 @@ Two ways to read a foreign database, with the same results where both can know a
 """
 
 from xe_dr.dr.plugin import call_json, malformed
+from xe_dr.dr.protection import classify_vms, metadata_srs
 from xe_dr.marks import RUN_TAG
-from xe_dr.xe.records import parse_map, parse_ref
+from xe_dr.pool import PoolSnapshot, read_pool, read_vdis
+from xe_dr.xe.records import parse_map, parse_ref, parse_set
 
 UNKNOWN = None  # a fact that this way of reading cannot know
 
@@ -26,8 +28,6 @@ def _int(text, default=0):
 class MetadataCopy(object):
     """One metadata VDI seen by the pool (reference §1.1, §1.5)."""
 
-    FIELDS = ("uuid", "name-label", "sr-uuid", "virtual-size", "metadata-latest", "metadata-of-pool")
-
     def __init__(self, vdi_uuid, sr_uuid, pool_uuid, latest, local, size=0, generation=None):
         self.vdi_uuid = vdi_uuid
         self.sr_uuid = sr_uuid
@@ -38,11 +38,11 @@ class MetadataCopy(object):
         self.generation = generation
 
     @classmethod
-    def from_record(cls, record, local_pool_uuid):
-        pool_uuid = parse_ref(record.get("metadata-of-pool", ""))
-        return cls(record["uuid"], record.get("sr-uuid"), pool_uuid,
-                   record.get("metadata-latest") == "true", pool_uuid == local_pool_uuid,
-                   _int(record.get("virtual-size")))
+    def from_vdi(cls, vdi, local_pool_uuid):
+        """From a VDI as xe_dr.pool.read_vdis gives it."""
+        pool_uuid = vdi["metadata_of_pool"]
+        return cls(vdi["uuid"], vdi["sr"], pool_uuid, vdi["metadata_latest"],
+                   pool_uuid == local_pool_uuid, vdi["size"])
 
     def to_json(self):
         return dict(self.__dict__)
@@ -74,10 +74,9 @@ def read_sources(xe, copies, master_uuid, plugin, keep=None):
 
 
 def find_metadata_copies(xe, local_pool_uuid):
-    """Every metadata VDI the pool can see (one xe call). ``type=Metadata`` is capitalised
-    because filters compare against the printed value (reference pitfall 14)."""
-    records = xe.list("vdi", params=MetadataCopy.FIELDS, filters={"type": "Metadata"})
-    return [MetadataCopy.from_record(r, local_pool_uuid) for r in records]
+    """Every metadata VDI the pool can see (one xe call)."""
+    return [MetadataCopy.from_vdi(v, local_pool_uuid)
+            for v in read_vdis(xe, metadata_only=True).values()]
 
 
 class SourceVM(object):
@@ -239,7 +238,7 @@ def read_foreign_networks(xe, vdi_uuid):
     records = xe.list("network", params=("uuid", "name-label", "bridge", "MTU", "VIF-uuids"),
                       database={"vdi-uuid": vdi_uuid})
     return [{"name_label": r.get("name-label", ""), "bridge": r.get("bridge", ""),
-             "mtu": _int(r.get("MTU"), 1500), "in_use": bool(r.get("VIF-uuids", "").strip())}
+             "mtu": _int(r.get("MTU"), 1500), "in_use": bool(parse_set(r.get("VIF-uuids", "")))}
             for r in records]
 
 
@@ -279,7 +278,6 @@ def learn_membership(sources, xe):
     pool that wrote a copy is reachable (a failback: the DR site is up), its live references
     tell them: fill them in for the copies of that pool. A VM the live pool no longer has
     keeps "unknown"."""
-    from xe_dr.pool import read_pool
     pool_uuid = read_pool(xe).uuid
     mine = [s for s in sources if s.uuid == pool_uuid and s.via == "xe"]
     if not mine:
@@ -302,19 +300,18 @@ def read_live_source(xe):
     runbook made before a disaster, when the DR site cannot see the copies yet): real
     references, so vApp membership is known. Returns (SourcePool, {vm uuid: status class}),
     the class as ``xe-dr status`` gives it (protected, at-risk, unrecoverable, ignored)."""
-    from xe_dr.dr.status import PoolFacts, classify_vms
-    facts = PoolFacts(xe)
-    protection = dict((v["uuid"], v) for v in classify_vms(
-        facts, {c.sr_uuid for c in facts.copies if c.local}))
+    facts = PoolSnapshot(xe).read("pool", "hosts", "srs", "vdis", "vbds", "vms")
+    protection = dict((v["uuid"], v) for v in classify_vms(facts, metadata_srs(facts)))
     records = xe.list("vm", params=VM_FIELDS + ("appliance",), filters={
         "is-control-domain": "false", "is-a-snapshot": "false", "is-a-template": "false"})
     appliances = xe.list("appliance", params=("uuid", "name-label", "name-description"))
-    hosts = xe.list("host", params=("uuid", "name-label", "software-version", "edition"))
+    hosts = [{"uuid": h.uuid, "name_label": h.name_label, "edition": h.edition,
+              "software_version": h.software_version} for h in facts.hosts]
     vms = [_vm_of_record(r, parse_ref(r.get("appliance", "")) or "") for r in records]
     _live_networks(xe, vms)
     copy = MetadataCopy(None, None, facts.pool.uuid, True, False)
     return SourcePool(
-        copy, facts.pool.uuid, facts.pool.name_label, _hosts_of_records(hosts), vms,
+        copy, facts.pool.uuid, facts.pool.name_label, hosts, vms,
         [SourceAppliance(a["uuid"], a.get("name-label", ""), a.get("name-description", ""),
                          sorted(v.uuid for v in vms if v.appliance == a["uuid"]))
          for a in appliances],

@@ -40,12 +40,13 @@ def creatable(name):
 
 
 def match(local_networks, name_label, bridge):
-    """(local network record, NAME or BRIDGE), or (None, None): xapi's precheck."""
+    """(local network, NAME or BRIDGE), or (None, None): xapi's precheck. ``local_networks``
+    as xe_dr.pool.read_networks gives them."""
     for net in local_networks:
-        if net.get("name-label") == name_label:
+        if net["name_label"] == name_label:
             return net, NAME
     for net in local_networks:
-        if bridge and net.get("bridge") == bridge:
+        if bridge and net["bridge"] == bridge:
             return net, BRIDGE
     return None, None
 
@@ -127,7 +128,7 @@ def plan(found, local_networks, network_map):
         entries.append({
             "name_label": name, "bridge": need.bridge, "mtu": need.mtu, "action": action,
             "local": local["uuid"] if local else None,
-            "local_name": local.get("name-label") if local else None,
+            "local_name": local["name_label"] if local else None,
             "target": target, "objects": list(need.objects),
             "vms": [{"uuid": u, "name_label": n} for u, n in need.vms],
             "per_vm": need.per_vm})

@@ -11,7 +11,7 @@ import posixpath
 import re
 
 from xe_dr.dr.plugin import PLUGIN, plugin_version
-from xe_dr.errors import XeDrError
+from xe_dr.errors import UsageError, XeDrError
 from xe_dr.plugin_source import plugin_bytes
 from xe_dr.pool import read_hosts, read_pool
 from xe_dr.runner.base import CommandFailed, CommandTimedOut
@@ -39,6 +39,21 @@ _FIRST_LINE = '[ -e "$1" ] || exit 3; head -n 1 -- "$1"'
 # Written beside the target and renamed over it, so that xapi never runs half a file.
 _WRITE = ('umask 022 && mkdir -p "$1" && cat > "$1/.$2.new" && chmod 0755 "$1/.$2.new" && '
           'mv -f "$1/.$2.new" "$1/$2"')
+
+
+def host_roots(template):
+    """``root_for_host(host)`` from a ``--host-root`` TEMPLATE naming ``{uuid}`` and ``{name}``
+    (the lab: ``LAB/hosts/{uuid}``), or None without one. A template that names anything else
+    is refused before any host is read."""
+    if not template:
+        return None
+    try:
+        template.format(uuid="", name="")
+    except (KeyError, IndexError, ValueError, AttributeError):
+        raise UsageError("--host-root %r: a template may name only {uuid} and {name}"
+                         % template, hint="e.g. LAB/hosts/{uuid}; write a brace itself as "
+                                          "{{ or }}")
+    return lambda host: template.format(uuid=host.uuid, name=host.name_label)
 
 
 def with_shebang(source, interpreter):

@@ -4,10 +4,12 @@ where one exists, a fix (see xe_dr/dr/plan.py for the verdicts).
 XenCenter's four groups (HA for a test, power state at the source, existing objects at the
 target, storage) plus what it leaves out: licence, versions and editions of both pools,
 capacity, local storage and network matching (reference xencenter-and-peers.md §1.7).
+
+``target`` is the pool recovered into, a :class:`xe_dr.pool.PoolSnapshot` (its VMs and
+networks read once, at once).
 """
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 from xe_dr.dr.plan import BLOCKING, CONFIRM, OK, SKIPPED, WARNING, Check
 from xe_dr.errors import XeDrError
@@ -16,26 +18,6 @@ from xe_dr.xe.errors import XapiError
 # A local reference as xe prints it in an error: "<uuid> (<name-label>)".
 _LOCAL_REF = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                         r"[0-9a-fA-F]{12} \(.*\)$", re.DOTALL)
-
-
-class TargetFacts(object):
-    """The target pool as the prechecks need it: one call per class, the four made at once
-    (they are independent reads, and each xe call costs a round trip)."""
-
-    def __init__(self, xe, pool, hosts):
-        self.pool = pool
-        self.hosts = hosts
-        with ThreadPoolExecutor(max_workers=4) as reads:
-            vms = reads.submit(xe.list, "vm", params=(
-                "uuid", "name-label", "power-state", "version", "other-config"),
-                filters={"is-control-domain": "false"})
-            appliances = reads.submit(xe.list, "appliance", params=("uuid", "name-label"))
-            networks = reads.submit(xe.list, "network", params=("uuid", "name-label", "bridge"))
-            hosts = reads.submit(xe.list, "host", params=("uuid", "edition"))
-            self.vms = {r["uuid"]: r for r in vms.result()}
-            self.appliances = {r["uuid"]: r for r in appliances.result()}
-            self.networks = networks.result()
-            self.editions = sorted({h.get("edition", "") for h in hosts.result()})
 
 
 def _version_key(text):
@@ -159,20 +141,21 @@ def check_existing(target, items, mode):
     newer or equal version blocks, running blocks, older and halted is replaced after a yes.
     A test never replaces anything."""
     checks = []
+    guests = target.guests
     for item in items:
         vm_uuids = [item.uuid] if item.kind == "vm" else [m["uuid"] for m in item.members or ()]
         versions = {item.uuid: item.version} if item.kind == "vm" else {
             m["uuid"]: m["version"] for m in item.members or ()}
         for uuid in vm_uuids:
-            existing = target.vms.get(uuid)
+            existing = guests.get(uuid)
             if not existing:
                 continue
             name = "existing:%s" % uuid
-            label = existing.get("name-label", uuid)
-            local_version = int(existing.get("version") or 0)
-            if existing["power-state"] != "halted":
+            label = existing["name_label"]
+            local_version = existing["version"]
+            if existing["power_state"] != "halted":
                 checks.append(Check(name, BLOCKING, "VM %s already exists here and is %s" % (
-                    label, existing["power-state"]), fix="shut it down first, or --exclude it",
+                    label, existing["power_state"]), fix="shut it down first, or --exclude it",
                     objects=[item.uuid]))
             elif local_version >= versions[uuid]:
                 checks.append(Check(name, BLOCKING, "a newer or equal version of VM %s already "
@@ -294,7 +277,7 @@ def check_storage(xe, items, sources_by_vdi, local_srs):
 def check_network_map(target, network_map):
     """Every network named by --map-network exists here (by name-label or UUID), checked
     before anything is recovered rather than half-way through."""
-    known = {n["name-label"] for n in target.networks} | {n["uuid"] for n in target.networks}
+    known = {n["name_label"] for n in target.networks} | {n["uuid"] for n in target.networks}
     missing = sorted(dst for dst in network_map.values() if dst not in known)
     if missing:
         return Check("network-map", BLOCKING, "--map-network names network(s) that do not "

@@ -5,7 +5,7 @@ it out. Names come from pools and can hold anything: control characters are show
 so a name cannot forge a line of the report.
 """
 
-from xe_dr.cli.output import printable
+from xe_dr.text import printable
 
 UNKNOWN = "unknown"
 WIDTH = 48  # of the timeline's bars, in characters

@@ -1,4 +1,5 @@
-"""Where commands run: `[USER@]HOST[:PORT]` parsed into a :class:`Target`, and its runner."""
+"""Where commands run: `[USER@]HOST[:PORT]` parsed into a :class:`Target` (its runner is made by
+:func:`xe_dr.runner.connect.make_runner`)."""
 
 import ipaddress
 import re
@@ -9,7 +10,6 @@ _FORM_HINT = "use [USER@]HOST[:PORT], with IPv6 addresses in brackets: root@[fd0
 # Host names and users as ssh and dom0 accept them; a leading dash would read as an ssh option.
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 _PORT = re.compile(r"^[0-9]{1,5}$")
-SSH_KINDS = ("paramiko", "openssh")
 
 
 class Target(object):
@@ -105,34 +105,3 @@ def _is_ip(text):
     except ValueError:
         return False
     return True
-
-
-def default_ssh_kind():
-    """paramiko when it can be imported, else the system ssh (dom0 has no paramiko)."""
-    try:
-        import paramiko  # noqa: F401
-    except ImportError:
-        return "openssh"
-    return "paramiko"
-
-
-def make_runner(host=None, ssh=None, identity=None, known_hosts=None, accept_new=False,
-                timeout=None, log=None, **options):
-    """The runner for ``host`` (a ``[USER@]HOST[:PORT]`` string or a Target): a LocalRunner when
-    it is None, else an SSH runner of kind ``ssh`` ("paramiko", "openssh", or None for
-    :func:`default_ssh_kind`). Extra ``options`` go to the SSH runner's constructor.
-    """
-    if host is None:
-        from xe_dr.runner.local import LocalRunner
-        return LocalRunner(timeout=timeout, log=log)
-    target = Target.coerce(host)
-    kind = ssh or default_ssh_kind()
-    if kind == "paramiko":
-        from xe_dr.runner.paramiko_ssh import ParamikoRunner as runner_class
-    elif kind == "openssh":
-        from xe_dr.runner.openssh import OpenSshRunner as runner_class
-    else:
-        raise UsageError("unknown SSH implementation %r" % (kind,),
-                         hint="use one of: %s" % ", ".join(SSH_KINDS))
-    return runner_class(target, identity=identity, known_hosts=known_hosts,
-                        accept_new=accept_new, timeout=timeout, log=log, **options)

@@ -1,7 +1,5 @@
 """``xe-dr doctor``: what xe-dr will meet on this pool, read without changing anything."""
 
-from xe_dr.exitcodes import ExitCode
-
 NAME = "doctor"
 HELP = ("report, read only, what xe-dr will meet on this pool: versions, the xapi behaviours "
         "that apply and how xe-dr handles them, multipathing, the host plugin and its "
@@ -15,15 +13,13 @@ def add_arguments(parser):
 
 
 def run(ctx):
-    from xe_dr.dr.doctor import examine, exit_verdict
-    template = ctx.args.host_root
-    root_for_host = (lambda host: template.format(uuid=host.uuid, name=host.name_label)) \
-        if template else None
+    from xe_dr.dr.doctor import examine, exit_code
+    from xe_dr.dr.plugin_install import host_roots
+    roots = host_roots(ctx.args.host_root)
     report = examine(ctx.xe, ctx.runner, ctx.runner.description, ctx.xe_path,
-                     use_plugin=ctx.use_plugin, root_for_host=root_for_host)
+                     use_plugin=ctx.use_plugin, root_for_host=roots)
     ctx.output.data(report, _text(report))
-    return {"problems": ExitCode.FAILED, "warnings": ExitCode.PARTIAL,
-            "ok": ExitCode.OK}[exit_verdict(report)]
+    return exit_code(report)
 
 
 def _onoff(flag):

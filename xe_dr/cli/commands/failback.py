@@ -1,7 +1,7 @@
 """``xe-dr failback``: bring vApps and VMs back to the primary site (run it there)."""
 
 from xe_dr.cli import argtypes
-from xe_dr.cli.commands.failover import add_run_arguments, add_selection_arguments, run_mode
+from xe_dr.cli.run_options import add_run_arguments, add_selection_arguments, run_mode
 
 NAME = "failback"
 HELP = ("fail back to this (the primary) site: cleanly shut down the selected VMs at the DR "

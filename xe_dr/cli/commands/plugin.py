@@ -33,20 +33,14 @@ def run(ctx):
             "version %s" % h["version"] if h["version"] else "FAILS: %s" % h["error"]
             if h["error"] else "not installed") for h in hosts])
         return ExitCode.OK if all(h["version"] for h in hosts) else ExitCode.FAILED
-    results = plugin_install.install(ctx.xe, _runner_for_host(ctx), _root_for_host(ctx))
+    roots = plugin_install.host_roots(ctx.args.host_root)
+    results = plugin_install.install(ctx.xe, _runner_for_host(ctx), roots)
     ctx.output.data({"hosts": results}, [
         "%s: %s" % (r["name_label"], "installed version %s (%s)" % (r["version"], r[
             "interpreter"]) if r["ok"] else "FAILED: %s" % r["error"]) for r in results])
     failed = [r for r in results if not r["ok"]]
     return ExitCode.OK if not failed else (ExitCode.PARTIAL if len(failed) < len(results)
                                            else ExitCode.FAILED)
-
-
-def _root_for_host(ctx):
-    template = ctx.args.host_root
-    if not template:
-        return None
-    return lambda host: template.format(uuid=host.uuid, name=host.name_label)
 
 
 def _runner_for_host(ctx):

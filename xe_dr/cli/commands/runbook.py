@@ -2,8 +2,8 @@
 
 import os
 
-from xe_dr.cli.commands.failover import add_run_arguments, add_selection_arguments
 from xe_dr.cli import argtypes
+from xe_dr.cli.run_options import add_run_arguments, add_selection_arguments, build_options
 from xe_dr.errors import UsageError
 from xe_dr.exitcodes import ExitCode
 
@@ -25,7 +25,6 @@ def add_arguments(parser):
 
 
 def run(ctx):
-    from xe_dr.cli.commands.failover import build_options
     from xe_dr.cli.present import redacted_argv
     from xe_dr.dr.failover import Failover
     from xe_dr.journal import _user, new_run_id

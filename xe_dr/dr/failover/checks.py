@@ -5,6 +5,7 @@ metadata (the licence, HA, --map-network targets), and before the first recovery
 from xe_dr.dr import prechecks as checks_
 from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.plan import BLOCKING, WARNING, Check
+from xe_dr.pool import PoolSnapshot
 
 
 class CheckPhase(Phase):
@@ -16,7 +17,8 @@ class CheckPhase(Phase):
         """Read once per run: attaching storage, the only change before the prechecks, leaves
         the target's VMs, vApps, networks and host editions as they were."""
         if self.ctx.facts is None:
-            self.ctx.facts = checks_.TargetFacts(self.xe, self.pool, self.hosts)
+            self.ctx.facts = PoolSnapshot(self.xe, self.pool, self.hosts).read("vms",
+                                                                              "networks")
         return self.ctx.facts
 
     def early(self):

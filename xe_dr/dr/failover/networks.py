@@ -11,6 +11,7 @@ from xe_dr.dr.inventory import read_foreign_networks
 from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.marks import RUN_TAG, step_parts
+from xe_dr.pool import read_networks
 
 
 class NetworkPhase(Phase):
@@ -41,7 +42,7 @@ class NetworkPhase(Phase):
                 name = step_parts(step, 3)[2]
                 before = set(data.get("before") or ())
                 for net in networks:
-                    if net.get("name-label") == name and net["uuid"] not in before:
+                    if net["name_label"] == name and net["uuid"] not in before:
                         created[net["uuid"]] = {"uuid": net["uuid"], "name_label": name,
                                                 "transient": data.get("transient", False),
                                                 "target": data.get("target")}
@@ -71,12 +72,12 @@ class NetworkPhase(Phase):
                     "transient": transient, "target": entry["target"]}
 
         def reconcile():
-            networks = self.xe.list("network", params=("uuid", "name-label", "other-config"))
+            networks = read_networks(self.xe)
             begun = self.engine.begun(step) or {}
             before = set(begun.get("before") or ())
             for net in networks:
-                if net.get("name-label") == entry["name_label"] and net["uuid"] not in before:
-                    if RUN_TAG not in net.get("other-config", ""):
+                if net["name_label"] == entry["name_label"] and net["uuid"] not in before:
+                    if RUN_TAG not in net["other_config"]:
                         self.ctx.tag("network", net["uuid"])
                     return {"uuid": net["uuid"], "name_label": entry["name_label"],
                             "transient": begun.get("transient", False),
@@ -130,7 +131,7 @@ class NetworkPhase(Phase):
         needed). While a recovery is still to be resumed they stay."""
         if [i for i in items if not i.excluded and i.uuid not in recovered]:
             return
-        networks = self.xe.list("network", params=("uuid", "name-label"))
+        networks = read_networks(self.xe)
         created = self.created(networks)
         if not created:
             return
@@ -181,15 +182,15 @@ class NetworkPhase(Phase):
                                    entry["local_name"]))
 
     def map_vifs(self, recovered):
-        networks = self.xe.list("network", params=("uuid", "name-label", "bridge", "other-config"))
+        networks = read_networks(self.xe)
         created = self.created(networks)
         for net in networks:  # networks xapi created during the import itself (§2.6)
             if net["uuid"] not in self.ctx.networks_before and net["uuid"] not in created and \
-                    RUN_TAG not in net.get("other-config", ""):
-                self.engine.do(self.ctx.tag_step("network", net["uuid"], net["name-label"]))
+                    RUN_TAG not in net["other_config"]:
+                self.engine.do(self.ctx.tag_step("network", net["uuid"], net["name_label"]))
         if not self.opts.network_map:
             return
-        by_name = dict((n["name-label"], n) for n in networks if n["uuid"] not in created)
+        by_name = dict((n["name_label"], n) for n in networks if n["uuid"] not in created)
         for source_name, target_name in sorted(self.opts.network_map.items()):
             target = by_name.get(target_name) or next(
                 (n for n in networks if n["uuid"] == target_name), None)
@@ -200,7 +201,7 @@ class NetworkPhase(Phase):
             return
         vifs = self.xe.list("vif", params=("uuid", "vm-uuid", "network-uuid", "device", "MAC",
                                            "network-name-label"))
-        names = dict((n["uuid"], n["name-label"]) for n in networks)
+        names = dict((n["uuid"], n["name_label"]) for n in networks)
         for vif in vifs:
             if vif["vm-uuid"] not in vm_uuids:
                 continue
@@ -214,7 +215,7 @@ class NetworkPhase(Phase):
                 continue
             self.engine.do(Step(
                 step_id("remap", vif["uuid"]), "move VIF %s of VM %s to %s" % (
-                    vif["device"], vif["vm-uuid"], target["name-label"]),
+                    vif["device"], vif["vm-uuid"], target["name_label"]),
                 [Call("vif-destroy", {"uuid": vif["uuid"]}),
                  Call("vif-create", {"vm-uuid": vif["vm-uuid"], "network-uuid": target["uuid"],
                                      "device": vif["device"], "mac": vif["MAC"]})],

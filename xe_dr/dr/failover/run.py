@@ -52,6 +52,7 @@ from xe_dr.errors import UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.journal import NOTE, Run, StateWriteError, new_run_id
 from xe_dr.pool import read_hosts, read_pool
+from xe_dr.xe.records import parse_set
 
 
 class Failover(Phase):
@@ -304,7 +305,7 @@ class Failover(Phase):
         setup = self.engine.begun(step)
         if not setup:
             statefiles = self.xe.param_get("pool", self.pool.uuid, "ha-statefiles")
-            vdis = [v for v in statefiles.split("; ") if v]
+            vdis = [v for v in parse_set(statefiles) if v]
             setup = {"heartbeat_srs": sorted({self.xe.param_get("vdi", v, "sr-uuid")
                                               for v in vdis}),
                      "tolerate": self.xe.param_get("pool", self.pool.uuid,

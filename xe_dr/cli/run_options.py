@@ -1,0 +1,183 @@
+"""What the recovery commands share (failover, failback and runbook): their options, and the
+running of a failover or failback from them. The commands import it; none imports another."""
+
+from xe_dr.cli import argtypes
+from xe_dr.cli.storage_options import add_storage_arguments, storage_specs
+from xe_dr.errors import UsageError, XeDrError
+from xe_dr.marks import step_parts
+
+
+def add_selection_arguments(parser):
+    group = parser.add_argument_group("what to recover")
+    group.add_argument("--all", action="store_true", help="every vApp and VM in the metadata")
+    group.add_argument("--vapp", action="append", default=[], metavar="NAME|UUID",
+                       help="a vApp (repeatable)")
+    group.add_argument("--vm", action="append", default=[], metavar="NAME|UUID",
+                       help="a VM (repeatable)")
+    group.add_argument("--exclude", action="append", default=[], metavar="NAME|UUID",
+                       help="leave this vApp or VM out (repeatable)")
+
+
+def add_run_arguments(parser):
+    add_storage_arguments(parser)
+    parser.add_argument("--sr", action="append", default=[], metavar="UUID",
+                        help="attach only these SRs of the probed LUNs (default: all of them)")
+    group = parser.add_argument_group("how")
+    group.add_argument("--power", choices=("start", "paused", "none"),
+                       help="after recovery: start (default), paused, or none (the default "
+                            "of a test)")
+    group.add_argument("--parallel", type=int, default=4, metavar="N",
+                       help="recover up to N objects at once (default 4); each order "
+                            "group starts all at once")
+    group.add_argument("--map-network", action="append", default=[], metavar="SRC=DST",
+                       help="put VIFs of source network SRC on network DST here (repeatable)")
+    group.add_argument("--force", action="store_true",
+                       help="recover with force=true: replaces running duplicates; every "
+                            "disk is checked first (needs the host plugin)")
+    group.add_argument("--source", metavar="[USER@]HOST[:PORT]|down",
+                       help="the source pool's master, when reachable: checked for VMs still "
+                            "running and LUNs still attached ('local' for an xe here); "
+                            "'down' says the source site is known to be down and fenced")
+    group.add_argument("--source-xe", metavar="PATH", help="path of xe on the source")
+    group.add_argument("--dry-run", action="store_true",
+                       help="show the plan, the prechecks and the exact xe commands; change "
+                            "nothing")
+    group.add_argument("--resume", metavar="RUN", type=argtypes.run_id,
+                       help="resume an interrupted run")
+
+
+def network_map(pairs):
+    result = {}
+    for pair in pairs:
+        source, sep, target = pair.partition("=")
+        if not sep or not source or not target:
+            raise UsageError("--map-network takes SRC=DST, not %r" % pair)
+        result[source] = target
+    return result
+
+
+def build_options(ctx, mode):
+    from xe_dr.dr.failover import Options
+    args = ctx.args
+    specs = storage_specs(ctx, allow_partial=False)
+    source = {"host": args.source, "xe": args.source_xe} if args.source else None
+    options = Options(
+        mode=mode, all=args.all, vapps=args.vapp, vms=args.vm, exclude=args.exclude,
+        storage=[s.to_json() for s in specs], srs=args.sr, power=args.power,
+        parallel=args.parallel, network_map=network_map(args.map_network), force=args.force,
+        disable_ha=getattr(args, "disable_ha", False), source=source)
+    _shutdown_options(args, options)
+    passwords = dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
+                     if s.chap_password)
+    return options, passwords
+
+
+def _shutdown_options(args, options):
+    if getattr(args, "shutdown_timeout", None) is not None:
+        options.shutdown_timeout = args.shutdown_timeout
+    if getattr(args, "force_shutdown", False):
+        options.force_shutdown = True
+
+
+# Options a resumed run takes from its journal; giving them again would be ignored, so it is
+# refused instead of silently doing something else than the command line says. The storage
+# options may be given again, to correct a LUN whose attach has not begun (_corrected_storage).
+_FIXED_ON_RESUME = ("all", "vapp", "vm", "exclude", "power", "map_network", "sr", "force",
+                    "dry_run", "source", "source_xe", "disable_ha")
+
+
+def run_mode(ctx, mode):
+    from xe_dr.cli.present import failover_text, redacted_argv
+    from xe_dr.cli.progress import Progress
+    from xe_dr.dr.failover import Failover, Options
+    from xe_dr.journal import Run
+    from xe_dr.report import write_default
+    args = ctx.args
+    corrected = None
+    if args.resume:
+        given = [name for name in _FIXED_ON_RESUME if getattr(args, name, None)]
+        if given:
+            raise UsageError("--resume continues the run as it was planned; do not give %s"
+                             % ", ".join("--" + g.replace("_", "-") for g in given),
+                             hint="only the storage options may be given again, to correct "
+                                  "a LUN not attached yet or give its CHAP password")
+        run = Run.open(ctx.state_dir, args.resume)
+        command = "failback" if mode == "failback" else "failover"
+        expected = "failback" if run.meta.get("kind") == "failback" else "failover"
+        if run.meta.get("kind") in ("test", "failover", "failback") and (
+                command != expected or (getattr(args, "test", False) and
+                                        run.meta["kind"] != "test")):
+            raise UsageError("run %s is a %s: resume it with 'xe-dr %s --resume %s'" % (
+                args.resume, run.meta["kind"], expected, args.resume))
+        options = Options.from_json(run.meta["options"])
+        # The shutdown options are remedies: a failback stopped by a guest that would not
+        # shut down resumes with more time or with --force-shutdown.
+        _shutdown_options(args, options)
+        if args.scsiid or args.hba_scsiid:
+            corrected = _corrected_storage(ctx, run, options)
+            passwords = dict((s.device_config.get("SCSIid"), s.chap_password)
+                             for s in corrected if s.chap_password)
+        else:
+            passwords = _resume_passwords(ctx)
+    else:
+        if args.sr and not (args.target or args.hba or args.hba_scsiid):
+            raise UsageError("--sr chooses among the SRs of probed LUNs: give the storage "
+                             "options too (--target/--iqn/--scsiid or --hba-scsiid)")
+        options, passwords = build_options(ctx, mode)
+    if options.mode != "test" and not args.dry_run and not args.yes and (
+            args.no_input or not ctx.env.can_prompt()) and not (
+            args.resume and corrected is None and _answered(run, ("storage", "recovery"))):
+        # Refused before anything is read or recorded: a real run asks twice.
+        raise UsageError("a real %s asks for confirmation, and there is no terminal to ask "
+                         "on" % options.mode, hint="re-run with --yes to allow it")
+    source_xe = ctx.other_site(options.source["host"], options.source["xe"]) \
+        if options.source and options.source["host"] != "down" else None
+    progress = Progress(ctx.output)
+    failover = Failover(ctx.xe, ctx.state_dir, options, ctx.confirm, progress,
+                        source_xe=source_xe, chap_passwords=passwords,
+                        use_plugin=ctx.use_plugin, argv=redacted_argv(ctx),
+                        transport=ctx.runner.description, publish=write_default)
+    try:
+        if args.dry_run:
+            report, code = failover.plan()
+        else:
+            report, code = failover.apply(resume_id=args.resume, storage=corrected)
+    except XeDrError:
+        progress.close()
+        if failover.run is not None and ctx.output.json_mode:
+            # A stopped run's report still reaches scripts; a person gets the one error line.
+            ctx.output.data(failover.report)
+        raise
+    finally:
+        progress.close()
+    ctx.output.data(report, failover_text(report))
+    return code
+
+
+def _answered(run, confirmations):
+    """Whether a run has journaled a yes to each of these confirmations."""
+    noted = {e["step"] for e in run.entries() if e.get("event") == "note"}
+    return all("confirmed:%s" % c in noted for c in confirmations)
+
+
+def _corrected_storage(ctx, run, options):
+    """The storage options given again to a resume: they replace the run's, as long as every
+    LUN whose attach has begun is still among them (what it attached stays the run's)."""
+    specs = storage_specs(ctx, allow_partial=False)
+    begun = {step_parts(e["step"], 2)[1] for e in run.entries()
+             if e.get("step", "").startswith("attach:")}
+    given = {s.device_config.get("SCSIid") for s in specs}
+    dropped = sorted(begun - given)
+    if dropped:
+        raise UsageError("LUN(s) %s have been attached by this run already: give them again "
+                         "too" % ", ".join(dropped))
+    return specs
+
+
+def _resume_passwords(ctx):
+    """A resumed run may still have storage to attach: the CHAP password is asked again."""
+    args = ctx.args
+    if not args.chap_user:
+        return {}
+    specs = storage_specs(ctx, allow_partial=True)
+    return dict((None, s.chap_password) for s in specs if s.chap_password)
