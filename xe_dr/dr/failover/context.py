@@ -30,6 +30,7 @@ class RunContext(object):
         self.kept = set()  # metadata VDIs whose database the plugin keeps open for this run
         self.plugin_keep = None  # the key it keeps them under (the run id), when it can
         self.facts = None  # the prechecks' reads of the target pool (CheckPhase.target_facts)
+        self.copies = None  # the metadata copies here, read before a run that attaches nothing
         self.report = {"mode": options.mode, "power": options.power, "checks": [],
                        "storage": [], "sources": [], "items": [], "warnings": [],
                        "todo": [], "commands": []}

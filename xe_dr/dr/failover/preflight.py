@@ -67,9 +67,12 @@ class Preflight(Phase):
         if self.opts.mode == "failback" and self.source_xe is not None:
             plan = self.source.plan()
             self._check_failback_storage(plan)
-        elif not self.opts.storage and not self.engine.dry_run and not [
-                c for c in find_metadata_copies(self.xe, self.pool.uuid)
-                if c.latest and not c.local]:
+        elif not self.opts.storage and not self.engine.dry_run:
+            # Without storage options nothing is attached by this run: what is here now is
+            # what the recovery reads (kept, not listed twice).
+            self.ctx.copies = find_metadata_copies(self.xe, self.pool.uuid)
+            if [c for c in self.ctx.copies if c.latest and not c.local]:
+                return plan
             raise UsageError("no storage options were given and no recoverable metadata is "
                              "attached here", hint="give --target/--iqn/--scsiid or "
                              "--hba-scsiid ('xe-dr probe' finds them); nothing was changed")

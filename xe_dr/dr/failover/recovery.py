@@ -23,7 +23,10 @@ class RecoveryPhase(Phase):
         # Version 1 of the plugin cannot keep a database open between calls.
         self.ctx.plugin_keep = self.run.id if plugin and self.run is not None and \
             version != "1" else None
-        sources = read_sources(self.xe, find_metadata_copies(self.xe, self.pool.uuid),
+        copies = self.ctx.copies
+        if copies is None or self.opts.storage:
+            copies = find_metadata_copies(self.xe, self.pool.uuid)
+        sources = read_sources(self.xe, copies,
                                self.pool.master, plugin, keep=self.ctx.plugin_keep)
         if self.ctx.plugin_keep:
             self.ctx.kept.update(s.copy.vdi_uuid for s in sources)

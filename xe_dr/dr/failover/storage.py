@@ -33,6 +33,8 @@ class StoragePhase(Phase):
         return specs
 
     def attach(self):
+        if not self.opts.storage:
+            return  # nothing to attach, nothing this run attached to make visible
         known = {r["uuid"]: r for r in self.xe.list(
             "sr", params=("uuid", "name-label", "type", "introduced-by", "other-config"))}
         pbds = self.xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached",
