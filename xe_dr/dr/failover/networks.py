@@ -181,15 +181,23 @@ class NetworkPhase(Phase):
                     "are on %s" % (entry["name_label"], entry["local_name"], entry["bridge"],
                                    entry["local_name"]))
 
-    def map_vifs(self, recovered):
+    def tag_imported(self):
+        """Tag the networks xapi made during the imports themselves (§2.6), so that cleanup
+        finds them: once, after the recoveries (nothing needs them tagged sooner)."""
         networks = read_networks(self.xe)
         created = self.created(networks)
-        for net in networks:  # networks xapi created during the import itself (§2.6)
+        for net in networks:
             if net["uuid"] not in self.ctx.networks_before and net["uuid"] not in created and \
                     RUN_TAG not in net["other_config"]:
                 self.engine.do(self.ctx.tag_step("network", net["uuid"], net["name_label"]))
+
+    def map_vifs(self, recovered):
+        """Move the recovered VMs' VIFs to the networks --map-network names (before they
+        start: a wave's VMs are moved as soon as the wave is recovered)."""
         if not self.opts.network_map:
             return
+        networks = read_networks(self.xe)
+        created = self.created(networks)
         by_name = dict((n["name_label"], n) for n in networks if n["uuid"] not in created)
         for source_name, target_name in sorted(self.opts.network_map.items()):
             target = by_name.get(target_name) or next(

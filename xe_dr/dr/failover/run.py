@@ -33,7 +33,7 @@ import time
 
 from xe_dr.dr import guard, lifecycle
 from xe_dr.dr import networks as networks_
-from xe_dr.dr.engine import Engine, LineProgress
+from xe_dr.dr.engine import Engine, LineProgress, StepFailed
 from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
 from xe_dr.dr.failover.context import Phase, RunContext
 from xe_dr.dr.failover.networks import NetworkPhase
@@ -338,10 +338,13 @@ class Failover(Phase):
                 settled.add(i.uuid for i in wave)
                 if starter is None and len(waves) > 1:
                     starter = Background(self.starts.start, items, recovered, settled)
-        except BaseException:
+            self.networks.tag_imported()
+        except BaseException as stop:
             settled.shut()
             if starter is not None:
                 starter.wait()  # the starts under way end (and are journaled) first
+            if recovered and isinstance(stop, XeDrError):  # ^C: nothing new starts
+                self._tag_imported_if_possible()
             raise
         finally:
             self.recovery.release_kept()
@@ -349,6 +352,14 @@ class Failover(Phase):
         if starter is None:
             return recovered, self.starts.start(items, recovered)
         return recovered, starter.result()
+
+    def _tag_imported_if_possible(self):
+        """A run stopped after some recoveries still tags the networks they made, so that a
+        cleanup without a resume finds them (best effort: the stop is what matters now)."""
+        try:
+            self.networks.tag_imported()
+        except (XeDrError, StepFailed):
+            pass
 
     def _outcome(self, items, recovered, started):
         named = set(self.opts.vms) | set(self.opts.vapps)
