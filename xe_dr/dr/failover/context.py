@@ -27,6 +27,7 @@ class RunContext(object):
         self.hosts = None
         self.plugin = False  # whether the host plugin reads and recovers
         self.plugin_parallel = None
+        self.plugin_version = None  # a Background asking the master (RecoveryPhase)
         self.kept = set()  # metadata VDIs whose database the plugin keeps open for this run
         self.plugin_keep = None  # the key it keeps them under (the run id), when it can
         self.facts = None  # the prechecks' reads of the target pool (CheckPhase.target_facts)

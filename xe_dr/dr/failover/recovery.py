@@ -6,6 +6,7 @@ import json
 
 from xe_dr.dr.engine import StepFailed
 from xe_dr.dr.failover.context import Phase
+from xe_dr.dr.failover.start import Background
 from xe_dr.dr.failover.options import (PLUGIN_PARALLEL, PLUGIN_PARALLEL_DEFAULT,
                                        RECOVERED_VMS)
 from xe_dr.dr.inventory import find_metadata_copies, learn_membership, read_sources
@@ -15,9 +16,16 @@ from xe_dr.errors import XeDrError
 
 
 class RecoveryPhase(Phase):
+    def ask_plugin_version(self):
+        """Ask the master for the plugin's version now, beside the reads and checks before
+        the first change: the recovery needs it, and the run need not wait for it then."""
+        if self.ctx.use_plugin and self.pool.master:
+            self.ctx.plugin_version = Background(plugin_version, self.xe, self.pool.master,
+                                                 daemon=True)
+
     def sources(self):
-        version = plugin_version(self.xe, self.pool.master) if (
-            self.ctx.use_plugin and self.pool.master) else None
+        asked = self.ctx.plugin_version
+        version = asked.result() if asked is not None else None
         plugin = version is not None
         self.ctx.plugin_parallel = PLUGIN_PARALLEL.get(version, PLUGIN_PARALLEL_DEFAULT)
         # Version 1 of the plugin cannot keep a database open between calls.

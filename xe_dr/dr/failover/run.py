@@ -87,6 +87,7 @@ class Failover(Phase):
         """--dry-run: everything but changes. Returns the report (plan, checks, commands)."""
         self.ctx.pool = read_pool(self.xe)
         self.ctx.hosts = read_hosts(self.xe)
+        self.recovery.ask_plugin_version()
         self.ctx.engine = Engine(None, xe=self.xe, dry_run=True, source_xe=self.source_xe)
         self.report["checks"] = [c.to_json() for c in self.checks.early()]
         self.preflight.check()
@@ -101,6 +102,7 @@ class Failover(Phase):
         to a resume, correcting LUNs whose attach has not begun."""
         self.ctx.pool = read_pool(self.xe)
         self.ctx.hosts = read_hosts(self.xe)
+        self.recovery.ask_plugin_version()
         changed = {}
         if resume_id:
             self.ctx.run = Run.open(self.ctx.state_dir, resume_id)

@@ -123,9 +123,11 @@ class Background(object):
     """fn(*args) on a thread of its own; :meth:`result` waits and returns its value or raises
     its exception here."""
 
-    def __init__(self, fn, *args):
+    def __init__(self, fn, *args, **options):
+        """``daemon=True``: a read nobody may wait for (the process may end without it)."""
         self._value = self._error = None
         self._thread = threading.Thread(target=self._run, args=(fn, args))
+        self._thread.daemon = options.get("daemon", False)
         self._thread.start()
 
     def _run(self, fn, args):
