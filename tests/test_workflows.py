@@ -16,6 +16,25 @@ def enable_protection(drill):
     drill.ok("A", "replication", "enable", "--alerts", *names)
 
 
+# The default lab keeps db-01, dns-01 and file-01 on NFS, local and unmirrored storage on
+# purpose (xe_dr/lab/README.md). Without the host plugin, xe names the SR such a VM lacks only
+# by its foreign reference, so xe-dr cannot tell it from a protected VM whose SR was not
+# attached: it is left out as a failure, and a run of --all ends partly failed (exit 2). With
+# the plugin they are known to be unprotected and are left out of --all without failing it
+# (exit 0).
+UNPROTECTED = ["db-01", "dns-01", "file-01"]
+
+
+def assert_partly_failed_by_the_unprotected(result):
+    """A run of --all with plain xe: exit 2, for the unprotected VMs and for nothing else."""
+    assert result.code == 2, result
+    report = result.json
+    assert report["outcome"] == "partly failed" and report["failures"] == [], result
+    left_out = sorted(i["name_label"] for i in report["items"]
+                      if i.get("excluded") and i["excluded"] != "recovered with its vApp")
+    assert left_out == UNPROTECTED, result
+
+
 def recover_target(drill, *extra):
     """A test failover of everything at site B after the mirror is broken."""
     drill.lab.mirror("break")
@@ -71,7 +90,7 @@ def test_test_failover_then_cleanup_leaves_site_b_as_before(drill):
     enable_protection(drill)
     before = drill.snapshot("B")
     result = recover_target(drill)
-    assert result.code in (0, 2), result
+    assert_partly_failed_by_the_unprotected(result)
     report = result.json
     recovered = [i for i in report["items"] if i.get("recovered_vms")]
     assert recovered, report
@@ -218,7 +237,7 @@ def test_ha_blocks_a_test_unless_disabled_and_cleanup_enables_it_again(drill):
 
     result = drill.xedr("B", "--json", "failover", "--test", "--all", "--disable-ha",
                         *drill.storage_args("B"))
-    assert result.code in (0, 2), result
+    assert_partly_failed_by_the_unprotected(result)
     assert drill.lab.ok("B", "pool-param-get", "uuid=" + pool_uuid(drill, "B"),
                         "param-name=ha-enabled").value == "false"
     drill.ok("B", "cleanup", "--yes", result.json["run"])
@@ -229,7 +248,7 @@ def test_ha_blocks_a_test_unless_disabled_and_cleanup_enables_it_again(drill):
 def test_a_newer_vm_at_the_target_blocks_that_vm_only(drill):
     enable_protection(drill)
     first = recover_target(drill)
-    assert first.code in (0, 2)
+    assert_partly_failed_by_the_unprotected(first)
     # The recovered copies (version + 1) stay; a second test of web-01 must not replace them.
     again = drill.xedr("B", "--json", "failover", "--test", "--vm", "web-01", "--vm",
                        "mon-01")
@@ -308,7 +327,7 @@ def test_chap_storage_test_failover_and_cleanup_leave_no_secret_behind(drill_fac
 
     result = drill.xedr("B", "--json", "failover", "--test", "--all",
                         *(drill.storage_args("B") + chap))
-    assert result.code in (0, 2), result
+    assert_partly_failed_by_the_unprotected(result)
     assert any(i.get("recovered_vms") for i in result.json["items"])
     assert password not in json.dumps(result.json)
     cleanup = drill.xedr("B", "cleanup", "--yes", result.json["run"])
@@ -340,8 +359,9 @@ def _on_dmz(report):
     return [e for e in report["networks"] if e["name_label"] == "DMZ"][0]
 
 
-@pytest.mark.parametrize("with_plugin", [True, False])
-def test_a_vm_on_a_network_the_dr_site_lacks_comes_back_on_one_xe_dr_made(drill, with_plugin):
+@pytest.mark.parametrize("with_plugin,code", [(True, 0), (False, 2)])  # see UNPROTECTED
+def test_a_vm_on_a_network_the_dr_site_lacks_comes_back_on_one_xe_dr_made(drill, with_plugin,
+                                                                           code):
     """DMZ (bridge xapi1) is missing at B: xapi would refuse that bridge and fail the
     recovery, so xe-dr creates a network named DMZ first (tagged with the run), the VM comes
     back on it, and the test's cleanup removes it."""
@@ -350,7 +370,7 @@ def test_a_vm_on_a_network_the_dr_site_lacks_comes_back_on_one_xe_dr_made(drill,
         install_plugin(drill, "B")
     before = drill.snapshot("B")
     result = recover_target(drill)
-    assert result.code in (0, 2), result
+    assert result.code == code, result
     report = result.json
     run = report["run"]
     dmz = [n for n in _networks(drill) if n["name-label"] == "DMZ"]
