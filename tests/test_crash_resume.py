@@ -131,7 +131,9 @@ def test_kill_at_every_journal_step_then_resume_reaches_the_same_state(prepared,
     reference = copy_lab(prepared, str(tmp_path / "reference"))
     state = str(tmp_path / "reference-state")
     code, out, err = xedr(reference, state, args)
-    assert code in (0, 2), (out[-2000:], err[-2000:])
+    # The plugin is on B's hosts: the VMs on unreplicated storage are left out of --all as
+    # unprotected, so the whole failover succeeds, and so must every resumed one.
+    assert code == 0, (out[-2000:], err[-2000:])
     expected = normalized(reference)
     with open(os.path.join(state, "runs", run_id(state), "journal.jsonl")) as handle:
         entries = [json.loads(line) for line in handle]

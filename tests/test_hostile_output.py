@@ -14,6 +14,7 @@ import pytest
 
 from tests.fixtures_remote import one_error_line, scripted_xe
 from tests.fixtures_workflow import Drill
+from tests.test_workflows import assert_partly_failed_by_the_unprotected
 
 TEST_ALL = ["failover", "--test", "--all"]
 
@@ -156,6 +157,8 @@ def test_the_scripted_xe_reaches_the_lab_for_everything_else(protected, tmp_path
     """The harness itself: with no bad answer, the failover through the scripted xe is the
     failover through the lab's xe."""
     result, xe = run_with(protected, tmp_path, "B", TEST_ALL, [])
-    assert result.code in (0, 2), result
+    # As through the lab's xe with no plugin: the lab's VMs on unreplicated storage make --all
+    # a partial success (tests/test_workflows.py UNPROTECTED).
+    assert_partly_failed_by_the_unprotected(result)
     assert json.loads(result.out)["items"]
     assert xe.writes_after("pool-list")  # it did change the pool, through the lab

@@ -68,7 +68,10 @@ def test_the_harness_reaches_the_target(target, tmp_path, kind):
     lab, sshd, known_hosts = target
     need(kind)
     result, calls = status(lab, tmp_path, ssh_transport(sshd, known_hosts, kind))
-    assert result.code in (0, 1), result  # 1: the fresh lab is not protected yet
+    # Status reached site A's pool: 1, as the fresh lab is not protected yet (an SSH failure
+    # would be 69 or 77).
+    assert result.code == 1, result
+    assert "PROBLEM: no SR carries this pool's replicated metadata" in result.out, result
     assert calls and "Traceback" not in result.err
 
 

@@ -32,7 +32,9 @@ def test_one_open_to_read_and_one_to_recover_with_the_plugin(attached):
     install_plugin(drill, "B")
     mark = len(drill.lab.call_log())
     result = drill.xedr("B", "--json", "failover", "--test", "--all")
-    assert result.code in (0, 2), result
+    # The lab's VMs on unreplicated storage are known to the plugin as unprotected: left out
+    # of --all without failing it (tests/test_workflows.py UNPROTECTED).
+    assert result.code == 0, result
     recovered = [i for i in result.json["items"] if i.get("recovered_vms")]
     assert sum(len(i["recovered_vms"]) for i in recovered) >= 100
     assert opens_since(drill.lab, mark) <= 2
@@ -42,7 +44,8 @@ def test_without_the_plugin_every_call_opens_the_database_again(attached):
     drill = attached("xe", 40)
     mark = len(drill.lab.call_log())
     result = drill.xedr("B", "--json", "--no-plugin", "failover", "--test", "--all")
-    assert result.code in (0, 2), result
+    # Plain xe cannot tell those VMs from ones whose SR is missing: a partial success.
+    assert result.code == 2, result
     objects = [i for i in result.json["items"] if not i.get("excluded")]
     assert opens_since(drill.lab, mark) >= len(objects) * 2  # an assert and a recover each
 
@@ -55,7 +58,7 @@ def test_a_whole_failover_opens_each_database_once_and_starts_while_recovering(a
     install_plugin(drill, "B")
     mark = len(drill.lab.call_log())
     result = drill.xedr("B", "--json", "failover", "--test", "--all", "--power", "paused")
-    assert result.code in (0, 2), result
+    assert result.code == 0, result  # with the plugin, as in the first test
     calls = drill.lab.call_log()[mark:]
     assert opens_since(drill.lab, mark) == 1
     recovers = [c for c in calls if c["command"] == "host-call-plugin" and

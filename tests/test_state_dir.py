@@ -240,7 +240,9 @@ def test_a_state_dir_that_fills_mid_run_stops_it_resumably(dr_site, tmp_path):
     (run_id,) = [f.split("/")[1] for f in stopped["files"]
                  if f.startswith("runs/") and f.count("/") == 1]
     assert run_id in listed["out"] and listed["code"] == 0, listed
-    assert resumed["code"] in (0, 2), resumed
+    # Resumed, it ends as a run of --all with plain xe does: partly failed, for the lab's
+    # unprotected VMs (tests/test_workflows.py UNPROTECTED).
+    assert resumed["code"] == 2, resumed
     assert json.loads(resumed["out"])["run"] == run_id
     assert cleaned["code"] == 0, cleaned
     with open(os.path.join(after, "runs", run_id, "run.json")) as handle:
