@@ -123,7 +123,7 @@ def check_runbook(drill, root, lab):
     # (tests/test_workflows.py UNPROTECTED), and ends with exit 2.
     assert ran.returncode == 2, ran.stderr[-3000:]
     skipped = re.findall(r"SKIPPED: vm (\S+) \(\S+\) cannot be recovered here", ran.stderr)
-    assert sorted(skipped) == UNPROTECTED and ran.stderr.count("SKIPPED") == len(skipped), \
+    assert sorted(skipped) == UNPROTECTED and ran.stderr.count("SKIPPED: ") == len(skipped), \
         ran.stderr[-3000:]
     return path
 
