@@ -254,27 +254,28 @@ def dr_lab(dr_base, tmp_path):
 
 @pytest.fixture(scope="module")
 def dr_reference(dr_base, dr_storage, tmp_path_factory):
-    """reference(args, power_cycle=False) -> (exit status, tests/test_crash_resume.py's
+    """reference(args, code, power_cycle=False) -> (exit status, tests/test_crash_resume.py's
     ``normalized`` site B) after an uninterrupted ``xe-dr --json --yes ARGS <storage>`` on a
-    copy of ``dr_base``; with ``power_cycle``, site B then goes dark and comes back, as the
-    darkened runs did. Each reference is made once per module."""
+    copy of ``dr_base``, which must exit ``code``; with ``power_cycle``, site B then goes dark
+    and comes back, as the darkened runs did. Each reference is made once per module."""
     from tests.fixtures_workflow import Drill
     from tests.test_crash_resume import copy_lab, normalized
     cache = {}
     root = tmp_path_factory.mktemp("reference")
 
-    def get(args, power_cycle=False):
+    def get(args, code, power_cycle=False):
         key = (tuple(args), power_cycle)
         if key not in cache:
             n = len(cache)
             lab = copy_lab(dr_base, str(root / ("lab%d" % n)))
             drill = Drill(lab, str(root / ("state%d" % n)))
             result = drill.xedr("B", "--json", "--yes", *(list(args) + dr_storage))
-            assert result.code in (0, 2), result
+            assert result.code == code, result
             if power_cycle:
                 lab.disaster("B")
                 lab.restore("B")
             cache[key] = (result.code, normalized(lab))
+        assert cache[key][0] == code, (args, cache[key][0])
         return cache[key]
     return get
 

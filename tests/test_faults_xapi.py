@@ -65,7 +65,7 @@ def test_a_vm_recover_error_leaves_that_vm_out_and_resume_recovers_only_it(
         dr_lab, dr_storage, dr_reference):
     lab, state = dr_lab
     drill = Drill(lab, state)
-    expected_code, expected = dr_reference(TEST)
+    expected_code, expected = dr_reference(TEST, code=0)
     lab.fault(site="B", command="vm-recover", nth=2,
               error=["VDI_LOCATION_MISSING", "OpaqueRef:0b1c", "injected-location"])
     result = drill.xedr("B", "--json", "--yes", *(TEST + dr_storage))
@@ -97,7 +97,7 @@ def test_a_vm_start_error_leaves_that_vm_halted_and_resume_starts_only_it(
         dr_lab, dr_storage, dr_reference):
     lab, state = dr_lab
     drill = Drill(lab, state)
-    expected_code, expected = dr_reference(FAILOVER)
+    expected_code, expected = dr_reference(FAILOVER, code=0)
     # What xapi says when the host has not enough memory for the VM (bytes needed, free).
     lab.fault(site="B", command="vm-start", nth=2,
               error=["HOST_NOT_ENOUGH_FREE_MEMORY", "4294967296", "1073741824"])
@@ -143,7 +143,9 @@ def test_a_vapp_recover_error_leaves_the_vapp_whole_for_the_resume(
     lab, state = dr_lab
     drill = Drill(lab, state)
     args = ["failover", "--test", "--all", "--parallel", "1"]
-    expected_code, expected = dr_reference(args)
+    # The lab's unprotected VMs make --all with plain xe a partial success
+    # (tests/test_workflows.py UNPROTECTED).
+    expected_code, expected = dr_reference(args, code=2)
     lab.fault(site="B", command="appliance-recover", nth=1,
               error=["VDI_LOCATION_MISSING", "OpaqueRef:0b1c", "injected-location"])
     result = drill.xedr("B", "--json", "--yes", *(args + dr_storage))
@@ -228,7 +230,7 @@ def test_a_drtask_create_error_stops_the_run_and_resume_attaches_only_the_rest(
         dr_lab, dr_storage, dr_reference):
     lab, state = dr_lab
     drill = Drill(lab, state)
-    expected_code, expected = dr_reference(TEST)
+    expected_code, expected = dr_reference(TEST, code=0)
     lab.fault(site="B", command="drtask-create", nth=2,
               error=["SR_BACKEND_FAILURE_141", "",
                      "Unable to connect to ISCSI service on target", ""])
