@@ -107,22 +107,23 @@ def test_ssh_cut_during_a_recover_then_resume_recovers_nothing_twice(
     transport = ssh_options("openssh")
     before_test = Drill(lab, state).snapshot("B")
     expected_code, expected = dr_reference(TEST, code=0)
-    slow = lab.fault(site="B", command="vm-recover", nth=1, delay=3.0)
+    # Every recovery slow, and the cut once all three are under way (they run in parallel):
+    # had a quick one ended before the cut, the exit status would be 1 or 2 by timing.
+    slow = lab.fault(site="B", command="vm-recover", nth=1, delay=3.0, every=True)
     proc = start_xedr(lab, state, TEST + dr_storage, transport=transport)
-    wait_fired(lab, slow, proc)
+    wait_until(lambda: fired(lab, slow) == 3, "the three vm-recover calls to start", proc)
     assert sshd.kill_children()
     cut_at = time.time()
     cut = proc.finish()
-    # The connection dropped while the recoveries ran (the quick ones may be under way too,
-    # so all of them may fail: exit 1, or 2 when some ended before the cut); the run goes on
-    # over a new connection (the networks phase's reads, the lock's release), else it would
-    # exit 69.
-    assert cut.code in (1, 2), cut
-    assert cut.json["failures"], cut
+    # The connection dropped while the three recoveries ran: all three steps fail, nothing is
+    # recovered (exit 1, "failed"); the run goes on over a new connection (the networks
+    # phase's reads, the lock's release), else it would exit 69.
+    assert cut.code == 1, cut
+    assert cut.json["outcome"] == "failed" and len(cut.json["failures"]) == 3, cut
     run_id = only_run(state)
     assert [c for c in lab.call_log() if c["start"] > cut_at], \
         "no xe call after the cut: the runner did not connect again"
-    # The cut xe went on at the target: its VM is recovered there.
+    # The cut xe calls went on at the target: their VMs are recovered there.
     wait_until(lambda: count(lab.call_log(), "vm-recover") == 3, "the cut vm-recover to end")
 
     before = len(lab.call_log())
@@ -213,28 +214,42 @@ def _test_failover(lab, state, storage):
     return result.json["run"]
 
 
-@pytest.mark.parametrize("kind,command", [("openssh", "vm-destroy"), ("paramiko", "sr-forget")])
+# The cut call fails its step. The VMs are destroyed in a batch (Engine.do_many), which goes
+# on past a failed step: the cleanup ends over a new connection, failed, the failure named
+# (exit 1). The SRs are forgotten one by one, and a failed step there stops the cleanup with
+# its cause's status: 69, the target could not be reached.
+@pytest.mark.parametrize("kind,command,code", [("openssh", "vm-destroy", 1),
+                                               ("paramiko", "sr-forget", 69)])
 def test_ssh_cut_during_cleanup_then_cleanup_again_leaves_site_b_as_before(
-        dr_lab, dr_storage, sshd, ssh_options, kind, command):
+        dr_lab, dr_storage, sshd, ssh_options, kind, command, code):
     lab, state = dr_lab
     transport = ssh_options(kind)
     before_test = Drill(lab, state).snapshot("B")
     run_id = _test_failover(lab, state, dr_storage)
+    mark = len(lab.call_log())
     slow = lab.fault(site="B", command=command, nth=2, delay=2.0)
     proc = start_xedr(lab, state, ["cleanup", run_id], transport=transport)
     wait_fired(lab, slow, proc)
+    if command == "vm-destroy":
+        # The batch destroys the three VMs at once: cut once the two quick calls have ended,
+        # so that the slow one is the only call under way (a read of the batch cut instead,
+        # outside any step, would stop the cleanup with 69).
+        wait_until(lambda: count(lab.call_log()[mark:], command) == 2,
+                   "the two quick vm-destroy calls to end", proc)
+    ended = count(lab.call_log()[mark:], command)
     assert sshd.kill_children()
     cut = proc.finish()
-    # The cut call fails its step; the cleanup goes on over a new connection (exit 1, the
-    # failure named) unless another call hits the dropped one outside a step (exit 69).
-    assert cut.code in (1, 69), cut
-    if cut.code == 69:
-        assert "127.0.0.1" in one_error_line(cut)
+    assert cut.code == code, cut
+    if code == 69:
+        line = one_error_line(cut)
+        assert command in line and "127.0.0.1" in line, line
     else:
         assert cut.json["outcome"] == "failed"
-        assert any("127.0.0.1" in failure for failure in cut.json["failures"]), cut
+        assert any(command in failure and "127.0.0.1" in failure
+                   for failure in cut.json["failures"]), cut
     # the cut call ends at the target before the cleanup is run again
-    wait_until(lambda: count(lab.call_log(), command) >= 2, "the cut %s to end" % command)
+    wait_until(lambda: count(lab.call_log()[mark:], command) == ended + 1,
+               "the cut %s to end" % command)
 
     again = run_xedr(lab, state, ["cleanup", run_id], transport=transport)
     assert again.code == 0, again
