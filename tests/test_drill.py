@@ -28,4 +28,6 @@ def test_the_drill_runs_to_the_end(tmp_path):
         kinds[meta["kind"]] = meta["status"]
     assert kinds["test"] == "cleaned up"
     assert kinds["failback"] == "succeeded"
-    assert kinds["failover"] in ("succeeded", "partly failed")
+    # The drill installs the plugin at B before its failover --all, so the lab's VMs on
+    # unreplicated storage are left out as unprotected without failing the run.
+    assert kinds["failover"] == "succeeded"
