@@ -68,7 +68,9 @@ def main(name):
         state = os.path.join(work, "test-done", "state")
         storage = Drill(lab, None).storage_args("B")
         code, err = xedr(lab, state, ["failover", "--test", "--all"] + storage)
-        assert code in (0, 2), (code, err)
+        # The plugin is on B's hosts (prepared): the VMs on unreplicated storage are left out
+        # of --all as unprotected, without failing it.
+        assert code == 0, (code, err)
         manifest["runs"]["test-done"] = {"run_id": only_run(state), "exit": code,
                                          "args": ["failover", "--test", "--all"]}
 
