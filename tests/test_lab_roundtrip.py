@@ -3,9 +3,7 @@
 import pytest
 
 from xe_dr.lab.schema import CLASSES
-
-records = pytest.importorskip("xe_dr.xe.records")
-errors = pytest.importorskip("xe_dr.xe.errors")
+from xe_dr.xe import errors, records
 
 
 @pytest.mark.parametrize("cli", sorted(CLASSES))
