@@ -9,7 +9,8 @@ HTML need jinja2, else exit 78); nothing is ever executed (a canary file named i
 ``$(touch ...)``, backquotes and ``; touch`` is never created); the HTML report escapes them
 (no tag or event handler comes from a name); the text report holds no raw control character.
 
-Examples are few (a failover per example) and one fixed example always runs.
+Examples are few (a failover per example); two fixed examples always run, the second with a
+network name xe cannot pass (its VM's recovery fails, by design).
 """
 
 import html
@@ -107,7 +108,14 @@ def make_world(root, names):
     return lab, uuids
 
 
-def check_runbook(drill, root, lab):
+def lost_with_dmz(names):
+    """cache-01 is the VM on DMZ that a test of --all recovers. A network name holding a
+    newline or a carriage return cannot be passed to xe, so it cannot be made at B and that
+    recovery fails (xe_dr/dr/networks.py, MISSING); any other name is made there first."""
+    return ["cache-01"] if "\n" in names["network"] or "\r" in names["network"] else []
+
+
+def check_runbook(drill, root, lab, names):
     path = os.path.join(root, "runbook.sh")
     made = xedr(drill, "runbook", "--test", "--all", "-o", path, *drill.storage_args("B"))
     assert made.code == 0, made
@@ -120,11 +128,12 @@ def check_runbook(drill, root, lab):
                          universal_newlines=True, cwd=root,
                          env=dict(os.environ, XE=twin.xe_path("B")))
     # The runbook skips the VMs xe says it cannot recover here, the lab's unprotected ones
-    # (tests/test_workflows.py UNPROTECTED), and ends with exit 2.
+    # (tests/test_workflows.py UNPROTECTED), and any whose recovery fails, and ends with 2.
     assert ran.returncode == 2, ran.stderr[-3000:]
-    skipped = re.findall(r"SKIPPED: vm (\S+) \(\S+\) cannot be recovered here", ran.stderr)
-    assert sorted(skipped) == UNPROTECTED and ran.stderr.count("SKIPPED: ") == len(skipped), \
-        ran.stderr[-3000:]
+    cannot = re.findall(r"SKIPPED: vm (\S+) \(\S+\) cannot be recovered here", ran.stderr)
+    failed = re.findall(r"SKIPPED: vm (\S+) \(\S+\): vm-recover failed", ran.stderr)
+    assert (sorted(cannot), failed) == (UNPROTECTED, lost_with_dmz(names)), ran.stderr[-3000:]
+    assert ran.stderr.count("SKIPPED: ") == len(cannot) + len(failed), ran.stderr[-3000:]
     return path
 
 
@@ -183,6 +192,7 @@ def _clean(value):
 @settings(max_examples=5, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @example(names=FIXED)
+@example(names=dict(FIXED, network="DMZ\r\nforged"))  # a name xe cannot pass: lost_with_dmz
 @given(names=NAMES)
 @pytest.mark.slow  # the slow tier (tests/conftest.py): every name through every reader
 def test_hostile_names_through_runbook_failover_and_reports_run_nothing(names):
@@ -193,11 +203,11 @@ def test_hostile_names_through_runbook_failover_and_reports_run_nothing(names):
         lab, uuids = make_world(root, names)
         drill = Drill(lab, os.path.join(root, "state"))
 
-        check_runbook(drill, root, lab)
+        check_runbook(drill, root, lab, names)
 
         result = xedr(drill, "--json", "failover", "--test", "--all",
                       *drill.storage_args("B"))
-        assert_partly_failed_by_the_unprotected(result)
+        assert_partly_failed_by_the_unprotected(result, failed=lost_with_dmz(names))
         report = result.json
         labels = dict((i["uuid"], i["name_label"]) for i in report["items"])
         assert labels[uuids["vm"]] == names["vm"]
