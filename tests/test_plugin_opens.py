@@ -75,3 +75,22 @@ def test_a_whole_failover_opens_each_database_once_and_starts_while_recovering(a
     kept = [n for root, _, names in os.walk(os.path.join(drill.lab.root, "hosts"))
             for n in names if n.startswith("foreign-")]
     assert kept == []
+
+
+def test_a_run_stopped_by_a_precheck_closes_the_database_it_read_ahead(attached):
+    """A run that attaches nothing reads the metadata beside its first checks; when one of
+    those stops it (HA on for a test), the database the plugin opened for it is closed."""
+    drill = attached("blocked", 40)
+    install_plugin(drill, "B")
+    drill.lab.ok("B", "pool-ha-enable")
+    mark = len(drill.lab.call_log())
+    result = drill.xedr("B", "--json", "failover", "--test", "--all")
+    assert result.code == 1, result
+    assert [c["name"] for c in result.json["checks"] if c["verdict"] == "blocking"] == ["ha"]
+    calls = drill.lab.call_log()[mark:]
+    assert not [c for c in calls if c["command"] == "host-call-plugin" and
+                "fn=recover" in c["args"]]
+    kept = [n for root, _, names in os.walk(os.path.join(drill.lab.root, "hosts"))
+            for n in names if n.startswith("foreign-")]
+    assert kept == []
+    assert not os.listdir(os.path.join(drill.lab.root, "sessions"))

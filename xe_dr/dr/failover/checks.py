@@ -17,9 +17,17 @@ class CheckPhase(Phase):
         """Read once per run: attaching storage, the only change before the prechecks, leaves
         the target's VMs, vApps, networks and host editions as they were."""
         if self.ctx.facts is None:
-            self.ctx.facts = PoolSnapshot(self.xe, self.pool, self.hosts).read("vms",
-                                                                              "networks")
+            # A run that attaches nothing reads the PBDs now too: under its lock they stay.
+            self.ctx.facts = PoolSnapshot(self.xe, self.pool, self.hosts).read(
+                "vms", "networks", *(("pbds",) if self.ctx.copies is not None else ()))
         return self.ctx.facts
+
+    def attached_srs(self):
+        """The SRs with an attached PBD here, after this run's attach."""
+        if self.ctx.copies is not None:
+            return {p["sr"] for p in self.target_facts().pbds if p["attached"]}
+        return {p["sr-uuid"] for p in self.xe.list(
+            "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
 
     def early(self):
         """The checks that need no metadata, made before anything is changed: a licence that
@@ -35,8 +43,7 @@ class CheckPhase(Phase):
         # The SRs this run brings in: they must not be attached at the source any more.
         srs = sorted({sr for entry in self.report["storage"] for key in (
             "introduced", "plugged", "already_attached", "planned") for sr in entry.get(key, ())})
-        attached = {p["sr-uuid"] for p in self.xe.list(
-            "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
+        attached = self.attached_srs()
         # A dry run counts the SRs its attach steps would bring in as attached: the plan goes
         # on to what the run would recover from them.
         planned = {sr for entry in self.report["storage"] for sr in entry.get("planned", ())}

@@ -32,6 +32,7 @@ class RunContext(object):
         self.plugin_keep = None  # the key it keeps them under (the run id), when it can
         self.facts = None  # the prechecks' reads of the target pool (CheckPhase.target_facts)
         self.copies = None  # the metadata copies here, read before a run that attaches nothing
+        self.sources_ahead = None  # a Background reading them (RecoveryPhase.read_ahead)
         self.report = {"mode": options.mode, "power": options.power, "checks": [],
                        "storage": [], "sources": [], "items": [], "warnings": [],
                        "todo": [], "commands": []}

@@ -23,7 +23,20 @@ class RecoveryPhase(Phase):
             self.ctx.plugin_version = Background(plugin_version, self.xe, self.pool.master,
                                                  daemon=True)
 
+    def read_ahead(self):
+        """Start reading the metadata now, beside the prechecks' reads. Only for a run that
+        attaches nothing: the copies it reads (listed under its lock) are all it will see.
+        The inventory (a database open) is the longest read before the first recovery; the
+        others need not wait for it, nor it for them."""
+        if self.ctx.copies is not None and self.ctx.sources_ahead is None:
+            self.ctx.sources_ahead = Background(self._read_sources)
+
     def sources(self):
+        """The source pools in the newest metadata here (read ahead, or now)."""
+        ahead, self.ctx.sources_ahead = self.ctx.sources_ahead, None
+        return ahead.result() if ahead is not None else self._read_sources()
+
+    def _read_sources(self):
         asked = self.ctx.plugin_version
         version = asked.result() if asked is not None else None
         plugin = version is not None
@@ -73,6 +86,9 @@ class RecoveryPhase(Phase):
     def release_kept(self):
         """Close the foreign databases the plugin kept open for this run (best effort: xapi
         drops them itself when it restarts)."""
+        if self.ctx.sources_ahead is not None:
+            self.ctx.sources_ahead.wait()  # a read ahead that nobody used keeps one open too
+            self.ctx.sources_ahead = None
         for vdi in sorted(self.ctx.kept):
             try:
                 call_json(self.xe, self.pool.master, "release",

@@ -101,7 +101,8 @@ class Failover(Phase):
         """Run (or, with ``resume_id``, resume) the run. ``storage``: StorageSpecs given again
         to a resume, correcting LUNs whose attach has not begun."""
         self.ctx.pool = read_pool(self.xe)
-        self.ctx.hosts = read_hosts(self.xe)
+        # Read beside the lock and the checks under it (nothing there needs the hosts).
+        hosts = Background(read_hosts, self.xe, daemon=True)
         self.recovery.ask_plugin_version()
         changed = {}
         if resume_id:
@@ -147,8 +148,10 @@ class Failover(Phase):
         source_plan = checked["source_plan"]
         self.report["run"] = self.run.id
         self.ctx.engine = Engine(self.run, xe=self.xe, on_event=self._on_event,
-                             source_xe=self.source_xe)
+                                 source_xe=self.source_xe)
         try:
+            self.ctx.hosts = hosts.result()
+            self.recovery.read_ahead()
             early = self.checks.early()
             self.report["checks"] = [c.to_json() for c in early]
             blocking = [c for c in early if c.verdict == BLOCKING]
