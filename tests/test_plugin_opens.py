@@ -40,14 +40,36 @@ def test_one_open_to_read_and_one_to_recover_with_the_plugin(attached):
     assert opens_since(drill.lab, mark) <= 2
 
 
-def test_without_the_plugin_every_call_opens_the_database_again(attached):
+def storage_verdicts(report):
+    return sorted((c["objects"][0], c["message"]) for c in report["checks"]
+                  if c["name"].startswith("storage:"))
+
+
+def test_without_the_plugin_each_recovery_is_its_own_storage_check(attached):
+    """Plain xe opens the database again for every call, one at a time (xapi's mutex): the
+    real run leaves each object's storage assert to its recovery, which xapi makes before it
+    changes anything. The verdicts are the dry run's, which asserts each object first."""
     drill = attached("xe", 40)
+    dry = drill.xedr("B", "--json", "--no-plugin", "failover", "--test", "--all", "--dry-run")
+    assert dry.code == 0, dry
+    asserted = [c for c in drill.lab.call_log() if c["command"].endswith("-assert-can-be-"
+                                                                         "recovered")]
     mark = len(drill.lab.call_log())
     result = drill.xedr("B", "--json", "--no-plugin", "failover", "--test", "--all")
     # Plain xe cannot tell those VMs from ones whose SR is missing: a partial success.
     assert result.code == 2, result
-    objects = [i for i in result.json["items"] if not i.get("excluded")]
-    assert opens_since(drill.lab, mark) >= len(objects) * 2  # an assert and a recover each
+    calls = drill.lab.call_log()[mark:]
+    assert not [c for c in calls if "assert-can-be-recovered" in c["command"]]
+    recovers = [c for c in calls if c["command"].endswith("-recover")]
+    reads = [c for c in calls if c.get("db_opens") and c not in recovers]
+    assert len(reads) == 5  # the inventory (pool, hosts, VMs, vApps) and its networks
+    assert opens_since(drill.lab, mark) == len(reads) + len(recovers)
+    refused = storage_verdicts(result.json)
+    assert refused and refused == storage_verdicts(dry.json)
+    assert len(asserted) >= len(recovers)
+    excluded = dict((i["uuid"], i["excluded"]) for i in result.json["items"])
+    assert all(excluded[uuid] == message for uuid, message in refused)
+    assert result.json["failures"] == []
 
 
 def test_a_whole_failover_opens_each_database_once_and_starts_while_recovering(attached):

@@ -3,21 +3,15 @@ where one exists, a fix (see xe_dr/dr/plan.py for the verdicts).
 
 XenCenter's four groups (HA for a test, power state at the source, existing objects at the
 target, storage) plus what it leaves out: licence, versions and editions of both pools,
-capacity, local storage and network matching (reference xencenter-and-peers.md §1.7).
+capacity, local storage and network matching (reference xencenter-and-peers.md §1.7). The
+checks of each object's SRs and disks are in xe_dr/dr/disk_checks.py.
 
 ``target`` is the pool recovered into, a :class:`xe_dr.pool.PoolSnapshot` (its VMs and
 networks read once, at once).
 """
 
-import re
-
 from xe_dr.dr.plan import BLOCKING, CONFIRM, OK, SKIPPED, WARNING, Check
 from xe_dr.errors import XeDrError
-from xe_dr.xe.errors import XapiError
-
-# A local reference as xe prints it in an error: "<uuid> (<name-label>)".
-_LOCAL_REF = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                        r"[0-9a-fA-F]{12} \(.*\)$", re.DOTALL)
 
 
 def _version_key(text):
@@ -209,71 +203,6 @@ def check_source_running(source_xe, items, srs):
     return checks
 
 
-def check_storage(xe, items, sources_by_vdi, local_srs):
-    """Every SR a VM needs exists here and is attached (VM.assert_can_be_recovered); local
-    storage can never be recovered. With the plugin the inventory already knows the SRs; with
-    plain xe each object is asserted with xe (one database open each)."""
-    checks = []
-    for item in items:
-        source = sources_by_vdi[item.vdi]
-        vms = [source.vm(item.uuid)] if item.kind == "vm" else [
-            source.vm(m["uuid"]) for m in item.members or ()]
-        if all(vm is not None and vm.srs is not None for vm in vms) and item.members != []:
-            missing, local = [], []
-            for vm in vms:
-                for sr in vm.srs:
-                    if sr.get("local_storage"):
-                        local.append(sr)
-                    elif sr["uuid"] not in local_srs:
-                        missing.append(sr)
-            # An SR the metadata says holds no copy of it (plugin version 3 tells) was never
-            # replicated: a disk there was never protected.
-            unreplicated = [s for s in missing if s.get("replicated") is False]
-            if local:
-                checks.append(Check("storage:%s" % item.uuid, BLOCKING, "%s uses local storage "
-                                    "(%s) and cannot be recovered" % (item.name_label, ", ".join(
-                                        sorted({s["name_label"] for s in local}))),
-                                    objects=[item.uuid], unprotected=True))
-            elif missing and len(unreplicated) == len(missing):
-                checks.append(Check("storage:%s" % item.uuid, BLOCKING, "%s is not protected: "
-                                    "SR(s) %s hold no replicated metadata" % (
-                                        item.name_label, ", ".join(sorted(
-                                            {"%s (%s)" % (s["name_label"], s["uuid"])
-                                             for s in missing}))),
-                                    objects=[item.uuid], unprotected=True))
-            elif missing:
-                checks.append(Check("storage:%s" % item.uuid, BLOCKING, "%s needs SR(s) not "
-                                    "attached here: %s" % (item.name_label, ", ".join(sorted(
-                                        {"%s (%s)" % (s["name_label"], s["uuid"])
-                                         for s in missing}))),
-                                    fix="attach them (probe options or --sr)",
-                                    objects=[item.uuid]))
-            continue
-        command = "%s-assert-can-be-recovered" % item.kind
-        try:
-            xe.run(command, {"uuid": item.uuid, "database": {"vdi-uuid": item.vdi}})
-        except XapiError as failure:
-            if failure.code != "VM_REQUIRES_SR":
-                raise
-            sr = failure.param_map.get("sr") or "?"
-            if _LOCAL_REF.match(sr):
-                # xapi names an SR that is here but unplugged by its local reference, which
-                # xe prints as "uuid (name)" (xapi_vm_helpers.ml assert_can_be_recovered)
-                message = "%s needs SR %s, which is in this pool but not attached" % (
-                    item.name_label, sr)
-                fix = "plug its PBDs (xe pbd-plug), then resume"
-            else:
-                message = ("%s needs an SR that is not in this pool (xe names it only by its "
-                           "foreign reference %s; install the host plugin to see which)" % (
-                               item.name_label, sr))
-                fix = "attach the SRs that hold its disks"
-            checks.append(Check("storage:%s" % item.uuid, BLOCKING, message, fix=fix,
-                                objects=[item.uuid]))
-    if not checks:
-        checks.append(Check("storage", OK, "every SR the selected VMs need is attached"))
-    return checks
-
-
 def check_network_map(target, network_map):
     """Every network named by --map-network exists here (by name-label or UUID), checked
     before anything is recovered rather than half-way through."""
@@ -357,39 +286,4 @@ def check_networks(entries, unknown=False):
                             "use (install the host plugin)"))
     elif not checks:
         checks.append(Check("networks", OK, "every network the selected VMs use exists here"))
-    return checks
-
-
-def check_disks(items, sources_by_vdi, force, unscanned=()):
-    """Every non-CD disk of every VM is here (xapi finds a disk by its SR and location,
-    xen-api ocaml/xapi/import.ml). A missing one fails the recovery with VDI_LOCATION_MISSING,
-    or, with force, recovers the VM *without* that disk: xe-dr refuses that VM, naming the
-    disk. The plugin tells the disks; without it a recovery with --force is refused, because
-    nothing else can check them (the asserts check SRs and PBDs, not disks).
-
-    ``unscanned``: SRs a dry run would attach and scan first; their disks are known only
-    then, so they are not counted missing (the run checks them after its scan)."""
-    checks = []
-    for item in items:
-        source = sources_by_vdi[item.vdi]
-        vms = [source.vm(item.uuid)] if item.kind == "vm" else [
-            source.vm(m["uuid"]) for m in item.members or ()]
-        if any(vm is None or vm.disks is None for vm in vms) or (
-                item.kind == "appliance" and item.members is None):
-            if force:
-                checks.append(Check("disks:%s" % item.uuid, BLOCKING, "%s: --force would "
-                                    "recover it without any disk that is not here, and its "
-                                    "disks cannot be checked without the xe-dr host plugin"
-                                    % item.name_label, fix="install the plugin (xe-dr plugin "
-                                    "install), or leave out --force", objects=[item.uuid]))
-            continue
-        missing = ["%s: disk %s (%s) on SR %s" % (vm.name_label, d.get("name_label") or "?",
-                                                  d["vdi"], d["sr"])
-                   for vm in vms for d in vm.disks
-                   if not d.get("here") and d["sr"] not in unscanned]
-        if missing:
-            checks.append(Check("disks:%s" % item.uuid, BLOCKING, "%s has disks that are "
-                                "not here: %s" % (item.name_label, "; ".join(missing)),
-                                fix="attach the SRs that hold them and scan them "
-                                    "(xe sr-scan), then resume", objects=[item.uuid]))
     return checks

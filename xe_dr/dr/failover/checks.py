@@ -2,6 +2,7 @@
 metadata (the licence, HA, --map-network targets), and before the first recovery where they do
 (xe_dr/dr/prechecks.py has the checks themselves)."""
 
+from xe_dr.dr import disk_checks
 from xe_dr.dr import prechecks as checks_
 from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.plan import BLOCKING, WARNING, Check
@@ -55,10 +56,12 @@ class CheckPhase(Phase):
         if mode != "test":
             result += checks_.check_source_running(self.source_xe, items, srs)
         result += checks_.check_existing(target, items, mode)
-        result += checks_.check_storage(self.xe, items, by_vdi, attached)
+        # A real run without the plugin leaves the assert to each recovery (see check_storage).
+        result += disk_checks.check_storage(self.xe, items, by_vdi, attached,
+                                        assert_each=self.engine.dry_run)
         # Only where the SRs are attached: a disk on a missing SR is that SR's verdict.
         exclude_failing(items, result)
-        result += checks_.check_disks([i for i in items if not i.excluded], by_vdi,
+        result += disk_checks.check_disks([i for i in items if not i.excluded], by_vdi,
                                       self.opts.force, unscanned=planned)
         # Networks and capacity count only what will really be recovered: objects failing a
         # check of their own are left out first.

@@ -11,6 +11,7 @@ from xe_dr.dr.failover.options import (PLUGIN_PARALLEL, PLUGIN_PARALLEL_DEFAULT,
                                        RECOVERED_VMS)
 from xe_dr.dr.inventory import find_metadata_copies, learn_membership, read_sources
 from xe_dr.dr.plugin import PLUGIN, call_json, malformed, plugin_version
+from xe_dr.dr.disk_checks import storage_refusal
 from xe_dr.dr.steps import Call, Step
 from xe_dr.errors import XeDrError
 
@@ -114,6 +115,7 @@ class RecoveryPhase(Phase):
                     appliances, self.opts.parallel, self._recover_one)):
                 if result is not None:
                     recovered[item.uuid] = result
+            self._refused_by_xapi(appliances)
             members = {u for item in appliances for u in recovered.get(item.uuid, ())}
             # Plain xe learns a vApp's members only from its recovery (reference §2.3): while
             # one failed, any VM of its pool may be a member, and recovering it alone would
@@ -135,7 +137,24 @@ class RecoveryPhase(Phase):
                     vms_left, self.opts.parallel, self._recover_one)):
                 if result is not None:
                     recovered[item.uuid] = result
+            self._refused_by_xapi(vms_left)
         return recovered
+
+    def _refused_by_xapi(self, items):
+        """Plain xe: a recovery refused by its own storage assert changed nothing, and leaves
+        the object out with the verdict the precheck would have given (the check it stands
+        in for, see disk_checks.check_storage), not as a failure."""
+        by_step = dict((i.step, i) for i in items)
+        for failure in list(self.engine.failures):
+            item = by_step.get(failure.step)
+            refusal = storage_refusal(item, failure.cause) if item is not None else None
+            if refusal is None:
+                continue
+            self.engine.failures.remove(failure)
+            item.excluded = refusal.message
+            self.report["checks"].append(refusal.to_json())
+            self.engine.note("refused:%s" % item.uuid, check=refusal.to_json())
+            self.progress.note("precheck blocking: %s" % refusal.message)
 
     def step(self, item):
         """Recover one vApp or VM with plain xe, then tag its VMs (their uuids are known

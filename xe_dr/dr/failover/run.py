@@ -101,8 +101,7 @@ class Failover(Phase):
         """Run (or, with ``resume_id``, resume) the run. ``storage``: StorageSpecs given again
         to a resume, correcting LUNs whose attach has not begun."""
         self.ctx.pool = read_pool(self.xe)
-        # Read beside the lock and the checks under it (nothing there needs the hosts).
-        hosts = Background(read_hosts, self.xe, daemon=True)
+        hosts = Background(read_hosts, self.xe, daemon=True)  # beside the lock: not needed there
         self.recovery.ask_plugin_version()
         changed = {}
         if resume_id:
@@ -147,7 +146,7 @@ class Failover(Phase):
                                              self.progress.note, open_run)
         source_plan = checked["source_plan"]
         self.report["run"] = self.run.id
-        self.ctx.engine = Engine(self.run, xe=self.xe, on_event=self._on_event,
+        self.ctx.engine = Engine(self.run, xe=self.xe, on_event=self.progress.step,
                                  source_xe=self.source_xe)
         try:
             self.ctx.hosts = hosts.result()
@@ -209,8 +208,6 @@ class Failover(Phase):
         return {"pool_uuid": self.pool.uuid, "pool_name": self.pool.name_label,
                 "master": self.pool.master, "transport": self.ctx.transport}
 
-    def _on_event(self, kind, step, info):
-        self.progress.step(kind, step, info)
 
     def _recover_and_start(self, dry_run):
         sources = self.recovery.sources()
@@ -303,9 +300,8 @@ class Failover(Phase):
                 self.engine.do(self.starts.step(item))
 
     def _disable_ha(self):
-        """Remember how HA was set up (heartbeat SRs, failures to tolerate) so that cleanup
-        can enable it again, then disable it (XenCenter's DrHAEnabledCheck fix). The setup is
-        journaled with "begin", before HA is touched, so a crash cannot lose it."""
+        """Remember how HA was set up (heartbeat SRs, failures to tolerate), journaled with
+        "begin" before HA is touched, for cleanup; then disable it (DrHAEnabledCheck's fix)."""
         step = "ha:disable"
         setup = self.engine.begun(step)
         if not setup:
