@@ -195,6 +195,12 @@ def read_networks(xe):
             for r in xe.list("network", params=("uuid", "name-label", "bridge", "other-config"))]
 
 
+def read_appliances(xe):
+    """{uuid: name_label} of the pool's vApps."""
+    return dict((r["uuid"], r.get("name-label", ""))
+                for r in xe.list("appliance", params=("uuid", "name-label")))
+
+
 class PoolSnapshot(object):
     """One pool as the workflows read it: each class of object listed by one xe call when it
     is first needed, then kept (never one call per object). :meth:`read` makes several of
@@ -205,7 +211,7 @@ class PoolSnapshot(object):
 
     _READERS = {"pool": read_pool, "hosts": read_hosts, "srs": read_srs, "pbds": read_pbds,
                 "vdis": read_vdis, "vbds": read_vbds, "vms": read_vms,
-                "networks": read_networks}
+                "networks": read_networks, "appliances": read_appliances}
 
     def __init__(self, xe, pool=None, hosts=None):
         """``pool`` and ``hosts``, when the caller has read them already, are not read
@@ -241,6 +247,7 @@ class PoolSnapshot(object):
     vbds = property(lambda self: self._get("vbds"))
     vms = property(lambda self: self._get("vms"))
     networks = property(lambda self: self._get("networks"))
+    appliances = property(lambda self: self._get("appliances"))
 
     @property
     def guests(self):

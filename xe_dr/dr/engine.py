@@ -45,6 +45,10 @@ class Engine(object):
         self.dry_run = dry_run
         self.on_event = on_event or (lambda kind, step, info: None)
         self._states = run.step_states() if run is not None else {}
+        # What each step journaled with its last "begin", before it changed anything: a
+        # failed step may have changed something too (a timeout, a dropped connection).
+        self._begun = dict((e["step"], e.get("data") or {}) for e in (
+            run.entries() if run is not None else ()) if e["event"] == BEGIN)
         self._lock = threading.Lock()
         self.failures = []   # StepFailed of this invocation
         self.planned = []    # Step.to_json() of the steps seen in dry-run mode
@@ -71,11 +75,11 @@ class Engine(object):
             self.run.append(NOTE, step, **data)
 
     def begun(self, step):
-        """The data journaled with an interrupted step's "begin" (what it knew before it
-        changed anything), or None. A reconcile uses it to find the step's effect."""
-        entry = self._states.get(step)
-        if entry and entry["event"] == BEGIN:
-            return entry.get("data") or {}
+        """The data journaled with the "begin" of a step that was interrupted or failed (what
+        it knew before it changed anything), or None. A reconcile uses it to find the step's
+        effect: a failure (a timeout, a dropped connection) can leave one as well."""
+        if self.state_of(step) in (BEGIN, FAILED):
+            return self._begun.get(step)
         return None
 
     def _xe_for(self, call):
@@ -166,6 +170,8 @@ class Engine(object):
             if self.run is not None:
                 entry = self.run.append(event, step, **data)
                 self._states[step] = entry
+                if event == BEGIN:
+                    self._begun[step] = entry.get("data") or {}
 
 
 class LineProgress(object):

@@ -10,6 +10,7 @@
     disaster DIR [--site A]            the site goes dark (its xe cannot reach the master)
     restore DIR [--site A]             the site comes back: hosts rebooted, VMs halted
     fault DIR add [--site S] [--command C] [--nth N] [--every] [--delay SECONDS]
+                  [--after SECONDS] [--kill-client]
                   [--error CODE [PARAM...]]
     fault DIR list | clear
     cost DIR FACTOR                    set the cost factor (0: instant, 1: realistic)
@@ -242,7 +243,8 @@ def cmd_fault(args, out):
             out.write(json.dumps(r, sort_keys=True) + "\n")
         return 0
     rule = faults.add(lab, site=args.site, command=args.command, nth=args.nth,
-                      error=args.error, delay=args.delay, every=args.every)
+                      error=args.error, delay=args.delay, every=args.every,
+                      after=args.after, kill_client=args.kill_client)
     out.write(json.dumps(rule, sort_keys=True) + "\n")
     return 0
 
@@ -380,6 +382,10 @@ def parser():
     f.add_argument("--nth", type=int, default=1)
     f.add_argument("--every", action="store_true")
     f.add_argument("--delay", type=float, default=0.0)
+    f.add_argument("--after", type=float, default=0.0,
+                   help="seconds to wait once the call made its change, before answering")
+    f.add_argument("--kill-client", action="store_true",
+                   help="once the call made its change, SIGKILL the process that ran xe")
     f.add_argument("--error", nargs="+", metavar="CODE_OR_PARAM")
     f.set_defaults(fn=cmd_fault)
     k = sub.add_parser("cost", help="set the cost factor")

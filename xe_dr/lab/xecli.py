@@ -15,10 +15,11 @@ switches; the first occurrence of a key wins.
 
 import os
 import re
+import signal
 import sys
 import time
 
-from . import calllog, costs, faults, releases
+from . import calllog, costs, faults, releases, util
 from .commands import COMMANDS, Ctx, load_all
 from .errors import (Failure, LabError, ParamError, Unreachable, XapiError, format_error)
 from .render import Printer, ref_converter
@@ -244,7 +245,7 @@ def run(lab, site_name, argv, info, extra_value=None):
     if minimal_value not in (None, "true", "false"):
         raise XapiError("INTERNAL_ERROR", ['Invalid_argument("bool_of_string")'])
     printer = Printer(minimal=minimal_value == "true")
-    faults.check(lab, site_name, cmd)
+    after, info["kill_client"] = faults.check(lab, site_name, cmd)
     load_all()
     if cmd == "help":
         from .commands import pool
@@ -261,6 +262,7 @@ def run(lab, site_name, argv, info, extra_value=None):
     site = lab.site(site_name)
     ctx = Ctx(lab, site, cmd, params, printer, info)
     spec.fn(ctx)
+    util.sleep(after)  # the change is made: a client gone meanwhile does not undo it
     printer.flush()
     return printer.stdout_text(), printer.stderr_text(), 0
 
@@ -309,6 +311,8 @@ def execute(lab_dir, site_name, argv, environ=None):
     }
     if client.get("extra_args"):
         entry["extra_args"] = calllog.redact(command, client["extra_args"])
+    if info.get("kill_client") and code == 0:
+        entry["kill_client"] = True
     try:
         calllog.append(lab, entry)
     except (IOError, OSError):
@@ -319,7 +323,9 @@ def execute(lab_dir, site_name, argv, environ=None):
 def main(lab_dir, site_name, argv=None):
     if argv is None:
         argv = sys.argv[1:]
-    out, err, code, _ = execute(lab_dir, site_name, argv)
+    out, err, code, entry = execute(lab_dir, site_name, argv)
+    if entry.get("kill_client"):
+        os.kill(os.getppid(), signal.SIGKILL)  # the change is made; its client dies now
     if out:
         sys.stdout.buffer.write(out.encode("utf-8"))
         sys.stdout.buffer.flush()

@@ -20,7 +20,8 @@ class CheckPhase(Phase):
         if self.ctx.facts is None:
             # A run that attaches nothing reads the PBDs now too: under its lock they stay.
             self.ctx.facts = PoolSnapshot(self.xe, self.pool, self.hosts).read(
-                "vms", "networks", *(("pbds",) if self.ctx.copies is not None else ()))
+                "vms", "networks", "appliances",
+                *(("pbds",) if self.ctx.copies is not None else ()))
         return self.ctx.facts
 
     def attached_srs(self):

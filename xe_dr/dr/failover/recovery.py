@@ -170,7 +170,25 @@ class RecoveryPhase(Phase):
 
         return Step(item.step, "recover %s %s" % (item.kind, item.name_label),
                     [call, self.ctx.tag_call("vm", RECOVERED_VMS)], action=action,
-                    reconcile=lambda: self._find_recovered(item))
+                    reconcile=lambda: self._find_recovered(item),
+                    begin_data={"existed": self.existed(item)})
+
+    def existed(self, item):
+        """What of a recovery's effect was in the pool before it began (journaled with its
+        "begin", so that a cleanup after the recovery was cut short destroys only what it
+        made): the vApp itself, and its VMs; plain xe cannot tell a vApp's members, so any VM
+        in the metadata counts. xapi keeps the uuids of what it recovers."""
+        target = self.ctx.facts
+        if target is None:  # a dry run: nothing is journaled
+            return []
+        if item.kind == "vm":
+            candidates = [item.uuid]
+        elif item.members is not None:
+            candidates = [item.uuid] + [m["uuid"] for m in item.members]
+        else:
+            candidates = [item.uuid] + list(self.ctx.vm_sources)
+        here = set(target.guests) | set(target.appliances)
+        return sorted(u for u in candidates if u in here)
 
     def _recover_one(self, item):
         return self.engine.do(self.step(item))
@@ -228,7 +246,8 @@ class RecoveryPhase(Phase):
             "host-uuid": self.pool.master, "plugin": PLUGIN, "fn": "recover", "args": args}))
         for item in pending:
             self.engine.record("begin", item.step, description="recover %s %s" % (
-                item.kind, item.name_label), via="plugin", commands=[call])
+                item.kind, item.name_label), via="plugin", commands=[call],
+                existed=self.existed(item))
         if self.ctx.plugin_keep:
             self.ctx.kept.add(vdi)
         answer = call_json(self.xe, self.pool.master, "recover", args, required=("results",))

@@ -62,8 +62,16 @@ class StoragePhase(Phase):
                  "plugged": [], "already_attached": []}
         self.report["storage"].append(entry)
         new = [sr["uuid"] for sr in chosen if sr["uuid"] not in known]
+        step = step_id("attach", lun)
+        begun = self.engine.begun(step)
+        if self.engine.state_of(step) is not None:
+            # Resumed: the SRs this step set out to introduce are known by now (also after a
+            # failure: xapi may have finished a drtask-create that timed out); it attaches
+            # those, and its DR task is still the run's to destroy.
+            new = begun["whitelist"] if begun else (self.engine.result_of(step) or {}).get(
+                "whitelist", new)
         for sr in chosen:
-            if sr["uuid"] not in known:
+            if sr["uuid"] not in known or sr["uuid"] in new:
                 continue
             unplugged = [p for p in pbds if p["sr-uuid"] == sr["uuid"]
                          and p["currently-attached"] != "true"]
@@ -76,13 +84,6 @@ class StoragePhase(Phase):
                     step_id("plug", pbd["uuid"]), "plug SR %s" % sr["name_label"],
                     [Call("pbd-plug", {"uuid": pbd["uuid"]})],
                     reconcile=lambda pbd=pbd: self._pbd_attached(pbd["uuid"])))
-        step = step_id("attach", lun)
-        begun = self.engine.begun(step)
-        if self.engine.state_of(step) is not None:
-            # Resumed: the SRs this step introduced are known by now; it attaches what it
-            # set out to attach, and its DR task is still the run's to destroy.
-            new = begun["whitelist"] if begun else (self.engine.result_of(step) or {}).get(
-                "whitelist", new)
         if not new:
             return
         # The DR tasks that existed before this step first began: any other one that has

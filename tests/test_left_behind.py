@@ -1,0 +1,107 @@
+"""Issue 14: nothing left behind. A step that failed or was cut short may still have made its
+change (xapi finishes an operation whose client went away): resume and cleanup find it from
+what the step journaled before it began, and site B ends as it was before a test."""
+
+import json
+import os
+
+import pytest
+
+from tests.fixtures_lab import make_lab
+from tests.fixtures_remote import run_xedr
+from tests.fixtures_workflow import Drill
+from tests.test_fidelity_storage import disaster
+from xe_dr.lab import faults
+
+
+def run_of(drill):
+    runs = os.listdir(os.path.join(drill.state_dir, "runs"))
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def journal(drill, run_id):
+    with open(os.path.join(drill.state_dir, "runs", run_id, "journal.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def timed_out_attach(drill):
+    """A test failover whose first drtask-create outlives xe-dr's --timeout: xapi attaches
+    the SR and makes the DR task all the same. Returns (site B before, run id)."""
+    disaster(drill, plugin=False)
+    before = drill.snapshot("B")
+    drill.lab.fault(site="B", command="drtask-create", nth=1, after=2.0)
+    first = drill.xedr("B", "--json", "--yes", "--timeout", "1", "failover", "--test",
+                       "--all", *drill.storage_args("B"))
+    assert first.code == 75, first
+    run_id = run_of(drill)
+    attach = [e for e in journal(drill, run_id) if e.get("step", "").startswith("attach:")]
+    assert [e["event"] for e in attach] == ["begin", "failed"]
+    assert drill.lab.ok("B", "drtask-list", "--minimal").values  # made all the same
+    return before, run_id
+
+
+def test_a_drtask_create_slower_than_the_timeout_is_resumed_then_cleaned_up(drill):
+    before, run_id = timed_out_attach(drill)
+    resumed = drill.xedr("B", "--json", "--yes", "failover", "--resume", run_id)
+    # plain xe: the VMs never protected fail their checks (tests/test_workflows.py)
+    assert resumed.code == 2, resumed
+    # Each of the three LUNs was attached by the run: the timed-out one too.
+    storage = resumed.json["storage"]
+    assert len(storage) == 3 and all(e["task"] and len(e["introduced"]) == 1 and
+                                     e["already_attached"] == [] for e in storage), storage
+    cleanup = drill.xedr("B", "--json", "--yes", "cleanup", run_id)
+    assert cleanup.code == 0, cleanup
+    assert drill.snapshot("B") == before
+
+
+def test_a_drtask_create_slower_than_the_timeout_is_cleaned_up_without_a_resume(drill):
+    before, run_id = timed_out_attach(drill)
+    cleanup = drill.xedr("B", "--json", "--yes", "cleanup", run_id)
+    assert cleanup.code == 0, cleanup
+    assert drill.snapshot("B") == before
+
+
+# -- xe-dr killed mid-call: real processes (the slow tier) ----------------------------------
+
+def killed_mid_call(drill, command):
+    """A test failover without the plugin, xe-dr killed (SIGKILL) by the lab right after
+    xapi made the first ``command`` that works: what it made (an SR and its DR task, VMs) is
+    in the pool, untagged. Returns (site B before, run id)."""
+    disaster(drill, plugin=False)
+    before = drill.snapshot("B")
+    # (every call: the first that recovers kills; one refused for its storage does not)
+    drill.lab.fault(site="B", command=command, nth=1, every=True, kill_client=True)
+    killed = run_xedr(drill.lab, drill.state_dir, ["failover", "--test", "--all",
+                                                   "--parallel", "1"] +
+                      drill.storage_args("B"))
+    assert killed.code == -9, killed
+    faults.clear(drill.lab.lab)
+    run_id = run_of(drill)
+    calls = [c for c in drill.lab.call_log() if c["command"] == command]
+    assert [c.get("kill_client", False) for c in calls] == [False] * (len(calls) - 1) + [True]
+    steps = [e for e in journal(drill, run_id) if e["event"] in ("begin", "done", "failed")]
+    kind = "attach:" if command == "drtask-create" else "recover:"
+    assert steps[-1]["event"] == "begin" and steps[-1]["step"].startswith(kind), steps[-1]
+    return before, run_id
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["drtask-create", "vm-recover", "appliance-recover"])
+def test_xe_dr_killed_mid_call_is_cleaned_up_without_a_resume(tmp_path, command):
+    drill = Drill(make_lab(tmp_path / "lab"), str(tmp_path / "state"), processes=True)
+    before, run_id = killed_mid_call(drill, command)
+    cleanup = run_xedr(drill.lab, drill.state_dir, ["cleanup", run_id])
+    assert cleanup.code == 0, cleanup
+    assert drill.snapshot("B") == before
+
+
+@pytest.mark.slow
+def test_xe_dr_killed_mid_recovery_resumes_and_cleans_up(tmp_path):
+    drill = Drill(make_lab(tmp_path / "lab"), str(tmp_path / "state"), processes=True)
+    before, run_id = killed_mid_call(drill, "vm-recover")
+    resumed = run_xedr(drill.lab, drill.state_dir, ["failover", "--resume", run_id])
+    assert resumed.code == 2, resumed  # plain xe: the VMs never protected fail (see above)
+    cleanup = run_xedr(drill.lab, drill.state_dir, ["cleanup", run_id])
+    assert cleanup.code == 0, cleanup
+    assert drill.snapshot("B") == before
