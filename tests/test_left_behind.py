@@ -105,3 +105,38 @@ def test_xe_dr_killed_mid_recovery_resumes_and_cleans_up(tmp_path):
     cleanup = run_xedr(drill.lab, drill.state_dir, ["cleanup", run_id])
     assert cleanup.code == 0, cleanup
     assert drill.snapshot("B") == before
+
+
+# -- cleanup without the journal (finding 3) --------------------------------------------------
+
+def test_a_chap_test_is_cleaned_up_without_its_journal_secret_and_dr_tasks_included(
+        drill_factory, tmp_path):
+    """A cleanup from another machine (no journal) finds the DR tasks and the CHAP secret the
+    run made through the SRs it introduced, which name them; the secret carries the run's
+    marks too."""
+    password = "s3cr3t-chap"
+    drill = drill_factory(chap_user="dr-initiator", chap_password=password)
+    drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+    drill.lab.disaster("A")
+    drill.lab.mirror("break")
+    before = drill.snapshot("B")
+    password_file = tmp_path / "chap"
+    password_file.write_text(password + "\n")
+    result = drill.xedr("B", "--json", "--yes", "failover", "--test", "--all",
+                        *(drill.storage_args("B") + ["--chap-user", "dr-initiator",
+                                                     "--chap-password-file",
+                                                     str(password_file)]))
+    assert result.code == 2, result  # the VMs never protected fail (tests/test_workflows.py)
+    run_id = result.json["run"]
+    assert len(drill.lab.ok("B", "drtask-list", "--minimal").values) == 3  # one a LUN
+    db = drill.lab.db("B")
+    # One a CHAP LUN (the others are the PBDs' own copies, untagged: xapi_secret.ml
+    # duplicate_passwds, destroyed with the PBDs).
+    iscsi = [e for e in result.json["storage"] if e["type"] == "lvmoiscsi"]
+    assert [r["other_config"]["xe-dr-run-kind"] for r in db.rows("secret").values()
+            if r["other_config"].get("xe-dr-run") == run_id] == ["test"] * len(iscsi) == \
+        ["test", "test"]
+    elsewhere = Drill(drill.lab, str(tmp_path / "another-machine"))
+    cleanup = elsewhere.xedr("B", "--json", "--yes", "cleanup", run_id)
+    assert cleanup.code == 0, cleanup
+    assert drill.snapshot("B") == before

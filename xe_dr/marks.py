@@ -6,12 +6,17 @@ that they agree.
   that cleanup finds it without the journal;
 - ``other-config:xe-dr-run-kind=<kind>`` beside it: what kind of run made it, so that a
   cleanup without the journal can tell a test's VMs from production ones;
+- on each SR a run introduced, ``other-config:xe-dr-drtask=<DR task uuid>`` and, with CHAP,
+  ``other-config:xe-dr-secret=<secret uuid>``: a DR task has no other-config and xe never
+  prints a secret's, so a cleanup without the journal finds them through the SR;
 - the xe tag ``xe-dr-ignore`` on a VM that status should not count;
 - ``other-config:xe-dr-lock`` on the pool a run changes (xe_dr/dr/lock.py).
 """
 
 RUN_TAG = "xe-dr-run"
 RUN_KIND_TAG = "xe-dr-run-kind"
+DRTASK_KEY = "xe-dr-drtask"
+SECRET_KEY = "xe-dr-secret"
 IGNORE_TAG = "xe-dr-ignore"
 LOCK_KEY = "xe-dr-lock"
 

@@ -3,7 +3,7 @@ failed, from what they journaled before they began) and in the objects' own tags
 back from the pool as it is now. ``cleanup`` (xe_dr/dr/cleanup.py) destroys only that."""
 
 from xe_dr.journal import BEGIN, DONE, FAILED
-from xe_dr.marks import RUN_KIND_TAG, RUN_TAG
+from xe_dr.marks import DRTASK_KEY, RUN_KIND_TAG, RUN_TAG, SECRET_KEY
 from xe_dr.xe.records import parse_map, parse_ref
 
 
@@ -24,10 +24,23 @@ class Ownership(object):
             self._from_unfinished(xe, journal_run)
         tag = {"other-config:%s" % RUN_TAG: run_id}
         for cls, found in (("vm", self.vms), ("sr", self.srs), ("network", self.networks)):
-            for record in xe.list(cls, params=("uuid", "other-config"), filters=tag):
+            for record in xe.list(cls, params=("uuid", "other-config") + (
+                    ("introduced-by",) if cls == "sr" else ()), filters=tag):
                 found.add(record["uuid"])
-                self.kinds[record["uuid"]] = parse_map(record.get("other-config", "")).get(
-                    RUN_KIND_TAG, "")
+                marks = parse_map(record.get("other-config", ""))
+                self.kinds[record["uuid"]] = marks.get(RUN_KIND_TAG, "")
+                if cls == "sr":
+                    self._named_by_sr(marks, parse_ref(record.get("introduced-by")))
+
+    def _named_by_sr(self, marks, introduced_by):
+        """The DR task and secret an SR of the run names (marks.py): a DR task cannot be
+        tagged and xe never prints a secret's other-config. Its introduced-by names its task
+        too until a recovery clears it."""
+        for task in (marks.get(DRTASK_KEY), introduced_by):
+            if task:
+                self.tasks.add(task)
+        if marks.get(SECRET_KEY):
+            self.secrets.add(marks[SECRET_KEY])
 
     def _from_journal(self, run):
         for step, entry in run.step_states().items():

@@ -112,9 +112,12 @@ def probe(xe, spec):
                      "options)") if srs else "no SR on this LUN"}
 
 
-def create_secret(xe, value):
-    """A xapi secret holding ``value``, which travels in XE_EXTRA_ARGS, never in argv."""
-    return xe.new_uuid("secret-create", secret_params={"value": value})
+def create_secret(xe, value, marks=None):
+    """A xapi secret holding ``value``, which travels in XE_EXTRA_ARGS, never in argv.
+    ``marks``: its other-config (xapi's secret-create reads ``other-config:``,
+    cli_operations.ml ``secret_create``, though xe never prints it)."""
+    return xe.new_uuid("secret-create", {"other-config": marks} if marks else None,
+                       secret_params={"value": value})
 
 
 def find_secret(xe, value):

@@ -51,19 +51,21 @@ class RunContext(object):
         cleanup without the journal can tell a test's objects from production ones."""
         return {RUN_TAG: self.run.id if self.run else "RUN", RUN_KIND_TAG: self.opts.mode}
 
-    def tag_call(self, cls, uuid):
-        return Call("%s-param-set" % cls, {"uuid": uuid, "other-config": self.marks()})
+    def tag_call(self, cls, uuid, extra=None):
+        return Call("%s-param-set" % cls, {"uuid": uuid, "other-config": dict(
+            self.marks(), **(extra or {}))})
 
-    def tag(self, cls, uuid):
-        call = self.tag_call(cls, uuid)
+    def tag(self, cls, uuid, extra=None):
+        call = self.tag_call(cls, uuid, extra)
         self.xe.run(call.command, call.params)
         return uuid
 
-    def tag_step(self, cls, uuid, name=None):
-        """Mark an object this run made or brought in as the run's (cleanup finds it so)."""
+    def tag_step(self, cls, uuid, name=None, extra=None):
+        """Mark an object this run made or brought in as the run's (cleanup finds it so);
+        ``extra``: more other-config keys (an SR names its DR task and secret)."""
         return Step(step_id("tag", cls, uuid), "tag %s %s" % (
-            {"sr": "SR"}.get(cls, cls), name or uuid), [self.tag_call(cls, uuid)],
-            action=lambda: self.tag(cls, uuid))
+            {"sr": "SR"}.get(cls, cls), name or uuid), [self.tag_call(cls, uuid, extra)],
+            action=lambda: self.tag(cls, uuid, extra))
 
 
 class Phase(object):

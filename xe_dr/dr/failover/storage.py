@@ -10,6 +10,7 @@ from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.dr.storage import StorageSpec, create_secret, find_secret, probe
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.journal import NOTE
+from xe_dr.marks import DRTASK_KEY, SECRET_KEY
 from xe_dr.xe.errors import XapiError
 from xe_dr.xe.records import parse_map
 
@@ -96,7 +97,7 @@ class StoragePhase(Phase):
             secret = self.engine.do(Step(
                 step_id("secret", lun), "store the CHAP password of LUN %s in a xapi secret"
                 % lun, [Call("secret-create")],
-                action=lambda: create_secret(self.xe, spec.chap_password),
+                action=lambda: create_secret(self.xe, spec.chap_password, self.ctx.marks()),
                 reconcile=lambda: find_secret(self.xe, spec.chap_password)))
         params = {"type": spec.sr_type, "device-config": spec.with_secret(secret),
                   "sr-whitelist": new}
@@ -129,8 +130,14 @@ class StoragePhase(Phase):
             return
         entry["task"] = result["task"]
         entry["introduced"] = result["srs"]
+        # At once: a DR task cannot be tagged (no other-config) and recovery clears the SRs'
+        # introduced-by, so each SR names its task (and the secret its PBDs were made from)
+        # for a cleanup without the journal. Before this, only the journal knows them.
+        found = {DRTASK_KEY: result["task"]}
+        if secret:
+            found[SECRET_KEY] = secret
         for sr in result["srs"]:
-            self.engine.do(self.ctx.tag_step("sr", sr))
+            self.engine.do(self.ctx.tag_step("sr", sr, extra=found))
 
     def _make_visible(self):
         """Make xapi see what the attached SRs hold before anything is listed or recovered.
