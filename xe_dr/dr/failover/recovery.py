@@ -154,7 +154,8 @@ class RecoveryPhase(Phase):
             item.excluded = refusal.message
             self.report["checks"].append(refusal.to_json())
             self.engine.note("refused:%s" % item.uuid, check=refusal.to_json())
-            self.progress.note("precheck blocking: %s" % refusal.message)
+            self.progress.note("left out, refused by its recovery's storage check (nothing "
+                               "changed): %s" % refusal.message)
 
     def step(self, item):
         """Recover one vApp or VM with plain xe, then tag its VMs (their uuids are known
