@@ -66,7 +66,9 @@ def normalized(lab, site="B"):
         if isinstance(value, str) and value.startswith("OpaqueRef:"):
             return list(key_of.get(value, ("dangling",)))
         if isinstance(value, dict):
-            return dict((k, norm(v)) for k, v in value.items() if k != "xe-dr-run")
+            # (the run id, and the uuids of the DR task and secret an SR names, are random)
+            return dict((k, norm(v)) for k, v in value.items()
+                        if k not in ("xe-dr-run", "xe-dr-drtask", "xe-dr-secret"))
         if isinstance(value, list):
             return sorted((norm(v) for v in value), key=json.dumps)
         return value

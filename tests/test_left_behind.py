@@ -140,3 +140,38 @@ def test_a_chap_test_is_cleaned_up_without_its_journal_secret_and_dr_tasks_inclu
     cleanup = elsewhere.xedr("B", "--json", "--yes", "cleanup", run_id)
     assert cleanup.code == 0, cleanup
     assert drill.snapshot("B") == before
+
+
+# -- a run that stopped after attaching storage (finding 1) ------------------------------------
+
+def test_a_stopped_run_names_what_it_left_and_a_new_run_refuses_or_adopts_it(drill):
+    disaster(drill, plugin=False)
+    before = drill.snapshot("B")
+    storage = drill.storage_args("B")
+    stopped = drill.xedr("B", "--yes", "failover", "--test", "--vm", "no-such-vm", *storage)
+    assert stopped.code == 64, stopped
+    first = run_of(drill)
+    last = stopped.err.strip().splitlines()[-1]
+    for command in ("xe-dr cleanup " + first, "xe-dr failover --resume " + first,
+                    "--adopt " + first):
+        assert command in last, last
+    report = drill.ok("B", "--json", "report", first).json
+    assert any("xe-dr cleanup " + first in line for line in report["todo"]), report["todo"]
+
+    attached = drill.snapshot("B")
+    refused = drill.xedr("B", "--yes", "failover", "--test", "--all", *storage)
+    assert refused.code == 64, refused
+    assert "held by run %s" % first in refused.err and "--adopt " + first in refused.err
+    assert drill.snapshot("B") == attached  # nothing was changed
+    assert sorted(os.listdir(os.path.join(drill.state_dir, "runs"))) == [first]
+
+    adopted = drill.xedr("B", "--json", "--yes", "failover", "--test", "--all", "--adopt",
+                         first, *storage)
+    assert adopted.code == 2, adopted  # plain xe: the VMs never protected fail their checks
+    second = adopted.json["run"]
+    assert len(adopted.json["adopted"]["objects"]["sr"]) == 3
+    assert drill.ok("B", "--json", "runs").json  # both listed
+    old = drill.xedr("B", "--yes", "cleanup", first)
+    assert old.code == 64 and "superseded by run %s" % second in old.err, old
+    assert drill.ok("B", "--yes", "cleanup", second).code == 0
+    assert drill.snapshot("B") == before

@@ -54,12 +54,15 @@ OUTPUTS = {
         "             type ( RO): lvmoiscsi\n"
         "           shared ( RW): true\n"
         "    introduced-by ( RO): f0fdbeda-f8d5-40a0-84b7-2ca38c2f06e7\n"
+        "     other-config (MRW): xe-dr-run: 20261204-101500-test-1a2b; xe-dr-drtask: "
+        "f0fdbeda-f8d5-40a0-84b7-2ca38c2f06e7\n"
         "\n\n"
         "uuid ( RO)             : 59805a17-2cde-4c51-972a-b68bc9b8056f\n"
         "       name-label ( RW): Local storage\n"
         "             type ( RO): lvm\n"
         "           shared ( RW): false\n"
         "    introduced-by ( RO): <not in database>\n"
+        "     other-config (MRW): \n"
         "\n\n"),
     "vdi-list": (
         "uuid ( RO)                : cc88ebd1-d0a0-49f5-8ced-509a0b27b4c9\n"
@@ -171,7 +174,10 @@ def test_plain_values_out_of_xes_printed_forms():
     assert facts.vms[DOM0]["control_domain"] is True and facts.vms[DOM0]["tags"] == []
     assert list(facts.guests) == [WEB]  # neither the control domain nor the snapshot
     assert facts.srs[SR_DR] == {"uuid": SR_DR, "name_label": "iSCSI DR 1", "type": "lvmoiscsi",
-                                "shared": True, "introduced_by": TASK}
+                                "shared": True, "introduced_by": TASK, "other_config": {
+                                    "xe-dr-run": "20261204-101500-test-1a2b",
+                                    "xe-dr-drtask": TASK}}
+    assert facts.srs[SR_LOCAL]["other_config"] == {}
     assert facts.srs[SR_LOCAL]["shared"] is False
     assert facts.srs[SR_LOCAL]["introduced_by"] is None  # <not in database>: no DR task
     assert facts.vdis[DISK] == {"uuid": DISK, "sr": SR_DR, "type": "User",

@@ -110,7 +110,8 @@ def runs(tmp_path_factory):
     # HA on at the DR site: a test failover is blocked by its prechecks
     heartbeat = drill.lab.ok("B", "sr-list", "name-label=iSCSI B", "--minimal").value
     drill.lab.ok("B", "pool-ha-enable", "heartbeat-sr-uuids=" + heartbeat)
-    blocked = drill.xedr("B", "--json", *everything)
+    # (the killed run still holds the SRs: a run must take them over to get this far)
+    blocked = drill.xedr("B", "--json", *(everything + ["--adopt", killed]))
     assert blocked.json["outcome"] == "blocked", blocked
     result.blocked = blocked.json["run"]
     return result

@@ -135,12 +135,14 @@ def read_hosts(xe):
 # -- one call per class, plain values ----------------------------------------------------------
 
 def read_srs(xe):
-    """{uuid: {"uuid", "name_label", "type", "shared", "introduced_by"}}; ``introduced_by``:
-    the DR task that introduced the SR, None for none."""
+    """{uuid: {"uuid", "name_label", "type", "shared", "introduced_by", "other_config"}};
+    ``introduced_by``: the DR task that introduced the SR, None for none."""
     return dict((r["uuid"], {
         "uuid": r["uuid"], "name_label": r.get("name-label", ""), "type": r.get("type", ""),
-        "shared": _bool(r.get("shared")), "introduced_by": parse_ref(r.get("introduced-by"))})
-        for r in xe.list("sr", params=("uuid", "name-label", "type", "shared", "introduced-by")))
+        "shared": _bool(r.get("shared")), "introduced_by": parse_ref(r.get("introduced-by")),
+        "other_config": parse_map(r.get("other-config", ""))})
+        for r in xe.list("sr", params=("uuid", "name-label", "type", "shared", "introduced-by",
+                                       "other-config")))
 
 
 def read_pbds(xe):

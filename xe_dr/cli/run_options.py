@@ -46,6 +46,13 @@ def add_run_arguments(parser):
                        help="resume an interrupted run")
 
 
+def add_adopt_argument(parser):
+    parser.add_argument("--adopt", metavar="RUN", type=argtypes.run_id,
+                        help="take over what a run that stopped still holds (its SRs, "
+                             "VMs, networks): they become this run's, and that run is "
+                             "superseded")
+
+
 def network_map(pairs):
     result = {}
     for pair in pairs:
@@ -65,7 +72,8 @@ def build_options(ctx, mode):
         mode=mode, all=args.all, vapps=args.vapp, vms=args.vm, exclude=args.exclude,
         storage=[s.to_json() for s in specs], srs=args.sr, power=args.power,
         parallel=args.parallel, network_map=network_map(args.map_network), force=args.force,
-        disable_ha=getattr(args, "disable_ha", False), source=source)
+        disable_ha=getattr(args, "disable_ha", False), source=source,
+        adopt=getattr(args, "adopt", None))
     _shutdown_options(args, options)
     passwords = dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
                      if s.chap_password)
@@ -83,7 +91,7 @@ def _shutdown_options(args, options):
 # refused instead of silently doing something else than the command line says. The storage
 # options may be given again, to correct a LUN whose attach has not begun (_corrected_storage).
 _FIXED_ON_RESUME = ("all", "vapp", "vm", "exclude", "power", "map_network", "sr", "force",
-                    "dry_run", "source", "source_xe", "disable_ha")
+                    "dry_run", "source", "source_xe", "disable_ha", "adopt")
 
 
 def run_mode(ctx, mode):

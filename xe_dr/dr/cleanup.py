@@ -67,6 +67,10 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
                 run_id, original.meta["target"].get("pool_name")))
         if kind not in ("test", "failover", "failback"):
             raise UsageError("run %s is a %s: there is nothing to clean up" % (run_id, kind))
+        if original.meta.get("status") == "superseded":
+            later = original.meta.get("superseded_by")
+            raise UsageError("run %s was superseded by run %s, which took over what it held"
+                             % (run_id, later), hint="clean up %s instead" % later)
     owned = Ownership(xe, run_id, original)
     survey = Survey(xe, owned, pool)
     # A journal of a cleanup that did not finish still has to be ended ("cleaned up"), even

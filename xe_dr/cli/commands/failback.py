@@ -1,7 +1,8 @@
 """``xe-dr failback``: bring vApps and VMs back to the primary site (run it there)."""
 
 from xe_dr.cli import argtypes
-from xe_dr.cli.run_options import add_run_arguments, add_selection_arguments, run_mode
+from xe_dr.cli.run_options import (add_adopt_argument, add_run_arguments,
+                                   add_selection_arguments, run_mode)
 
 NAME = "failback"
 HELP = ("fail back to this (the primary) site: cleanly shut down the selected VMs at the DR "
@@ -12,6 +13,7 @@ HELP = ("fail back to this (the primary) site: cleanly shut down the selected VM
 def add_arguments(parser):
     add_selection_arguments(parser)
     add_run_arguments(parser)
+    add_adopt_argument(parser)
     group = parser.add_argument_group("shutting down at the source")
     group.add_argument("--shutdown-timeout", type=argtypes.seconds, metavar="SECONDS",
                        help="how long one VM's clean shutdown may take (default 300); "

@@ -1,6 +1,7 @@
 """``xe-dr failover [--test]``: recover vApps and VMs at this (the DR) site."""
 
-from xe_dr.cli.run_options import add_run_arguments, add_selection_arguments, run_mode
+from xe_dr.cli.run_options import (add_adopt_argument, add_run_arguments,
+                                   add_selection_arguments, run_mode)
 
 NAME = "failover"
 HELP = ("recover vApps and VMs from the replicated metadata at this site: a real failover, "
@@ -15,6 +16,7 @@ def add_arguments(parser):
                         help="a test needs HA off: disable it now, cleanup enables it again")
     add_selection_arguments(parser)
     add_run_arguments(parser)
+    add_adopt_argument(parser)
 
 
 def run(ctx):

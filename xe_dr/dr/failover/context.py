@@ -41,10 +41,33 @@ class RunContext(object):
         self.networks_before = set()
         self.source_state = None  # how far the source site was checked (xe_dr/dr/guard.py)
         self.storage_corrected = False  # a resume given other storage options
+        self.adopted = None  # what --adopt takes over: (standing, resume, [SR names])
 
     def resume_command(self):
         return "xe-dr %s --resume %s" % (
             "failback" if self.opts.mode == "failback" else "failover", self.run.id)
+
+    def left_behind(self, failure):
+        """A run stopping on ``failure`` after it changed the pool says what it left and the
+        commands that undo, resume or take it over: in its report's to-do list and in the
+        failure's hint (the last line the operator sees)."""
+        done = [step for step, event, _ in self.engine.steps("") if event == "done"] \
+            if self.engine is not None and self.run is not None else []
+        if not done or getattr(failure, "names_the_way_on", False):
+            return
+        srs = sorted({sr for e in self.report["storage"] for sr in e.get("introduced", ()) +
+                      e.get("plugged", [])})
+        vms = [s for s in done if s.startswith("recover:")]
+        what = "; ".join(w for w in (
+            "SR(s) %s attached" % ", ".join(srs) if srs else "",
+            "%d vApp(s) or VM(s) recovered" % len(vms) if vms else "") if w) or \
+            "%d step(s) done" % len(done)
+        line = ("run %s stopped after changing the pool (%s): undo it with 'xe-dr cleanup "
+                "%s', fix the cause and resume with '%s', or take it over in a new run with "
+                "--adopt %s" % (self.run.id, what, self.run.id, self.resume_command(),
+                                self.run.id))
+        self.report["todo"].append(line)
+        failure.hint = "%s; %s" % (failure.hint, line) if failure.hint else line
 
     def marks(self):
         """What marks an object as this run's: the run id, and the run's kind so that a

@@ -32,6 +32,7 @@ class ArrayStop(TemporaryError):
     """The run needs the array's hand (a LUN here is still a read-only mirror target): a stop
     by design, not a failure; it resumes once the array made the LUN writable."""
     run_status = "waiting for the array"
+    names_the_way_on = True  # its message says how the run goes on (RunContext.left_behind)
 
 
 class Options(object):
@@ -40,12 +41,12 @@ class Options(object):
 
     FIELDS = ("mode", "all", "vapps", "vms", "exclude", "storage", "srs", "power", "parallel",
               "network_map", "force", "disable_ha", "protect", "source", "shutdown_timeout",
-              "force_shutdown")
+              "force_shutdown", "adopt")
 
     def __init__(self, mode="failover", all=False, vapps=(), vms=(), exclude=(), storage=(),
                  srs=(), power=None, parallel=4, network_map=None, force=False,
                  disable_ha=False, protect=None, source=None,
-                 shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT, force_shutdown=False):
+                 shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT, force_shutdown=False, adopt=None):
         if mode not in MODES:
             raise UsageError("unknown mode %r" % mode)
         self.mode = mode
@@ -74,6 +75,7 @@ class Options(object):
         # guest that does not halt in it is shut down hard.
         self.shutdown_timeout = float(shutdown_timeout)
         self.force_shutdown = force_shutdown
+        self.adopt = adopt                  # a run whose held SRs this run takes over
 
     def to_json(self):
         return dict((k, getattr(self, k)) for k in self.FIELDS)

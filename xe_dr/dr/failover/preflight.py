@@ -3,10 +3,12 @@ nothing to resume or lost its plan, the source site (split brain), each SCSI id 
 target's LUNs, and for a failback the selection at the source and that its SRs can come here.
 A usage error here leaves nothing behind."""
 
-from xe_dr.dr import guard
+from xe_dr.dr import claims, guard
 from xe_dr.dr.failover.context import Phase
+from xe_dr.dr.failover.start import Background
 from xe_dr.dr.inventory import find_metadata_copies
 from xe_dr.dr.storage import probe
+from xe_dr.pool import read_srs
 from xe_dr.errors import ConfigError, UnreachableError, UsageError, XeDrError
 
 
@@ -63,6 +65,7 @@ class Preflight(Phase):
         guard.check_luns(self.xe, [spec for spec in self.storage.specs(need_passwords=False)
                                    if self.engine.state_of("attach:%s" % spec.device_config.get(
                                        "SCSIid", "?")) is None])
+        srs = Background(read_srs, self.xe, daemon=True)
         plan = None
         if self.opts.mode == "failback" and self.source_xe is not None:
             plan = self.source.plan()
@@ -71,12 +74,25 @@ class Preflight(Phase):
             # Without storage options nothing is attached by this run: what is here now is
             # what the recovery reads (kept, not listed twice).
             self.ctx.copies = find_metadata_copies(self.xe, self.pool.uuid)
-            if [c for c in self.ctx.copies if c.latest and not c.local]:
-                return plan
-            raise UsageError("no storage options were given and no recoverable metadata is "
-                             "attached here", hint="give --target/--iqn/--scsiid or "
-                             "--hba-scsiid ('xe-dr probe' finds them); nothing was changed")
+            if not [c for c in self.ctx.copies if c.latest and not c.local]:
+                raise UsageError("no storage options were given and no recoverable metadata "
+                                 "is attached here", hint="give --target/--iqn/--scsiid or "
+                                 "--hba-scsiid ('xe-dr probe' finds them); nothing was changed")
+        self._check_claims(srs.result())
         return plan
+
+    def _check_claims(self, srs):
+        """The SRs this run will use (those on its LUNs, or those holding the metadata it
+        reads) are not held by another run (xe_dr/dr/claims.py)."""
+        if self.opts.storage:
+            scsi_ids = {s["device_config"].get("SCSIid") for s in self.opts.storage}
+            used = claims.on_luns(srs, self.xe.list("pbd", params=("sr-uuid", "device-config")),
+                                  scsi_ids)
+        else:
+            used = {c.sr_uuid for c in self.ctx.copies or () if c.latest and not c.local}
+        held = claims.held(self.ctx.state_dir, srs, used, self.run.id if self.run else None)
+        self.ctx.adopted = held.get(self.opts.adopt) if self.opts.adopt else None
+        claims.refuse(held, self.opts.adopt)
 
     def _check_failback_storage(self, plan):
         """Every SR the failback gives back at the DR site comes here: it is attached here

@@ -157,6 +157,7 @@ class Failover(Phase):
             if blocking:
                 return self.report, self._blocked(blocking)
             self.questions.ask("storage", self.questions.storage(source_plan))
+            self.storage.adopt()
             if source_plan is not None:
                 self.source.shut_down(source_plan)
             try:
@@ -176,8 +177,8 @@ class Failover(Phase):
             raise
         except StateWriteError:
             raise  # nothing more can be written: the run is left as if interrupted
-        except XeDrError as failure:
-            # the failure is what the operator must see, even when it cannot be recorded
+        except XeDrError as failure:  # seen by the operator even when it cannot be recorded
+            self.ctx.left_behind(failure)
             self.publisher.stopped(self.run, self.report, failure)
             raise
         finally:

@@ -9,8 +9,8 @@ from xe_dr.dr.inventory import find_metadata_copies
 from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.dr.storage import StorageSpec, create_secret, find_secret, probe
 from xe_dr.errors import UsageError, XeDrError
-from xe_dr.journal import NOTE
-from xe_dr.marks import DRTASK_KEY, SECRET_KEY
+from xe_dr.journal import NOTE, Run
+from xe_dr.marks import DRTASK_KEY, RUN_TAG, SECRET_KEY
 from xe_dr.xe.errors import XapiError
 from xe_dr.xe.records import parse_map
 
@@ -32,6 +32,32 @@ class StoragePhase(Phase):
                                  hint="give --chap-password-file or --chap-password-env")
             specs.append(spec)
         return specs
+
+    def adopt(self):
+        """--adopt RUN: everything RUN's tags mark (its SRs above all) becomes this run's, so
+        that this run's cleanup removes it and RUN's no longer can; RUN is superseded. The
+        retagging is journaled step by step, so an interrupted adoption resumes."""
+        old = self.opts.adopt
+        if not old or self.ctx.adopted is None:
+            return
+        owned = {}
+        for cls in ("sr", "vm", "network"):
+            owned[cls] = self.xe.uuids(cls, filters={"other-config:%s" % RUN_TAG: old})
+        self.engine.note("adopt:%s" % old, objects=owned)
+        for cls in ("sr", "vm", "network"):
+            for uuid in owned[cls]:
+                self.engine.do(self.ctx.tag_step(cls, uuid))
+        try:
+            previous = Run.open(self.ctx.state_dir, old)
+        except UsageError:
+            previous = None  # its journal is elsewhere: its objects' tags said it all
+        if previous is not None:
+            previous.append(NOTE, "superseded", by=self.run.id)
+            previous.set_status("superseded", superseded_by=self.run.id)
+        self.report["adopted"] = {"run": old, "objects": owned}
+        self.progress.note("took over from run %s: %s" % (old, ", ".join(
+            "%d %s(s)" % (len(v), k.upper() if k in ("sr", "vm") else k)
+            for k, v in sorted(owned.items()) if v)))
 
     def attach(self):
         if not self.opts.storage:

@@ -1,0 +1,75 @@
+"""Storage another run still holds. A run that stopped after attaching SRs, or a test not
+cleaned up yet, claims its SRs by their tags (``other-config:xe-dr-run``): a new run that
+would use them takes them for pre-existing, and its cleanup leaves them, the other run's
+cleanup then pulls them from under it. So a new run refuses, naming the run that holds them,
+unless it takes them over (``--adopt RUN``).
+
+Whose claim stands: a run whose journal is here and that stopped before its end (failed,
+interrupted, blocked, declined, waiting for the array). A run that ended holds nothing more:
+a real one's SRs are production, a test's are protected by its cleanup, which never forgets
+an SR that holds disks of VMs it does not destroy; nor does a run cleaned up or superseded
+by one that adopted what it held. A run whose journal is elsewhere cannot be told stopped.
+Nothing here changes the pool.
+"""
+
+from xe_dr.errors import UsageError
+from xe_dr.journal import Run
+from xe_dr.marks import RUN_KIND_TAG, RUN_TAG, TEST
+from xe_dr.xe.records import parse_map
+
+# The statuses of runs that hold nothing any more.
+RELEASED = ("succeeded", "partly failed", "cleaned up", "superseded")
+
+
+def sr_marks(srs):
+    """{SR uuid: (run id, run kind)} of the SRs (``pool.read_srs`` values) a run tagged."""
+    return dict((uuid, (sr["other_config"][RUN_TAG], sr["other_config"].get(RUN_KIND_TAG, "")))
+                for uuid, sr in srs.items() if sr["other_config"].get(RUN_TAG))
+
+
+def on_luns(srs, pbds, scsi_ids):
+    """The SRs known here whose PBDs name one of ``scsi_ids`` (pbds: records with
+    ``sr-uuid`` and ``device-config``)."""
+    return {p["sr-uuid"] for p in pbds if p.get("sr-uuid") in srs and
+            parse_map(p.get("device-config", "")).get("SCSIid") in scsi_ids}
+
+
+def held(state_dir, srs, used, this_run=None):
+    """{run id: (how it stands, its resume command, [SR names])} for the runs other than
+    ``this_run`` whose claim on an SR in ``used`` stands (see the module doc)."""
+    found = {}
+    marks = sr_marks(srs)
+    for uuid in sorted(used):
+        if uuid not in marks or marks[uuid][0] == this_run:
+            continue
+        run_id, kind = marks[uuid]
+        standing = _standing(state_dir, run_id)
+        if standing is not None:
+            resume = "xe-dr %s --resume %s" % (
+                "failback" if kind == "failback" else "failover", run_id)
+            found.setdefault(run_id, (standing, resume, []))[2].append(srs[uuid]["name_label"])
+    return found
+
+
+def _standing(state_dir, run_id):
+    try:
+        run = Run.open(state_dir, run_id)
+    except UsageError:  # its journal is elsewhere
+        return None
+    status = run.meta.get("status")
+    if status in RELEASED:
+        return None
+    return "a %s that stopped (%s)" % ("test" if run.meta["kind"] == TEST else
+                                       run.meta["kind"], status)
+
+
+def refuse(claims, adopt=None):
+    """UsageError for the first claim not adopted (``adopt``: the run id of --adopt)."""
+    for run_id, (standing, resume, names) in sorted(claims.items()):
+        if run_id == adopt:
+            continue
+        raise UsageError("SR(s) %s are held by run %s, %s" % (", ".join(names), run_id,
+                                                               standing),
+                         hint="resume it ('%s'), undo it ('xe-dr cleanup %s'), or take them "
+                              "over with --adopt %s; nothing was changed" % (
+                                  resume, run_id, run_id))
