@@ -3,7 +3,7 @@ failed, from what they journaled before they began) and in the objects' own tags
 back from the pool as it is now. ``cleanup`` (xe_dr/dr/cleanup.py) destroys only that."""
 
 from xe_dr.journal import BEGIN, DONE, FAILED
-from xe_dr.marks import DRTASK_KEY, RUN_KIND_TAG, RUN_TAG, SECRET_KEY
+from xe_dr.marks import DRTASK_KEY, RUN_KIND_TAG, RUN_TAG, SECRET_KEY, step_parts
 from xe_dr.xe.records import parse_map, parse_ref
 
 
@@ -84,6 +84,8 @@ class Ownership(object):
                 self._attach_effect(xe, data)
             elif kind == "recover" and "existed" in data:
                 self._recover_effect(xe, step, data)
+            elif step.startswith("network:create:") and "before" in data:
+                self._network_effect(xe, step, data)
 
     def _attach_effect(self, xe, data):
         """A drtask-create: the whitelisted SRs (none of them was in the pool before it) and
@@ -96,6 +98,14 @@ class Ownership(object):
             introduced = set(xe.uuids("sr", filters={"introduced-by": task}))
             if introduced & mine:
                 self.tasks.add(task)
+
+    def _network_effect(self, xe, step, data):
+        """A network-create: a network of that name that was not there before it began."""
+        name = step_parts(step, 3)[2]
+        before = set(data["before"])
+        for record in xe.list("network", params=("uuid", "name-label")):
+            if record.get("name-label") == name and record["uuid"] not in before:
+                self.networks.add(record["uuid"])
 
     def _recover_effect(self, xe, step, data):
         """A recovery (xapi keeps the uuids): the VM, or the vApp and the VMs now in it, less

@@ -10,7 +10,7 @@
     disaster DIR [--site A]            the site goes dark (its xe cannot reach the master)
     restore DIR [--site A]             the site comes back: hosts rebooted, VMs halted
     fault DIR add [--site S] [--command C] [--nth N] [--every] [--delay SECONDS]
-                  [--after SECONDS] [--kill-client]
+                  [--after SECONDS] [--kill-client before|after]
                   [--error CODE [PARAM...]]
     fault DIR list | clear
     cost DIR FACTOR                    set the cost factor (0: instant, 1: realistic)
@@ -384,8 +384,9 @@ def parser():
     f.add_argument("--delay", type=float, default=0.0)
     f.add_argument("--after", type=float, default=0.0,
                    help="seconds to wait once the call made its change, before answering")
-    f.add_argument("--kill-client", action="store_true",
-                   help="once the call made its change, SIGKILL the process that ran xe")
+    f.add_argument("--kill-client", choices=("before", "after"),
+                   help="SIGKILL the process that ran xe as the call arrives (before) or "
+                        "once it made its change (after)")
     f.add_argument("--error", nargs="+", metavar="CODE_OR_PARAM")
     f.set_defaults(fn=cmd_fault)
     k = sub.add_parser("cost", help="set the cost factor")

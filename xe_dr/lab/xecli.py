@@ -246,6 +246,8 @@ def run(lab, site_name, argv, info, extra_value=None):
         raise XapiError("INTERNAL_ERROR", ['Invalid_argument("bool_of_string")'])
     printer = Printer(minimal=minimal_value == "true")
     after, info["kill_client"] = faults.check(lab, site_name, cmd)
+    if info["kill_client"] == "before":
+        return "", "", 0  # its client is killed as the call arrives: nothing is carried out
     load_all()
     if cmd == "help":
         from .commands import pool
@@ -311,8 +313,8 @@ def execute(lab_dir, site_name, argv, environ=None):
     }
     if client.get("extra_args"):
         entry["extra_args"] = calllog.redact(command, client["extra_args"])
-    if info.get("kill_client") and code == 0:
-        entry["kill_client"] = True
+    if info.get("kill_client"):
+        entry["kill_client"] = info["kill_client"]
     try:
         calllog.append(lab, entry)
     except (IOError, OSError):

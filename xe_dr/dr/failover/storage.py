@@ -190,6 +190,10 @@ class StoragePhase(Phase):
             unread = attached if not plug_scans(self.hosts, self.pool.master) else []
         else:
             unread = self._unread_metadata(attached)
+            # A re-plug cut short after the master's plug left the metadata read but the
+            # other hosts' PBDs unplugged: it runs again whatever xapi has read.
+            unread += [sr for sr in attached if sr not in unread and self.engine.state_of(
+                step_id("replug", sr)) in ("begin", "failed")]
         for sr in unread:
             pbds = self._pbds_master_first(sr)
             # Off members first and the master last, on in the other order (as xapi's
