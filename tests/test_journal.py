@@ -30,8 +30,17 @@ def test_a_torn_last_line_is_ignored(tmp_path):
     with open(run.journal_path, "a") as handle:
         handle.write('{"seq": 2, "event": "do')  # killed in the middle of a write
     assert [e["step"] for e in Run.open(str(tmp_path), run.id).entries()] == ["a"]
-    run.append(DONE, "b")  # and the journal goes on after it
-    assert Run.open(str(tmp_path), run.id).step_states()["a"]["event"] == DONE
+    resumed = Run.open(str(tmp_path), run.id)
+    resumed.append(DONE, "b")  # and the journal goes on after it, on a line of its own
+    again = Run.open(str(tmp_path), run.id)
+    assert [e["step"] for e in again.entries()] == ["a", "b"]
+    again.append(DONE, "c")  # a second resume reads and keeps everything too
+    assert [(e["seq"], e["step"]) for e in Run.open(str(tmp_path), run.id).entries()] == [
+        (1, "a"), (2, "b"), (3, "c")]
+    from xe_dr.report.model import read
+    files = read(again)  # the report leaves the torn line out the same way, and says so
+    assert [e["step"] for e in files["entries"]] == ["a", "b", "c"]
+    assert files["problems"] == ["1 journal line(s) could not be read and were left out"]
 
 
 def test_unknown_run_is_a_usage_error(tmp_path):

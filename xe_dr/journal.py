@@ -301,16 +301,21 @@ class Run(object):
 
     # -- the journal --------------------------------------------------------------------------
     def entries(self):
-        """Every journal entry in order. A torn last line (killed mid-write) is ignored."""
+        """Every journal entry in order. A torn line (a write killed midway, or cut short by a
+        full disk before it was truncated) is left out, wherever it is: the next append
+        begins a fresh line after one, so the entries after it are read too (the report's
+        model, xe_dr/report/model.py, leaves it out the same way and says so)."""
         if not os.path.exists(self.journal_path):
             return []
         entries = []
-        with open(self.journal_path, encoding="utf-8") as handle:
+        with open(self.journal_path, encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 try:
-                    entries.append(json.loads(line))
+                    entry = json.loads(line)
                 except ValueError:
-                    break
+                    continue
+                if isinstance(entry, dict) and isinstance(entry.get("step"), str):
+                    entries.append(entry)
         return entries
 
     def append(self, event, step, **data):
@@ -333,9 +338,12 @@ class Run(object):
     def _write_line(self, line):
         # O_APPEND writes of one line are atomic with respect to other writers of this file;
         # fsync makes the entry survive a crash of the machine, not only of the process.
-        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             data = line.encode("utf-8")
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data  # after a torn line: never glued to its fragment
             written = os.write(fd, data)
             if written != len(data):  # the disk filled in the middle of the line
                 os.ftruncate(fd, os.fstat(fd).st_size - written)
