@@ -301,56 +301,34 @@ class Run(object):
 
     # -- the journal --------------------------------------------------------------------------
     def entries(self):
-        """Every journal entry in order. A torn line (a write killed midway, or cut short by a
-        full disk before it was truncated) is left out, wherever it is: the next append
-        begins a fresh line after one, so the entries after it are read too (the report's
-        model, xe_dr/report/model.py, leaves it out the same way and says so)."""
-        if not os.path.exists(self.journal_path):
-            return []
-        entries = []
-        with open(self.journal_path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(entry, dict) and isinstance(entry.get("step"), str):
-                    entries.append(entry)
-        return entries
+        """Every journal entry in order (:func:`read_journal`: a torn line is left out)."""
+        try:
+            return read_journal(self.journal_path).entries
+        except (IOError, OSError) as failure:
+            raise ConfigError("cannot read the journal of run %s (%s): %s" % (
+                self.id, self.journal_path, failure.strerror or failure),
+                hint="make it readable, or move %s out of %s to set the run aside"
+                     % (self.id, os.path.dirname(self.dir)))
 
     def append(self, event, step, **data):
         with self._append_lock:
             if self._seq is None:
-                self._seq = len(self.entries())
+                seqs = [e["seq"] for e in self.entries()
+                        if isinstance(e.get("seq"), int) and not isinstance(e["seq"], bool)]
+                self._seq = max(seqs) if seqs else 0
             self._seq += 1
             entry = {"seq": self._seq, "time": time.time(), "event": event, "step": step}
             if data:
                 entry["data"] = data
             try:
-                with _state_write("the journal", self.journal_path, _stopped_hint(self.id)):
-                    self._write_line(json.dumps(entry, sort_keys=True) + "\n")
+                with _state_write("the journal of run %s" % self.id, self.journal_path,
+                                  _stopped_hint(self.id)):
+                    _append_line(self.journal_path, json.dumps(entry, sort_keys=True) + "\n")
             except StateWriteError:
                 self._seq -= 1  # not written: the next entry takes its number
                 raise
             _fault_kill_after(self._seq)
         return entry
-
-    def _write_line(self, line):
-        # O_APPEND writes of one line are atomic with respect to other writers of this file;
-        # fsync makes the entry survive a crash of the machine, not only of the process.
-        fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            data = line.encode("utf-8")
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                data = b"\n" + data  # after a torn line: never glued to its fragment
-            written = os.write(fd, data)
-            if written != len(data):  # the disk filled in the middle of the line
-                os.ftruncate(fd, os.fstat(fd).st_size - written)
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
     def step_states(self):
         """step -> last event (begin/done/failed) with its data: the basis of --resume."""
@@ -359,6 +337,95 @@ class Run(object):
             if entry["event"] in (BEGIN, DONE, FAILED):
                 states[entry["step"]] = entry
         return states
+
+
+class Journal(object):
+    """What :func:`read_journal` found: ``entries`` in order, ``torn`` (lines a write cut
+    short: they do not parse) and ``foreign`` (lines that parse but are no entry)."""
+
+    def __init__(self, entries, torn, foreign, torn_last):
+        self.entries = entries
+        self.torn = torn
+        self.foreign = foreign
+        self.torn_last = torn_last  # the last line has no end: the write was cut there
+
+    def problems(self):
+        """What a reader should be told, in sentences (empty for a sound journal)."""
+        problems = []
+        if self.torn_last:
+            problems.append("the journal's last line is torn (the process stopped while "
+                            "writing it): it was left out")
+        if self.torn - self.torn_last:
+            problems.append("%d torn journal line(s) (a write cut short by a crash) were left "
+                            "out" % (self.torn - self.torn_last))
+        if self.foreign:
+            problems.append("%d journal line(s) could not be read and were left out"
+                            % self.foreign)
+        return problems
+
+
+def read_journal(path):
+    """The journal at ``path``, read the one way every reader (resume, cleanup, the report)
+    reads it. A line that does not parse is a write cut short (an entry is always written
+    whole, so only a crash tears one): it is left out wherever it is, and the entries after
+    it, written by a resume on a line of their own, count. A missing journal has no entries."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except (IOError, OSError) as failure:
+        if failure.errno == errno.ENOENT:
+            return Journal([], 0, 0, False)
+        raise
+    lines = raw.split(b"\n")  # the last one is empty unless the last write was cut short
+    entries, torn, foreign, torn_last = [], 0, 0, False
+    for number, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            torn += 1
+            torn_last = number == len(lines) - 1
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("step"), str) and \
+                isinstance(entry.get("event"), str):
+            entries.append(entry)
+        else:
+            foreign += 1
+    return Journal(entries, torn, foreign, torn_last)
+
+
+def _append_line(path, line):
+    """Append ``line`` to the journal at ``path`` whole or not at all.
+
+    A short write (a full disk, a file size limit) is followed by one for the rest, whose
+    failure says why; the file is then cut back to where it was, and the OSError raised. A
+    line torn before (a crash in the middle of a write, or a cut that failed) is ended
+    first, so that this entry is a line of its own. O_APPEND writes are atomic with respect
+    to other writers of this file; fsync makes the entry survive a crash of the machine."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        start = os.fstat(fd).st_size
+        data = line.encode("utf-8")
+        if start and os.pread(fd, 1, start - 1) != b"\n":
+            data = b"\n" + data
+        written = 0
+        try:
+            while written < len(data):
+                count = os.write(fd, data[written:])
+                if count <= 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                written += count
+        except OSError:
+            if written:
+                try:
+                    os.ftruncate(fd, start)
+                except OSError:
+                    pass  # the torn line stays; the next entry starts after it
+            raise
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fault_kill_after(seq):

@@ -21,6 +21,7 @@ import socket
 import time
 
 from xe_dr import __version__
+from xe_dr.journal import read_journal
 from xe_dr.marks import step_kind, step_parts
 from xe_dr.redact import REDACTED, is_secret_key, redact_argv
 
@@ -188,30 +189,12 @@ def read(run):
     journal = os.path.join(path, "journal.jsonl")
     if os.path.exists(journal):
         try:
-            with open(journal, encoding="utf-8", errors="replace") as handle:
-                lines = handle.read().split("\n")
+            found = read_journal(journal)  # as resume and cleanup read it
         except (IOError, OSError) as failure:
             problems.append("journal.jsonl cannot be read (%s)" % failure.strerror)
-            lines = []
-        bad = 0
-        for number, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                if number == len(lines) - 1:
-                    problems.append("the journal's last line is torn (the process was "
-                                    "killed while writing it)")
-                else:
-                    bad += 1
-                continue
-            if isinstance(entry, dict) and isinstance(entry.get("step"), str):
-                entries.append(entry)
-            else:
-                bad += 1
-        if bad:
-            problems.append("%d journal line(s) could not be read and were left out" % bad)
+        else:
+            entries = found.entries
+            problems.extend(found.problems())
     elif data["report"] and isinstance(data["report"].get("journal"), list):
         entries = [e for e in data["report"]["journal"]
                    if isinstance(e, dict) and isinstance(e.get("step"), str)]
