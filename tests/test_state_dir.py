@@ -139,6 +139,8 @@ for step in spec["steps"]:
         subprocess.check_call(["mount", "-o", "remount,rw,size=64m", state])
         if os.path.exists(filler):
             os.unlink(filler)
+    if step.get("before") == "make runs writable":
+        subprocess.check_call(["umount", os.path.join(state, "runs")])
     runs = sorted(os.listdir(os.path.join(state, "runs"))) \
         if os.path.isdir(os.path.join(state, "runs")) else []
     argv = [runs[-1] if a == "@RUN" and runs else a for a in step["argv"]]
@@ -153,10 +155,11 @@ json.dump(results, open(spec["out"], "w"))
 '''
 
 
-def in_namespace(tmp_path, steps, size="4m", fill=False, ro=False):
+def in_namespace(tmp_path, steps, size="4m", fill=False, ro=False, environ=None):
     """Run xe-dr command lines (lists) with the state directory on a tmpfs of ``size``
     (``fill``: filled up first; ``ro``: read-only); a step {"before": "make room"} grows it
-    back and makes it writable. Returns ([result per step], the state directory copied out)."""
+    back and makes it writable; {"before": "make runs writable"} unmounts a read-only bind
+    mount over its runs/ (:func:`read_only_after`). Returns ([result per step], the state directory copied out)."""
     unshare = shutil.which("unshare")
     if unshare is None:
         pytest.skip("unshare(1) is not installed: no mount namespace for a tmpfs")
@@ -170,7 +173,7 @@ def in_namespace(tmp_path, steps, size="4m", fill=False, ro=False):
         "out": str(tmp_path / "results.json"), "copy_to": str(tmp_path / "state-after"),
         "steps": [dict(step, argv=[sys.executable, "-m", "xe_dr", "--state-dir",
                                    str(state)] + step["argv"]) for step in steps]}))
-    env = dict(os.environ, PYTHONPATH=ROOT)
+    env = dict(os.environ, PYTHONPATH=ROOT, **(environ or {}))
     proc = subprocess.run([unshare, "--mount", sys.executable, "-c", DRIVER, str(spec)],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
                           universal_newlines=True, timeout=600)
@@ -260,3 +263,96 @@ def test_failover_with_a_state_dir_below_a_file_changes_nothing(dr_site, tmp_pat
     assert code == 78 and "not a directory" in one_line(err), err
     assert drill.snapshot("B") == before
     assert a_file.read_text() == "x"
+
+
+def _journal_is_whole(path):
+    """Every line of a journal is a whole entry, the last one ended."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    assert raw.endswith(b"\n"), raw[-200:]
+    for line in raw.split(b"\n")[:-1]:
+        entry = json.loads(line.decode("utf-8"))
+        assert entry["event"] and entry["step"]
+    return raw
+
+
+def _xe_wrapper(tmp_path, real, script=""):
+    """An xe for the lab that lifts the file size limit for itself (the lab's files are
+    not under test) and runs ``script`` after each call, with the call's arguments."""
+    path = tmp_path / "xe-B"
+    path.write_text("#!/bin/sh\nulimit -S -f unlimited\n\"%s\" \"$@\"\nrc=$?\n%s\nexit $rc\n"
+                    % (real, script))
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_a_journal_that_reaches_the_file_size_limit_stays_whole(dr_site, tmp_path):
+    """RLIMIT_FSIZE cuts the journal's write short, mid-line: xe-dr stops with one line (the
+    real reason, the run, the state directory, the command that goes on), the journal holds
+    whole lines only, and the run resumes once the limit is gone (issue 14, finding 4)."""
+    import resource
+    drill = dr_site
+    state = str(tmp_path / "state")
+    xe = _xe_wrapper(tmp_path, drill.lab.xe_path("B"))
+    argv = [sys.executable, "-m", "xe_dr", "--state-dir", state, "--xe", xe, "--yes"]
+
+    def limited():
+        # The journal is the first of the run's files to grow past it (run.json is smaller,
+        # plan.json comes later): a few KiB is the middle of attaching the storage.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+    stopped = subprocess.run(argv + ["failover", "--test", "--all"] + drill.storage_args("B"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                             universal_newlines=True, preexec_fn=limited, timeout=600,
+                             env=dict(os.environ, PYTHONPATH=ROOT))
+    (run_id,) = os.listdir(os.path.join(state, "runs"))
+    assert stopped.returncode == 78, stopped
+    last = stopped.stderr.splitlines(True)[-1]
+    assert "Traceback" not in stopped.stderr and "internal error" not in stopped.stderr
+    assert last.startswith("xe-dr: error: cannot write the journal") and \
+        os.strerror(27) in last, last  # EFBIG: File too large, not a guess
+    assert run_id in last and state in last
+    assert "'xe-dr failover --resume %s'" % run_id in last
+    assert len(_journal_is_whole(os.path.join(state, "runs", run_id, "journal.jsonl"))) <= 4096
+    assert [n for n in os.listdir(os.path.join(state, "runs", run_id)) if ".tmp." in n] == []
+
+    resumed = run_cli(["--state-dir", state, "--xe", drill.lab.xe_path("B"), "--yes", "--json",
+                       "failover", "--resume", run_id])
+    assert resumed[0] == 2, resumed  # partly failed, for the lab's unprotected VMs
+    _journal_is_whole(os.path.join(state, "runs", run_id, "journal.jsonl"))
+    cleaned = run_cli(["--state-dir", state, "--xe", drill.lab.xe_path("B"), "--yes",
+                       "cleanup", run_id])
+    assert cleaned[0] == 0, cleaned
+
+
+def test_a_state_dir_made_read_only_mid_run_stops_it_resumably(dr_site, tmp_path):
+    """The runs directory turns read-only right after drtask-create (a read-only bind mount
+    made by the lab's xe, in the test's mount namespace): the run stops with one line and
+    nothing torn, and resumes once it is writable."""
+    drill = dr_site
+    xe = _xe_wrapper(tmp_path, drill.lab.xe_path("B"), script=(
+        'if [ "$1" = drtask-create ]; then runs="$XE_DR_TEST_STATE/runs"; '
+        'mount --bind "$runs" "$runs" && mount -o remount,bind,ro "$runs"; fi'))
+    storage = drill.storage_args("B")
+    results, after = in_namespace(tmp_path, [
+        {"argv": ["--xe", xe, "--yes", "failover", "--test", "--all"] + storage},
+        {"before": "make runs writable", "argv": ["--xe", drill.lab.xe_path("B"), "--yes",
+                                                  "--json", "failover", "--resume", "@RUN"]},
+        {"argv": ["--xe", drill.lab.xe_path("B"), "--yes", "cleanup", "@RUN"]}],
+        size="64m", environ={"XE_DR_TEST_STATE": str(tmp_path / "state")})
+    stopped, resumed, cleaned = results
+    (run_id,) = [f.split("/")[1] for f in stopped["files"]
+                 if f.startswith("runs/") and f.count("/") == 1]
+    assert stopped["code"] == 78, stopped
+    last = stopped["err"].splitlines(True)[-1]
+    assert last.startswith("xe-dr: error: cannot write the journal") and \
+        "Read-only file system" in last and run_id in last, stopped["err"]
+    assert "then resume it with 'xe-dr failover --resume %s'" % run_id in last, last
+    assert "Traceback" not in stopped["err"]
+    assert [f for f in stopped["files"] if ".tmp." in f] == []
+    assert resumed["code"] == 2, resumed
+    assert cleaned["code"] == 0, cleaned
+    raw = _journal_is_whole(os.path.join(after, "runs", run_id, "journal.jsonl"))
+    entries = [json.loads(line) for line in raw.decode("utf-8").splitlines()]
+    attach = [e for e in entries if e["step"].startswith("attach:")]
+    assert [e["event"] for e in attach[:2]] == ["begin", "done"]
+    assert attach[1]["data"].get("reconciled"), attach  # the resume found what it attached

@@ -30,5 +30,6 @@ EXIT_CODE_MEANINGS = (
     (ExitCode.TEMPORARY, "interrupted, locked by another run, or timed out: safe to resume or retry"),
     (ExitCode.REFUSED, "refused: host key, a login the SSH server refused, permission or "
                        "licence"),
-    (ExitCode.CONFIG, "bad configuration"),
+    (ExitCode.CONFIG, "bad configuration, or a state directory that cannot be written "
+                      "(a run stops at its last journal entry: resume it once there is room)"),
 )

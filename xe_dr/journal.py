@@ -60,11 +60,19 @@ class _StateWrite(object):
         return False
 
 
-#: What to do when a run can no longer journal.
-def _stopped_hint(run_id):
-    return ("the run stopped at its last journal entry, as if interrupted: make room in the "
-            "state directory (or make it writable), then resume %s with --resume, or run "
-            "the cleanup again" % run_id)
+def _stopped_hint(run):
+    """What to do when ``run`` can no longer write to the state directory: the command that
+    goes on from its last journal entry once there is room."""
+    kind = run.meta.get("kind")
+    if kind in ("test", "failover", "failback"):
+        again = "resume it with 'xe-dr %s --resume %s' (or undo it with 'xe-dr cleanup %s')" \
+            % ("failback" if kind == "failback" else "failover", run.id, run.id)
+    elif kind == "cleanup" and (run.meta.get("options") or {}).get("of"):
+        again = "run 'xe-dr cleanup %s' again" % run.meta["options"]["of"]
+    else:
+        again = "run the command again"
+    return "run %s stopped at its last journal entry, as if interrupted: make room in the " \
+           "state directory %s (or make it writable), then %s" % (run.id, run.state_dir, again)
 
 
 _NOT_STARTED = "nothing was changed: make room in it, make it writable, or choose another " \
@@ -283,13 +291,13 @@ class Run(object):
         self.meta["status"] = status
         self.meta.update(extra)
         path = os.path.join(self.dir, "run.json")
-        with _state_write("the run's record", path, _stopped_hint(self.id)):
+        with _state_write("the run's record", path, _stopped_hint(self)):
             write_json_atomic(path, self.meta)
 
     def save(self, name, payload):
         """Keep a document of the run (the plan, the report data) beside the journal."""
         path = os.path.join(self.dir, name)
-        with _state_write("the run's " + name, path, _stopped_hint(self.id)):
+        with _state_write("the run's " + name, path, _stopped_hint(self)):
             write_json_atomic(path, payload)
 
     def load(self, name, default=None):
@@ -321,8 +329,8 @@ class Run(object):
             if data:
                 entry["data"] = data
             try:
-                with _state_write("the journal of run %s" % self.id, self.journal_path,
-                                  _stopped_hint(self.id)):
+                with _state_write("the journal", self.journal_path,
+                                  _stopped_hint(self)):
                     _append_line(self.journal_path, json.dumps(entry, sort_keys=True) + "\n")
             except StateWriteError:
                 self._seq -= 1  # not written: the next entry takes its number

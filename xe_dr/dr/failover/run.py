@@ -162,6 +162,8 @@ class Failover(Phase):
                 self.source.shut_down(source_plan)
             try:
                 self.storage.attach()
+            except StateWriteError:
+                raise  # its hint already says how to go on
             except XeDrError as failure:
                 if self.opts.mode == "failback" and _sm_error(failure) == 47:
                     # After the source phase, this site's LUNs are mirror targets until the
