@@ -3,6 +3,8 @@ up, and a run that began recovering but lost its plan.json."""
 
 import os
 
+import pytest
+
 from tests.test_safety_cleanup import protect_and_break
 
 
@@ -51,3 +53,45 @@ def test_a_blocked_run_is_checked_again_when_resumed(drill):
     assert resumed.code == 0, resumed
     assert [c for c in resumed.json["checks"] if c["name"] == "capacity"][0]["verdict"] == "ok"
     assert any(i.get("recovered_vms") for i in resumed.json["items"])
+
+
+def test_a_run_whose_cleanup_began_is_not_resumed(drill):
+    """A cleanup that stopped half way (here an SR it could not forget) destroyed the VMs
+    already: a resume would report them recovered."""
+    protect_and_break(drill)
+    test = drill.xedr("B", "--json", "failover", "--test", "--all", "--power", "paused",
+                      *drill.storage_args("B"))
+    run_id = test.json["run"]
+    drill.lab.fault(site="B", command="sr-forget", every=True,
+                    error=["SR_BACKEND_FAILURE_47", "", "the SR is busy", ""])
+    cleanup = drill.xedr("B", "cleanup", "--yes", run_id)
+    assert cleanup.code == 1, cleanup
+    (cleanup_id,) = [r["id"] for r in drill.xedr("B", "--json", "runs").json["runs"]
+                     if r["kind"] == "cleanup"]
+    from xe_dr.lab import faults
+    faults.clear(drill.lab.lab)
+    before = drill.snapshot("B")
+    resumed = drill.xedr("B", "failover", "--resume", run_id)
+    assert resumed.code == 64, resumed
+    assert resumed.err.count("\n") == 1, resumed.err
+    assert "cleanup %s" % cleanup_id in resumed.err and \
+        "'xe-dr cleanup %s'" % run_id in resumed.err, resumed.err
+    assert drill.snapshot("B") == before
+    assert drill.xedr("B", "cleanup", "--yes", run_id).code == 0  # what it says to do
+    listed = [r for r in drill.xedr("B", "--json", "runs").json["runs"] if r["id"] == run_id]
+    assert listed[0]["status"] == "cleaned up"
+
+
+@pytest.mark.parametrize("plan", ['{"items": [', "[1, 2]", b"\xff\xfe"])
+def test_a_run_with_an_unreadable_plan_is_not_resumed_once_it_recovered(drill, plan):
+    protect_and_break(drill)
+    test = drill.xedr("B", "--json", "failover", "--test", "--all", *drill.storage_args("B"))
+    run_id = test.json["run"]
+    with open(os.path.join(drill.state_dir, "runs", run_id, "plan.json"), "wb") as handle:
+        handle.write(plan if isinstance(plan, bytes) else plan.encode("utf-8"))
+    before = drill.snapshot("B")
+    resumed = drill.xedr("B", "failover", "--resume", run_id)
+    assert resumed.code == 78, resumed
+    assert resumed.err.count("\n") == 1 and "internal error" not in resumed.err, resumed.err
+    assert "plan.json cannot be read" in resumed.err and run_id in resumed.err
+    assert drill.snapshot("B") == before

@@ -92,6 +92,17 @@ class BrokenRun(ConfigError):
         self.problem = problem
 
 
+class UnreadableDocument(ConfigError):
+    """A document of a run (plan.json, report.json) that is there but cannot be read."""
+
+    def __init__(self, run, name, problem):
+        super(UnreadableDocument, self).__init__(
+            "%s of run %s cannot be read (%s)" % (name, run.id, problem),
+            hint="restore it from a backup of the state directory %s" % run.state_dir)
+        self.name = name
+        self.problem = problem
+
+
 # The fields every run.json has (Run.create writes them), with their types.
 _META_FIELDS = (("kind", (str,)), ("status", (str,)), ("target", (dict,)),
                 ("created", (int, float)))
@@ -301,11 +312,22 @@ class Run(object):
             write_json_atomic(path, payload)
 
     def load(self, name, default=None):
+        """A document kept by :meth:`save` (a JSON object), or ``default`` when there is
+        none; UnreadableDocument (exit 78) when it cannot be read."""
         path = os.path.join(self.dir, name)
         if not os.path.exists(path):
             return default
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+        try:
+            with open(path, "rb") as handle:
+                value = json.loads(handle.read().decode("utf-8"))
+        except (IOError, OSError) as failure:
+            raise UnreadableDocument(self, name, failure.strerror or str(failure))
+        except (ValueError, UnicodeDecodeError) as failure:
+            raise UnreadableDocument(self, name, "not valid JSON: %s" % failure)
+        if not isinstance(value, dict):
+            raise UnreadableDocument(self, name, "a %s, not a JSON object"
+                                     % type(value).__name__)
+        return value
 
     # -- the journal --------------------------------------------------------------------------
     def entries(self):

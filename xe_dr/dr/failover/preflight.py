@@ -10,6 +10,10 @@ from xe_dr.dr.inventory import find_metadata_copies
 from xe_dr.dr.storage import probe
 from xe_dr.pool import read_srs
 from xe_dr.errors import ConfigError, UnreachableError, UsageError, XeDrError
+from xe_dr.journal import Run, UnreadableDocument
+
+_NO_PLAN_HINT = "clean it up with 'xe-dr cleanup %s', or restore the file from a backup of " \
+                "the state directory"
 
 
 class Preflight(Phase):
@@ -20,19 +24,36 @@ class Preflight(Phase):
 
     def check_resumable(self):
         """A cleaned-up run has nothing left to resume (resuming it would recover again what
-        cleanup destroyed), and a run that began recovering cannot go on without the plan it
+        cleanup destroyed, or report VMs that no longer exist), nor has one whose cleanup
+        began and stopped; a run that began recovering cannot go on without the plan it
         checked (re-planning would take its own recovered VMs for existing ones)."""
         run = self.run
         if run.meta.get("status") == "cleaned up":
             raise UsageError("run %s was cleaned up%s: there is nothing to resume" % (
                 run.id, " by %s" % run.meta["cleaned_by"] if run.meta.get("cleaned_by") else ""),
                 hint="start a new run instead")
-        if run.load("plan.json") is None and any(
-                e.get("step", "").startswith(("recover:", "start:")) for e in run.entries()):
+        cleanups = [r for r in Run.list(run.state_dir) if r.meta.get("kind") == "cleanup" and
+                    (r.meta.get("options") or {}).get("of") == run.id]
+        if cleanups:
+            raise UsageError("run %s is being undone: its cleanup %s began (%s), and what "
+                             "the run made may be destroyed in part: there is nothing to "
+                             "resume" % (
+                                 run.id, cleanups[-1].id, cleanups[-1].meta.get("status")),
+                             hint="finish the cleanup with 'xe-dr cleanup %s', then start a "
+                                  "new run" % run.id)
+        if not any(e.get("step", "").startswith(("recover:", "start:"))
+                   for e in run.entries()):
+            return  # nothing recovered: the resume plans and checks again
+        try:
+            missing = run.load("plan.json") is None
+        except UnreadableDocument as failure:
+            raise ConfigError("run %s began recovering but its plan.json cannot be read (%s): "
+                              "a resume would check its own recovered VMs as existing ones"
+                              % (run.id, failure.problem), hint=_NO_PLAN_HINT % (run.id,))
+        if missing:
             raise ConfigError("run %s began recovering but its plan.json is missing: a resume "
                               "would check its own recovered VMs as existing ones" % run.id,
-                              hint="clean it up with 'xe-dr cleanup %s', or restore the file "
-                                   "from a backup of the state directory" % run.id)
+                              hint=_NO_PLAN_HINT % (run.id,))
 
     def check(self):
         """Everything that can be checked without a change, checked before the first one: the

@@ -233,12 +233,10 @@ class Failover(Phase):
                                  "'xe-dr inventory'")
         by_vdi = dict((s.copy.vdi_uuid, s) for s in sources)
         self.ctx.vm_sources = dict((vm.uuid, vm) for s in sources for vm in s.vms)
-        saved = self.run.load("plan.json") if self.run is not None else None
-        if saved and not any(e.get("step", "").startswith("recover:")
-                             for e in self.run.entries()):
-            # Nothing recovered yet: plan and check again, so that a fix made since a blocking
-            # verdict counts (the run's own VMs cannot be mistaken for existing ones yet).
-            saved = None
+        # Nothing recovered yet: plan and check again, so that a fix made since a blocking
+        # verdict counts (the run's own VMs cannot be mistaken for existing ones yet).
+        saved = self.run.load("plan.json") if self.run is not None and any(
+            e.get("step", "").startswith("recover:") for e in self.run.entries()) else None
         if saved:
             # A resume goes on with exactly what the run planned and checked before its first
             # change: its own recovered VMs must not now count as "existing at the target".
