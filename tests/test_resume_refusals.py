@@ -95,3 +95,41 @@ def test_a_run_with_an_unreadable_plan_is_not_resumed_once_it_recovered(drill, p
     assert resumed.err.count("\n") == 1 and "internal error" not in resumed.err, resumed.err
     assert "plan.json cannot be read" in resumed.err and run_id in resumed.err
     assert drill.snapshot("B") == before
+
+
+def _blocked_on_memory(drill):
+    protect_and_break(drill)
+    hosts = drill.lab.ok("B", "host-list", "params=uuid", "--minimal").values
+    for host in hosts:
+        drill.lab.poke("B", "host", host, memory_free=1024)
+    blocked = drill.xedr("B", "--json", "failover", "--test", "--all", "--power", "paused",
+                         *drill.storage_args("B"))
+    assert blocked.json["outcome"] == "blocked", blocked
+    return blocked.json["run"]
+
+
+def test_a_blocked_run_resumes_with_the_fix_its_precheck_names(drill):
+    """The capacity check says "start fewer VMs (--power none, --exclude)": while nothing is
+    recovered the run is planned again anyway, so a resume takes those options (issue 14,
+    finding 6)."""
+    run_id = _blocked_on_memory(drill)
+    resumed = drill.xedr("B", "--json", "failover", "--resume", run_id, "--power", "none",
+                         "--exclude", "cache-01")
+    assert resumed.code == 0, resumed
+    assert resumed.json["power"] == "none"
+    assert [c for c in resumed.json["checks"] if c["name"] == "capacity"][0]["verdict"] == \
+        "skipped"
+    assert "cache-01" not in [i["name_label"] for i in resumed.json["items"]]
+    assert any(i.get("recovered_vms") for i in resumed.json["items"])
+    assert "paused" not in drill.lab.ok("B", "vm-list", "params=power-state").out
+    run = drill.xedr("B", "--json", "report", run_id).json["run"]
+    assert run["options"]["power"] == "none" and run["options"]["exclude"] == ["cache-01"]
+
+
+def test_a_run_that_began_recovering_keeps_its_plan(drill):
+    run_id = _blocked_on_memory(drill)
+    for host in drill.lab.ok("B", "host-list", "params=uuid", "--minimal").values:
+        drill.lab.poke("B", "host", host, memory_free=512 * 2 ** 30)
+    assert drill.xedr("B", "failover", "--resume", run_id).code == 0
+    again = drill.xedr("B", "failover", "--resume", run_id, "--exclude", "cache-01")
+    assert again.code == 64 and "--exclude" in again.err and "recover" in again.err, again

@@ -92,6 +92,10 @@ def _shutdown_options(args, options):
 # options may be given again, to correct a LUN whose attach has not begun (_corrected_storage).
 _FIXED_ON_RESUME = ("all", "vapp", "vm", "exclude", "power", "map_network", "sr", "force",
                     "dry_run", "source", "source_xe", "disable_ha", "adopt")
+# Those a resume may change while the run has recovered nothing: it is planned and checked
+# again then, so the fix a blocking precheck names (--exclude, --power none, --map-network,
+# --disable-ha) counts (_replanned).
+_REPLANNED_ON_RESUME = ("all", "vapp", "vm", "exclude", "power", "map_network", "disable_ha")
 
 
 def run_mode(ctx, mode):
@@ -104,12 +108,18 @@ def run_mode(ctx, mode):
     corrected = None
     if args.resume:
         given = [name for name in _FIXED_ON_RESUME if getattr(args, name, None)]
-        if given:
-            raise UsageError("--resume continues the run as it was planned; do not give %s"
-                             % ", ".join("--" + g.replace("_", "-") for g in given),
-                             hint="only the storage options may be given again, to correct "
-                                  "a LUN not attached yet or give its CHAP password")
-        run = Run.open(ctx.state_dir, args.resume)
+        run = Run.open(ctx.state_dir, args.resume) if given else None
+        recovering = run is not None and _began_recovering(run)
+        fixed = [g for g in given if recovering or g not in _REPLANNED_ON_RESUME]
+        if fixed:
+            raise UsageError("--resume continues the run as it was planned%s; do not give %s"
+                             % (" (it began recovering)" if recovering else "",
+                                ", ".join("--" + g.replace("_", "-") for g in fixed)),
+                             hint="the storage options may be given again, to correct a LUN "
+                                  "not attached yet or give its CHAP password; the selection, "
+                                  "--power, --map-network and --disable-ha too, until the "
+                                  "run begins recovering")
+        run = run or Run.open(ctx.state_dir, args.resume)
         command = "failback" if mode == "failback" else "failover"
         expected = "failback" if run.meta.get("kind") == "failback" else "failover"
         if run.meta.get("kind") in ("test", "failover", "failback") and (
@@ -118,6 +128,8 @@ def run_mode(ctx, mode):
             raise UsageError("run %s is a %s: resume it with 'xe-dr %s --resume %s'" % (
                 args.resume, run.meta["kind"], expected, args.resume))
         options = Options.from_json(run.meta["options"])
+        if given:
+            options = _replanned(args, options, given)
         # The shutdown options are remedies: a failback stopped by a guest that would not
         # shut down resumes with more time or with --force-shutdown.
         _shutdown_options(args, options)
@@ -160,6 +172,27 @@ def run_mode(ctx, mode):
         progress.close()
     ctx.output.data(report, failover_text(report))
     return code
+
+
+def _began_recovering(run):
+    return any(e["step"].startswith(("recover:", "start:")) for e in run.entries())
+
+
+def _replanned(args, options, given):
+    """The options of a resume of a run that recovered nothing, with what the command line
+    changes: --all, --vapp or --vm choose again what to recover; --exclude adds to the run's
+    exclusions, --map-network to its map; --power and --disable-ha replace the run's."""
+    from xe_dr.dr.failover import Options
+    data = options.to_json()
+    if {"all", "vapp", "vm"} & set(given):
+        data.update(all=args.all, vapps=list(args.vapp), vms=list(args.vm))
+    data["exclude"] = data["exclude"] + [e for e in args.exclude if e not in data["exclude"]]
+    data["network_map"] = dict(data["network_map"], **network_map(args.map_network))
+    if args.power:
+        data["power"] = args.power
+    if getattr(args, "disable_ha", False):
+        data["disable_ha"] = True
+    return Options.from_json(data)  # checked as a new run's
 
 
 def _answered(run, confirmations):

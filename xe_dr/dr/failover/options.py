@@ -23,6 +23,11 @@ MOST_STARTS_AT_ONCE = 64
 DEFAULT_SHUTDOWN_TIMEOUT = 300
 
 
+# What a resume may change while the run has recovered nothing (it is planned and checked
+# again then): the fixes blocking prechecks name.
+REPLANNED = ("all", "vapps", "vms", "exclude", "power", "network_map", "disable_ha")
+
+
 class Declined(XeDrError):
     """The operator answered no: the run stops before the change it was asked about."""
     run_status = "not confirmed"

@@ -37,7 +37,7 @@ from xe_dr.dr.engine import Engine, LineProgress, StepFailed
 from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
 from xe_dr.dr.failover.context import Phase, RunContext
 from xe_dr.dr.failover.networks import NetworkPhase
-from xe_dr.dr.failover.options import MODES, ArrayStop, Options
+from xe_dr.dr.failover.options import MODES, REPLANNED, ArrayStop, Options
 from xe_dr.dr.failover.outcome import tally
 from xe_dr.dr.failover.preflight import Preflight
 from xe_dr.dr.failover.questions import Questions
@@ -117,6 +117,10 @@ class Failover(Phase):
             # --force-shutdown); everything else is as the run was planned.
             remedies = {"shutdown_timeout": self.opts.shutdown_timeout,
                         "force_shutdown": self.opts.force_shutdown}
+            # Until the run begins recovering it is planned again: the fix a blocking
+            # precheck named (the selection, --power...) may come with the resume.
+            if not any(e["step"].startswith(("recover:", "start:")) for e in self.run.entries()):
+                remedies.update((k, getattr(self.opts, k)) for k in REPLANNED)
             self.ctx.opts = Options.from_json(self.run.meta["options"])
             changed = dict((k, v) for k, v in remedies.items() if getattr(self.opts, k) != v)
             for key, value in changed.items():
@@ -136,8 +140,12 @@ class Failover(Phase):
             if corrected is not None:
                 self.run.append(NOTE, "storage corrected", before=corrected,
                                 after=self.opts.storage)
-            if changed:
-                self.run.append(NOTE, "shutdown options", **changed)
+            if set(changed) - set(REPLANNED):
+                self.run.append(NOTE, "shutdown options", **dict(
+                    (k, v) for k, v in changed.items() if k not in REPLANNED))
+            if set(changed) & set(REPLANNED):
+                self.run.append(NOTE, "options changed", **dict(
+                    (k, v) for k, v in changed.items() if k in REPLANNED))
             self.run.set_status("running", resumed=time.time(), options=self.opts.to_json())
             return self.run
 
