@@ -5,12 +5,13 @@ A usage error here leaves nothing behind."""
 
 from xe_dr.dr import claims, guard
 from xe_dr.dr.failover.context import Phase
+from xe_dr.dr.failover.options import MODES, REPLANNED, Options
 from xe_dr.dr.failover.start import Background
 from xe_dr.dr.inventory import find_metadata_copies
 from xe_dr.dr.storage import probe
 from xe_dr.pool import read_srs
 from xe_dr.errors import ConfigError, UnreachableError, UsageError, XeDrError
-from xe_dr.journal import Run, UnreadableDocument
+from xe_dr.journal import NOTE, Run, UnreadableDocument
 
 _NO_PLAN_HINT = "clean it up with 'xe-dr cleanup %s', or restore the file from a backup of " \
                 "the state directory"
@@ -21,6 +22,44 @@ class Preflight(Phase):
         super(Preflight, self).__init__(ctx)
         self.storage = storage
         self.source = source
+
+    def reopen(self, resume_id):
+        """Reopen the run ``resume_id`` for a resume, checked (its pool, its kind, that it
+        can be resumed), with its options as planned but for the remedies a resume may
+        bring: the shutdown options (more time for a guest, or --force-shutdown), and while
+        nothing is recovered the fixes a blocking precheck names (REPLANNED). Returns the
+        options changed."""
+        given = self.ctx.opts
+        self.ctx.run = Run.open(self.ctx.state_dir, resume_id)
+        if self.run.meta["target"].get("pool_uuid") != self.pool.uuid:
+            raise UsageError("run %s was against pool %s, not this one (%s)" % (
+                resume_id, self.run.meta["target"].get("pool_name"), self.pool.name_label))
+        if self.run.meta["kind"] not in MODES:
+            raise UsageError("run %s is a %s, not a failover" % (resume_id,
+                                                                self.run.meta["kind"]))
+        self.check_resumable()
+        remedies = ["shutdown_timeout", "force_shutdown"]
+        if not any(e["step"].startswith(("recover:", "start:")) for e in self.run.entries()):
+            remedies += REPLANNED  # planned and checked again anyway
+        self.ctx.opts = Options.from_json(self.run.meta["options"])
+        changed = dict((k, getattr(given, k)) for k in remedies
+                       if getattr(given, k) != getattr(self.opts, k))
+        for key, value in changed.items():
+            setattr(self.opts, key, value)
+        return changed
+
+    def note_changes(self, changed, corrected):
+        """Journal what a resume changed: the storage options, the shutdown options, the
+        options of a run planned again."""
+        if corrected is not None:
+            self.run.append(NOTE, "storage corrected", before=corrected,
+                            after=self.opts.storage)
+        shutdown = dict((k, v) for k, v in changed.items() if k not in REPLANNED)
+        if shutdown:
+            self.run.append(NOTE, "shutdown options", **shutdown)
+        if len(shutdown) < len(changed):
+            self.run.append(NOTE, "options changed", **dict(
+                (k, v) for k, v in changed.items() if k in REPLANNED))
 
     def check_resumable(self):
         """A cleaned-up run has nothing left to resume (resuming it would recover again what

@@ -37,7 +37,7 @@ from xe_dr.dr.engine import Engine, LineProgress, StepFailed
 from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
 from xe_dr.dr.failover.context import Phase, RunContext
 from xe_dr.dr.failover.networks import NetworkPhase
-from xe_dr.dr.failover.options import MODES, REPLANNED, ArrayStop, Options
+from xe_dr.dr.failover.options import ArrayStop, Options
 from xe_dr.dr.failover.outcome import tally
 from xe_dr.dr.failover.preflight import Preflight
 from xe_dr.dr.failover.questions import Questions
@@ -103,28 +103,7 @@ class Failover(Phase):
         self.ctx.pool = read_pool(self.xe)
         hosts = Background(read_hosts, self.xe, daemon=True)  # beside the lock: not needed there
         self.recovery.ask_plugin_version()
-        changed = {}
-        if resume_id:
-            self.ctx.run = Run.open(self.ctx.state_dir, resume_id)
-            if self.run.meta["target"].get("pool_uuid") != self.pool.uuid:
-                raise UsageError("run %s was against pool %s, not this one (%s)" % (
-                    resume_id, self.run.meta["target"].get("pool_name"), self.pool.name_label))
-            if self.run.meta["kind"] not in MODES:
-                raise UsageError("run %s is a %s, not a failover" % (resume_id,
-                                                                    self.run.meta["kind"]))
-            self.preflight.check_resumable()
-            # The shutdown options are remedies a resume may bring (more time for a guest, or
-            # --force-shutdown); everything else is as the run was planned.
-            remedies = {"shutdown_timeout": self.opts.shutdown_timeout,
-                        "force_shutdown": self.opts.force_shutdown}
-            # Until the run begins recovering it is planned again: the fix a blocking
-            # precheck named (the selection, --power...) may come with the resume.
-            if not any(e["step"].startswith(("recover:", "start:")) for e in self.run.entries()):
-                remedies.update((k, getattr(self.opts, k)) for k in REPLANNED)
-            self.ctx.opts = Options.from_json(self.run.meta["options"])
-            changed = dict((k, v) for k, v in remedies.items() if getattr(self.opts, k) != v)
-            for key, value in changed.items():
-                setattr(self.opts, key, value)
+        changed = self.preflight.reopen(resume_id) if resume_id else {}
         corrected = self.preflight.corrected(storage)
         checked = {}
 
@@ -137,15 +116,7 @@ class Failover(Phase):
             if not resume_id:
                 return Run.create(self.ctx.state_dir, self.opts.mode, self._target(),
                                   self.ctx.argv, self.opts.to_json(), run_id=run_id)
-            if corrected is not None:
-                self.run.append(NOTE, "storage corrected", before=corrected,
-                                after=self.opts.storage)
-            if set(changed) - set(REPLANNED):
-                self.run.append(NOTE, "shutdown options", **dict(
-                    (k, v) for k, v in changed.items() if k not in REPLANNED))
-            if set(changed) & set(REPLANNED):
-                self.run.append(NOTE, "options changed", **dict(
-                    (k, v) for k, v in changed.items() if k in REPLANNED))
+            self.preflight.note_changes(changed, corrected)
             self.run.set_status("running", resumed=time.time(), options=self.opts.to_json())
             return self.run
 
