@@ -133,3 +133,24 @@ def test_a_run_that_began_recovering_keeps_its_plan(drill):
     assert drill.xedr("B", "failover", "--resume", run_id).code == 0
     again = drill.xedr("B", "failover", "--resume", run_id, "--exclude", "cache-01")
     assert again.code == 64 and "--exclude" in again.err and "recover" in again.err, again
+
+
+def test_a_superseded_run_is_not_resumed(drill):
+    """A run whose SRs a later run adopted (--adopt) holds nothing any more: the later run
+    is the one to resume or clean up."""
+    from tests.test_fidelity_storage import disaster
+    disaster(drill, plugin=False)
+    storage = drill.storage_args("B")
+    stopped = drill.xedr("B", "--yes", "failover", "--test", "--vm", "no-such-vm", *storage)
+    assert stopped.code == 64, stopped
+    (first,) = os.listdir(os.path.join(drill.state_dir, "runs"))
+    adopted = drill.xedr("B", "--json", "--yes", "failover", "--test", "--all", "--adopt",
+                         first, *storage)
+    second = adopted.json["run"]
+    before = drill.snapshot("B")
+    resumed = drill.xedr("B", "--yes", "failover", "--resume", first)
+    assert resumed.code == 64, resumed
+    assert "superseded by run %s" % second in resumed.err and \
+        resumed.err.count("\n") == 1, resumed.err
+    assert drill.snapshot("B") == before
+    assert drill.ok("B", "--yes", "cleanup", second).code == 0

@@ -64,13 +64,19 @@ class Preflight(Phase):
     def check_resumable(self):
         """A cleaned-up run has nothing left to resume (resuming it would recover again what
         cleanup destroyed, or report VMs that no longer exist), nor has one whose cleanup
-        began and stopped; a run that began recovering cannot go on without the plan it
+        began and stopped, nor one a later run took over (--adopt); a run that began recovering cannot go on without the plan it
         checked (re-planning would take its own recovered VMs for existing ones)."""
         run = self.run
         if run.meta.get("status") == "cleaned up":
             raise UsageError("run %s was cleaned up%s: there is nothing to resume" % (
                 run.id, " by %s" % run.meta["cleaned_by"] if run.meta.get("cleaned_by") else ""),
                 hint="start a new run instead")
+        if run.meta.get("status") == "superseded":
+            raise UsageError("run %s was superseded by run %s, which took over what it held: "
+                             "there is nothing to resume" % (
+                                 run.id, run.meta.get("superseded_by") or "unknown"),
+                             hint="resume or clean up run %s instead"
+                                  % (run.meta.get("superseded_by") or "that run"))
         cleanups = [r for r in Run.list(run.state_dir) if r.meta.get("kind") == "cleanup" and
                     (r.meta.get("options") or {}).get("of") == run.id]
         if cleanups:
