@@ -24,16 +24,16 @@ sys.stdout.write(json.dumps([os.fsencode(arg).hex() for arg in sys.argv[1:]]))
 """
 
 
-# A program that writes its arguments and its XE_DR_TEST_* environment variables as JSON
+# A program that writes its arguments and its XE_DR_PROBE_* environment variables as JSON
 # (hex bytes): {"argv": [...], "env": {name: value}}.
 ENV_DUMPER = """\
 import json, os, sys
 sys.stdout.write(json.dumps({
     "argv": [os.fsencode(arg).hex() for arg in sys.argv[1:]],
     "env": dict((name.decode("ascii"), value.hex()) for name, value in os.environb.items()
-                if name.startswith(b"XE_DR_TEST_"))}))
+                if name.startswith(b"XE_DR_PROBE_"))}))
 """
-ENV_PREFIX = "XE_DR_TEST_"
+ENV_PREFIX = "XE_DR_PROBE_"  # not XE_DR_TEST_: scripts/run-tests reads XE_DR_TEST_WORKERS
 
 
 def decode_dumped_env(stdout):
