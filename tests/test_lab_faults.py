@@ -36,6 +36,43 @@ def test_slow_call(lab):
     assert time.time() - t0 >= 0.3
 
 
+def test_a_busy_delay_is_taken_while_the_vm_is_busy(lab):
+    """--busy: the delay of a power operation is taken once xapi has marked the VM busy, so
+    another operation on it meets OTHER_OPERATION_IN_PROGRESS meanwhile."""
+    vm = lab.vm_uuid("dns-01")
+    lab.fault(site="A", command="vm-start", delay=2.0, busy=True)
+    first = []
+    thread = threading.Thread(target=lambda: first.append(lab.xe("A", "vm-start", "uuid=" + vm)))
+    thread.start()
+    deadline = time.time() + 60
+    while lab.ok("A", "vm-param-get", "uuid=" + vm,
+                 "param-name=current-operations").value != "start":
+        assert time.time() < deadline and thread.is_alive(), "vm-start never got busy"
+        time.sleep(0.02)
+    second = lab.xe("A", "vm-start", "uuid=" + vm)
+    assert second.code == 1 and second.err.startswith(
+        "Another operation involving the object is currently in progress"), second
+    thread.join(60)
+    assert first[0].code == 0, first
+    assert lab.ok("A", "vm-param-get", "uuid=" + vm, "param-name=power-state").value == \
+        "running"
+    assert lab.ok("A", "vm-param-get", "uuid=" + vm,
+                  "param-name=current-operations").value == ""
+
+
+def test_a_dark_rule_darkens_its_site_at_that_call(lab):
+    lab.fault(site="A", command="vm-list", nth=2, dark=True)
+    assert lab.xe("A", "vm-list", "--minimal").code == 0
+    assert lab.xe("A", "host-list", "--minimal").code == 0  # another command: not counted
+    for command in ("vm-list", "host-list"):
+        r = lab.run("A", command)
+        assert (r.code, r.err) == (1, "Unable to contact server. Please check server and "
+                                      "port settings.\n"), command
+    assert lab.xe("B", "vm-list", "--minimal").code == 0
+    lab.restore("A")
+    assert lab.xe("A", "vm-list", "--minimal").code == 0
+
+
 def test_dark_site_and_restore(lab):
     vm = lab.vm_uuid("web-01")
     lab.disaster("A")
