@@ -52,8 +52,8 @@ class RecoveryPhase(Phase):
                                self.pool.master, plugin, keep=self.ctx.plugin_keep)
         if self.ctx.plugin_keep:
             self.ctx.kept.update(s.copy.vdi_uuid for s in sources)
-        if not plugin and self.source_xe is not None and sources:
-            learn_membership(sources, self.source_xe)
+        if not plugin and sources:
+            self.ctx.reach_source(lambda xe: xe and learn_membership(sources, xe))
         self.ctx.plugin = plugin
         self.report["plugin"] = bool(plugin)
         self.report["sources"] = [{"uuid": s.uuid, "name_label": s.name_label,
