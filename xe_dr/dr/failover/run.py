@@ -37,7 +37,7 @@ from xe_dr.dr.engine import Engine, LineProgress, StepFailed
 from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
 from xe_dr.dr.failover.context import Phase, RunContext
 from xe_dr.dr.failover.networks import NetworkPhase
-from xe_dr.dr.failover.options import ArrayStop, Options
+from xe_dr.dr.failover.options import ArrayStop
 from xe_dr.dr.failover.outcome import tally
 from xe_dr.dr.failover.preflight import Preflight
 from xe_dr.dr.failover.questions import Questions
@@ -48,9 +48,9 @@ from xe_dr.dr.failover.storage import StoragePhase
 from xe_dr.dr.inventory import read_live_source
 from xe_dr.dr.plan import BLOCKING, Check, Item, select
 from xe_dr.dr.steps import Call, Step, step_id
-from xe_dr.errors import UsageError, XeDrError
+from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
-from xe_dr.journal import NOTE, Run, StateWriteError, new_run_id
+from xe_dr.journal import Run, StateWriteError, new_run_id
 from xe_dr.pool import read_hosts, read_pool
 from xe_dr.xe.records import parse_set
 
