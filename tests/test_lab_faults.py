@@ -1,8 +1,12 @@
 """Faults, dark sites, the call log, concurrency and the cost model."""
 
+import os
+import signal
 import subprocess
 import threading
 import time
+
+import pytest
 
 from xe_dr.lab import faults
 
@@ -58,6 +62,40 @@ def test_a_busy_delay_is_taken_while_the_vm_is_busy(lab):
         "running"
     assert lab.ok("A", "vm-param-get", "uuid=" + vm,
                   "param-name=current-operations").value == ""
+
+
+def _until(condition, what, deadline=60.0):
+    """Poll ``condition`` (a bound against a hang only, never a timing assertion)."""
+    end = time.time() + deadline
+    while not condition():
+        assert time.time() < end, what
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("kill", ["ctrl-c", "sigkill"])
+def test_a_call_goes_on_when_its_client_is_killed(lab, kill):
+    """xapi carries a call out whether or not its xe client is still there (xapi_cli.ml,
+    do_rpcs): an xe vm-start killed by a Ctrl-C at its terminal, or by SIGKILL, leaves the VM
+    starting, then running. The lab's xe did the work in the client's own process, so its
+    death left the VM halted and marked busy for ever."""
+    vm = lab.vm_uuid("dns-01")
+    lab.fault(site="A", command="vm-start", delay=1.0, busy=True)
+    client = subprocess.Popen([lab.xe_path("A"), "vm-start", "uuid=" + vm],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)  # a terminal's foreground job
+
+    def operations():
+        return lab.ok("A", "vm-param-get", "uuid=" + vm, "param-name=current-operations").value
+
+    _until(lambda: operations() == "start", "vm-start never got busy")
+    if kill == "ctrl-c":
+        os.killpg(client.pid, signal.SIGINT)
+    else:
+        client.kill()
+    assert client.wait(60) < 0  # the client died of its signal
+    _until(lambda: operations() == "", "the start never ended")
+    assert lab.ok("A", "vm-param-get", "uuid=" + vm, "param-name=power-state").value == \
+        "running"
 
 
 def test_a_dark_rule_darkens_its_site_at_that_call(lab):
