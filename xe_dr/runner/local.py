@@ -3,8 +3,14 @@
 import errno
 import os
 import subprocess
+import time
 
+from xe_dr import interrupt
 from xe_dr.runner.base import CommandTimedOut, ProgramNotFound, Runner, TransportFailed
+
+# A command is waited for in slices this long, so that a second Ctrl-C (xe_dr/interrupt.py)
+# is noticed by a thread that waits for one.
+_SLICE_SECONDS = 0.5
 
 def encode_input(input):
     if input is None:
@@ -21,23 +27,52 @@ def decode_output(data):
 def communicate(process, stdin_bytes, timeout):
     """Feed stdin and drain stdout and stderr together (no pipe can fill up and deadlock).
 
-    Returns (stdout, stderr) as bytes; on timeout kills the process and returns None.
+    Returns (stdout, stderr) as bytes; on timeout kills the process and returns None. After
+    a second Ctrl-C (interrupt.Abandoned) the process is let go, not killed: an xe call
+    cannot be taken back by killing its client, and it goes on at the pool.
     """
-    try:
-        return process.communicate(stdin_bytes, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        # Do not wait for the pipes to reach EOF: another process may hold them open (a
-        # grandchild of the command, or the ssh master the mux client handed them to).
-        for pipe in (process.stdin, process.stdout, process.stderr):
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        wait = _SLICE_SECONDS if deadline is None else \
+            max(0.0, min(_SLICE_SECONDS, deadline - time.monotonic()))
+        try:
+            return process.communicate(stdin_bytes, timeout=wait)
+        except subprocess.TimeoutExpired:
+            stdin_bytes = None  # taken already: a retry must not give it again
+            if interrupt.abandoned():
+                _let_go(process)
+                raise interrupt.Abandoned()
+            if deadline is not None and time.monotonic() >= deadline:
+                _kill(process)
+                return None
+        except interrupt.Abandoned:  # the second Ctrl-C, in this (the main) thread
+            _let_go(process)
+            raise
+        except BaseException:
+            # A first Ctrl-C while no step is under way (a read, nothing to protect), or a
+            # defect: never leave the child behind.
+            process.kill()
+            process.wait()
+            raise
+
+
+def _kill(process):
+    process.kill()
+    # Do not wait for the pipes to reach EOF: another process may hold them open (a
+    # grandchild of the command, or the ssh master the mux client handed them to).
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        pipe.close()
+    process.wait()
+
+
+def _let_go(process):
+    """Stop waiting for ``process`` and leave it running: it reads EOF and its output goes
+    nowhere (as a remote command's when its SSH channel closes)."""
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        try:
             pipe.close()
-        process.wait()
-        return None
-    except BaseException:
-        # KeyboardInterrupt and the like: never leave the child behind.
-        process.kill()
-        process.wait()
-        raise
+        except (OSError, ValueError):
+            pass
 
 
 def exit_status(returncode):
@@ -67,9 +102,11 @@ class LocalRunner(Runner):
             child_env = dict(os.environ if self.env is None else self.env)
             child_env.update(env)
         try:
+            # A session of its own: the SIGINT a terminal sends to xe-dr's process group
+            # must not kill a call under way (xe_dr/interrupt.py).
             process = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                close_fds=True, env=child_env)
+                close_fds=True, env=child_env, start_new_session=True)
         except OSError as e:
             if e.errno in (errno.ENOENT, errno.EACCES, errno.ENOEXEC):
                 raise ProgramNotFound(

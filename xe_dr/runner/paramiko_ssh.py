@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 
+from xe_dr import interrupt
 from xe_dr.errors import ConfigError
 from xe_dr.runner.base import (CommandTimedOut, HostKeyRejected, LoginRefused, Runner,
                                TransportFailed)
@@ -249,6 +250,10 @@ class ParamikoRunner(Runner):
             return max(0.0, min(_POLL_SECONDS, deadline - time.monotonic()))
 
         def check_deadline():
+            if interrupt.abandoned():
+                # A second Ctrl-C: the channel closes unanswered (without a pty, sshd sends
+                # the command no signal for that: it goes on; xe_dr/interrupt.py).
+                raise interrupt.Abandoned()
             if time.monotonic() >= deadline:
                 raise CommandTimedOut(
                     "no answer from %s within %gs; the command may still be running there"

@@ -245,6 +245,7 @@ class RecoveryPhase(Phase):
                 "appliances": json.dumps([i.uuid for i in pending if i.kind == "appliance"])}
         call = self.engine.argv(Call("host-call-plugin", {
             "host-uuid": self.pool.master, "plugin": PLUGIN, "fn": "recover", "args": args}))
+        self.engine.may_begin()  # a Ctrl-C since the last step: this batch does not begin
         for item in pending:
             self.engine.record("begin", item.step, description="recover %s %s" % (
                 item.kind, item.name_label), via="plugin", commands=[call],

@@ -153,9 +153,9 @@ class Failover(Phase):
                     "failback" if self.opts.mode == "failback" else "failover", self.run.id)
                 raise
             outcome = self._recover_and_start(dry_run=False)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             self.publisher.stopped(self.run, self.report)
-            raise
+            raise lifecycle.interrupted(self.run.id, stop, self.ctx.resume_command())
         except StateWriteError:
             raise  # nothing more can be written: the run is left as if interrupted
         except XeDrError as failure:  # seen by the operator even when it cannot be recorded
