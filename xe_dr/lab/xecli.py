@@ -332,6 +332,9 @@ def main(lab_dir, site_name, argv=None):
     SIGKILL of the client leaves the call to complete, its change made and logged."""
     if argv is None:
         argv = sys.argv[1:]
+    # A Ctrl-C kills the client outright, as it does the real xe (Python's KeyboardInterrupt
+    # would exit 1 on 3.6 and print a traceback).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     out, err, code, kill_client = _served(lab_dir, site_name, argv)
     if kill_client:
         os.kill(os.getppid(), signal.SIGKILL)  # the change is made; its client dies now

@@ -2,6 +2,8 @@
 
 import errno
 import os
+import select
+import selectors
 import subprocess
 import time
 
@@ -11,6 +13,7 @@ from xe_dr.runner.base import CommandTimedOut, ProgramNotFound, Runner, Transpor
 # A command is waited for in slices this long, so that a second Ctrl-C (xe_dr/interrupt.py)
 # is noticed by a thread that waits for one.
 _SLICE_SECONDS = 0.5
+
 
 def encode_input(input):
     if input is None:
@@ -30,30 +33,64 @@ def communicate(process, stdin_bytes, timeout):
     Returns (stdout, stderr) as bytes; on timeout kills the process and returns None. After
     a second Ctrl-C (interrupt.Abandoned) the process is let go, not killed: an xe call
     cannot be taken back by killing its client, and it goes on at the pool.
+
+    Not Popen.communicate: a thread waiting here must notice the second Ctrl-C, so the wait
+    is cut in slices, and Python 3.6's communicate cannot be called again after a timeout
+    once one of the pipes was closed (it registers the closed pipe again: fixed in 3.7).
     """
     deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        wait = _SLICE_SECONDS if deadline is None else \
-            max(0.0, min(_SLICE_SECONDS, deadline - time.monotonic()))
+    output = {process.stdout: [], process.stderr: []}
+    pending = memoryview(stdin_bytes or b"")
+    try:
+        with selectors.DefaultSelector() as selector:
+            if pending:
+                selector.register(process.stdin, selectors.EVENT_WRITE)
+            else:
+                process.stdin.close()
+            for pipe in output:
+                selector.register(pipe, selectors.EVENT_READ)
+            while selector.get_map():
+                if interrupt.abandoned():
+                    raise interrupt.Abandoned()
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    _kill(process)
+                    return None
+                for key, _ in selector.select(_SLICE_SECONDS if left is None
+                                              else min(_SLICE_SECONDS, left)):
+                    if key.fileobj is process.stdin:
+                        try:
+                            # At most PIPE_BUF bytes: a write to a writable pipe that cannot
+                            # block.
+                            pending = pending[os.write(key.fd, pending[:select.PIPE_BUF]):]
+                        except BrokenPipeError:  # it exited, or closed its stdin
+                            pending = pending[:0]
+                        if not pending:
+                            selector.unregister(key.fileobj)
+                            key.fileobj.close()
+                        continue
+                    data = os.read(key.fd, 65536)
+                    if data:
+                        output[key.fileobj].append(data)
+                    else:
+                        selector.unregister(key.fileobj)
+                        key.fileobj.close()
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            return process.communicate(stdin_bytes, timeout=wait)
-        except subprocess.TimeoutExpired:
-            stdin_bytes = None  # taken already: a retry must not give it again
-            if interrupt.abandoned():
-                _let_go(process)
-                raise interrupt.Abandoned()
-            if deadline is not None and time.monotonic() >= deadline:
-                _kill(process)
-                return None
-        except interrupt.Abandoned:  # the second Ctrl-C, in this (the main) thread
-            _let_go(process)
-            raise
-        except BaseException:
-            # A first Ctrl-C while no step is under way (a read, nothing to protect), or a
-            # defect: never leave the child behind.
-            process.kill()
-            process.wait()
-            raise
+            process.wait(left)
+        except subprocess.TimeoutExpired:  # its pipes closed, and it runs on
+            _kill(process)
+            return None
+        return b"".join(output[process.stdout]), b"".join(output[process.stderr])
+    except interrupt.Abandoned:  # the second Ctrl-C: in this thread's wait, or another's
+        _let_go(process)
+        raise
+    except BaseException:
+        # A first Ctrl-C while no step is under way (a read, nothing to protect), or a
+        # defect: never leave the child behind.
+        process.kill()
+        process.wait()
+        raise
 
 
 def _kill(process):
