@@ -83,12 +83,20 @@ def test_one_ctrl_c_lets_the_start_under_way_finish_and_stops_before_the_next(
     assert normalized(lab) == expected
 
 
+def pool_lock(lab):
+    """The run lock xe-dr keeps in the pool's other-config, or None."""
+    other = lab.ok("B", "pool-list", "params=other-config", "--minimal").out
+    return other if "xe-dr-lock" in other else None
+
+
+@pytest.mark.parametrize("kind", ["local", "openssh", "paramiko"])
 def test_a_second_ctrl_c_stops_at_once_and_the_resume_waits_for_the_start_left_under_way(
-        dr_lab, dr_storage, dr_reference):
+        dr_lab, dr_storage, dr_reference, sshd, ssh_options, kind):
     lab, state = dr_lab
+    transport = () if kind == "local" else ssh_options(kind)
     expected_code, expected = dr_reference(FAILOVER, code=0)
     # Long enough for the resume to reach the start while xapi still carries it out.
-    proc, queue = interrupted_at_the_first_start(lab, state, dr_storage, (), hold=20.0)
+    proc, queue = interrupted_at_the_first_start(lab, state, dr_storage, transport, hold=20.0)
     proc.interrupt()
     proc.wait_err("stopping after the 1 step(s) under way")
     proc.interrupt()
@@ -100,8 +108,10 @@ def test_a_second_ctrl_c_stops_at_once_and_the_resume_waits_for_the_start_left_u
     assert run_id in line and "stopped at once" in line, line
     assert busy_with_start(lab, queue), "the start was not let go on at the pool"
     assert steps(state, run_id)["start:vm:" + queue] == "begin"
+    # The calls made as it stopped (the lock's release) were not let go: no lock is left.
+    assert pool_lock(lab) is None
 
-    resumed = run_xedr(lab, state, ["failover", "--resume", run_id])
+    resumed = run_xedr(lab, state, ["failover", "--resume", run_id], transport=transport)
     assert resumed.code == expected_code, resumed
     assert normalized(lab) == expected
     # The resume took the start left under way for done: it started queue-01 no second time.

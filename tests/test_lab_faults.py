@@ -98,6 +98,18 @@ def test_a_call_goes_on_when_its_client_is_killed(lab, kill):
         "running"
 
 
+def test_the_call_reads_its_clients_stdin(lab):
+    """The call's server keeps the client's stdin: xe asks there before it destroys a VM
+    (vm-uninstall without --force), and a "yes" piped in is the answer."""
+    vm = lab.vm_uuid("dns-01")
+    proc = subprocess.Popen([lab.xe_path("A"), "vm-uninstall", "uuid=" + vm],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    out, _ = proc.communicate(b"yes\n", timeout=60)
+    assert proc.returncode == 0 and b"All objects destroyed" in out, out
+    assert lab.xe("A", "vm-param-get", "uuid=" + vm, "param-name=uuid").code == 1
+
+
 def test_a_dark_rule_darkens_its_site_at_that_call(lab):
     lab.fault(site="A", command="vm-list", nth=2, dark=True)
     assert lab.xe("A", "vm-list", "--minimal").code == 0

@@ -104,6 +104,22 @@ def test_an_unreachable_source_is_taken_for_down_and_said_so(drill):
     assert any("source unreachable" in w and "fenced" in w for w in result.json["warnings"])
 
 
+def test_a_source_that_answers_with_an_error_is_up_and_the_run_stops(drill, tmp_path):
+    """A source that refuses the login answers: it is up, perhaps still running the VMs.
+    Taking it for down (any error counted as unreachable) went on under the split-brain
+    warning; the run stops before any change instead, saying why."""
+    disaster(drill)
+    refusing = tmp_path / "xe-refusing"
+    refusing.write_text("#!/bin/sh\necho 'Authentication failed' >&2\nexit 1\n")
+    refusing.chmod(0o755)
+    before = vm_states(drill, "B")
+    result = drill.xedr("B", "--json", "--yes", "failover", "--all", "--source", "local",
+                        "--source-xe", str(refusing), *drill.storage_args("B"))
+    assert result.code == 77, result
+    assert "xe could not log in" in result.err, result.err
+    assert vm_states(drill, "B") == before and not runs(drill, "B")
+
+
 def test_a_source_lost_during_the_run_is_taken_for_down_and_said_so(drill):
     """Issue 14, finding 7: --source reached at first, then dark (the rolling disaster):
     without the plugin the vApp membership lookup there met the lost connection and aborted

@@ -28,7 +28,8 @@ import os
 import signal
 import threading
 
-__all__ = ["Abandoned", "Interrupted", "abandoned", "began", "check", "deferred", "ended"]
+__all__ = ["Abandoned", "Interrupted", "abandoned", "began", "check", "deferred", "ended",
+           "let_go_watch"]
 
 
 class Interrupted(KeyboardInterrupt):
@@ -54,6 +55,14 @@ _STATE = _State()
 def abandoned():
     """Whether a second Ctrl-C said to stop waiting for the calls under way."""
     return _STATE.now.is_set()
+
+
+def let_go_watch():
+    """For a call about to wait for its command: a function telling whether a second Ctrl-C
+    came since, i.e. whether to let the command go (:class:`Abandoned`). A call begun after
+    it (the lock's release as the run stops) is waited for as usual."""
+    before = _STATE.now.is_set()
+    return lambda: not before and _STATE.now.is_set()
 
 
 def check():
@@ -88,8 +97,8 @@ def _on_sigint(signum, frame):
         _STATE.now.set()
         raise Abandoned()
     _STATE.requested.set()
-    with _STATE.lock:
-        busy = _STATE.steps
+    # No lock here: the handler runs in the main thread, which may hold it (began, ended).
+    busy = _STATE.steps
     if not busy:
         raise Interrupted()
     _say("\nxe-dr: stopping after the %d step(s) under way (Ctrl-C again to stop at once: "

@@ -356,9 +356,10 @@ def _served(lab_dir, site_name, argv):
         try:
             os.close(read_end)
             os.setsid()
-            # Off the client's pipes: a client gone (and its reader) must not stop the call.
+            # Off the client's output pipes: a client gone (and its reader) must not stop
+            # the call. Its stdin stays: xe reads a confirmation there (vm-uninstall).
             null = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
+            for fd in (1, 2):
                 os.dup2(null, fd)
             out, err, code, entry = execute(lab_dir, site_name, argv)
             answer = json.dumps([out, err, code, entry.get("kill_client")]).encode("utf-8")

@@ -41,6 +41,7 @@ def communicate(process, stdin_bytes, timeout):
     deadline = None if timeout is None else time.monotonic() + timeout
     output = {process.stdout: [], process.stderr: []}
     pending = memoryview(stdin_bytes or b"")
+    let_go = interrupt.let_go_watch()
     try:
         with selectors.DefaultSelector() as selector:
             if pending:
@@ -50,7 +51,7 @@ def communicate(process, stdin_bytes, timeout):
             for pipe in output:
                 selector.register(pipe, selectors.EVENT_READ)
             while selector.get_map():
-                if interrupt.abandoned():
+                if let_go():
                     raise interrupt.Abandoned()
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:

@@ -249,8 +249,10 @@ class ParamikoRunner(Runner):
         def wait_slice():
             return max(0.0, min(_POLL_SECONDS, deadline - time.monotonic()))
 
+        let_go = interrupt.let_go_watch()
+
         def check_deadline():
-            if interrupt.abandoned():
+            if let_go():
                 # A second Ctrl-C: the channel closes unanswered (without a pty, sshd sends
                 # the command no signal for that: it goes on; xe_dr/interrupt.py).
                 raise interrupt.Abandoned()

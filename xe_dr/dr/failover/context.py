@@ -48,11 +48,14 @@ class RunContext(object):
     def reach_source(self, read):
         """``read(source_xe)``: a read of the source pool. A source that cannot be reached
         (any more: the site may go dark in the middle of a run) is taken for down from then
-        on, with the split-brain warning, and ``read(None)`` says what that means instead."""
+        on, with the split-brain warning, and ``read(None)`` says what that means instead. A
+        source that answers with an error is up: that error stops the run."""
         if self.source_xe is not None:
             try:
                 return read(self.source_xe)
             except XeDrError as failure:
+                if not guard.cannot_reach(failure):
+                    raise  # it answered: it is up, and the error is the run's
                 self.source_unreachable(failure.one_line())
         return read(None)
 

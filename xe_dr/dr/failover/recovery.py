@@ -4,6 +4,7 @@ VMs tagged with the run."""
 
 import json
 
+from xe_dr import interrupt
 from xe_dr.dr.engine import StepFailed
 from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.failover.start import Background
@@ -86,7 +87,10 @@ class RecoveryPhase(Phase):
 
     def release_kept(self):
         """Close the foreign databases the plugin kept open for this run (best effort: xapi
-        drops them itself when it restarts)."""
+        drops them itself when it restarts). Not after a second Ctrl-C: a recovery the run
+        let go on may still be reading them."""
+        if interrupt.abandoned():
+            return
         if self.ctx.sources_ahead is not None:
             self.ctx.sources_ahead.wait()  # a read ahead that nobody used keeps one open too
             self.ctx.sources_ahead = None

@@ -163,8 +163,10 @@ class Failover(Phase):
             self.publisher.stopped(self.run, self.report, failure)
             raise
         finally:
-            self.recovery.release_kept()
-            lock.release()
+            try:
+                self.recovery.release_kept()
+            finally:
+                lock.release()
         return self.report, outcome
 
     def _array_stop(self, failure):
