@@ -15,6 +15,8 @@ front of the lab's.
 import binascii
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
 import time
@@ -76,12 +78,35 @@ def one_error_line(result):
 class XeDrProcess(object):
     """A running ``python -m xe_dr``; :meth:`finish` waits and returns a CliResult."""
 
-    def __init__(self, argv, env):
+    def __init__(self, argv, env, terminal=False):
+        """``terminal``: xe-dr leads a process group of its own, as a shell puts a command
+        in the foreground, so that :meth:`interrupt` can do what ^C at a terminal does."""
         self.argv = argv
         self.started = time.time()
         self.popen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
+                                      stdin=subprocess.DEVNULL, env=env, cwd=ROOT,
+                                      start_new_session=terminal)
+        self.terminal = terminal
         self.ended = None
+        self.err_read = b""  # stderr read by wait_err, handed to finish()
+
+    def interrupt(self):
+        """^C at the terminal: SIGINT to the whole foreground process group (xe-dr and
+        every child it did not put elsewhere)."""
+        assert self.terminal, "start it with terminal=True"
+        os.killpg(self.popen.pid, signal.SIGINT)
+
+    def wait_err(self, text, timeout=120.0):
+        """Read stderr until ``text`` is seen (xe-dr running meanwhile)."""
+        deadline = time.time() + timeout
+        fd = self.popen.stderr.fileno()
+        while text.encode("utf-8") not in self.err_read:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.time()))
+            chunk = os.read(fd, 65536) if ready else b""
+            if not chunk:
+                raise AssertionError("%r never came on stderr: %s" % (
+                    text, self.err_read.decode("utf-8", "replace")[-2000:]))
+            self.err_read += chunk
 
     def running(self):
         return self.popen.poll() is None
@@ -97,7 +122,7 @@ class XeDrProcess(object):
                 timeout, err.decode("utf-8", "replace")[-2000:]))
         self.ended = time.time()
         return CliResult(self.popen.returncode, out.decode("utf-8", "replace"),
-                         err.decode("utf-8", "replace"))
+                         (self.err_read + err).decode("utf-8", "replace"))
 
     def kill(self):
         if self.running():
@@ -114,13 +139,14 @@ def xedr_argv(lab, state_dir, args, site="B", transport=(), xe=None, json_output
 
 
 def start_xedr(lab, state_dir, args, site="B", transport=(), env=None, xe=None,
-               json_output=True):
-    """xe-dr as a subprocess of this Python, against ``site`` of ``lab``."""
+               json_output=True, terminal=False):
+    """xe-dr as a subprocess of this Python, against ``site`` of ``lab`` (``terminal``: as
+    a terminal's foreground job, see XeDrProcess)."""
     environ = dict(os.environ, PYTHONPATH=ROOT)
     environ.pop("XE_DR_FAULT_KILL_AFTER_ENTRY", None)
     environ.update(env or {})
     return XeDrProcess(xedr_argv(lab, state_dir, args, site, transport, xe, json_output),
-                       environ)
+                       environ, terminal=terminal)
 
 
 def run_xedr(lab, state_dir, args, **kw):

@@ -1,8 +1,12 @@
 """Faults, dark sites, the call log, concurrency and the cost model."""
 
+import os
+import signal
 import subprocess
 import threading
 import time
+
+import pytest
 
 from xe_dr.lab import faults
 
@@ -34,6 +38,89 @@ def test_slow_call(lab):
     t0 = time.time()
     lab.ok("A", "host-list", "--minimal")
     assert time.time() - t0 >= 0.3
+
+
+def test_a_busy_delay_is_taken_while_the_vm_is_busy(lab):
+    """--busy: the delay of a power operation is taken once xapi has marked the VM busy, so
+    another operation on it meets OTHER_OPERATION_IN_PROGRESS meanwhile."""
+    vm = lab.vm_uuid("dns-01")
+    lab.fault(site="A", command="vm-start", delay=2.0, busy=True)
+    first = []
+    thread = threading.Thread(target=lambda: first.append(lab.xe("A", "vm-start", "uuid=" + vm)))
+    thread.start()
+    deadline = time.time() + 60
+    while lab.ok("A", "vm-param-get", "uuid=" + vm,
+                 "param-name=current-operations").value != "start":
+        assert time.time() < deadline and thread.is_alive(), "vm-start never got busy"
+        time.sleep(0.02)
+    second = lab.xe("A", "vm-start", "uuid=" + vm)
+    assert second.code == 1 and second.err.startswith(
+        "Another operation involving the object is currently in progress"), second
+    thread.join(60)
+    assert first[0].code == 0, first
+    assert lab.ok("A", "vm-param-get", "uuid=" + vm, "param-name=power-state").value == \
+        "running"
+    assert lab.ok("A", "vm-param-get", "uuid=" + vm,
+                  "param-name=current-operations").value == ""
+
+
+def _until(condition, what, deadline=60.0):
+    """Poll ``condition`` (a bound against a hang only, never a timing assertion)."""
+    end = time.time() + deadline
+    while not condition():
+        assert time.time() < end, what
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("kill", ["ctrl-c", "sigkill"])
+def test_a_call_goes_on_when_its_client_is_killed(lab, kill):
+    """xapi carries a call out whether or not its xe client is still there (xapi_cli.ml,
+    do_rpcs): an xe vm-start killed by a Ctrl-C at its terminal, or by SIGKILL, leaves the VM
+    starting, then running. The lab's xe did the work in the client's own process, so its
+    death left the VM halted and marked busy for ever."""
+    vm = lab.vm_uuid("dns-01")
+    lab.fault(site="A", command="vm-start", delay=1.0, busy=True)
+    client = subprocess.Popen([lab.xe_path("A"), "vm-start", "uuid=" + vm],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)  # a terminal's foreground job
+
+    def operations():
+        return lab.ok("A", "vm-param-get", "uuid=" + vm, "param-name=current-operations").value
+
+    _until(lambda: operations() == "start", "vm-start never got busy")
+    if kill == "ctrl-c":
+        os.killpg(client.pid, signal.SIGINT)
+    else:
+        client.kill()
+    assert client.wait(60) < 0  # the client died of its signal
+    _until(lambda: operations() == "", "the start never ended")
+    assert lab.ok("A", "vm-param-get", "uuid=" + vm, "param-name=power-state").value == \
+        "running"
+
+
+def test_the_call_reads_its_clients_stdin(lab):
+    """The call's server keeps the client's stdin: xe asks there before it destroys a VM
+    (vm-uninstall without --force), and a "yes" piped in is the answer."""
+    vm = lab.vm_uuid("dns-01")
+    proc = subprocess.Popen([lab.xe_path("A"), "vm-uninstall", "uuid=" + vm],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    out, _ = proc.communicate(b"yes\n", timeout=60)
+    assert proc.returncode == 0 and b"All objects destroyed" in out, out
+    assert lab.xe("A", "vm-param-get", "uuid=" + vm, "param-name=uuid").code == 1
+
+
+def test_a_dark_rule_darkens_its_site_at_that_call(lab):
+    lab.fault(site="A", command="vm-list", nth=2, dark=True)
+    assert lab.xe("A", "vm-list", "--minimal").code == 0
+    assert lab.xe("A", "host-list", "--minimal").code == 0  # another command: not counted
+    for command in ("vm-list", "host-list"):
+        r = lab.run("A", command)
+        assert (r.code, r.err) == (1, "Unable to contact server. Please check server and "
+                                      "port settings.\n"), command
+    assert lab.xe("B", "vm-list", "--minimal").code == 0
+    lab.restore("A")
+    assert lab.xe("A", "vm-list", "--minimal").code == 0
 
 
 def test_dark_site_and_restore(lab):

@@ -25,9 +25,10 @@ PACKAGE = os.path.dirname(os.path.abspath(xe_dr.__file__))
 LAYERS = (
     # What every layer shares: the exit codes, the error base every layer raises (runners
     # and xe raise XeDrError subclasses, hence below them), secrets' redaction, the
-    # printable form of a name, atomic files, where the state lives, the bundled plugin.
+    # printable form of a name, atomic files, where the state lives, the bundled plugin, how
+    # a Ctrl-C stops a run (the runners shield their calls, the engine stops between steps).
     ("base", ("xe_dr", "xe_dr.exitcodes", "xe_dr.errors", "xe_dr.redact", "xe_dr.text",
-              "xe_dr.files", "xe_dr.state", "xe_dr.plugin_source")),
+              "xe_dr.files", "xe_dr.state", "xe_dr.plugin_source", "xe_dr.interrupt")),
     ("runner", ("xe_dr.runner.*",)),
     ("xe", ("xe_dr.xe.*",)),
     ("pool", ("xe_dr.pool", "xe_dr.marks", "xe_dr.journal")),

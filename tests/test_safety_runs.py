@@ -104,6 +104,41 @@ def test_an_unreachable_source_is_taken_for_down_and_said_so(drill):
     assert any("source unreachable" in w and "fenced" in w for w in result.json["warnings"])
 
 
+def test_a_source_that_answers_with_an_error_is_up_and_the_run_stops(drill, tmp_path):
+    """A source that refuses the login answers: it is up, perhaps still running the VMs.
+    Taking it for down (any error counted as unreachable) went on under the split-brain
+    warning; the run stops before any change instead, saying why."""
+    disaster(drill)
+    refusing = tmp_path / "xe-refusing"
+    refusing.write_text("#!/bin/sh\necho 'Authentication failed' >&2\nexit 1\n")
+    refusing.chmod(0o755)
+    before = vm_states(drill, "B")
+    result = drill.xedr("B", "--json", "--yes", "failover", "--all", "--source", "local",
+                        "--source-xe", str(refusing), *drill.storage_args("B"))
+    assert result.code == 77, result
+    assert "xe could not log in" in result.err, result.err
+    assert vm_states(drill, "B") == before and not runs(drill, "B")
+
+
+def test_a_source_lost_during_the_run_is_taken_for_down_and_said_so(drill):
+    """Issue 14, finding 7: --source reached at first, then dark (the rolling disaster):
+    without the plugin the vApp membership lookup there met the lost connection and aborted
+    the failover (exit 69). The source is taken for down from then on, with the split-brain
+    warning, and the run goes on."""
+    protect(drill)
+    drill.lab.mirror("break")
+    drill.lab.fault(site="A", nth=2, dark=True)  # the first call is the check of the source
+    result = drill.xedr("B", "--json", "--yes", "--no-plugin", "failover", "--all", "--source",
+                        "local", "--source-xe", drill.lab.xe_path("A"),
+                        *drill.storage_args("B"))
+    assert drill.lab.lab.reload().get("dark") == ["A"]  # it went dark mid-run
+    assert result.code in (0, 2), result
+    assert result.json["source"] == "unreachable"
+    assert any("source unreachable" in w and "fenced" in w for w in result.json["warnings"])
+    assert result.json["outcome"] != "failed" and not result.json["failures"], result
+    assert any(i.get("recovered_vms") for i in result.json["items"]), result
+
+
 def test_a_test_failover_does_not_ask(drill):
     disaster(drill)
     result = drill.xedr("B", "failover", "--test", "--all", *drill.storage_args("B"),

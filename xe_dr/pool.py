@@ -5,8 +5,10 @@ of calls as a pool of 5. Values are plain Python (str, int, bool, dict, list, No
 printed forms (``true``, ``k: v; k2: v2``, ``<not in database>``) stop here.
 """
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+from xe_dr import interrupt
 from xe_dr.xe.records import XeOutputError, parse_map, parse_ref, parse_tags
 
 # The product brand keys of Host.software_version, newest first in preference.
@@ -130,6 +132,27 @@ def read_pool(xe):
 
 def read_hosts(xe):
     return [Host.from_record(r) for r in xe.list("host", params=Host.FIELDS)]
+
+
+IDLE_POLL_SECONDS = 1.0
+
+
+def when_idle(xe, cls, filters, params=("uuid",), timeout=None, poll=IDLE_POLL_SECONDS):
+    """The records of ``cls`` matching ``filters`` (``params`` of them) once none has an
+    operation in progress (``current-operations`` empty). xapi carries an operation out
+    whether or not its client is still there (an ``xe vm-start`` killed, or abandoned by a
+    run stopped at once), and refuses another on the object meanwhile with
+    OTHER_OPERATION_IN_PROGRESS: a resume that meets one waits for it. After ``timeout``
+    seconds (default: the call timeout) the records are returned as they are."""
+    deadline = time.monotonic() + (timeout or xe.timeout or 600.0)
+    while True:
+        records = xe.list(cls, params=tuple(params) + ("current-operations",),
+                          filters=filters)
+        if not any(r.get("current-operations") for r in records) or \
+                time.monotonic() >= deadline:
+            return records
+        interrupt.check()  # a Ctrl-C stops the wait: nothing was begun
+        time.sleep(poll)
 
 
 # -- one call per class, plain values ----------------------------------------------------------

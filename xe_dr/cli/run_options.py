@@ -1,6 +1,7 @@
 """What the recovery commands share (failover, failback and runbook): their options, and the
 running of a failover or failback from them. The commands import it; none imports another."""
 
+from xe_dr import interrupt
 from xe_dr.cli import argtypes
 from xe_dr.cli.storage_options import add_storage_arguments, storage_specs
 from xe_dr.errors import UsageError, XeDrError
@@ -161,7 +162,9 @@ def run_mode(ctx, mode):
         if args.dry_run:
             report, code = failover.plan()
         else:
-            report, code = failover.apply(resume_id=args.resume, storage=corrected)
+            # Ctrl-C stops the run between steps, the calls under way let finish.
+            with interrupt.deferred(ctx.env.stderr):
+                report, code = failover.apply(resume_id=args.resume, storage=corrected)
     except XeDrError:
         progress.close()
         if failover.run is not None and ctx.output.json_mode:

@@ -121,6 +121,9 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
             report["failures"] = [f.message for f in engine.failures]
             publisher.stopped(run, report, None if isinstance(failure, KeyboardInterrupt)
                               else failure, ended=True)
+        if run is not None and isinstance(failure, KeyboardInterrupt):
+            raise lifecycle.interrupted(run.id, failure, "xe-dr cleanup %s" % run_id,
+                                        "finish the cleanup with")
         raise
     finally:
         if lock is not None:

@@ -9,11 +9,16 @@ Before a step starts, a "begin" entry is fsync'd; after it ends, "done" (with it
   pool whether the step's effect is already there (returning the result) or not (None, and
   the step runs again). Steps without a reconcile are only safe if they are idempotent;
 - a step journaled "failed" runs again (a resume retries only what failed).
+
+A Ctrl-C (xe_dr/interrupt.py) stops the run between steps: no step begins once it was asked
+for (``Interrupted``), and the steps under way end first; after a second one xe-dr stops at
+once and those steps stay "begin" (their calls go on at the pool), for a resume to reconcile.
 """
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from xe_dr import interrupt
 from xe_dr.errors import XeDrError
 from xe_dr.journal import BEGIN, DONE, FAILED, NOTE, StateWriteError
 from xe_dr.dr.steps import SOURCE
@@ -50,6 +55,7 @@ class Engine(object):
         self._begun = dict((e["step"], e.get("data") or {}) for e in (
             run.entries() if run is not None else ()) if e["event"] == BEGIN)
         self._lock = threading.Lock()
+        self._under_way = set()  # steps begun and not ended in this process
         self.failures = []   # StepFailed of this invocation
         self.planned = []    # Step.to_json() of the steps seen in dry-run mode
 
@@ -102,6 +108,7 @@ class Engine(object):
         if state == DONE:
             self.on_event("skipped", step.id, step.description)
             return self.result_of(step.id)
+        self.may_begin()
         # An interrupted step, and a failed one too: a failure can leave the outcome unknown
         # (a dropped connection) or come after the change was made, so the pool is asked
         # before the step runs again.
@@ -115,9 +122,10 @@ class Engine(object):
         if step.calls:
             # What will run, for the report and the audit trail.
             data["commands"] = [self.argv(c) for c in step.calls]
+        self.may_begin()  # (again: a reconcile may have waited)
         self.record(BEGIN, step.id, description=step.description, **data)
-        self.on_event("begin", step.id, step.description)
         try:
+            self.on_event("begin", step.id, step.description)
             result = step.action() if step.action is not None else self._run_calls(step)
         except StateWriteError:
             raise  # the journal cannot be written: stop here, as if interrupted
@@ -128,9 +136,23 @@ class Engine(object):
                 self.failures.append(failure)
             self.on_event("failed", step.id, failure.message)
             raise failure
-        self.record(DONE, step.id, result=result)
+        else:
+            self.record(DONE, step.id, result=result)
+        finally:
+            self._left(step.id)  # ended, or left "begin" (a second Ctrl-C, a defect)
         self.on_event("done", step.id, step.description)
         return result
+
+    def may_begin(self):
+        """Before a step (or a batch of them, the plugin's) changes anything: raises
+        interrupt.Interrupted once a Ctrl-C asked the run to stop."""
+        interrupt.check()
+
+    def _left(self, step):
+        with self._lock:
+            if step in self._under_way:
+                self._under_way.discard(step)
+                interrupt.ended()
 
     def _run_calls(self, step):
         for call in step.calls:
@@ -172,6 +194,12 @@ class Engine(object):
                 self._states[step] = entry
                 if event == BEGIN:
                     self._begun[step] = entry.get("data") or {}
+            if event == BEGIN and step not in self._under_way:
+                self._under_way.add(step)
+                interrupt.began()
+            elif event in (DONE, FAILED) and step in self._under_way:
+                self._under_way.discard(step)
+                interrupt.ended()
 
 
 class LineProgress(object):

@@ -6,7 +6,9 @@ Nothing here changes the pool.
 """
 
 from xe_dr.dr.storage import StorageSpec, not_a_lun_text, probe
-from xe_dr.errors import UsageError, XeDrError
+from xe_dr.errors import UnreachableError, UsageError, XeDrError
+from xe_dr.runner import TransportFailed
+from xe_dr.xe.errors import XapiError
 from xe_dr.xe.records import parse_map
 
 # How far the source site was checked (a real failover or failback): two pools writing one
@@ -26,9 +28,18 @@ def source_state(mode, source, source_xe):
         return NOT_CHECKED
     try:
         source_xe.list("pool", params=("uuid",))
-    except XeDrError:
-        return UNREACHABLE
+    except XeDrError as failure:
+        if cannot_reach(failure):
+            return UNREACHABLE
+        raise  # it answered (a refused login, not the coordinator...): it is up
     return CHECKED
+
+
+def cannot_reach(failure):
+    """Whether ``failure`` says the pool could not be reached (taken for down), rather than
+    that it answered with an error (it is up, whatever went wrong)."""
+    return isinstance(failure, (TransportFailed, UnreachableError)) or (
+        isinstance(failure, XapiError) and failure.code == "CLI_CONNECTION_FAILED")
 
 
 def fence_warning(state):

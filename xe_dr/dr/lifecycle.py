@@ -13,8 +13,30 @@
 
 import time
 
+from xe_dr import interrupt
 from xe_dr.dr.lock import RunLock
+from xe_dr.errors import TemporaryError
 from xe_dr.journal import NOTE, StateWriteError
+
+
+class RunInterrupted(TemporaryError):
+    """A run stopped by Ctrl-C (exit 75): its message names the run, its hint the command
+    that goes on with it."""
+
+    run_status = "interrupted"
+
+
+def interrupted(run_id, stop, command, verb="resume it with"):
+    """The error a run stopped by ``stop`` (a KeyboardInterrupt) ends with: which run, what
+    became of the calls under way (xe_dr/interrupt.py), and the command that goes on."""
+    if isinstance(stop, interrupt.Abandoned):
+        how = ("stopped at once (a second Ctrl-C): the xe calls under way go on at the pool, "
+               "and their steps are checked against it when the run goes on")
+    elif isinstance(stop, interrupt.Interrupted):
+        how = "stopped between two steps (Ctrl-C): every call under way was let finish"
+    else:
+        how = "interrupted"
+    return RunInterrupted("run %s %s" % (run_id, how), hint="%s '%s'" % (verb, command))
 
 
 def unless_state_fails(record):

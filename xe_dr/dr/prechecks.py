@@ -11,7 +11,6 @@ networks read once, at once).
 """
 
 from xe_dr.dr.plan import BLOCKING, CONFIRM, OK, SKIPPED, WARNING, Check
-from xe_dr.errors import XeDrError
 
 
 def _version_key(text):
@@ -170,21 +169,23 @@ def check_existing(target, items, mode):
     return checks
 
 
-def check_source_running(source_xe, items, srs):
+def check_source_running(source_xe, items, srs, state=None):
     """Still running at the source, or its LUNs still attached there: two pools on one LUN
-    corrupt it (reference pitfall 2). Only when the source can be reached."""
+    corrupt it (reference pitfall 2). Only when the source can be reached (``source_xe``;
+    None: ``state`` says why not, one of xe_dr/dr/guard.py's). A source that fails to answer
+    here is the caller's to take for down (RunContext.reach_source)."""
     if source_xe is None:
+        if state == "unreachable":
+            return [Check("source", SKIPPED, "the source pool cannot be reached, so it is "
+                          "taken for down: make sure its VMs are stopped and its LUNs "
+                          "detached")]
         return [Check("source", SKIPPED, "the source pool was not given (--source HOST): "
                       "make sure its VMs are stopped and its LUNs detached")]
-    try:
-        running = {r["uuid"]: r for r in source_xe.list(
-            "vm", params=("uuid", "name-label", "power-state"),
-            filters={"is-control-domain": "false", "power-state": "running"})}
-        attached = {p["sr-uuid"] for p in source_xe.list(
-            "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
-    except XeDrError as unreachable:
-        return [Check("source", SKIPPED, "the source pool cannot be reached (%s): assuming "
-                      "it is down" % unreachable.one_line())]
+    running = {r["uuid"]: r for r in source_xe.list(
+        "vm", params=("uuid", "name-label", "power-state"),
+        filters={"is-control-domain": "false", "power-state": "running"})}
+    attached = {p["sr-uuid"] for p in source_xe.list(
+        "pbd", params=("sr-uuid",), filters={"currently-attached": "true"})}
     checks = []
     for item in items:
         uuids = [item.uuid] if item.kind == "vm" else [m["uuid"] for m in item.members or ()]

@@ -9,9 +9,9 @@
     mirror DIR break|resync|reverse|freeze|thaw [--lun ID]...
     disaster DIR [--site A]            the site goes dark (its xe cannot reach the master)
     restore DIR [--site A]             the site comes back: hosts rebooted, VMs halted
-    fault DIR add [--site S] [--command C] [--nth N] [--every] [--delay SECONDS]
+    fault DIR add [--site S] [--command C] [--nth N] [--every] [--delay SECONDS] [--busy]
                   [--after SECONDS] [--kill-client before|after]
-                  [--error CODE [PARAM...]]
+                  [--error CODE [PARAM...]] [--dark]
     fault DIR list | clear
     cost DIR FACTOR                    set the cost factor (0: instant, 1: realistic)
     set DIR SITE CLASS UUID FIELD VALUE   poke a field the CLI cannot set (e.g. pool
@@ -244,7 +244,8 @@ def cmd_fault(args, out):
         return 0
     rule = faults.add(lab, site=args.site, command=args.command, nth=args.nth,
                       error=args.error, delay=args.delay, every=args.every,
-                      after=args.after, kill_client=args.kill_client)
+                      after=args.after, kill_client=args.kill_client,
+                      dark=args.dark, busy=args.busy)
     out.write(json.dumps(rule, sort_keys=True) + "\n")
     return 0
 
@@ -388,6 +389,12 @@ def parser():
                    help="SIGKILL the process that ran xe as the call arrives (before) or "
                         "once it made its change (after)")
     f.add_argument("--error", nargs="+", metavar="CODE_OR_PARAM")
+    f.add_argument("--dark", action="store_true",
+                   help="the site goes dark when the rule fires (that call fails as a dark "
+                        "site's; needs --site)")
+    f.add_argument("--busy", action="store_true",
+                   help="take the delay of a power operation while its VM or vApp is busy "
+                        "(current-operations), not before the call")
     f.set_defaults(fn=cmd_fault)
     k = sub.add_parser("cost", help="set the cost factor")
     k.add_argument("dir")

@@ -10,7 +10,7 @@ Completed power operations are recorded in the site's ``extra.power_log`` (last 
 import threading
 import time
 
-from . import costs, util
+from . import costs, faults, util
 from .errors import XapiError
 
 NULL = util.NULL_REF
@@ -88,6 +88,7 @@ def start(lab, site, vm_uuid, paused=False, on=None):
         db.update("host", host, memory_free=int(hrow.get("memory_free", 0)) - mem)
         db.update("VM", vm, current_operations={task: "start"}, scheduled_to_be_resident_on=host)
         delay = int(row.get("start_delay", 0))
+    faults.hold(lab)
     costs.pause(lab, "vm_start")
     with site.transaction() as db:
         vm = db.by_uuid("VM", vm_uuid)
@@ -157,6 +158,7 @@ def shutdown(lab, site, vm_uuid, hard=False):
     if guest != "cooperates":
         _refuse_shutdown(lab, site, vm_uuid, task, guest)
     try:
+        faults.hold(lab)
         costs.pause(lab, "shutdown_hard" if hard else "shutdown_clean")
     finally:
         with site.transaction() as db:
@@ -268,6 +270,7 @@ def _run_group(fn, uuids):
 
 def appliance_operation(lab, site, app_uuid, op, paused=False):
     members = _appliance_begin(site, app_uuid, op)
+    faults.hold(lab)
     required = ("Paused" if paused else "Running") if op == "start" else "Halted"
     try:
         targets = [(u, order) for u, order, state in members if state != required]

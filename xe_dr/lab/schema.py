@@ -889,7 +889,10 @@ def _appliance_record():
         return out
     b.fn("allowed-operations", lambda v, ref, row: "; ".join(ops(v, ref, row)),
          get_set=ops)
-    b.setc("current-operations", [])
+    # What it does now (lifecycle.py marks it, as xapi_vm_appliance_lifecycle.ml does).
+    b.fn("current-operations", lambda v, ref, row: "; ".join(
+        sorted(set((row.get("current_operations") or {}).values()))),
+        get_set=lambda v, ref, row: sorted(set((row.get("current_operations") or {}).values())))
     return b.fields
 
 

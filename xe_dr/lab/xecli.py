@@ -13,6 +13,7 @@ takes ``key=value`` (split at the first ``=``), ``--flag`` as ``flag=true`` and 
 switches; the first occurrence of a key wins.
 """
 
+import json
 import os
 import re
 import signal
@@ -323,10 +324,19 @@ def execute(lab_dir, site_name, argv, environ=None):
 
 
 def main(lab_dir, site_name, argv=None):
+    """The fake xe executable: a client that hands the call to a "server" and prints its
+    answer. As with xapi, the server carries the call out whether or not its client is still
+    there (xen-api ocaml/xapi-cli-server/xapi_cli.ml, ``do_rpcs``: the command's API calls
+    run before anything is written back to the client): the server is a child in a session
+    of its own, so a Ctrl-C at the client's terminal (SIGINT to its process group) or a
+    SIGKILL of the client leaves the call to complete, its change made and logged."""
     if argv is None:
         argv = sys.argv[1:]
-    out, err, code, entry = execute(lab_dir, site_name, argv)
-    if entry.get("kill_client"):
+    # A Ctrl-C kills the client outright, as it does the real xe (Python's KeyboardInterrupt
+    # would exit 1 on 3.6 and print a traceback).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    out, err, code, kill_client = _served(lab_dir, site_name, argv)
+    if kill_client:
         os.kill(os.getppid(), signal.SIGKILL)  # the change is made; its client dies now
     if out:
         sys.stdout.buffer.write(out.encode("utf-8"))
@@ -335,3 +345,40 @@ def main(lab_dir, site_name, argv=None):
         sys.stderr.buffer.write(err.encode("utf-8"))
         sys.stderr.buffer.flush()
     return code
+
+
+def _served(lab_dir, site_name, argv):
+    """(stdout, stderr, exit code, kill_client) of the call, carried out by a child."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the server
+        status = 1
+        try:
+            os.close(read_end)
+            os.setsid()
+            # Off the client's output pipes: a client gone (and its reader) must not stop
+            # the call. Its stdin stays: xe reads a confirmation there (vm-uninstall).
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (1, 2):
+                os.dup2(null, fd)
+            out, err, code, entry = execute(lab_dir, site_name, argv)
+            answer = json.dumps([out, err, code, entry.get("kill_client")]).encode("utf-8")
+            while answer:
+                answer = answer[os.write(write_end, answer):]
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    chunks = []
+    while True:
+        chunk = os.read(read_end, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    try:
+        return tuple(json.loads(b"".join(chunks).decode("utf-8")))
+    except ValueError:
+        out, err = format_error(Failure("lab internal error: the call's server gave no answer"))
+        return out, err, 1, None

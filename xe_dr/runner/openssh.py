@@ -118,7 +118,10 @@ class OpenSshRunner(Runner):
 
     def _popen(self, argv, **streams):
         try:
-            return subprocess.Popen(argv, close_fds=True, env=self.env, **streams)
+            # A session of its own, like LocalRunner's commands: a Ctrl-C at xe-dr's terminal
+            # must not kill ssh, whose death would end the call under way (xe_dr/interrupt.py).
+            return subprocess.Popen(argv, close_fds=True, env=self.env,
+                                    start_new_session=True, **streams)
         except OSError as e:
             if e.errno in (errno.ENOENT, errno.EACCES):
                 raise ProgramNotFound("cannot run %s: %s" % (self.ssh_binary, e.strerror),

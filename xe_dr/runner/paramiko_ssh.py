@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 
+from xe_dr import interrupt
 from xe_dr.errors import ConfigError
 from xe_dr.runner.base import (CommandTimedOut, HostKeyRejected, LoginRefused, Runner,
                                TransportFailed)
@@ -248,7 +249,13 @@ class ParamikoRunner(Runner):
         def wait_slice():
             return max(0.0, min(_POLL_SECONDS, deadline - time.monotonic()))
 
+        let_go = interrupt.let_go_watch()
+
         def check_deadline():
+            if let_go():
+                # A second Ctrl-C: the channel closes unanswered (without a pty, sshd sends
+                # the command no signal for that: it goes on; xe_dr/interrupt.py).
+                raise interrupt.Abandoned()
             if time.monotonic() >= deadline:
                 raise CommandTimedOut(
                     "no answer from %s within %gs; the command may still be running there"

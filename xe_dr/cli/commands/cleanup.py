@@ -23,12 +23,15 @@ def run(ctx):
     from xe_dr.cli.present import redacted_argv
     from xe_dr.dr.cleanup import cleanup
     from xe_dr.report import write_default
+    from xe_dr import interrupt
     args = ctx.args
-    report, code = cleanup(ctx.xe, ctx.state_dir, args.run_id, force=args.force,
-                           dry_run=args.dry_run, progress=ctx.output.progress,
-                           argv=redacted_argv(ctx), transport=ctx.runner.description,
-                           confirm=ctx.confirm, announce=ctx.output.note,
-                           publish=write_default)
+    # Ctrl-C stops the cleanup between steps, the calls under way let finish.
+    with interrupt.deferred(ctx.env.stderr):
+        report, code = cleanup(ctx.xe, ctx.state_dir, args.run_id, force=args.force,
+                               dry_run=args.dry_run, progress=ctx.output.progress,
+                               argv=redacted_argv(ctx), transport=ctx.runner.description,
+                               confirm=ctx.confirm, announce=ctx.output.note,
+                               publish=write_default)
     lines = ["cleanup of %s: %s" % (args.run_id, report["outcome"])]
     lines += ["  %s %s" % ("would destroy:" if args.dry_run else "destroyed:", line)
               for line in report["destroys"]]

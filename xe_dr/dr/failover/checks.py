@@ -55,7 +55,8 @@ class CheckPhase(Phase):
         result += checks_.check_versions(target, list(by_vdi.values()))
         result.append(checks_.check_edition(target, list(by_vdi.values())))
         if mode != "test":
-            result += checks_.check_source_running(self.source_xe, items, srs)
+            result += self.ctx.reach_source(lambda xe: checks_.check_source_running(
+                xe, items, srs, self.ctx.source_state))
         result += checks_.check_existing(target, items, mode)
         # A real run without the plugin leaves the assert to each recovery (see check_storage).
         result += disk_checks.check_storage(self.xe, items, by_vdi, attached,

@@ -4,7 +4,9 @@ Each phase (storage, source, checks, networks, recovery, start) is a :class:`Pha
 :class:`RunContext`: it reads the run's xe, options, pool, journal engine and report from it,
 and keeps there what later phases or a resume need (the network plan, the plugin's state)."""
 
+from xe_dr.dr import guard
 from xe_dr.dr.steps import Call, Step, step_id
+from xe_dr.errors import XeDrError
 from xe_dr.marks import RUN_KIND_TAG, RUN_TAG
 
 
@@ -42,6 +44,31 @@ class RunContext(object):
         self.source_state = None  # how far the source site was checked (xe_dr/dr/guard.py)
         self.storage_corrected = False  # a resume given other storage options
         self.adopted = None  # what --adopt takes over: (standing, resume, [SR names])
+
+    def reach_source(self, read):
+        """``read(source_xe)``: a read of the source pool. A source that cannot be reached
+        (any more: the site may go dark in the middle of a run) is taken for down from then
+        on, with the split-brain warning, and ``read(None)`` says what that means instead. A
+        source that answers with an error is up: that error stops the run."""
+        if self.source_xe is not None:
+            try:
+                return read(self.source_xe)
+            except XeDrError as failure:
+                if not guard.cannot_reach(failure):
+                    raise  # it answered: it is up, and the error is the run's
+                self.source_unreachable(failure.one_line())
+        return read(None)
+
+    def source_unreachable(self, why=None):
+        """The source is taken for down (guard.UNREACHABLE): said once, in the report's
+        warnings and as a note (with ``why``), and never asked again in this run."""
+        self.source_state = guard.UNREACHABLE
+        self.source_xe = None
+        self.report["source"] = guard.UNREACHABLE
+        warning = guard.fence_warning(guard.UNREACHABLE)
+        if warning not in self.report["warnings"]:
+            self.report["warnings"].append(warning)
+            self.progress.note(warning if why is None else "%s (%s)" % (warning, why))
 
     def resume_command(self):
         return "xe-dr %s --resume %s" % (

@@ -121,9 +121,9 @@ class Preflight(Phase):
                 "--source %s cannot be reached" % self.opts.source.get("host")),
                 hint="give --source HOST (the VMs are shut down there first), or --source "
                      "down if they are stopped and its LUNs detached; nothing was changed")
-        if self.ctx.source_state == guard.UNREACHABLE:
-            self.ctx.source_xe = None  # taken for down, and said so
         self.report["source"] = self.ctx.source_state
+        if self.ctx.source_state == guard.UNREACHABLE:
+            self.ctx.source_unreachable()  # taken for down, and said so
         warning = guard.fence_warning(self.ctx.source_state)
         if warning and warning not in self.report["warnings"]:
             self.report["warnings"].append(warning)

@@ -4,6 +4,7 @@ VMs tagged with the run."""
 
 import json
 
+from xe_dr import interrupt
 from xe_dr.dr.engine import StepFailed
 from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.failover.start import Background
@@ -52,8 +53,8 @@ class RecoveryPhase(Phase):
                                self.pool.master, plugin, keep=self.ctx.plugin_keep)
         if self.ctx.plugin_keep:
             self.ctx.kept.update(s.copy.vdi_uuid for s in sources)
-        if not plugin and self.source_xe is not None and sources:
-            learn_membership(sources, self.source_xe)
+        if not plugin and sources:
+            self.ctx.reach_source(lambda xe: xe and learn_membership(sources, xe))
         self.ctx.plugin = plugin
         self.report["plugin"] = bool(plugin)
         self.report["sources"] = [{"uuid": s.uuid, "name_label": s.name_label,
@@ -86,7 +87,10 @@ class RecoveryPhase(Phase):
 
     def release_kept(self):
         """Close the foreign databases the plugin kept open for this run (best effort: xapi
-        drops them itself when it restarts)."""
+        drops them itself when it restarts). Not after a second Ctrl-C: a recovery the run
+        let go on may still be reading them."""
+        if interrupt.abandoned():
+            return
         if self.ctx.sources_ahead is not None:
             self.ctx.sources_ahead.wait()  # a read ahead that nobody used keeps one open too
             self.ctx.sources_ahead = None
@@ -245,6 +249,7 @@ class RecoveryPhase(Phase):
                 "appliances": json.dumps([i.uuid for i in pending if i.kind == "appliance"])}
         call = self.engine.argv(Call("host-call-plugin", {
             "host-uuid": self.pool.master, "plugin": PLUGIN, "fn": "recover", "args": args}))
+        self.engine.may_begin()  # a Ctrl-C since the last step: this batch does not begin
         for item in pending:
             self.engine.record("begin", item.step, description="recover %s %s" % (
                 item.kind, item.name_label), via="plugin", commands=[call],

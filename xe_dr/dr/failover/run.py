@@ -37,7 +37,7 @@ from xe_dr.dr.engine import Engine, LineProgress, StepFailed
 from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
 from xe_dr.dr.failover.context import Phase, RunContext
 from xe_dr.dr.failover.networks import NetworkPhase
-from xe_dr.dr.failover.options import ArrayStop, Options
+from xe_dr.dr.failover.options import ArrayStop
 from xe_dr.dr.failover.outcome import tally
 from xe_dr.dr.failover.preflight import Preflight
 from xe_dr.dr.failover.questions import Questions
@@ -48,9 +48,9 @@ from xe_dr.dr.failover.storage import StoragePhase
 from xe_dr.dr.inventory import read_live_source
 from xe_dr.dr.plan import BLOCKING, Check, Item, select
 from xe_dr.dr.steps import Call, Step, step_id
-from xe_dr.errors import UsageError, XeDrError
+from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
-from xe_dr.journal import NOTE, Run, StateWriteError, new_run_id
+from xe_dr.journal import Run, StateWriteError, new_run_id
 from xe_dr.pool import read_hosts, read_pool
 from xe_dr.xe.records import parse_set
 
@@ -153,9 +153,9 @@ class Failover(Phase):
                     "failback" if self.opts.mode == "failback" else "failover", self.run.id)
                 raise
             outcome = self._recover_and_start(dry_run=False)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             self.publisher.stopped(self.run, self.report)
-            raise
+            raise lifecycle.interrupted(self.run.id, stop, self.ctx.resume_command())
         except StateWriteError:
             raise  # nothing more can be written: the run is left as if interrupted
         except XeDrError as failure:  # seen by the operator even when it cannot be recorded
@@ -163,8 +163,10 @@ class Failover(Phase):
             self.publisher.stopped(self.run, self.report, failure)
             raise
         finally:
-            self.recovery.release_kept()
-            lock.release()
+            try:
+                self.recovery.release_kept()
+            finally:
+                lock.release()
         return self.report, outcome
 
     def _array_stop(self, failure):

@@ -5,6 +5,7 @@ from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.steps import SOURCE, Call, Step, step_id
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.marks import RUN_TAG
+from xe_dr.pool import when_idle
 from xe_dr.runner import CommandTimedOut
 from xe_dr.xe.errors import XapiError
 from xe_dr.xe.records import parse_map
@@ -138,8 +139,11 @@ class SourcePhase(Phase):
                             "source-shutdown:")
 
         def halted(filters):
-            states = {r["power-state"] for r in xe.list("vm", params=("power-state",),
-                                                         filters=filters)}
+            # A shutdown the stopped run left under way goes on in xapi: wait for it first.
+            if "appliance" in filters:
+                when_idle(xe, "appliance", {"uuid": filters["appliance"]})
+            states = {r["power-state"] for r in when_idle(xe, "vm", filters,
+                                                          params=("power-state",))}
             return True if states and states <= {"halted"} else None
 
         def clean_or_hard(kind, record, clean, running_vms):

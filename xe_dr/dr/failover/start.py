@@ -9,6 +9,7 @@ from xe_dr.dr.engine import StepFailed
 from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.failover.options import MOST_STARTS_AT_ONCE
 from xe_dr.dr.steps import Call, Step, step_id
+from xe_dr.pool import when_idle
 
 
 class StartPhase(Phase):
@@ -50,9 +51,11 @@ class StartPhase(Phase):
                     self.progress.note("order group %d: %d VM(s)" % (order, len(group)))
                     self.engine.do_many(group, min(len(group), MOST_STARTS_AT_ONCE), start)
 
+        stops = []  # a Ctrl-C met by a vApp's thread, raised here once the others ended
+
         def appliance(item):
             if ready([item]):
-                self._guarded(start, item)
+                self._guarded(start, item, stops)
 
         threads = [threading.Thread(target=appliance, args=(item,))
                    for item in wanted if item.kind == "appliance"]
@@ -63,6 +66,8 @@ class StartPhase(Phase):
         finally:
             for thread in threads:
                 thread.join()
+        if stops:
+            raise stops[0]
         return started
 
     def step(self, item):
@@ -75,20 +80,25 @@ class StartPhase(Phase):
             return time.time()
 
         def reconcile():
-            states = {r["power-state"] for r in self.xe.list(
-                "vm", params=("uuid", "power-state"),
-                filters={"uuid": item.uuid} if item.kind == "vm" else {"appliance": item.uuid})}
+            # A start the stopped run left under way goes on in xapi: wait for it first.
+            if item.kind == "appliance":
+                when_idle(self.xe, "appliance", {"uuid": item.uuid})
+            states = {r["power-state"] for r in when_idle(
+                self.xe, "vm", {"uuid": item.uuid} if item.kind == "vm" else
+                {"appliance": item.uuid}, params=("uuid", "power-state"))}
             return time.time() if states and states <= {"running", "paused"} else None
 
         return Step(step_id("start", item.kind, item.uuid), "start %s %s" % (
             item.kind, item.name_label), [call], action=action, reconcile=reconcile,
             group=None if item.kind == "appliance" else item.order)
 
-    def _guarded(self, start, item):
+    def _guarded(self, start, item, stops):
         try:
             start(item)
         except StepFailed:
             pass  # recorded in engine.failures
+        except KeyboardInterrupt as stop:  # the run stops: say so in the phase's thread
+            stops.append(stop)
 
 
 class Settled(object):
