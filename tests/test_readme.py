@@ -6,9 +6,9 @@ directory, with a clean environment (PATH and HOME) and the standard library's P
 and leaves the lab as the tour says: the failback done, the VMs running at site A again.
 
 The first block is the newcomer's two commands (a whole drill and the whole test suite, run at
-the top of a clone); they stay exactly as they are and are not run here (tests/test_drill.py
-runs the drill). What else that block says (where the tour finds xe-dr) runs at the top of
-the clone, as a reader would run it.
+the top of a clone); it stays exactly as it is and is not run here (tests/test_drill.py runs
+the drill). The second (where the tour finds xe-dr) runs at the top of the clone, as the
+README says; the tour's blocks after it run from an empty directory.
 """
 
 import json
@@ -66,14 +66,13 @@ def tour_script(text, here):
     """The README's shell blocks as one script, started in the empty directory ``here``."""
     blocks = [commands(language, lines) for language, lines in fenced_blocks(text)
               if language in SHELL]
-    assert len(blocks) > 1, "README.md has no tour after its first block"
-    first = blocks[0]
-    assert tuple(first[:len(NEWCOMER)]) == NEWCOMER, \
-        "README.md's first block must start with the newcomer's two commands, as they were"
-    script = ["cd %s   # the first block runs at the top of the clone" % shlex.quote(ROOT)]
-    script += first[len(NEWCOMER):]
+    assert len(blocks) > 2, "README.md has no tour after its first two blocks"
+    assert tuple(line for line in blocks[0] if line.strip()) == NEWCOMER, \
+        "README.md's first block must be the newcomer's two commands, as they were"
+    script = ["cd %s   # the second block runs at the top of the clone" % shlex.quote(ROOT)]
+    script += blocks[1]
     script.append("cd %s   # the tour runs from any directory" % shlex.quote(here))
-    for block in blocks[1:]:
+    for block in blocks[2:]:
         script += block
     return "\n".join(script) + "\n"
 
