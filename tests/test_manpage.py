@@ -428,3 +428,11 @@ def test_plugin_page_synopsis_has_every_function_and_argument(plugin_page, plugi
     assert {"vdi", "vms", "appliances", "force", "parallel", "tag", "kind", "keep"} <= arguments
     for argument in arguments:
         assert "args:%s=" % argument in synopsis, "args:%s" % argument
+
+
+def test_the_lab_subsection_names_every_lab_command(page):
+    from xe_dr.lab import cli as lab_cli
+    body = page["commands"]["lab"]
+    missing = [name for name in sorted(_subparsers_or_none(lab_cli.parser()))
+               if not _names(body, name)]
+    assert not missing, "xe-dr(8) lab does not name %s" % ", ".join(missing)
