@@ -15,7 +15,8 @@ from xe_dr.errors import UsageError, XeDrError
 from xe_dr.exitcodes import EXIT_CODE_MEANINGS, ExitCode
 
 # Command modules under xe_dr/cli/commands/, in the order --help lists them. Each defines
-# NAME, HELP, add_arguments(parser) and run(ctx) -> ExitCode.
+# NAME, HELP, EXAMPLES (command lines its --help ends with; a sub-command's help shows those
+# that name it), add_arguments(parser) and run(ctx) -> ExitCode.
 COMMAND_MODULES = (
     "doctor",
     "status",
@@ -179,7 +180,8 @@ def _finish_command(parser, module):
     parser.formatter_class = _HelpFormatter
     parser.usage = _usage(parser)
     lines = [GLOBAL_OPTIONS_LINE, "", "examples:"]
-    lines += ["  " + line for e in _examples(parser, module.EXAMPLES) for line in e.splitlines()]
+    lines += ["  " + line for e in _examples(parser, getattr(module, "EXAMPLES", ()))
+              for line in e.splitlines()]
     parser.epilog = "\n".join(lines)
 
 
