@@ -26,7 +26,7 @@ _xe_dr_options() {
         failover) echo '--accept-new-host-key --adopt --all --chap-password-env --chap-password-file --chap-user --disable-ha --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --ssh-config --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
         failback) echo '--accept-new-host-key --adopt --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --force-shutdown --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --port --power --quiet --resume --scsiid --shutdown-timeout --source --source-xe --sr --ssh --ssh-config --state-dir --target --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
         cleanup) echo '--accept-new-host-key --dry-run --force --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
-        runbook) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --output --parallel --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --ssh-config --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -o -q -v -y' ;;
+        runbook) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --output --parallel --port --power --quiet --scsiid --source --source-xe --sr --ssh --ssh-config --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -o -q -v -y' ;;
         report) echo '--accept-new-host-key --format --help --host --identity --json --known-hosts --no-input --no-plugin --output --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -o -q -v -y' ;;
         plugin/install) echo '--accept-new-host-key --help --host --host-root --host-user --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         lab) echo '' ;;
@@ -42,7 +42,7 @@ _xe_dr_kind() {
         status:--peer-xe|probe:--chap-password-file|failover:--chap-password-file|failover:--source-xe|failback:--chap-password-file|failback:--source-xe|runbook:--chap-password-file|runbook:--output|runbook:--source-xe|runbook:-o|report:--output|report:-o) echo 'file' ;;
         failover:--exclude|failback:--exclude|runbook:--exclude) echo 'vm-or-vapp' ;;
         failover:--power|failback:--power|runbook:--power) echo 'words start paused none' ;;
-        failover:--resume|failback:--resume|runbook:--resume) echo 'run' ;;
+        failover:--resume|failback:--resume) echo 'run' ;;
         failover:--sr|failback:--sr|runbook:--sr) echo 'sr' ;;
         failover:--vapp|failback:--vapp|runbook:--vapp) echo 'vapp' ;;
         failover:--vm|failback:--vm|runbook:--vm) echo 'vm' ;;

@@ -1,11 +1,14 @@
 """``python -m xe_dr.lab``: create, show, mirror, disaster/restore, fault, cost, set, calls,
 xe, destroy."""
 
+import argparse
 import io
 import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 from xe_dr.lab import cli
 
@@ -87,3 +90,38 @@ def test_module_entry_point_and_xe_subcommand(lab):
                             env=env)
     proc.communicate()
     assert proc.returncode == 64
+
+
+def _lab_commands():
+    parser = cli.parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = dict((a.dest, a.help) for a in action._choices_actions)
+            return parser, [(name, helps.get(name), sub)
+                            for name, sub in sorted(action.choices.items())]
+    raise AssertionError("the lab's parser has no commands")
+
+
+def test_every_command_and_option_of_the_lab_has_help(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    parser, commands = _lab_commands()
+    assert len(commands) >= 14
+    missing = []
+    for name, text, sub in commands:
+        if not text or not sub.description:
+            missing.append(name)
+        for action in sub._actions:
+            if not action.help or action.help == argparse.SUPPRESS:
+                missing.append("%s %s" % (name, "/".join(action.option_strings) or
+                                          action.metavar or action.dest))
+    assert missing == [], "no help text: %s" % ", ".join(missing)
+    for name, text, sub in commands:
+        with pytest.raises(SystemExit) as stop:
+            cli.main([name, "--help"])
+        assert stop.value.code == 0
+        shown = capsys.readouterr().out
+        assert text in " ".join(shown.split())
+        for action in sub._actions:
+            first = " ".join(action.help.split()[:4])  # wrapped at 80 columns
+            assert first in " ".join(shown.split()), (name, action.help)
+    assert "examples:" in parser.format_help()

@@ -5,6 +5,7 @@ fails here."""
 import argparse
 import os
 import re
+import shlex
 import shutil
 import subprocess
 
@@ -220,3 +221,218 @@ def test_files_name_the_state_layout(page):
 def test_see_also(page):
     see_also = page["sections"]["SEE ALSO"]
     assert "xe (1)" in see_also and "xe-dr-plugin (8)" in see_also
+
+
+# -- the synopses against the parser ------------------------------------------------------------
+
+OPTION = re.compile(r"(?<![\w$/.-])--?[A-Za-z][\w-]*")
+# A synopsis that says "[options]" (or "[storage options]") leaves the list to the subsection.
+PLACEHOLDER = re.compile(r"(?<![\w-])options\b")
+
+
+def _leaves(parser, path=()):
+    """(words, parser) of each command that takes no sub-command ('plugin install'), the
+    lab aside (its command line is its own, described by 'xe-dr lab --help')."""
+    for name, sub in sorted(_subparsers_or_none(parser).items()):
+        if name == "lab":
+            continue
+        inner = list(_leaves(sub, path + (name,)))
+        if inner:
+            for leaf in inner:
+                yield leaf
+        else:
+            yield path + (name,), sub
+
+
+def _subparsers_or_none(parser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices
+    return {}
+
+
+LEAVES = dict((" ".join(words), sub) for words, sub in _leaves(PARSER))
+
+
+def _synopses(page):
+    """{(where, command): [synopsis, ...]}: the SYNOPSIS section's .SY blocks, and the lines
+    of each command's subsection above its first .PP, one block per '.B xe-dr ...' line."""
+    found = {}
+    block = None
+    for line in page["sections"]["SYNOPSIS"].splitlines():
+        if line.startswith(".SY "):
+            words = line[4:].strip().strip('"').split()[1:]
+            block = found.setdefault(("SYNOPSIS", " ".join(words)), [])
+            block.append("")
+        elif line.startswith(".YS"):
+            block = None
+        elif block is not None:
+            block[-1] += line + "\n"
+    for command, body in page["commands"].items():
+        for line in body.split("\n.PP")[0].splitlines():
+            if line.startswith(".B xe-dr "):
+                block = found.setdefault(("subsection", line[len(".B xe-dr "):].strip()), [])
+                block.append("")
+            elif block is not None and line != ".br":
+                block[-1] += line + "\n"
+        block = None
+    return found
+
+
+def _own_options(parser):
+    return [a for a in parser._actions if a.option_strings
+            and not isinstance(a, argparse._HelpAction)
+            and not set(a.option_strings) <= set(GLOBAL_OPTIONS)]
+
+
+def test_synopses_match_the_parser(page):
+    """Every command has a synopsis in SYNOPSIS and in its subsection; each names only
+    options the command takes and, unless it says "[options]", all of them."""
+    synopses = _synopses(page)
+    problems = []
+    for (where, command), blocks in sorted(synopses.items()):
+        if command not in ("", "lab") and command not in LEAVES:
+            problems.append("%s: 'xe-dr %s' is not a command" % (where, command))
+    for command, parser in sorted(LEAVES.items()):
+        for where in ("SYNOPSIS", "subsection"):
+            if (where, command) not in synopses:
+                problems.append("%s: no synopsis of 'xe-dr %s'" % (where, command))
+                continue
+            text = "\n".join(synopses[(where, command)])
+            foreign = sorted(set(OPTION.findall(text)) - set(parser._option_string_actions))
+            if foreign:
+                problems.append("%s of 'xe-dr %s' names %s" % (where, command, foreign))
+            if PLACEHOLDER.search(text):
+                continue  # "[options]": the subsection lists them (checked above)
+            for action in _own_options(parser):
+                if not any(_names(text, o) for o in action.option_strings):
+                    problems.append("%s of 'xe-dr %s' lacks %s" % (
+                        where, command, "/".join(action.option_strings)))
+            for action in parser._actions:
+                if not action.option_strings and action.metavar and \
+                        not _names(text, action.metavar):
+                    problems.append("%s of 'xe-dr %s' lacks %s" % (where, command,
+                                                                   action.metavar))
+    assert not problems, "\n".join(problems)
+
+
+# -- the examples run as written ----------------------------------------------------------------
+
+def _example_blocks(name):
+    with open(_page(name), encoding="utf-8") as handle:
+        text = _plain(handle.read())
+    return re.findall(r"^\.EX\n(.*?)^\.EE$", text, re.S | re.M)
+
+
+def _commands_of(block):
+    """The commands of an example block, continuation lines joined."""
+    commands = []
+    for line in block.splitlines():
+        if commands and commands[-1].endswith("\\"):
+            commands[-1] = commands[-1][:-1] + " " + line.strip()
+        else:
+            commands.append(line.strip())
+    return commands
+
+
+def _single_quoted_dollars(command):
+    """The '$' the shell would leave unexpanded: inside single quotes."""
+    found, quote, escaped = [], None, False
+    for index, char in enumerate(command):
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote is None and char in "'\"":
+            quote = char
+        elif char == quote:
+            quote = None
+        elif char == "$" and quote == "'":
+            found.append(command[index:index + 8])
+    return found
+
+
+def _parses(command, variables):
+    """Whether an xe-dr command of an example is accepted by the parser (None when the
+    line runs no xe-dr), its shell variables filled in from the example that sets them."""
+    words = shlex.split(re.sub(r"\$([A-Z]+)\b", lambda m: variables.get(m.group(1), m.group(0)),
+                               command))
+    if "xe-dr" not in words:
+        return None
+    argv = []
+    for word in words[words.index("xe-dr") + 1:]:
+        if word in ("||", "&&", "|", ";") or word.startswith((">", "2>")):
+            break
+        argv.append(word)
+    build_parser().parse_args(argv)  # a usage error raises
+    return True
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_examples_run_as_written(name):
+    """The shell expands every variable of an example (none inside single quotes), and
+    each xe-dr command of xe-dr(8)'s examples is one its parser accepts (an option renamed
+    or removed fails here)."""
+    variables = {}
+    parsed = 0
+    for block in _example_blocks(name):
+        for command in _commands_of(block):
+            assert not _single_quoted_dollars(command), command
+            assignment = re.match(r"^([A-Z]+)=(.*)$", command)
+            if assignment:
+                variables[assignment.group(1)] = shlex.split(assignment.group(2))[0]
+            elif name == "xe-dr.8" and _parses(command, variables):
+                parsed += 1
+    assert parsed >= 20 or name != "xe-dr.8"
+
+
+# -- the plugin's page against the plugin -------------------------------------------------------
+
+PLUGIN = os.path.join(ROOT, "host-plugins", "xe-dr")
+
+
+@pytest.fixture(scope="module")
+def plugin_page():
+    with open(_page("xe-dr-plugin.8"), encoding="utf-8") as handle:
+        text = _plain(handle.read())
+    return {"text": text, "sections": _split(text, ".SH"),
+            "functions": _split(_split(text, ".SH").get("FUNCTIONS", ""), ".SS")}
+
+
+@pytest.fixture(scope="module")
+def plugin_source():
+    if not os.path.exists(PLUGIN):
+        pytest.skip("host-plugins/xe-dr is not in this checkout")
+    with open(PLUGIN, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_plugin_page_states_the_plugins_version(plugin_page, plugin_source):
+    version = re.search(r'^PLUGIN_VERSION = "(\d+)"', plugin_source, re.M).group(1)
+    stated = re.search(r"currently\s+(?:\.B\w*\s+)?(\d+)", plugin_page["functions"]["version"])
+    assert stated and stated.group(1) == version, "the page says %s, the plugin is %s" % (
+        stated and stated.group(1), version)
+
+
+def test_plugin_page_synopsis_has_every_function_and_argument(plugin_page, plugin_source):
+    synopsis = plugin_page["sections"]["SYNOPSIS"]
+    table = re.search(r"^FUNCTIONS = \{(.*?)^\}", plugin_source, re.S | re.M).group(1)
+    functions = re.findall(r'"(\w+)": wrapped', table)
+    assert len(functions) >= 5
+    for function in functions:
+        assert "fn=%s\n" % function in synopsis + "\n", "fn=%s" % function
+        assert function in plugin_page["functions"] or \
+            re.search(r"^\.B %s$" % function, plugin_page["text"], re.M), function
+    arguments = set(re.findall(r'args\.get\("(\w+)"\)', plugin_source))
+    arguments |= set(re.findall(r'_(?:required_arg|uuid_list)\(args, "(\w+)"\)', plugin_source))
+    assert {"vdi", "vms", "appliances", "force", "parallel", "tag", "kind", "keep"} <= arguments
+    for argument in arguments:
+        assert "args:%s=" % argument in synopsis, "args:%s" % argument
+
+
+def test_the_lab_subsection_names_every_lab_command(page):
+    from xe_dr.lab import cli as lab_cli
+    body = page["commands"]["lab"]
+    missing = [name for name in sorted(_subparsers_or_none(lab_cli.parser()))
+               if not _names(body, name)]
+    assert not missing, "xe-dr(8) lab does not name %s" % ", ".join(missing)

@@ -3,6 +3,7 @@
 import argparse
 import importlib
 import sys
+import textwrap
 import traceback
 
 from xe_dr import __version__
@@ -14,7 +15,8 @@ from xe_dr.errors import UsageError, XeDrError
 from xe_dr.exitcodes import EXIT_CODE_MEANINGS, ExitCode
 
 # Command modules under xe_dr/cli/commands/, in the order --help lists them. Each defines
-# NAME, HELP, add_arguments(parser) and run(ctx) -> ExitCode.
+# NAME, HELP, EXAMPLES (command lines its --help ends with; a sub-command's help shows those
+# that name it), add_arguments(parser) and run(ctx) -> ExitCode.
 COMMAND_MODULES = (
     "doctor",
     "status",
@@ -57,6 +59,24 @@ class _Parser(argparse.ArgumentParser):
                 if candidate[1] == prefix or candidate[1] == short]
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """A text of one paragraph (a description) is filled to the width; one with line breaks
+    (examples, exit statuses) is printed as written."""
+
+    def __init__(self, prog, **kwargs):
+        kwargs.setdefault("max_help_position", 26)
+        super(_HelpFormatter, self).__init__(prog, **kwargs)
+
+    def _fill_text(self, text, width, indent):
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(True))
+        return super(_HelpFormatter, self)._fill_text(text, width, indent)
+
+
+#: The line each command's --help has instead of the global options.
+GLOBAL_OPTIONS_LINE = "global options: see xe-dr --help (they may also follow the command)"
+
+
 def _add_global_options(parser, suppress):
     """The options every command shares, accepted before or after the command name.
 
@@ -66,7 +86,7 @@ def _add_global_options(parser, suppress):
     def default(value):
         return argparse.SUPPRESS if suppress else value
 
-    group = parser.add_argument_group("target and transport")
+    group = parser.add_argument_group("global options (target and transport)")
     group.add_argument("-H", "--host", metavar="[USER@]HOST[:PORT]", default=default(None),
                        type=argtypes.non_empty,
                        help="pool master to drive over SSH (env XE_DR_HOST); absent: run xe locally on dom0")
@@ -95,7 +115,7 @@ def _add_global_options(parser, suppress):
                        type=argtypes.non_empty,
                        help="where runs and journals are kept (default: /var/lib/xe-dr as root, "
                             "else $XDG_STATE_HOME/xe-dr; env XE_DR_STATE_DIR)")
-    behaviour = parser.add_argument_group("behaviour")
+    behaviour = parser.add_argument_group("global options (behaviour)")
     behaviour.add_argument("--json", action="store_true", default=default(False),
                            help="print one JSON document on stdout")
     behaviour.add_argument("-y", "--yes", action="store_true", default=default(False),
@@ -108,19 +128,69 @@ def _add_global_options(parser, suppress):
                            help="only warnings and errors on stderr")
 
 
-def _exit_status_epilog():
-    lines = ["exit status:"]
+def _main_epilog():
+    lines = ["Global options may also follow the command. 'xe-dr COMMAND --help' shows the",
+             "options of a command, and examples.", "", "exit status:"]
     for code, meaning in EXIT_CODE_MEANINGS:
-        lines.append("  %-3d %s" % (int(code), meaning))
+        lines += textwrap.wrap(meaning, 78, initial_indent="  %-4d" % int(code),
+                               subsequent_indent=" " * 6)
     return "\n".join(lines)
+
+
+def _usage(parser):
+    """``xe-dr [global options] COMMAND [options] ARGUMENTS``: the options are listed below
+    it, and the global ones in ``xe-dr --help``."""
+    words = parser.prog.split()
+    words[1:1] = ["[global options]"]
+    if any(a.option_strings and a.help != argparse.SUPPRESS
+           and not isinstance(a, argparse._HelpAction) for a in parser._actions):
+        words.append("[options]")
+    for action in parser._actions:
+        if action.option_strings:
+            continue
+        name = action.metavar or action.dest.upper()
+        if action.nargs == "*":
+            name = "[%s ...]" % name
+        elif action.nargs in (argparse.REMAINDER, argparse.PARSER):
+            name += " ..."
+        words.append(name)
+    return " ".join(words)
+
+
+def _examples(parser, examples):
+    """The examples of a command's module that use this (sub-)command."""
+    words = parser.prog.split()[1:]
+    chosen = []
+    for example in examples:
+        argv = [w for w in example.split() if not w.startswith("-")]
+        if all(word in argv for word in words):
+            chosen.append(example)
+    return chosen
+
+
+def _finish_command(parser, module):
+    """A command's (or a sub-command's) parser: the global options accepted but not listed
+    (xe-dr --help lists them), and a help made of its own options, the line saying where
+    the global ones are, and examples."""
+    own = list(parser._actions)
+    _add_global_options(parser, suppress=True)
+    for action in parser._actions:
+        if action not in own:
+            action.help = argparse.SUPPRESS
+    parser.formatter_class = _HelpFormatter
+    parser.usage = _usage(parser)
+    lines = [GLOBAL_OPTIONS_LINE, "", "examples:"]
+    lines += ["  " + line for e in _examples(parser, getattr(module, "EXAMPLES", ()))
+              for line in e.splitlines()]
+    parser.epilog = "\n".join(lines)
 
 
 def build_parser():
     parser = _Parser(
         prog="xe-dr",
         description="Disaster recovery for XenServer and XCP-ng pools, driven through xe.",
-        epilog=_exit_status_epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_main_epilog(),
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version="xe-dr " + __version__)
     _add_global_options(parser, suppress=False)
@@ -130,15 +200,14 @@ def build_parser():
         # A command with RAW_ARGS (the lab) takes its whole command line as it is, --help too.
         raw = getattr(module, "RAW_ARGS", False)
         sub = commands.add_parser(module.NAME, help=module.HELP, description=module.HELP,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter,
-                                  add_help=not raw)
+                                  formatter_class=_HelpFormatter, add_help=not raw)
         if getattr(module, "SUBCOMMANDS", False):
             # Its own sub-commands take the shared options too.
-            module.add_arguments(sub, lambda p: _add_global_options(p, suppress=True))
+            module.add_arguments(sub, lambda p, m=module: _finish_command(p, m))
         else:
             module.add_arguments(sub)
         if not raw:
-            _add_global_options(sub, suppress=True)
+            _finish_command(sub, module)
         sub.set_defaults(handler=module.run)
     return parser
 

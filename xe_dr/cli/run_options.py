@@ -20,38 +20,34 @@ def add_selection_arguments(parser):
 
 
 def add_run_arguments(parser):
-    add_storage_arguments(parser)
-    parser.add_argument("--sr", action="append", default=[], metavar="UUID",
-                        help="attach only these SRs of the probed LUNs (default: all of them)")
+    storage = add_storage_arguments(parser)
+    storage.add_argument("--sr", action="append", default=[], metavar="UUID",
+                         help="attach only these SRs of the LUNs (default: all)")
     group = parser.add_argument_group("how")
-    group.add_argument("--power", choices=("start", "paused", "none"),
-                       help="after recovery: start (default), paused, or none (the default "
-                            "of a test)")
+    group.add_argument("--power", choices=("start", "paused", "none"), metavar="MODE",
+                       help="after recovery: start (default), paused or none")
     group.add_argument("--parallel", type=int, default=4, metavar="N",
-                       help="recover up to N objects at once (default 4); each order "
-                            "group starts all at once")
+                       help="recover up to N objects at once (default 4)")
     group.add_argument("--map-network", action="append", default=[], metavar="SRC=DST",
-                       help="put VIFs of source network SRC on network DST here (repeatable)")
+                       help="VIFs of network SRC go on network DST (repeatable)")
     group.add_argument("--force", action="store_true",
-                       help="recover with force=true: replaces running duplicates; every "
-                            "disk is checked first (needs the host plugin)")
-    group.add_argument("--source", metavar="[USER@]HOST[:PORT]|down",
-                       help="the source pool's master, when reachable: checked for VMs still "
-                            "running and LUNs still attached ('local' for an xe here); "
-                            "'down' says the source site is known to be down and fenced")
+                       help="recover with force=true (replaces running duplicates; "
+                            "needs the plugin)")
+    group.add_argument("--source", metavar="HOST|down",
+                       help="source master (as -H, or 'local'), checked for running "
+                            "VMs; 'down': it is fenced")
     group.add_argument("--source-xe", metavar="PATH", help="path of xe on the source")
     group.add_argument("--dry-run", action="store_true",
-                       help="show the plan, the prechecks and the exact xe commands; change "
-                            "nothing")
+                       help="show the plan, checks, xe commands; change nothing")
+
+
+def add_resume_arguments(parser):
+    """--resume and --adopt: a run that stopped (failover and failback; not a runbook)."""
+    group = parser.add_argument_group("a run that stopped")
     group.add_argument("--resume", metavar="RUN", type=argtypes.run_id,
-                       help="resume an interrupted run")
-
-
-def add_adopt_argument(parser):
-    parser.add_argument("--adopt", metavar="RUN", type=argtypes.run_id,
-                        help="take over what a run that stopped still holds (its SRs, "
-                             "VMs, networks): they become this run's, and that run is "
-                             "superseded")
+                       help="resume this interrupted run")
+    group.add_argument("--adopt", metavar="RUN", type=argtypes.run_id,
+                       help="take over the SRs, VMs, networks a stopped run holds")
 
 
 def network_map(pairs):

@@ -17,16 +17,17 @@ def add_storage_arguments(parser):
                        help="iSCSI target address(es), comma-separated")
     group.add_argument("--port", type=argtypes.port, help="iSCSI port (default 3260)")
     group.add_argument("--iqn", metavar="IQN", help="iSCSI target IQN")
-    group.add_argument("--hba", action="store_true", help="probe Fibre Channel / HBA storage")
+    group.add_argument("--hba", action="store_true", help="Fibre Channel / HBA storage")
     group.add_argument("--scsiid", metavar="SCSIID", action="append",
-                       help="SCSI id of the LUN (repeat for several LUNs)")
+                       help="SCSI id of the LUN (repeatable, one per LUN)")
     group.add_argument("--hba-scsiid", metavar="SCSIID", action="append", default=[],
-                       help="an HBA LUN to attach as well as iSCSI ones (repeatable)")
+                       help="an HBA LUN besides the iSCSI ones (repeatable)")
     group.add_argument("--chap-user", metavar="USER", help="CHAP user name")
     group.add_argument("--chap-password-file", metavar="FILE", type=argtypes.file_path,
-                       help="read the CHAP password from the first line of FILE")
+                       help="the CHAP password is the first line of FILE")
     group.add_argument("--chap-password-env", metavar="VAR",
-                       help="read the CHAP password from the environment variable VAR")
+                       help="the CHAP password is in the environment variable VAR")
+    return group
 
 
 def storage_specs(ctx, allow_partial):

@@ -327,16 +327,49 @@ def cmd_serve(args, out):
     return serve.serve(lab, args.site or lab.site_names(), out)
 
 
+DESCRIPTION = """\
+The simulated two-site XenServer/XCP-ng lab: two pools, a storage array that
+mirrors LUNs between them, and a fake xe per site (DIR/bin/xe-A, DIR/bin/xe-B).
+'python -m xe_dr.lab COMMAND --help' describes each command."""
+
+EXAMPLES = """examples:
+  python -m xe_dr.lab create "$LAB" --cost-factor 0.1
+  python -m xe_dr.lab xe "$LAB" B sr-list params=uuid,name-label
+  python -m xe_dr.lab disaster "$LAB" --site A
+  python -m xe_dr.lab fault "$LAB" add --site B --command vm-recover --nth 2 \\
+      --error HOST_OFFLINE OpaqueRef:x"""
+
+
 def parser():
     p = argparse.ArgumentParser(prog="python -m xe_dr.lab",
-                                description="The simulated two-site XenServer/XCP-ng lab.")
-    sub = p.add_subparsers(dest="cmd")
-    c = sub.add_parser("create", help="create a lab")
-    c.add_argument("dir")
-    for name in ("seed", "vms", "vapps", "order-groups", "replicated-srs", "hosts-a", "hosts-b",
-                 "vms-b"):
-        c.add_argument("--" + name, type=int)
-    c.add_argument("--cost-factor", type=float)
+                                description=DESCRIPTION,
+                                epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    def command(name, text, fn, site=False):
+        c = sub.add_parser(name, help=text, description=text)
+        c.add_argument("dir", metavar="DIR", help="the lab's directory")
+        if site:
+            c.add_argument("site", metavar="SITE", help="the site: A or B")
+        c.set_defaults(fn=fn)
+        return c
+
+    c = command("create", "create a lab: two pools, their VMs and vApps, the array", cmd_create)
+    for name, default, text in (
+            ("seed", 1, "the random seed: the same seed makes the same world"),
+            ("vms", 12, "VMs at site A"),
+            ("vapps", 2, "vApps at site A"),
+            ("order-groups", 3, "start order groups of the VMs"),
+            ("replicated-srs", 3, "SRs at site A on LUNs the array mirrors to B (every "
+                                  "third one Fibre Channel)"),
+            ("hosts-a", 2, "hosts in site A's pool"),
+            ("hosts-b", 2, "hosts in site B's pool"),
+            ("vms-b", 2, "site B's own VMs")):
+        c.add_argument("--" + name, type=int, metavar="N",
+                       help="%s (default %d)" % (text, default))
+    c.add_argument("--cost-factor", type=float, metavar="F",
+                   help="how long calls take: 0 instant (default), 1 as on real hosts")
     c.add_argument("--chap-user", metavar="USER",
                    help="the array portals want CHAP with this user")
     c.add_argument("--chap-password-file", metavar="FILE",
@@ -347,85 +380,82 @@ def parser():
                    help="the release the hosts run (default %s)" % releases.DEFAULT)
     c.add_argument("--multipath", action="append", choices=["A", "B"],
                    help="this site's hosts have multipathing on (repeatable)")
-    c.set_defaults(fn=cmd_create)
-    h = sub.add_parser("chap", help="CHAP on a site's array portal")
-    h.add_argument("dir")
-    h.add_argument("site")
-    h.add_argument("--user")
-    h.add_argument("--password-file", metavar="FILE")
-    h.add_argument("--off", action="store_true")
-    h.set_defaults(fn=cmd_chap)
-    s = sub.add_parser("show", help="describe a lab")
-    s.add_argument("dir")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(fn=cmd_show)
-    x = sub.add_parser("xe", help="run a site's xe")
-    x.add_argument("dir")
-    x.add_argument("site")
-    x.add_argument("argv", nargs=argparse.REMAINDER)
-    x.set_defaults(fn=cmd_xe)
-    m = sub.add_parser("mirror", help="act on the array's mirror relation")
-    m.add_argument("dir")
-    m.add_argument("action", choices=["break", "resync", "reverse", "freeze", "thaw"])
-    m.add_argument("--lun", action="append")
-    m.set_defaults(fn=cmd_mirror)
-    for name, fn, text in (("disaster", cmd_disaster, "a site goes dark"),
-                           ("restore", cmd_restore, "a dark site comes back")):
-        d = sub.add_parser(name, help=text)
-        d.add_argument("dir")
-        d.add_argument("--site", default="A")
-        d.set_defaults(fn=fn)
-    f = sub.add_parser("fault", help="inject faults")
-    f.add_argument("dir")
-    f.add_argument("action", choices=["add", "list", "clear"])
-    f.add_argument("--site", default="*")
-    f.add_argument("--command", default="*")
-    f.add_argument("--nth", type=int, default=1)
-    f.add_argument("--every", action="store_true")
-    f.add_argument("--delay", type=float, default=0.0)
-    f.add_argument("--after", type=float, default=0.0,
+    h = command("chap", "turn CHAP on or off at a site's array portal", cmd_chap, site=True)
+    h.add_argument("--user", metavar="USER", help="the CHAP user the portal wants")
+    h.add_argument("--password-file", metavar="FILE",
+                   help="the CHAP password: the first line of FILE")
+    h.add_argument("--off", action="store_true", help="the portal wants no CHAP")
+    s = command("show", "describe a lab: sites, hosts, VMs, SRs, the array, faults", cmd_show)
+    s.add_argument("--json", action="store_true", help="print it as one JSON document")
+    x = command("xe", "run a site's fake xe (as DIR/bin/xe-SITE ARG... does)", cmd_xe,
+                site=True)
+    x.add_argument("argv", nargs=argparse.REMAINDER, metavar="ARG",
+                   help="xe's arguments, as for the real xe")
+    m = command("mirror", "act on the array's mirror of the replicated LUNs", cmd_mirror)
+    m.add_argument("action", choices=["break", "resync", "reverse", "freeze", "thaw"],
+                   help="break: stop mirroring (the copies become writable); resync: "
+                        "mirror again from the source; reverse: the other site becomes "
+                        "the source, and resync; freeze: stop copying writes; thaw: copy "
+                        "again")
+    m.add_argument("--lun", action="append", metavar="ID",
+                   help="only this LUN (lun1, lun2...; repeatable; default every "
+                        "mirrored LUN)")
+    for name, fn, text in (("disaster", cmd_disaster,
+                            "a site goes dark: its xe can no longer reach its master"),
+                           ("restore", cmd_restore,
+                            "a dark site comes back, as after a power cycle: VMs halted, "
+                            "SRs plugged again where their LUN is writable")):
+        d = command(name, text, fn)
+        d.add_argument("--site", default="A", metavar="SITE", help="the site (default A)")
+    f = command("fault", "make xe calls fail, wait or kill their client", cmd_fault)
+    f.add_argument("action", choices=["add", "list", "clear"],
+                   help="add a rule, list the rules (JSON lines), or clear them all")
+    f.add_argument("--site", default="*", metavar="SITE",
+                   help="only calls to this site (default: any)")
+    f.add_argument("--command", default="*", metavar="XE-COMMAND",
+                   help="only this xe command, e.g. vm-start (default: any)")
+    f.add_argument("--nth", type=int, default=1, metavar="N",
+                   help="fire on the Nth matching call (default 1)")
+    f.add_argument("--every", action="store_true",
+                   help="and on every matching call after it")
+    f.add_argument("--delay", type=float, default=0.0, metavar="SECONDS",
+                   help="seconds to wait before the call runs")
+    f.add_argument("--after", type=float, default=0.0, metavar="SECONDS",
                    help="seconds to wait once the call made its change, before answering")
     f.add_argument("--kill-client", choices=("before", "after"),
                    help="SIGKILL the process that ran xe as the call arrives (before) or "
                         "once it made its change (after)")
-    f.add_argument("--error", nargs="+", metavar="CODE_OR_PARAM")
+    f.add_argument("--error", nargs="+", metavar="CODE_OR_PARAM",
+                   help="fail the call with this xapi error code and its parameters")
     f.add_argument("--dark", action="store_true",
                    help="the site goes dark when the rule fires (that call fails as a dark "
                         "site's; needs --site)")
     f.add_argument("--busy", action="store_true",
                    help="take the delay of a power operation while its VM or vApp is busy "
                         "(current-operations), not before the call")
-    f.set_defaults(fn=cmd_fault)
-    k = sub.add_parser("cost", help="set the cost factor")
-    k.add_argument("dir")
-    k.add_argument("factor", type=float)
-    k.set_defaults(fn=cmd_cost)
-    g = sub.add_parser("guest", help="how a VM's guest answers a clean shutdown")
-    g.add_argument("dir")
-    g.add_argument("site")
-    g.add_argument("vm", help="the VM's UUID or name")
-    g.add_argument("--shutdown", required=True, choices=["cooperates", "ignores", "hangs"])
-    g.set_defaults(fn=cmd_guest)
-    t = sub.add_parser("set", help="set a field directly in a site's database")
-    t.add_argument("dir")
-    t.add_argument("site")
-    t.add_argument("cls", help="xe class (vm, pool, host, sr...) or table name")
-    t.add_argument("uuid")
-    t.add_argument("field", help="API field name, or FIELD:KEY for a map")
-    t.add_argument("value")
+    k = command("cost", "set the cost factor: how long calls take", cmd_cost)
+    k.add_argument("factor", type=float, metavar="FACTOR",
+                   help="0 instant (for tests), 1 as on real hosts")
+    g = command("guest", "how a VM's guest answers a clean shutdown", cmd_guest, site=True)
+    g.add_argument("vm", metavar="VM", help="the VM's UUID or name")
+    g.add_argument("--shutdown", required=True, choices=["cooperates", "ignores", "hangs"],
+                   help="cooperates: it halts; ignores: never acknowledged; hangs: "
+                        "acknowledged but the VM never halts")
+    t = command("set", "set a field the CLI cannot set, directly in a site's database "
+                       "(for tests and demos)", cmd_set, site=True)
+    t.add_argument("cls", metavar="CLASS", help="xe class (vm, pool, host, sr...) or table name")
+    t.add_argument("uuid", metavar="UUID", help="the object's UUID")
+    t.add_argument("field", metavar="FIELD", help="API field name, or FIELD:KEY for a map")
+    t.add_argument("value", metavar="VALUE", help="the new value (a string, or see --json)")
     t.add_argument("--json", action="store_true", help="the value is JSON")
-    t.set_defaults(fn=cmd_set)
-    l = sub.add_parser("calls", help="print the call log")  # noqa: E741
-    l.add_argument("dir")
-    l.add_argument("--json", action="store_true")
-    l.set_defaults(fn=cmd_calls)
-    v = sub.add_parser("serve", help="a real sshd per site running its xe")
-    v.add_argument("dir")
-    v.add_argument("--site", action="append")
-    v.set_defaults(fn=cmd_serve)
-    z = sub.add_parser("destroy", help="remove a lab")
-    z.add_argument("dir")
-    z.set_defaults(fn=cmd_destroy)
+    l = command("calls", "print the call log: every xe call, its exit and time",  # noqa: E741
+                cmd_calls)
+    l.add_argument("--json", action="store_true", help="one JSON object a line")
+    v = command("serve", "a real sshd per site on 127.0.0.1 running its xe, until stopped",
+                cmd_serve)
+    v.add_argument("--site", action="append", metavar="SITE",
+                   help="only this site (repeatable; default every site)")
+    command("destroy", "remove a lab and everything in its directory", cmd_destroy)
     return p
 
 

@@ -6,6 +6,11 @@ NAME = "cleanup"
 HELP = ("undo a test failover: destroy the recovered VM records (never their disks), vApps, "
         "DR tasks and the SRs the run attached; --force (which lists what it destroys and "
         "asks) for anything but a test's halted or paused VMs")
+EXAMPLES = (
+    "xe-dr -H root@xcp-b1 cleanup 20261125-101500-test-1a2b --dry-run",
+    "xe-dr -H root@xcp-b1 cleanup 20261125-101500-test-1a2b --yes",
+    "xe-dr -H root@xcp-b1 cleanup --force 20261125-110000-failover-9c3e",
+)
 
 
 def add_arguments(parser):

@@ -15,6 +15,10 @@ from xe_dr.exitcodes import ExitCode
 NAME = "completion"
 HELP = ("print the bash completion script for xe-dr (install it with: "
         "xe-dr completion > /etc/bash_completion.d/xe-dr)")
+EXAMPLES = (
+    "xe-dr completion > /etc/bash_completion.d/xe-dr",
+    "xe-dr completion --json",
+)
 
 # How the value of an option completes, beyond what the parser says (choices, FILE, DIR).
 #   vm, vapp, vm-or-vapp: names from 'xe-dr --json inventory' (what can be recovered here);

@@ -4,6 +4,11 @@ NAME = "doctor"
 HELP = ("report, read only, what xe-dr will meet on this pool: versions, the xapi behaviours "
         "that apply and how xe-dr handles them, multipathing, the host plugin and its "
         "Python, the metadata SRs; exit 0 all well, 2 warnings, 1 problems")
+EXAMPLES = (
+    "xe-dr -H root@xcp-a1 doctor",
+    "xe-dr -H root@xcp-b1 doctor --json > doctor-xcp-b1.json",
+    "xe-dr --xe \"$LAB/bin/xe-A\" doctor --host-root \"$LAB/hosts/{uuid}\"",
+)
 
 
 def add_arguments(parser):

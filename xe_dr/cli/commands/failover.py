@@ -1,22 +1,30 @@
 """``xe-dr failover [--test]``: recover vApps and VMs at this (the DR) site."""
 
-from xe_dr.cli.run_options import (add_adopt_argument, add_run_arguments,
+from xe_dr.cli.run_options import (add_resume_arguments, add_run_arguments,
                                    add_selection_arguments, run_mode)
 
 NAME = "failover"
 HELP = ("recover vApps and VMs from the replicated metadata at this site: a real failover, "
         "or with --test a test failover that 'xe-dr cleanup' undoes")
+EXAMPLES = (
+    "xe-dr -H root@xcp-b1 failover --test --all --dry-run \\\n"
+    "    --target 10.0.2.50 --iqn iqn.2001-05.com.example:site-b \\\n"
+    "    --scsiid 36001405281220e087835b92558589ea",
+    "xe-dr -H root@xcp-b1 failover --vapp erp --vm db-01 --source down \\\n"
+    "    --target 10.0.2.50 --iqn iqn.2001-05.com.example:site-b \\\n"
+    "    --scsiid 36001405281220e087835b92558589ea --map-network DMZ=\"VM Network\"",
+    "xe-dr -H root@xcp-b1 failover --resume 20261125-110000-failover-9c3e",
+)
 
 
 def add_arguments(parser):
     parser.add_argument("--test", action="store_true",
-                        help="test failover: recover without starting (or paused), to be "
-                             "undone with 'xe-dr cleanup RUN'")
+                        help="a test failover (power none); 'cleanup' undoes it")
     parser.add_argument("--disable-ha", action="store_true",
-                        help="a test needs HA off: disable it now, cleanup enables it again")
+                        help="turn HA off for a test (cleanup turns it on again)")
     add_selection_arguments(parser)
     add_run_arguments(parser)
-    add_adopt_argument(parser)
+    add_resume_arguments(parser)
 
 
 def run(ctx):

@@ -4,6 +4,10 @@ from xe_dr.exitcodes import ExitCode
 
 NAME = "inventory"
 HELP = "list the source pools in the newest metadata copies, their vApps and standalone VMs"
+EXAMPLES = (
+    "xe-dr -H root@xcp-b1 inventory",
+    "xe-dr -H root@xcp-b1 inventory --json > inventory.json",
+)
 
 
 def add_arguments(parser):

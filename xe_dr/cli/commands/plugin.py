@@ -5,20 +5,27 @@ from xe_dr.exitcodes import ExitCode
 NAME = "plugin"
 HELP = "install the xe-dr host plugin on every host of the pool, or show what each host has"
 SUBCOMMANDS = True
+EXAMPLES = (
+    "xe-dr -H root@xcp-a1 plugin install",
+    "xe-dr --xe \"$LAB/bin/xe-A\" plugin install --host-root \"$LAB/hosts/{uuid}\"",
+    "xe-dr -H root@xcp-b1 plugin status",
+    "xe-dr plugin status --json",
+)
 
 
 def add_arguments(parser, add_shared_options=None):
     actions = parser.add_subparsers(dest="action", metavar="install|status",
                                     parser_class=type(parser))
     actions.required = True
-    install = actions.add_parser("install", help="copy the plugin to /etc/xapi.d/plugins/ on "
-                                                 "every host (mode 0755)")
+    text = "copy the plugin to /etc/xapi.d/plugins/ on every host (mode 0755)"
+    install = actions.add_parser("install", help=text, description=text)
     install.add_argument("--host-user", default="root", metavar="USER",
                          help="SSH user on the other hosts (default root)")
     install.add_argument("--host-root", metavar="TEMPLATE",
                          help="a local directory standing for each host's / (the lab: "
                               "LAB/hosts/{uuid}); no SSH is used")
-    status = actions.add_parser("status", help="the plugin version each host reports")
+    text = "the plugin version each host reports, or why its plugin does not answer"
+    status = actions.add_parser("status", help=text, description=text)
     for sub in (install, status):
         if add_shared_options:
             add_shared_options(sub)

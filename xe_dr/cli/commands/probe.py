@@ -7,6 +7,12 @@ from xe_dr.exitcodes import ExitCode
 NAME = "probe"
 HELP = ("probe iSCSI or HBA storage step by step: the target's IQNs, then its LUNs, then the "
         "SRs on a LUN and whether they hold pool metadata")
+EXAMPLES = (
+    "xe-dr -H root@xcp-b1 probe --target 10.0.2.50",
+    "xe-dr -H root@xcp-b1 probe --target 10.0.2.50 \\\n"
+    "    --iqn iqn.2001-05.com.example:site-b",
+    "xe-dr -H root@xcp-b1 probe --hba --scsiid 3600a098038303053453f463045727a6c",
+)
 
 
 def add_arguments(parser):

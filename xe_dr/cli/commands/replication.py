@@ -6,6 +6,12 @@ from xe_dr.exitcodes import ExitCode
 NAME = "replication"
 HELP = "enable or disable pool-metadata replication to SRs (UUIDs or names; at most 8)"
 SUBCOMMANDS = True
+EXAMPLES = (
+    "xe-dr -H root@xcp-a1 replication enable --alerts \"iSCSI DR 1\" \"FC DR 3\"",
+    "xe-dr -H root@xcp-a1 replication enable --alerts",
+    "xe-dr -H root@xcp-b1 replication disable \"iSCSI DR 1\"",
+    "xe-dr -H root@xcp-b1 replication disable --yes \"iSCSI DR 1\" \"FC DR 3\"",
+)
 
 
 def add_arguments(parser, add_shared_options=None):
@@ -14,12 +20,13 @@ def add_arguments(parser, add_shared_options=None):
     actions = parser.add_subparsers(dest="action", metavar="enable|disable",
                                     parser_class=type(parser))
     actions.required = True
-    enable = actions.add_parser("enable", help="enable replication to these SRs")
+    text = "enable replication to these SRs"
+    enable = actions.add_parser("enable", help=text, description=text)
     enable.add_argument("srs", nargs="*", metavar="SR", help="SR UUID or name-label")
     enable.add_argument("--alerts", action="store_true",
                         help="also turn on metadata_lun_alerts so xapi reports a broken copy")
-    disable = actions.add_parser("disable", help="disable replication to these SRs (deletes "
-                                                 "their metadata copy)")
+    text = "disable replication to these SRs (deletes their metadata copy)"
+    disable = actions.add_parser("disable", help=text, description=text)
     disable.add_argument("srs", nargs="*", metavar="SR", help="SR UUID or name-label")
     disable.set_defaults(alerts=False)
     for sub in (enable, disable):

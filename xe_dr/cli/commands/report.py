@@ -10,6 +10,11 @@ NAME = "report"
 HELP = ("the report of a run (who, from where, against what, each step's times, time to "
         "running per VM and vApp, the xe commands, what is left to do): text, markdown, "
         "html or json")
+EXAMPLES = (
+    "xe-dr report last",
+    "xe-dr report 20261125-110000-failover-9c3e --format html -o failover.html",
+    "xe-dr report /srv/xe-dr/runs/20261125-110000-failover-9c3e --json",
+)
 
 
 def add_arguments(parser):

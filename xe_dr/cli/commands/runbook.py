@@ -4,13 +4,18 @@ import os
 
 from xe_dr.cli import argtypes
 from xe_dr.cli.run_options import add_run_arguments, add_selection_arguments, build_options
-from xe_dr.errors import UsageError
 from xe_dr.exitcodes import ExitCode
 
 NAME = "runbook"
 HELP = ("write the plan of a failover (with --test, a test failover) as a commented bash "
         "script of plain xe commands, for dom0 without xe-dr; what it recovers is tagged so "
         "that 'xe-dr cleanup RUNBOOK-ID' undoes it")
+EXAMPLES = (
+    "xe-dr -H root@xcp-b1 runbook --all --source root@xcp-a1 \\\n"
+    "    --target 10.0.2.50 --iqn iqn.2001-05.com.example:site-b \\\n"
+    "    --scsiid 36001405281220e087835b92558589ea -o failover.sh",
+    "xe-dr -H root@xcp-b1 runbook --test --vapp erp --power paused -o test.sh",
+)
 
 
 def add_arguments(parser):
@@ -34,8 +39,6 @@ def run(ctx):
     import time
 
     args = ctx.args
-    if args.resume:
-        raise UsageError("a runbook is a plan: --resume has no meaning here")
     mode = "test" if args.test else "failover"
     options, passwords = build_options(ctx, mode)
     source_xe = ctx.other_site(options.source["host"], options.source["xe"]) \

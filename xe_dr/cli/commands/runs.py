@@ -6,6 +6,10 @@ from xe_dr.exitcodes import ExitCode
 
 NAME = "runs"
 HELP = "list past runs (failovers, tests, failbacks, cleanups) with their outcome"
+EXAMPLES = (
+    "xe-dr -H root@xcp-b1 runs",
+    "xe-dr runs --json --state-dir /srv/xe-dr",
+)
 
 
 def add_arguments(parser):

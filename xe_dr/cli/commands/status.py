@@ -5,6 +5,11 @@ from xe_dr.exitcodes import ExitCode
 NAME = "status"
 HELP = ("check this pool's metadata replication and classify every VM as protected, at risk "
         "or unrecoverable; exit 0 only when all is well (for cron and monitoring)")
+EXAMPLES = (
+    "xe-dr -H root@xcp-a1 status --peer root@xcp-b1 --vms",
+    "xe-dr -H root@xcp-a1 status --json",
+    "xe-dr -q status --peer root@xcp-b1 >/dev/null || logger -t xe-dr \"exit $?\"",
+)
 
 
 def add_arguments(parser):
