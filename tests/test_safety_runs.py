@@ -221,8 +221,8 @@ def test_failback_stops_for_the_array_with_75_and_resumes(drill):
     assert first.code == 75, first
     run_id = [r for r in runs(drill, "A") if r["kind"] == "failback"][-1]["id"]
     assert first.err.strip().splitlines()[-1] == (
-        "xe-dr: error: the DR site is down; have the array make this site's LUNs writable "
-        "(halt or reverse the mirror), then: xe-dr failback --resume %s" % run_id)
+        "xe-dr: error: the VMs at the DR site are shut down; have the array make this site's "
+        "LUNs writable (halt or reverse the mirror), then: xe-dr failback --resume %s" % run_id)
     listed = [r for r in runs(drill, "A") if r["id"] == run_id][0]
     assert listed["status"] == "waiting for the array"
     report = json.loads(drill.xedr("A", "--json", "report", run_id).out)

@@ -173,7 +173,7 @@ class Failover(Phase):
         """A failback's storage step met a LUN that is still a read-only mirror target."""
         stop = ArrayStop("%s; have the array make this site's LUNs writable (halt or reverse "
                          "the mirror), then: xe-dr failback --resume %s" % (
-                             "the DR site is down" if self.ctx.source_state == guard.CHECKED else
+                             "the VMs at the DR site are shut down" if self.ctx.source_state == guard.CHECKED else
                              "the LUNs here are still read-only mirror targets", self.run.id))
         stop.cause = failure.one_line()
         return stop
