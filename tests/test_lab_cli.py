@@ -32,6 +32,7 @@ def test_create_show_destroy(tmp_path):
     assert data["luns"]["lun1"]["mirror"] == "mirroring (source A)"
     code, out = run("show", d)
     assert "site B: pool Site B" in out and "lun1" in out
+    assert "None" not in out  # a LUN with no SR at a site says so
     assert run("create", d)[0] == 1  # refuses to overwrite
     assert run("destroy", d)[0] == 0 and not os.path.exists(d)
     assert run("show", d)[0] == 1

@@ -271,6 +271,14 @@ def test_vms_running_at_a_reachable_source_block(drill):
     assert any(name.startswith("source:") and c["objects"] for name, c in checks.items())
 
 
+def test_a_dry_run_with_the_source_says_it_read_the_live_pool(drill):
+    enable_protection(drill)
+    result = drill.xedr("B", "failover", "--test", "--all", "--dry-run", "--source", "local",
+                        "--source-xe", drill.lab.xe_path("A"))
+    assert "read from the live pool (--source)" in result.out, result
+    assert "None" not in result.out, result
+
+
 @pytest.mark.parametrize("with_plugin", [True, False])
 def test_partial_failure_one_vm_without_its_sr_finishes_the_rest_with_exit_2(drill,
                                                                              with_plugin):

@@ -19,8 +19,10 @@ def failover_text(report):
             entry["lun"], len(entry["found"]), ", ".join(entry["introduced"]) or "none",
             ", plugged %s" % ", ".join(entry["plugged"]) if entry["plugged"] else ""))
     for source in report["sources"]:
-        lines.append("  source pool %s (%s), metadata %s, read with %s" % (
-            source["name_label"] or "-", source["uuid"], source["vdi"], source["via"]))
+        lines.append("  source pool %s (%s), %s" % (
+            source["name_label"] or "-", source["uuid"],
+            "metadata %s, read with %s" % (source["vdi"], source["via"]) if source["vdi"]
+            else "read from the live pool (--source)"))
     for check in report["checks"]:
         if check["verdict"] != "ok":
             lines.append("  precheck %-8s %s%s" % (check["verdict"], check["message"],

@@ -129,7 +129,8 @@ def cmd_show(args, out):
     for lun_id, lun in sorted(data["luns"].items()):
         out.write("  %-14s %-5s %s\n" % (lun_id, lun["transport"], lun["mirror"]))
         for site, scsiid in sorted(lun["copies"].items()):
-            out.write("      %s: SCSIid %s  VG of SR %s\n" % (site, scsiid, lun["vg"][site]))
+            out.write("      %s: SCSIid %s  %s\n" % (site, scsiid, "VG of SR %s" % lun["vg"][site]
+                                                   if lun["vg"].get(site) else "no SR on it"))
     if data["faults"]:
         out.write("\nfaults\n")
         for r in data["faults"]:
