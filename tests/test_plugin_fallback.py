@@ -135,3 +135,13 @@ def test_plugin_status_and_install_name_each_host_and_the_cause(broken):
 def test_an_unknown_plugin_mode_is_a_usage_error():
     code, out, err = run_cli(["--plugin", "sometimes", "runs"])
     assert code == 64 and "--plugin" in err and "'required'" in err
+
+
+def test_inventory_reads_with_plain_xe_when_the_plugin_does_not_answer(broken):
+    broken.lab.failover_task("B")
+    result = broken.xedr("B", "--json", "inventory")
+    assert result.code == 0, result
+    assert result.json["plugin"] is False and result.json["sources"]
+    assert "xe-dr: warning: the host plugin on %s (the master) does not answer (" \
+           "XENAPI_PLUGIN_FAILURE: non-zero exit: %s): read with plain xe" % (
+               broken.broken_on, CAUSE) in result.err, result

@@ -81,6 +81,18 @@ def ask_version(xe, host_uuid):
         return None, failure
 
 
+def master_label(xe, host_uuid):
+    """``NAME (the master)``: how the messages about the master's plugin name its host."""
+    return "%s (the master)" % (xe.param_get("host", host_uuid, "name-label") or host_uuid)
+
+
+def fallback_line(host_name, failure, what):
+    """The one line a command says when it goes on without the plugin (``what``: what it
+    does with plain xe instead)."""
+    return "the host plugin on %s does not answer (%s): %s with plain xe (%s)" % (
+        host_name, failure_line(failure), what, SLOWER)
+
+
 def required_error(host_name, failure=None):
     """``--plugin required`` on a host whose plugin is missing (``failure`` None) or does not
     answer: a ConfigError (exit 78), before anything is changed."""

@@ -11,8 +11,8 @@ from xe_dr.dr.failover.start import Background
 from xe_dr.dr.failover.options import (PLUGIN_PARALLEL, PLUGIN_PARALLEL_DEFAULT,
                                        RECOVERED_VMS)
 from xe_dr.dr.inventory import find_metadata_copies, learn_membership, read_sources
-from xe_dr.dr.plugin import (PLUGIN, SLOWER, ask_version, call_json, failure_line, malformed,
-                             required_error)
+from xe_dr.dr.plugin import (PLUGIN, ask_version, call_json, fallback_line, malformed,
+                             master_label, required_error)
 from xe_dr.dr.disk_checks import storage_refusal
 from xe_dr.dr.steps import Call, Step
 from xe_dr.errors import XeDrError
@@ -35,19 +35,15 @@ class RecoveryPhase(Phase):
             asked = self.ctx.plugin_version
             version, failure = asked.result() if asked is not None else (None, None)
             if self.ctx.plugin_required and version is None:
-                raise required_error(self._master_name(), failure)
+                raise required_error(master_label(self.xe, self.pool.master), failure)
             if failure is not None:
-                line = "the host plugin on %s does not answer (%s): the run goes on with " \
-                       "plain xe (%s)" % (self._master_name(), failure_line(failure), SLOWER)
+                line = fallback_line(master_label(self.xe, self.pool.master), failure,
+                                     "the run goes on")
                 self.ctx.plugin_fallback = line
                 self.report["warnings"].append(line)
                 self.progress.note(line)
             self.ctx.plugin_answered = (version,)
         return self.ctx.plugin_answered[0]
-
-    def _master_name(self):
-        name = self.xe.param_get("host", self.pool.master, "name-label")
-        return "%s (the master)" % (name or self.pool.master)
 
     def read_ahead(self):
         """Start reading the metadata now, beside the prechecks' reads. Only for a run that
