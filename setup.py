@@ -38,7 +38,11 @@ setup(
     license="GPL-2.0-only",
     python_requires=">=3.6",
     packages=find_packages(include=["xe_dr", "xe_dr.*"]),
-    package_data={"xe_dr": ["templates/*", "lab/*.md"]},
+    # Besides the modules: the report templates (read with pkgutil), the lab's README, and
+    # the XenAPI / XenAPIPlugin stand-ins the lab puts on its host plugins' PYTHONPATH
+    # (xe_dr/lab/plugins.py XENAPI_DIR: plain modules, not a package, so find_packages
+    # leaves them out). The host plugin itself is added by BuildWithPlugin.
+    package_data={"xe_dr": ["templates/*", "lab/*.md", "lab/xenapi/*.py"]},
     data_files=[
         ("share/man/man8", ["man/xe-dr.8", "man/xe-dr-plugin.8"]),
     ] if os.path.exists(os.path.join(HERE, "man", "xe-dr.8")) else [],
@@ -47,7 +51,8 @@ setup(
         "ssh": ["paramiko>=2.7"],
         "report": ["jinja2>=2.10"],
         # XenAPI: the xapi team's SDK, the real client of the lab's XML-RPC server in tests
-        "test": ["pytest>=7.0", "hypothesis>=6.0", "pytest-xdist>=2.5", "XenAPI>=26"],
+        # wheel: tests/test_install.py builds xe-dr's wheel offline (--no-build-isolation)
+        "test": ["pytest>=7.0", "hypothesis>=6.0", "pytest-xdist>=2.5", "XenAPI>=26", "wheel"],
     },
     entry_points={"console_scripts": ["xe-dr = xe_dr.cli:main"]},
     classifiers=[

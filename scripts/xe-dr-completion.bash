@@ -11,24 +11,24 @@
 # completes nothing when it fails.
 
 _xe_dr_commands='doctor status replication probe inventory failover failback cleanup runbook runs report plugin lab completion'
-_xe_dr_global_options='--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --version --xe --yes -H -h -i -q -v -y'
-_xe_dr_target_options='-H --host --ssh -i --identity --known-hosts --ssh-config --xe --no-plugin --state-dir'
+_xe_dr_global_options='--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --version --xe --yes -H -h -i -q -v -y'
+_xe_dr_target_options='-H --host --ssh -i --identity --known-hosts --ssh-config --xe --plugin --no-plugin --state-dir'
 _xe_dr_storage_options='--target --port --iqn --hba --scsiid --hba-scsiid --chap-user --chap-password-file --chap-password-env'
 
 # The options of command $1 (global options included: they are accepted after it).
 _xe_dr_options() {
     case $1 in
-        doctor) echo '--accept-new-host-key --help --host --host-root --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
-        status) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --peer --peer-xe --quiet --ssh --ssh-config --state-dir --timeout --verbose --vms --xe --yes -H -h -i -q -v -y' ;;
-        replication|replication/disable|inventory|runs|plugin|plugin/status|completion) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
-        replication/enable) echo '--accept-new-host-key --alerts --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
-        probe) echo '--accept-new-host-key --chap-password-env --chap-password-file --chap-user --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --no-input --no-plugin --port --quiet --scsiid --ssh --ssh-config --state-dir --target --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
-        failover) echo '--accept-new-host-key --adopt --all --chap-password-env --chap-password-file --chap-user --disable-ha --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --ssh-config --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
-        failback) echo '--accept-new-host-key --adopt --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --force-shutdown --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --port --power --quiet --resume --scsiid --shutdown-timeout --source --source-xe --sr --ssh --ssh-config --state-dir --target --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
-        cleanup) echo '--accept-new-host-key --dry-run --force --help --host --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
-        runbook) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --output --parallel --port --power --quiet --scsiid --source --source-xe --sr --ssh --ssh-config --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -o -q -v -y' ;;
-        report) echo '--accept-new-host-key --format --help --host --identity --json --known-hosts --no-input --no-plugin --output --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -o -q -v -y' ;;
-        plugin/install) echo '--accept-new-host-key --help --host --host-root --host-user --identity --json --known-hosts --no-input --no-plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        doctor) echo '--accept-new-host-key --help --host --host-root --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        status) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --peer --peer-xe --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --vms --xe --yes -H -h -i -q -v -y' ;;
+        replication|replication/disable|inventory|runs|plugin|plugin/status|completion) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        replication/enable) echo '--accept-new-host-key --alerts --help --host --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        probe) echo '--accept-new-host-key --chap-password-env --chap-password-file --chap-user --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --no-input --no-plugin --plugin --port --quiet --scsiid --ssh --ssh-config --state-dir --target --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        failover) echo '--accept-new-host-key --adopt --all --chap-password-env --chap-password-file --chap-user --disable-ha --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --plugin --port --power --quiet --resume --scsiid --source --source-xe --sr --ssh --ssh-config --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
+        failback) echo '--accept-new-host-key --adopt --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --force-shutdown --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --plugin --port --power --quiet --resume --scsiid --shutdown-timeout --source --source-xe --sr --ssh --ssh-config --state-dir --target --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
+        cleanup) echo '--accept-new-host-key --dry-run --force --help --host --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        runbook) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --output --parallel --plugin --port --power --quiet --scsiid --source --source-xe --sr --ssh --ssh-config --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -o -q -v -y' ;;
+        report) echo '--accept-new-host-key --format --help --host --identity --json --known-hosts --no-input --no-plugin --output --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -o -q -v -y' ;;
+        plugin/install) echo '--accept-new-host-key --help --host --host-root --host-user --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         lab) echo '' ;;
     esac
 }
@@ -49,6 +49,7 @@ _xe_dr_kind() {
         report:--format) echo 'words text markdown html json' ;;
         *:--host|*:--timeout|*:-H) echo 'none' ;;
         *:--identity|*:--known-hosts|*:--ssh-config|*:--xe|*:-i) echo 'file' ;;
+        *:--plugin) echo 'words auto required off' ;;
         *:--ssh) echo 'words paramiko openssh' ;;
         *:--state-dir) echo 'dir' ;;
         *) echo '' ;;

@@ -106,8 +106,12 @@ def _add_global_options(parser, suppress):
                        help="accept and record an unknown host key (never a changed one)")
     group.add_argument("--xe", metavar="PATH", default=default(None), type=argtypes.non_empty,
                        help="path of xe on the target (default: xe; env XE_DR_XE)")
-    group.add_argument("--no-plugin", action="store_true", default=default(False),
-                       help="do not use the xe-dr host plugin even where it is installed")
+    group.add_argument("--plugin", choices=("auto", "required", "off"), default=default(None),
+                       help="the xe-dr host plugin: auto (default) uses it where it answers, "
+                            "else plain xe, and says so; required refuses to run without "
+                            "it (exit 78); off never asks it")
+    group.add_argument("--no-plugin", dest="plugin", action="store_const", const="off",
+                       default=default(None), help="the same as --plugin off")
     group.add_argument("--timeout", type=argtypes.seconds, metavar="SECONDS",
                        default=default(None),
                        help="timeout for each remote call (default: 600)")

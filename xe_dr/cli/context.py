@@ -62,8 +62,17 @@ class Context(object):
         return self.args.timeout if self.args.timeout is not None else DEFAULT_TIMEOUT
 
     @property
+    def plugin_mode(self):
+        """--plugin (auto, required or off; --no-plugin is off); default auto."""
+        return self.args.plugin or "auto"
+
+    @property
     def use_plugin(self):
-        return not self.args.no_plugin
+        return self.plugin_mode != "off"
+
+    @property
+    def plugin_required(self):
+        return self.plugin_mode == "required"
 
     @property
     def state_dir(self):

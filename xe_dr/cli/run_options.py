@@ -153,7 +153,8 @@ def run_mode(ctx, mode):
     failover = Failover(ctx.xe, ctx.state_dir, options, ctx.confirm, progress,
                         source_xe=source_xe, chap_passwords=passwords,
                         use_plugin=ctx.use_plugin, argv=redacted_argv(ctx),
-                        transport=ctx.runner.description, publish=write_default)
+                        transport=ctx.runner.description, publish=write_default,
+                        plugin_required=ctx.plugin_required)
     try:
         if args.dry_run:
             report, code = failover.plan()

@@ -2,15 +2,22 @@
 standalone VMs, and how stale each other copy of the same pool is."""
 
 from xe_dr.dr.inventory import find_metadata_copies, read_sources
-from xe_dr.dr.plugin import call_json, malformed, plugin_version
+from xe_dr.dr.plugin import ask_version, call_json, fallback_line, malformed, master_label
 from xe_dr.pool import read_pool
 from xe_dr.xe.records import parse_ref
 
 
-def inventory(xe, use_plugin=True):
+def inventory(xe, use_plugin=True, note=lambda text: None):
+    """``note(text)``: told when the master's plugin is installed but does not answer (the
+    inventory is then read with plain xe)."""
     pool = read_pool(xe)
     copies = find_metadata_copies(xe, pool.uuid)
-    plugin = use_plugin and pool.master and plugin_version(xe, pool.master) is not None
+    plugin = False
+    if use_plugin and pool.master:
+        version, failure = ask_version(xe, pool.master)
+        plugin = version is not None
+        if failure is not None:
+            note(fallback_line(master_label(xe, pool.master), failure, "read"))
     foreign = [c for c in copies if not c.local]
     sources = read_sources(xe, copies, pool.master, plugin)
     if plugin:

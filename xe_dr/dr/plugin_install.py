@@ -10,7 +10,7 @@ import io
 import posixpath
 import re
 
-from xe_dr.dr.plugin import PLUGIN, plugin_version
+from xe_dr.dr.plugin import PLUGIN, failure_line, plugin_version
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.plugin_source import plugin_bytes
 from xe_dr.pool import read_hosts, read_pool
@@ -81,7 +81,7 @@ def install(xe, runner_for_host, root_for_host=None):
             entry.update(ok=True, interpreter=interpreter,
                          version=plugin_version(xe, host.uuid))
         except XeDrError as failure:
-            entry.update(ok=False, error=failure.one_line())
+            entry.update(ok=False, error=failure_line(failure))
         results.append(entry)
     return results
 
@@ -159,6 +159,6 @@ def status(xe, pool=None, hosts=None):
         try:
             entry["version"] = plugin_version(xe, host.uuid)
         except (XapiError, XeOutputError, CommandTimedOut) as failure:
-            entry["error"] = failure.one_line()
+            entry["error"] = failure_line(failure)
         entries.append(entry)
     return entries

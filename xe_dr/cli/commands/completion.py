@@ -33,7 +33,7 @@ DIR_METAVARS = ("DIR",)
 # Options copied from the command line into those queries (never --accept-new-host-key:
 # pressing TAB must not record a host key, nor -y, nor anything that changes the pool).
 TARGET_OPTIONS = ("-H", "--host", "--ssh", "-i", "--identity", "--known-hosts",
-                  "--ssh-config", "--xe", "--no-plugin", "--state-dir")
+                  "--ssh-config", "--xe", "--plugin", "--no-plugin", "--state-dir")
 
 
 def _storage_options():

@@ -16,7 +16,7 @@ def add_arguments(parser):
 
 def run(ctx):
     from xe_dr.dr.listing import inventory
-    data = inventory(ctx.xe, use_plugin=ctx.use_plugin)
+    data = inventory(ctx.xe, use_plugin=ctx.use_plugin, note=ctx.output.warning)
     ctx.output.data(data, _text(data))
     return ExitCode.OK if data["sources"] else ExitCode.FAILED
 

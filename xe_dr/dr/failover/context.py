@@ -12,7 +12,8 @@ from xe_dr.marks import RUN_KIND_TAG, RUN_TAG
 
 class RunContext(object):
     def __init__(self, xe, state_dir, options, confirm, progress, source_xe=None,
-                 chap_passwords=None, use_plugin=True, argv=(), transport=""):
+                 chap_passwords=None, use_plugin=True, argv=(), transport="",
+                 plugin_required=False):
         self.xe = xe
         self.state_dir = state_dir
         self.opts = options
@@ -21,6 +22,7 @@ class RunContext(object):
         self.source_xe = source_xe
         self.chap_passwords = chap_passwords or {}   # SCSIid -> password, never stored
         self.use_plugin = use_plugin
+        self.plugin_required = plugin_required  # --plugin required: no plain-xe fallback
         self.argv = list(argv)
         self.transport = transport
         self.run = None
@@ -30,6 +32,8 @@ class RunContext(object):
         self.plugin = False  # whether the host plugin reads and recovers
         self.plugin_parallel = None
         self.plugin_version = None  # a Background asking the master (RecoveryPhase)
+        self.plugin_answered = None  # (version or None,) once decided (plugin_answer)
+        self.plugin_fallback = None  # why the run uses plain xe though a plugin is installed
         self.kept = set()  # metadata VDIs whose database the plugin keeps open for this run
         self.plugin_keep = None  # the key it keeps them under (the run id), when it can
         self.facts = None  # the prechecks' reads of the target pool (CheckPhase.target_facts)

@@ -50,7 +50,11 @@ class Questions(Phase):
         lines.append("Attach here the SRs of LUN(s) %s." % ", ".join(luns) if luns else
                      "No LUN to attach: the metadata is read from the SRs attached here.")
         lines.append(self.source_line())
-        return "\n".join(lines + ["Go on?"])
+        return "\n".join(lines + self.plugin_lines() + ["Go on?"])
+
+    def plugin_lines(self):
+        """A run that falls back to plain xe says so at each question."""
+        return ["WARNING: %s." % self.ctx.plugin_fallback] if self.ctx.plugin_fallback else []
 
     def recovery(self, items, checks):
         todo = [i for i in items if not i.excluded]
@@ -63,4 +67,4 @@ class Questions(Phase):
         lines += [c.message + "." for c in checks if c.verdict == CONFIRM]
         if self.ctx.source_state != guard.CHECKED:
             lines.append(self.source_line())
-        return "\n".join(lines + ["Go on?"])
+        return "\n".join(lines + self.plugin_lines() + ["Go on?"])

@@ -11,7 +11,8 @@ from xe_dr.dr.failover.start import Background
 from xe_dr.dr.failover.options import (PLUGIN_PARALLEL, PLUGIN_PARALLEL_DEFAULT,
                                        RECOVERED_VMS)
 from xe_dr.dr.inventory import find_metadata_copies, learn_membership, read_sources
-from xe_dr.dr.plugin import PLUGIN, call_json, malformed, plugin_version
+from xe_dr.dr.plugin import (PLUGIN, ask_version, call_json, fallback_line, malformed,
+                             master_label, required_error)
 from xe_dr.dr.disk_checks import storage_refusal
 from xe_dr.dr.steps import Call, Step
 from xe_dr.errors import XeDrError
@@ -22,8 +23,27 @@ class RecoveryPhase(Phase):
         """Ask the master for the plugin's version now, beside the reads and checks before
         the first change: the recovery needs it, and the run need not wait for it then."""
         if self.ctx.use_plugin and self.pool.master:
-            self.ctx.plugin_version = Background(plugin_version, self.xe, self.pool.master,
+            self.ctx.plugin_version = Background(ask_version, self.xe, self.pool.master,
                                                  daemon=True)
+
+    def plugin_answer(self):
+        """The plugin version this run uses (None: plain xe), decided once, before the first
+        change: a plugin that is installed but does not answer is said (a note, the report's
+        warnings, the confirmation) and the run goes on with plain xe; with --plugin
+        required, a plugin missing or not answering refuses the run (exit 78)."""
+        if self.ctx.plugin_answered is None:
+            asked = self.ctx.plugin_version
+            version, failure = asked.result() if asked is not None else (None, None)
+            if self.ctx.plugin_required and version is None:
+                raise required_error(master_label(self.xe, self.pool.master), failure)
+            if failure is not None:
+                line = fallback_line(master_label(self.xe, self.pool.master), failure,
+                                     "the run goes on")
+                self.ctx.plugin_fallback = line
+                self.report["warnings"].append(line)
+                self.progress.note(line)
+            self.ctx.plugin_answered = (version,)
+        return self.ctx.plugin_answered[0]
 
     def read_ahead(self):
         """Start reading the metadata now, beside the prechecks' reads. Only for a run that
@@ -39,8 +59,7 @@ class RecoveryPhase(Phase):
         return ahead.result() if ahead is not None else self._read_sources()
 
     def _read_sources(self):
-        asked = self.ctx.plugin_version
-        version = asked.result() if asked is not None else None
+        version = self.plugin_answer()
         plugin = version is not None
         self.ctx.plugin_parallel = PLUGIN_PARALLEL.get(version, PLUGIN_PARALLEL_DEFAULT)
         # Version 1 of the plugin cannot keep a database open between calls.

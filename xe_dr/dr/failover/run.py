@@ -65,13 +65,15 @@ class Failover(Phase):
     """
 
     def __init__(self, xe, state_dir, options, confirm, progress, source_xe=None,
-                 chap_passwords=None, use_plugin=True, argv=(), transport="", publish=None):
+                 chap_passwords=None, use_plugin=True, argv=(), transport="", publish=None,
+                 plugin_required=False):
         """``publish(run)`` renders a run's report beside report.json (the presentation
-        layer's writer; None: report.json alone)."""
+        layer's writer; None: report.json alone). ``plugin_required``: refuse to run with
+        plain xe (--plugin required)."""
         progress = progress if hasattr(progress, "note") else LineProgress(progress)
         ctx = RunContext(xe, state_dir, options, confirm, progress, source_xe=source_xe,
                          chap_passwords=chap_passwords, use_plugin=use_plugin, argv=argv,
-                         transport=transport)
+                         transport=transport, plugin_required=plugin_required)
         super(Failover, self).__init__(ctx)
         self.storage = StoragePhase(ctx)
         self.source = SourcePhase(ctx)
@@ -91,6 +93,7 @@ class Failover(Phase):
         self.ctx.engine = Engine(None, xe=self.xe, dry_run=True, source_xe=self.source_xe)
         self.report["checks"] = [c.to_json() for c in self.checks.early()]
         self.preflight.check()
+        self.recovery.plugin_answer()
         self.storage.attach()
         self._recover_and_start(dry_run=True)
         self.report["commands"] = self.engine.planned
@@ -113,6 +116,7 @@ class Failover(Phase):
             # changes meanwhile).
             self.ctx.engine = Engine(self.run, xe=self.xe, source_xe=self.source_xe)
             checked["source_plan"] = self.preflight.check()
+            self.recovery.plugin_answer()  # --plugin required refuses here, as a usage error
             if not resume_id:
                 return Run.create(self.ctx.state_dir, self.opts.mode, self._target(),
                                   self.ctx.argv, self.opts.to_json(), run_id=run_id)
