@@ -311,6 +311,33 @@ def test_partial_text_names_failures_and_todo(runs):
     assert "mon-01\\x0a  VM    forged-01" in out
 
 
+def _commands_section(out, fmt):
+    """The lines of the "xe commands" section of a report."""
+    if fmt == "html":
+        return html.unescape(out.split("<h2>xe commands</h2>")[1].split("</pre>")[0]).split(
+            "\n")
+    heading = "xe commands\n" if fmt == "text" else "## xe commands\n"
+    return out.split(heading)[1].split("\n\n")[0].splitlines()
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_a_batched_plugin_call_is_listed_once(runs, fmt):
+    """The plugin recovers a batch in one call, journaled with each object's step: the report
+    lists the call once."""
+    if fmt != "text" and not HAS_JINJA:
+        pytest.skip("jinja2 is not installed")
+    model = build(run_dir(runs, "partial"))
+    calls = [t for s in model["steps"] if s["via"] == "plugin" for t in s["commands"]]
+    assert len(calls) > len(set(calls))  # several objects' steps journaled one call
+    code, out, _ = report(runs, "partial", fmt)
+    assert code == 0
+    listed = [line for line in _commands_section(out, fmt) if "fn=recover" in line]
+    assert len(listed) == len(set(calls))
+    assert sorted(line.strip() for line in listed) == sorted(set(calls))
+    batch = [c for c in model["commands"] if "fn=recover" in c["text"]]
+    assert sum(len(c["steps"]) for c in batch) == len(calls)
+
+
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
 def test_a_bidi_override_in_a_name_is_shown_not_obeyed(runs, fmt):
     if fmt != "text" and not HAS_JINJA:

@@ -695,18 +695,28 @@ def _rto(items, created, ready_word, state):
 
 
 def _commands(report, steps):
-    """The xe commands the run ran, as shell lines: from the journal's begin entries, else
-    the report's planned commands. ``recorded`` says whether there were any."""
-    result = []
+    """The xe commands the run ran, as shell lines (each once): from the journal's begin
+    entries, else the report's planned commands. ``recorded`` says whether there were any."""
+    result, batches = [], {}
     for step in steps:
         for text in step["commands"]:
-            result.append({"step": step["step"], "text": text})
+            # One plugin call recovers a batch, and each object's step journals it: the call
+            # is listed once, with the steps it served.
+            batch = batches.get(text) if step["via"] == "plugin" else None
+            if batch is not None:
+                batch["steps"].append(step["step"])
+                continue
+            entry = {"step": step["step"], "steps": [step["step"]], "text": text}
+            if step["via"] == "plugin":
+                batches[text] = entry
+            result.append(entry)
     if not result:
         for planned in _l(report.get("commands")):
             if not isinstance(planned, dict):
                 continue
             for command in _l(planned.get("commands")):
                 result.append({"step": _s(planned.get("step")),
+                               "steps": [_s(planned.get("step"))],
                                "text": command_text(_argv(command))})
     return result, bool(result)
 
