@@ -187,7 +187,8 @@ def test_success_model_has_times_per_object_and_the_recovery_time(runs):
         assert step["status"] == "done"
         assert step["begin"] <= step["end"]
     assert any("xe-dr cleanup %s" % runs.success in t for t in model["todo"])
-    assert model["timeline"]["groups"][0]["bars"][0]["name_label"] == HOSTILE_VAPP
+    objects = [g for g in model["timeline"]["groups"] if g["phase"] is None]
+    assert objects[0]["bars"][0]["name_label"] == HOSTILE_VAPP
     assert model["problems"] == []
 
 
@@ -336,6 +337,36 @@ def test_a_batched_plugin_call_is_listed_once(runs, fmt):
     assert sorted(line.strip() for line in listed) == sorted(set(calls))
     batch = [c for c in model["commands"] if "fn=recover" in c["text"]]
     assert sum(len(c["steps"]) for c in batch) == len(calls)
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_the_timeline_shows_the_storage_phase(runs, fmt):
+    """From the beginning of the storage phase (the probes come first, and are no steps) to
+    the end of its last step, above the recoveries."""
+    if fmt != "text" and not HAS_JINJA:
+        pytest.skip("jinja2 is not installed")
+    model = build(run_dir(runs, "success"))
+    storage = [s for s in model["steps"] if s["action"] in ("attach", "scan", "replug")]
+    luns = len([s for s in storage if s["action"] == "attach"])
+    assert luns and storage
+    phase = model["timeline"]["groups"][0]
+    assert phase["phase"] == "storage" and phase["label"].startswith("storage")
+    (bar,) = phase["bars"]
+    assert bar["begin"] < min(s["begin_offset"] for s in storage)  # the probes before
+    assert bar["end"] == max(s["end_offset"] for s in storage)
+    recoveries = [s["begin_offset"] for s in model["steps"] if s["action"] == "recover"]
+    assert bar["end"] <= min(recoveries)
+    assert bar["label"].startswith("%d LUN(s), %d SR(s) in " % (
+        luns, len([s for s in storage if s["action"] == "scan"])))
+    code, out, _ = report(runs, "success", fmt)
+    assert code == 0
+    if fmt == "html":
+        from xe_dr.report.markup import COLOURS
+        assert len(re.findall(r'<rect [^>]*fill="%s"' % COLOURS["storage"], out)) == 1
+        assert "<figcaption>storage" in out
+    else:
+        assert re.search(r"^ +storage +\|[ #]*#[ #]*\| %s$" % re.escape(bar["label"]), out,
+                         re.M)
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])

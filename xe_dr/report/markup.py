@@ -22,7 +22,10 @@ BAR = 14
 AXIS = 26
 NOTE_WIDTH = 190  # kept right of the axis for "running after 1 h 02 min 30 s"
 # Fills the tests look for in screenshots: keep them distinct from everything else.
-COLOURS = {"recover": "#1f5fa8", "start": "#1e8a3c", "wait": "#9a9a9a", "failed": "#c0182a"}
+COLOURS = {"recover": "#1f5fa8", "start": "#1e8a3c", "wait": "#9a9a9a", "failed": "#c0182a",
+           "storage": "#7b3fa0", "source": "#b8860b"}
+#: Bars of a phase before the recoveries (model.PHASES): one segment, in the phase's colour.
+PHASE_KINDS = ("storage", "source")
 
 
 def jinja_missing(fmt):
@@ -145,7 +148,10 @@ def layout(timeline):
             y = 6 + index * ROW
             segments = []
             recover_end = bar["recover_end"] if bar["recover_end"] is not None else bar["end"]
-            segments.append(("recover", bar["recover_begin"], recover_end))
+            if bar["kind"] in PHASE_KINDS:
+                segments.append((bar["kind"], bar["begin"], bar["end"]))
+            else:
+                segments.append(("recover", bar["recover_begin"], recover_end))
             if bar["start_begin"] is not None:
                 if bar["start_begin"] > recover_end:
                     segments.append(("wait", recover_end, bar["start_begin"]))

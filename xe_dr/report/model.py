@@ -427,7 +427,8 @@ def build(run, now=None):
     model["excluded"] = [{"kind": i["kind"], "kind_text": i["kind_text"], "uuid": i["uuid"],
                           "name_label": i["name_label"], "reason": i["excluded"]}
                          for i in items if i["state"] == "excluded"]
-    model["timeline"] = _timeline(items, created, ended, model["settings"]["ready_word"])
+    model["timeline"] = _timeline(items, created, ended, model["settings"]["ready_word"],
+                                  steps, notes)
     model["rto"] = _rto(items, created, model["settings"]["ready_word"], state)
     model["steps"] = steps
     model["notes"] = notes
@@ -629,9 +630,60 @@ def _pools(items, sources):
     return [pools[k] for k in order]
 
 
-def _timeline(items, created, ended, ready_word):
-    """Bars from each object's recovery begin to its start's end, by order group."""
+#: The phases of a run before its recoveries, drawn above them: the step kinds of each, and
+#: the note that marks its beginning (its reads, the probes of the LUNs, are not steps).
+PHASES = (
+    ("source", "shut down at the source", ("source-shutdown", "source-detach"), None),
+    ("storage", "storage (probe, attach, scan, plug again)",
+     ("attach", "plug", "secret", "scan", "replug"), "phase:storage"),
+)
+
+
+def _phase_bars(steps, notes, created, ended):
+    """One bar per phase the run reached: from its first step's begin (or the note marking
+    its beginning) to its last step's end."""
+    bars = []
+    for name, label, kinds, mark in PHASES:
+        own = [s for s in steps if s["action"] in kinds or (
+            name == "storage" and s["action"] == "tag" and s["step"].startswith("tag:sr:"))]
+        if not own:
+            continue
+        begins = [s["begin_offset"] for s in own if s["begin_offset"] is not None]
+        begins += [n["offset"] for n in notes if n["step"] == mark and n["offset"] is not None]
+        if not begins:
+            continue
+        begin = min(begins)
+        ends = [s["end_offset"] for s in own if s["end_offset"] is not None]
+        open_end = any(s["status"] in ("begun", "interrupted") for s in own)
+        end = max(ends + [begin])
+        if open_end and None not in (ended, created):
+            end = max(end, ended - created)
+        failed = any(s["status"] == "failed" for s in own)
+        took = duration_text(end - begin)
+        text = "FAILED after %s" % took if failed else "no end recorded" if open_end else \
+            "%s in %s" % (_phase_count(name, own), took)
+        bars.append((name, label, {
+            "name_label": name, "kind": name, "uuid": None, "state": "failed" if failed else
+            "in-progress" if open_end else "done", "begin": begin, "end": end,
+            "open": open_end, "recover_begin": None, "recover_end": None,
+            "start_begin": None, "start_end": None, "failed": failed, "label": text}))
+    return bars
+
+
+def _phase_count(name, steps):
+    if name == "storage":
+        luns = len([s for s in steps if s["action"] == "attach"])
+        srs = len([s for s in steps if s["action"] == "scan"])
+        return "%d LUN(s), %d SR(s)" % (luns, srs) if luns else "%d SR(s)" % srs
+    return "%d step(s)" % len(steps)
+
+
+def _timeline(items, created, ended, ready_word, steps=(), notes=()):
+    """Bars from each object's recovery begin to its start's end, by order group; above them,
+    the phases before the recoveries (storage; a failback's shutdown at the source)."""
     groups = {}
+    for index, (name, label, bar) in enumerate(_phase_bars(steps, notes, created, ended)):
+        groups[(-1, index)] = {"label": label, "order": None, "phase": name, "bars": [bar]}
     for item in items:
         recover = item["recover"]
         if not recover or recover["begin_offset"] is None:
@@ -657,7 +709,7 @@ def _timeline(items, created, ended, ready_word):
             order = item["order"] or 0
             key, label = (1, order), "order group %d" % order
         groups.setdefault(key, {"label": label, "order": key[1] if key[0] else None,
-                                "bars": []})["bars"].append(bar)
+                                "phase": None, "bars": []})["bars"].append(bar)
     if not groups:
         return None
     span_end = max([b["end"] for g in groups.values() for b in g["bars"]] +
