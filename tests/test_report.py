@@ -186,10 +186,36 @@ def test_success_model_has_times_per_object_and_the_recovery_time(runs):
     for step in model["steps"]:
         assert step["status"] == "done"
         assert step["begin"] <= step["end"]
-    assert any("xe-dr cleanup %s" % runs.success in t for t in model["todo"])
+    assert not any("clean up" in t or "cleanup" in t for t in model["todo"])  # done
     objects = [g for g in model["timeline"]["groups"] if g["phase"] is None]
     assert objects[0]["bars"][0]["name_label"] == HOSTILE_VAPP
     assert model["problems"] == []
+
+
+@pytest.mark.parametrize("name", ("success", "partial"))
+def test_a_test_cleaned_up_no_longer_says_to_clean_it_up(runs, name, tmp_path):
+    """The cleanup marks the test's run cleaned up and writes its reports again: neither
+    they nor 'xe-dr report' ask for the cleanup that was done."""
+    run_id = getattr(runs, name)
+    files = ["report.txt"] + (["report.html"] if HAS_JINJA else [])
+    for fmt, shown_in in [("text", None), ("json", None)] + [(f, f) for f in files]:
+        if shown_in:
+            with open(os.path.join(run_dir(runs, name), shown_in), encoding="utf-8") as handle:
+                out = handle.read()
+        else:
+            code, out, _ = report(runs, name, fmt)
+            assert code == 0
+        assert "clean up the test" not in out, (fmt, shown_in)
+        assert "xe-dr cleanup %s" % run_id not in out, (fmt, shown_in)
+        assert "then cleaned up by run" in out, (fmt, shown_in)
+    # the same run, as it was before its cleanup, still asks for it
+    copy = tmp_path / run_id
+    shutil.copytree(run_dir(runs, name), str(copy))
+    meta = json.loads((copy / "run.json").read_text())
+    meta["status"] = json.loads((copy / "report.json").read_text())["outcome"]
+    (copy / "run.json").write_text(json.dumps(meta))
+    assert any("clean up the test with 'xe-dr cleanup %s'" % run_id in t
+               for t in build(str(copy))["todo"])
 
 
 def test_partial_model_names_what_was_left_out(runs):

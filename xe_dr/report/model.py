@@ -437,7 +437,10 @@ def build(run, now=None):
     failed_steps = [s for s in steps if s["status"] == "failed"]
     if not model["failures"] and failed_steps:
         model["failures"] = [s["error"] or s["step"] for s in failed_steps]
-    model["todo"] = [scrub(t) for t in _l(report.get("todo"))] + _more_todo(model, open_steps)
+    todo = [scrub(t) for t in _l(report.get("todo"))]
+    if status == "cleaned up":  # what the run asked to clean up is gone
+        todo = [t for t in todo if "'xe-dr cleanup %s'" % run_id not in (t or "")]
+    model["todo"] = todo + _more_todo(model, open_steps)
     model["cleanup"] = _cleanup(report) if kind == "cleanup" else None
     if not report and state != "running":
         problems.append("report.json is missing: the run ended before writing its results; "
