@@ -482,7 +482,10 @@ def test_markdown_and_html_without_jinja2_exit_78(runs, monkeypatch):
         code, out, err = report(runs, "success", fmt)
         assert code == 78 and out == ""
         assert len(err.strip().splitlines()) == 1
-        assert "needs jinja2" in err and "pip install 'xe-dr[report]'" in err
+        assert "needs jinja2" in err and "pip" not in err
+        assert "the text and JSON reports need nothing" in err
+        assert "copy the run's directory %s to a workstation" % run_dir(runs, "success") in err
+        assert "'xe-dr report DIRECTORY --format %s' there" % fmt in err
     code, out, _ = report(runs, "success", "text")
     assert code == 0 and out.startswith("xe-dr report:")
 

@@ -28,17 +28,23 @@ COLOURS = {"recover": "#1f5fa8", "start": "#1e8a3c", "wait": "#9a9a9a", "failed"
 PHASE_KINDS = ("storage", "source")
 
 
-def jinja_missing(fmt):
-    return ConfigError("the %s report needs jinja2, which is not installed" % fmt,
-                       hint="install the report extra: pip install 'xe-dr[report]'; the "
-                            "text and JSON reports work without it")
+def jinja_missing(fmt, directory=None):
+    """On dom0 (no jinja2, nothing to install): the text and JSON reports are there, and a
+    workstation makes the others from a copy of the run's directory."""
+    return ConfigError(
+        "the %s report needs jinja2, which is not installed here" % fmt,
+        hint="the text and JSON reports need nothing: --format text or json; for %s, copy "
+             "the run's directory%s to a workstation that has jinja2 and run 'xe-dr report "
+             "DIRECTORY --format %s' there" % (
+                 "HTML" if fmt == "html" else "Markdown",
+                 " " + directory if directory else "", fmt))
 
 
-def _environment(fmt):
+def _environment(fmt, directory=None):
     try:
         import jinja2
     except ImportError:
-        raise jinja_missing(fmt) from None
+        raise jinja_missing(fmt, directory) from None
 
     def load(name):
         data = pkgutil.get_data("xe_dr", "templates/" + name)
@@ -59,7 +65,7 @@ def _environment(fmt):
 
 
 def render(model, fmt):
-    env = _environment(fmt)
+    env = _environment(fmt, (model.get("run") or {}).get("dir"))
     template = env.get_template(TEMPLATES[fmt])
     extra = {}
     if fmt == "html":
