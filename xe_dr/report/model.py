@@ -22,7 +22,7 @@ import time
 
 from xe_dr import __version__
 from xe_dr.journal import read_journal
-from xe_dr.marks import step_kind, step_parts
+from xe_dr.marks import HEARTBEAT_FORMAT, step_kind, step_parts
 from xe_dr.redact import REDACTED, is_secret_key, redact_argv
 
 SCHEMA = 1
@@ -429,7 +429,10 @@ def build(run, now=None):
                          for i in items if i["state"] == "excluded"]
     model["timeline"] = _timeline(items, created, ended, model["settings"]["ready_word"],
                                   steps, notes)
-    model["rto"] = _rto(items, created, model["settings"]["ready_word"], state)
+    model["rto"] = _rto(items, created, model["settings"]["ready_word"], state,
+                        _number(options.get("rto_target")))
+    model["rpo"] = _recovery_point(model["sources"], created) if kind in (
+        "failover", "test", "failback") else None
     model["steps"] = steps
     model["notes"] = notes
     model["commands"], model["commands_recorded"] = _commands(report, steps)
@@ -474,7 +477,79 @@ def _title(model):
 def _source(source):
     return {"uuid": _s(source.get("uuid")), "name_label": _s(source.get("name_label")),
             "vdi": _s(source.get("vdi")), "sr": _s(source.get("sr")),
-            "generation": source.get("generation"), "via": _s(source.get("via"))}
+            "generation": source.get("generation"), "via": _s(source.get("via")),
+            "heartbeat": _s(source.get("heartbeat")),
+            "heartbeat_unread": scrub(source.get("heartbeat_unread"))}
+
+
+def heartbeat_time(text):
+    """Seconds since the epoch of a heartbeat (UTC text, marks.HEARTBEAT_FORMAT), or None."""
+    import calendar
+    try:
+        return float(calendar.timegm(time.strptime(text, HEARTBEAT_FORMAT)))
+    except (TypeError, ValueError):
+        return None
+
+
+#: How far a recovery point can be trusted: the heartbeat is written by a cron job.
+RPO_ACCURACY = ("accurate to one interval of the cron job that runs 'xe-dr status' at the "
+                "source: the copy may be newer than its heartbeat by up to that")
+
+
+def _seconds_text(seconds):
+    return "%d s" % seconds if seconds < 60 else duration_text(seconds)
+
+
+def _recovery_point(sources, created):
+    """How old the metadata each source pool's copy held was when the run started: the run's
+    start minus the heartbeat in that copy (xe_dr/marks.py). The run's recovery point is the
+    oldest of them; unknown when any is."""
+    if not sources:
+        return None
+    entries = []
+    for source in sources:
+        when = heartbeat_time(source["heartbeat"])
+        name = source["name_label"] or source["uuid"] or "an unknown pool"
+        generation = "generation %s" % (source["generation"] if source["generation"]
+                                        is not None else "unknown")
+        seconds, skew = None, None
+        if source["via"] == "live":
+            text = "none: planned from the live source pool"
+        elif when is None and source["heartbeat"]:
+            text = "unknown (%s): the heartbeat %r in the copy of pool %s is not a time" % (
+                generation, source["heartbeat"], name)
+        elif when is None:
+            text = "unknown (%s): %s" % (generation, source["heartbeat_unread"] or (
+                "the copy of pool %s carries no heartbeat: run 'xe-dr status' at the source "
+                "from cron" % name))
+        elif created is None:
+            text = "unknown: the run's start is unknown (heartbeat %s)" % source["heartbeat"]
+        else:
+            seconds = created - when
+            if seconds < 0:  # the sites' clocks disagree
+                skew, seconds = -seconds, 0.0
+            # (a heartbeat is to the second: so is the recovery point)
+            seconds = float(int(seconds))
+            text = "at most %s before the run's start: the copy of pool %s holds the " \
+                "heartbeat of %s" % (_seconds_text(seconds), name, time_text(when))
+            if skew:
+                text += " (%s after the run's start: the sites' clocks differ)" % \
+                    _seconds_text(int(skew))
+        entries.append(dict(source, heartbeat_time=when, heartbeat_text=time_text(when),
+                            seconds=seconds, text=text))
+    measured = [e for e in entries if e["via"] != "live"]
+    if not measured:
+        return {"seconds": None, "known": False, "sources": entries,
+                "text": entries[0]["text"], "accuracy": None}
+    known = all(e["seconds"] is not None for e in measured)
+    worst = max(measured, key=lambda e: -1 if e["seconds"] is None else e["seconds"]) \
+        if known else next(e for e in measured if e["seconds"] is None)
+    text = worst["text"]
+    if len(measured) > 1:
+        text += " (the %s of %d source pools)" % ("oldest" if known else "one unknown",
+                                                   len(measured))
+    return {"seconds": worst["seconds"] if known else None, "known": known,
+            "sources": entries, "text": text, "accuracy": RPO_ACCURACY if known else None}
 
 
 def _storage(report, options, results):
@@ -627,7 +702,8 @@ def _pools(items, sources):
         key = item["source_pool"]
         if key not in pools:
             pools[key] = {"uuid": key, "name_label": item["source_pool_name"], "vdi": None,
-                          "sr": None, "generation": None, "via": None, "vapps": [], "vms": []}
+                          "sr": None, "generation": None, "via": None, "heartbeat": None,
+                          "heartbeat_unread": None, "vapps": [], "vms": []}
             order.append(key)
         pools[key]["vapps" if item["kind"] == "appliance" else "vms"].append(item)
     return [pools[k] for k in order]
@@ -723,7 +799,7 @@ def _timeline(items, created, ended, ready_word, steps=(), notes=()):
             "groups": [groups[k] for k in sorted(groups)]}
 
 
-def _rto(items, created, ready_word, state):
+def _rto(items, created, ready_word, state, target=None):
     wanted = [i for i in items if i["state"] not in ("excluded", "with-vapp")]
     ready = [i for i in wanted if i["state"] == "ready"]
     excluded = len([i for i in items if i["state"] == "excluded"])
@@ -744,9 +820,24 @@ def _rto(items, created, ready_word, state):
         text += "; %d left out by the prechecks" % excluded
     if state in ("running", "unknown") and not complete:
         text += " (so far)"
+    met, verdict = None, None
+    if target is not None:
+        if complete and last is not None:
+            met = last <= target
+            verdict = "met" if met else "MISSED by %s" % duration_text(last - target)
+        elif state in ("running", "unknown") and (last or 0) <= target:
+            verdict = "not known yet: the run is not over"
+        else:
+            met = False
+            verdict = "MISSED: %s" % ("not every object became %s" % ready_word
+                                      if last is None or last <= target else
+                                      "already %s after the run's start" % duration_text(last))
     return {"seconds": last if complete else None, "last_ready": last,
             "complete": complete, "ready": len(ready), "wanted": len(wanted),
-            "excluded": excluded, "ready_word": ready_word, "text": text}
+            "excluded": excluded, "ready_word": ready_word, "text": text,
+            "target": target, "target_text": duration_text(target), "met": met,
+            "objective_text": None if target is None else "%s: %s" % (
+                duration_text(target), verdict)}
 
 
 def _commands(report, steps):

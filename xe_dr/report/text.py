@@ -122,8 +122,14 @@ def render(model):
         if settings["network_map"]:
             field("Networks", ", ".join("%s -> %s" % (clean(k), clean(v))
                                         for k, v in sorted(settings["network_map"].items())))
+        if model["rpo"]:
+            field("Recovery point", clean(model["rpo"]["text"]))
+            if model["rpo"]["accuracy"]:
+                field("", "(%s)" % clean(model["rpo"]["accuracy"]))
         if model["rto"]:
             field("Recovery time", clean(model["rto"]["text"]))
+            if model["rto"]["objective_text"]:
+                field("RTO objective", clean(model["rto"]["objective_text"]))
     field("Report made", "%s by %s" % (clean(model["generated_text"]), clean(model["generator"])))
     if model["problems"]:
         add("")
