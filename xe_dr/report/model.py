@@ -754,7 +754,9 @@ def _phase_count(name, steps):
         luns = len([s for s in steps if s["action"] == "attach"])
         srs = len([s for s in steps if s["action"] == "scan"])
         return "%d LUN(s), %d SR(s)" % (luns, srs) if luns else "%d SR(s)" % srs
-    return "%d step(s)" % len(steps)
+    stopped = len([s for s in steps if s["action"] == "source-shutdown"])
+    unplugged = len([s for s in steps if s["action"] == "source-detach"])
+    return "%d shut down, %d PBD(s) unplugged" % (stopped, unplugged)
 
 
 def _timeline(items, created, ended, ready_word, steps=(), notes=()):
