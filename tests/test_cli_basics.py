@@ -59,7 +59,7 @@ def test_json_and_state_dir_before_or_after_the_command(tmp_path, argv):
     state = str(tmp_path / "state")
     code, out, err = run_cli(_with(argv, STATE=state))
     assert (code, err) == (0, ""), err
-    assert json.loads(out) == {"state_dir": state, "runs": [], "broken": []}
+    assert json.loads(out) == {"schema": 1, "state_dir": state, "runs": [], "broken": []}
 
 
 @pytest.mark.parametrize("argv", [

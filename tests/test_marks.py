@@ -12,6 +12,7 @@ def test_the_host_plugin_writes_the_core_marks():
         assert plugin.RUN_TAG == marks.RUN_TAG == "xe-dr-run"
         assert plugin.RUN_KIND_TAG == marks.RUN_KIND_TAG == "xe-dr-run-kind"
         assert tuple(plugin.RUN_KINDS) == tuple(marks.RUN_KINDS)
+        assert plugin.HEARTBEAT_KEY == marks.HEARTBEAT_KEY == "xe-dr-heartbeat"
 
 
 def test_the_runbook_writes_the_core_marks():

@@ -58,7 +58,7 @@ def assert_closed(site, opens=1):
 def test_version(python, s):
     out = sc.call(python, s.b, "version")
     assert_one_response(out)
-    assert out.value == "3"
+    assert out.value == "4"
 
 
 def test_unknown_function(python, s):
@@ -133,7 +133,7 @@ def test_a_copy_from_a_newer_schema(python, s, fn):
 
 def test_metadata_state_on_the_protected_pool(python, s):
     state = sc.call(python, s.a, "metadata_state").json()
-    assert state["version"] == "3"
+    assert state["version"] == "4"
     assert state["pool"] == {"uuid": s.pool_a, "name_label": "", "master": s.a1}
     assert state["host"] == {"uuid": s.a1, "is_master": True, "reason": None}
     # The database file was flushed at 118; the copy being replicated shows 130.
@@ -213,11 +213,11 @@ def test_inventory(python, s):
     out = sc.call(python, s.b, "inventory", {"vdi": s.m1})
     assert_one_response(out)
     inv = out.json()
-    assert inv["version"] == "3" and inv["vdi"] == s.m1
+    assert inv["version"] == "4" and inv["vdi"] == s.m1
     assert inv["generation"] == 125
     # the pool has no name: its master's hostname stands in (as XenCenter shows it)
     assert inv["pool"] == {"uuid": s.pool_a, "name_label": "alpha-a1.example.org",
-                           "master": s.a1}
+                           "master": s.a1, "heartbeat": None}
     hosts = by_uuid(inv["hosts"])
     assert set(hosts) == {s.a1, s.a2}
     assert hosts[s.a1]["software_version"] == {"product_brand": "XCP-ng",
@@ -292,6 +292,18 @@ def test_inventory_agrees_with_what_recovery_needs(python, s):
     assert passed == ready
 
 
+def test_inventory_answers_the_pools_heartbeat(python, s):
+    """Version 4: the time xe-dr status last wrote on the source pool, as the copy holds it
+    (it dates the copy: a failover's recovery point)."""
+    pool = s.a.db.rec("pool", s.a.pool_ref)
+    pool["other_config"] = dict(pool["other_config"], **{
+        "xe-dr-heartbeat": "2026-03-01T10:15:00Z"})
+    s.b.save()
+    inv = sc.call(python, s.b, "inventory", {"vdi": s.m1}).json()
+    assert inv["version"] == "4"
+    assert inv["pool"]["heartbeat"] == "2026-03-01T10:15:00Z"
+
+
 # -- recover -------------------------------------------------------------------------------------
 
 def test_recover_a_batch(python, s):
@@ -305,7 +317,7 @@ def test_recover_a_batch(python, s):
     assert_one_response(out)
     result = out.json()
     assert (result["version"], result["vdi"], result["force"], result["parallel"]) == (
-        "3", s.m1, False, 2)
+        "4", s.m1, False, 2)
     kinds = [(r["kind"], r["uuid"]) for r in result["results"]]
     # vApps first, then the VMs in the order given, each once
     assert kinds == [("appliance", s.app)] + [("vm", u) for u in vms[:-1]]

@@ -186,9 +186,36 @@ def test_success_model_has_times_per_object_and_the_recovery_time(runs):
     for step in model["steps"]:
         assert step["status"] == "done"
         assert step["begin"] <= step["end"]
-    assert any("xe-dr cleanup %s" % runs.success in t for t in model["todo"])
-    assert model["timeline"]["groups"][0]["bars"][0]["name_label"] == HOSTILE_VAPP
+    assert not any("clean up" in t or "cleanup" in t for t in model["todo"])  # done
+    objects = [g for g in model["timeline"]["groups"] if g["phase"] is None]
+    assert objects[0]["bars"][0]["name_label"] == HOSTILE_VAPP
     assert model["problems"] == []
+
+
+@pytest.mark.parametrize("name", ("success", "partial"))
+def test_a_test_cleaned_up_no_longer_says_to_clean_it_up(runs, name, tmp_path):
+    """The cleanup marks the test's run cleaned up and writes its reports again: neither
+    they nor 'xe-dr report' ask for the cleanup that was done."""
+    run_id = getattr(runs, name)
+    files = ["report.txt"] + (["report.html"] if HAS_JINJA else [])
+    for fmt, shown_in in [("text", None), ("json", None)] + [(f, f) for f in files]:
+        if shown_in:
+            with open(os.path.join(run_dir(runs, name), shown_in), encoding="utf-8") as handle:
+                out = handle.read()
+        else:
+            code, out, _ = report(runs, name, fmt)
+            assert code == 0
+        assert "clean up the test" not in out, (fmt, shown_in)
+        assert "xe-dr cleanup %s" % run_id not in out, (fmt, shown_in)
+        assert "then cleaned up by run" in out, (fmt, shown_in)
+    # the same run, as it was before its cleanup, still asks for it
+    copy = tmp_path / run_id
+    shutil.copytree(run_dir(runs, name), str(copy))
+    meta = json.loads((copy / "run.json").read_text())
+    meta["status"] = json.loads((copy / "report.json").read_text())["outcome"]
+    (copy / "run.json").write_text(json.dumps(meta))
+    assert any("clean up the test with 'xe-dr cleanup %s'" % run_id in t
+               for t in build(str(copy))["todo"])
 
 
 def test_partial_model_names_what_was_left_out(runs):
@@ -311,6 +338,63 @@ def test_partial_text_names_failures_and_todo(runs):
     assert "mon-01\\x0a  VM    forged-01" in out
 
 
+def _commands_section(out, fmt):
+    """The lines of the "xe commands" section of a report."""
+    if fmt == "html":
+        return html.unescape(out.split("<h2>xe commands</h2>")[1].split("</pre>")[0]).split(
+            "\n")
+    heading = "xe commands\n" if fmt == "text" else "## xe commands\n"
+    return out.split(heading)[1].split("\n\n")[0].splitlines()
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_a_batched_plugin_call_is_listed_once(runs, fmt):
+    """The plugin recovers a batch in one call, journaled with each object's step: the report
+    lists the call once."""
+    if fmt != "text" and not HAS_JINJA:
+        pytest.skip("jinja2 is not installed")
+    model = build(run_dir(runs, "partial"))
+    calls = [t for s in model["steps"] if s["via"] == "plugin" for t in s["commands"]]
+    assert len(calls) > len(set(calls))  # several objects' steps journaled one call
+    code, out, _ = report(runs, "partial", fmt)
+    assert code == 0
+    listed = [line for line in _commands_section(out, fmt) if "fn=recover" in line]
+    assert len(listed) == len(set(calls))
+    assert sorted(line.strip() for line in listed) == sorted(set(calls))
+    batch = [c for c in model["commands"] if "fn=recover" in c["text"]]
+    assert sum(len(c["steps"]) for c in batch) == len(calls)
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_the_timeline_shows_the_storage_phase(runs, fmt):
+    """From the beginning of the storage phase (the probes come first, and are no steps) to
+    the end of its last step, above the recoveries."""
+    if fmt != "text" and not HAS_JINJA:
+        pytest.skip("jinja2 is not installed")
+    model = build(run_dir(runs, "success"))
+    storage = [s for s in model["steps"] if s["action"] in ("attach", "scan", "replug")]
+    luns = len([s for s in storage if s["action"] == "attach"])
+    assert luns and storage
+    phase = model["timeline"]["groups"][0]
+    assert phase["phase"] == "storage" and phase["label"].startswith("storage")
+    (bar,) = phase["bars"]
+    assert bar["begin"] < min(s["begin_offset"] for s in storage)  # the probes before
+    assert bar["end"] == max(s["end_offset"] for s in storage)
+    recoveries = [s["begin_offset"] for s in model["steps"] if s["action"] == "recover"]
+    assert bar["end"] <= min(recoveries)
+    assert bar["label"].startswith("%d LUN(s), %d SR(s) in " % (
+        luns, len([s for s in storage if s["action"] == "scan"])))
+    code, out, _ = report(runs, "success", fmt)
+    assert code == 0
+    if fmt == "html":
+        from xe_dr.report.markup import COLOURS
+        assert len(re.findall(r'<rect [^>]*fill="%s"' % COLOURS["storage"], out)) == 1
+        assert "<figcaption>storage" in out
+    else:
+        assert re.search(r"^ +storage +\|[ #]*#[ #]*\| %s$" % re.escape(bar["label"]), out,
+                         re.M)
+
+
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
 def test_a_bidi_override_in_a_name_is_shown_not_obeyed(runs, fmt):
     if fmt != "text" and not HAS_JINJA:
@@ -398,7 +482,10 @@ def test_markdown_and_html_without_jinja2_exit_78(runs, monkeypatch):
         code, out, err = report(runs, "success", fmt)
         assert code == 78 and out == ""
         assert len(err.strip().splitlines()) == 1
-        assert "needs jinja2" in err and "pip install 'xe-dr[report]'" in err
+        assert "needs jinja2" in err and "pip" not in err
+        assert "the text and JSON reports need nothing" in err
+        assert "copy the run's directory %s to a workstation" % run_dir(runs, "success") in err
+        assert "'xe-dr report DIRECTORY --format %s' there" % fmt in err
     code, out, _ = report(runs, "success", "text")
     assert code == 0 and out.startswith("xe-dr report:")
 

@@ -10,7 +10,11 @@ that they agree.
   ``other-config:xe-dr-secret=<secret uuid>``: a DR task has no other-config and xe never
   prints a secret's, so a cleanup without the journal finds them through the SR;
 - the xe tag ``xe-dr-ignore`` on a VM that status should not count;
-- ``other-config:xe-dr-lock`` on the pool a run changes (xe_dr/dr/lock.py).
+- ``other-config:xe-dr-lock`` on the pool a run changes (xe_dr/dr/lock.py);
+- ``other-config:xe-dr-heartbeat=<UTC time>`` on a pool whose metadata is replicated, written
+  by ``xe-dr status`` (from cron): the replicated database counts generations, not time, and
+  this key travels in it, so a run at the other site knows how old its copy is (its recovery
+  point). The host plugin reads it from a foreign database.
 """
 
 RUN_TAG = "xe-dr-run"
@@ -19,6 +23,9 @@ DRTASK_KEY = "xe-dr-drtask"
 SECRET_KEY = "xe-dr-secret"
 IGNORE_TAG = "xe-dr-ignore"
 LOCK_KEY = "xe-dr-lock"
+HEARTBEAT_KEY = "xe-dr-heartbeat"
+#: The heartbeat's format: UTC, to the second (as the lock's "since").
+HEARTBEAT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 TEST = "test"
 # Kinds of run that create objects in a pool. Only a test's are disposable: the others are

@@ -5,6 +5,11 @@ import time
 
 from xe_dr.text import printable
 
+#: The version of every command's --json document, its top-level "schema" key: keys are only
+#: ever added within one version; one removed, renamed or changed in meaning raises it
+#: (documented in man/xe-dr.8, DESCRIPTION and each command's JSON paragraph).
+JSON_SCHEMA = 1
+
 
 class Output(object):
     """Writes a command's data and messages. ``json_mode`` makes stdout one JSON document.
@@ -21,6 +26,8 @@ class Output(object):
     def data(self, payload, text=None):
         """Emit the command's result: ``payload`` as JSON with --json, else ``text`` lines."""
         if self.json_mode:
+            if isinstance(payload, dict):
+                payload = dict(payload, schema=JSON_SCHEMA)
             json.dump(payload, self.env.stdout, indent=2, sort_keys=True, default=_json_default)
             self.env.stdout.write("\n")
         elif text is not None:

@@ -19,7 +19,8 @@ def add_selection_arguments(parser):
                        help="leave this vApp or VM out (repeatable)")
 
 
-def add_run_arguments(parser):
+def add_run_arguments(parser, objective=False):
+    """``objective``: --rto-target too (a run's; a runbook's script has no report)."""
     storage = add_storage_arguments(parser)
     storage.add_argument("--sr", action="append", default=[], metavar="UUID",
                          help="attach only these SRs of the LUNs (default: all)")
@@ -39,6 +40,9 @@ def add_run_arguments(parser):
     group.add_argument("--source-xe", metavar="PATH", help="path of xe on the source")
     group.add_argument("--dry-run", action="store_true",
                        help="show the plan, checks, xe commands; change nothing")
+    if objective:
+        group.add_argument("--rto-target", type=argtypes.seconds, metavar="SECONDS",
+                           help="recovery time objective; the report says if met")
 
 
 def add_resume_arguments(parser):
@@ -70,7 +74,7 @@ def build_options(ctx, mode):
         storage=[s.to_json() for s in specs], srs=args.sr, power=args.power,
         parallel=args.parallel, network_map=network_map(args.map_network), force=args.force,
         disable_ha=getattr(args, "disable_ha", False), source=source,
-        adopt=getattr(args, "adopt", None))
+        adopt=getattr(args, "adopt", None), rto_target=getattr(args, "rto_target", None))
     _shutdown_options(args, options)
     passwords = dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
                      if s.chap_password)
@@ -130,6 +134,8 @@ def run_mode(ctx, mode):
         # The shutdown options are remedies: a failback stopped by a guest that would not
         # shut down resumes with more time or with --force-shutdown.
         _shutdown_options(args, options)
+        if args.rto_target is not None:  # the report's measure, not the run's plan
+            options.rto_target = args.rto_target
         if args.scsiid or args.hba_scsiid:
             corrected = _corrected_storage(ctx, run, options)
             passwords = dict((s.device_config.get("SCSIid"), s.chap_password)

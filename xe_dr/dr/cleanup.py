@@ -135,6 +135,7 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
     publisher.finished(run, report, "failed" if engine.failures else "succeeded")
     if original is not None and not engine.failures:
         original.set_status("cleaned up", cleaned_by=run.id)
+        publisher.refresh(original)
     return report, ExitCode.FAILED if engine.failures else ExitCode.OK
 
 

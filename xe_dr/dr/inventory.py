@@ -7,15 +7,21 @@ Two ways to read a foreign database, with the same results where both can know a
 - plain xe with ``database:vdi-uuid=``: one database open per call (reference §2.3), and
   reference fields print ``<not in database>``, so vApp membership and per-VM SRs and
   networks are unknown (``None``) until recovery or an assert tells them.
+
+Both read the pool's ``other-config:xe-dr-heartbeat`` (xe_dr/marks.py): the time of the last
+heartbeat the copy received, so how old the copy is (a plugin older than version 4 does not
+answer it).
 """
 
 from xe_dr.dr.plugin import call_json, malformed
 from xe_dr.dr.protection import classify_vms, metadata_srs
-from xe_dr.marks import RUN_TAG
+from xe_dr.marks import HEARTBEAT_KEY, RUN_TAG
 from xe_dr.pool import PoolSnapshot, read_pool, read_vdis
 from xe_dr.xe.records import parse_map, parse_ref, parse_set
 
 UNKNOWN = None  # a fact that this way of reading cannot know
+#: The plugin version that answers the pool's heartbeat in its inventory.
+PLUGIN_HEARTBEAT_VERSION = 4
 
 
 def _int(text, default=0):
@@ -129,7 +135,8 @@ class SourceAppliance(object):
 class SourcePool(object):
     """The content of one metadata copy: the pool that wrote it, its hosts, VMs and vApps."""
 
-    def __init__(self, copy, uuid, name_label, hosts, vms, appliances, via):
+    def __init__(self, copy, uuid, name_label, hosts, vms, appliances, via, heartbeat=None,
+                 heartbeat_unread=None):
         self.copy = copy
         self.uuid = uuid
         self.name_label = name_label
@@ -137,6 +144,10 @@ class SourcePool(object):
         self.vms = vms                # [SourceVM]
         self.appliances = appliances  # [SourceAppliance]
         self.via = via                # "plugin", "xe", "xe, members from the live pool", "live"
+        # The pool's heartbeat in this copy (UTC text, as status wrote it), None when it has
+        # none; heartbeat_unread: why it could not be read (None: it was).
+        self.heartbeat = heartbeat
+        self.heartbeat_unread = heartbeat_unread
 
     def vm(self, uuid):
         for vm in self.vms:
@@ -151,7 +162,8 @@ class SourcePool(object):
     def to_json(self):
         return {"vdi": self.copy.vdi_uuid, "sr": self.copy.sr_uuid, "uuid": self.uuid,
                 "name_label": self.name_label, "generation": self.copy.generation,
-                "hosts": self.hosts, "via": self.via,
+                "hosts": self.hosts, "via": self.via, "heartbeat": self.heartbeat,
+                "heartbeat_unread": self.heartbeat_unread,
                 "vms": [vm.to_json() for vm in self.vms],
                 "appliances": [a.to_json() for a in self.appliances]}
 
@@ -183,8 +195,11 @@ def _source_from_plugin(copy, data):
         for v in data["vms"]]
     appliances = [SourceAppliance(a["uuid"], a["name_label"], a.get("name_description", ""),
                                   a["vms"]) for a in data["appliances"]]
+    unread = None if "heartbeat" in pool else \
+        "the host plugin is older than version %d: 'xe-dr plugin install' updates it" % \
+        PLUGIN_HEARTBEAT_VERSION
     return SourcePool(copy, pool["uuid"], pool["name_label"], data["hosts"], vms, appliances,
-                      "plugin")
+                      "plugin", heartbeat=pool.get("heartbeat") or None, heartbeat_unread=unread)
 
 
 # -- reading a copy with plain xe -------------------------------------------------------------
@@ -214,7 +229,7 @@ def _hosts_of_records(hosts):
 def read_with_xe(xe, copy):
     """Four database opens: pool, hosts, VMs, vApps (batched with params=, reference §2.3)."""
     database = {"vdi-uuid": copy.vdi_uuid}
-    pools = xe.list("pool", params=("uuid", "name-label"), database=database)
+    pools = xe.list("pool", params=("uuid", "name-label", "other-config"), database=database)
     hosts = xe.list("host", params=("uuid", "name-label", "software-version", "edition"),
                     database=database)
     records = xe.list("vm", params=VM_FIELDS, filters={"is-control-domain": "false"},
@@ -228,7 +243,7 @@ def read_with_xe(xe, copy):
         copy, pool["uuid"], pool.get("name-label", ""), _hosts_of_records(hosts), vms,
         [SourceAppliance(a["uuid"], a.get("name-label", ""), a.get("name-description", ""))
          for a in appliances],
-        "xe")
+        "xe", heartbeat=parse_map(pool.get("other-config", "")).get(HEARTBEAT_KEY) or None)
 
 
 def read_foreign_networks(xe, vdi_uuid):

@@ -80,6 +80,13 @@ class Publisher(object):
         if problem:
             self.note(problem)
 
+    def refresh(self, run):
+        """Render the report of ``run`` again, its status changed by another run (cleaned
+        up): the files in its directory must not tell what was true before."""
+        problem = self.publish(run) if self.publish is not None and run is not None else None
+        if problem:
+            self.note(problem)
+
     def finished(self, run, report, outcome, ended=True, **status):
         """The run ended as ``outcome`` (succeeded, partly failed, failed, blocked)."""
         report["outcome"] = outcome

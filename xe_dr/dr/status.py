@@ -4,16 +4,40 @@
 The pool is read once (xe_dr/pool.py PoolSnapshot): one call per class, made at once.
 """
 
+import time
+
 from xe_dr.dr.lock import LOCK_KEY, parse_claim
 from xe_dr.dr.plugin import call_json, malformed, plugin_version
 from xe_dr.dr.protection import AT_RISK, UNRECOVERABLE, classify_vms
+from xe_dr.errors import XeDrError
+from xe_dr.marks import HEARTBEAT_FORMAT, HEARTBEAT_KEY
 from xe_dr.pool import PoolSnapshot
 
 MAX_METADATA_SRS = 8          # Xapi_globs.redo_log_max_instances (reference §1.2)
 
 
-def pool_status(xe, peer_xe=None, use_plugin=True):
-    """The status document. ``problems`` empty means all is well (exit 0)."""
+def write_heartbeat(xe, pool, now=None):
+    """Give the replicated database a clock: ``other-config:xe-dr-heartbeat=<UTC now>`` on the
+    pool. xapi writes every change of a persistent field to each metadata VDI (redo_log.ml
+    database_callback), so the copy at the other site carries the time of the last heartbeat
+    it received, and a run there knows how old its copy is. Returns
+    ``{"written", "previous", "error"}``; a refusal (a read-only role) is an error, never a
+    failure of the status."""
+    stamp = time.strftime(HEARTBEAT_FORMAT, time.gmtime(time.time() if now is None else now))
+    heartbeat = {"written": None, "previous": pool.other_config.get(HEARTBEAT_KEY),
+                 "error": None}
+    try:
+        xe.param_set("pool", pool.uuid, {"other-config": {HEARTBEAT_KEY: stamp}})
+    except XeDrError as failure:
+        heartbeat["error"] = failure.one_line()
+    else:
+        heartbeat["written"] = stamp
+    return heartbeat
+
+
+def pool_status(xe, peer_xe=None, use_plugin=True, now=None):
+    """The status document. ``problems`` empty means all is well (exit 0). A pool that
+    replicates its metadata gets its heartbeat (write_heartbeat), at ``now``."""
     facts = PoolSnapshot(xe).read("pool", "srs", "vdis", "vbds", "vms")
     pool = facts.pool
     problems, notes = [], []
@@ -76,9 +100,16 @@ def pool_status(xe, peer_xe=None, use_plugin=True):
         # Without the plugin: the pool redo log has a VDI of its own type (reference §1.6).
         redo_log = {"enabled": any(v["type"] == "Redo log" for v in facts.vdis.values())}
     claim = pool.other_config.get(LOCK_KEY)  # a run under way (or one that died)
+    heartbeat = None
+    if targets:
+        heartbeat = write_heartbeat(xe, pool, now)
+        if heartbeat["error"]:
+            notes.append("the heartbeat could not be written (%s): a failover from this "
+                         "pool's metadata will not know its recovery point" % heartbeat["error"])
     return {
         "pool": pool.to_json(),
         "lock": (parse_claim(claim) or {"text": claim}) if claim else None,
+        "heartbeat": heartbeat,
         "plugin": state is not None,
         "replication": targets,
         "alerts": (state or {}).get("messages"),

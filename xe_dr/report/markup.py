@@ -22,20 +22,29 @@ BAR = 14
 AXIS = 26
 NOTE_WIDTH = 190  # kept right of the axis for "running after 1 h 02 min 30 s"
 # Fills the tests look for in screenshots: keep them distinct from everything else.
-COLOURS = {"recover": "#1f5fa8", "start": "#1e8a3c", "wait": "#9a9a9a", "failed": "#c0182a"}
+COLOURS = {"recover": "#1f5fa8", "start": "#1e8a3c", "wait": "#9a9a9a", "failed": "#c0182a",
+           "storage": "#7b3fa0", "source": "#b8860b"}
+#: Bars of a phase before the recoveries (model.PHASES): one segment, in the phase's colour.
+PHASE_KINDS = ("storage", "source")
 
 
-def jinja_missing(fmt):
-    return ConfigError("the %s report needs jinja2, which is not installed" % fmt,
-                       hint="install the report extra: pip install 'xe-dr[report]'; the "
-                            "text and JSON reports work without it")
+def jinja_missing(fmt, directory=None):
+    """On dom0 (no jinja2, nothing to install): the text and JSON reports are there, and a
+    workstation makes the others from a copy of the run's directory."""
+    return ConfigError(
+        "the %s report needs jinja2, which is not installed here" % fmt,
+        hint="the text and JSON reports need nothing: --format text or json; for %s, copy "
+             "the run's directory%s to a workstation that has jinja2 and run 'xe-dr report "
+             "DIRECTORY --format %s' there" % (
+                 "HTML" if fmt == "html" else "Markdown",
+                 " " + directory if directory else "", fmt))
 
 
-def _environment(fmt):
+def _environment(fmt, directory=None):
     try:
         import jinja2
     except ImportError:
-        raise jinja_missing(fmt) from None
+        raise jinja_missing(fmt, directory) from None
 
     def load(name):
         data = pkgutil.get_data("xe_dr", "templates/" + name)
@@ -56,7 +65,7 @@ def _environment(fmt):
 
 
 def render(model, fmt):
-    env = _environment(fmt)
+    env = _environment(fmt, (model.get("run") or {}).get("dir"))
     template = env.get_template(TEMPLATES[fmt])
     extra = {}
     if fmt == "html":
@@ -145,7 +154,10 @@ def layout(timeline):
             y = 6 + index * ROW
             segments = []
             recover_end = bar["recover_end"] if bar["recover_end"] is not None else bar["end"]
-            segments.append(("recover", bar["recover_begin"], recover_end))
+            if bar["kind"] in PHASE_KINDS:
+                segments.append((bar["kind"], bar["begin"], bar["end"]))
+            else:
+                segments.append(("recover", bar["recover_begin"], recover_end))
             if bar["start_begin"] is not None:
                 if bar["start_begin"] > recover_end:
                     segments.append(("wait", recover_end, bar["start_begin"]))

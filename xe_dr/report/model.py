@@ -22,7 +22,7 @@ import time
 
 from xe_dr import __version__
 from xe_dr.journal import read_journal
-from xe_dr.marks import step_kind, step_parts
+from xe_dr.marks import HEARTBEAT_FORMAT, step_kind, step_parts
 from xe_dr.redact import REDACTED, is_secret_key, redact_argv
 
 SCHEMA = 1
@@ -427,8 +427,12 @@ def build(run, now=None):
     model["excluded"] = [{"kind": i["kind"], "kind_text": i["kind_text"], "uuid": i["uuid"],
                           "name_label": i["name_label"], "reason": i["excluded"]}
                          for i in items if i["state"] == "excluded"]
-    model["timeline"] = _timeline(items, created, ended, model["settings"]["ready_word"])
-    model["rto"] = _rto(items, created, model["settings"]["ready_word"], state)
+    model["timeline"] = _timeline(items, created, ended, model["settings"]["ready_word"],
+                                  steps, notes)
+    model["rto"] = _rto(items, created, model["settings"]["ready_word"], state,
+                        _number(options.get("rto_target")))
+    model["rpo"] = _recovery_point(model["sources"], created) if kind in (
+        "failover", "test", "failback") else None
     model["steps"] = steps
     model["notes"] = notes
     model["commands"], model["commands_recorded"] = _commands(report, steps)
@@ -436,7 +440,10 @@ def build(run, now=None):
     failed_steps = [s for s in steps if s["status"] == "failed"]
     if not model["failures"] and failed_steps:
         model["failures"] = [s["error"] or s["step"] for s in failed_steps]
-    model["todo"] = [scrub(t) for t in _l(report.get("todo"))] + _more_todo(model, open_steps)
+    todo = [scrub(t) for t in _l(report.get("todo"))]
+    if status == "cleaned up":  # what the run asked to clean up is gone
+        todo = [t for t in todo if "'xe-dr cleanup %s'" % run_id not in (t or "")]
+    model["todo"] = todo + _more_todo(model, open_steps)
     model["cleanup"] = _cleanup(report) if kind == "cleanup" else None
     if not report and state != "running":
         problems.append("report.json is missing: the run ended before writing its results; "
@@ -470,7 +477,79 @@ def _title(model):
 def _source(source):
     return {"uuid": _s(source.get("uuid")), "name_label": _s(source.get("name_label")),
             "vdi": _s(source.get("vdi")), "sr": _s(source.get("sr")),
-            "generation": source.get("generation"), "via": _s(source.get("via"))}
+            "generation": source.get("generation"), "via": _s(source.get("via")),
+            "heartbeat": _s(source.get("heartbeat")),
+            "heartbeat_unread": scrub(source.get("heartbeat_unread"))}
+
+
+def heartbeat_time(text):
+    """Seconds since the epoch of a heartbeat (UTC text, marks.HEARTBEAT_FORMAT), or None."""
+    import calendar
+    try:
+        return float(calendar.timegm(time.strptime(text, HEARTBEAT_FORMAT)))
+    except (TypeError, ValueError):
+        return None
+
+
+#: How far a recovery point can be trusted: the heartbeat is written by a cron job.
+RPO_ACCURACY = ("accurate to one interval of the cron job that runs 'xe-dr status' at the "
+                "source: the copy may be newer than its heartbeat by up to that")
+
+
+def _seconds_text(seconds):
+    return "%d s" % seconds if seconds < 60 else duration_text(seconds)
+
+
+def _recovery_point(sources, created):
+    """How old the metadata each source pool's copy held was when the run started: the run's
+    start minus the heartbeat in that copy (xe_dr/marks.py). The run's recovery point is the
+    oldest of them; unknown when any is."""
+    if not sources:
+        return None
+    entries = []
+    for source in sources:
+        when = heartbeat_time(source["heartbeat"])
+        name = source["name_label"] or source["uuid"] or "an unknown pool"
+        generation = "generation %s" % (source["generation"] if source["generation"]
+                                        is not None else "unknown")
+        seconds, skew = None, None
+        if source["via"] == "live":
+            text = "none: planned from the live source pool"
+        elif when is None and source["heartbeat"]:
+            text = "unknown (%s): the heartbeat %r in the copy of pool %s is not a time" % (
+                generation, source["heartbeat"], name)
+        elif when is None:
+            text = "unknown (%s): %s" % (generation, source["heartbeat_unread"] or (
+                "the copy of pool %s carries no heartbeat: run 'xe-dr status' at the source "
+                "from cron" % name))
+        elif created is None:
+            text = "unknown: the run's start is unknown (heartbeat %s)" % source["heartbeat"]
+        else:
+            seconds = created - when
+            if seconds < 0:  # the sites' clocks disagree
+                skew, seconds = -seconds, 0.0
+            # (a heartbeat is to the second: so is the recovery point)
+            seconds = float(int(seconds))
+            text = "at most %s before the run's start: the copy of pool %s holds the " \
+                "heartbeat of %s" % (_seconds_text(seconds), name, time_text(when))
+            if skew:
+                text += " (%s after the run's start: the sites' clocks differ)" % \
+                    _seconds_text(int(skew))
+        entries.append(dict(source, heartbeat_time=when, heartbeat_text=time_text(when),
+                            seconds=seconds, text=text))
+    measured = [e for e in entries if e["via"] != "live"]
+    if not measured:
+        return {"seconds": None, "known": False, "sources": entries,
+                "text": entries[0]["text"], "accuracy": None}
+    known = all(e["seconds"] is not None for e in measured)
+    worst = max(measured, key=lambda e: -1 if e["seconds"] is None else e["seconds"]) \
+        if known else next(e for e in measured if e["seconds"] is None)
+    text = worst["text"]
+    if len(measured) > 1:
+        text += " (the %s of %d source pools)" % ("oldest" if known else "one unknown",
+                                                   len(measured))
+    return {"seconds": worst["seconds"] if known else None, "known": known,
+            "sources": entries, "text": text, "accuracy": RPO_ACCURACY if known else None}
 
 
 def _storage(report, options, results):
@@ -623,15 +702,69 @@ def _pools(items, sources):
         key = item["source_pool"]
         if key not in pools:
             pools[key] = {"uuid": key, "name_label": item["source_pool_name"], "vdi": None,
-                          "sr": None, "generation": None, "via": None, "vapps": [], "vms": []}
+                          "sr": None, "generation": None, "via": None, "heartbeat": None,
+                          "heartbeat_unread": None, "vapps": [], "vms": []}
             order.append(key)
         pools[key]["vapps" if item["kind"] == "appliance" else "vms"].append(item)
     return [pools[k] for k in order]
 
 
-def _timeline(items, created, ended, ready_word):
-    """Bars from each object's recovery begin to its start's end, by order group."""
+#: The phases of a run before its recoveries, drawn above them: the step kinds of each, and
+#: the note that marks its beginning (its reads, the probes of the LUNs, are not steps).
+PHASES = (
+    ("source", "shut down at the source", ("source-shutdown", "source-detach"), None),
+    ("storage", "storage (probe, attach, scan, plug again)",
+     ("attach", "plug", "secret", "scan", "replug"), "phase:storage"),
+)
+
+
+def _phase_bars(steps, notes, created, ended):
+    """One bar per phase the run reached: from its first step's begin (or the note marking
+    its beginning) to its last step's end."""
+    bars = []
+    for name, label, kinds, mark in PHASES:
+        own = [s for s in steps if s["action"] in kinds or (
+            name == "storage" and s["action"] == "tag" and s["step"].startswith("tag:sr:"))]
+        if not own:
+            continue
+        begins = [s["begin_offset"] for s in own if s["begin_offset"] is not None]
+        begins += [n["offset"] for n in notes if n["step"] == mark and n["offset"] is not None]
+        if not begins:
+            continue
+        begin = min(begins)
+        ends = [s["end_offset"] for s in own if s["end_offset"] is not None]
+        open_end = any(s["status"] in ("begun", "interrupted") for s in own)
+        end = max(ends + [begin])
+        if open_end and None not in (ended, created):
+            end = max(end, ended - created)
+        failed = any(s["status"] == "failed" for s in own)
+        took = duration_text(end - begin)
+        text = "FAILED after %s" % took if failed else "no end recorded" if open_end else \
+            "%s in %s" % (_phase_count(name, own), took)
+        bars.append((name, label, {
+            "name_label": name, "kind": name, "uuid": None, "state": "failed" if failed else
+            "in-progress" if open_end else "done", "begin": begin, "end": end,
+            "open": open_end, "recover_begin": None, "recover_end": None,
+            "start_begin": None, "start_end": None, "failed": failed, "label": text}))
+    return bars
+
+
+def _phase_count(name, steps):
+    if name == "storage":
+        luns = len([s for s in steps if s["action"] == "attach"])
+        srs = len([s for s in steps if s["action"] == "scan"])
+        return "%d LUN(s), %d SR(s)" % (luns, srs) if luns else "%d SR(s)" % srs
+    stopped = len([s for s in steps if s["action"] == "source-shutdown"])
+    unplugged = len([s for s in steps if s["action"] == "source-detach"])
+    return "%d shut down, %d PBD(s) unplugged" % (stopped, unplugged)
+
+
+def _timeline(items, created, ended, ready_word, steps=(), notes=()):
+    """Bars from each object's recovery begin to its start's end, by order group; above them,
+    the phases before the recoveries (storage; a failback's shutdown at the source)."""
     groups = {}
+    for index, (name, label, bar) in enumerate(_phase_bars(steps, notes, created, ended)):
+        groups[(-1, index)] = {"label": label, "order": None, "phase": name, "bars": [bar]}
     for item in items:
         recover = item["recover"]
         if not recover or recover["begin_offset"] is None:
@@ -657,7 +790,7 @@ def _timeline(items, created, ended, ready_word):
             order = item["order"] or 0
             key, label = (1, order), "order group %d" % order
         groups.setdefault(key, {"label": label, "order": key[1] if key[0] else None,
-                                "bars": []})["bars"].append(bar)
+                                "phase": None, "bars": []})["bars"].append(bar)
     if not groups:
         return None
     span_end = max([b["end"] for g in groups.values() for b in g["bars"]] +
@@ -668,7 +801,7 @@ def _timeline(items, created, ended, ready_word):
             "groups": [groups[k] for k in sorted(groups)]}
 
 
-def _rto(items, created, ready_word, state):
+def _rto(items, created, ready_word, state, target=None):
     wanted = [i for i in items if i["state"] not in ("excluded", "with-vapp")]
     ready = [i for i in wanted if i["state"] == "ready"]
     excluded = len([i for i in items if i["state"] == "excluded"])
@@ -689,24 +822,49 @@ def _rto(items, created, ready_word, state):
         text += "; %d left out by the prechecks" % excluded
     if state in ("running", "unknown") and not complete:
         text += " (so far)"
+    met, verdict = None, None
+    if target is not None:
+        if complete and last is not None:
+            met = last <= target
+            verdict = "met" if met else "MISSED by %s" % duration_text(last - target)
+        elif state in ("running", "unknown") and (last or 0) <= target:
+            verdict = "not known yet: the run is not over"
+        else:
+            met = False
+            verdict = "MISSED: %s" % ("not every object became %s" % ready_word
+                                      if last is None or last <= target else
+                                      "already %s after the run's start" % duration_text(last))
     return {"seconds": last if complete else None, "last_ready": last,
             "complete": complete, "ready": len(ready), "wanted": len(wanted),
-            "excluded": excluded, "ready_word": ready_word, "text": text}
+            "excluded": excluded, "ready_word": ready_word, "text": text,
+            "target": target, "target_text": duration_text(target), "met": met,
+            "objective_text": None if target is None else "%s: %s" % (
+                duration_text(target), verdict)}
 
 
 def _commands(report, steps):
-    """The xe commands the run ran, as shell lines: from the journal's begin entries, else
-    the report's planned commands. ``recorded`` says whether there were any."""
-    result = []
+    """The xe commands the run ran, as shell lines (each once): from the journal's begin
+    entries, else the report's planned commands. ``recorded`` says whether there were any."""
+    result, batches = [], {}
     for step in steps:
         for text in step["commands"]:
-            result.append({"step": step["step"], "text": text})
+            # One plugin call recovers a batch, and each object's step journals it: the call
+            # is listed once, with the steps it served.
+            batch = batches.get(text) if step["via"] == "plugin" else None
+            if batch is not None:
+                batch["steps"].append(step["step"])
+                continue
+            entry = {"step": step["step"], "steps": [step["step"]], "text": text}
+            if step["via"] == "plugin":
+                batches[text] = entry
+            result.append(entry)
     if not result:
         for planned in _l(report.get("commands")):
             if not isinstance(planned, dict):
                 continue
             for command in _l(planned.get("commands")):
                 result.append({"step": _s(planned.get("step")),
+                               "steps": [_s(planned.get("step"))],
                                "text": command_text(_argv(command))})
     return result, bool(result)
 

@@ -27,8 +27,22 @@ def name(value, uuid=None):
     return text
 
 
+#: The marks of the phases before the recoveries (model.PHASES).
+PHASE_MARKS = {"storage": "#", "source": "d"}
+
+
+def timeline_legend(timeline):
+    """What the marks of a text timeline mean (the phases' only when it has them)."""
+    phases = [g.get("phase") for g in timeline["groups"]]
+    marks = ["d shutting down at the source"] if "source" in phases else []
+    marks += ["# storage"] if "storage" in phases else []
+    return ", ".join(marks + ["r recovering", ". waiting", "s starting", "X failed",
+                              "> no end"])
+
+
 def ascii_timeline(timeline, width=WIDTH):
-    """Lines of a text timeline: ``r`` recovering, ``.`` waiting, ``s`` starting; ``>`` no end."""
+    """Lines of a text timeline: ``#`` storage, ``d`` shutting down at the source, ``r``
+    recovering, ``.`` waiting, ``s`` starting; ``X`` failed, ``>`` no end."""
     if not timeline:
         return []
     span = timeline["span"] or 1.0
@@ -50,7 +64,7 @@ def ascii_timeline(timeline, width=WIDTH):
                 cells[index] = "."
             recover_end = col(bar["recover_end"]) if bar["recover_end"] is not None else end
             for index in range(begin, recover_end + 1):
-                cells[index] = "r"
+                cells[index] = PHASE_MARKS.get(bar["kind"], "r")
             if bar["start_begin"] is not None:
                 start_end = col(bar["start_end"]) if bar["start_end"] is not None else end
                 for index in range(col(bar["start_begin"]), start_end + 1):
@@ -108,8 +122,14 @@ def render(model):
         if settings["network_map"]:
             field("Networks", ", ".join("%s -> %s" % (clean(k), clean(v))
                                         for k, v in sorted(settings["network_map"].items())))
+        if model["rpo"]:
+            field("Recovery point", clean(model["rpo"]["text"]))
+            if model["rpo"]["accuracy"]:
+                field("", "(%s)" % clean(model["rpo"]["accuracy"]))
         if model["rto"]:
             field("Recovery time", clean(model["rto"]["text"]))
+            if model["rto"]["objective_text"]:
+                field("RTO objective", clean(model["rto"]["objective_text"]))
     field("Report made", "%s by %s" % (clean(model["generated_text"]), clean(model["generator"])))
     if model["problems"]:
         add("")
@@ -181,8 +201,7 @@ def render(model):
 
     if model["timeline"]:
         add("")
-        add("Timeline (from the run's start; r recovering, . waiting, s starting, "
-            "X failed, > no end)")
+        add("Timeline (from the run's start; %s)" % timeline_legend(model["timeline"]))
         out.extend(ascii_timeline(model["timeline"]))
 
     add("")

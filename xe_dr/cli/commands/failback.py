@@ -19,7 +19,7 @@ EXAMPLES = (
 
 def add_arguments(parser):
     add_selection_arguments(parser)
-    add_run_arguments(parser)
+    add_run_arguments(parser, objective=True)
     add_resume_arguments(parser)
     # The remedies a resume may bring for a guest that would not shut down.
     group = parser.add_argument_group("shutting down at the source (a resume may change "

@@ -23,7 +23,7 @@ def add_arguments(parser):
     parser.add_argument("--disable-ha", action="store_true",
                         help="turn HA off for a test (cleanup turns it on again)")
     add_selection_arguments(parser)
-    add_run_arguments(parser)
+    add_run_arguments(parser, objective=True)
     add_resume_arguments(parser)
 
 

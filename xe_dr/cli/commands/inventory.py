@@ -30,9 +30,10 @@ def _text(data):
         return lines + ["no recoverable metadata is visible in this pool: attach the mirrored "
                         "SRs first (xe-dr probe, then xe-dr failover with the probe options)"]
     for source in data["sources"]:
-        lines.append("pool %s (%s), metadata VDI %s on SR %s, generation %s%s" % (
+        lines.append("pool %s (%s), metadata VDI %s on SR %s, generation %s, heartbeat %s%s" % (
             source["name_label"] or "-", source["uuid"], source["vdi"], source["sr"],
             source["generation"] if source["generation"] is not None else "unknown",
+            source.get("heartbeat") or "none",
             "" if source["via"] == "plugin" else " [plain xe: vApp members unknown]"))
         for other in source["other_copies"]:
             lines.append("  older copy %s on SR %s: %s" % (other["vdi"], other["sr"], (

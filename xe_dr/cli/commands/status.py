@@ -4,7 +4,8 @@ from xe_dr.exitcodes import ExitCode
 
 NAME = "status"
 HELP = ("check this pool's metadata replication and classify every VM as protected, at risk "
-        "or unrecoverable; exit 0 only when all is well (for cron and monitoring)")
+        "or unrecoverable; exit 0 only when all is well (for cron and monitoring); write the "
+        "heartbeat that dates the replicated metadata (other-config:xe-dr-heartbeat)")
 EXAMPLES = (
     "xe-dr -H root@xcp-a1 status --peer root@xcp-b1 --vms",
     "xe-dr -H root@xcp-a1 status --json",
@@ -49,6 +50,10 @@ def _text(status, all_vms):
         lines.append("  %-24s %s  %s%s" % (
             target["sr_name"], "healthy" if target["healthy"] else "NOT WRITTEN", generation,
             ", lag %s" % target["lag"] if target["lag"] else ""))
+    heartbeat = status["heartbeat"]
+    if heartbeat and heartbeat["written"]:
+        lines.append("  heartbeat %s written (it dates the replicated metadata)"
+                     % heartbeat["written"])
     counts = status["counts"]
     lines.append("VMs: %d protected, %d at risk, %d unrecoverable, %d ignored" % tuple(
         counts.get(k, 0) for k in ("protected", "at-risk", "unrecoverable", "ignored")))

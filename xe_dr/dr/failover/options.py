@@ -46,12 +46,13 @@ class Options(object):
 
     FIELDS = ("mode", "all", "vapps", "vms", "exclude", "storage", "srs", "power", "parallel",
               "network_map", "force", "disable_ha", "protect", "source", "shutdown_timeout",
-              "force_shutdown", "adopt")
+              "force_shutdown", "adopt", "rto_target")
 
     def __init__(self, mode="failover", all=False, vapps=(), vms=(), exclude=(), storage=(),
                  srs=(), power=None, parallel=4, network_map=None, force=False,
                  disable_ha=False, protect=None, source=None,
-                 shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT, force_shutdown=False, adopt=None):
+                 shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT, force_shutdown=False, adopt=None,
+                 rto_target=None):
         if mode not in MODES:
             raise UsageError("unknown mode %r" % mode)
         self.mode = mode
@@ -81,6 +82,9 @@ class Options(object):
         self.shutdown_timeout = float(shutdown_timeout)
         self.force_shutdown = force_shutdown
         self.adopt = adopt                  # a run whose held SRs this run takes over
+        # Seconds from the run's start to the last object ready that the report holds the
+        # run to (--rto-target), or None.
+        self.rto_target = rto_target
 
     def to_json(self):
         return dict((k, getattr(self, k)) for k in self.FIELDS)

@@ -78,7 +78,9 @@ class RecoveryPhase(Phase):
         self.report["plugin"] = bool(plugin)
         self.report["sources"] = [{"uuid": s.uuid, "name_label": s.name_label,
                                    "vdi": s.copy.vdi_uuid, "sr": s.copy.sr_uuid,
-                                   "generation": s.copy.generation, "via": s.via}
+                                   "generation": s.copy.generation, "via": s.via,
+                                   "heartbeat": s.heartbeat,
+                                   "heartbeat_unread": s.heartbeat_unread}
                                   for s in sources]
         return sources
 

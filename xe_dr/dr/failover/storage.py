@@ -62,6 +62,8 @@ class StoragePhase(Phase):
     def attach(self):
         if not self.opts.storage:
             return  # nothing to attach, nothing this run attached to make visible
+        # Where the phase begins, for the report's timeline: the probes are not steps.
+        self.engine.note("phase:storage", luns=len(self.opts.storage))
         known = {r["uuid"]: r for r in self.xe.list(
             "sr", params=("uuid", "name-label", "type", "introduced-by", "other-config"))}
         pbds = self.xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached",
