@@ -145,3 +145,15 @@ def test_inventory_reads_with_plain_xe_when_the_plugin_does_not_answer(broken):
     assert "xe-dr: warning: the host plugin on %s (the master) does not answer (" \
            "XENAPI_PLUGIN_FAILURE: non-zero exit: %s): read with plain xe" % (
                broken.broken_on, CAUSE) in result.err, result
+
+
+def test_status_reads_with_plain_xe_when_the_plugin_does_not_answer(drill):
+    protect(drill)
+    drill.ok("A", "plugin", "install", "--host-root", drill.lab.root + "/hosts/{uuid}")
+    plain = drill.xedr("A", "--json", "--no-plugin", "status")
+    name = break_plugin(drill, "A")
+    result = drill.xedr("A", "--json", "status")
+    assert result.code == plain.code, result
+    assert result.json["plugin"] is False
+    assert any("the host plugin on %s (the master) does not answer" % name in note and
+               CAUSE in note for note in result.json["notes"]), result.json["notes"]

@@ -7,11 +7,13 @@ The pool is read once (xe_dr/pool.py PoolSnapshot): one call per class, made at 
 import time
 
 from xe_dr.dr.lock import LOCK_KEY, parse_claim
-from xe_dr.dr.plugin import call_json, malformed, plugin_version
+from xe_dr.dr.plugin import ask_version, call_json, fallback_line, malformed, master_label
 from xe_dr.dr.protection import AT_RISK, UNRECOVERABLE, classify_vms
 from xe_dr.errors import XeDrError
+from xe_dr.exitcodes import ExitCode
 from xe_dr.marks import HEARTBEAT_FORMAT, HEARTBEAT_KEY
 from xe_dr.pool import PoolSnapshot
+from xe_dr.xe.errors import XapiError, XeOutputError
 
 MAX_METADATA_SRS = 8          # Xapi_globs.redo_log_max_instances (reference §1.2)
 
@@ -35,6 +37,20 @@ def write_heartbeat(xe, pool, now=None):
     return heartbeat
 
 
+def _plugin_state(xe, master):
+    """``(state, failure)``: the plugin's metadata_state on the master, or None and the
+    error of a plugin that is installed but does not answer (None, None without it)."""
+    version, failure = ask_version(xe, master)
+    if not version:
+        return None, failure
+    try:
+        return call_json(xe, master, "metadata_state", required=("vdis",)), None
+    except (XapiError, XeOutputError) as answer:
+        if answer.exit_code != ExitCode.FAILED:
+            raise  # xe's own failure (xapi unreachable...), not the plugin's
+        return None, answer
+
+
 def pool_status(xe, peer_xe=None, use_plugin=True, now=None):
     """The status document. ``problems`` empty means all is well (exit 0). A pool that
     replicates its metadata gets its heartbeat (write_heartbeat), at ``now``."""
@@ -45,8 +61,11 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None):
     metadata_srs = {c["sr"] for c in local_copies}
 
     state = None
-    if use_plugin and pool.master and plugin_version(xe, pool.master):
-        state = call_json(xe, pool.master, "metadata_state", required=("vdis",))
+    if use_plugin and pool.master:
+        state, failure = _plugin_state(xe, pool.master)
+        if failure is not None:  # read with plain xe instead, and said so
+            notes.append(fallback_line(master_label(xe, pool.master), failure,
+                                       "the status is read"))
     try:
         disk_state = {d["vdi"]: d for d in (state or {}).get("vdis", [])}
     except (KeyError, TypeError) as failure:
