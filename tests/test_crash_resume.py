@@ -37,12 +37,12 @@ def copy_lab(source, target):
     return handle
 
 
-def xedr(lab, state_dir, args, kill_after=None):
+def xedr(lab, state_dir, args, kill_after=None, site="B"):
     env = dict(os.environ, PYTHONPATH=ROOT)
     env.pop("XE_DR_FAULT_KILL_AFTER_ENTRY", None)
     if kill_after is not None:
         env["XE_DR_FAULT_KILL_AFTER_ENTRY"] = str(kill_after)
-    argv = [sys.executable, "-m", "xe_dr", "--xe", lab.xe_path("B"), "--state-dir",
+    argv = [sys.executable, "-m", "xe_dr", "--xe", lab.xe_path(site), "--state-dir",
             state_dir, "--yes", "--json"] + list(args)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                             stdin=subprocess.DEVNULL)
@@ -61,6 +61,13 @@ def normalized(lab, site="B"):
             key_of[ref] = (table, row.get("uuid"))
     for ref, row in tables.get("network", {}).items():
         key_of[ref] = ("network", row.get("name_label"))
+    # xapi gives the VBDs it makes for a control domain (to read or write a metadata VDI)
+    # random UUIDs: known by their VM and VDI
+    dom0s = set(ref for ref, row in tables.get("VM", {}).items()
+                if row.get("is_control_domain"))
+    for ref, row in tables.get("VBD", {}).items():
+        if row.get("VM") in dom0s:
+            key_of[ref] = ("VBD", key_of.get(row.get("VM")), key_of.get(row.get("VDI")))
 
     def norm(value):
         if isinstance(value, str) and value.startswith("OpaqueRef:"):
@@ -86,6 +93,9 @@ def normalized(lab, site="B"):
                 clean.pop("uuid", None)
             elif table == "network":
                 key = row.get("name_label")
+                clean.pop("uuid", None)
+            elif table == "VBD" and row.get("VM") in dom0s:
+                key = json.dumps(key_of[ref])
                 clean.pop("uuid", None)
             else:
                 key = row.get("uuid")

@@ -236,6 +236,31 @@ def test_failback_stops_for_the_array_with_75_and_resumes(drill):
     assert [r for r in runs(drill, "A") if r["id"] == run_id][0]["status"] == "succeeded"
 
 
+def test_a_failback_resumed_after_plugging_its_srs_still_reads_their_metadata(drill):
+    """The SRs a failback plugged before it stopped are the run's when it resumes: plugged
+    again so that xapi reads their metadata. Before, the resume took them for SRs attached
+    already, plugged nothing again, found no metadata and recovered nothing (exit 1). The
+    fault campaign found it: xe-dr killed once its first sr-scan at A had made its change."""
+    running = failed_over(drill)
+    first = failback(drill, *drill.storage_args("A"))
+    assert first.code == 75, first
+    run_id = [r for r in runs(drill, "A") if r["kind"] == "failback"][-1]["id"]
+    drill.lab.mirror("break")
+    drill.lab.fault(site="A", command="sr-scan", error=[
+        "SR_BACKEND_FAILURE_40", "", "The SR scan failed  [opterr=lab fault]", ""])
+    stopped = drill.xedr("A", "--yes", "failback", "--resume", run_id)
+    assert stopped.code == 1 and "SR_BACKEND_FAILURE_40" in stopped.err, stopped
+
+    resumed = drill.xedr("A", "--yes", "--json", "failback", "--resume", run_id)
+    assert resumed.code == 0, resumed
+    at_b = vm_states(drill, "B")
+    failed_back = [n for n in running if at_b[n] == "halted"]
+    assert failed_back and sorted(
+        n for n, s in vm_states(drill, "A").items() if s == "running") == failed_back
+    plugged = [sr for e in resumed.json["storage"] for sr in e["plugged"]]
+    assert sorted(plugged) == sorted(sr for sr, _ in drill.lab.replicated_srs())
+
+
 def test_a_resume_refuses_to_drop_a_lun_it_attached(drill, tmp_path):
     disaster(drill)
     first = drill.xedr("B", "--json", "--yes", "failover", "--all", "--source", "down",

@@ -104,7 +104,11 @@ class StoragePhase(Phase):
                 continue
             unplugged = [p for p in pbds if p["sr-uuid"] == sr["uuid"]
                          and p["currently-attached"] != "true"]
-            if not unplugged:
+            # Resumed: an SR whose PBDs this run plugged before it stopped is still the run's
+            # (to scan, plug again so that its metadata is read, name in the report).
+            ours = [p for p in pbds if p["sr-uuid"] == sr["uuid"] and self.engine.state_of(
+                step_id("plug", p["uuid"])) in ("begin", "done")]
+            if not unplugged and not ours:
                 entry["already_attached"].append(sr["uuid"])
             elif sr["uuid"] not in entry["plugged"]:
                 entry["plugged"].append(sr["uuid"])
