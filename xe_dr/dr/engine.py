@@ -115,7 +115,7 @@ class Engine(object):
         if state in (BEGIN, FAILED) and step.reconcile is not None:
             found = step.reconcile()
             if found is not None:
-                self.record(DONE, step.id, result=found, reconciled=True)
+                self._journal(DONE, step.id, result=found, reconciled=True)
                 self.on_event("reconciled", step.id, step.description)
                 return found
         data = dict(step.begin_data or {})
@@ -123,7 +123,7 @@ class Engine(object):
             # What will run, for the report and the audit trail.
             data["commands"] = [self.argv(c) for c in step.calls]
         self.may_begin()  # (again: a reconcile may have waited)
-        self.record(BEGIN, step.id, description=step.description, **data)
+        self._journal(BEGIN, step.id, description=step.description, **data)
         try:
             self.on_event("begin", step.id, step.description)
             result = step.action() if step.action is not None else self._run_calls(step)
@@ -131,13 +131,13 @@ class Engine(object):
             raise  # the journal cannot be written: stop here, as if interrupted
         except XeDrError as cause:
             failure = StepFailed(step.id, cause)
-            self.record(FAILED, step.id, error=failure.message)
+            self._journal(FAILED, step.id, error=failure.message)
             with self._lock:
                 self.failures.append(failure)
             self.on_event("failed", step.id, failure.message)
             raise failure
         else:
-            self.record(DONE, step.id, result=result)
+            self._journal(DONE, step.id, result=result)
         finally:
             self._left(step.id)  # ended, or left "begin" (a second Ctrl-C, a defect)
         self.on_event("done", step.id, step.description)
@@ -187,7 +187,20 @@ class Engine(object):
         return results
 
     def record(self, event, step, **data):
-        """Journal one event of a step run outside :meth:`do` (a batch the plugin runs)."""
+        """Journal one event of a step run outside :meth:`do` (a batch the plugin runs), and
+        tell ``on_event`` as :meth:`do` does."""
+        self._journal(event, step, **data)
+        description = data.get("description") or (self._begun.get(step) or {}).get(
+            "description") or step
+        if event == BEGIN:
+            self.on_event("begin", step, description)
+        elif event == DONE:
+            self.on_event("reconciled" if data.get("reconciled") else "done", step,
+                          description)
+        elif event == FAILED:
+            self.on_event("failed", step, data.get("error") or step)
+
+    def _journal(self, event, step, **data):
         with self._lock:
             if self.run is not None:
                 entry = self.run.append(event, step, **data)
@@ -204,7 +217,8 @@ class Engine(object):
 
 class LineProgress(object):
     """The progress interface the workflows call (``note``, ``phase``, ``step``), printing
-    plain lines through a function; xe_dr/cli/progress.py has the terminal one."""
+    plain lines through a function; xe_dr/cli/progress.py has the terminal one (and says
+    what the calls mean)."""
 
     def __init__(self, write=lambda text: None):
         self.write = write
@@ -216,8 +230,13 @@ class LineProgress(object):
         self.write("%s: %d to do" % (name, total))
 
     def step(self, kind, step, description):
-        if kind in ("begin", "failed", "reconciled"):
+        if kind in ("begin", "reconciled"):
             self.write("%s %s" % (kind, description))
+        elif kind == "failed":
+            self.write("FAILED %s" % description)
+
+    def holding(self, ask):
+        return ask
 
     def close(self):
         pass

@@ -109,7 +109,6 @@ class RecoveryPhase(Phase):
         todo = [i for i in items if not i.excluded]
         appliances = [i for i in todo if i.kind == "appliance"]
         vms = [i for i in todo if i.kind == "vm"]
-        self.progress.phase("recover", len(appliances) + len(vms), "recover:")
         if self.ctx.plugin:
             for vdi in sorted({i.vdi for i in todo}):
                 batch = [i for i in todo if i.vdi == vdi]
@@ -130,11 +129,13 @@ class RecoveryPhase(Phase):
                 if item.uuid in members:
                     item.excluded = "recovered with its vApp"
                     self.engine.note("skip:%s" % item.uuid, reason=item.excluded)
+                    self.progress.step("skipped", item.step, item.excluded)
                 elif item.vdi in failed_sources:
                     item.excluded = ("not recovered: a vApp of its pool failed to recover and "
                                      "plain xe cannot tell its members; fix that and resume, "
                                      "or install the host plugin")
                     self.engine.note("defer:%s" % item.uuid, reason=item.excluded)
+                    self.progress.step("left", item.step, item.excluded)
                 else:
                     vms_left.append(item)
             for item, result in zip(vms_left, self.engine.do_many(
@@ -230,6 +231,7 @@ class RecoveryPhase(Phase):
             state = self.engine.state_of(item.step)
             if state == "done":
                 recovered[item.uuid] = self.engine.result_of(item.step)
+                self.progress.step("skipped", item.step, "")
                 continue
             if state in ("begin", "failed"):
                 found = self._find_recovered(item)

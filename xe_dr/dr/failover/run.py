@@ -194,7 +194,10 @@ class Failover(Phase):
 
 
     def _recover_and_start(self, dry_run):
+        self.progress.phase("prechecks", 2, "precheck:")
+        self.progress.step("begin", "precheck:metadata", "read the recoverable metadata")
         sources = self.recovery.sources()
+        self.progress.step("done", "precheck:metadata", "")
         protection = None
         if not sources and dry_run and self.source_xe is not None:
             # Before a disaster the copies are not visible here yet: plan from the live
@@ -228,6 +231,8 @@ class Failover(Phase):
         else:
             items = select(sources, self.opts.all, self.opts.vapps, self.opts.vms,
                            self.opts.exclude, failed_over_only=self.opts.mode == "failback")
+            self.progress.step("begin", "precheck:objects", "check %d vApp(s) and VM(s)"
+                               % len(items))
             if protection is None:
                 checks = self.checks.prechecks(items, by_vdi)
             else:
@@ -236,6 +241,7 @@ class Failover(Phase):
                 target = self.checks.target_facts()
                 self.ctx.networks_before = {n["uuid"] for n in target.networks}
                 checks += self.networks.checks(items, by_vdi, target)
+        self.progress.step("done", "precheck:objects", "")
         self.report["checks"] = [c.to_json() for c in checks]
         self.report["networks"] = self.ctx.network_plan
         pool_blocking = [c for c in checks if c.verdict == BLOCKING and not c.objects]
@@ -263,6 +269,7 @@ class Failover(Phase):
         if self.opts.mode == "test" and self.opts.disable_ha and (
                 self.pool.ha_enabled or self.engine.begun("ha:disable") is not None):
             self._disable_ha()
+        self.progress.phase("recover", len([i for i in items if not i.excluded]), "recover:")
         self.networks.prepare(items)
         recovered, started = self._recover_and_start_in_waves(items, by_vdi)
         self._finish(items)
@@ -357,14 +364,14 @@ class Failover(Phase):
         if self.opts.mode == "test":
             self.report["todo"].append("clean up the test with 'xe-dr cleanup %s'" % self.run.id)
             return
-        for entry in self.report["storage"]:
-            task = entry.get("task")
-            if task:
-                self.engine.do(Step(
-                    step_id("drtask-destroy", task), "destroy DR task %s" % task,
-                    [Call("drtask-destroy", {"uuid": task})],
-                    reconcile=lambda task=task: None if task in self.xe.uuids(
-                        "drtask") else task))
+        tasks = [e["task"] for e in self.report["storage"] if e.get("task")]
+        self.progress.phase("finish", len(tasks), "drtask-destroy:")
+        for task in tasks:
+            self.engine.do(Step(
+                step_id("drtask-destroy", task), "destroy DR task %s" % task,
+                [Call("drtask-destroy", {"uuid": task})],
+                reconcile=lambda task=task: None if task in self.xe.uuids(
+                    "drtask") else task))
         self.report["todo"].append(
             "protect this pool so that failback is possible: 'xe-dr replication enable SR...' "
             "on SRs the array mirrors back to the other site")

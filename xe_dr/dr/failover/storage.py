@@ -66,15 +66,30 @@ class StoragePhase(Phase):
             "sr", params=("uuid", "name-label", "type", "introduced-by", "other-config"))}
         pbds = self.xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached",
                                            "device-config"))
-        for spec in self.specs():
+        specs = self.specs()
+        self._phase("attach", len(specs), "lun:")
+        for spec in specs:
             self._attach_lun(spec, known, pbds)
+            self._step("done", step_id("lun", spec.device_config.get("SCSIid", "?")))
         self._make_visible()
+
+    # The progress of the attach and the scan, LUN by LUN and SR by SR (a dry run attaches
+    # nothing, and shows none).
+    def _phase(self, name, total, prefix):
+        if not self.engine.dry_run:
+            self.progress.phase(name, total, prefix)
+
+    def _step(self, kind, step, description=""):
+        if not self.engine.dry_run:
+            self.progress.step(kind, step, description)
 
     def _attach_lun(self, spec, known, pbds):
         lun = spec.device_config.get("SCSIid", "?")
         found = _attached_here(spec, known, pbds, self.pool.master)
         if found is None:
+            self._step("begin", step_id("find", lun), "probe LUN %s for its SRs" % lun)
             answer = probe(self.xe, spec)
+            self._step("done", step_id("find", lun))
             if answer["stage"] != "srs":
                 raise UsageError("the storage options do not name a LUN yet (%s)" %
                                  answer["next"])
@@ -183,6 +198,7 @@ class StoragePhase(Phase):
                 if sr not in scanned:
                     scanned.append(sr)
             attached.extend(sr for sr in run_srs if sr not in attached)
+        self._phase("scan", len(scanned), "scan:")
         for sr in scanned:
             self.engine.do(Step(step_id("scan", sr), "scan SR %s for its disks" % sr,
                                 [Call("sr-scan", {"uuid": sr})]))
