@@ -95,8 +95,7 @@ def test_a_terminal_gets_one_live_line_rewritten_in_place():
     # Once a step ends it is no longer shown as the one being worked on.
     assert frames(err)[-1] == "recover 1/3, 1 failed  01:05"
     rows = assert_clean(err)
-    assert rows == ["xe-dr: FAILED recover vm db-01: VM_REQUIRES_SR",
-                    "xe-dr: recover: 1/3, 1 failed, stopped"]
+    assert rows == ["xe-dr: FAILED recover vm db-01: VM_REQUIRES_SR"]
 
 
 def test_a_note_from_another_thread_goes_above_the_live_line():
@@ -126,7 +125,20 @@ def test_phases_side_by_side_and_a_phase_given_more_steps():
     p.step("done", "start:vm:1", "")
     p.close()
     rows = assert_clean(env.stderr.getvalue())
-    assert rows == ["xe-dr: recover: 2/2 done", "xe-dr: start: 1/2, stopped"]
+    assert rows == ["xe-dr: recover: 2/2 done"]  # start was cut short: no line
+
+
+def test_a_phase_that_ends_leaves_its_counts():
+    p, env = progress(tty=True)
+    p.phase("recover", 3, "recover:")
+    for n, kind in enumerate(("done", "failed", "left")):
+        p.step("begin", "recover:vm:%d" % n, "recover vm %d" % n)
+        p.step(kind, "recover:vm:%d" % n, "recover vm %d: VM_REQUIRES_SR" % n)
+    p.phase("start", 0, "start:")
+    p.close()
+    assert assert_clean(env.stderr.getvalue()) == [
+        "xe-dr: FAILED recover vm 1: VM_REQUIRES_SR",
+        "xe-dr: recover: 1/3 done, 1 failed, 1 left out", "xe-dr: start: 0/0 done"]
 
 
 def test_a_question_erases_the_live_line_and_it_comes_back_after():
@@ -162,7 +174,7 @@ def test_off_a_terminal_plain_timestamped_lines_and_nothing_animated():
     assert any(line.endswith("begin recover vm web-01") for line in lines)
     assert all(line.startswith("xe-dr: ") for line in lines)
     assert lines[0].split()[1].count(":") == 2  # HH:MM:SS
-    assert lines[-1].endswith("recover: 1/3, 1 failed, stopped")
+    assert lines[-1].endswith("FAILED recover vm db-01: VM_REQUIRES_SR")
 
 
 def test_nothing_animated_with_json_quiet_or_no_color():

@@ -6,8 +6,8 @@ failures, the elapsed time and the object being worked on (the step begun last t
 ended, and how many more are under way), drawn again in place as steps begin and end, and
 every second so that a long xe call shows the run is alive. Every other line (a note, a
 warning, a question) first erases the live line, which is then drawn again below it: a line is
-never written onto the live one. A phase that ends leaves one line (``attach: 3/3 done``, or
-``attach: 1/3, stopped``).
+never written onto the live one. A phase that ends leaves one line (``attach: 3/3 done``); one
+cut short by an error leaves none (the error says why).
 
 Off a terminal, and always with --json, -q or NO_COLOR, nothing is animated: each phase, each
 step that begins and each phase that ends is a timestamped line (none with -q or --json).
@@ -41,8 +41,11 @@ class _Phase(object):
     def over(self):
         return self.done + self.failed + self.left >= self.total
 
-    def counts(self, sep=" "):
-        text = "%s%s%d/%d" % (self.name, sep, self.done, self.total)
+    def counts(self, ended=False):
+        """``recover 3/5, 1 failed`` on the live line; ``recover: 4/5 done, 1 failed`` when
+        it ends."""
+        text = "%s%s%d/%d%s" % (self.name, ": " if ended else " ", self.done, self.total,
+                               " done" if ended else "")
         if self.failed:
             text += ", %d failed" % self.failed
         if self.left:
@@ -118,7 +121,8 @@ class Progress(object):
     def close(self):
         with self._lock:
             self._closed.set()
-            self._retire(lambda p: True)
+            # A phase cut short leaves no line: the error or the interruption says why.
+            self._retire(lambda p: p.over)
             self._clear()
             if self.output.live is self:
                 self.output.live = None
@@ -164,8 +168,7 @@ class Progress(object):
         """Phases ``which`` chooses end: each leaves one line."""
         for phase in [p for p in self._phases if which(p)]:
             self._phases.remove(phase)
-            self.output.progress("%s%s" % (phase.counts(sep=": "),
-                                           " done" if phase.over else ", stopped"))
+            self.output.progress(phase.counts(ended=True))
 
     # -- the live line -------------------------------------------------------------------------
     def line(self):

@@ -26,14 +26,34 @@ from xe_dr.redact import redact_argv
 
 
 class StepFailed(XeDrError):
-    """One step failed; the workflow decides whether the rest can go on."""
+    """One step failed; the workflow decides whether the rest can go on.
 
-    def __init__(self, step, cause):
+    ``message`` (the journal's, the report's) names the step by its id and the whole xe
+    command; the line an operator reads (:meth:`one_line`, ``summary``) names the object
+    by the step's description, then xapi's code and its sentence whole; the step id and
+    the command are the :meth:`details` (shown with -v)."""
+
+    def __init__(self, step, cause, description=None):
         self.step = step
         self.cause = cause
         message = cause.one_line() if isinstance(cause, XeDrError) else str(cause)
         super(StepFailed, self).__init__("%s: %s" % (step, message))
         self.exit_code = getattr(cause, "exit_code", self.exit_code)
+        said = getattr(cause, "summary", None) or (
+            cause.message if isinstance(cause, XeDrError) else str(cause))
+        if getattr(cause, "hint", None):
+            said = "%s (%s)" % (said, cause.hint)
+        self.summary = " ".join(("%s: %s" % (description or step, said)).split())
+
+    def one_line(self):
+        return "%s (%s)" % (self.summary, self.hint) if self.hint else self.summary
+
+    def details(self):
+        lines = ["failed step: %s" % self.step]
+        command = getattr(self.cause, "command", None)
+        if command:
+            lines.append("its command: %s" % command)
+        return lines
 
 
 class Engine(object):
@@ -130,11 +150,11 @@ class Engine(object):
         except StateWriteError:
             raise  # the journal cannot be written: stop here, as if interrupted
         except XeDrError as cause:
-            failure = StepFailed(step.id, cause)
+            failure = StepFailed(step.id, cause, step.description)
             self._journal(FAILED, step.id, error=failure.message)
             with self._lock:
                 self.failures.append(failure)
-            self.on_event("failed", step.id, failure.message)
+            self.on_event("failed", step.id, failure.summary)
             raise failure
         else:
             self._journal(DONE, step.id, result=result)
@@ -198,7 +218,7 @@ class Engine(object):
             self.on_event("reconciled" if data.get("reconciled") else "done", step,
                           description)
         elif event == FAILED:
-            self.on_event("failed", step, data.get("error") or step)
+            self.on_event("failed", step, data.get("summary") or data.get("error") or step)
 
     def _journal(self, event, step, **data):
         with self._lock:

@@ -281,7 +281,9 @@ class RecoveryPhase(Phase):
                 recovered[item.uuid] = vms
             else:
                 error = result.get("error") if result else ["NOT_IN_PLUGIN_ANSWER"]
-                message = "%s: %s" % (item.step, " ".join(str(e) for e in error or ()))
-                self.engine.record("failed", item.step, error=message)
-                self.engine.failures.append(StepFailed(item.step, XeDrError(message)))
+                failure = StepFailed(item.step, XeDrError(" ".join(str(e) for e in error or ())),
+                                     "recover %s %s" % (item.kind, item.name_label))
+                self.engine.record("failed", item.step, error=failure.message,
+                                   summary=failure.summary)
+                self.engine.failures.append(failure)
         return recovered

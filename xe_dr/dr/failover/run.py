@@ -385,4 +385,4 @@ def _sm_error(failure):
 def _storage_hint(failure):
     if _sm_error(failure) == 47:
         return "the replica is not writable: halt the mirror (promote the copy at this site)"
-    return "fix that"
+    return "fix the storage as the error says"
