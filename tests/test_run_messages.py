@@ -47,3 +47,74 @@ def _first_iscsi(drill):
         if sr_type == "lvmoiscsi":
             return sr, config["SCSIid"]
     raise AssertionError("the lab has no iSCSI LUN")
+
+
+# -- what a dry run can tell -----------------------------------------------------------------
+
+def _dry(drill, *args):
+    return drill.xedr("B", "--json", "failover", "--test", "--dry-run",
+                      *(list(args) + drill.storage_args("B")))
+
+
+def _from_the_live_source(drill):
+    return ["--source", "local", "--source-xe", drill.lab.xe_path("A")]
+
+
+def test_a_dry_run_before_the_storage_is_attached_says_what_it_could_not_check(drill):
+    """At the DR site before the attach, without --source, no xe call can list the VMs: the
+    dry run does not say "planned" and exit 0 but names each check it could not run, and
+    why, and exits 3 (its own status)."""
+    protect(drill)
+    drill.lab.mirror("break")
+    before = drill.snapshot("B")
+    result = _dry(drill, "--vapp", "erpp")
+    assert result.code == 3, result
+    report = result.json
+    assert report["outcome"] == "planned, not all checked"
+    skipped = dict((c["name"], c["message"]) for c in report["checks"]
+                   if c["verdict"] == "skipped")
+    assert "not looked up: --vapp erpp" in skipped["selection"], skipped
+    assert "not attach" in skipped["selection"] and "--source" in [
+        c for c in report["checks"] if c["name"] == "selection"][0]["fix"]
+    assert "not run" in skipped["objects"], skipped
+    assert report["commands"]  # the storage steps are still shown
+    assert drill.snapshot("B") == before
+    text = drill.xedr("B", "failover", "--test", "--dry-run", "--all",
+                      *drill.storage_args("B"))
+    assert text.code == 3, text
+    assert text.out.startswith("Test failover (dry run): planned, not all checked\n")
+    assert "precheck skipped  what --all recovers is not known" in text.out
+
+
+def test_a_dry_run_that_can_look_names_up_refuses_an_unknown_one(drill):
+    protect(drill)
+    drill.lab.mirror("break")
+    live = _dry(drill, "--vapp", "erpp", *_from_the_live_source(drill))
+    assert live.code == 64, live
+    assert "not found in the recoverable metadata: erpp" in live.err
+    drill.lab.failover_task("B")  # the SRs attached: the metadata is here
+    attached = drill.xedr("B", "failover", "--test", "--dry-run", "--vapp", "erpp")
+    assert attached.code == 64, attached
+    assert "erpp" in attached.err.strip().splitlines()[-1]
+
+
+def test_a_dry_run_ends_as_the_run_would(drill):
+    """Names resolved (from the live source here): --all leaves the unprotected VMs out and
+    exits 0 as the run does; a named one that would be left out is 2; a blocking verdict
+    about the pool is 1, whether the names could be looked up or not."""
+    protect(drill)
+    drill.lab.mirror("break")
+    source = _from_the_live_source(drill)
+    every = _dry(drill, "--all", *source)
+    assert every.code == 0, every
+    assert every.json["outcome"] == "planned"
+    left_out = [i["name_label"] for i in every.json["items"] if i.get("excluded")]
+    assert left_out, every
+    named = _dry(drill, "--vm", left_out[0], "--vm", "mon-01", *source)
+    assert named.code == 2, named
+    for extra in (source, []):
+        blocked = _dry(drill, "--all", "--map-network", "DMZ=nowhere", *extra)
+        assert blocked.code == 1, blocked
+        assert blocked.json["outcome"] == "blocked"
+        assert any(c["verdict"] == "blocking" and c["name"] == "network-map"
+                   for c in blocked.json["checks"]), blocked

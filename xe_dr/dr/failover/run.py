@@ -46,7 +46,7 @@ from xe_dr.dr.failover.source import SourcePhase
 from xe_dr.dr.failover.start import Background, Settled, StartPhase
 from xe_dr.dr.failover.storage import StoragePhase
 from xe_dr.dr.inventory import read_live_source
-from xe_dr.dr.plan import BLOCKING, Check, Item, select
+from xe_dr.dr.plan import BLOCKING, SKIPPED, Check, Item, select
 from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
@@ -89,13 +89,23 @@ class Failover(Phase):
         self.ctx.hosts = read_hosts(self.xe)
         self.recovery.ask_plugin_version()
         self.ctx.engine = Engine(None, xe=self.xe, dry_run=True, source_xe=self.source_xe)
-        self.report["checks"] = [c.to_json() for c in self.checks.early()]
+        early = self.checks.early()
+        self.report["checks"] = [c.to_json() for c in early]
         self.preflight.check()
         self.storage.attach()
-        self._recover_and_start(dry_run=True)
+        code = self._recover_and_start(dry_run=True)
         self.report["commands"] = self.engine.planned
-        self.report["outcome"] = "planned"
-        return self.report, ExitCode.OK
+        # The checks made before the storage, also when the plan comes from the live source.
+        named = {c["name"] for c in self.report["checks"]}
+        self.report["checks"][:0] = [c.to_json() for c in early if c.name not in named]
+        blocking = [c for c in self.report["checks"]
+                    if c["verdict"] == BLOCKING and not c["objects"]]
+        if blocking:
+            self.report["todo"].append("fix the blocking prechecks, then run the command again")
+            code = ExitCode.REFUSED if any(c["name"] == "licence" for c in blocking) else \
+                ExitCode.FAILED
+        self.report["outcome"] = "blocked" if blocking else _PLANNED[code]
+        return self.report, code
 
     def apply(self, resume_id=None, storage=None):
         """Run (or, with ``resume_id``, resume) the run. ``storage``: StorageSpecs given again
@@ -211,7 +221,7 @@ class Failover(Phase):
             if dry_run and self.opts.storage:
                 self.report["todo"].append("the VM list comes from the metadata on the SRs "
                                            "above, once they are attached")
-                return ExitCode.OK
+                return self._unchecked()
             raise XeDrError("no recoverable metadata is visible in this pool",
                             hint="attach the mirrored SRs (probe options) or check "
                                  "'xe-dr inventory'")
@@ -249,7 +259,7 @@ class Failover(Phase):
         self.report["items"] = [i.to_json() for i in items]
         if dry_run:
             self._plan_steps(items)
-            return ExitCode.OK
+            return self._planned_code(items, checks)
         # What a report of this run needs even if it is killed before it ends.
         self.run.save("plan.json", {"items": [i.to_json() for i in items],
                                     "checks": [c.to_json() for c in checks],
@@ -274,6 +284,48 @@ class Failover(Phase):
         recovered, started = self._recover_and_start_in_waves(items, by_vdi)
         self._finish(items)
         return self._outcome(items, recovered, started)
+
+    def _planned_code(self, items, checks):
+        """What the run would end with if every step went as planned (tally's rule). Plain
+        xe recovers a vApp without asserting it first, and when xapi refuses it the run
+        holds back the other VMs of its pool (any may be a member: recovery.py); the dry
+        run asserted it, so it counts those VMs as the run would."""
+        refused = {c.objects[0] for c in checks if c.verdict == BLOCKING and c.objects and
+                   c.name.startswith("storage:")}
+        held = {i.vdi for i in items if i.kind == "appliance" and i.uuid in refused} \
+            if not self.ctx.plugin else set()
+        would = []
+        for item in items:
+            item = Item.from_json(item.to_json())
+            if not item.excluded and item.kind == "vm" and item.vdi in held:
+                item.excluded = "held back: a vApp of its pool is refused"
+            would.append(item)
+        _, _, code = tally(would, self.report["checks"], [], dict(
+            (i.uuid, []) for i in would if not i.excluded), {},
+            set(self.opts.vms) | set(self.opts.vapps))
+        return code
+
+    def _unchecked(self):
+        """A dry run before the storage is attached, without the live source: the vApps and
+        VMs are in metadata no xe call can read yet, so the checks that need them are listed
+        as not run, and why (exit 3, of its own: not a plan checked whole)."""
+        why = "the metadata that lists them is on the SRs above, which a dry run does not attach"
+        fix = ("--source HOST plans from the primary's live pool while it is up; else the run "
+               "itself checks all this before it recovers anything")
+        names = ["--%s %s" % (flag, name) for flag, names in (
+            ("vapp", self.opts.vapps), ("vm", self.opts.vms), ("exclude", self.opts.exclude))
+            for name in names]
+        checks = [Check("selection", SKIPPED, "%s: %s" % (
+            "not looked up: " + ", ".join(names) if names else
+            "what --all recovers is not known", why), fix=fix),
+            Check("objects", SKIPPED, "the checks of each vApp and VM (xapi versions, licence "
+                  "edition, %sVMs already here, their SRs and disks, networks, memory) not "
+                  "run: %s" % ("" if self.opts.mode == "test" else
+                               "VMs still running at the source, ", why), fix=fix)]
+        for check in checks:
+            self.report["checks"].append(check.to_json())
+            self.progress.note("precheck skipped: %s" % check.message)
+        return ExitCode.UNCHECKED
 
     def _plan_steps(self, items):
         """The dry run: the steps the run would take, built as the run builds them."""
@@ -375,6 +427,13 @@ class Failover(Phase):
         self.report["todo"].append(
             "protect this pool so that failback is possible: 'xe-dr replication enable SR...' "
             "on SRs the array mirrors back to the other site")
+
+# A dry run's outcome by the exit status the run would end with.
+_PLANNED = {ExitCode.OK: "planned",
+            ExitCode.PARTIAL: "planned: some selected vApps or VMs would be left out",
+            ExitCode.FAILED: "planned: nothing selected can be recovered",
+            ExitCode.UNCHECKED: "planned, not all checked"}
+
 
 def _sm_error(failure):
     """The SM error number of a failure, or of the xe error a failed step wraps."""
