@@ -118,3 +118,46 @@ def test_a_dry_run_ends_as_the_run_would(drill):
         assert blocked.json["outcome"] == "blocked"
         assert any(c["verdict"] == "blocking" and c["name"] == "network-map"
                    for c in blocked.json["checks"]), blocked
+
+
+# -- a SCSI id that is not a LUN of the target -------------------------------------------------
+
+WRONG = "36001405deadbeefdeadbeefdeadbeef0"
+
+
+def _iscsi_target(drill):
+    sr, _ = _first_iscsi(drill)
+    return drill.lab.device_config(sr, "B")[1]
+
+
+def test_probe_checks_a_scsi_id_given_without_the_iqn(drill):
+    """Without --iqn, sm answers with the target's IQNs whatever the SCSIid (its discovery
+    comes first): the probe looks the id up in each IQN's LUNs, so that a wrong one is
+    named (exit 64) and a right one says which IQN to add."""
+    drill.lab.mirror("break")
+    config = _iscsi_target(drill)
+    wrong = drill.xedr("B", "probe", "--target", config["target"], "--scsiid", WRONG)
+    assert wrong.code == 64, wrong
+    line = wrong.err.strip()
+    assert "SCSI id %s is not a LUN of target %s" % (WRONG, config["target"]) in line, line
+    assert config["SCSIid"] in line and len(line.splitlines()) == 1
+    right = drill.xedr("B", "probe", "--target", config["target"], "--scsiid",
+                       config["SCSIid"])
+    assert right.code == 0, right
+    assert "next: add --iqn %s (its LUNs include SCSI id %s)" % (
+        config["targetIQN"], config["SCSIid"]) in right.out
+    empty = drill.xedr("B", "probe", "--target", config["target"], "--iqn",
+                       config["targetIQN"], "--scsiid", "")
+    assert empty.code == 64 and "--scsiid: must not be empty" in empty.err, empty
+
+
+def test_a_failover_without_the_iqn_names_the_iqns_in_its_line(drill):
+    """No "(one of the LUNs above)" with nothing above: the line names what there is."""
+    drill.lab.mirror("break")
+    config = _iscsi_target(drill)
+    result = drill.xedr("B", "failover", "--test", "--all", "--target", config["target"],
+                        "--scsiid", config["SCSIid"])
+    assert result.code == 64, result
+    line = result.err.strip().splitlines()[-1]
+    assert "add --iqn IQN (the target has: %s)" % config["targetIQN"] in line, line
+    assert "above" not in line

@@ -5,7 +5,7 @@ seen to be down (split brain), and the two confirmations' texts.
 Nothing here changes the pool.
 """
 
-from xe_dr.dr.storage import StorageSpec, not_a_lun_text, probe
+from xe_dr.dr.storage import StorageSpec, next_step, not_a_lun_text, probe
 from xe_dr.errors import UnreachableError, UsageError, XeDrError
 from xe_dr.runner import TransportFailed
 from xe_dr.xe.errors import XapiError
@@ -94,8 +94,8 @@ def check_luns(xe, specs, progress=None):
                               if "target" in base else "list the LUNs the HBAs see")
             answer = probe(xe, StorageSpec(spec.sr_type, base, spec.chap_password))
             if answer["stage"] not in ("luns", "devices"):
-                raise UsageError("the %s storage options do not reach a LUN list (%s)" % (
-                    spec.sr_type, answer["next"]), hint="check them with 'xe-dr probe'")
+                raise UsageError("the %s storage options do not reach a LUN list: %s" % (
+                    spec.sr_type, next_step(answer)), hint="check them with 'xe-dr probe'")
             listed[key] = [item.get("scsi_id") for item in answer["items"]]
             if progress is not None:
                 progress.step("done", step, "")

@@ -7,7 +7,7 @@ from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.guard import TRANSPORT as _TRANSPORT
 from xe_dr.dr.inventory import find_metadata_copies
 from xe_dr.dr.steps import Call, Step, step_id
-from xe_dr.dr.storage import StorageSpec, create_secret, find_secret, probe
+from xe_dr.dr.storage import StorageSpec, create_secret, find_secret, next_step, probe
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.journal import NOTE, Run
 from xe_dr.marks import DRTASK_KEY, RUN_TAG, SECRET_KEY
@@ -91,8 +91,8 @@ class StoragePhase(Phase):
             answer = probe(self.xe, spec)
             self._step("done", step_id("find", lun))
             if answer["stage"] != "srs":
-                raise UsageError("the storage options do not name a LUN yet (%s)" %
-                                 answer["next"])
+                raise UsageError("the storage options of LUN %s do not reach its SRs: %s" %
+                                 (lun, next_step(answer)), hint="check them with 'xe-dr probe'")
             found = answer["items"]
         if not found:
             # lvmohba answers a SCSI id it cannot use with an empty list, not an error (sm's
