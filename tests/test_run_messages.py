@@ -161,3 +161,21 @@ def test_a_failover_without_the_iqn_names_the_iqns_in_its_line(drill):
     line = result.err.strip().splitlines()[-1]
     assert "add --iqn IQN (the target has: %s)" % config["targetIQN"] in line, line
     assert "above" not in line
+
+
+# -- exit 0 means all is well ------------------------------------------------------------------
+
+def test_a_real_failover_of_all_on_the_default_lab_exits_0(drill):
+    """The default lab keeps three VMs on storage DR never protected (local, NFS, an
+    unmirrored LUN): --all leaves them out and lists them, which is no failure (exit 0), so
+    that exit 2 keeps meaning that something went wrong."""
+    protect(drill)  # replication and the host plugin, as the README's tour
+    drill.lab.disaster("A")
+    drill.lab.mirror("break")
+    result = drill.xedr("B", "--yes", "failover", "--all", "--source", "down",
+                        *drill.storage_args("B"))
+    assert result.code == 0, result
+    assert result.out.startswith("Failover (run ") and ": succeeded\n" in result.out
+    left_out = sorted(line.split()[1] for line in result.out.splitlines()
+                      if line.startswith("  vm ") and " excluded: " in line)
+    assert left_out == ["db-01", "dns-01", "file-01"], result.out
