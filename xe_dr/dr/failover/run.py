@@ -26,16 +26,16 @@ Phases (each step journaled, see xe_dr/dr/engine.py):
 
 A failback first stops the VMs at the DR site and gives the LUNs back. Each phase is a module
 of this package over one shared RunContext (context.py): storage.py, source.py, checks.py,
-networks.py, recovery.py, start.py; this module orders them.
+networks.py, recovery.py, start.py, and dryrun.py for --dry-run; this module orders them.
 """
 
 import time
 
 from xe_dr.dr import guard, lifecycle
-from xe_dr.dr import networks as networks_
 from xe_dr.dr.engine import Engine, LineProgress, StepFailed
 from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
 from xe_dr.dr.failover.context import Phase, RunContext
+from xe_dr.dr.failover.dryrun import DryRun
 from xe_dr.dr.failover.networks import NetworkPhase
 from xe_dr.dr.failover.options import ArrayStop
 from xe_dr.dr.failover.outcome import tally
@@ -46,7 +46,7 @@ from xe_dr.dr.failover.source import SourcePhase
 from xe_dr.dr.failover.start import Background, Settled, StartPhase
 from xe_dr.dr.failover.storage import StoragePhase
 from xe_dr.dr.inventory import read_live_source
-from xe_dr.dr.plan import BLOCKING, SKIPPED, Check, Item, select
+from xe_dr.dr.plan import BLOCKING, Check, Item, select
 from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
@@ -81,6 +81,7 @@ class Failover(Phase):
         self.starts = StartPhase(ctx)
         self.questions = Questions(ctx)
         self.preflight = Preflight(ctx, self.storage, self.source)
+        self.dry = DryRun(ctx, self.networks, self.recovery, self.starts)
         self.publisher = lifecycle.Publisher(publish, progress.note)
 
     def plan(self):
@@ -95,17 +96,7 @@ class Failover(Phase):
         self.storage.attach()
         code = self._recover_and_start(dry_run=True)
         self.report["commands"] = self.engine.planned
-        # The checks made before the storage, also when the plan comes from the live source.
-        named = {c["name"] for c in self.report["checks"]}
-        self.report["checks"][:0] = [c.to_json() for c in early if c.name not in named]
-        blocking = [c for c in self.report["checks"]
-                    if c["verdict"] == BLOCKING and not c["objects"]]
-        if blocking:
-            self.report["todo"].append("fix the blocking prechecks, then run the command again")
-            code = ExitCode.REFUSED if any(c["name"] == "licence" for c in blocking) else \
-                ExitCode.FAILED
-        self.report["outcome"] = "blocked" if blocking else _PLANNED[code]
-        return self.report, code
+        return self.report, self.dry.verdict(early, code)
 
     def apply(self, resume_id=None, storage=None):
         """Run (or, with ``resume_id``, resume) the run. ``storage``: StorageSpecs given again
@@ -221,7 +212,7 @@ class Failover(Phase):
             if dry_run and self.opts.storage:
                 self.report["todo"].append("the VM list comes from the metadata on the SRs "
                                            "above, once they are attached")
-                return self._unchecked()
+                return self.dry.unchecked()
             raise XeDrError("no recoverable metadata is visible in this pool",
                             hint="attach the mirrored SRs (probe options) or check "
                                  "'xe-dr inventory'")
@@ -258,8 +249,8 @@ class Failover(Phase):
         exclude_failing(items, checks)
         self.report["items"] = [i.to_json() for i in items]
         if dry_run:
-            self._plan_steps(items)
-            return self._planned_code(items, checks)
+            self.dry.plan_steps(items)
+            return self.dry.planned_code(items, checks)
         # What a report of this run needs even if it is killed before it ends.
         self.run.save("plan.json", {"items": [i.to_json() for i in items],
                                     "checks": [c.to_json() for c in checks],
@@ -284,61 +275,6 @@ class Failover(Phase):
         recovered, started = self._recover_and_start_in_waves(items, by_vdi)
         self._finish(items)
         return self._outcome(items, recovered, started)
-
-    def _planned_code(self, items, checks):
-        """What the run would end with if every step went as planned (tally's rule). Plain
-        xe recovers a vApp without asserting it first, and when xapi refuses it the run
-        holds back the other VMs of its pool (any may be a member: recovery.py); the dry
-        run asserted it, so it counts those VMs as the run would."""
-        refused = {c.objects[0] for c in checks if c.verdict == BLOCKING and c.objects and
-                   c.name.startswith("storage:")}
-        held = {i.vdi for i in items if i.kind == "appliance" and i.uuid in refused} \
-            if not self.ctx.plugin else set()
-        would = []
-        for item in items:
-            item = Item.from_json(item.to_json())
-            if not item.excluded and item.kind == "vm" and item.vdi in held:
-                item.excluded = "held back: a vApp of its pool is refused"
-            would.append(item)
-        _, _, code = tally(would, self.report["checks"], [], dict(
-            (i.uuid, []) for i in would if not i.excluded), {},
-            set(self.opts.vms) | set(self.opts.vapps))
-        return code
-
-    def _unchecked(self):
-        """A dry run before the storage is attached, without the live source: the vApps and
-        VMs are in metadata no xe call can read yet, so the checks that need them are listed
-        as not run, and why (exit 3, of its own: not a plan checked whole)."""
-        why = "the metadata that lists them is on the SRs above, which a dry run does not attach"
-        fix = ("--source HOST plans from the primary's live pool while it is up; else the run "
-               "itself checks all this before it recovers anything")
-        names = ["--%s %s" % (flag, name) for flag, names in (
-            ("vapp", self.opts.vapps), ("vm", self.opts.vms), ("exclude", self.opts.exclude))
-            for name in names]
-        checks = [Check("selection", SKIPPED, "%s: %s" % (
-            "not looked up: " + ", ".join(names) if names else
-            "what --all recovers is not known", why), fix=fix),
-            Check("objects", SKIPPED, "the checks of each vApp and VM (xapi versions, licence "
-                  "edition, %sVMs already here, their SRs and disks, networks, memory) not "
-                  "run: %s" % ("" if self.opts.mode == "test" else
-                               "VMs still running at the source, ", why), fix=fix)]
-        for check in checks:
-            self.report["checks"].append(check.to_json())
-            self.progress.note("precheck skipped: %s" % check.message)
-        return ExitCode.UNCHECKED
-
-    def _plan_steps(self, items):
-        """The dry run: the steps the run would take, built as the run builds them."""
-        for entry in networks_.to_create(self.ctx.network_plan):
-            if any(not i.excluded and i.uuid in entry["objects"] for i in items):
-                self.engine.do(self.networks.create_step(entry))
-        for item in items:
-            if not item.excluded:
-                self.engine.do(self.recovery.step(item))
-        if self.opts.power != "none":
-            for item in sorted((i for i in items if not i.excluded),
-                               key=lambda i: (i.kind != "appliance", i.order)):
-                self.engine.do(self.starts.step(item))
 
     def _disable_ha(self):
         """Remember how HA was set up (heartbeat SRs, failures to tolerate), journaled with
@@ -427,13 +363,6 @@ class Failover(Phase):
         self.report["todo"].append(
             "protect this pool so that failback is possible: 'xe-dr replication enable SR...' "
             "on SRs the array mirrors back to the other site")
-
-# A dry run's outcome by the exit status the run would end with.
-_PLANNED = {ExitCode.OK: "planned",
-            ExitCode.PARTIAL: "planned: some selected vApps or VMs would be left out",
-            ExitCode.FAILED: "planned: nothing selected can be recovered",
-            ExitCode.UNCHECKED: "planned, not all checked"}
-
 
 def _sm_error(failure):
     """The SM error number of a failure, or of the xe error a failed step wraps."""
