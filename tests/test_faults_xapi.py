@@ -177,19 +177,21 @@ def unplug_mirrored_srs(lab):
 
 
 def assert_stopped_by(result, state, command, code):
-    """The run stopped at a storage step: exit 1, one line naming the command, the error and
-    the resume; report.json says so."""
+    """The run stopped at a storage step: exit 1, one line naming the object, the error and
+    the resume (the xe command is in the report, and with -v); report.json says so."""
     assert result.code == 1, result
     # With --json the stopped run's report is on stdout; nothing else ever is.
     assert result.out == "" or json.loads(result.out)["outcome"] == "failed"
     [line] = error_lines(result)
     run_id = only_run(state)
     assert line.startswith("xe-dr: error: ")
-    assert command in line and code in line, line
+    assert code in line and " SR" in line, line
     assert "xe-dr failover --resume %s" % run_id in line, line
     saved = run_file(state, run_id, "report.json")
     assert saved["outcome"] == "failed"
-    assert command in saved["error"] and code in saved["error"]
+    assert code in saved["error"]
+    assert any(command in e["data"]["error"] and code in e["data"]["error"]
+               for e in saved["journal"] if e["event"] == "failed")
     assert run_file(state, run_id, "run.json")["status"] == "failed"
     assert not [c for c in saved["items"] if c.get("recovered_vms")]
     return run_id

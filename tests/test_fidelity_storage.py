@@ -91,7 +91,7 @@ def test_a_dry_run_shows_the_scan_and_the_replug_where_the_release_needs_it(
     disaster(drill)
     plan = drill.xedr("B", "--json", "failover", "--test", "--all", "--dry-run",
                       *drill.storage_args("B"))
-    assert plan.code == 0, plan
+    assert plan.code == 3, plan  # the VMs are not known before the attach: not all checked
     steps = [step["step"] for step in plan.json["commands"]]
     commands = [" ".join(c) for step in plan.json["commands"] for c in step["commands"]]
     srs = sorted(u for u, _ in drill.lab.replicated_srs())
@@ -206,7 +206,7 @@ def test_a_vm_on_an_sr_here_but_unplugged_is_told_by_the_srs_name(drill):
                            "appliance" and "FC DR 3" in (i["excluded"] or "")) == apps
     assert result.json["failures"] == []
     dry = drill.xedr("B", "--json", "--no-plugin", "failover", "--test", "--all", "--dry-run")
-    assert dry.code == 0, dry
+    assert dry.code == result.code, dry  # the dry run ends as the run would
     # (the run defers the VMs of a pool whose vApp failed: they may be its members)
     planned = set(c["message"] for c in dry.json["checks"] if c["name"].startswith("storage:"))
     assert set(c["message"] for c in result.json["checks"]

@@ -4,6 +4,7 @@ status, never a traceback, and never a temporary file left behind."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,14 @@ def one_line(err):
     assert err.count("\n") == 1 and err.startswith("xe-dr: error: "), err
     assert "internal error" not in err and "Traceback" not in err
     return err
+
+
+def last_line(err):
+    """The one error line, after the progress lines of what the run checked before it
+    (timestamped: stderr is no terminal)."""
+    lines = err.splitlines(True)
+    assert lines and all(re.match(r"^xe-dr: \d\d:\d\d:\d\d ", l) for l in lines[:-1]), err
+    return one_line(lines[-1])
 
 
 # -- broken runs --------------------------------------------------------------------------------
@@ -204,7 +213,7 @@ def test_failover_refused_at_once_with_a_full_state_dir(dr_site, tmp_path, room)
         drill.storage_args("B")}], size="64k" if room == "none" else "4k",
         fill=room == "none")
     assert result["code"] == 78, result
-    assert "No space left on device" in one_line(result["err"]) and "nothing was changed" in \
+    assert "No space left on device" in last_line(result["err"]) and "nothing was changed" in \
         result["err"], result["err"]
     assert [f for f in result["files"] if ".tmp." in f] == []
     assert not [f for f in result["files"] if f.startswith("runs/")], result["files"]
@@ -219,7 +228,7 @@ def test_failover_refused_at_once_with_a_read_only_state_dir(dr_site, tmp_path):
          drill.storage_args("B")},
         {"argv": ["--json", "runs"]}], ro=True)
     assert results[0]["code"] == 78, results[0]
-    assert "Read-only file system" in one_line(results[0]["err"]), results[0]["err"]
+    assert "Read-only file system" in last_line(results[0]["err"]), results[0]["err"]
     assert results[0]["files"] == []
     assert drill.snapshot("B") == before
     assert results[1]["code"] == 0 and json.loads(results[1]["out"])["runs"] == []

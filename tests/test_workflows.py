@@ -112,7 +112,9 @@ def test_dry_run_changes_nothing(drill):
     before = drill.snapshot("B")
     calls_before = len(drill.lab.call_log())
     result = drill.xedr("B", "--json", "failover", "--all", "--dry-run")
-    assert result.code == 0, result
+    # The exit status the run would end with: plain xe leaves the unprotected VMs out as
+    # failures (UNPROTECTED above).
+    assert result.code == 2, result
     assert result.json["commands"]
     assert drill.snapshot("B") == before
     writes = [c["command"] for c in drill.lab.call_log()[calls_before:]
@@ -411,7 +413,7 @@ def test_a_dry_run_shows_the_network_it_would_create(drill):
     enable_protection(drill)
     drill.lab.failover_task("B")
     result = drill.xedr("B", "failover", "--test", "--all", "--dry-run")
-    assert result.code == 0, result
+    assert result.code == 2, result  # plain xe: as the run would end (UNPROTECTED)
     assert "network-create name-label=DMZ" in result.out, result.out
     assert not [n for n in _networks(drill) if n["name-label"] == "DMZ"]
 

@@ -21,6 +21,10 @@ class XeDrError(Exception):
             text = "%s (%s)" % (text, self.hint)
         return text
 
+    def details(self):
+        """Lines for -v beyond the one line (which step, which command), if any."""
+        return []
+
 
 class UsageError(XeDrError):
     exit_code = ExitCode.USAGE

@@ -10,6 +10,7 @@ class ExitCode(enum.IntEnum):
     OK = 0
     FAILED = 1
     PARTIAL = 2          # some objects failed, the rest succeeded (doctor: warnings only)
+    UNCHECKED = 3        # a dry run that could not run every check (it lists them)
     USAGE = 64           # bad command line
     NOINPUT = 66         # what the command names does not exist (a run that never ran here)
     UNREACHABLE = 69     # the target (ssh, xapi) could not be reached
@@ -23,6 +24,9 @@ EXIT_CODE_MEANINGS = (
     (ExitCode.FAILED, "failed"),
     (ExitCode.PARTIAL, "partly failed: some objects failed and the report names them; "
                        "for doctor, warnings only"),
+    (ExitCode.UNCHECKED, "a dry run that could not check everything: the vApps and VMs are "
+                         "listed in metadata on SRs not attached yet, so it names the checks "
+                         "it could not run and why (--source plans from the live primary)"),
     (ExitCode.USAGE, "usage error on the command line, or a safety check that needs --force "
                      "or --yes"),
     (ExitCode.NOINPUT, "nothing found: the run named never ran in this pool, or was cleaned up"),

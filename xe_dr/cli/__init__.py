@@ -235,6 +235,8 @@ def main(argv=None, env=None):
     except SystemExit as stop:  # --help and --version
         return stop.code if isinstance(stop.code, int) else 0
     except XeDrError as failure:
+        for line in failure.details():
+            output.debug(line)  # -v: which step, which command
         output.error(failure.one_line())
         return int(failure.exit_code)
     except KeyboardInterrupt:

@@ -21,6 +21,9 @@ class Output(object):
         self.env = env
         self.json_mode = json_mode
         self.verbosity = verbosity
+        # The live progress line (xe_dr/cli/progress.py) while a run shows one: each message
+        # is written above it (``live.above(write)``), never onto it.
+        self.live = None
 
     # -- data ---------------------------------------------------------------------------
     def data(self, payload, text=None):
@@ -62,9 +65,15 @@ class Output(object):
             self._message(None, "%s %s" % (stamp, text))
 
     def _message(self, level, text):
-        prefix = "xe-dr: " + (level + ": " if level else "")
-        self.env.stderr.write(prefix + printable(text) + "\n")
-        self.env.stderr.flush()
+        line = "xe-dr: " + (level + ": " if level else "") + printable(text) + "\n"
+
+        def write():
+            self.env.stderr.write(line)
+            self.env.stderr.flush()
+        if self.live is not None:
+            self.live.above(write)
+        else:
+            write()
 
 
 def _json_default(value):

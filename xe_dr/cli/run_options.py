@@ -156,7 +156,7 @@ def run_mode(ctx, mode):
     source_xe = ctx.other_site(options.source["host"], options.source["xe"]) \
         if options.source and options.source["host"] != "down" else None
     progress = Progress(ctx.output)
-    failover = Failover(ctx.xe, ctx.state_dir, options, ctx.confirm, progress,
+    failover = Failover(ctx.xe, ctx.state_dir, options, progress.holding(ctx.confirm), progress,
                         source_xe=source_xe, chap_passwords=passwords,
                         use_plugin=ctx.use_plugin, argv=redacted_argv(ctx),
                         transport=ctx.runner.description, publish=write_default,

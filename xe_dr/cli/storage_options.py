@@ -18,9 +18,10 @@ def add_storage_arguments(parser):
     group.add_argument("--port", type=argtypes.port, help="iSCSI port (default 3260)")
     group.add_argument("--iqn", metavar="IQN", help="iSCSI target IQN")
     group.add_argument("--hba", action="store_true", help="Fibre Channel / HBA storage")
-    group.add_argument("--scsiid", metavar="SCSIID", action="append",
+    group.add_argument("--scsiid", metavar="SCSIID", action="append", type=argtypes.non_empty,
                        help="SCSI id of the LUN (repeatable, one per LUN)")
     group.add_argument("--hba-scsiid", metavar="SCSIID", action="append", default=[],
+                       type=argtypes.non_empty,
                        help="an HBA LUN besides the iSCSI ones (repeatable)")
     group.add_argument("--chap-user", metavar="USER", help="CHAP user name")
     group.add_argument("--chap-password-file", metavar="FILE", type=argtypes.file_path,

@@ -26,14 +26,34 @@ from xe_dr.redact import redact_argv
 
 
 class StepFailed(XeDrError):
-    """One step failed; the workflow decides whether the rest can go on."""
+    """One step failed; the workflow decides whether the rest can go on.
 
-    def __init__(self, step, cause):
+    ``message`` (the journal's, the report's) names the step by its id and the whole xe
+    command; the line an operator reads (:meth:`one_line`, ``summary``) names the object
+    by the step's description, then xapi's code and its sentence whole; the step id and
+    the command are the :meth:`details` (shown with -v)."""
+
+    def __init__(self, step, cause, description=None):
         self.step = step
         self.cause = cause
         message = cause.one_line() if isinstance(cause, XeDrError) else str(cause)
         super(StepFailed, self).__init__("%s: %s" % (step, message))
         self.exit_code = getattr(cause, "exit_code", self.exit_code)
+        said = getattr(cause, "summary", None) or (
+            cause.message if isinstance(cause, XeDrError) else str(cause))
+        if getattr(cause, "hint", None):
+            said = "%s (%s)" % (said, cause.hint)
+        self.summary = " ".join(("%s: %s" % (description or step, said)).split())
+
+    def one_line(self):
+        return "%s (%s)" % (self.summary, self.hint) if self.hint else self.summary
+
+    def details(self):
+        lines = ["failed step: %s" % self.step]
+        command = getattr(self.cause, "command", None)
+        if command:
+            lines.append("its command: %s" % command)
+        return lines
 
 
 class Engine(object):
@@ -115,7 +135,7 @@ class Engine(object):
         if state in (BEGIN, FAILED) and step.reconcile is not None:
             found = step.reconcile()
             if found is not None:
-                self.record(DONE, step.id, result=found, reconciled=True)
+                self._journal(DONE, step.id, result=found, reconciled=True)
                 self.on_event("reconciled", step.id, step.description)
                 return found
         data = dict(step.begin_data or {})
@@ -123,21 +143,21 @@ class Engine(object):
             # What will run, for the report and the audit trail.
             data["commands"] = [self.argv(c) for c in step.calls]
         self.may_begin()  # (again: a reconcile may have waited)
-        self.record(BEGIN, step.id, description=step.description, **data)
+        self._journal(BEGIN, step.id, description=step.description, **data)
         try:
             self.on_event("begin", step.id, step.description)
             result = step.action() if step.action is not None else self._run_calls(step)
         except StateWriteError:
             raise  # the journal cannot be written: stop here, as if interrupted
         except XeDrError as cause:
-            failure = StepFailed(step.id, cause)
-            self.record(FAILED, step.id, error=failure.message)
+            failure = StepFailed(step.id, cause, step.description)
+            self._journal(FAILED, step.id, error=failure.message)
             with self._lock:
                 self.failures.append(failure)
-            self.on_event("failed", step.id, failure.message)
+            self.on_event("failed", step.id, failure.summary)
             raise failure
         else:
-            self.record(DONE, step.id, result=result)
+            self._journal(DONE, step.id, result=result)
         finally:
             self._left(step.id)  # ended, or left "begin" (a second Ctrl-C, a defect)
         self.on_event("done", step.id, step.description)
@@ -187,7 +207,20 @@ class Engine(object):
         return results
 
     def record(self, event, step, **data):
-        """Journal one event of a step run outside :meth:`do` (a batch the plugin runs)."""
+        """Journal one event of a step run outside :meth:`do` (a batch the plugin runs), and
+        tell ``on_event`` as :meth:`do` does."""
+        self._journal(event, step, **data)
+        description = data.get("description") or (self._begun.get(step) or {}).get(
+            "description") or step
+        if event == BEGIN:
+            self.on_event("begin", step, description)
+        elif event == DONE:
+            self.on_event("reconciled" if data.get("reconciled") else "done", step,
+                          description)
+        elif event == FAILED:
+            self.on_event("failed", step, data.get("summary") or data.get("error") or step)
+
+    def _journal(self, event, step, **data):
         with self._lock:
             if self.run is not None:
                 entry = self.run.append(event, step, **data)
@@ -204,7 +237,8 @@ class Engine(object):
 
 class LineProgress(object):
     """The progress interface the workflows call (``note``, ``phase``, ``step``), printing
-    plain lines through a function; xe_dr/cli/progress.py has the terminal one."""
+    plain lines through a function; xe_dr/cli/progress.py has the terminal one (and says
+    what the calls mean)."""
 
     def __init__(self, write=lambda text: None):
         self.write = write
@@ -216,8 +250,13 @@ class LineProgress(object):
         self.write("%s: %d to do" % (name, total))
 
     def step(self, kind, step, description):
-        if kind in ("begin", "failed", "reconciled"):
+        if kind in ("begin", "reconciled"):
             self.write("%s %s" % (kind, description))
+        elif kind == "failed":
+            self.write("FAILED %s" % description)
+
+    def holding(self, ask):
+        return ask
 
     def close(self):
         pass

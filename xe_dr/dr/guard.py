@@ -5,7 +5,7 @@ seen to be down (split brain), and the two confirmations' texts.
 Nothing here changes the pool.
 """
 
-from xe_dr.dr.storage import StorageSpec, not_a_lun_text, probe
+from xe_dr.dr.storage import StorageSpec, next_step, not_a_lun_text, probe
 from xe_dr.errors import UnreachableError, UsageError, XeDrError
 from xe_dr.runner import TransportFailed
 from xe_dr.xe.errors import XapiError
@@ -57,7 +57,7 @@ def fence_warning(state):
 TRANSPORT = {"lvmoiscsi": "iscsi", "lvhdoiscsi": "iscsi", "lvmohba": "hba", "lvhdohba": "hba"}
 
 
-def check_luns(xe, specs):
+def check_luns(xe, specs, progress=None):
     """Every SCSI id given is a LUN of its target (iSCSI) or a device the HBAs see, or the
     LUN of an SR this pool knows already (its PBDs name it: the HBA device list leaves out
     the devices a PBD uses, and such an SR is plugged, not probed).
@@ -65,26 +65,40 @@ def check_luns(xe, specs):
     The LUNs are *listed* (a probe without SCSIid), never probed one by one: a probe that
     names a SCSIid raises SR_DEVICE_IN_USE on a multipathed host whenever that LUN is
     attached there (sm's LVHDoISCSISR.py and LVHDoHBASR.py), and lvmohba answers a wrong
-    SCSIid with an empty SR list instead of an error."""
-    listed = {}
+    SCSIid with an empty SR list instead of an error. ``progress`` shows the listings as the
+    phase "probe"."""
     known = set()
     if specs:
         types = dict((r["uuid"], TRANSPORT.get(r.get("type"))) for r in xe.list(
             "sr", params=("uuid", "type")))
         known = {(types.get(p.get("sr-uuid")), parse_map(p.get("device-config", "")).get(
             "SCSIid")) for p in xe.list("pbd", params=("uuid", "sr-uuid", "device-config"))}
+    todo, keys = [], []
     for spec in specs:
         scsiid = spec.device_config.get("SCSIid")
         if not scsiid or (TRANSPORT.get(spec.sr_type), scsiid) in known:
             continue
         base = dict((k, v) for k, v in spec.device_config.items() if k != "SCSIid")
         key = (spec.sr_type, tuple(sorted(base.items())))
+        todo.append((spec, scsiid, key, base))
+        if key not in keys:
+            keys.append(key)
+    if progress is not None and keys:
+        progress.phase("probe", len(keys), "probe:")
+    listed = {}
+    for spec, scsiid, key, base in todo:
         if key not in listed:
+            step = "probe:%d" % keys.index(key)
+            if progress is not None:
+                progress.step("begin", step, "list the LUNs of target %s" % base["target"]
+                              if "target" in base else "list the LUNs the HBAs see")
             answer = probe(xe, StorageSpec(spec.sr_type, base, spec.chap_password))
             if answer["stage"] not in ("luns", "devices"):
-                raise UsageError("the %s storage options do not reach a LUN list (%s)" % (
-                    spec.sr_type, answer["next"]), hint="check them with 'xe-dr probe'")
+                raise UsageError("the %s storage options do not reach a LUN list: %s" % (
+                    spec.sr_type, next_step(answer)), hint="check them with 'xe-dr probe'")
             listed[key] = [item.get("scsi_id") for item in answer["items"]]
+            if progress is not None:
+                progress.step("done", step, "")
         if scsiid not in listed[key]:
             raise UsageError(not_a_lun_text(spec.sr_type, spec.device_config, listed[key]),
                              hint="'xe-dr probe' lists them; nothing was changed")

@@ -96,7 +96,10 @@ def probe(xe, spec):
             # A SCSIid the target does not have: sm prints no LUN list then (BaseISCSI.attach
             # raises ConfigSCSIid), so the list is asked for to say what there is.
             raise _not_a_lun(xe, spec)
-        return _progress_from_error(failure, spec)
+        answer = _progress_from_error(failure, spec)
+        if answer["stage"] == "iqns" and spec.device_config.get("SCSIid"):
+            answer["next"] = _iqn_holding(xe, spec, answer["items"])
+        return answer
     finally:
         if secret:
             xe.run("secret-destroy", {"uuid": secret})
@@ -140,6 +143,43 @@ def _not_a_lun(xe, spec, listed=None):
     return UsageError(not_a_lun_text(spec.sr_type, spec.device_config, [
         item.get("scsi_id") for item in listed["items"]]),
         hint="check it with 'xe-dr probe' without --scsiid")
+
+
+def _iqn_holding(xe, spec, targets):
+    """A SCSIid given without --iqn: sm lists the target's IQNs and looks no further (its
+    discovery comes first, BaseISCSI.load), so each IQN's LUNs are listed here to say which
+    IQN to add; a SCSIid that is a LUN of none of them is a usage error naming it."""
+    scsiid = spec.device_config["SCSIid"]
+    luns, holding = [], []
+    for target in targets:
+        iqn = target["target_iqn"]
+        if target["wildcard"] or iqn in holding:
+            continue
+        config = dict((k, v) for k, v in spec.device_config.items() if k != "SCSIid")
+        config["targetIQN"] = iqn
+        listed = probe(xe, StorageSpec(spec.sr_type, config, spec.chap_password))
+        found = [item.get("scsi_id") for item in listed["items"]] \
+            if listed["stage"] == "luns" else []
+        luns += found
+        if scsiid in found:
+            holding.append(iqn)
+    if not holding:
+        raise UsageError(not_a_lun_text(spec.sr_type, spec.device_config, luns),
+                         hint="check it with 'xe-dr probe' without --scsiid")
+    return "add --iqn %s (its LUNs include SCSI id %s)" % (holding[0], scsiid)
+
+
+def next_step(answer):
+    """What an incomplete probe answer asks for, with what there is named in the line itself
+    (for a message that has no listing above it)."""
+    if answer["stage"] == "iqns":
+        return "add --iqn IQN (the target has: %s)" % ", ".join(
+            t["target_iqn"] for t in answer["items"] if not t["wildcard"])
+    if answer["stage"] in ("luns", "devices"):
+        return "add --scsiid SCSIID (%s: %s)" % (
+            "the target has" if answer["stage"] == "luns" else "the HBAs see",
+            ", ".join(i.get("scsi_id") or "?" for i in answer["items"]) or "none")
+    return answer["next"]
 
 
 def not_a_lun_text(sr_type, device_config, scsi_ids):

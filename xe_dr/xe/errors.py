@@ -214,8 +214,10 @@ _UUID_VALUE = re.compile(
     r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?: \((.*)\))?$",
     re.DOTALL)
 
-# How much of one value an error message quotes.
+# How much of one value an error message quotes; xapi's or sm's sentence (what went wrong, and
+# often why: "... is a replication target") is quoted whole up to a far larger bound.
 _MESSAGE_VALUE_CHARS = 160
+_SENTENCE_CHARS = 2000
 
 
 def redact(text, secrets=()):
@@ -262,14 +264,14 @@ def ref_uuid(value):
     return match.group(1) if match else None
 
 
-def _abbreviate(value):
+def _abbreviate(value, limit=_MESSAGE_VALUE_CHARS):
     if "\n" in value.rstrip("\n"):
         lines = value.rstrip("\n").count("\n") + 1
         first = value.split("\n", 1)[0]
-        return "%s ...(%d lines)" % (first[:_MESSAGE_VALUE_CHARS], lines)
+        return "%s ...(%d lines)" % (first[:limit], lines)
     value = value.rstrip("\n")
-    if len(value) > _MESSAGE_VALUE_CHARS:
-        return value[:_MESSAGE_VALUE_CHARS] + "..."
+    if len(value) > limit:
+        return value[:limit] + "..."
     return value
 
 
@@ -306,17 +308,23 @@ class XapiError(XeDrError):
         hint = _HINTS.get(code)
         if code == "HOST_IS_SLAVE" and self.params:
             hint = "%s at %s" % (hint, self.params[0])
-        super(XapiError, self).__init__(self._compose(), hint)
+        self.summary = self._summary()
+        super(XapiError, self).__init__(
+            "%s failed: %s" % (self.command, self.summary) if self.command else self.summary,
+            hint)
 
-    def _compose(self):
+    def _summary(self):
+        """The code and what xapi said, without the command: sm's sentence or xapi's
+        documentation sentence whole, with the parameters."""
         text = self.code
         sm = self.sm_error_number
         if sm is not None and len(self.params) >= 2:
-            detail = _abbreviate(self.params[1])
+            detail = _abbreviate(self.params[1], _SENTENCE_CHARS)
         elif self.param_map and self.code not in _CLI_PARAM_NAMES:
             # A known error: its sentence says what happened, its parameters to what.
             if self.description:
-                text = "%s (%s)" % (text, _abbreviate(self.description.rstrip(".")))
+                text = "%s (%s)" % (text, _abbreviate(self.description.rstrip("."),
+                                                      _SENTENCE_CHARS))
             detail = ", ".join(
                 "%s: %s" % (k, "<unknown>" if v is None else _abbreviate(v))
                 for k, v in self.param_map.items())
@@ -325,11 +333,9 @@ class XapiError(XeDrError):
         elif self.params:
             detail = ", ".join(_abbreviate(p) for p in self.params)
         else:
-            detail = _abbreviate(self.description)
+            detail = _abbreviate(self.description, _SENTENCE_CHARS)
         if detail:
             text = "%s: %s" % (text, detail)
-        if self.command:
-            text = "%s failed: %s" % (self.command, text)
         return text
 
     def __repr__(self):

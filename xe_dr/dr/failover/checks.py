@@ -90,7 +90,7 @@ def live_checks(items, source, protection):
     """The checks of a plan made from the live source pool: xe checks each object again when
     the plan is carried out (the runbook's assert-can-be-recovered); what is left out here is
     what ``xe-dr status`` says cannot come back (a disk on local storage or on shared storage
-    without replicated metadata)."""
+    without replicated metadata): unprotected, as the run's storage check says of it."""
     checks = [Check("source:live", WARNING, "planned from the live pool %s, as it is now: a "
                     "VM or vApp made after this plan is not in it" % source.name_label,
                     fix="make the plan again after changes (it is cheap: cron it)")]
@@ -104,5 +104,5 @@ def live_checks(items, source, protection):
                     "VM" if item.kind == "vm" else "vApp", item.name_label, "; ".join(
                         "%s: %s" % (v["name_label"], v["reason"]) for v in unprotected)),
                 fix="move its disks to SRs with replicated metadata ('xe-dr status')",
-                objects=[item.uuid]))
+                objects=[item.uuid], unprotected=True))
     return checks

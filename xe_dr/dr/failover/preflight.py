@@ -130,7 +130,7 @@ class Preflight(Phase):
             self.progress.note(warning)
         guard.check_luns(self.xe, [spec for spec in self.storage.specs(need_passwords=False)
                                    if self.engine.state_of("attach:%s" % spec.device_config.get(
-                                       "SCSIid", "?")) is None])
+                                       "SCSIid", "?")) is None], self.progress)
         srs = Background(read_srs, self.xe, daemon=True)
         plan = None
         if self.opts.mode == "failback" and self.source_xe is not None:

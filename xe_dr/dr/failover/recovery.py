@@ -130,7 +130,6 @@ class RecoveryPhase(Phase):
         todo = [i for i in items if not i.excluded]
         appliances = [i for i in todo if i.kind == "appliance"]
         vms = [i for i in todo if i.kind == "vm"]
-        self.progress.phase("recover", len(appliances) + len(vms), "recover:")
         if self.ctx.plugin:
             for vdi in sorted({i.vdi for i in todo}):
                 batch = [i for i in todo if i.vdi == vdi]
@@ -151,11 +150,13 @@ class RecoveryPhase(Phase):
                 if item.uuid in members:
                     item.excluded = "recovered with its vApp"
                     self.engine.note("skip:%s" % item.uuid, reason=item.excluded)
+                    self.progress.step("skipped", item.step, item.excluded)
                 elif item.vdi in failed_sources:
                     item.excluded = ("not recovered: a vApp of its pool failed to recover and "
                                      "plain xe cannot tell its members; fix that and resume, "
                                      "or install the host plugin")
                     self.engine.note("defer:%s" % item.uuid, reason=item.excluded)
+                    self.progress.step("left", item.step, item.excluded)
                 else:
                     vms_left.append(item)
             for item, result in zip(vms_left, self.engine.do_many(
@@ -251,6 +252,7 @@ class RecoveryPhase(Phase):
             state = self.engine.state_of(item.step)
             if state == "done":
                 recovered[item.uuid] = self.engine.result_of(item.step)
+                self.progress.step("skipped", item.step, "")
                 continue
             if state in ("begin", "failed"):
                 found = self._find_recovered(item)
@@ -300,7 +302,9 @@ class RecoveryPhase(Phase):
                 recovered[item.uuid] = vms
             else:
                 error = result.get("error") if result else ["NOT_IN_PLUGIN_ANSWER"]
-                message = "%s: %s" % (item.step, " ".join(str(e) for e in error or ()))
-                self.engine.record("failed", item.step, error=message)
-                self.engine.failures.append(StepFailed(item.step, XeDrError(message)))
+                failure = StepFailed(item.step, XeDrError(" ".join(str(e) for e in error or ())),
+                                     "recover %s %s" % (item.kind, item.name_label))
+                self.engine.record("failed", item.step, error=failure.message,
+                                   summary=failure.summary)
+                self.engine.failures.append(failure)
         return recovered

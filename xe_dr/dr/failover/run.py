@@ -26,16 +26,16 @@ Phases (each step journaled, see xe_dr/dr/engine.py):
 
 A failback first stops the VMs at the DR site and gives the LUNs back. Each phase is a module
 of this package over one shared RunContext (context.py): storage.py, source.py, checks.py,
-networks.py, recovery.py, start.py; this module orders them.
+networks.py, recovery.py, start.py, and dryrun.py for --dry-run; this module orders them.
 """
 
 import time
 
 from xe_dr.dr import guard, lifecycle
-from xe_dr.dr import networks as networks_
 from xe_dr.dr.engine import Engine, LineProgress, StepFailed
 from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
 from xe_dr.dr.failover.context import Phase, RunContext
+from xe_dr.dr.failover.dryrun import DryRun
 from xe_dr.dr.failover.networks import NetworkPhase
 from xe_dr.dr.failover.options import ArrayStop
 from xe_dr.dr.failover.outcome import tally
@@ -83,6 +83,7 @@ class Failover(Phase):
         self.starts = StartPhase(ctx)
         self.questions = Questions(ctx)
         self.preflight = Preflight(ctx, self.storage, self.source)
+        self.dry = DryRun(ctx, self.networks, self.recovery, self.starts)
         self.publisher = lifecycle.Publisher(publish, progress.note)
 
     def plan(self):
@@ -91,14 +92,14 @@ class Failover(Phase):
         self.ctx.hosts = read_hosts(self.xe)
         self.recovery.ask_plugin_version()
         self.ctx.engine = Engine(None, xe=self.xe, dry_run=True, source_xe=self.source_xe)
-        self.report["checks"] = [c.to_json() for c in self.checks.early()]
+        early = self.checks.early()
+        self.report["checks"] = [c.to_json() for c in early]
         self.preflight.check()
         self.recovery.plugin_answer()
         self.storage.attach()
-        self._recover_and_start(dry_run=True)
+        code = self._recover_and_start(dry_run=True)
         self.report["commands"] = self.engine.planned
-        self.report["outcome"] = "planned"
-        return self.report, ExitCode.OK
+        return self.report, self.dry.verdict(early, code)
 
     def apply(self, resume_id=None, storage=None):
         """Run (or, with ``resume_id``, resume) the run. ``storage``: StorageSpecs given again
@@ -198,7 +199,10 @@ class Failover(Phase):
 
 
     def _recover_and_start(self, dry_run):
+        self.progress.phase("prechecks", 2, "precheck:")
+        self.progress.step("begin", "precheck:metadata", "read the recoverable metadata")
         sources = self.recovery.sources()
+        self.progress.step("done", "precheck:metadata", "")
         protection = None
         if not sources and dry_run and self.source_xe is not None:
             # Before a disaster the copies are not visible here yet: plan from the live
@@ -212,7 +216,7 @@ class Failover(Phase):
             if dry_run and self.opts.storage:
                 self.report["todo"].append("the VM list comes from the metadata on the SRs "
                                            "above, once they are attached")
-                return ExitCode.OK
+                return self.dry.unchecked()
             raise XeDrError("no recoverable metadata is visible in this pool",
                             hint="attach the mirrored SRs (probe options) or check "
                                  "'xe-dr inventory'")
@@ -232,6 +236,8 @@ class Failover(Phase):
         else:
             items = select(sources, self.opts.all, self.opts.vapps, self.opts.vms,
                            self.opts.exclude, failed_over_only=self.opts.mode == "failback")
+            self.progress.step("begin", "precheck:objects", "check %d vApp(s) and VM(s)"
+                               % len(items))
             if protection is None:
                 checks = self.checks.prechecks(items, by_vdi)
             else:
@@ -240,14 +246,15 @@ class Failover(Phase):
                 target = self.checks.target_facts()
                 self.ctx.networks_before = {n["uuid"] for n in target.networks}
                 checks += self.networks.checks(items, by_vdi, target)
+        self.progress.step("done", "precheck:objects", "")
         self.report["checks"] = [c.to_json() for c in checks]
         self.report["networks"] = self.ctx.network_plan
         pool_blocking = [c for c in checks if c.verdict == BLOCKING and not c.objects]
         exclude_failing(items, checks)
         self.report["items"] = [i.to_json() for i in items]
         if dry_run:
-            self._plan_steps(items)
-            return ExitCode.OK
+            self.dry.plan_steps(items)
+            return self.dry.planned_code(items, checks)
         # What a report of this run needs even if it is killed before it ends.
         self.run.save("plan.json", {"items": [i.to_json() for i in items],
                                     "checks": [c.to_json() for c in checks],
@@ -267,23 +274,11 @@ class Failover(Phase):
         if self.opts.mode == "test" and self.opts.disable_ha and (
                 self.pool.ha_enabled or self.engine.begun("ha:disable") is not None):
             self._disable_ha()
+        self.progress.phase("recover", len([i for i in items if not i.excluded]), "recover:")
         self.networks.prepare(items)
         recovered, started = self._recover_and_start_in_waves(items, by_vdi)
         self._finish(items)
         return self._outcome(items, recovered, started)
-
-    def _plan_steps(self, items):
-        """The dry run: the steps the run would take, built as the run builds them."""
-        for entry in networks_.to_create(self.ctx.network_plan):
-            if any(not i.excluded and i.uuid in entry["objects"] for i in items):
-                self.engine.do(self.networks.create_step(entry))
-        for item in items:
-            if not item.excluded:
-                self.engine.do(self.recovery.step(item))
-        if self.opts.power != "none":
-            for item in sorted((i for i in items if not i.excluded),
-                               key=lambda i: (i.kind != "appliance", i.order)):
-                self.engine.do(self.starts.step(item))
 
     def _disable_ha(self):
         """Remember how HA was set up (heartbeat SRs, failures to tolerate), journaled with
@@ -361,14 +356,14 @@ class Failover(Phase):
         if self.opts.mode == "test":
             self.report["todo"].append("clean up the test with 'xe-dr cleanup %s'" % self.run.id)
             return
-        for entry in self.report["storage"]:
-            task = entry.get("task")
-            if task:
-                self.engine.do(Step(
-                    step_id("drtask-destroy", task), "destroy DR task %s" % task,
-                    [Call("drtask-destroy", {"uuid": task})],
-                    reconcile=lambda task=task: None if task in self.xe.uuids(
-                        "drtask") else task))
+        tasks = [e["task"] for e in self.report["storage"] if e.get("task")]
+        self.progress.phase("finish", len(tasks), "drtask-destroy:")
+        for task in tasks:
+            self.engine.do(Step(
+                step_id("drtask-destroy", task), "destroy DR task %s" % task,
+                [Call("drtask-destroy", {"uuid": task})],
+                reconcile=lambda task=task: None if task in self.xe.uuids(
+                    "drtask") else task))
         self.report["todo"].append(
             "protect this pool so that failback is possible: 'xe-dr replication enable SR...' "
             "on SRs the array mirrors back to the other site")
@@ -382,4 +377,4 @@ def _sm_error(failure):
 def _storage_hint(failure):
     if _sm_error(failure) == 47:
         return "the replica is not writable: halt the mirror (promote the copy at this site)"
-    return "fix that"
+    return "fix the storage as the error says"

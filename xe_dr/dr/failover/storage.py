@@ -7,7 +7,7 @@ from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.guard import TRANSPORT as _TRANSPORT
 from xe_dr.dr.inventory import find_metadata_copies
 from xe_dr.dr.steps import Call, Step, step_id
-from xe_dr.dr.storage import StorageSpec, create_secret, find_secret, probe
+from xe_dr.dr.storage import StorageSpec, create_secret, find_secret, next_step, probe
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.journal import NOTE, Run
 from xe_dr.marks import DRTASK_KEY, RUN_TAG, SECRET_KEY
@@ -68,18 +68,33 @@ class StoragePhase(Phase):
             "sr", params=("uuid", "name-label", "type", "introduced-by", "other-config"))}
         pbds = self.xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid", "currently-attached",
                                            "device-config"))
-        for spec in self.specs():
+        specs = self.specs()
+        self._phase("attach", len(specs), "lun:")
+        for spec in specs:
             self._attach_lun(spec, known, pbds)
+            self._step("done", step_id("lun", spec.device_config.get("SCSIid", "?")))
         self._make_visible()
+
+    # The progress of the attach and the scan, LUN by LUN and SR by SR (a dry run attaches
+    # nothing, and shows none).
+    def _phase(self, name, total, prefix):
+        if not self.engine.dry_run:
+            self.progress.phase(name, total, prefix)
+
+    def _step(self, kind, step, description=""):
+        if not self.engine.dry_run:
+            self.progress.step(kind, step, description)
 
     def _attach_lun(self, spec, known, pbds):
         lun = spec.device_config.get("SCSIid", "?")
         found = _attached_here(spec, known, pbds, self.pool.master)
         if found is None:
+            self._step("begin", step_id("find", lun), "probe LUN %s for its SRs" % lun)
             answer = probe(self.xe, spec)
+            self._step("done", step_id("find", lun))
             if answer["stage"] != "srs":
-                raise UsageError("the storage options do not name a LUN yet (%s)" %
-                                 answer["next"])
+                raise UsageError("the storage options of LUN %s do not reach its SRs: %s" %
+                                 (lun, next_step(answer)), hint="check them with 'xe-dr probe'")
             found = answer["items"]
         if not found:
             # lvmohba answers a SCSI id it cannot use with an empty list, not an error (sm's
@@ -189,6 +204,7 @@ class StoragePhase(Phase):
                 if sr not in scanned:
                     scanned.append(sr)
             attached.extend(sr for sr in run_srs if sr not in attached)
+        self._phase("scan", len(scanned), "scan:")
         for sr in scanned:
             self.engine.do(Step(step_id("scan", sr), "scan SR %s for its disks" % sr,
                                 [Call("sr-scan", {"uuid": sr})]))
