@@ -13,7 +13,7 @@ from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.marks import HEARTBEAT_FORMAT, HEARTBEAT_KEY
 from xe_dr.pool import PoolSnapshot
-from xe_dr.xe.errors import XapiError, XeOutputError
+from xe_dr.xe.errors import XapiError
 
 MAX_METADATA_SRS = 8          # Xapi_globs.redo_log_max_instances (reference §1.2)
 
@@ -45,7 +45,7 @@ def _plugin_state(xe, master):
         return None, failure
     try:
         return call_json(xe, master, "metadata_state", required=("vdis",)), None
-    except (XapiError, XeOutputError) as answer:
+    except XapiError as answer:  # a malformed answer (XeOutputError) is an error of its own
         if answer.exit_code != ExitCode.FAILED:
             raise  # xe's own failure (xapi unreachable...), not the plugin's
         return None, answer
