@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.fixtures_remote import wait_until
 from xe_dr.lab import faults
 
 
@@ -64,14 +65,6 @@ def test_a_busy_delay_is_taken_while_the_vm_is_busy(lab):
                   "param-name=current-operations").value == ""
 
 
-def _until(condition, what, deadline=60.0):
-    """Poll ``condition`` (a bound against a hang only, never a timing assertion)."""
-    end = time.time() + deadline
-    while not condition():
-        assert time.time() < end, what
-        time.sleep(0.02)
-
-
 @pytest.mark.parametrize("kill", ["ctrl-c", "sigkill"])
 def test_a_call_goes_on_when_its_client_is_killed(lab, kill):
     """xapi carries a call out whether or not its xe client is still there (xapi_cli.ml,
@@ -87,13 +80,13 @@ def test_a_call_goes_on_when_its_client_is_killed(lab, kill):
     def operations():
         return lab.ok("A", "vm-param-get", "uuid=" + vm, "param-name=current-operations").value
 
-    _until(lambda: operations() == "start", "vm-start never got busy")
+    wait_until(lambda: operations() == "start", "vm-start to get busy")
     if kill == "ctrl-c":
         os.killpg(client.pid, signal.SIGINT)
     else:
         client.kill()
     assert client.wait(60) < 0  # the client died of its signal
-    _until(lambda: operations() == "", "the start never ended")
+    wait_until(lambda: operations() == "", "the start to end")
     assert lab.ok("A", "vm-param-get", "uuid=" + vm, "param-name=power-state").value == \
         "running"
 
