@@ -52,7 +52,9 @@ setup(
         "report": ["jinja2>=2.10"],
         # XenAPI: the xapi team's SDK, the real client of the lab's XML-RPC server in tests
         # wheel: tests/test_install.py builds xe-dr's wheel offline (--no-build-isolation)
-        "test": ["pytest>=7.0", "hypothesis>=6.0", "pytest-xdist>=2.5", "XenAPI>=26", "wheel"],
+        # prometheus-client: its parser reads status --format prometheus in the tests
+        "test": ["pytest>=7.0", "hypothesis>=6.0", "pytest-xdist>=2.5", "XenAPI>=26", "wheel",
+                 "prometheus-client"],
     },
     entry_points={"console_scripts": ["xe-dr = xe_dr.cli:main"]},
     classifiers=[

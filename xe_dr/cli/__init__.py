@@ -216,10 +216,40 @@ def build_parser():
     return parser
 
 
+def _asks_nagios(argv):
+    """Whether the command line asks for ``status --format nagios``, read before parsing:
+    a monitoring plugin must answer every failure, a usage error too, with an UNKNOWN line
+    and exit 3, since Nagios takes any other status for a broken plugin."""
+    if "status" not in argv:
+        return False
+    pairs = zip(argv, argv[1:] + [""])
+    return "--format=nagios" in argv or any(a == "--format" and b == "nagios" for a, b in pairs)
+
+
 def main(argv=None, env=None):
     """Run xe-dr; returns the exit status (the console script passes it to sys.exit)."""
     env = env or Environment()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if _asks_nagios(argv):
+        return _main_nagios(argv, env)
+    return _main(argv, env)
+
+
+def _main_nagios(argv, env):
+    """``status --format nagios``: whatever goes wrong is ``XE-DR UNKNOWN - <line>`` on
+    stdout with exit 3 (the error line also goes to stderr, as always)."""
+    from xe_dr.cli.monitoring import nagios_unknown
+    failures = []
+    code = _main(argv, env, on_failure=failures.append)
+    if failures or code not in (0, 1, 2, 3):
+        env.stdout.write(nagios_unknown(failures[-1] if failures else
+                                        "xe-dr status ended with exit %d" % code) + "\n")
+        env.stdout.flush()
+        return 3
+    return code
+
+
+def _main(argv, env, on_failure=None):
     output = Output(env)
     _Parser.stdout = env.stdout
     try:
@@ -237,16 +267,24 @@ def main(argv=None, env=None):
     except XeDrError as failure:
         for line in failure.details():
             output.debug(line)  # -v: which step, which command
-        output.error(failure.one_line())
-        return int(failure.exit_code)
+        return _failed(output, on_failure, failure.one_line(), failure.exit_code)
     except KeyboardInterrupt:
-        output.error("interrupted; a journaled run can be resumed with --resume RUN")
-        return int(ExitCode.TEMPORARY)
+        return _failed(output, on_failure,
+                       "interrupted; a journaled run can be resumed with --resume RUN",
+                       ExitCode.TEMPORARY)
     except BrokenPipeError:
         return int(ExitCode.FAILED)
     except Exception as bug:  # a defect: say so plainly, with the traceback only on request
-        output.error("internal error: %s: %s (run with -v for the traceback, and please report it)"
-                     % (type(bug).__name__, bug))
+        code = _failed(output, on_failure, "internal error: %s: %s (run with -v for the "
+                       "traceback, and please report it)" % (type(bug).__name__, bug),
+                       ExitCode.FAILED)
         if output.verbosity > 0:
             env.stderr.write(traceback.format_exc())
-        return int(ExitCode.FAILED)
+        return code
+
+
+def _failed(output, on_failure, line, code):
+    output.error(line)
+    if on_failure is not None:
+        on_failure(line)
+    return int(code)

@@ -7,7 +7,8 @@ The pool is read once (xe_dr/pool.py PoolSnapshot): one call per class, made at 
 import time
 
 from xe_dr.dr.lock import LOCK_KEY, parse_claim
-from xe_dr.dr.plugin import ask_version, call_json, fallback_line, malformed, master_label
+from xe_dr.dr.plugin import (ask_version, call_json, fallback_line, malformed, master_label,
+                             required_error)
 from xe_dr.dr.protection import AT_RISK, UNRECOVERABLE, classify_vms
 from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
@@ -51,9 +52,11 @@ def _plugin_state(xe, master):
         return None, answer
 
 
-def pool_status(xe, peer_xe=None, use_plugin=True, now=None):
+def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=False):
     """The status document. ``problems`` empty means all is well (exit 0). A pool that
-    replicates its metadata gets its heartbeat (write_heartbeat), at ``now``."""
+    replicates its metadata gets its heartbeat (write_heartbeat), at ``now``.
+    ``require_plugin`` (--plugin required): a master whose plugin does not answer is a
+    ConfigError, not a fallback."""
     facts = PoolSnapshot(xe).read("pool", "srs", "vdis", "vbds", "vms")
     pool = facts.pool
     problems, notes = [], []
@@ -63,6 +66,8 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None):
     state = None
     if use_plugin and pool.master:
         state, failure = _plugin_state(xe, pool.master)
+        if state is None and require_plugin:
+            raise required_error(master_label(xe, pool.master), failure)
         if failure is not None:  # read with plain xe instead, and said so
             notes.append(fallback_line(master_label(xe, pool.master), failure,
                                        "the status is read"))

@@ -1,5 +1,9 @@
-"""``xe-dr status``: replication targets, their health, and which VMs are protected."""
+"""``xe-dr status``: replication targets, their health, and which VMs are protected; as
+text, JSON, or a monitoring format (xe_dr/cli/monitoring.py)."""
 
+import argparse
+
+from xe_dr.errors import UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
 
 NAME = "status"
@@ -9,8 +13,12 @@ HELP = ("check this pool's metadata replication and classify every VM as protect
 EXAMPLES = (
     "xe-dr -H root@xcp-a1 status --peer root@xcp-b1 --vms",
     "xe-dr -H root@xcp-a1 status --json",
-    "xe-dr -q status --peer root@xcp-b1 >/dev/null || logger -t xe-dr \"exit $?\"",
+    "xe-dr -H root@xcp-a1 status --format nagios --warning metadata-age=2h",
+    "xe-dr status --format prometheus -o /var/lib/node_exporter/xe-dr.prom",
 )
+
+#: Where each format goes: stdout, or -o FILE (replaced atomically).
+FORMATS = ("text", "nagios", "prometheus")
 
 
 def add_arguments(parser):
@@ -20,14 +28,79 @@ def add_arguments(parser):
     parser.add_argument("--peer-xe", metavar="PATH", help="path of xe on the peer (default: xe)")
     parser.add_argument("--vms", action="store_true",
                         help="list every VM, not only those that are not protected")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="nagios: one Nagios/Icinga plugin line, exit 0-3 (every failure "
+                             "to check is UNKNOWN, 3); prometheus: the text exposition format")
+    parser.add_argument("-o", "--output", metavar="FILE", type=_output_file,
+                        help="write the output to FILE, replaced atomically (for "
+                             "node_exporter's textfile collector)")
+    parser.add_argument("--warning", metavar="NAME=VALUE", action="append", type=_threshold,
+                        default=[],
+                        help="a threshold above which a check is WARNING: metadata-age "
+                             "(seconds, or 30m/2h/1d), srs-missing, at-risk, unrecoverable, "
+                             "readiness; none turns it off (defaults: man xe-dr)")
+    parser.add_argument("--critical", metavar="NAME=VALUE", action="append", type=_threshold,
+                        default=[], help="the same, above which a check is CRITICAL")
+    parser.add_argument("--expect-srs", metavar="N", type=_count, default=None,
+                        help="replication SRs the pool should have (default: those configured)")
+
+
+def _threshold(text):
+    from xe_dr.dr.health import ThresholdError, parse_threshold
+    try:
+        return parse_threshold(text)
+    except ThresholdError as bad:
+        raise argparse.ArgumentTypeError(str(bad))
+
+
+def _count(text):
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError("%r is not a count (0 or more)" % (text,))
+    return int(text)
+
+
+def _output_file(text):
+    from xe_dr.cli.argtypes import file_path
+    return file_path(text)
 
 
 def run(ctx):
+    from xe_dr.dr import health
     from xe_dr.dr.status import pool_status
-    status = pool_status(ctx.xe, peer_xe=ctx.other_site(ctx.args.peer, ctx.args.peer_xe),
-                         use_plugin=ctx.use_plugin)
-    ctx.output.data(status, _text(status, ctx.args.vms))
+    args = ctx.args
+    if args.format != "text" and ctx.output.json_mode:
+        raise UsageError("--json and --format %s are two outputs: choose one" % args.format)
+    try:
+        status = pool_status(ctx.xe, peer_xe=ctx.other_site(args.peer, args.peer_xe),
+                             use_plugin=ctx.use_plugin, require_plugin=ctx.plugin_required)
+    except XeDrError:
+        if args.format == "prometheus":  # the figures of a pool that could not be read go
+            from xe_dr.cli.monitoring import prometheus_down  # stale: say it is down
+            _emit(ctx, prometheus_down())
+        raise
+    limits = health.thresholds(args.warning, args.critical, expected_srs=max(
+        args.expect_srs if args.expect_srs is not None else len(status["replication"]), 1))
+    checks = health.checks(status, limits, args.expect_srs)
+    status["health"] = checks
+    if args.format == "nagios":
+        from xe_dr.cli.monitoring import nagios
+        lines, code = nagios(status, checks)
+        _emit(ctx, "\n".join(lines) + "\n")
+        return code
+    if args.format == "prometheus":
+        from xe_dr.cli.monitoring import prometheus
+        _emit(ctx, prometheus(status, checks))
+        return ExitCode.FAILED if status["problems"] else ExitCode.OK
+    ctx.output.data(status, _text(status, args.vms))
     return ExitCode.FAILED if status["problems"] else ExitCode.OK
+
+
+def _emit(ctx, text):
+    if ctx.args.output:
+        from xe_dr.files import write_output_file
+        write_output_file(ctx.args.output, text, mode=0o644)
+    else:
+        ctx.output.data(None, text)
 
 
 def _text(status, all_vms):

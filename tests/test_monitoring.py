@@ -1,0 +1,265 @@
+"""``xe-dr status --format nagios|prometheus``: health in the monitoring admins run (issue 16).
+
+Each format on a healthy pool, a degraded one and a broken one, crossing each threshold in
+turn; every failure to check is ``XE-DR UNKNOWN`` with exit 3; the Prometheus output is read
+with the prometheus-client package's own parser and written atomically with ``-o``.
+"""
+
+import os
+import re
+import stat
+
+import pytest
+
+from xe_dr.dr.health import age_text, parse_threshold, ThresholdError
+
+prometheus_parser = pytest.importorskip("prometheus_client.parser")
+
+NEEDS_IGNORING = ("db-01", "file-01", "dns-01")  # at risk or unrecoverable in the default lab
+STATUS_LINE = re.compile(r"^XE-DR (OK|WARNING|CRITICAL|UNKNOWN) - (.*?)(?: \| (.*))?$")
+
+
+def replicate(drill):
+    drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+
+
+def ignore(drill, *names):
+    for name in names:
+        drill.lab.ok("A", "vm-param-add", "uuid=" + drill.lab.vm_uuid(name),
+                     "param-name=tags", "param-key=xe-dr-ignore")
+
+
+def break_copy(drill):
+    """The first replicated SR's LUN stops taking writes at site A (the array reversed it):
+    its metadata copy is no longer written. Returns the SR's uuid."""
+    from xe_dr.lab import replication
+    sr_uuid = drill.lab.replicated_srs()[0][0]
+    db = drill.lab.db("A")
+    lun = replication.sr_lun(drill.lab.array(), "A", db, db.by_uuid("SR", sr_uuid))
+    drill.lab.mirror("reverse", [lun])
+    pool = drill.lab.ok("A", "pool-list", "--minimal").value
+    drill.lab.ok("A", "pool-param-set", "uuid=" + pool, "name-description=written")
+    return sr_uuid
+
+
+@pytest.fixture
+def healthy(drill):
+    """Site A replicating to every mirrored SR, the VMs it cannot protect tagged ignored."""
+    replicate(drill)
+    ignore(drill, *NEEDS_IGNORING)
+    return drill
+
+
+def nagios(drill, *args):
+    result = drill.xedr("A", "status", "--format", "nagios", *args)
+    lines = result.out.splitlines()
+    match = STATUS_LINE.match(lines[0]) if lines else None
+    assert match, result
+    perf = {}
+    for item in (match.group(3) or "").split():
+        label, _, fields = item.partition("=")
+        perf[label.strip("'")] = fields.split(";")
+    return result.code, match.group(1), match.group(2), perf, lines[1:]
+
+
+def metrics(text):
+    """{(name, frozenset(labels)): value} through prometheus-client's parser."""
+    found = {}
+    for family in prometheus_parser.text_string_to_metric_families(text):
+        assert family.type == "gauge"
+        for sample in family.samples:
+            assert sample.timestamp is None
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
+
+
+def value(found, name, **labels):
+    matches = [v for (n, ls), v in found.items()
+               if n == name and all((k, val) in ls for k, val in labels.items())]
+    assert len(matches) == 1, (name, labels, sorted(k for k in found if k[0] == name))
+    return matches[0]
+
+
+# -- Nagios ----------------------------------------------------------------------------------
+
+def test_a_healthy_pool_is_ok_with_its_figures_as_perfdata(healthy):
+    code, state, summary, perf, details = nagios(healthy)
+    assert (code, state) == (0, "OK")
+    assert summary.startswith("pool Site A: 9 VM(s) protected; 3 replication SR(s) written")
+    assert perf["srs_missing"] == ["0", "0", "2", "0", "3"]
+    assert perf["at_risk"] == ["0", "0", "", "0"]
+    assert perf["unrecoverable"] == ["0", "0", "", "0"]
+    assert perf["protected"] == ["9", "", "", "0"]
+    assert details == ["OK srs-missing: 3 replication SR(s) written",
+                       "OK metadata-age: " + details[1].split(": ", 1)[1],
+                       "OK at-risk: 0 VM(s) at risk", "OK unrecoverable: 0 VM(s) unrecoverable"]
+
+
+def test_vms_at_risk_and_unrecoverable_are_a_warning_by_default_and_thresholds_move_them(drill):
+    replicate(drill)
+    code, state, summary, perf, _ = nagios(drill)
+    assert (code, state) == (1, "WARNING")
+    assert "2 VM(s) at risk: db-01, file-01" in summary
+    assert "1 VM(s) unrecoverable: dns-01" in summary
+    assert perf["at_risk"][:3] == ["2", "0", ""]
+
+    # at-risk above 1 is CRITICAL; the unrecoverable one switched off: CRITICAL, exit 2
+    code, state, summary, _, details = nagios(drill, "--critical", "at-risk=1",
+                                              "--warning", "unrecoverable=none")
+    assert (code, state) == (2, "CRITICAL")
+    assert "CRITICAL at-risk: 2 VM(s) at risk: db-01, file-01" in details
+    assert "OK unrecoverable: 1 VM(s) unrecoverable: dns-01" in details
+
+    # tolerate two at risk, one unrecoverable: OK
+    code, state, _, _, _ = nagios(drill, "--warning", "at-risk=2", "--warning",
+                                  "unrecoverable=1")
+    assert (code, state) == (0, "OK")
+
+    # the VM tagged xe-dr-ignore no longer counts
+    ignore(drill, "dns-01")
+    code, state, _, perf, _ = nagios(drill, "--warning", "at-risk=2")
+    assert (code, state, perf["unrecoverable"][0]) == (0, "OK", "0")
+
+
+def test_replication_srs_missing_against_the_expected_count(healthy):
+    # one more expected than configured: one missing, a WARNING
+    code, state, summary, perf, _ = nagios(healthy, "--expect-srs", "4")
+    assert (code, state) == (1, "WARNING")
+    assert "1 of 4 expected replication SRs not configured" in summary
+    assert perf["srs_missing"] == ["1", "0", "3", "0", "4"]
+
+    # a copy no longer written (its redo log lost the device): one missing of three
+    break_copy(healthy)
+    code, state, summary, perf, _ = nagios(healthy)
+    assert (code, state) == (1, "WARNING")
+    assert "1 of 3 expected replication SRs missing or not written (not written: " in summary
+    # ... CRITICAL once no more than one is left, as asked
+    code, state, _, _, _ = nagios(healthy, "--critical", "srs-missing=0")
+    assert (code, state) == (2, "CRITICAL")
+
+
+def test_a_pool_without_replication_is_critical(drill):
+    ignore(drill, *NEEDS_IGNORING)
+    code, state, summary, perf, _ = nagios(drill)
+    assert (code, state) == (2, "CRITICAL")
+    assert summary.startswith("pool Site A: no SR carries this pool's replicated metadata")
+    assert perf["srs_missing"] == ["1", "0", "0", "0", "1"]
+
+
+def test_a_licence_that_restricts_dr_is_critical(healthy):
+    pool = healthy.lab.ok("A", "pool-list", "--minimal").value
+    healthy.lab.poke("A", "pool", pool, restrictions={"restrict_dr": "true"})
+    code, state, summary, _, details = nagios(healthy)
+    assert (code, state) == (2, "CRITICAL")
+    assert "CRITICAL licence: the licence restricts disaster recovery" in details[0]
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--warning", "age=1h"], "'age=1h' is not NAME=VALUE"),
+    (["--critical", "at-risk=-1"], "'at-risk=-1': at-risk takes a count"),
+    (["--expect-srs", "two"], "'two' is not a count"),
+    (["--json"], "--json and --format nagios are two outputs"),
+    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+    (["--peer"], "expected one argument"),
+])
+def test_every_usage_error_is_unknown_with_exit_3(healthy, args, says):
+    result = healthy.xedr("A", "status", "--format", "nagios", *args)
+    assert result.code == 3, result
+    assert result.out.startswith("XE-DR UNKNOWN - ") and says in result.out, result
+    assert len(result.out.splitlines()) == 1
+
+
+def test_a_master_that_cannot_be_reached_or_a_bad_configuration_is_unknown(healthy, tmp_path):
+    unreachable = healthy.xedr("A", "-H", "root@127.0.0.1:1", "--ssh", "openssh",
+                               "--known-hosts", str(tmp_path / "known_hosts"),
+                               "status", "--format", "nagios")
+    assert unreachable.code == 3, unreachable
+    assert unreachable.out.startswith("XE-DR UNKNOWN - ")
+    no_xe = healthy.xedr("A", "status", "--format=nagios", "--xe", str(tmp_path / "no-xe"))
+    assert no_xe.code == 3 and no_xe.out.startswith("XE-DR UNKNOWN - "), no_xe
+    peer = healthy.xedr("A", "status", "--format", "nagios", "--peer", "root@127.0.0.1:1",
+                        "--ssh", "openssh", "--known-hosts", str(tmp_path / "known_hosts"))
+    assert peer.code == 3 and peer.out.startswith("XE-DR UNKNOWN - "), peer
+    # --plugin required where it is not installed (site B's master): a configuration error
+    plugin = healthy.xedr("B", "--plugin", "required", "status", "--format", "nagios")
+    assert plugin.code == 3, plugin
+    assert plugin.out.startswith("XE-DR UNKNOWN - --plugin required: the xe-dr host plugin on ")
+
+
+def test_a_pool_the_xapi_of_which_fails_is_unknown(healthy):
+    healthy.lab.fault(site="A", command="pool-list", error=["INTERNAL_ERROR", "lost"], every=True)
+    result = healthy.xedr("A", "status", "--format", "nagios")
+    assert result.code == 3, result
+    assert result.out.startswith("XE-DR UNKNOWN - ") and "INTERNAL_ERROR" in result.out
+
+
+# -- Prometheus ------------------------------------------------------------------------------
+
+def test_prometheus_output_parses_and_carries_every_figure(healthy):
+    result = healthy.xedr("A", "status", "--format", "prometheus")
+    assert result.code == 0, result
+    found = metrics(result.out)
+    assert value(found, "xe_dr_up", pool="Site A") == 1
+    assert value(found, "xe_dr_replication_srs") == 3
+    assert value(found, "xe_dr_replication_srs_healthy") == 3
+    assert value(found, "xe_dr_replication_srs_limit") == 8
+    assert value(found, "xe_dr_vms", protection="protected") == 9
+    assert value(found, "xe_dr_vms", protection="ignored") == 3
+    assert value(found, "xe_dr_vms", protection="at-risk") == 0
+    assert value(found, "xe_dr_check_state", check="srs-missing") == 0
+    assert value(found, "xe_dr_readiness_checked") == 0
+    names = {n for n, _ in found}
+    assert all(n.startswith("xe_dr_") for n in names)
+    for sr_uuid, _ in healthy.lab.replicated_srs():
+        assert value(found, "xe_dr_metadata_copy_healthy", sr_uuid=sr_uuid) == 1
+        assert value(found, "xe_dr_metadata_copy_size_bytes", sr_uuid=sr_uuid) > 0
+
+
+def test_prometheus_output_of_a_degraded_pool(drill):
+    replicate(drill)
+    sr = break_copy(drill)
+    result = drill.xedr("A", "status", "--format", "prometheus")
+    assert result.code == 1, result  # the status has problems: as without --format
+    found = metrics(result.out)
+    assert value(found, "xe_dr_replication_srs_healthy") == 2
+    assert value(found, "xe_dr_vms", protection="at-risk") == 2
+    assert value(found, "xe_dr_vms", protection="unrecoverable") == 1
+    assert value(found, "xe_dr_check_state", check="at-risk") == 1
+    assert value(found, "xe_dr_check_state", check="srs-missing") == 1
+    assert value(found, "xe_dr_metadata_copy_healthy", sr_uuid=sr) == 0
+
+
+def test_prometheus_file_is_replaced_atomically_and_says_down_when_the_pool_is_not_read(
+        healthy, tmp_path):
+    collector = tmp_path / "textfile"
+    collector.mkdir()
+    target = collector / "xe-dr.prom"
+    target.write_text("old\n")
+    os.link(str(target), str(collector / "reader-holds-this"))  # a reader's open file
+    before = os.stat(str(target)).st_ino
+    result = healthy.xedr("A", "status", "--format", "prometheus", "-o", str(target))
+    assert result.code == 0 and result.out == "", result
+    assert os.stat(str(target)).st_ino != before  # a new file renamed over the old
+    assert (collector / "reader-holds-this").read_text() == "old\n"
+    assert value(metrics(target.read_text()), "xe_dr_up", pool="Site A") == 1
+    assert stat.S_IMODE(os.stat(str(target)).st_mode) & 0o044 == 0o044  # the collector reads it
+    assert sorted(p.name for p in collector.iterdir()) == ["reader-holds-this", "xe-dr.prom"]
+
+    healthy.lab.fault(site="A", command="pool-list", error=["INTERNAL_ERROR", "lost"], every=True)
+    failed = healthy.xedr("A", "status", "--format", "prometheus", "-o", str(target))
+    assert failed.code == 1 and "INTERNAL_ERROR" in failed.err, failed
+    assert metrics(target.read_text()) == {("xe_dr_up", frozenset()): 0}
+
+
+# -- thresholds ------------------------------------------------------------------------------
+
+def test_thresholds_parse_units_and_none():
+    assert parse_threshold("metadata-age=90m") == ("metadata-age", 5400)
+    assert parse_threshold("metadata-age=2h") == ("metadata-age", 7200)
+    assert parse_threshold("metadata-age=1d") == ("metadata-age", 86400)
+    assert parse_threshold("metadata-age=45") == ("metadata-age", 45)
+    assert parse_threshold("at-risk=none") == ("at-risk", None)
+    for bad in ("at-risk=2h", "metadata-age=-5", "metadata-age=nan", "readiness", "x=1"):
+        with pytest.raises(ThresholdError):
+            parse_threshold(bad)
+    assert [age_text(s) for s in (59, 61, 3660, 90000)] == ["59s", "1m 1s", "1h 1m", "1d 1h"]
