@@ -52,6 +52,21 @@ def test_xml_column_names():
     assert 'VCPUs__max="2"' in xml and ' order="0"' in xml
 
 
+def test_xml_values_protect_whitespace_as_xapi_does():
+    """xen-api ocaml/database/xml_spaces.ml protect, applied by db_xml.ml To.table to every
+    field's value: what a reader of a real state.db or metadata copy meets."""
+    db = Db()
+    db.create("pool", {"name_label": "", "other_config": {"xe-dr-heartbeat": "2026-01-01T00:00:00Z",
+                                                          "a b": "50%\tx"}})
+    db.create("network", {"name_label": "Pool-wide network associated with eth0"})
+    xml = dbxml.to_xml(db, 786).decode()
+    assert 'name__label="Pool-wide%.network%.associated%.with%.eth0"' in xml
+    assert "(('xe-dr-heartbeat'%.'2026-01-01T00:00:00Z')%.('a%.b'%.'50%%%tx'))" in xml
+    back, _ = dbxml.from_xml(xml.encode())
+    assert back.pool()["other_config"]["a b"] == "50%\tx"
+    assert dbxml.unprotect("%_%.%%.%x") == "   %.%x"
+
+
 def test_redo_log_alternates_halves(tmp_path):
     path = str(tmp_path / "lv")
     with open(path, "wb") as f:

@@ -58,7 +58,7 @@ def assert_closed(site, opens=1):
 def test_version(python, s):
     out = sc.call(python, s.b, "version")
     assert_one_response(out)
-    assert out.value == "4"
+    assert out.value == "5"
 
 
 def test_unknown_function(python, s):
@@ -133,7 +133,7 @@ def test_a_copy_from_a_newer_schema(python, s, fn):
 
 def test_metadata_state_on_the_protected_pool(python, s):
     state = sc.call(python, s.a, "metadata_state").json()
-    assert state["version"] == "4"
+    assert state["version"] == "5"
     assert state["pool"] == {"uuid": s.pool_a, "name_label": "", "master": s.a1}
     assert state["host"] == {"uuid": s.a1, "is_master": True, "reason": None}
     # The database file was flushed at 118; the copy being replicated shows 130.
@@ -207,13 +207,59 @@ def test_metadata_state_without_a_readable_device(python, s, tmp_path):
     assert state["live_generation"] == 118
 
 
+# -- metadata_state: the heartbeat in each copy (version 5) -------------------------------------
+
+def test_each_copy_answers_the_heartbeat_it_holds_on_disk(python, s):
+    """The newest pool xe-dr-heartbeat in the valid half: from the deltas after the database
+    record (xe's param-set writes the map without the key, then with it) or from the record's
+    XML; a copy that stopped being written keeps the heartbeat it last received."""
+    a = dict((c["vdi"], c) for c in sc.call(python, s.a, "metadata_state").json()["vdis"])
+    b = dict((c["vdi"], c) for c in sc.call(python, s.b, "metadata_state").json()["vdis"])
+    # M1 on A: the delta at 128, after the full write at 121 (which holds HEARTBEATS[2])
+    assert (a[s.m1]["heartbeat"], a[s.m1]["heartbeat_unread"]) == (sc.HEARTBEATS[4], None)
+    # M2 lost its VBD at 110: the delta at 105 is the last it received, at both sites
+    assert (a[s.m2]["heartbeat"], a[s.m2]["heartbeat_unread"]) == (sc.HEARTBEATS[1], None)
+    assert b[s.m2]["heartbeat"] == sc.HEARTBEATS[1]
+    # the mirror of M1 froze at 125: B's copy has the heartbeat of 123, not A's of 128
+    assert (b[s.m1]["heartbeat"], b[s.m1]["heartbeat_unread"]) == (sc.HEARTBEATS[3], None)
+
+
+def test_a_heartbeat_in_the_database_record_alone(python, s):
+    """B's own copy: the heartbeat is in the XML of its database record, among values that
+    look like it (quoted in another value, a longer key, escaped quotes, %, markup)."""
+    copies = dict((c["vdi"], c) for c in sc.call(python, s.b, "metadata_state").json()["vdis"])
+    own = copies[s.mb]
+    assert (own["generation"], own["deltas_applied"]) == (57, 7)
+    assert (own["heartbeat"], own["heartbeat_unread"]) == (sc.B_HEARTBEAT, None)
+
+
+def test_a_copy_without_a_heartbeat(python, s):
+    """M9's pool has an other_config without the key: null, and nothing is wrong."""
+    copies = dict((c["vdi"], c) for c in sc.call(python, s.b, "metadata_state").json()["vdis"])
+    assert copies[s.m9]["generation"] == 40
+    assert (copies[s.m9]["heartbeat"], copies[s.m9]["heartbeat_unread"]) == (None, None)
+
+
+def test_an_unreadable_copy_says_why_it_has_no_heartbeat(python, s, tmp_path):
+    lun = s.a.lun(s.sr2, s.m2)
+    lun.empty()                                   # validity byte 0: neither half is valid
+    copies = dict((c["vdi"], c) for c in sc.call(python, s.a, "metadata_state").json()["vdis"])
+    assert copies[s.m2]["generation"] is None and copies[s.m2]["heartbeat"] is None
+    assert "validity byte 0" in copies[s.m2]["heartbeat_unread"]
+    assert copies[s.m1]["heartbeat"] == sc.HEARTBEATS[4]
+    env = s.a.env
+    s.a.env = lambda: dict(env(), XE_DR_PLUGIN_DEV_ROOT=str(tmp_path / "nowhere"))
+    for copy in sc.call(python, s.a, "metadata_state").json()["vdis"]:
+        assert copy["heartbeat"] is None and "no block device" in copy["heartbeat_unread"]
+
+
 # -- inventory -----------------------------------------------------------------------------------
 
 def test_inventory(python, s):
     out = sc.call(python, s.b, "inventory", {"vdi": s.m1})
     assert_one_response(out)
     inv = out.json()
-    assert inv["version"] == "4" and inv["vdi"] == s.m1
+    assert inv["version"] == "5" and inv["vdi"] == s.m1
     assert inv["generation"] == 125
     # the pool has no name: its master's hostname stands in (as XenCenter shows it)
     assert inv["pool"] == {"uuid": s.pool_a, "name_label": "alpha-a1.example.org",
@@ -300,7 +346,7 @@ def test_inventory_answers_the_pools_heartbeat(python, s):
         "xe-dr-heartbeat": "2026-03-01T10:15:00Z"})
     s.b.save()
     inv = sc.call(python, s.b, "inventory", {"vdi": s.m1}).json()
-    assert inv["version"] == "4"
+    assert inv["version"] == "5"
     assert inv["pool"]["heartbeat"] == "2026-03-01T10:15:00Z"
 
 
@@ -317,7 +363,7 @@ def test_recover_a_batch(python, s):
     assert_one_response(out)
     result = out.json()
     assert (result["version"], result["vdi"], result["force"], result["parallel"]) == (
-        "4", s.m1, False, 2)
+        "5", s.m1, False, 2)
     kinds = [(r["kind"], r["uuid"]) for r in result["results"]]
     # vApps first, then the VMs in the order given, each once
     assert kinds == [("appliance", s.app)] + [("vm", u) for u in vms[:-1]]

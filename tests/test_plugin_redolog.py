@@ -30,7 +30,7 @@ def read(plugin, lun):
 
 
 def test_loading_the_plugin_dispatches_nothing(plugin):
-    assert plugin.PLUGIN_VERSION == "4"
+    assert plugin.PLUGIN_VERSION == "5"
     assert set(plugin.FUNCTIONS) == {"version", "metadata_state", "inventory", "recover",
                                      "release"}
 
@@ -297,3 +297,116 @@ def test_the_pool_uuid_written_in_a_copy(plugin, lun):
     state = plugin.read_copy(lun.path)
     state["device"] = lun.path
     assert plugin.pool_uuid_of_copy(state) is None
+
+
+# -- the heartbeat in a copy (version 5) -----------------------------------------------------------
+
+HB = "xe-dr-heartbeat"
+
+
+def heartbeat(plugin, lun):
+    state = plugin.read_copy(lun.path, heartbeat=True)
+    return state["heartbeat"], state["heartbeat_unread"]
+
+
+def test_the_heartbeat_of_the_database_record(plugin, lun):
+    lun.write_db(rl.database_xml(7, other_config=[("a", "b c"), (HB, "2026-01-02T03:04:05Z")]),
+                 7)
+    assert heartbeat(plugin, lun) == ("2026-01-02T03:04:05Z", None)
+    assert "heartbeat" not in plugin.read_copy(lun.path)   # only when asked (metadata_state)
+
+
+def test_the_last_applied_delta_wins_over_the_record(plugin, lun):
+    lun.write_db(rl.database_xml(7, other_config=[(HB, "2026-01-01T00:00:00Z")]), 7)
+    lun.write_delta(rl.pool_other_config([(HB, "2026-01-01T00:05:00Z")]), 8)
+    lun.write_delta(rl.write_field("VM", "OpaqueRef:v", "name__label", "x"), 9)
+    lun.write_delta(rl.pool_other_config([(HB, "2026-01-01T00:10:00Z"), ("k", "v")]), 10)
+    assert heartbeat(plugin, lun) == ("2026-01-01T00:10:00Z", None)
+    # a delta older than expected is skipped by xapi's reader, and by ours
+    lun.write_delta(rl.pool_other_config([(HB, "2099-01-01T00:00:00Z")]), 4)
+    assert heartbeat(plugin, lun) == ("2026-01-01T00:10:00Z", None)
+
+
+def test_a_write_without_the_key_does_not_hide_the_last_heartbeat(plugin, lun):
+    """xe's param-set removes the key, then adds it: a copy cut off between the two writes
+    still received the heartbeat before."""
+    lun.write_db(rl.database_xml(7, other_config=[(HB, "2026-01-01T00:00:00Z")]), 7)
+    lun.write_delta(rl.pool_other_config([(HB, "2026-01-01T00:05:00Z")]), 8)
+    lun.write_delta(rl.pool_other_config([("k", "v")]), 9)
+    assert heartbeat(plugin, lun) == ("2026-01-01T00:05:00Z", None)
+
+
+def test_a_pool_row_created_in_a_delta(plugin, lun):
+    lun.write_db(rl.database_xml(7), 7)
+    lun.write_delta(rl.create_row("pool", "OpaqueRef:p2", [
+        ("uuid", "u"), ("other_config", rl.sexpr_map([(HB, "2026-05-05T05:05:05Z")]))]), 8)
+    assert heartbeat(plugin, lun) == ("2026-05-05T05:05:05Z", None)
+
+
+def test_no_heartbeat_is_none_without_a_reason(plugin, lun):
+    lun.write_db(rl.database_xml(7), 7)                      # no other_config at all
+    assert heartbeat(plugin, lun) == (None, None)
+    lun.write_db(rl.database_xml(8, other_config=[("xe-dr-heartbeat-old", "x")]), 8)
+    lun.write_delta(rl.write_field("pool", "OpaqueRef:p", "name__label", HB), 9)
+    assert heartbeat(plugin, lun) == (None, None)
+
+
+def test_a_heartbeat_that_cannot_be_read_keeps_the_generation(plugin, lun):
+    lun.write_db(rl.database_xml(7, other_config=[(HB, "2026-01-01T00:00:00Z")]), 7)
+    lun.write_delta(rl.write_field("pool", "OpaqueRef:p", "other_config", "(('unterminated"), 8)
+    state = plugin.read_copy(lun.path, heartbeat=True)
+    assert (state["generation"], state["reason"], state["heartbeat"]) == (8, None, None)
+    assert state["heartbeat_unread"].startswith("the heartbeat cannot be read: the delta at "
+                                                "offset ")
+    lun.write_db(rl.database_xml(9).replace(b'<table name="pool">', b'<table name="poo">'), 9)
+    state = plugin.read_copy(lun.path, heartbeat=True)
+    assert state["generation"] == 9 and "no pool table" in state["heartbeat_unread"]
+
+
+def test_an_unreadable_copy_has_no_heartbeat_for_the_same_reason(plugin, lun, tmp_path):
+    state = plugin.read_copy(lun.path, heartbeat=True)          # validity byte 0
+    assert state["heartbeat"] is None and state["heartbeat_unread"] == state["reason"]
+    state = plugin.read_copy(str(tmp_path / "absent"), heartbeat=True)
+    assert state["heartbeat"] is None and "cannot open" in state["heartbeat_unread"]
+
+
+def test_the_record_is_scanned_in_chunks_across_their_boundaries(plugin, lun, monkeypatch):
+    """A record larger than a chunk, its pool table anywhere against the chunk boundaries."""
+    filler = b"".join(b'<table name="VM%d"><row ref="OpaqueRef:x" name__label="a%%.b"/></table>'
+                      % n for n in range(30000))
+    head = b'<?xml version="1.0" encoding="UTF-8"?><database><manifest/>'
+    pool = (b'<table name="pool"><row ref="OpaqueRef:p" other_config="'
+            + rl.xml_attribute(rl.sexpr_map([(HB, "2026-07-07T07:07:07Z")])).encode("utf-8")
+            + b'"/></table></database>')
+    xml = head + filler + pool
+    assert len(xml) > plugin.SCAN_CHUNK
+    lun.write_db(xml, 5)
+    assert heartbeat(plugin, lun) == ("2026-07-07T07:07:07Z", None)
+    reads = []
+    real = plugin._Reader.read_at
+
+    def counted(self, pos, size):
+        reads.append(size)
+        return real(self, pos, size)
+
+    at = len(head) + len(filler)
+    for chunk in (4096, at - 5, at + 3, at + 19, at + 30):
+        monkeypatch.setattr(plugin, "SCAN_CHUNK", chunk)
+        monkeypatch.setattr(plugin._Reader, "read_at", counted)
+        del reads[:]
+        assert heartbeat(plugin, lun) == ("2026-07-07T07:07:07Z", None), chunk
+        assert max(reads) <= max(chunk, 4096) < len(xml)    # never the whole record
+
+
+def test_the_map_as_xapi_escapes_it(plugin):
+    """The attribute goes back through Xmlm's entities, Xml_spaces.unprotect and the
+    S-expression reader, in that order."""
+    pairs = [("note", "('xe-dr-heartbeat' '1999')"), ("odd", 'it\'s "q" <&> 100%. \\ \t\n'),
+             (HB, "2026-01-01T00:00:00Z")]
+    raw = rl.xml_attribute(rl.sexpr_map(pairs)).encode("utf-8")
+    assert b" " not in raw and b"'1999'" not in raw
+    assert plugin.sexpr_pairs(plugin.attribute_text(raw)) == pairs
+    assert plugin.attribute_text(b"%_%%.&#65;&#x42;&apos;") == u"  %.AB'"
+    for bad in (u"", u"(('a'))", u"(('a' 'b')", u"(('a' 'b')) x", u"((a b))"):
+        with pytest.raises(plugin.HeartbeatUnread):
+            plugin.sexpr_pairs(bad)

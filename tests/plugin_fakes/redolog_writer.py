@@ -26,15 +26,61 @@ HALF = 60 * 1024 * 1024
 SIZE = POS_FIRST + 2 * HALF
 
 
+def sexpr_map(pairs):
+    """A map as xapi marshals it (string_marshall_helper.ml map, sExpr.ml string_of and
+    escape_buf): ``(('k' 'v') ('k2' 'v2'))``, a backslash before ``\\`` and ``'``."""
+    def quoted(text):
+        return "'%s'" % text.replace("\\", "\\\\").replace("'", "\\'")
+    return "(%s)" % " ".join("(%s %s)" % (quoted(k), quoted(v)) for k, v in pairs)
+
+
+def xml_attribute(text):
+    """A marshalled value as db_xml.ml To.table writes it in a row's attribute: xml_spaces.ml
+    protect (space %., tab %t, newline %n, CR %r, %% for %), then Xmlm's out_data (< > & and
+    the double quote as entities; the apostrophe left as it is)."""
+    protect = {" ": "%.", "\t": "%t", "\n": "%n", "\r": "%r", "%": "%%"}
+    text = "".join(protect.get(c, c) for c in text)
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
+        text = text.replace(char, entity)
+    return text
+
+
 def database_xml(generation, pool_uuid="00000000-0000-0000-0000-000000000000",
-                 schema=(5, 786), padding=0):
-    """A small database document with the manifest xapi writes first."""
+                 schema=(5, 786), padding=0, other_config=None):
+    """A small database document with the manifest xapi writes first; ``other_config``
+    (pairs) gives the pool row that attribute, as xapi writes it."""
+    extra = ""
+    if other_config is not None:
+        extra = ' other_config="%s"' % xml_attribute(sexpr_map(other_config))
     body = ('<?xml version="1.0" encoding="UTF-8"?><database><manifest>'
             '<pair key="schema_major_vsn" value="%d"/><pair key="schema_minor_vsn" value="%d"/>'
             '<pair key="generation_count" value="%d"/></manifest>'
-            '<table name="pool"><row ref="OpaqueRef:p" uuid="%s"/></table>%s</database>'
-            % (schema[0], schema[1], generation, pool_uuid, " " * padding))
+            '<table name="pool"><row ref="OpaqueRef:p" uuid="%s"%s/></table>%s</database>'
+            % (schema[0], schema[1], generation, pool_uuid, extra, " " * padding))
     return body.encode("utf-8")
+
+
+def _strings(*items):
+    return b"".join(b"%08d" % len(item) + item for item in items)
+
+
+def write_field(table, ref, field, value):
+    """A delta's data as redo_log.ml redo_log_entry_to_string serialises WriteField(table,
+    ref, field, marshalled value): ``WriteFiel`` then each string as %08d length and bytes."""
+    return b"WriteFiel" + _strings(*(x.encode("utf-8") for x in (table, ref, field, value)))
+
+
+def create_row(table, ref, pairs):
+    """CreateRow(table, ref, [(field, marshalled value)]): the two strings, an %08d count, then
+    each field and value as strings."""
+    data = b"CreateRow" + _strings(table.encode("utf-8"), ref.encode("utf-8"))
+    data += b"%08d" % len(pairs)
+    return data + b"".join(_strings(k.encode("utf-8"), v.encode("utf-8")) for k, v in pairs)
+
+
+def pool_other_config(pairs, ref="OpaqueRef:p"):
+    """The delta xapi writes when the pool's other_config becomes ``pairs``."""
+    return write_field("pool", ref, "other_config", sexpr_map(pairs))
 
 
 class Lun(object):

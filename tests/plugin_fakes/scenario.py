@@ -11,6 +11,13 @@ Generations:
     A live (in memory) 130 = M1 on A; A's state.db file 118 (flushed earlier)
     M2 (on A and B) 110; M1 as B sees it 125; B's own copy 57, B's state.db 55
     M9 (newer schema, seen by B) 40
+
+Heartbeats (pool other-config ``xe-dr-heartbeat``, written as xapi writes them: in the database
+record's XML, and as deltas of the pool's other_config, xe's param-set removing the key then
+adding it): A's database at 100 holds HEARTBEATS[0], deltas 104/105 write HEARTBEATS[1] (M2
+keeps it), 115 HEARTBEATS[2], the full write at 121 carries it, 122/123 HEARTBEATS[3] (M1 as B
+sees it), 127/128 HEARTBEATS[4] (M1 on A). B's own copy has B_HEARTBEAT in its database record
+only, among keys made to mislead a reader; M9 has an other_config without a heartbeat.
 """
 
 import json
@@ -25,6 +32,25 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PLUGIN = os.path.join(ROOT, "host-plugins", "xe-dr")
 SCHEMA = (5, 786)
+HEARTBEATS = ["2026-03-01T10:00:00Z", "2026-03-01T10:05:00Z", "2026-03-01T10:15:00Z",
+              "2026-03-01T10:23:00Z", "2026-03-01T10:28:00Z"]
+B_HEARTBEAT = "2026-02-28T23:59:59Z"
+A_CONFIG = [("metadata_lun_alerts", "true"), ("memory-ratio-hvm", "0.25")]
+# Keys made to mislead a reader: a value that looks like the entry, quotes, spaces, markup.
+DECOYS = [("note", "('xe-dr-heartbeat' '1999-01-01T00:00:00Z')"),
+          ("xe-dr-heartbeat-old", "1999-01-01T00:00:00Z"),
+          ("odd", 'it\'s "quoted" <b>&amp;</b> 100% \\ \t done')]
+
+
+def heartbeat_config(base, heartbeat=None):
+    """A pool other_config as xapi's add_to_map leaves it: the key added goes first."""
+    return ([("xe-dr-heartbeat", heartbeat)] if heartbeat else []) + list(base)
+
+
+def heartbeat_deltas(link, generation, heartbeat, base=A_CONFIG):
+    """xe's param-set of the key: remove it (one write of the map), then add it (another)."""
+    link.write_delta(rl.pool_other_config(heartbeat_config(base)), generation)
+    link.write_delta(rl.pool_other_config(heartbeat_config(base, heartbeat)), generation + 1)
 
 
 def pyenv_python(version):
@@ -222,19 +248,27 @@ def build(root):
     m1_a, m1_b = a.lun(s.sr1, s.m1), b.lun(s.sr1, s.m1)
     m2_a, m2_b = a.lun(s.sr2, s.m2), b.lun(s.sr2, s.m2)
     link1, link2 = rl.Mirror(m1_a, m1_b), rl.Mirror(m2_a, m2_b)
+
+    def deltas(link, first, last, heartbeats=None):
+        """Deltas first..last; at each generation g in heartbeats, the heartbeat is set
+        (two deltas, g - 1 and g)."""
+        for gen in range(first, last + 1):
+            if heartbeats and gen + 1 in heartbeats:
+                heartbeat_deltas(link, gen, heartbeats[gen + 1])
+            elif not (heartbeats and gen in heartbeats):
+                link.write_delta(b"<delta %d/>" % gen, gen)
+
     for link in (link1, link2):
-        link.write_db(rl.database_xml(100, s.pool_a), 100)
-        for gen in range(101, 111):
-            link.write_delta(b"<delta %d/>" % gen, gen)
+        link.write_db(rl.database_xml(100, s.pool_a, other_config=heartbeat_config(
+            A_CONFIG, HEARTBEATS[0])), 100)
+        deltas(link, 101, 110, {105: HEARTBEATS[1]})
     # SR2's redo log lost its VBD at 110: nothing more is written to M2.
-    for gen in range(111, 121):
-        link1.write_delta(b"<delta %d/>" % gen, gen)
-    link1.write_db(rl.database_xml(121, s.pool_a), 121)   # a full write: the other half
-    for gen in range(122, 126):
-        link1.write_delta(b"<delta %d/>" % gen, gen)
+    deltas(link1, 111, 120, {115: HEARTBEATS[2]})
+    link1.write_db(rl.database_xml(121, s.pool_a, other_config=heartbeat_config(
+        A_CONFIG, HEARTBEATS[2])), 121)                  # a full write: the other half
+    deltas(link1, 122, 125, {123: HEARTBEATS[3]})
     link1.freeze()                                        # SR1's mirror link breaks at 125
-    for gen in range(126, 131):
-        link1.write_delta(b"<delta %d/>" % gen, gen)
+    deltas(link1, 126, 130, {128: HEARTBEATS[4]})
     a.write_state_db(118)
     a.write_inventory(s.a1)
 
@@ -266,12 +300,13 @@ def build(root):
     s.running_dup = s.apps[1]
     b.db.vm("app-2", power_state="Running", version=5, uuid=s.running_dup)
     own_lun = b.lun(b.db.uuid("SR", own), s.mb)
-    own_lun.write_db(rl.database_xml(50, s.pool_b), 50)
+    own_lun.write_db(rl.database_xml(50, s.pool_b, other_config=DECOYS[:1] + heartbeat_config(
+        DECOYS[1:], B_HEARTBEAT)), 50)
     for gen in range(51, 58):
         own_lun.write_delta(b"<d/>", gen)
     newer = b.lun(s.sr9, s.m9)
     s.pool_9 = new_uuid()
-    newer.write_db(rl.database_xml(40, s.pool_9, schema=(5, 999)), 40)
+    newer.write_db(rl.database_xml(40, s.pool_9, schema=(5, 999), other_config=DECOYS), 40)
     b.write_state_db(55)
     b.write_inventory(s.b1)
     b.foreign = {s.m1: a.db, s.m2: a.db,

@@ -4,6 +4,7 @@
 The pool is read once (xe_dr/pool.py PoolSnapshot): one call per class, made at once.
 """
 
+import calendar
 import time
 
 from xe_dr.dr.lock import LOCK_KEY, parse_claim
@@ -52,11 +53,43 @@ def _plugin_state(xe, master):
         return None, answer
 
 
+def heartbeat_epoch(text):
+    """Seconds since the epoch of a heartbeat (UTC text, marks.HEARTBEAT_FORMAT), or None."""
+    try:
+        return calendar.timegm(time.strptime(text or "", HEARTBEAT_FORMAT))
+    except ValueError:
+        return None
+
+
+def _age(text, now):
+    epoch = heartbeat_epoch(text)
+    return None if epoch is None else int(now) - epoch
+
+
+def copy_heartbeat(on_disk, healthy, previous, now):
+    """``heartbeat``, ``heartbeat_from``, ``heartbeat_unread``, ``age_seconds`` of one
+    replication target: the heartbeat the plugin (version 5) read in the copy on disk
+    ("copy"); else, without it (an older plugin, none, or a copy it could not read: the
+    plugin's reason), the pool's previous heartbeat for a healthy target, which received it
+    ("pool"), and nothing for one that is not being written. The age is ``now`` minus the
+    heartbeat, in seconds (negative if the clock of whoever wrote it runs ahead)."""
+    if "heartbeat" in on_disk and (on_disk["heartbeat"] or not on_disk.get("heartbeat_unread")):
+        heartbeat, source = on_disk["heartbeat"] or None, "copy"
+    elif healthy:
+        heartbeat, source = previous or None, "pool"
+    else:
+        heartbeat, source = None, None
+    return {"heartbeat": heartbeat, "heartbeat_from": source,
+            "heartbeat_unread": on_disk.get("heartbeat_unread") if source != "copy" else None,
+            "age_seconds": _age(heartbeat, now)}
+
+
 def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=False):
     """The status document. ``problems`` empty means all is well (exit 0). A pool that
     replicates its metadata gets its heartbeat (write_heartbeat), at ``now``.
     ``require_plugin`` (--plugin required): a master whose plugin does not answer is a
     ConfigError, not a fallback."""
+    now = time.time() if now is None else now
     facts = PoolSnapshot(xe).read("pool", "srs", "vdis", "vbds", "vms")
     pool = facts.pool
     problems, notes = [], []
@@ -86,6 +119,8 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
             "generation": on_disk.get("generation"), "lag": on_disk.get("lag"),
             "healthy": copy["latest"] and running,
         }
+        target.update(copy_heartbeat(on_disk, target["healthy"],
+                                     pool.other_config.get(HEARTBEAT_KEY), now))
         targets.append(target)
         if not target["healthy"]:
             problems.append("metadata copy on %s is not being written (%s)" % (
@@ -127,6 +162,7 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
     heartbeat = None
     if targets:
         heartbeat = write_heartbeat(xe, pool, now)
+        heartbeat["age_seconds"] = _age(heartbeat["previous"], now)
         if heartbeat["error"]:
             notes.append("the heartbeat could not be written (%s): a failover from this "
                          "pool's metadata will not know its recovery point" % heartbeat["error"])

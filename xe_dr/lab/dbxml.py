@@ -9,9 +9,14 @@
 Column names are xapi's: namespaced fields use a double underscore (``name__label``,
 ``memory__static_max``, ``VCPUs__max``, ``HVM__boot_policy``, ``PV__kernel``); sets and maps are
 S-expressions (``('a' 'b')``, ``(('k' 'v'))``, ``\\`` and ``'`` escaped with a backslash);
-booleans ``true``/``false``. This is what ``pool-dump-database`` writes and what the redo log on
-a metadata VDI carries.
+booleans ``true``/``false``. Every field's value then goes through ``Xml_spaces.protect``
+(``ocaml/database/xml_spaces.ml``, called by ``db_xml.ml`` ``To.table``; ``From.database``
+undoes it): a space is written ``%.``, a tab ``%t``, a newline ``%n``, a CR ``%r`` and ``%``
+``%%``, so ``name__label="Pool-wide%.network%.associated%.with%.eth0"``. This is what
+``pool-dump-database`` writes and what the redo log on a metadata VDI carries.
 """
+
+import re
 
 from . import util
 from .model import Db
@@ -170,6 +175,22 @@ def _marshal(value):
     return str(value)
 
 
+_PROTECT = {" ": "%.", "\t": "%t", "\n": "%n", "\r": "%r", "%": "%%"}
+_UNPROTECT = {"_": "  ", ".": " ", "t": "\t", "n": "\n", "r": "\r", "%": "%"}
+
+
+def protect(s):
+    """xml_spaces.ml ``protect``."""
+    return "".join(_PROTECT.get(c, c) for c in s)
+
+
+def unprotect(s):
+    """xml_spaces.ml ``unprotect`` (``%_``, two spaces, only for backward compatibility)."""
+    if "%" not in s:
+        return s
+    return re.sub(r"%([_.tnr%])", lambda m: _UNPROTECT[m.group(1)], s)
+
+
 def _escape(s):
     return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("\n", "&#10;").replace("\r", "&#13;")
@@ -189,11 +210,11 @@ def to_xml(db, schema_minor):
         for ref, row in db.rows(table).items():
             attrs = ['ref="%s"' % _escape(ref)]
             for field, value in row.items():
-                attrs.append('%s="%s"' % (column(field), _escape(_marshal(value))))
+                attrs.append('%s="%s"' % (column(field), _escape(protect(_marshal(value)))))
             for field in relations:
                 child_cls, child_field = RELATIONS[(table, field)]
-                attrs.append('%s="%s"' % (field, _escape(sexpr_set(
-                    db.children(child_cls, child_field, ref)))))
+                attrs.append('%s="%s"' % (field, _escape(protect(sexpr_set(
+                    db.children(child_cls, child_field, ref))))))
             out.append("<row " + " ".join(attrs) + "/>")
         out.append("</table>")
     out.append("</database>")
@@ -249,7 +270,7 @@ def from_xml(data, label="foreign"):
                 if col in skip or col.startswith("__"):
                     continue
                 field = field_of(col)
-                out[field] = _unmarshal(name, field, text)
+                out[field] = _unmarshal(name, field, unprotect(text))
             if ref is not None:
                 rows[ref] = out
     generation = int(manifest.get("generation_count", "0"))
