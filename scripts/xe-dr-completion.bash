@@ -19,7 +19,7 @@ _xe_dr_storage_options='--target --port --iqn --hba --scsiid --hba-scsiid --chap
 _xe_dr_options() {
     case $1 in
         doctor) echo '--accept-new-host-key --help --host --host-root --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
-        status) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --peer --peer-xe --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --vms --xe --yes -H -h -i -q -v -y' ;;
+        status) echo '--accept-new-host-key --alert --help --host --identity --json --known-hosts --no-input --no-plugin --peer --peer-xe --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --vms --xe --yes -H -h -i -q -v -y' ;;
         replication|replication/disable|inventory|runs|plugin|plugin/status|completion) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         replication/enable) echo '--accept-new-host-key --alerts --help --host --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         probe) echo '--accept-new-host-key --chap-password-env --chap-password-file --chap-user --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --no-input --no-plugin --plugin --port --quiet --scsiid --ssh --ssh-config --state-dir --target --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;

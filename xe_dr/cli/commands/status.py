@@ -20,14 +20,35 @@ def add_arguments(parser):
     parser.add_argument("--peer-xe", metavar="PATH", help="path of xe on the peer (default: xe)")
     parser.add_argument("--vms", action="store_true",
                         help="list every VM, not only those that are not protected")
+    parser.add_argument("--alert", action="store_true",
+                        help="raise a xapi message on the pool when a check goes bad, and "
+                             "its healthy counterpart when it clears (once per condition "
+                             "across monitoring hosts)")
 
 
 def run(ctx):
     from xe_dr.dr.status import pool_status
     status = pool_status(ctx.xe, peer_xe=ctx.other_site(ctx.args.peer, ctx.args.peer_xe),
                          use_plugin=ctx.use_plugin)
+    if ctx.args.alert:
+        from xe_dr.dr.alerts import raise_alerts
+        status["alert_messages"] = raise_alerts(ctx.xe, status["pool"]["uuid"],
+                                                _checks(status))
     ctx.output.data(status, _text(status, ctx.args.vms))
     return ExitCode.FAILED if status["problems"] else ExitCode.OK
+
+
+def _checks(status):
+    """TEMPORARY, until xe_dr/dr/health.py: checks made from the status document."""
+    counts = status["counts"]
+    vm_problems = {"%d VM(s) %s" % (counts.get(c, 0), c) for c in ("at-risk", "unrecoverable")}
+    others = [p for p in status["problems"] if p not in vm_problems]
+    checks = [{"name": "replication", "state": "CRITICAL" if others else "OK",
+               "summary": "; ".join(others) or "the pool's metadata is replicated"}]
+    for verdict in ("at-risk", "unrecoverable"):
+        checks.append({"name": verdict, "state": "WARNING" if counts.get(verdict) else "OK",
+                       "summary": "%d VM(s) %s" % (counts.get(verdict, 0), verdict)})
+    return checks
 
 
 def _text(status, all_vms):
@@ -66,4 +87,8 @@ def _text(status, all_vms):
         lines.append("PROBLEM: " + problem)
     if not status["problems"]:
         lines.append("OK: all is well")
+    for alert in status.get("alert_messages") or ():
+        if alert["state"] != "unchanged":
+            lines.append("alert: %s %s (message %s)" % (alert["state"], alert["name"],
+                                                         alert["message"]))
     return lines
