@@ -205,6 +205,8 @@ def to_xml(db, schema_minor):
            '<pair key="generation_count" value="%d"/>' % db.generation,
            "</manifest>"]
     for table in TABLES:
+        if table == "message":  # kept in files, not in the database (schema.ClassInfo in_db)
+            continue
         out.append('<table name="%s">' % table)
         relations = _RELATION_FIELDS.get(table, [])
         for ref, row in db.rows(table).items():

@@ -19,6 +19,11 @@ What a profile decides:
 * ``pythons``: the interpreters dom0 has, by the name a plugin's first line uses, and which of
   them can import XenAPI / XenAPIPlugin (reference, version map; xcp-ng/xcp-ng-xapi-plugins#73:
   XCP-ng 8.3 still runs its own plugins under 2.7; XenServer 9 has no Python 2).
+* ``message_destroy_many``: ``message-destroy`` takes ``uuid`` or ``uuids`` (commit 923cabd819,
+  CP-38688, from v22.19.0); v1.249 requires ``uuid`` (commands/message.py).
+* ``message_body_xml``: Message.create refuses a body with control characters or Unicode
+  non-characters (``Encodings.UTF8_XML``) up to v25.30; from v25.31.0 (commit fb83a6b325,
+  XSA-474) it checks UTF-8 only.
 * ``software_version``: the host's ``software-version`` map as ``create_misc.ml``
   ``make_software_version`` builds it (1.249 has ``xapi`` = major.minor and no
   ``xapi_build``).
@@ -52,7 +57,7 @@ def _software_version(brand, product_version, text, platform_version, xapi, xapi
 
 
 _1_249 = {
-    "xapi_tag": "v1.249.42", "scan_on_plug": True,
+    "xapi_tag": "v1.249.42", "scan_on_plug": True, "message_destroy_many": False,
     "errors": {"OTHER_OPERATION_IN_PROGRESS": _OLD_OPERATION_IN_PROGRESS,
                "HOST_IS_SLAVE": _OLD_HOST_IS_SLAVE},
     # CentOS 7 dom0: Python 2.7 runs the plugins; no python3 that has XenAPIPlugin.
@@ -65,6 +70,7 @@ _24_19 = {
 }
 _HEAD = {
     "xapi_tag": "e2ee48d688 (master, 2026-08, after v26.17.0)", "scan_on_plug": False, "errors": {},
+    "message_body_xml": False,
 }
 
 RELEASES = {

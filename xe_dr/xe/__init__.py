@@ -210,6 +210,49 @@ class Xe(object):
     def param_clear(self, cls, uuid, name, timeout=None):
         self.run("%s-param-clear" % cls, {"uuid": uuid, "param-name": name}, timeout=timeout)
 
+    # -- messages (xapi's alerts: XenCenter and Xen Orchestra show them) ---------------------
+    MESSAGE_OBJECTS = ("pool", "host", "vm", "sr")
+
+    def message_create(self, name, priority, body, obj_class, obj_uuid, timeout=None):
+        """``message-create``: a message on one object (``obj_class`` pool, host, vm or sr).
+        xe prints nothing (cli_operations.ml message_create ignores the new ref): find the
+        message with :meth:`messages`. ``body`` is one line (xe cannot pass a newline)."""
+        if obj_class not in self.MESSAGE_OBJECTS:
+            raise ValueError("a message is on a pool, host, vm or sr, not %r" % (obj_class,))
+        self.run("message-create", {"name": name, "priority": int(priority), "body": body,
+                                    "%s-uuid" % obj_class: obj_uuid}, timeout=timeout)
+
+    MESSAGE_FIELDS = (("uuid", "uuid"), ("name", "name"), ("priority", "priority"),
+                      ("class", "class"), ("obj-uuid", "obj_uuid"), ("timestamp", "timestamp"),
+                      ("body", "body"))
+
+    def messages(self, filters=None, fields=None, timeout=None):
+        """``message-list`` with ``filters`` (``{"name": ..., "obj-uuid": ...}``): dicts with
+        ``fields`` (xe's names; default all) keyed ``uuid``, ``name``, ``priority`` (int),
+        ``class``, ``obj_uuid``, ``timestamp``, ``body``, in xe's order, which is the newest
+        first (xapi_message.ml get_real_inner). The timestamp is xe's text,
+        ``YYYYMMDDTHH:MM:SSZ`` (UTC, whole seconds), so it sorts as text."""
+        wanted = [(xe_name, key) for xe_name, key in self.MESSAGE_FIELDS
+                  if fields is None or xe_name in fields]
+        out = []
+        for record in self.list("message", params=[n for n, _ in wanted], filters=filters,
+                                timeout=timeout):
+            message = dict((key, record.get(xe_name, "")) for xe_name, key in wanted)
+            if "priority" in message:
+                try:
+                    message["priority"] = int(message["priority"])
+                except ValueError:
+                    raise XeOutputError(
+                        "message-list printed priority %r, not an integer"
+                        % message["priority"],
+                        self._command_text(self.argv("message-list", filters))) from None
+            out.append(message)
+        return out
+
+    def message_destroy(self, uuid, timeout=None):
+        """``message-destroy uuid=``: UUID_INVALID when it is gone already."""
+        self.run("message-destroy", {"uuid": uuid}, timeout=timeout)
+
     def call_plugin(self, host_uuid, plugin, fn, args=None, timeout=None, secrets=()):
         """``host-call-plugin``: the plugin's return string (xe adds a newline; it is
         removed). Argument values are strings."""

@@ -41,6 +41,10 @@ def add_arguments(parser):
                              "readiness; none turns it off (defaults: man xe-dr)")
     parser.add_argument("--critical", metavar="NAME=VALUE", action="append", type=_threshold,
                         default=[], help="the same, above which a check is CRITICAL")
+    parser.add_argument("--alert", action="store_true",
+                        help="raise a xapi message on the pool when a check goes bad, and "
+                             "its healthy counterpart when it clears (once per condition "
+                             "across monitoring hosts)")
     parser.add_argument("--expect-srs", metavar="N", type=_count, default=None,
                         help="replication SRs the pool should have (default: those configured)")
 
@@ -82,6 +86,8 @@ def run(ctx):
         args.expect_srs if args.expect_srs is not None else len(status["replication"]), 1))
     checks = health.checks(status, limits, args.expect_srs)
     status["health"] = checks
+    if args.alert:
+        _alert(ctx, status, checks)
     if args.format == "nagios":
         from xe_dr.cli.monitoring import nagios
         lines, code = nagios(status, checks)
@@ -93,6 +99,19 @@ def run(ctx):
         return ExitCode.FAILED if status["problems"] else ExitCode.OK
     ctx.output.data(status, _text(status, args.vms))
     return ExitCode.FAILED if status["problems"] else ExitCode.OK
+
+
+def _alert(ctx, status, checks):
+    """Raise the pool's alert messages; one that cannot be raised (a read-only role) is said,
+    and the status is still given."""
+    from xe_dr.dr.alerts import raise_alerts
+    try:
+        status["alert_messages"] = raise_alerts(ctx.xe, status["pool"]["uuid"], checks)
+    except XeDrError as failure:
+        status["alert_messages"] = None
+        line = "the alert messages could not be raised: %s" % failure.one_line()
+        status["notes"].append(line)
+        ctx.output.warning(line)
 
 
 def _emit(ctx, text):
@@ -139,4 +158,8 @@ def _text(status, all_vms):
         lines.append("PROBLEM: " + problem)
     if not status["problems"]:
         lines.append("OK: all is well")
+    for alert in status.get("alert_messages") or ():
+        if alert["state"] != "unchanged":
+            lines.append("alert: %s %s (message %s)" % (alert["state"], alert["name"],
+                                                         alert["message"]))
     return lines

@@ -84,7 +84,7 @@ class Ctx(object):
 
 
 def load_all():
-    from . import generic, vm, storage, dr, pool, network  # noqa: F401  (registration)
+    from . import generic, vm, storage, dr, pool, network, message  # noqa: F401  (registration)
     return COMMANDS
 
 

@@ -101,7 +101,10 @@ def render_record(view, ci, ref, row, names=None, list_mode=False):
 def make_list(ci):
     def run(ctx):
         def body(db, view):
-            records = list(db.rows(ci.table).items())
+            if ci.in_db:
+                records = list(db.rows(ci.table).items())
+            else:  # messages (schema.ClassInfo): the pool's own, newest first
+                records = list(reversed(list(view.local.rows(ci.table).items())))
             everything = records
             filters = list(ci.default_filters) + [
                 (k, v) for k, v in ctx.params
