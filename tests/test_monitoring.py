@@ -263,3 +263,70 @@ def test_thresholds_parse_units_and_none():
         with pytest.raises(ThresholdError):
             parse_threshold(bad)
     assert [age_text(s) for s in (59, 61, 3660, 90000)] == ["59s", "1m 1s", "1h 1m", "1d 1h"]
+
+
+def test_messages_move_the_generation_without_writing_the_copies_and_that_is_no_fault(healthy):
+    """xapi counts a generation for each message it creates, without a redo-log write
+    (xapi_message.ml): the copies then lag though they received every write. The check that
+    raised the message must not find its own message a fault at the next run."""
+    healthy.ok("A", "plugin", "install", "--host-root", healthy.lab.root + "/hosts/{uuid}")
+    healthy.ok("A", "status")  # the first heartbeat
+    pool = healthy.lab.ok("A", "pool-list", "--minimal").value
+    healthy.lab.ok("A", "message-create", "name=VM_STARTED", "body=started", "priority=5",
+                   "pool-uuid=" + pool)
+    status = healthy.xedr("A", "--json", "status").json
+    assert status["plugin"] is True
+    assert [c["lag"] for c in status["replication"]] == [1, 1, 1]
+    code, state, _, _, details = nagios(healthy)
+    assert (code, state) == (0, "OK"), details
+
+
+def set_heartbeat(drill, seconds_ago):
+    """The pool's heartbeat as if the last status ran ``seconds_ago`` (a write: it reaches
+    every copy still written)."""
+    import time
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds_ago))
+    pool = drill.lab.ok("A", "pool-list", "--minimal").value
+    drill.lab.ok("A", "pool-param-set", "uuid=" + pool, "other-config:xe-dr-heartbeat=" + stamp)
+
+
+@pytest.mark.parametrize("plugin", [True, False], ids=["copies-read", "no-plugin"])
+def test_metadata_age_crosses_its_thresholds_and_the_check_itself_renews_it(healthy, plugin):
+    if plugin:
+        healthy.ok("A", "plugin", "install", "--host-root", healthy.lab.root + "/hosts/{uuid}")
+    options = [] if plugin else ["--no-plugin"]
+    set_heartbeat(healthy, 2 * 3600)
+    code, state, summary, perf, _ = nagios(healthy, *options)
+    assert (code, state) == (1, "WARNING")
+    assert ("replicated metadata 2h old (%s)" % ("the oldest replicated copy's heartbeat"
+                                                 if plugin else "the pool's last heartbeat")
+            ) in summary
+    assert 7200 <= int(perf["metadata_age"][0].rstrip("s")) < 7200 + 600
+    assert perf["metadata_age"][1:3] == ["3600", "86400"]
+
+    set_heartbeat(healthy, 2 * 86400)
+    code, state, _, _, _ = nagios(healthy, *options)
+    assert (code, state) == (2, "CRITICAL")
+    set_heartbeat(healthy, 2 * 86400)
+    code, state, _, _, _ = nagios(healthy, "--critical", "metadata-age=3d", "--warning",
+                                  "metadata-age=none", *options)
+    assert (code, state) == (0, "OK")
+    # each check wrote a heartbeat: the next one finds the metadata fresh
+    code, state, summary, _, _ = nagios(healthy, *options)
+    assert (code, state) == (0, "OK"), summary
+
+
+def test_a_copy_no_longer_written_keeps_its_old_heartbeat_and_ages(healthy):
+    healthy.ok("A", "plugin", "install", "--host-root", healthy.lab.root + "/hosts/{uuid}")
+    set_heartbeat(healthy, 2 * 86400)
+    sr = break_copy(healthy)
+    code, state, _, _, details = nagios(healthy)  # renews the heartbeat of the copies written
+    code, state, summary, _, details = nagios(healthy, "--warning", "srs-missing=1")
+    assert (code, state) == (2, "CRITICAL"), details
+    assert "OK srs-missing: 1 of 3 expected replication SRs missing or not written" in details[0]
+    assert details[1].startswith("CRITICAL metadata-age: replicated metadata 2d ")
+    found = metrics(healthy.xedr("A", "status", "--format", "prometheus").out)
+    assert value(found, "xe_dr_metadata_copy_age_seconds", sr_uuid=sr) >= 2 * 86400
+    others = [value(found, "xe_dr_metadata_copy_age_seconds", sr_uuid=u)
+              for u, _ in healthy.lab.replicated_srs() if u != sr]
+    assert len(others) == 2 and all(age < 600 for age in others)

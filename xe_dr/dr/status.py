@@ -127,8 +127,13 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
                 target["sr_name"], "no dom0 VBD attached" if not running
                 else "metadata-latest is false: the redo log lost its device"))
         elif target["lag"]:
-            problems.append("metadata copy on %s lags the live database by %d generations"
-                            % (target["sr_name"], target["lag"]))
+            # Not a problem by itself: xapi counts a generation for every message it
+            # creates or destroys (xapi_message.ml), without a redo-log write, so a copy
+            # that received every write still lags until the next one. A copy that stopped
+            # receiving writes keeps an old heartbeat: the metadata-age check sees it.
+            notes.append("metadata copy on %s is %d generation(s) behind the live database "
+                         "(messages count too; its heartbeat dates it)"
+                         % (target["sr_name"], target["lag"]))
     if not targets:
         problems.append("no SR carries this pool's replicated metadata: nothing can be "
                         "recovered at another site (xe-dr replication enable SR)")

@@ -96,19 +96,26 @@ class Site(object):
             return Db(json.loads(f.read().decode("utf-8")), readonly=True, label=self.name)
 
     @contextlib.contextmanager
-    def transaction(self):
-        """The database under the site's lock; saved (generation + 1) if it was changed."""
+    def transaction(self, redo_log=True):
+        """The database under the site's lock; saved (generation + 1) if it was changed.
+        ``redo_log=False``: a change xapi makes outside its database callbacks, so that no
+        redo log (no metadata VDI) is written, though the generation counts it (messages:
+        xapi-project/xen-api ocaml/xapi/xapi_message.ml create and destroy bump the
+        generation with Db_ref.update_database/Database.increment, which notifies no
+        callback, while redo_log.ml database_callback is called only for row and field
+        writes)."""
         with util.flocked(self.lock_path):
             with open(self.state_path, "rb") as f:
                 db = Db(json.loads(f.read().decode("utf-8")), label=self.name)
             yield db
             if db.dirty:
-                self.commit(db)
+                self.commit(db, redo_log)
 
-    def commit(self, db):
+    def commit(self, db, redo_log=True):
         db.generation += 1
-        from . import replication  # late import: only writers need it
-        replication.after_commit(self, db)
+        if redo_log:
+            from . import replication  # late import: only writers need it
+            replication.after_commit(self, db)
         self.save(db)
 
     def save(self, db):

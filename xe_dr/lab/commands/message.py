@@ -95,7 +95,7 @@ def message_create(ctx):
         raise XapiError("INVALID_VALUE", ["UTF8 expected"])
     if releases.of_lab(ctx.lab).get("message_body_xml", True) and not _xml_body_ok(body):
         raise XapiError("INVALID_VALUE", ["UTF8 expected"])
-    with ctx.site.transaction() as db:
+    with ctx.site.transaction(redo_log=False) as db:
         if db.lookup_uuid(table, obj_uuid) is None:
             raise XapiError("UUID_INVALID", [cls, obj_uuid])
         db.create("message", {
@@ -118,7 +118,7 @@ def message_destroy(ctx):
         raise CliError("Need one of uuid, uuids")
     wanted = [uuid] if uuid is not None else uuids.split(",")
     gone = None
-    with ctx.site.transaction() as db:
+    with ctx.site.transaction(redo_log=False) as db:
         refs = []
         for one in wanted:
             ref = db.lookup_uuid("message", one)
