@@ -10,6 +10,7 @@
     lab.call_log()              the call log entries (dicts)
     lab.db("A")                 a snapshot of site A's database (xe_dr.lab.model.Db)
     lab.mirror("break"), lab.disaster("A"), lab.restore("A"), lab.fault(...), lab.poke(...)
+    lab.mask("lun1", "B", hosts=["xcp-b2"])   hide a LUN copy from hosts (LUN masking)
     lab.enable_replication(), lab.failover_task() ... steps of the DR procedure
 
 ``lab_factory(**options)`` makes labs with other sizes (``vms=``, ``vapps=``, ``seed=``...).
@@ -93,6 +94,14 @@ class LabHandle(object):
 
     def mirror(self, action, luns=None):
         return array.mirror_action(self.lab, action, luns)
+
+    def mask(self, lun, site="B", hosts=None, clear=False):
+        """Hide a LUN's copy at ``site`` from ``hosts`` (names or uuids; default all), or
+        present it to all again (``clear``)."""
+        args = ["mask", lun, "--site", site] + (["--clear"] if clear else [])
+        for host in hosts or ():
+            args += ["--host", host]
+        return self.cli(*args)
 
     def disaster(self, site="A"):
         self.cli("disaster", "--site", site)

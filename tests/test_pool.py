@@ -110,6 +110,8 @@ OUTPUTS = {
         "             host-uuid ( RO): 78e51061-7311-48a3-82ce-6f447ed4d57b\n"
         "               sr-uuid ( RO): bc9a0e0c-8ec2-4615-82f2-e77077cab1f9\n"
         "    currently-attached ( RO): true\n"
+        "         device-config (MRO): target: 10.0.1.50; port: 3260; targetIQN: "
+        "iqn.2001-05.com.labarray:site-a; SCSIid: 360014059056a4ad683cbf721245568a\n"
         "\n\n"),
     "network-list": (
         "uuid ( RO)            : 4be03db0-dc25-44bd-b940-67edfe175330\n"
@@ -187,7 +189,10 @@ def test_plain_values_out_of_xes_printed_forms():
     assert [v["attached"] for v in facts.vbds] == [False, True, True]
     assert facts.pbds == [{"uuid": "d0a410da-ff11-4c91-b6a3-ce92bc2e9ff5",
                            "host": "78e51061-7311-48a3-82ce-6f447ed4d57b", "sr": SR_DR,
-                           "attached": True}]
+                           "attached": True, "device_config": {
+                               "target": "10.0.1.50", "port": "3260",
+                               "targetIQN": "iqn.2001-05.com.labarray:site-a",
+                               "SCSIid": "360014059056a4ad683cbf721245568a"}}]
     assert facts.networks[0]["other_config"] == {}
     assert facts.networks[1] == {
         "uuid": "cdf84404-0729-4e42-9990-1c0475491bc3", "name_label": "DMZ",

@@ -169,11 +169,13 @@ def read_srs(xe):
 
 
 def read_pbds(xe):
-    """[{"uuid", "host", "sr", "attached"}] (``host`` and ``sr``: uuids)."""
+    """[{"uuid", "host", "sr", "attached", "device_config"}] (``host`` and ``sr``: uuids;
+    xapi keeps no password in a device-config, only ``*password_secret`` uuids)."""
     return [{"uuid": r["uuid"], "host": parse_ref(r.get("host-uuid")),
-             "sr": parse_ref(r.get("sr-uuid")), "attached": _bool(r.get("currently-attached"))}
+             "sr": parse_ref(r.get("sr-uuid")), "attached": _bool(r.get("currently-attached")),
+             "device_config": parse_map(r.get("device-config", ""))}
             for r in xe.list("pbd", params=("uuid", "host-uuid", "sr-uuid",
-                                            "currently-attached"))]
+                                            "currently-attached", "device-config"))]
 
 
 def read_vdis(xe, metadata_only=False):
@@ -213,6 +215,39 @@ def read_vms(xe):
                                        "is-control-domain", "is-a-snapshot")))
 
 
+def _float(text, default=1.0):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return default
+
+
+def read_vm_resources(xe):
+    """{uuid: {"memory_static_max", "memory_dynamic_max", "memory_dynamic_min", "vcpus_max",
+    "vcpus_at_startup", "domain_type", "shadow_multiplier", "platform"}}: what a VM needs of
+    a host to start (bytes, counts; ``domain_type`` as xe prints it: hvm, pv, pvh,
+    pv-in-pvh)."""
+    return dict((r["uuid"], {
+        "memory_static_max": _int(r.get("memory-static-max")),
+        "memory_dynamic_max": _int(r.get("memory-dynamic-max")),
+        "memory_dynamic_min": _int(r.get("memory-dynamic-min")),
+        "vcpus_max": _int(r.get("VCPUs-max"), 1),
+        "vcpus_at_startup": _int(r.get("VCPUs-at-startup"), 1),
+        "domain_type": r.get("domain-type", ""),
+        "shadow_multiplier": _float(r.get("HVM-shadow-multiplier")),
+        "platform": parse_map(r.get("platform", ""))})
+        for r in xe.list("vm", params=("uuid", "memory-static-max", "memory-dynamic-max",
+                                       "memory-dynamic-min", "VCPUs-max", "VCPUs-at-startup",
+                                       "domain-type", "HVM-shadow-multiplier", "platform")))
+
+
+def read_vifs(xe):
+    """[{"uuid", "vm", "network"}] (uuids)."""
+    return [{"uuid": r["uuid"], "vm": parse_ref(r.get("vm-uuid")),
+             "network": parse_ref(r.get("network-uuid"))}
+            for r in xe.list("vif", params=("uuid", "vm-uuid", "network-uuid"))]
+
+
 def read_networks(xe):
     """[{"uuid", "name_label", "bridge", "other_config"}]."""
     return [{"uuid": r["uuid"], "name_label": r.get("name-label", ""),
@@ -236,7 +271,8 @@ class PoolSnapshot(object):
 
     _READERS = {"pool": read_pool, "hosts": read_hosts, "srs": read_srs, "pbds": read_pbds,
                 "vdis": read_vdis, "vbds": read_vbds, "vms": read_vms,
-                "networks": read_networks, "appliances": read_appliances}
+                "networks": read_networks, "appliances": read_appliances,
+                "vm_resources": read_vm_resources, "vifs": read_vifs}
 
     def __init__(self, xe, pool=None, hosts=None):
         """``pool`` and ``hosts``, when the caller has read them already, are not read
@@ -273,6 +309,8 @@ class PoolSnapshot(object):
     vms = property(lambda self: self._get("vms"))
     networks = property(lambda self: self._get("networks"))
     appliances = property(lambda self: self._get("appliances"))
+    vm_resources = property(lambda self: self._get("vm_resources"))
+    vifs = property(lambda self: self._get("vifs"))
 
     @property
     def guests(self):

@@ -11,6 +11,7 @@ from xe_dr.dr.lock import LOCK_KEY, parse_claim
 from xe_dr.dr.plugin import (ask_version, call_json, fallback_line, malformed, master_label,
                              required_error)
 from xe_dr.dr.protection import AT_RISK, UNRECOVERABLE, classify_vms
+from xe_dr.dr.readiness import dr_readiness
 from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.marks import HEARTBEAT_FORMAT, HEARTBEAT_KEY
@@ -153,11 +154,14 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
         if counts.get(verdict):
             problems.append("%d VM(s) %s" % (counts[verdict], verdict))
 
-    if peer_xe is not None:
-        problems.extend(_attached_at_peer(peer_xe, targets))
+    readiness = None
+    if peer_xe is not None:  # the DR site's readiness (xe_dr/dr/readiness.py)
+        readiness = dr_readiness(facts, vms, targets, peer_xe, use_plugin)
+        problems.extend(readiness["problems"])
+        notes.extend(readiness["notes"])
     else:
-        notes.append("the other site was not checked (give --peer HOST to check that no "
-                     "metadata SR is attached at both sites)")
+        notes.append("the DR site was not checked (give --peer HOST to check its readiness "
+                     "and that no SR is attached at both sites)")
 
     redo_log = (state or {}).get("redo_log")
     if redo_log is None:
@@ -181,19 +185,7 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
         "redo_log": redo_log,
         "vms": vms,
         "counts": counts,
+        "readiness": readiness,
         "problems": problems,
         "notes": notes,
     }
-
-
-def _attached_at_peer(peer_xe, targets):
-    """A metadata SR attached in both pools means two LVM masters on one VG: corruption."""
-    problems = []
-    attached = {p["sr-uuid"] for p in peer_xe.list(
-        "pbd", params=("sr-uuid", "currently-attached"), filters={"currently-attached": "true"})}
-    for target in targets:
-        if target["sr"] in attached:
-            problems.append("metadata SR %s is also attached to the other site's pool: "
-                            "detach it there now (two pools on one LUN corrupt it)"
-                            % target["sr_name"])
-    return problems

@@ -80,14 +80,17 @@ class StorageSpec(object):
                 "chap": bool(self.chap_password)}
 
 
-def probe(xe, spec):
+def probe(xe, spec, host=None):
     """One ``sr-probe`` with ``sm-config:metadata=true``; returns the stage reached and its data.
+    ``host``: the uuid of the host that probes (default: the master).
 
     ``{"stage": "iqns"|"luns"|"devices"|"srs", "items": [...], "next": hint}``
     """
     secret = create_secret(xe, spec.chap_password) if spec.chap_password else None
     params = {"type": spec.sr_type, "device-config": spec.with_secret(secret),
               "sm-config": {"metadata": "true"}}
+    if host:
+        params["host-uuid"] = host
     try:
         output = xe.run("sr-probe", params)
     except XapiError as failure:
@@ -95,10 +98,10 @@ def probe(xe, spec):
                 not probe_xml_from_error(failure):
             # A SCSIid the target does not have: sm prints no LUN list then (BaseISCSI.attach
             # raises ConfigSCSIid), so the list is asked for to say what there is.
-            raise _not_a_lun(xe, spec)
+            raise _not_a_lun(xe, spec, host=host)
         answer = _progress_from_error(failure, spec)
         if answer["stage"] == "iqns" and spec.device_config.get("SCSIid"):
-            answer["next"] = _iqn_holding(xe, spec, answer["items"])
+            answer["next"] = _iqn_holding(xe, spec, answer["items"], host)
         return answer
     finally:
         if secret:
@@ -107,9 +110,9 @@ def probe(xe, spec):
     if not srs and spec.sr_type == HBA and spec.device_config.get("SCSIid"):
         # lvmohba answers a SCSIid no HBA sees with an empty list (lvutil.scan_srlist
         # swallows the missing device): tell that from a LUN without an SR.
-        listed = probe(xe, _without_scsiid(spec))
+        listed = probe(xe, _without_scsiid(spec), host)
         if spec.device_config["SCSIid"] not in [d.get("scsi_id") for d in listed["items"]]:
-            raise _not_a_lun(xe, spec, listed)
+            raise _not_a_lun(xe, spec, listed, host)
     return {"stage": "srs", "items": srs,
             "next": ("fail over with these SRs: xe-dr failover --sr UUID ... (plus these probe "
                      "options)") if srs else "no SR on this LUN"}
@@ -136,16 +139,16 @@ def _without_scsiid(spec):
                                           if k != "SCSIid"), spec.chap_password)
 
 
-def _not_a_lun(xe, spec, listed=None):
+def _not_a_lun(xe, spec, listed=None, host=None):
     """The usage error for a SCSIid that is not a LUN of the target (or the HBAs)."""
     if listed is None:
-        listed = probe(xe, _without_scsiid(spec))
+        listed = probe(xe, _without_scsiid(spec), host)
     return UsageError(not_a_lun_text(spec.sr_type, spec.device_config, [
         item.get("scsi_id") for item in listed["items"]]),
         hint="check it with 'xe-dr probe' without --scsiid")
 
 
-def _iqn_holding(xe, spec, targets):
+def _iqn_holding(xe, spec, targets, host=None):
     """A SCSIid given without --iqn: sm lists the target's IQNs and looks no further (its
     discovery comes first, BaseISCSI.load), so each IQN's LUNs are listed here to say which
     IQN to add; a SCSIid that is a LUN of none of them is a usage error naming it."""
@@ -157,7 +160,7 @@ def _iqn_holding(xe, spec, targets):
             continue
         config = dict((k, v) for k, v in spec.device_config.items() if k != "SCSIid")
         config["targetIQN"] = iqn
-        listed = probe(xe, StorageSpec(spec.sr_type, config, spec.chap_password))
+        listed = probe(xe, StorageSpec(spec.sr_type, config, spec.chap_password), host)
         found = [item.get("scsi_id") for item in listed["items"]] \
             if listed["stage"] == "luns" else []
         luns += found

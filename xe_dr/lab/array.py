@@ -13,6 +13,9 @@ Each copy has its own SCSI id (as real replicas do) and lives in ``DIR/array/<lu
 LVHD keeps them in its MGT volume) and ``LV-<vdi-uuid>`` files hold the bytes of the VDIs the lab
 writes (metadata VDIs). LV files are sparse and as large as the VDI.
 
+A copy may be hidden from some of its site's hosts (``mask``: LUN masking or zoning on the
+array), which then do not see it; every other host of the site does.
+
 A portal (one per site) may want CHAP: ``portals[site]["chap"] = {"user", "password"}``
 (``set_chap``); sm.py checks it at discovery and login.
 """
@@ -78,15 +81,36 @@ def _other(data, lun_id, side):
     return [s for s in data["luns"][lun_id]["copies"] if s != side]
 
 
-def luns_at(data, site):
-    """[(lun_id, lun, copy)] of the LUN copies presented at ``site``."""
+def luns_at(data, site, host=None):
+    """[(lun_id, lun, copy)] of the LUN copies presented at ``site`` (to the host whose uuid
+    is ``host``, when given: see ``mask``)."""
     out = []
     for lun_id in sorted(data["luns"]):
         lun = data["luns"][lun_id]
         copy = lun["copies"].get(site)
-        if copy is not None:
+        if copy is not None and (host is None or host not in copy.get("hidden_from", ())):
             out.append((lun_id, lun, copy))
     return out
+
+
+def mask(lab, lun_id, site, hosts):
+    """LUN masking (the array's host group, or FC zoning): ``site``'s copy of the LUN is
+    presented to every host of the site but ``hosts`` (uuids; empty: to all again). A host the
+    copy is hidden from does not find it: its iSCSI LUN list and HBA device list leave it out
+    and a probe or plug naming its SCSI id fails as for a SCSI id the target does not have."""
+    with locked(lab):
+        data = load(lab)
+        if lun_id not in data["luns"]:
+            raise ValueError("no LUN %s (the array has: %s)" % (
+                lun_id, ", ".join(sorted(data["luns"]))))
+        copy = data["luns"][lun_id]["copies"].get(site)
+        if copy is None:
+            raise ValueError("LUN %s has no copy at site %s" % (lun_id, site))
+        if hosts:
+            copy["hidden_from"] = sorted(set(hosts))
+        else:
+            copy.pop("hidden_from", None)
+        save(lab, data)
 
 
 def portal_chap(data, site):

@@ -7,6 +7,7 @@
     show DIR [--json]
     xe DIR SITE ARG...                 run a site's fake xe (same as DIR/bin/xe-SITE ARG...)
     mirror DIR break|resync|reverse|freeze|thaw [--lun ID]...
+    mask DIR LUN --site S [--host HOST]... | --clear   hide a LUN copy from hosts (masking)
     disaster DIR [--site A]            the site goes dark (its xe cannot reach the master)
     restore DIR [--site A]             the site comes back: hosts rebooted, VMs halted
     fault DIR add [--site S] [--command C] [--nth N] [--every] [--delay SECONDS] [--busy]
@@ -92,6 +93,8 @@ def summary(lab):
             "transport": lun["transport"], "size": lun["size"],
             "mirror": array.describe_state(lun),
             "copies": dict((s, c["scsiid"]) for s, c in lun["copies"].items()),
+            "hidden_from": dict((s, c["hidden_from"]) for s, c in lun["copies"].items()
+                                if c.get("hidden_from")),
             "vg": dict((s, (array.read_vg(lab, lun_id, s) or {}).get("sr_uuid"))
                        for s in lun["copies"])}
     data["portals"] = array.public_portals(a)
@@ -129,8 +132,10 @@ def cmd_show(args, out):
     for lun_id, lun in sorted(data["luns"].items()):
         out.write("  %-14s %-5s %s\n" % (lun_id, lun["transport"], lun["mirror"]))
         for site, scsiid in sorted(lun["copies"].items()):
-            out.write("      %s: SCSIid %s  %s\n" % (site, scsiid, "VG of SR %s" % lun["vg"][site]
-                                                   if lun["vg"].get(site) else "no SR on it"))
+            out.write("      %s: SCSIid %s  %s%s\n" % (
+                site, scsiid, "VG of SR %s" % lun["vg"][site] if lun["vg"].get(site)
+                else "no SR on it", "  hidden from %s" % ", ".join(lun["hidden_from"][site])
+                if site in lun["hidden_from"] else ""))
     if data["faults"]:
         out.write("\nfaults\n")
         for r in data["faults"]:
@@ -156,6 +161,26 @@ def cmd_mirror(args, out):
         out.write("%s: %s\n" % (lun_id, array.describe_state(data["luns"][lun_id])))
     if not changed:
         out.write("no mirrored LUN matched\n")
+    return 0
+
+
+def cmd_mask(args, out):
+    lab = _lab(args.dir)
+    db = lab.site(args.site).read()
+    hosts = []
+    if not args.clear:
+        for name in args.host or [row["uuid"] for row in db.rows("host").values()]:
+            found = [row["uuid"] for row in db.rows("host").values()
+                     if name in (row["uuid"], row.get("name_label"))]
+            if not found:
+                raise ValueError("no host %s at site %s" % (name, args.site))
+            hosts += found
+    elif args.host:
+        raise ValueError("--clear takes no --host")
+    array.mask(lab, args.lun, args.site, hosts)
+    names = [row.get("name_label") for row in db.rows("host").values() if row["uuid"] in hosts]
+    out.write("%s at site %s: %s\n" % (args.lun, args.site, "hidden from %s" % ", ".join(
+        sorted(names)) if hosts else "presented to every host"))
     return 0
 
 
@@ -401,6 +426,14 @@ def parser():
     m.add_argument("--lun", action="append", metavar="ID",
                    help="only this LUN (lun1, lun2...; repeatable; default every "
                         "mirrored LUN)")
+    k = command("mask", "hide a LUN's copy at a site from some of its hosts (the array's "
+                        "LUN masking or zoning), or present it to all again", cmd_mask)
+    k.add_argument("lun", metavar="LUN", help="the LUN (lun1, lun2...: 'show' lists them)")
+    k.add_argument("--site", required=True, metavar="SITE", help="the site of the copy")
+    k.add_argument("--host", action="append", metavar="HOST",
+                   help="hide it from this host (uuid or name; repeatable; default every "
+                        "host of the site)")
+    k.add_argument("--clear", action="store_true", help="present it to every host again")
     for name, fn, text in (("disaster", cmd_disaster,
                             "a site goes dark: its xe can no longer reach its master"),
                            ("restore", cmd_restore,

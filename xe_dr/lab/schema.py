@@ -9,7 +9,7 @@ references against the *local* pool database (``view.uuid_of``), which is why a 
 database's references print ``<not in database>``.
 """
 
-from . import util
+from . import memory, util
 from .errors import CliError, Failure, XapiError
 
 NID = "<not in database>"
@@ -165,7 +165,7 @@ class Builder(object):
 
     def f(self, name, src, default=0.0, rw=False, **kw):
         def get(view, ref, row):
-            return "%.3f" % float(row.get(src, default))
+            return string_of_float(float(row.get(src, default)))
         return self.add(Field(name, get, setter=_mk_setter("f", self.cls, src, name) if rw else None,
                               **kw))
 
@@ -288,6 +288,21 @@ VDI_TYPE_PRINT = {
 }
 
 
+def string_of_float(value):
+    """OCaml's ``string_of_float`` (records.ml prints floats with it): ``%.12g``, and a ``.``
+    after a number that would read as an integer (``1.0`` -> ``1.``)."""
+    text = "%.12g" % value
+    return text + "." if all(c in "-0123456789" for c in text) else text
+
+
+def _vm_memory_overhead(view, ref, row):
+    """VM.memory_overhead as xapi stores it (memory.py), by the xapi of the VM's host (the
+    master's for a VM that runs nowhere)."""
+    host = view.db.find("host", row.get("resident_on")) or \
+        view.db.find("host", view.db.master_ref()) or {}
+    return str(memory.stored_overhead(row, memory.vcpu_extra_pages(host)))
+
+
 def _vm_allowed_ops(row):
     if row.get("is_control_domain"):
         return []
@@ -334,7 +349,7 @@ def _vm_record():
          if running(row) else "0")
     b.fn("memory-target", lambda v, ref, row: str(row.get("memory_dynamic_max", 0))
          if running(row) else "0", expensive=True)
-    b.i("memory-overhead", "memory_overhead", 8388608)
+    b.fn("memory-overhead", _vm_memory_overhead)
     b.i("memory-static-max", "memory_static_max", 1073741824, rw=True)
     b.i("memory-dynamic-max", "memory_dynamic_max", 1073741824, rw=True)
     b.i("memory-dynamic-min", "memory_dynamic_min", 1073741824, rw=True)
@@ -745,7 +760,7 @@ def _host_record():
     b.i("memory-overhead", "memory_overhead", 1073741824)
     b.i("memory-total", "memory_total")
     b.i("memory-free", "memory_free")
-    b.fn("memory-free-computed", lambda v, ref, row: str(row.get("memory_free", 0)),
+    b.fn("memory-free-computed", lambda v, ref, row: str(memory.host_free(v.db, ref)),
          expensive=True)
     b.fn("host-metrics-live", lambda v, ref, row: "true")
     b.fn("patches", lambda v, ref, row: "", get_set=lambda v, ref, row: [], deprecated=True)

@@ -72,8 +72,9 @@ def _portal(data, site, address, port):
     return None
 
 
-def _target_luns(data, site, iqn):
-    return [(lun_id, lun, copy) for lun_id, lun, copy in array.luns_at(data, site)
+def _target_luns(data, site, iqn, host_uuid=None):
+    """The target's LUNs that the host (its initiator) is presented (array.mask)."""
+    return [(lun_id, lun, copy) for lun_id, lun, copy in array.luns_at(data, site, host_uuid)
             if lun["transport"] == "iscsi" and copy.get("target") == iqn]
 
 
@@ -124,7 +125,7 @@ def iscsi_lun(data, site, db, host_ref, dc, probing=True):
         # empty, so _scan_IQNs prints the target's IQNs and ISCSIDiscovery is raised
         raise sm_error(83, _iqn_xml(_iqn_entries(portal, address, port, dc["target"])) + "\n",
                        opterr="check target settings")
-    luns = _target_luns(data, site, portal["iqn"])
+    luns = _target_luns(data, site, portal["iqn"], host["uuid"])
     scsiid = dc.get("SCSIid")
     if not scsiid:
         raise sm_error(107, _lun_xml(luns) + "\n")
@@ -196,14 +197,14 @@ def _lun_xml(luns):
     return _doc("iscsi-target", out)
 
 
-def _devlist_xml(data, site, db):
+def _devlist_xml(data, site, db, host_uuid=None):
     dom = xml.dom.minidom.Document()
     root = dom.createElement("Devlist")
     dom.appendChild(root)
     hbas = data.get("hbas", {}).get(site, [])
     used = set((row.get("device_config") or {}).get("SCSIid") for row in db.rows("PBD").values())
     dev = 1
-    for lun_id, lun, copy in array.luns_at(data, site):
+    for lun_id, lun, copy in array.luns_at(data, site, host_uuid):
         if lun["transport"] != "fc":
             continue
         dev += len(hbas)
@@ -239,12 +240,13 @@ def hba_lun(data, site, db, host_ref, dc, probing=True):
     (LVHDoHBASR.probe: lvutil.scan_srlist swallows the device's absence and the answer is an
     empty SR list)."""
     scsiid = dc.get("SCSIid")
+    host_uuid = db.get("host", host_ref)["uuid"]
     if not scsiid:
-        raise sm_error(107, _devlist_xml(data, site, db) + "\n")
+        raise sm_error(107, _devlist_xml(data, site, db, host_uuid) + "\n")
     if probing and db.get("host", host_ref).get("multipathing") and \
             _map_exists(db, host_ref, scsiid):
         raise sm_error(16)
-    found = [lun_id for lun_id, lun, copy in array.luns_at(data, site)
+    found = [lun_id for lun_id, lun, copy in array.luns_at(data, site, host_uuid)
              if lun["transport"] == "fc" and copy["scsiid"] == scsiid]
     if not found:
         if probing:

@@ -23,7 +23,8 @@ FORMATS = ("text", "nagios", "prometheus")
 
 def add_arguments(parser):
     parser.add_argument("--peer", metavar="[USER@]HOST[:PORT]",
-                        help="the other site's pool master, to check that no metadata SR is "
+                        help="the DR site's pool master, to check its readiness (memory, "
+                             "CPUs, networks, plugin, mirrored LUNs) and that no SR is "
                              "attached at both sites ('local' for an xe on this machine)")
     parser.add_argument("--peer-xe", metavar="PATH", help="path of xe on the peer (default: xe)")
     parser.add_argument("--vms", action="store_true",
@@ -152,6 +153,8 @@ def _text(status, all_vms):
     for vm in status["vms"]:
         if all_vms or vm["class"] in ("at-risk", "unrecoverable"):
             lines.append("  %-13s %s: %s" % (vm["class"], vm["name_label"], vm["reason"]))
+    if status.get("readiness"):
+        lines += _readiness(status["readiness"])
     for note in status["notes"]:
         lines.append("note: " + note)
     for problem in status["problems"]:
@@ -163,3 +166,27 @@ def _text(status, all_vms):
             lines.append("alert: %s %s (message %s)" % (alert["state"], alert["name"],
                                                          alert["message"]))
     return lines
+
+
+def _readiness(ready):
+    """One line per figure of the DR site's readiness (xe_dr/dr/readiness.py)."""
+    def names(values, unchecked=()):
+        text = ", ".join(values) if values else "none"
+        return text + ("  (not checked: %s)" % ", ".join(unchecked) if unchecked else "")
+
+    gib = 1073741824.0
+    pool = ready["pool"]
+    return [
+        "DR site readiness, pool %s (%s):" % (pool["name_label"] or "-", pool["uuid"]),
+        "  memory: %.1f GiB needed to start %d running protected VM(s), %.1f GiB free" % (
+            ready["memory_needed_bytes"] / gib, ready["vms_counted"],
+            ready["memory_free_bytes"] / gib),
+        "  CPUs: %d vCPUs on %d pCPUs" % (ready["vcpus_needed"], ready["cpus"]),
+        "  VMs too big for any DR host: " + names(ready["vms_too_big"]),
+        "  networks missing: " + names(ready["networks_missing"]),
+        "  hosts without the xe-dr plugin: " + (names(ready["hosts_without_plugin"])
+                                               if ready["plugin_checked"] else "not checked"),
+        "  mirrored LUNs not visible: " + names(ready["luns_invisible"],
+                                                ready["luns_unchecked"]),
+        "  SRs attached at both sites: " + names(ready["attached_at_both"]),
+    ]

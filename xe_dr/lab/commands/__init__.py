@@ -15,18 +15,19 @@ STDPARAMS = ["server", "password", "port", "username", "minimal", "force", "mult
 
 
 class Command(object):
-    def __init__(self, name, fn, reqd, optn, help, vm_selectors=False):
+    def __init__(self, name, fn, reqd, optn, help, vm_selectors=False, host_selectors=False):
         self.name = name
         self.fn = fn
         self.reqd = list(reqd)
         self.optn = list(optn)
         self.help = help
         self.vm_selectors = vm_selectors
+        self.host_selectors = host_selectors
 
 
-def command(name, reqd=(), optn=(), help="", vm_selectors=False):
+def command(name, reqd=(), optn=(), help="", vm_selectors=False, host_selectors=False):
     def register(fn):
-        COMMANDS[name] = Command(name, fn, reqd, optn, help, vm_selectors)
+        COMMANDS[name] = Command(name, fn, reqd, optn, help, vm_selectors, host_selectors)
         return fn
     return register
 

@@ -2,7 +2,7 @@
 
 from . import COMMANDS, command
 from .. import dbxml, replication, util
-from ..errors import CliError, XapiError
+from ..errors import CliError, Failure, XapiError
 
 VM_SELECTORS_INFO = (
     " VMs can be specified by filtering the full list of VMs on the values of zero or more "
@@ -13,6 +13,16 @@ VM_SELECTORS_INFO = (
     "operation. The full list of fields that can be matched can be obtained by the command 'xe "
     "vm-list params=all'. If no parameters to select VMs are given, the operation will be "
     "performed on all VMs.")
+
+HOST_SELECTORS_INFO = (
+    " Hosts can be specified by filtering the full list of hosts on the values of zero or more "
+    "fields. For example, specifying 'uuid=<some_uuid>' will select only the host with that "
+    "uuid, and 'enabled=true' will select only hosts whose 'enabled' field is equal to 'true'. "
+    "The special pseudo-field 'host' matches any of hostname, name-label or uuid. Where "
+    "multiple hosts are matching, and the operation can be performed on multiple hosts, the "
+    "option '--multiple' must be specified to perform the operation. The full list of fields "
+    "that can be matched can be obtained by the command 'xe host-list params=all'. If no "
+    "parameters to select hosts are given, the operation will be performed on all hosts.")
 
 HELP_HEAD = """Usage:
   xe <command>
@@ -55,8 +65,10 @@ def do_help(printer, params):
             if spec is None:
                 printer.plist(["Unknown command '%s'" % name])
                 continue
-            optional = spec.optn + (["<vm-selectors>"] if spec.vm_selectors else [])
-            desc = spec.help + (VM_SELECTORS_INFO if spec.vm_selectors else "")
+            optional = spec.optn + (["<vm-selectors>"] if spec.vm_selectors else []) + (
+                ["<host-selectors>"] if spec.host_selectors else [])
+            desc = spec.help + (VM_SELECTORS_INFO if spec.vm_selectors else "") + (
+                HOST_SELECTORS_INFO if spec.host_selectors else "")
             printer.table([[("command name        ", name),
                             ("reqd params     ", ", ".join(spec.reqd)),
                             ("optional params ", ", ".join(optional)),
@@ -268,3 +280,42 @@ def host_call_plugin(ctx):
     result = plugins.call_plugin(ctx.lab, ctx.site.name, db, host, ctx.get("plugin"),
                                  ctx.get("fn"), args)
     ctx.printer.plist([result])
+
+
+def select_hosts(ctx, db, ignore=()):
+    """The hosts a host-selector command applies to (cli_operations.ml select_hosts): the
+    pseudo-field ``host`` matches uuid, hostname or name-label; every other parameter but the
+    standard ones filters on the host record's fields."""
+    from ..render import View
+    from ..schema import CLASSES
+    from . import STDPARAMS
+    from .generic import filter_records
+    params = list(ctx.params)
+    records = list(db.rows("host").items())
+    wanted = [v for k, v in params if k == "host"]
+    if wanted:
+        v = wanted[-1]
+        records = [(r, row) for r, row in records if v in (
+            row.get("uuid"), row.get("hostname"), row.get("name_label"))]
+    view = View(db, db)
+    for k, v in params:
+        if k == "host" or k.split(":", 1)[0] in list(STDPARAMS) + list(ignore):
+            continue
+        records = filter_records(view, CLASSES["host"], records, k, v)
+    return records
+
+
+@command("host-compute-free-memory", help="Computes the amount of free memory on the host.",
+         host_selectors=True)
+def host_compute_free_memory(ctx):
+    """Host.compute_free_memory on one host (cli_operations.ml host_compute_free_memory,
+    ``do_host_op ~multiple:false``; xapi_host.ml compute_free_memory: memory.py)."""
+    from .. import memory
+    db = ctx.site.read()
+    hosts = select_hosts(ctx, db)
+    if not hosts:
+        raise Failure("No matching hosts found")
+    if len(hosts) > 1:
+        raise Failure("Multiple matching hosts found. Operation can only be performed on one "
+                      "host at a time")
+    ctx.printer.plist([str(memory.host_free(db, hosts[0][0]))])
