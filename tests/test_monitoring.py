@@ -330,3 +330,46 @@ def test_a_copy_no_longer_written_keeps_its_old_heartbeat_and_ages(healthy):
     others = [value(found, "xe_dr_metadata_copy_age_seconds", sr_uuid=u)
               for u, _ in healthy.lab.replicated_srs() if u != sr]
     assert len(others) == 2 and all(age < 600 for age in others)
+
+
+def test_the_dr_sites_readiness_short_of_memory_or_a_network_is_critical(healthy):
+    from tests.test_readiness import make_ready
+    make_ready(healthy)
+    peer = ["--peer", "local", "--peer-xe", healthy.lab.xe_path("B")]
+    code, state, summary, perf, details = nagios(healthy, *peer)
+    assert (code, state) == (0, "OK"), details
+    assert "OK readiness: DR site ready" in details
+    assert perf["readiness"] == ["0", "", "0", "0"]
+    found = metrics(healthy.xedr("A", "status", "--format", "prometheus", *peer).out)
+    assert value(found, "xe_dr_readiness_checked") == 1
+    assert value(found, "xe_dr_readiness_problems") == 0
+    free = value(found, "xe_dr_dr_site_memory_free_bytes")
+    assert 0 < value(found, "xe_dr_dr_site_memory_needed_bytes") < free
+    assert value(found, "xe_dr_dr_site_networks_missing") == 0
+
+    for name in ("xcp-b1", "xcp-b2"):  # 8 GiB hosts: short of memory
+        healthy.lab.poke("B", "host", healthy.lab.uuid("B", "host", **{"name-label": name}),
+                         memory_total=8 * 1024 ** 3)
+    code, state, summary, perf, details = nagios(healthy, *peer)
+    assert (code, state) == (2, "CRITICAL")
+    assert summary.startswith("pool Site A: DR site: the DR pool has ")
+    assert int(perf["readiness"][0]) >= 1
+    found = metrics(healthy.xedr("A", "status", "--format", "prometheus", *peer).out)
+    assert value(found, "xe_dr_dr_site_memory_needed_bytes") > value(
+        found, "xe_dr_dr_site_memory_free_bytes")
+    assert value(found, "xe_dr_check_state", check="readiness") == 2
+    # the readiness judged a WARNING only, as asked
+    code, state, _, _, _ = nagios(healthy, "--critical", "readiness=none", "--warning",
+                                  "readiness=0", *peer)
+    assert (code, state) == (1, "WARNING")
+
+    for name in ("xcp-b1", "xcp-b2"):
+        healthy.lab.poke("B", "host", healthy.lab.uuid("B", "host", **{"name-label": name}),
+                         memory_total=256 * 1024 ** 3)
+    healthy.lab.ok("B", "network-destroy", "uuid=" + healthy.lab.uuid(
+        "B", "network", **{"name-label": "DMZ"}))
+    code, state, summary, _, details = nagios(healthy, *peer)
+    assert (code, state) == (2, "CRITICAL"), details
+    assert "DMZ" in summary
+    found = metrics(healthy.xedr("A", "status", "--format", "prometheus", *peer).out)
+    assert value(found, "xe_dr_dr_site_networks_missing") == 1
