@@ -3,6 +3,8 @@
     create DIR [--seed N] [--vms N] [--vapps N] [--order-groups N] [--replicated-srs N]
                [--hosts-a N] [--hosts-b N] [--vms-b N] [--cost-factor F]
                [--chap-user USER --chap-password-file FILE [--chap-site SITE]...]
+               [--guest-tools yes|no] [--guest-health-check success|failure|hang|none]
+               [--guest-boot-seconds N]
     chap DIR SITE (--user USER --password-file FILE | --off)   CHAP on a site's array portal
     show DIR [--json]
     xe DIR SITE ARG...                 run a site's fake xe (same as DIR/bin/xe-SITE ARG...)
@@ -15,6 +17,9 @@
                   [--error CODE [PARAM...]] [--dark]
     fault DIR list | clear
     cost DIR FACTOR                    set the cost factor (0: instant, 1: realistic)
+    guest DIR SITE VM [--shutdown cooperates|ignores|hangs] [--tools yes|no]
+                      [--health-check success|failure|hang|none] [--health-check-error MSG]
+                      [--boot-seconds N]     how one VM's guest behaves
     set DIR SITE CLASS UUID FIELD VALUE   poke a field the CLI cannot set (e.g. pool
                                        restrictions:restrict_dr true) - for tests and demos
     calls DIR [--json]                 the call log
@@ -56,7 +61,10 @@ def cmd_create(args, out):
                        hosts_a=args.hosts_a, hosts_b=args.hosts_b, vms_b=args.vms_b,
                        cost_factor=args.cost_factor, chap_user=args.chap_user,
                        chap_password=password, chap_sites=args.chap_site,
-                       release=args.release, multipath=args.multipath)
+                       release=args.release, multipath=args.multipath,
+                       guest_tools=None if args.guest_tools is None else
+                       args.guest_tools == "yes", guest_health_check=args.guest_health_check,
+                       guest_boot_seconds=args.guest_boot_seconds)
     out.write("created lab in %s (%s)\n" % (lab.root, releases.of_lab(lab)["title"]))
     for site in lab.site_names():
         out.write("  site %s: %s\n" % (site, lab.xe_path(site)))
@@ -207,7 +215,7 @@ def cmd_restore(args, out):
 
 def reboot(lab, site_name):
     """What a power cycle does to a pool: VMs halted, PBDs re-plugged if the LUN allows."""
-    from . import replication, sm
+    from . import guests, replication, sm
     site = lab.site(site_name)
     with site.transaction() as db:
         for ref, vm in db.rows("VM").items():
@@ -215,6 +223,7 @@ def reboot(lab, site_name):
                 continue
             db.update("VM", ref, power_state="Halted", resident_on=util.NULL_REF, domid=-1,
                       current_operations={})
+            guests.halted(db, vm["uuid"])
             for vbd in db.children("VBD", "VM", ref):
                 db.update("VBD", vbd, currently_attached=False, device="")
             for vif in db.children("VIF", "VM", ref):
@@ -302,8 +311,17 @@ def cmd_set(args, out):
 
 
 def cmd_guest(args, out):
-    """How a VM's guest answers a clean shutdown (lifecycle.GUEST_BEHAVIOURS)."""
-    from . import lifecycle
+    """How a VM's guest boots, reports, runs an in-guest health check (guests.py) and answers
+    a clean shutdown (lifecycle.GUEST_BEHAVIOURS)."""
+    from . import guests, lifecycle
+    changes = dict((k, v) for k, v in (("tools", args.tools), ("health_check", args.health_check),
+                                       ("boot_seconds", args.boot_seconds),
+                                       ("error", args.health_check_error)) if v is not None)
+    if changes.get("tools") is not None:
+        changes["tools"] = changes["tools"] == "yes"
+    if not changes and args.shutdown is None:
+        raise ValueError("say what the guest does: --shutdown, --tools, --health-check, "
+                         "--health-check-error or --boot-seconds")
     lab = _lab(args.dir)
     site = lab.site(args.site)
     db = site.read()
@@ -315,11 +333,24 @@ def cmd_guest(args, out):
         uuid = named[0]
     else:
         uuid = args.vm
-    lifecycle.set_guest(site, uuid, args.shutdown)
-    out.write("VM %s at site %s: a clean shutdown %s\n" % (args.vm, args.site, {
-        "cooperates": "works", "ignores": "is never acknowledged (60 s, then it fails)",
-        "hangs": "is acknowledged but the VM never halts (1200 s, then it fails)"}[
-            args.shutdown]))
+    if changes:
+        guests.configure(lab, uuid, **changes)
+        guest = guests.settings(lab, uuid)
+        out.write("VM %s%s: %s, %s, %s\n" % (
+            args.vm, "" if args.vm == uuid else " (%s)" % uuid, "PV tools: it boots and reports guest metrics" if guest["tools"]
+            else "no PV tools: it never reports",
+            "booting in %s s" % guest["boot_seconds"] if guest["boot_seconds"] is not None
+            else "booting in the cost model's time",
+            "its in-guest health check answers %s" % guest["health_check"]
+            if guest["health_check"] in ("success", "failure")
+            else "its in-guest health check hangs" if guest["health_check"] == "hang"
+            else "no in-guest health check"))
+    if args.shutdown is not None:
+        lifecycle.set_guest(site, uuid, args.shutdown)
+        out.write("VM %s at site %s: a clean shutdown %s\n" % (args.vm, args.site, {
+            "cooperates": "works", "ignores": "is never acknowledged (60 s, then it fails)",
+            "hangs": "is acknowledged but the VM never halts (1200 s, then it fails)"}[
+                args.shutdown]))
     return 0
 
 
@@ -366,6 +397,25 @@ EXAMPLES = """examples:
       --error HOST_OFFLINE OpaqueRef:x"""
 
 
+def _guest_options(p, prefix, suffix=""):
+    p.add_argument("--" + prefix + "tools", choices=["yes", "no"],
+                   help="yes: the guest has PV tools and reports guest metrics once booted; "
+                        "no: it never reports (default yes)" + suffix)
+    p.add_argument("--" + prefix + "health-check", choices=["success", "failure", "hang",
+                                                             "none"],
+                   help="Xen Orchestra's in-guest check: when a start finds "
+                        "xenstore-data:vm-data/xo-backup-health-check=planned, the guest "
+                        "writes running, then success, failure (with a message) or nothing "
+                        "(hang); none: no check (default none)" + suffix)
+    p.add_argument("--" + prefix + "boot-seconds", type=float, metavar="N",
+                   help="real seconds from the start to the guest's first report (default: "
+                        "the cost model's guest_boot, 30 s times the cost factor)" + suffix)
+    if not prefix:
+        p.add_argument("--health-check-error", metavar="MESSAGE",
+                       help="the message a failing check writes to "
+                            "vm-data/xo-backup-health-check-error")
+
+
 def parser():
     p = argparse.ArgumentParser(prog="python -m xe_dr.lab",
                                 description=DESCRIPTION,
@@ -406,6 +456,7 @@ def parser():
                    help="the release the hosts run (default %s)" % releases.DEFAULT)
     c.add_argument("--multipath", action="append", choices=["A", "B"],
                    help="this site's hosts have multipathing on (repeatable)")
+    _guest_options(c, "guest-", " (every guest's default; `guest` sets one)")
     h = command("chap", "turn CHAP on or off at a site's array portal", cmd_chap, site=True)
     h.add_argument("--user", metavar="USER", help="the CHAP user the portal wants")
     h.add_argument("--password-file", metavar="FILE",
@@ -470,11 +521,15 @@ def parser():
     k = command("cost", "set the cost factor: how long calls take", cmd_cost)
     k.add_argument("factor", type=float, metavar="FACTOR",
                    help="0 instant (for tests), 1 as on real hosts")
-    g = command("guest", "how a VM's guest answers a clean shutdown", cmd_guest, site=True)
-    g.add_argument("vm", metavar="VM", help="the VM's UUID or name")
-    g.add_argument("--shutdown", required=True, choices=["cooperates", "ignores", "hangs"],
+    g = command("guest", "how a VM's guest boots, reports, answers an in-guest health check "
+                         "and a clean shutdown", cmd_guest, site=True)
+    g.add_argument("vm", metavar="VM", help="the VM's UUID or name (at SITE; the boot and "
+                                            "health-check settings follow its UUID to the "
+                                            "other site)")
+    g.add_argument("--shutdown", choices=["cooperates", "ignores", "hangs"],
                    help="cooperates: it halts; ignores: never acknowledged; hangs: "
                         "acknowledged but the VM never halts")
+    _guest_options(g, "")
     t = command("set", "set a field the CLI cannot set, directly in a site's database "
                        "(for tests and demos)", cmd_set, site=True)
     t.add_argument("cls", metavar="CLASS", help="xe class (vm, pool, host, sr...) or table name")

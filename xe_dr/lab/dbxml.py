@@ -106,6 +106,10 @@ TYPES = {
                       **_t(_S, "ha_statefiles tags")))),
     "PIF": dict(_t(_B, "physical managed currently_attached management disallow_unplug"),
                 **dict(_t(_I, "MTU VLAN"), **_t(_M, "properties other_config"))),
+    "VM_guest_metrics": dict(
+        _t(_B, "PV_drivers_up_to_date PV_drivers_detected live"),
+        **_t(_M, "os_version PV_drivers_version memory disks networks other netbios_name "
+                 "services other_config")),
     "message": _t(_I, "priority"),
     "secret": _t(_M, "other_config"),
 }

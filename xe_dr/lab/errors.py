@@ -101,6 +101,12 @@ ERRORS = {
         "the coordinator host."),
     "HOST_OFFLINE": (
         ["host"], "You attempted an operation which involves a host which could not be contacted."),
+    "NO_HOSTS_AVAILABLE": (
+        [], "There were no servers available to complete the specified operation."),
+    "VM_REQUIRES_NETWORK": (
+        ["vm", "network"],
+        "You attempted to run a VM on a host which doesn't have a PIF on a Network needed by the "
+        "VM. The VM has at least one VIF attached to the Network."),
     "HOST_NOT_ENOUGH_FREE_MEMORY": (
         ["needed", "available"], "Not enough server memory is available to perform this operation."),
     "HA_IS_ENABLED": (

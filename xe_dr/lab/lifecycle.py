@@ -10,7 +10,7 @@ Completed power operations are recorded in the site's ``extra.power_log`` (last 
 import threading
 import time
 
-from . import costs, faults, util
+from . import costs, faults, guests, util
 from .errors import XapiError
 
 NULL = util.NULL_REF
@@ -54,15 +54,65 @@ def _host_sees(db, host, sr):
                for p in db.children("PBD", "SR", sr))
 
 
+def _needed_networks(db, vm):
+    out = []
+    for vif in db.children("VIF", "VM", vm):
+        net = db.rows("VIF")[vif].get("network")
+        if db.find("network", net) is not None and net not in out:
+            out.append(net)
+    return out
+
+
+def network_available(db, host, net):
+    """xapi_network_attach_helpers.ml ``assert_can_see_named_networks``,
+    ``is_network_available_on``: a network with PIFs only on the hosts those PIFs are on; one
+    without (an internal network) anywhere if ``other_config:assume_network_is_shared`` is
+    ``true`` or it is not managed, else only on the host(s) where the *running* VMs with a VIF
+    on it are resident: the first VM started on it pins every other one to its host."""
+    pifs = db.children("PIF", "network", net)
+    if pifs:
+        return any(db.rows("PIF")[p].get("host") == host for p in pifs)
+    row = db.get("network", net)
+    if (row.get("other_config") or {}).get("assume_network_is_shared") == "true":
+        return True
+    if not row.get("managed", True):
+        return True
+    hosts = []
+    for vif in db.children("VIF", "network", net):
+        vm = db.find("VM", db.rows("VIF")[vif].get("VM"))
+        if vm is not None and vm.get("power_state") == "Running":
+            hosts.append(vm.get("resident_on"))
+    return not hosts or host in hosts
+
+
+def assert_can_boot_here(db, vm, host):
+    """The SR and network checks of xapi_vm_helpers.ml ``assert_can_boot_here``, in its order
+    (``assert_can_see_SRs`` then ``assert_can_see_networks``): VM_REQUIRES_SR [vm; sr],
+    VM_REQUIRES_NETWORK [vm; network], each naming the first one missing."""
+    for sr in _needed_srs(db, vm):
+        if not _host_sees(db, host, sr):
+            raise XapiError("VM_REQUIRES_SR", [vm, sr])
+    for net in _needed_networks(db, vm):
+        if not network_available(db, host, net):
+            raise XapiError("VM_REQUIRES_NETWORK", [vm, net])
+
+
 def choose_host(db, vm):
-    """A host that sees all the VM's SRs and has the memory, master first."""
+    """A host that sees all the VM's SRs and networks and has the memory, master first.
+    xapi (xapi_vm_helpers.ml ``choose_host_for_vm_no_wlb``) tries every host with
+    ``assert_can_boot_here``, then again without the memory check: no host passing the other
+    checks is NO_HOSTS_AVAILABLE; one that passes them but lacks memory fails the start with
+    HOST_NOT_ENOUGH_FREE_MEMORY. (The lab keeps VM_REQUIRES_SR for an SR no host sees.)"""
     need = int(db.get("VM", vm).get("memory_static_max", 0))
     srs = _needed_srs(db, vm)
     best_free = 0
+    suitable = False
     for host in db.hosts():
-        missing = [sr for sr in srs if not _host_sees(db, host, sr)]
-        if missing:
+        try:
+            assert_can_boot_here(db, vm, host)
+        except XapiError:
             continue
+        suitable = True
         free = int(db.get("host", host).get("memory_free", 0))
         if free >= need:
             return host
@@ -70,6 +120,8 @@ def choose_host(db, vm):
     for sr in srs:
         if not any(_host_sees(db, h, sr) for h in db.hosts()):
             raise XapiError("VM_REQUIRES_SR", [vm, sr])
+    if not suitable:
+        raise XapiError("NO_HOSTS_AVAILABLE", [])
     raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", [str(need), str(best_free)])
 
 
@@ -82,7 +134,10 @@ def start(lab, site, vm_uuid, paused=False, on=None):
             raise XapiError("OPERATION_NOT_ALLOWED", ["Cannot start a template"])
         assert_not_busy(db, vm)
         assert_power(db, vm, "start")
+        if on is not None:
+            assert_can_boot_here(db, vm, on)  # VM.start_on: reserve_memory_for_vm
         host = on if on is not None else choose_host(db, vm)
+        guests.forget(db, vm)  # xapi_vm.ml start: delete_guest_metrics before the domain
         mem = int(row.get("memory_static_max", 0))
         hrow = db.get("host", host)
         db.update("host", host, memory_free=int(hrow.get("memory_free", 0)) - mem)
@@ -93,8 +148,10 @@ def start(lab, site, vm_uuid, paused=False, on=None):
     with site.transaction() as db:
         vm = db.by_uuid("VM", vm_uuid)
         db.extra["domid"] = int(db.extra.get("domid", 0)) + 1
+        now = time.time()
         db.update("VM", vm, power_state="Paused" if paused else "Running", resident_on=host,
-                  domid=db.extra["domid"], start_time=util.xapi_date(), current_operations={})
+                  domid=db.extra["domid"], start_time=util.xapi_date(now),
+                  current_operations={})
         db.get("VM", vm).pop("scheduled_to_be_resident_on", None)
         for vbd in db.children("VBD", "VM", vm):
             r = db.rows("VBD")[vbd]
@@ -102,6 +159,7 @@ def start(lab, site, vm_uuid, paused=False, on=None):
             db.update("VBD", vbd, currently_attached=True, device=dev)
         for vif in db.children("VIF", "VM", vm):
             db.update("VIF", vif, currently_attached=True)
+        guests.started(lab, site, db, vm, now, paused=paused)
         log_power(db, vm_uuid, "start")
     util.sleep(delay * lab.cost_factor())
 
@@ -175,6 +233,7 @@ def shutdown(lab, site, vm_uuid, hard=False):
                 db.update("VBD", vbd, currently_attached=False, device="")
             for vif in db.children("VIF", "VM", vm):
                 db.update("VIF", vif, currently_attached=False)
+            guests.halted(db, vm_uuid)
             log_power(db, vm_uuid, op)
     util.sleep(delay * lab.cost_factor())
 
@@ -210,6 +269,7 @@ def destroy(db, vm):
                         ["You cannot destroy a control domain via the CLI"])
     assert_not_busy(db, vm)
     assert_power(db, vm, "destroy")
+    guests.forget(db, vm)  # Xapi_vm_helpers.destroy destroys the guest metrics too
     for cls in ("VBD", "VIF"):
         for child in list(db.children(cls, "VM", vm)):
             db.delete(cls, child)

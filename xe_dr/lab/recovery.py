@@ -26,7 +26,7 @@ and the SR's local one when it exists here unplugged, else its foreign one.
   ``Replace``). ``run_import`` commits what is left, then raises.
 """
 
-from . import network, util
+from . import guests, network, util
 from .errors import XapiError
 
 NULL = util.NULL_REF
@@ -182,6 +182,7 @@ def _network(local, frow, pool_session, task):
 
 
 def _destroy_vm(local, vm):
+    guests.forget(local, vm)
     for cls in ("VBD", "VIF"):
         for child in list(local.children(cls, "VM", vm)):
             local.delete(cls, child)
@@ -194,7 +195,8 @@ def _vm_row(local, foreign, vm_ref, snapshot_of=NULL):
     row = dict(f)
     row.update({"resident_on": NULL, "domid": -1, "appliance": NULL, "affinity": NULL,
                 "suspend_SR": NULL, "parent": NULL, "snapshot_of": snapshot_of,
-                "current_operations": {}, "version": int(f.get("version", 0)) + 1})
+                "current_operations": {}, "version": int(f.get("version", 0)) + 1,
+                "guest_metrics": NULL})
     prio = str(f.get("ha_restart_priority", ""))
     if prio in ("0", "1", "2", "3"):
         row["ha_restart_priority"] = "restart"
@@ -209,6 +211,20 @@ def _vm_row(local, foreign, vm_ref, snapshot_of=NULL):
     row["suspend_VDI"] = suspend_vdi or NULL
     row["power_state"] = "Suspended" if power == "Suspended" and suspend_vdi else "Halted"
     return row
+
+
+def _copy_metrics(local, foreign, vm_ref, new, created):
+    """import.ml module GuestMetrics: the exported VM's guest metrics become a new record
+    (new uuid, the same fields, ``last_updated`` and ``PV_drivers_detected`` included), set
+    on the new VM; VM.start clears it (guests.py)."""
+    gm = foreign.find("VM_guest_metrics", foreign.rows("VM")[vm_ref].get("guest_metrics"))
+    if gm is None:
+        return
+    record = dict(gm)
+    record.pop("uuid", None)
+    ref = local.create("VM_guest_metrics", record)
+    created.append(("VM_guest_metrics", ref))
+    local.update("VM", new, guest_metrics=ref)
 
 
 def _check_existing(local, foreign, vm_ref, force):
@@ -261,12 +277,14 @@ def recover_vms(local, foreign, vm_refs, force, pool_session=False):
                 _destroy_vm(local, existing)
             new = local.create("VM", _vm_row(local, foreign, vm_ref))
             created.append(("VM", new))
+            _copy_metrics(local, foreign, vm_ref, new, created)
             copies[vm_ref] = new
             recovered.append(new)
             for snap in _snapshots(foreign, vm_ref):
                 if local.lookup_uuid("VM", foreign.rows("VM")[snap]["uuid"]) is None:
                     ref = local.create("VM", _vm_row(local, foreign, snap, snapshot_of=new))
                     created.append(("VM", ref))
+                    _copy_metrics(local, foreign, snap, ref, created)
                     copies[snap] = ref
         networks = {}
         for vm_ref in exported:

@@ -255,7 +255,8 @@ class Builder(object):
 REF_TARGETS = {
     ("VM", "resident_on"): "host", ("VM", "affinity"): "host", ("VM", "appliance"): "VM_appliance",
     ("VM", "snapshot_of"): "VM", ("VM", "suspend_VDI"): "VDI", ("VM", "suspend_SR"): "SR",
-    ("VM", "parent"): "VM", ("VDI", "SR"): "SR", ("VDI", "snapshot_of"): "VDI",
+    ("VM", "parent"): "VM", ("VM", "guest_metrics"): "VM_guest_metrics",
+    ("VDI", "SR"): "SR", ("VDI", "snapshot_of"): "VDI",
     ("VDI", "metadata_of_pool"): "pool", ("VBD", "VM"): "VM", ("VBD", "VDI"): "VDI",
     ("VIF", "VM"): "VM", ("VIF", "network"): "network", ("PBD", "host"): "host",
     ("PIF", "network"): "network", ("PIF", "host"): "host",
@@ -324,6 +325,30 @@ def _vm_allowed_ops(row):
     return ["changing_NVRAM", "changing_dynamic_range", "changing_shadow_memory",
             "changing_static_range", "make_into_template", "migrate_send", "destroy", "export",
             "start_on", "start", "clone", "copy", "snapshot"]
+
+
+def _guest_metrics(view, row):
+    """The VM's VM_guest_metrics row, or None (records.ml ``xgm``: a VM without one prints
+    ``<not in database>`` for each of these fields and an empty map for map lookups)."""
+    return view.db.find("VM_guest_metrics", row.get("guest_metrics", util.NULL_REF))
+
+
+def _gm_map(b, name, src):
+    def get(view, ref, row):
+        gm = _guest_metrics(view, row)
+        return NID if gm is None else map_str(gm.get(src) or {})
+
+    def get_map(view, ref, row):
+        gm = _guest_metrics(view, row)
+        return {} if gm is None else (gm.get(src) or {})
+    return b.add(Field(name, get, get_map=get_map))
+
+
+def _gm_value(b, name, src, show, **kw):
+    def get(view, ref, row):
+        gm = _guest_metrics(view, row)
+        return NID if gm is None else show(gm.get(src))
+    return b.add(Field(name, get, **kw))
 
 
 def _vm_record():
@@ -416,19 +441,21 @@ def _vm_record():
     b.fn("VCPUs-utilisation", lambda v, ref, row: "; ".join(
         "%d: 0.000" % i for i in range(row.get("VCPUs_at_startup", 1))) if running(row) else "",
         expensive=True, get_map=lambda v, ref, row: {})
-    for name in ("os-version", "netbios-name", "PV-drivers-version"):
-        b.fn(name, lambda v, ref, row: NID, get_map=lambda v, ref, row: {})
-    b.fn("PV-drivers-up-to-date", lambda v, ref, row: NID, deprecated=True)
-    for name in ("memory", "disks"):
-        b.fn(name, lambda v, ref, row: NID, get_map=lambda v, ref, row: {})
+    for name, src in (("os-version", "os_version"), ("netbios-name", "netbios_name"),
+                      ("PV-drivers-version", "PV_drivers_version")):
+        _gm_map(b, name, src)
+    _gm_value(b, "PV-drivers-up-to-date", "PV_drivers_up_to_date", bool_str, deprecated=True)
+    _gm_map(b, "memory", "memory")
+    _gm_map(b, "disks", "disks")
     b.rel("VBDs", "VBD", "VM")
-    for name in ("networks", "services"):
-        b.fn(name, lambda v, ref, row: NID, get_map=lambda v, ref, row: {})
-    b.fn("PV-drivers-detected", lambda v, ref, row: NID)
-    b.fn("other", lambda v, ref, row: NID, get_map=lambda v, ref, row: {})
-    for name in ("live", "guest-metrics-last-updated", "can-use-hotplug-vbd",
-                 "can-use-hotplug-vif"):
-        b.fn(name, lambda v, ref, row: NID)
+    _gm_map(b, "networks", "networks")
+    _gm_map(b, "services", "services")
+    _gm_value(b, "PV-drivers-detected", "PV_drivers_detected", bool_str)
+    _gm_map(b, "other", "other")
+    _gm_value(b, "live", "live", bool_str)
+    _gm_value(b, "guest-metrics-last-updated", "last_updated", str)
+    _gm_value(b, "can-use-hotplug-vbd", "can_use_hotplug_vbd", str)
+    _gm_value(b, "can-use-hotplug-vif", "can_use_hotplug_vif", str)
     b.c("cooperative", "true", expensive=True, deprecated=True)
     b.tags()
     b.r("appliance", "appliance", rw=True)
@@ -994,4 +1021,4 @@ def _build():
 CLASSES, CLASS_ORDER = _build()
 
 TABLES = ["pool", "host", "VM", "VM_appliance", "SR", "PBD", "VDI", "VBD", "VIF", "PIF",
-          "network", "DR_task", "message", "secret"]
+          "network", "DR_task", "message", "secret", "VM_guest_metrics"]

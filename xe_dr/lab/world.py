@@ -12,7 +12,7 @@ Everything is derived from ``seed``: the same arguments give the same UUIDs, nam
 import os
 import sys
 
-from . import array, plugins, releases, replication, util
+from . import array, guests, plugins, releases, replication, util
 from .model import Db
 from .store import CONFIG, Lab
 
@@ -24,8 +24,13 @@ DEFAULTS = {"seed": 1, "vms": 12, "vapps": 2, "order_groups": 3, "replicated_srs
             "hosts_a": 2, "hosts_b": 2, "vms_b": 2, "cost_factor": 0.0,
             "release": releases.DEFAULT}
 CHAP_OPTIONS = ("chap_user", "chap_password", "chap_sites")
+# Every guest's behaviour unless set per VM (guests.py): --guest-tools, --guest-health-check,
+# --guest-boot-seconds of ``create``.
+GUEST_OPTIONS = {"guest_tools": "tools", "guest_health_check": "health_check",
+                 "guest_boot_seconds": "boot_seconds"}
 
 SOFTWARE_VERSION = releases.profile(None)["software_version"]
+VMS_STARTED = 1727350200  # when the running VMs of ``create`` started (their start-time)
 
 NETWORKS = [
     ("Pool-wide network associated with eth0", "xenbr0", ""),
@@ -235,7 +240,7 @@ class SiteBuilder(object):
             "affinity": NULL, "suspend_VDI": NULL, "suspend_SR": NULL, "parent": NULL,
             "user_version": 1, "generation_id": "0:0", "blocked_operations": {},
             "xenstore_data": {"vm-data": ""}, "VCPUs_params": {}, "snapshot_info": {},
-            "start_time": util.xapi_date(1727350200) if running else util.EPOCH,
+            "start_time": util.xapi_date(VMS_STARTED) if running else util.EPOCH,
             "install_time": util.xapi_date(1727000000), "has_vendor_device": False,
             "bios_strings": {"bios-vendor": "Xen", "system-manufacturer": "Xen"},
             "HVM_shadow_multiplier": 1.0, "snapshot_time": util.EPOCH,
@@ -381,6 +386,11 @@ def create(root, **options):
         raise ValueError("no portal at site(s) %s" % ", ".join(sorted(set(chap_sites) -
                                                                        set(PORTALS))))
     chap = dict((s, (chap_user, chap_password)) for s in chap_sites) if chap_user else {}
+    guest_defaults = dict((GUEST_OPTIONS[k], opts.pop(k)) for k in list(opts)
+                          if k in GUEST_OPTIONS)
+    guests.check_settings(guest_defaults)
+    if guest_defaults.get("health_check") == "none":
+        guest_defaults["health_check"] = None
     if chap:
         opts["chap"] = {"user": chap_user, "sites": sorted(chap)}
     releases.profile(opts["release"])  # an unknown name is refused before anything is made
@@ -550,12 +560,19 @@ def create(root, **options):
                                 "timestamp": util.xapi_date(1727350300),
                                 "body": "The clock of the host is out of sync."})
 
+    # The running VMs' guests reported long ago (drawn last: the UUIDs above do not move).
+    for site in (a, b):
+        guests.seed_running(site.db, site.create, VMS_STARTED,
+                            tools=guest_defaults.get("tools", True))
+
     config = {
         "format": 1, "seed": opts["seed"], "options": opts, "cost_factor": opts["cost_factor"],
         "costs": {}, "dark": [], "python": _python_for_lab(), "repo": _repo_root(),
         "sites": {"A": {"pool": a.db.pool()["uuid"], "name": "Site A"},
                   "B": {"pool": b.db.pool()["uuid"], "name": "Site B"}},
     }
+    if guest_defaults:
+        config["guests"] = {"*": guest_defaults}
     util.write_json(os.path.join(root, CONFIG), config)
     lab = Lab(root)
     util.write_json(lab.path(*array.STATE), array_data)

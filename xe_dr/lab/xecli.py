@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 
-from . import calllog, costs, faults, releases, util
+from . import calllog, costs, faults, guests, releases, util
 from .commands import COMMANDS, Ctx, load_all
 from .errors import (Failure, LabError, ParamError, Unreachable, XapiError, format_error)
 from .render import Printer, ref_converter
@@ -250,6 +250,7 @@ def run(lab, site_name, argv, info, extra_value=None):
     if info["kill_client"] == "before":
         return "", "", 0  # its client is killed as the call arrives: nothing is carried out
     load_all()
+    guests.advance(lab.site(site_name))  # what the guests did since the last call (guests.py)
     if cmd == "help":
         from .commands import pool
         pool.do_help(printer, params)

@@ -28,7 +28,7 @@ VDI.open_database pays db_open, and VM.start what vm-start pays (lifecycle.py).
 import os
 import time
 
-from . import calllog, costs, dbfilter, dbxml, foreign, lifecycle, recovery, util
+from . import calllog, costs, dbfilter, dbxml, foreign, guests, lifecycle, recovery, util
 from .errors import XapiError
 from .schema import RELATIONS, TABLES
 from .store import Lab
@@ -103,6 +103,7 @@ class Backend(object):
 
     def call(self, session, method, params):
         self._resolve(session)
+        guests.advance(self.site)  # what the guests did since the last call (guests.py)
         if method in ("session.logout", "session.local_logout", "logout"):
             if session not in self.sessions:
                 raise XapiError("SESSION_INVALID", [str(session)])

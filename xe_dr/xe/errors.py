@@ -110,6 +110,8 @@ KNOWN_ERRORS = {
     "OBJECT_NOLONGER_EXISTS": ((), (
         "The specified object no longer exists.",)),
     # Errors a DR start meets (datamodel_errors.ml, the same at v1.249.0 and HEAD).
+    "NO_HOSTS_AVAILABLE": ((), (
+        "There were no servers available to complete the specified operation.",)),
     "HOST_NOT_ENOUGH_FREE_MEMORY": (("needed", "available"), (
         "Not enough server memory is available to perform this operation.",)),
     "OTHER_OPERATION_IN_PROGRESS": (("class", "object", "operation_type", "operation_ref"), (
