@@ -5,6 +5,7 @@ of calls as a pool of 5. Values are plain Python (str, int, bool, dict, list, No
 printed forms (``true``, ``k: v; k2: v2``, ``<not in database>``) stop here.
 """
 
+import calendar
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -259,6 +260,44 @@ def read_appliances(xe):
     """{uuid: name_label} of the pool's vApps."""
     return dict((r["uuid"], r.get("name-label", ""))
                 for r in xe.list("appliance", params=("uuid", "name-label")))
+
+
+def xapi_date(text):
+    """Seconds since the epoch of a date as xe prints it (xapi's ``Date.to_rfc3339``,
+    ``20240115T10:20:30Z``, UTC; older records may lack the ``Z``), or None for
+    ``<not in database>``, the epoch itself (never set) or anything else."""
+    text = parse_ref(text)
+    if not text:
+        return None
+    try:
+        epoch = calendar.timegm(time.strptime(text.rstrip("Z"), "%Y%m%dT%H:%M:%S"))
+    except ValueError:
+        return None
+    return epoch or None
+
+
+GUEST_FIELDS = ("uuid", "name-label", "power-state", "start-time", "PV-drivers-detected",
+                "guest-metrics-last-updated", "PV-drivers-version")
+
+
+def read_guests(xe):
+    """{uuid: {"uuid", "name_label", "power_state", "start_time", "metrics",
+    "pv_drivers_detected", "metrics_updated", "pv_drivers_version"}}: how each VM last
+    started (``start_time``, an epoch on the pool's clock, None if never) and what its guest
+    agent reported. ``metrics`` is False for a VM without a guest metrics record (xapi
+    clears it at each start: xapi_vm.ml ``start``), then ``pv_drivers_detected`` is None;
+    ``metrics_updated`` is its ``last_updated`` (epoch, pool clock)."""
+    out = {}
+    for r in xe.list("vm", params=GUEST_FIELDS):
+        detected = parse_ref(r.get("PV-drivers-detected"))
+        out[r["uuid"]] = {
+            "uuid": r["uuid"], "name_label": r.get("name-label", ""),
+            "power_state": r.get("power-state", ""),
+            "start_time": xapi_date(r.get("start-time")), "metrics": detected is not None,
+            "pv_drivers_detected": None if detected is None else _bool(detected),
+            "metrics_updated": xapi_date(r.get("guest-metrics-last-updated")),
+            "pv_drivers_version": parse_map(parse_ref(r.get("PV-drivers-version")) or "")}
+    return out
 
 
 class PoolSnapshot(object):
