@@ -187,6 +187,9 @@ def _time_out(xe, vm):
         return vm.finish(False, "timed out")
     fresh, why = _fresh(vm)
     if vm.mode == "xenstore":
+        if vm.answer == "success":  # answered, but the agent's report is missing
+            return vm.finish(False, "timed out: %s (its in-guest health check answered "
+                                    "success)" % why, health_check="success")
         value = _xenstore(xe, vm.uuid, HEALTH_KEY)
         if not fresh:
             why = "%s; no in-guest health check answer" % why
@@ -195,7 +198,8 @@ def _time_out(xe, vm):
                   "drill's prepare_health_check is missing)" % value
         else:
             why = "no in-guest health check answer (%s is %s)" % (
-                HEALTH_KEY, "not set" if value is None else repr(value))
+                HEALTH_KEY, "not set" if value is None else "'%s'" % printable(
+                    value if len(value) <= 40 else value[:37] + "..."))
         return vm.finish(False, "timed out: " + why, health_check="timeout")
     return vm.finish(False, "timed out: " + why)
 
