@@ -28,10 +28,11 @@ HEARTBEAT_KEY = "xe-dr-heartbeat"
 HEARTBEAT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 TEST = "test"
+DRILL = "drill"
 # Kinds of run that create objects in a pool. Only a test's are disposable: the others are
 # (or may have become) production.
-RUN_KINDS = (TEST, "failover", "failback", "drill")
-DISPOSABLE_KINDS = (TEST,)
+RUN_KINDS = (TEST, "failover", "failback", DRILL)
+DISPOSABLE_KINDS = (TEST, DRILL)  # a drill's VMs boot from the array's copies
 # A runbook's id: its objects are tagged by a bash script xe-dr did not watch, so cleaning
 # them up always needs --force.
 RUNBOOK_ID_MARK = "-runbook-"

@@ -50,7 +50,7 @@ def nagios(status, checks):
             "; ".join(c["summary"] for c in checks if c["name"] in ("srs-missing", "metadata-age")))
     perf = []
     for check in checks:
-        if check["name"] == "licence":
+        if check["name"] in ("licence", "drill-copy"):  # no threshold, no figure
             continue
         perf.append(_perf(check["name"].replace("-", "_"), check["value"], check["unit"],
                           check["warning"], check["critical"], 0, check["max"]))

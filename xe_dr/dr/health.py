@@ -18,7 +18,9 @@ What is judged (names as ``--warning NAME=VALUE`` takes them):
 - ``at-risk``, ``unrecoverable``: VMs in those classes (xe_dr/dr/protection.py); a VM tagged
   ``xe-dr-ignore`` is in neither.
 - ``readiness``: the DR site's readiness failures (xe_dr/dr/readiness.py), with ``--peer``.
-- ``licence`` is CRITICAL whenever the licence restricts DR; it has no threshold.
+- ``licence`` is CRITICAL whenever the licence restricts DR; ``drill-copy`` whenever a
+  drill's copies of the replicas are attached in the pool (xe_dr/dr/claims.py
+  drill_copies); neither has a threshold.
 """
 
 OK = "OK"
@@ -139,6 +141,12 @@ def checks(status, limits, expected_srs=None):
     if not pool.get("dr_allowed", True):
         found.append(_check("licence", CRITICAL, 1,
                             "the licence restricts disaster recovery (restrict_dr=true)"))
+
+    for run_id, names in sorted((status.get("drill_copies") or {}).items()):
+        found.append(_check("drill-copy", CRITICAL, len(names),
+                            "drill %s left the array's copies attached (%s): a failover here "
+                            "would recover from them; xe-dr cleanup %s" % (
+                                run_id, ", ".join(names), run_id)))
 
     healthy = [t for t in targets if t["healthy"]]
     expected = max(expected_srs if expected_srs is not None else len(targets), 1)

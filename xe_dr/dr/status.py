@@ -7,6 +7,7 @@ The pool is read once (xe_dr/pool.py PoolSnapshot): one call per class, made at 
 import calendar
 import time
 
+from xe_dr.dr import claims
 from xe_dr.dr.lock import LOCK_KEY, parse_claim
 from xe_dr.dr.plugin import (ask_version, call_json, fallback_line, malformed, master_label,
                              required_error)
@@ -91,7 +92,7 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
     ``require_plugin`` (--plugin required): a master whose plugin does not answer is a
     ConfigError, not a fallback."""
     now = time.time() if now is None else now
-    facts = PoolSnapshot(xe).read("pool", "srs", "vdis", "vbds", "vms")
+    facts = PoolSnapshot(xe).read("pool", "srs", "pbds", "vdis", "vbds", "vms")
     pool = facts.pool
     problems, notes = [], []
     local_copies = [c for c in facts.metadata_copies() if c["local"]]
@@ -142,6 +143,11 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
         problems.append("more than %d metadata SRs" % MAX_METADATA_SRS)
     if not pool.dr_allowed:
         problems.append("the licence restricts disaster recovery (restrict_dr=true)")
+    drill_copies = claims.drill_copies(facts.srs, facts.pbds)
+    for run_id, names in sorted(drill_copies.items()):
+        problems.append("SR(s) %s are the array's copies attached by drill %s: a failover "
+                        "here would recover from them, not the replicas (xe-dr cleanup %s)"
+                        % (", ".join(names), run_id, run_id))
     if not pool.metadata_lun_alerts:
         notes.append("metadata LUN alerts are off: enable them with "
                      "'xe-dr replication enable --alerts' so xapi reports a broken copy")
@@ -186,6 +192,7 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
         "vms": vms,
         "counts": counts,
         "readiness": readiness,
+        "drill_copies": drill_copies,
         "problems": problems,
         "notes": notes,
     }

@@ -9,7 +9,7 @@ from xe_dr.dr.failover.options import MODES, REPLANNED, Options
 from xe_dr.dr.failover.start import Background
 from xe_dr.dr.inventory import find_metadata_copies
 from xe_dr.dr.storage import probe
-from xe_dr.pool import read_srs
+from xe_dr.pool import read_pbds, read_srs
 from xe_dr.errors import ConfigError, UnreachableError, UsageError, XeDrError
 from xe_dr.journal import NOTE, Run, UnreadableDocument
 
@@ -145,6 +145,8 @@ class Preflight(Phase):
                                  "is attached here", hint="give --target/--iqn/--scsiid or "
                                  "--hba-scsiid ('xe-dr probe' finds them); nothing was changed")
         self._check_claims(srs.result())
+        claims.refuse_drill_copies(claims.drill_copies(
+            srs.result(), read_pbds(self.xe), self.run.id if self.run else None))
         return plan
 
     def _check_claims(self, srs):
