@@ -373,3 +373,32 @@ def test_the_dr_sites_readiness_short_of_memory_or_a_network_is_critical(healthy
     assert "DMZ" in summary
     found = metrics(healthy.xedr("A", "status", "--format", "prometheus", *peer).out)
     assert value(found, "xe_dr_dr_site_networks_missing") == 1
+
+
+def test_the_last_drill_holds_a_site_to_a_verified_drill_every_n_days(healthy):
+    import time
+    code, state, _, perf, details = nagios(healthy)
+    assert (code, state) == (0, "OK") and "drill_age" not in perf  # off by default
+    code, state, summary, _, _ = nagios(healthy, "--warning", "drill-age=30d")
+    assert (code, state) == (1, "WARNING") and "no drill on record (xe-dr drill)" in summary
+
+    pool = healthy.lab.ok("A", "pool-list", "--minimal").value
+    when = time.time() - 40 * 86400
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+    healthy.lab.ok("A", "pool-param-set", "uuid=" + pool, "other-config:xe-dr-last-drill=%s "
+                   "verified 20261025-100000-drill-0a1b" % stamp)
+    code, state, summary, perf, _ = nagios(healthy, "--warning", "drill-age=30d")
+    assert (code, state) == (1, "WARNING")
+    assert "last drill verified 40d ago at Site A (20261025-100000-drill-0a1b)" in summary
+    assert perf["drill_age"][1:3] == ["2592000", ""]
+    assert (nagios(healthy, "--warning", "drill-age=60d")[:2]) == (0, "OK")
+    found = metrics(healthy.xedr("A", "status", "--format", "prometheus").out)
+    assert value(found, "xe_dr_last_drill_timestamp_seconds") == int(when)
+    assert value(found, "xe_dr_last_drill_verified") == 1
+
+    healthy.lab.ok("A", "pool-param-set", "uuid=" + pool, "other-config:xe-dr-last-drill=%s "
+                   "not-verified 20261025-100000-drill-0a1b" % stamp)
+    code, state, summary, _, _ = nagios(healthy)  # a failed drill warns, whatever its age
+    assert (code, state) == (1, "WARNING") and "last drill not-verified 40d ago" in summary
+    found = metrics(healthy.xedr("A", "status", "--format", "prometheus").out)
+    assert value(found, "xe_dr_last_drill_verified") == 0

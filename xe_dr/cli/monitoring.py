@@ -146,6 +146,12 @@ def prometheus(status, checks):
               "ignored).", None)
     for verdict in ("protected", "at-risk", "unrecoverable", "ignored"):
         out.gauge("xe_dr_vms", "", status["counts"].get(verdict, 0), protection=verdict, **pool)
+    drill = status.get("last_drill")
+    out.gauge("xe_dr_last_drill_timestamp_seconds", "When the last drill (here, or at the "
+              "--peer DR pool) reached its verdict, seconds since the epoch.",
+              drill and drill["time"], **pool)
+    out.gauge("xe_dr_last_drill_verified", "1 when the last drill verified every VM it "
+              "selected, else 0.", drill and drill["verdict"] == "verified", **pool)
     readiness = status.get("readiness")
     out.gauge("xe_dr_readiness_checked", "1 when the DR site's readiness was checked (--peer).",
               readiness is not None, **pool)

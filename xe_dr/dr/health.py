@@ -18,6 +18,9 @@ What is judged (names as ``--warning NAME=VALUE`` takes them):
 - ``at-risk``, ``unrecoverable``: VMs in those classes (xe_dr/dr/protection.py); a VM tagged
   ``xe-dr-ignore`` is in neither.
 - ``readiness``: the DR site's readiness failures (xe_dr/dr/readiness.py), with ``--peer``.
+- ``drill-age``: seconds since the last drill (``other-config:xe-dr-last-drill`` on this
+  pool, or with ``--peer`` on the DR pool); off by default; a last drill that did not
+  verify every VM is WARNING whatever its age.
 - ``licence`` is CRITICAL whenever the licence restricts DR; ``drill-copy`` whenever a
   drill's copies of the replicas are attached in the pool (xe_dr/dr/claims.py
   drill_copies); neither has a threshold.
@@ -38,9 +41,11 @@ DEFAULT_THRESHOLDS = {
     "at-risk": (0, None),
     "unrecoverable": (0, None),
     "readiness": (None, 0),
+    # A site held to "a verified drill every N days" says so: --warning drill-age=30d.
+    "drill-age": (None, None),
 }
 #: Thresholds given in seconds (the value may carry s, m, h or d).
-TIME_THRESHOLDS = ("metadata-age",)
+TIME_THRESHOLDS = ("metadata-age", "drill-age")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -182,6 +187,21 @@ def checks(status, limits, expected_srs=None):
                                                                      else "") if names else "")
         found.append(_check(name, judge(len(names), limits[name]), len(names), summary,
                             limits[name]))
+
+    drill = status.get("last_drill")
+    if drill is not None or any(v is not None for v in limits["drill-age"]):
+        if drill is None:
+            state, seconds, summary = judge(float("inf"), limits["drill-age"]), None, \
+                "no drill on record (xe-dr drill)"
+        else:
+            seconds = drill["age_seconds"]
+            state = judge(seconds, limits["drill-age"])
+            summary = "last drill %s %s ago at %s (%s)" % (
+                drill["verdict"], age_text(seconds), drill["pool"], drill["run"])
+            if drill["verdict"] != "verified":
+                state = worst([state, WARNING])
+        found.append(_check("drill-age", state, seconds, summary, limits["drill-age"],
+                            unit="s"))
 
     readiness = status.get("readiness")
     if readiness is not None:

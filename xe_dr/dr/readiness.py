@@ -43,6 +43,7 @@ from xe_dr.dr.plugin_install import bundled_version
 from xe_dr.dr.protection import PROTECTED
 from xe_dr.pool import Host, PoolSnapshot
 from xe_dr.xe.records import parse_map
+from xe_dr.marks import LAST_DRILL_KEY, parse_last_drill
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -115,7 +116,8 @@ def dr_readiness(facts, vms, targets, peer_xe, use_plugin=True):
     facts.read("srs", "pbds", "networks", "vifs", "vm_resources")
     result = {
         "checked": True,
-        "pool": {"uuid": peer.pool.uuid, "name_label": peer.pool.name_label},
+        "pool": {"uuid": peer.pool.uuid, "name_label": peer.pool.name_label,
+                 "last_drill": parse_last_drill(peer.pool.other_config.get(LAST_DRILL_KEY))},
         "memory_needed_bytes": 0, "memory_free_bytes": 0, "vcpus_needed": 0, "cpus": 0,
         "vms_counted": 0, "vms_too_big": [], "networks_missing": [],
         "hosts_without_plugin": [], "plugin_checked": bool(use_plugin),

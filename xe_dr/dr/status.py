@@ -15,7 +15,7 @@ from xe_dr.dr.protection import AT_RISK, UNRECOVERABLE, classify_vms
 from xe_dr.dr.readiness import dr_readiness
 from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
-from xe_dr.marks import HEARTBEAT_FORMAT, HEARTBEAT_KEY
+from xe_dr.marks import HEARTBEAT_FORMAT, HEARTBEAT_KEY, LAST_DRILL_KEY, parse_last_drill
 from xe_dr.pool import PoolSnapshot
 from xe_dr.xe.errors import XapiError
 
@@ -193,6 +193,23 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
         "counts": counts,
         "readiness": readiness,
         "drill_copies": drill_copies,
+        "last_drill": _last_drill(pool, readiness, now),
         "problems": problems,
         "notes": notes,
     }
+
+
+def _last_drill(pool, readiness, now):
+    """The last drill at this pool, or with --peer at the DR pool (the newer of the two):
+    ``{"time", "time_text", "verdict", "run", "age_seconds", "pool"}``, or None."""
+    found = []
+    own = parse_last_drill(pool.other_config.get(LAST_DRILL_KEY))
+    if own:
+        found.append(dict(own, pool=pool.name_label))
+    peer = ((readiness or {}).get("pool") or {})
+    if peer.get("last_drill"):
+        found.append(dict(peer["last_drill"], pool=peer.get("name_label")))
+    if not found:
+        return None
+    last = max(found, key=lambda d: d["time"])
+    return dict(last, age_seconds=int(now) - last["time"])
