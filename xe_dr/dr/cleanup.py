@@ -65,7 +65,7 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
         if original.meta["target"].get("pool_uuid") != pool.uuid:
             raise UsageError("run %s was against pool %s, not this one" % (
                 run_id, original.meta["target"].get("pool_name")))
-        if kind not in ("test", "failover", "failback"):
+        if kind not in ("test", "failover", "failback", "drill"):
             raise UsageError("run %s is a %s: there is nothing to clean up" % (run_id, kind))
         if original.meta.get("status") == "superseded":
             later = original.meta.get("superseded_by")
@@ -113,6 +113,8 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
               "failures": [], "commands": engine.planned}
     try:
         _apply(xe, engine, owned, survey, pool, progress)
+        if not engine.failures:
+            report["released"] = _release_copies(engine, original, run_id)
     except (KeyboardInterrupt, XeDrError) as failure:
         # Stopped outside a step (xe unreachable while listing, ^C): the run says so and
         # keeps its report, like a failover's; running cleanup again finishes the job. When
@@ -137,6 +139,23 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
         original.set_status("cleaned up", cleaned_by=run.id)
         publisher.refresh(original)
     return report, ExitCode.FAILED if engine.failures else ExitCode.OK
+
+
+def _release_copies(engine, original, run_id):
+    """A drill's copies of the replicas, released through its storage adapter once nothing of
+    the pool uses them any more (the adapter's run id is the drill's: it finds them even if
+    the drill died before it journaled their names). Returns the copies released, or None
+    for a run that made none."""
+    options = (original.meta.get("options") or {}) if original is not None else {}
+    if original is None or original.meta.get("kind") != "drill" or not options.get("adapter"):
+        return None
+    from xe_dr.dr.adapter import StorageAdapter
+    adapter = StorageAdapter(options["adapter"])
+    return engine.do(Step(
+        step_id("release", "copies", run_id), "release the array's copies of drill %s (%s)"
+        % (run_id, options["adapter"]), [],
+        action=lambda: adapter.release(run_id)["released"],
+        reconcile=lambda: [] if not adapter.list(run_id)["copies"] else None))
 
 
 def _open_original(state_dir, run_id):
