@@ -151,11 +151,15 @@ def _release_copies(engine, original, run_id):
         return None
     from xe_dr.dr.adapter import StorageAdapter
     adapter = StorageAdapter(options["adapter"])
-    return engine.do(Step(
+    released = engine.do(Step(
         step_id("release", "copies", run_id), "release the array's copies of drill %s (%s)"
         % (run_id, options["adapter"]), [],
         action=lambda: adapter.release(run_id)["released"],
         reconcile=lambda: [] if not adapter.list(run_id)["copies"] else None))
+    if engine.run is not None:  # the replicas presented again: FC hosts see them once rescanned
+        from xe_dr.dr.failover.drill import rescan
+        rescan(engine.xe, adapter, [{"transport": "fc"}])
+    return released
 
 
 def _open_original(state_dir, run_id):

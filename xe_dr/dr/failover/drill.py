@@ -70,6 +70,7 @@ class DrillPhase(Phase):
             [], action=action, reconcile=reconcile,
             begin_data={"adapter": self.opts.adapter, "luns": replicas}))
         self.report["copies"] = copies
+        rescan(self.xe, self.adapter, copies)
         self.ctx.copy_storage = [_copy_spec(spec, copies) for spec in self.opts.storage]
 
     # -- isolation -------------------------------------------------------------------------
@@ -210,6 +211,21 @@ class DrillPhase(Phase):
                                 "other-config:%s" % LAST_DRILL_KEY: text})]))
         self.report["verdict"] = verdict
         return verdict
+
+
+def rescan(xe, adapter, copies):
+    """New FC LUNs are seen by a host once its HBAs are rescanned: when the adapter leaves
+    that to xe-dr, an ``sr-probe type=lvmohba`` on each host (xe_dr/dr/adapter.py
+    rescan_calls), whose SR_BACKEND_FAILURE_107 answer (the device list) is its success.
+    Not journaled: it changes nothing but what the hosts see, and a resume does it again."""
+    from xe_dr.dr.adapter import rescan_calls
+    from xe_dr.xe.errors import XapiError
+    for call in rescan_calls(adapter.capabilities(), copies, xe.uuids("host")):
+        try:
+            xe.run(call.command, call.params)
+        except XapiError as answer:
+            if getattr(answer, "sm_error_number", None) != 107:
+                raise
 
 
 def _copy_spec(spec, copies):
