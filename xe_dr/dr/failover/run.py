@@ -363,7 +363,8 @@ class Failover(Phase):
                 outcome, code = "partly failed", ExitCode.PARTIAL
         self.report["failures"] = [f.message for f in self.engine.failures]
         self.networks.report_outcome()
-        self.publisher.finished(self.run, self.report, outcome, exit_code=int(code))
+        extra = {"verdict": self.report.get("verdict")} if self.opts.mode == DRILL else {}
+        self.publisher.finished(self.run, self.report, outcome, exit_code=int(code), **extra)
         return code
 
     def _finish(self, items):
