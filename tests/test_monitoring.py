@@ -146,6 +146,26 @@ def test_a_pool_without_replication_is_critical(drill):
     assert perf["srs_missing"] == ["1", "0", "0", "0", "1"]
 
 
+def test_a_name_holding_a_pipe_or_a_newline_forges_no_line_and_no_perfdata(drill):
+    """Nagios and Icinga read perfdata from the first '|' of the status line and of each
+    detail line, with no escape: a pool's or a VM's name holding one, a newline or an escape
+    sequence stays text of its own line."""
+    replicate(drill)
+    pool = drill.lab.ok("A", "pool-list", "--minimal").value
+    drill.lab.ok("A", "pool-param-set", "uuid=" + pool, "name-label=Site|A\nB\x1b[2J")
+    drill.lab.ok("A", "vm-param-set", "uuid=" + drill.lab.vm_uuid("db-01"),
+                 "name-label=db|01\n'x'")
+    result = drill.xedr("A", "status", "--format", "nagios")
+    lines = result.out.splitlines()
+    assert result.code == 1 and len(lines) == 5, result
+    assert lines[0].count("|") == 1 and not any("|" in line for line in lines[1:]), lines
+    code, state, summary, perf, details = nagios(drill)
+    assert summary.startswith("pool Site/A B\\x1b[2J: 2 VM(s) at risk: db/01 'x', file-01")
+    assert sorted(perf) == ["at_risk", "metadata_age", "protected", "srs_missing",
+                            "unrecoverable"]
+    assert "WARNING at-risk: 2 VM(s) at risk: db/01 'x', file-01" in details
+
+
 def test_a_licence_that_restricts_dr_is_critical(healthy):
     pool = healthy.lab.ok("A", "pool-list", "--minimal").value
     healthy.lab.poke("A", "pool", pool, restrictions={"restrict_dr": "true"})

@@ -11,13 +11,22 @@ gauges only, no timestamps, names ``xe_dr_*`` with the unit last (``_seconds``, 
 """
 
 from xe_dr.dr import health
+from xe_dr.text import printable
 
 NAGIOS_PREFIX = "XE-DR"
 
 
+def _line(text):
+    """Text of a pool (its name, a VM's, an error) as one piece of a plugin's line: whitespace,
+    newlines too, as single spaces, control characters escaped, and ``|`` as ``/``: Nagios
+    and Icinga read perfdata from the first ``|`` of the status line and of each detail
+    line, with no escape."""
+    return printable(" ".join(text.split())).replace("|", "/")
+
+
 def nagios_unknown(text):
     """The status line of a check that could not be made (exit 3)."""
-    return "%s %s - %s" % (NAGIOS_PREFIX, health.UNKNOWN, " ".join(text.split()))
+    return "%s %s - %s" % (NAGIOS_PREFIX, health.UNKNOWN, _line(text))
 
 
 def _number(value):
@@ -55,10 +64,10 @@ def nagios(status, checks):
         perf.append(_perf(check["name"].replace("-", "_"), check["value"], check["unit"],
                           check["warning"], check["critical"], 0, check["max"]))
     perf.append(_perf("protected", status["counts"].get("protected", 0)))
-    lines = ["%s %s - pool %s: %s | %s" % (NAGIOS_PREFIX, state, pool, " ".join(summary.split()),
+    lines = ["%s %s - pool %s: %s | %s" % (NAGIOS_PREFIX, state, _line(pool), _line(summary),
                                           " ".join(perf))]
     for check in checks:
-        lines.append("%s %s: %s" % (check["state"], check["name"], check["summary"]))
+        lines.append("%s %s: %s" % (check["state"], check["name"], _line(check["summary"])))
     return lines, health.STATES.index(state)
 
 
