@@ -166,6 +166,21 @@ def test_a_name_holding_a_pipe_or_a_newline_forges_no_line_and_no_perfdata(drill
     assert "WARNING at-risk: 2 VM(s) at risk: db/01 'x', file-01" in details
 
 
+def test_a_name_beyond_ascii_in_the_c_locale_of_cron_and_nrpe(healthy):
+    """cron and NRPE run a plugin without LANG: Python 3.6 then encodes stdout as ASCII (3.7
+    and later as UTF-8, which PYTHONCOERCECLOCALE=0 PYTHONUTF8=0 turn off, as 3.6 has it)."""
+    from tests.fixtures_remote import run_xedr
+    pool = healthy.lab.ok("A", "pool-list", "--minimal").value
+    healthy.lab.ok("A", "pool-param-set", "uuid=" + pool, u"name-label=Soci\u00e9t\u00e9 A")
+    result = run_xedr(healthy.lab, healthy.state_dir, ["status", "--format", "nagios"],
+                      site="A", json_output=False,
+                      env={"LC_ALL": "C", "LANG": "C", "PYTHONCOERCECLOCALE": "0",
+                           "PYTHONUTF8": "0", "PYTHONIOENCODING": ""})
+    assert result.code == 0, result
+    assert result.out.startswith(u"XE-DR OK - pool Soci\u00e9t\u00e9 A: 9 VM(s) protected"), \
+        result
+
+
 def test_a_licence_that_restricts_dr_is_critical(healthy):
     pool = healthy.lab.ok("A", "pool-list", "--minimal").value
     healthy.lab.poke("A", "pool", pool, restrictions={"restrict_dr": "true"})
