@@ -194,6 +194,7 @@ def test_a_licence_that_restricts_dr_is_critical(healthy):
     (["--critical", "at-risk=-1"], "'at-risk=-1': at-risk takes a count"),
     (["--expect-srs", "two"], "'two' is not a count"),
     (["--json"], "--json and --format nagios are two outputs"),
+    (["-o", "/dev/null"], "--format nagios answers on stdout, where Nagios reads it"),
     (["--no-such-option"], "unrecognized arguments: --no-such-option"),
     (["--peer"], "expected one argument"),
 ])

@@ -75,6 +75,9 @@ def run(ctx):
     args = ctx.args
     if args.format != "text" and ctx.output.json_mode:
         raise UsageError("--json and --format %s are two outputs: choose one" % args.format)
+    if args.format == "nagios" and args.output:
+        raise UsageError("--format nagios answers on stdout, where Nagios reads it: -o is for "
+                         "the text and prometheus formats")
     try:
         status = pool_status(ctx.xe, peer_xe=ctx.other_site(args.peer, args.peer_xe),
                              use_plugin=ctx.use_plugin, require_plugin=ctx.plugin_required)
