@@ -229,6 +229,37 @@ def test_a_pool_the_xapi_of_which_fails_is_unknown(healthy):
     assert result.out.startswith("XE-DR UNKNOWN - ") and "INTERNAL_ERROR" in result.out
 
 
+@pytest.mark.parametrize("figures", [
+    {"heartbeat": 5}, {"lag": "1"}, {"lag": float("nan")}, {"generation": True},
+    {"heartbeat_unread": ["why"]}, {"redo_log": 7}],
+    ids=["heartbeat-number", "lag-text", "lag-nan", "generation-bool", "reason-list",
+         "redo-log-number"])
+def test_a_plugin_answering_garbage_is_unknown_and_prometheus_says_down(healthy, tmp_path,
+                                                                        figures):
+    """A metadata_state answer of the right shape with figures of the wrong types: the
+    plugin's answer is named, not an internal error, and a textfile's figures go down."""
+    import json
+    from tests.fixtures_remote import scripted_xe
+    vdi = healthy.xedr("A", "--json", "status").json["replication"][0]["vdi"]
+    answer = {"vdis": [dict(figures, vdi=vdi)]}
+    if "redo_log" in figures:
+        answer = {"vdis": [{"vdi": vdi}], "redo_log": figures["redo_log"]}
+    xe = scripted_xe(tmp_path, healthy.lab, "A")
+    xe.answer("host-call-plugin", stdout="1.0\n", with_args=("fn=version",))
+    xe.answer("host-call-plugin", stdout=json.dumps(answer) + "\n",
+              with_args=("fn=metadata_state",))
+    result = healthy.xedr("A", "--xe", xe.path, "status", "--format", "nagios")
+    assert result.code == 3, result
+    assert result.out.startswith("XE-DR UNKNOWN - unexpected output from host-call-plugin "
+                                 "plugin=xe-dr fn=metadata_state: "), result
+    target = tmp_path / "xe-dr.prom"
+    assert healthy.xedr("A", "status", "--format", "prometheus", "-o", str(target)).code == 0
+    failed = healthy.xedr("A", "--xe", xe.path, "status", "--format", "prometheus", "-o",
+                          str(target))
+    assert failed.code == 1 and "internal error" not in failed.err, failed
+    assert value(metrics(target.read_text()), "xe_dr_up") == 0
+
+
 # -- Prometheus ------------------------------------------------------------------------------
 
 def test_prometheus_output_parses_and_carries_every_figure(healthy):

@@ -55,6 +55,33 @@ def _plugin_state(xe, master):
         return None, answer
 
 
+#: The plugin's figures of a copy that status reads, and the types they may have (or None).
+_COPY_FIELDS = (("generation", int), ("lag", int), ("heartbeat", str),
+                ("heartbeat_unread", str))
+
+
+def _copy_states(state):
+    """{VDI uuid: the plugin's reading of that copy} of a metadata_state answer (None: no
+    plugin), its figures' types checked: a plugin answering garbage is a malformed answer
+    (XeOutputError, which names it), not a TypeError further on."""
+    try:
+        if state is None:
+            return {}
+        copies = {}
+        for entry in state.get("vdis", []):
+            for key, kind in _COPY_FIELDS:
+                value = entry.get(key)
+                if value is not None and (not isinstance(value, kind)
+                                          or isinstance(value, bool)):
+                    raise TypeError("%s of VDI %s is %r" % (key, entry.get("vdi"), value))
+            copies[entry["vdi"]] = entry
+        if not isinstance(state.get("redo_log", {}), (dict, type(None))):
+            raise TypeError("redo_log is %r" % (state["redo_log"],))
+        return copies
+    except (AttributeError, KeyError, TypeError) as failure:
+        raise malformed("metadata_state", failure)
+
+
 def heartbeat_epoch(text):
     """Seconds since the epoch of a heartbeat (UTC text, marks.HEARTBEAT_FORMAT), or None."""
     try:
@@ -106,10 +133,7 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
         if failure is not None:  # read with plain xe instead, and said so
             notes.append(fallback_line(master_label(xe, pool.master), failure,
                                        "the status is read"))
-    try:
-        disk_state = {d["vdi"]: d for d in (state or {}).get("vdis", [])}
-    except (KeyError, TypeError) as failure:
-        raise malformed("metadata_state", failure)
+    disk_state = _copy_states(state)
 
     targets = []
     for copy in sorted(local_copies, key=lambda c: facts.sr_name(c["sr"])):
