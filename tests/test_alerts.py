@@ -99,6 +99,19 @@ def test_going_bad_again_raises_again(hosts):
     assert len(_messages(first.lab, PROBLEM)) == 2 and len(_messages(first.lab, HEALTHY)) == 1
 
 
+def test_a_licence_restricting_dr_then_allowing_it_again_clears_its_alert(hosts):
+    first, second = hosts
+    pool = _pool(first.lab)
+    first.lab.poke("A", "pool", pool, restrictions={"restrict_dr": "true"})
+    assert _alert(first, "licence")["state"] == "raised"
+    [problem] = _messages(first.lab, "XE_DR_LICENCE_PROBLEM")
+    assert problem["body"].startswith("the licence restricts disaster recovery")
+    first.lab.poke("A", "pool", pool, restrictions={"restrict_dr": "false"})
+    assert _alert(second, "licence")["state"] == "cleared"
+    [healthy] = _messages(first.lab, "XE_DR_LICENCE_HEALTHY")
+    assert healthy["body"].startswith("the licence allows disaster recovery (xe-dr ")
+
+
 def _xe(lab):
     return Xe(local_runner_for(lab.lab)(60), xe_path=lab.xe_path("A"))
 

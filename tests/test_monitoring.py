@@ -92,7 +92,8 @@ def test_a_healthy_pool_is_ok_with_its_figures_as_perfdata(healthy):
     assert perf["protected"] == ["9", "", "", "0"]
     assert details == ["OK srs-missing: 3 replication SR(s) written",
                        "OK metadata-age: " + details[1].split(": ", 1)[1],
-                       "OK at-risk: 0 VM(s) at risk", "OK unrecoverable: 0 VM(s) unrecoverable"]
+                       "OK at-risk: 0 VM(s) at risk", "OK unrecoverable: 0 VM(s) unrecoverable",
+                       "OK licence: the licence allows disaster recovery"]
 
 
 def test_vms_at_risk_and_unrecoverable_are_a_warning_by_default_and_thresholds_move_them(drill):
@@ -157,7 +158,7 @@ def test_a_name_holding_a_pipe_or_a_newline_forges_no_line_and_no_perfdata(drill
                  "name-label=db|01\n'x'")
     result = drill.xedr("A", "status", "--format", "nagios")
     lines = result.out.splitlines()
-    assert result.code == 1 and len(lines) == 5, result
+    assert result.code == 1 and len(lines) == 6, result
     assert lines[0].count("|") == 1 and not any("|" in line for line in lines[1:]), lines
     code, state, summary, perf, details = nagios(drill)
     assert summary.startswith("pool Site/A B\\x1b[2J: 2 VM(s) at risk: db/01 'x', file-01")
@@ -186,7 +187,8 @@ def test_a_licence_that_restricts_dr_is_critical(healthy):
     healthy.lab.poke("A", "pool", pool, restrictions={"restrict_dr": "true"})
     code, state, summary, _, details = nagios(healthy)
     assert (code, state) == (2, "CRITICAL")
-    assert "CRITICAL licence: the licence restricts disaster recovery" in details[0]
+    assert "CRITICAL licence: the licence restricts disaster recovery (restrict_dr=true)" \
+        in details
 
 
 @pytest.mark.parametrize("args, says", [

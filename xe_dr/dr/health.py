@@ -21,8 +21,8 @@ What is judged (names as ``--warning NAME=VALUE`` takes them):
 - ``drill-age``: seconds since the last drill (``other-config:xe-dr-last-drill`` on this
   pool, or with ``--peer`` on the DR pool); off by default; a last drill that did not
   verify every VM is WARNING whatever its age.
-- ``licence`` is CRITICAL whenever the licence restricts DR; ``drill-copy`` whenever a
-  drill's copies of the replicas are attached in the pool (xe_dr/dr/claims.py
+- ``licence`` is CRITICAL whenever the licence restricts DR, else OK; ``drill-copy``
+  whenever a drill's copies of the replicas are attached in the pool (xe_dr/dr/claims.py
   drill_copies); neither has a threshold.
 """
 
@@ -143,10 +143,6 @@ def checks(status, limits, expected_srs=None):
     found = []
     targets = status["replication"]
     pool = status["pool"]
-    if not pool.get("dr_allowed", True):
-        found.append(_check("licence", CRITICAL, 1,
-                            "the licence restricts disaster recovery (restrict_dr=true)"))
-
     for run_id, names in sorted((status.get("drill_copies") or {}).items()):
         found.append(_check("drill-copy", CRITICAL, len(names),
                             "drill %s left the array's copies attached (%s): a failover here "
@@ -209,4 +205,11 @@ def checks(status, limits, expected_srs=None):
         summary = ("DR site: " + "; ".join(problems)) if problems else "DR site ready"
         found.append(_check("readiness", judge(len(problems), limits["readiness"]),
                             len(problems), summary, limits["readiness"]))
+    # Always there, OK too: an alert raised while the licence restricted DR clears only by
+    # a check that says it no longer does.
+    if pool.get("dr_allowed", True):
+        found.append(_check("licence", OK, 0, "the licence allows disaster recovery"))
+    else:
+        found.append(_check("licence", CRITICAL, 1,
+                            "the licence restricts disaster recovery (restrict_dr=true)"))
     return found
