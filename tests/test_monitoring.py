@@ -195,6 +195,10 @@ def test_a_licence_that_restricts_dr_is_critical(healthy):
     (["--warning", "age=1h"], "'age=1h' is not NAME=VALUE"),
     (["--critical", "at-risk=-1"], "'at-risk=-1': at-risk takes a count"),
     (["--expect-srs", "two"], "'two' is not a count"),
+    (["--expect-srs", "0"], "'0' is not a count of replication SRs from 1 to 8"),
+    (["--expect-srs", "9"], "'9' is not a count of replication SRs from 1 to 8"),
+    (["--warning", "metadata-age=inf"], "metadata-age takes a number of seconds"),
+    (["--critical", "at-risk=1e400"], "at-risk takes a count of 0 or more"),
     (["--json"], "--json and --format nagios are two outputs"),
     (["-o", "/dev/null"], "--format nagios answers on stdout, where Nagios reads it"),
     (["--no-such-option"], "unrecognized arguments: --no-such-option"),
@@ -328,7 +332,8 @@ def test_thresholds_parse_units_and_none():
     assert parse_threshold("metadata-age=1d") == ("metadata-age", 86400)
     assert parse_threshold("metadata-age=45") == ("metadata-age", 45)
     assert parse_threshold("at-risk=none") == ("at-risk", None)
-    for bad in ("at-risk=2h", "metadata-age=-5", "metadata-age=nan", "readiness", "x=1"):
+    for bad in ("at-risk=2h", "metadata-age=-5", "metadata-age=nan", "readiness", "x=1",
+                "metadata-age=inf", "at-risk=1e400"):
         with pytest.raises(ThresholdError):
             parse_threshold(bad)
     assert [age_text(s) for s in (59, 61, 3660, 90000)] == ["59s", "1m 1s", "1h 1m", "1d 1h"]

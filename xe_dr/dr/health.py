@@ -71,7 +71,7 @@ def parse_threshold(text):
         value = float(raw) * factor
     except ValueError:
         value = -1
-    if value != value or value < 0:  # NaN or negative
+    if value != value or value < 0 or value == float("inf"):  # NaN, negative, infinite
         raise ThresholdError("%r: %s takes %s, or none" % (
             text, name, "a number of seconds (30m, 2h, 1d)" if name in TIME_THRESHOLDS
             else "a count of 0 or more"))

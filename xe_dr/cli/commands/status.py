@@ -47,7 +47,8 @@ def add_arguments(parser):
                              "its healthy counterpart when it clears (once per condition "
                              "across monitoring hosts)")
     parser.add_argument("--expect-srs", metavar="N", type=_count, default=None,
-                        help="replication SRs the pool should have (default: those configured)")
+                        help="replication SRs the pool should have, 1 to 8 (default: those "
+                             "configured)")
 
 
 def _threshold(text):
@@ -59,8 +60,12 @@ def _threshold(text):
 
 
 def _count(text):
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError("%r is not a count (0 or more)" % (text,))
+    """--expect-srs: 0 was taken for 1, and more than xapi's 8 could never be met."""
+    from xe_dr.dr.status import MAX_METADATA_SRS
+    if not (text.isdigit() and 1 <= int(text) <= MAX_METADATA_SRS):
+        raise argparse.ArgumentTypeError("%r is not a count of replication SRs from 1 to %d "
+                                         "(xapi replicates to at most %d)" % (
+                                             text, MAX_METADATA_SRS, MAX_METADATA_SRS))
     return int(text)
 
 
