@@ -406,6 +406,30 @@ def test_a_copy_no_longer_written_keeps_its_old_heartbeat_and_ages(healthy):
     assert len(others) == 2 and all(age < 600 for age in others)
 
 
+def test_a_copy_no_longer_written_since_before_the_first_heartbeat_is_not_dated_fresh(
+        healthy):
+    """A copy broken before any status ran holds no heartbeat, though the pool and the other
+    copies have one: its age is unknown and above every threshold, not the others' age."""
+    healthy.ok("A", "plugin", "install", "--host-root", healthy.lab.root + "/hosts/{uuid}")
+    sr = break_copy(healthy)
+    nagios(healthy)  # the first heartbeat: it reaches the two copies still written
+    code, state, summary, perf, details = nagios(healthy, "--warning", "srs-missing=1")
+    assert (code, state) == (2, "CRITICAL"), details
+    name = [t["sr_name"] for t in healthy.xedr("A", "--json", "status").json["replication"]
+            if t["sr"] == sr][0]
+    assert details[1] == (
+        "CRITICAL metadata-age: replicated metadata older than the pool's first heartbeat (the "
+        "copy on %s holds no heartbeat though the pool has one: no write has reached it "
+        "since)" % name)
+    assert perf["metadata_age"][0] == "U"
+    code, state, _, _, _ = nagios(healthy, "--warning", "srs-missing=1", "--critical",
+                                  "metadata-age=none")
+    assert (code, state) == (1, "WARNING")
+    found = metrics(healthy.xedr("A", "status", "--format", "prometheus").out)
+    assert value(found, "xe_dr_metadata_age_seconds") == float("inf")
+    assert healthy.xedr("A", "--json", "status").json["health"][1]["value"] is None
+
+
 def test_the_dr_sites_readiness_short_of_memory_or_a_network_is_critical(healthy):
     from tests.test_readiness import make_ready
     make_ready(healthy)

@@ -109,6 +109,8 @@ class _Exposition(object):
 def _prometheus_number(value):
     if isinstance(value, bool):
         return "1" if value else "0"
+    if value == float("inf"):  # health.UNDATED: a copy older than every heartbeat
+        return "+Inf"
     return _number(value)
 
 
@@ -127,7 +129,8 @@ def prometheus(status, checks):
               "Seconds since the pool's previous heartbeat (other-config:xe-dr-heartbeat), "
               "written by each xe-dr status.", heartbeat.get("age_seconds"), **pool)
     out.gauge("xe_dr_metadata_age_seconds", "Seconds since the newest heartbeat in the oldest "
-              "replicated metadata copy (the pool's own when the copies cannot be read).",
+              "replicated metadata copy (the pool's own when the copies cannot be read; +Inf "
+              "when a copy holds no heartbeat though the pool has one).",
               health.metadata_age(status)[0], **pool)
     for family, help_text, key in (
             ("xe_dr_metadata_copy_age_seconds", "Seconds since the newest heartbeat in this "

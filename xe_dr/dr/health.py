@@ -125,15 +125,27 @@ def age_text(seconds):
     return "%ds" % seconds
 
 
+#: The age of a copy older than every heartbeat: above any threshold.
+UNDATED = float("inf")
+
+
 def metadata_age(status):
     """``(seconds, where)``: the oldest replicated copy's age, as the plugin read each copy;
-    else the pool's previous heartbeat (which the copies being written received)."""
-    ages = [t["age_seconds"] for t in status["replication"]
-            if t.get("heartbeat_from") == "copy" and t.get("age_seconds") is not None]
+    else the pool's previous heartbeat (which the copies being written received).
+    ``UNDATED`` when the plugin read a copy that holds no heartbeat though the pool has one:
+    no write has reached that copy since before the pool's first heartbeat, so its age is
+    unknown and larger than any the pool's heartbeat can tell."""
+    heartbeat = status.get("heartbeat") or {}
+    dated = heartbeat.get("age_seconds") is not None
+    copies = [t for t in status["replication"] if t.get("heartbeat_from") == "copy"]
+    undated = [t["sr_name"] for t in copies if t.get("age_seconds") is None]
+    if undated and dated:
+        return UNDATED, "the copy on %s holds no heartbeat though the pool has one" % (
+            ", ".join(undated))
+    ages = [t["age_seconds"] for t in copies if t.get("age_seconds") is not None]
     if ages:
         return max(ages), "the oldest replicated copy's heartbeat"
-    heartbeat = status.get("heartbeat") or {}
-    if heartbeat.get("age_seconds") is not None:
+    if dated:
         return heartbeat["age_seconds"], "the pool's last heartbeat"
     return None, None
 
@@ -171,10 +183,14 @@ def checks(status, limits, expected_srs=None):
     if seconds is None:
         summary = ("no heartbeat yet: the replicated metadata is dated from the next status"
                    if targets else "no replicated metadata to date")
+    elif seconds == UNDATED:
+        summary = ("replicated metadata older than the pool's first heartbeat (%s: no write "
+                   "has reached it since)" % where)
     else:
         summary = "replicated metadata %s old (%s)" % (age_text(seconds), where)
-    found.append(_check("metadata-age", judge(seconds, limits["metadata-age"]), seconds,
-                        summary, limits["metadata-age"], unit="s"))
+    found.append(_check("metadata-age", judge(seconds, limits["metadata-age"]),
+                        None if seconds == UNDATED else seconds, summary,
+                        limits["metadata-age"], unit="s"))
 
     for name, verdict in (("at-risk", "at-risk"), ("unrecoverable", "unrecoverable")):
         names = [vm["name_label"] for vm in status["vms"] if vm["class"] == verdict]
