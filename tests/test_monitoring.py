@@ -321,7 +321,27 @@ def test_prometheus_file_is_replaced_atomically_and_says_down_when_the_pool_is_n
     healthy.lab.fault(site="A", command="pool-list", error=["INTERNAL_ERROR", "lost"], every=True)
     failed = healthy.xedr("A", "status", "--format", "prometheus", "-o", str(target))
     assert failed.code == 1 and "INTERNAL_ERROR" in failed.err, failed
-    assert metrics(target.read_text()) == {("xe_dr_up", frozenset()): 0}
+    assert metrics(target.read_text()) == {("xe_dr_up", frozenset([("master", "local")])): 0}
+
+
+def test_two_pools_down_at_once_leave_no_series_twice_in_the_textfile_directory(
+        healthy, tmp_path):
+    """node_exporter's textfile collector reads every file of its directory as one
+    exposition and refuses a series found twice."""
+    collector = tmp_path / "textfile"
+    collector.mkdir()
+    seen = {}
+    for port in ("1", "2"):
+        master = "root@127.0.0.1:" + port
+        down = healthy.xedr("A", "-H", master, "--ssh", "openssh", "--known-hosts",
+                            str(tmp_path / "known_hosts"), "status", "--format",
+                            "prometheus", "-o", str(collector / ("pool-%s.prom" % port)))
+        assert down.code != 0, down
+        for key, found in metrics((collector / ("pool-%s.prom" % port)).read_text()).items():
+            assert key not in seen, key
+            seen[key] = found
+    assert seen == {("xe_dr_up", frozenset([("master", "root@127.0.0.1:1")])): 0,
+                    ("xe_dr_up", frozenset([("master", "root@127.0.0.1:2")])): 0}
 
 
 # -- thresholds ------------------------------------------------------------------------------

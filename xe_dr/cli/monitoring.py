@@ -194,9 +194,12 @@ def prometheus(status, checks):
     return out.text()
 
 
-def prometheus_down():
+def prometheus_down(master):
     """The exposition of a check that could not be made: ``xe_dr_up 0``, so that a textfile
-    collector's stale figures do not outlive the pool's reachability."""
+    collector's stale figures do not outlive the pool's reachability. Labelled with the
+    ``master`` asked (``-H``, or ``local``): the files of two pools down at once would
+    otherwise hold one series twice, and node_exporter refuses a duplicate series."""
     out = _Exposition()
-    out.gauge("xe_dr_up", "1 when xe-dr could check the pool, 0 when it could not.", 0)
+    out.gauge("xe_dr_up", "1 when xe-dr could check the pool, 0 when it could not.", 0,
+              master=master)
     return out.text()

@@ -89,7 +89,7 @@ def run(ctx):
     except XeDrError:
         if args.format == "prometheus":  # the figures of a pool that could not be read go
             from xe_dr.cli.monitoring import prometheus_down  # stale: say it is down
-            _emit(ctx, prometheus_down())
+            _emit(ctx, prometheus_down(ctx.host or "local"))
         raise
     limits = health.thresholds(args.warning, args.critical, expected_srs=max(
         args.expect_srs if args.expect_srs is not None else len(status["replication"]), 1))
