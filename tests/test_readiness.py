@@ -126,6 +126,20 @@ def test_free_memory_that_adds_up_but_does_not_divide_among_the_vms(drill):
     assert (ready["vms_unplaced"], ready["problems"]) == ([], [])
 
 
+def test_a_peer_that_is_the_pool_itself_is_refused_not_told_to_detach_its_srs(drill):
+    """--peer naming the protected pool's own master (or a member: xe there reaches the same
+    master) would find every SR of the pool attached at both sites, with 'detach it there
+    now' for each: a usage error instead, before anything is judged."""
+    protect(drill)
+    result = drill.xedr("A", "status", "--peer", "local", "--peer-xe", drill.lab.xe_path("A"))
+    assert result.code == ExitCode.USAGE, result
+    assert result.out == "" and "detach" not in result.err
+    assert result.err.count("\n") == 1 and "--peer reaches pool Site A (" in result.err
+    nagios = drill.xedr("A", "status", "--format", "nagios", "--peer", "local", "--peer-xe",
+                        drill.lab.xe_path("A"))
+    assert nagios.code == 3 and nagios.out.startswith("XE-DR UNKNOWN - --peer reaches pool ")
+
+
 def test_a_vm_with_more_vcpus_than_any_dr_host(drill):
     make_ready(drill)
     vm = running_protected(drill)[0]

@@ -44,6 +44,7 @@ from xe_dr.dr.networks import BRIDGE, match
 from xe_dr.dr.plugin import ask_version, failure_line
 from xe_dr.dr.plugin_install import bundled_version
 from xe_dr.dr.protection import PROTECTED
+from xe_dr.errors import UsageError
 from xe_dr.pool import Host, PoolSnapshot
 from xe_dr.xe.records import parse_map
 from xe_dr.marks import LAST_DRILL_KEY, parse_last_drill
@@ -116,6 +117,12 @@ def dr_readiness(facts, vms, targets, peer_xe, use_plugin=True):
                 for r in records)
     totals = dict((r["uuid"], _int(r.get("memory-total"), None)) for r in records)
     peer = PoolSnapshot(peer_xe, hosts=hosts).read("pool", "srs", "pbds", "networks")
+    if peer.pool.uuid == facts.pool.uuid:
+        # Else every SR of the pool is "attached at both sites", each with "detach it
+        # there now": the pool's own SRs, on the worst day.
+        raise UsageError("--peer reaches pool %s (%s), the pool being checked, not its DR "
+                         "site" % (facts.pool.name_label or "-", facts.pool.uuid),
+                         hint="give the DR pool's master with --peer")
     facts.read("srs", "pbds", "networks", "vifs", "vm_resources")
     result = {
         "checked": True,
