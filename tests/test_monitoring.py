@@ -182,6 +182,25 @@ def test_a_name_beyond_ascii_in_the_c_locale_of_cron_and_nrpe(healthy):
         result
 
 
+def test_a_long_summary_leaves_the_status_line_and_its_perfdata_within_nrpe_2s_1024_bytes(
+        healthy):
+    """A DR site short of memory for eight VMs, without a network and without the plugin: its
+    problems make a summary of more than 1000 characters. The status line (perfdata last) is cut short, the detail line holds it
+    all."""
+    from tests.test_readiness import host_uuid, GIB
+    for name in ("xcp-b1", "xcp-b2"):
+        healthy.lab.poke("B", "host", host_uuid(healthy, "B", name), memory_total=8 * GIB)
+    result = healthy.xedr("A", "status", "--format", "nagios", "--peer", "local",
+                          "--peer-xe", healthy.lab.xe_path("B"))
+    lines = result.out.splitlines()
+    assert result.code == 2 and len(lines[0].encode("utf-8")) < 1024, result
+    code, state, summary, perf, details = nagios(
+        healthy, "--peer", "local", "--peer-xe", healthy.lab.xe_path("B"))
+    assert summary.endswith(" ...") and perf["readiness"][0] == "4"
+    readiness = [d for d in details if d.startswith("CRITICAL readiness: DR site: ")][0]
+    assert len(readiness) > 1000 and summary[:-4] in "pool Site A: " + readiness[20:]
+
+
 def test_a_licence_that_restricts_dr_is_critical(healthy):
     pool = healthy.lab.ok("A", "pool-list", "--minimal").value
     healthy.lab.poke("A", "pool", pool, restrictions={"restrict_dr": "true"})

@@ -14,6 +14,10 @@ from xe_dr.dr import health
 from xe_dr.text import printable
 
 NAGIOS_PREFIX = "XE-DR"
+#: The longest summary on the status line: the line, perfdata last, must fit in what NRPE 2
+#: passes (1024 bytes of output) and Nagios reads of a plugin (4 KiB); the detail lines
+#: below it carry every check's whole summary.
+SUMMARY_LIMIT = 300
 
 
 def _line(text):
@@ -64,7 +68,10 @@ def nagios(status, checks):
         perf.append(_perf(check["name"].replace("-", "_"), check["value"], check["unit"],
                           check["warning"], check["critical"], 0, check["max"]))
     perf.append(_perf("protected", status["counts"].get("protected", 0)))
-    lines = ["%s %s - pool %s: %s | %s" % (NAGIOS_PREFIX, state, _line(pool), _line(summary),
+    summary = _line(summary)
+    if len(summary) > SUMMARY_LIMIT:
+        summary = summary[:SUMMARY_LIMIT - 4].rstrip() + " ..."
+    lines = ["%s %s - pool %s: %s | %s" % (NAGIOS_PREFIX, state, _line(pool), summary,
                                           " ".join(perf))]
     for check in checks:
         lines.append("%s %s: %s" % (check["state"], check["name"], _line(check["summary"])))
