@@ -222,6 +222,8 @@ def test_a_licence_that_restricts_dr_is_critical(healthy):
     (["-o", "/dev/null"], "--format nagios answers on stdout, where Nagios reads it"),
     (["--no-such-option"], "unrecognized arguments: --no-such-option"),
     (["--peer"], "expected one argument"),
+    (["--peer", ""], "argument --peer: must not be empty"),
+    (["--peer", "local", "--peer-xe", " "], "argument --peer-xe: must not be empty"),
 ])
 def test_every_usage_error_is_unknown_with_exit_3(healthy, args, says):
     result = healthy.xedr("A", "status", "--format", "nagios", *args)

@@ -3,6 +3,7 @@ text, JSON, or a monitoring format (xe_dr/cli/monitoring.py)."""
 
 import argparse
 
+from xe_dr.cli.argtypes import non_empty
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
 
@@ -22,11 +23,13 @@ FORMATS = ("text", "nagios", "prometheus")
 
 
 def add_arguments(parser):
-    parser.add_argument("--peer", metavar="[USER@]HOST[:PORT]",
+    # Not empty: "--peer $DR_MASTER" with the variable unset checked no DR site, silently.
+    parser.add_argument("--peer", metavar="[USER@]HOST[:PORT]", type=non_empty,
                         help="the DR site's pool master, to check its readiness (memory, "
                              "CPUs, networks, plugin, mirrored LUNs) and that no SR is "
                              "attached at both sites ('local' for an xe on this machine)")
-    parser.add_argument("--peer-xe", metavar="PATH", help="path of xe on the peer (default: xe)")
+    parser.add_argument("--peer-xe", metavar="PATH", type=non_empty,
+                        help="path of xe on the peer (default: xe)")
     parser.add_argument("--vms", action="store_true",
                         help="list every VM, not only those that are not protected")
     parser.add_argument("--format", choices=FORMATS, default="text",
