@@ -93,6 +93,7 @@ def test_a_healthy_pool_is_ok_with_its_figures_as_perfdata(healthy):
     assert details == ["OK srs-missing: 3 replication SR(s) written",
                        "OK metadata-age: " + details[1].split(": ", 1)[1],
                        "OK at-risk: 0 VM(s) at risk", "OK unrecoverable: 0 VM(s) unrecoverable",
+                       "OK drill-copy: no drill's copies of the replicas attached",
                        "OK licence: the licence allows disaster recovery"]
 
 
@@ -158,7 +159,7 @@ def test_a_name_holding_a_pipe_or_a_newline_forges_no_line_and_no_perfdata(drill
                  "name-label=db|01\n'x'")
     result = drill.xedr("A", "status", "--format", "nagios")
     lines = result.out.splitlines()
-    assert result.code == 1 and len(lines) == 6, result
+    assert result.code == 1 and len(lines) == 7, result
     assert lines[0].count("|") == 1 and not any("|" in line for line in lines[1:]), lines
     code, state, summary, perf, details = nagios(drill)
     assert summary.startswith("pool Site/A B\\x1b[2J: 2 VM(s) at risk: db/01 'x', file-01")
