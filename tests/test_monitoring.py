@@ -186,8 +186,8 @@ def test_a_name_beyond_ascii_in_the_c_locale_of_cron_and_nrpe(healthy):
 def test_a_long_summary_leaves_the_status_line_and_its_perfdata_within_nrpe_2s_1024_bytes(
         healthy):
     """A DR site short of memory for eight VMs, without a network and without the plugin: its
-    problems make a summary of more than 1000 characters. The status line (perfdata last) is cut short, the detail line holds it
-    all."""
+    problems make a summary of more than 1000 characters. The status line (perfdata last) is
+    cut short, the detail line holds it all."""
     from tests.test_readiness import host_uuid, GIB
     for name in ("xcp-b1", "xcp-b2"):
         healthy.lab.poke("B", "host", host_uuid(healthy, "B", name), memory_total=8 * GIB)

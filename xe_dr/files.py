@@ -70,9 +70,10 @@ def replace_atomically(path, text, mode=None, owner=None):
 
 def write_output_file(path, text, mode=None):
     """Write ``text`` to the file the user named; returns the path written (a symlink's
-    target; a device or a fifo as named). ``mode``: the permissions of a file that does not exist yet (default 0o666 less
-    the umask); an existing file keeps its own. Raises a one-line XeDrError: UsageError (64)
-    for a path that cannot be written, exit 1 when the file system fails (full, I/O error)."""
+    target; a device or a fifo as named). ``mode``: the permissions of a file that does not
+    exist yet (default 0o666 less the umask); an existing file keeps its own. Raises a
+    one-line XeDrError: UsageError (64) for a path that cannot be written, exit 1 when the
+    file system fails (full, I/O error)."""
     shown = path
     path = os.path.expanduser(path)
     try:
