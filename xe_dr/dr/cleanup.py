@@ -158,7 +158,7 @@ def _release_copies(engine, original, run_id):
         reconcile=lambda: [] if not adapter.list(run_id)["copies"] else None))
     if engine.run is not None:  # the replicas presented again: FC hosts see them once rescanned
         from xe_dr.dr.failover.drill import rescan
-        rescan(engine.xe, adapter, [{"transport": "fc"}])
+        rescan(engine.xe, adapter.capabilities(), [{"transport": "fc"}])
     return released
 
 

@@ -32,6 +32,7 @@ class DrillPhase(Phase):
     def __init__(self, ctx):
         super(DrillPhase, self).__init__(ctx)
         self._adapter = None
+        self._capabilities = None
 
     @property
     def adapter(self):
@@ -39,6 +40,12 @@ class DrillPhase(Phase):
             from xe_dr.dr.adapter import StorageAdapter
             self._adapter = StorageAdapter(self.opts.adapter)
         return self._adapter
+
+    @property
+    def capabilities(self):
+        if self._capabilities is None:
+            self._capabilities = self.adapter.capabilities()
+        return self._capabilities
 
     # -- copies ----------------------------------------------------------------------------
 
@@ -55,7 +62,8 @@ class DrillPhase(Phase):
                              "them)")
         step = step_id("copy", "luns")
         if self.engine.state_of(step) != "done":
-            refuse_inconsistent(self.adapter.capabilities(), replicas)
+            refuse_inconsistent(self.capabilities, replicas)
+        self.report["mirror_before"] = self.mirror_state(replicas)
         run_id = self.run.id
 
         def action():
@@ -70,8 +78,17 @@ class DrillPhase(Phase):
             [], action=action, reconcile=reconcile,
             begin_data={"adapter": self.opts.adapter, "luns": replicas}))
         self.report["copies"] = copies
-        rescan(self.xe, self.adapter, copies)
+        rescan(self.xe, self.capabilities, copies)
         self.ctx.copy_storage = [_copy_spec(spec, copies) for spec in self.opts.storage]
+
+    def mirror_state(self, replicas=None):
+        """The mirror's state as the adapter tells it (the evidence that a drill leaves
+        replication alone), or None when it has no ``mirror-state``."""
+        if replicas is None:
+            replicas = [s["device_config"].get("SCSIid") for s in self.opts.storage]
+        if not self.capabilities.supports("mirror-state"):
+            return None
+        return self.adapter.mirror_state(replicas)["luns"]
 
     # -- isolation -------------------------------------------------------------------------
 
@@ -210,17 +227,18 @@ class DrillPhase(Phase):
                                 "uuid": self.pool.uuid,
                                 "other-config:%s" % LAST_DRILL_KEY: text})]))
         self.report["verdict"] = verdict
+        self.report["mirror_after"] = self.mirror_state()
         return verdict
 
 
-def rescan(xe, adapter, copies):
+def rescan(xe, capabilities, copies):
     """New FC LUNs are seen by a host once its HBAs are rescanned: when the adapter leaves
     that to xe-dr, an ``sr-probe type=lvmohba`` on each host (xe_dr/dr/adapter.py
     rescan_calls), whose SR_BACKEND_FAILURE_107 answer (the device list) is its success.
     Not journaled: it changes nothing but what the hosts see, and a resume does it again."""
     from xe_dr.dr.adapter import rescan_calls
     from xe_dr.xe.errors import XapiError
-    for call in rescan_calls(adapter.capabilities(), copies, xe.uuids("host")):
+    for call in rescan_calls(capabilities, copies, xe.uuids("host")):
         try:
             xe.run(call.command, call.params)
         except XapiError as answer:
