@@ -50,6 +50,7 @@ class RunContext(object):
         self.adopted = None  # what --adopt takes over: (standing, resume, [SR names])
         self.copy_storage = None  # a drill's: the storage of the array's copies, once taken
         self.start_on = {}  # a drill's: VM uuid -> the host it must start on
+        self.health_tokens = None  # a drill's: VM uuid -> its in-guest check's token
 
     def reach_source(self, read):
         """``read(source_xe)``: a read of the source pool. A source that cannot be reached

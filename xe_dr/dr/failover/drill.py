@@ -175,14 +175,22 @@ class DrillPhase(Phase):
     # -- verification ----------------------------------------------------------------------
 
     def prepare(self, items, recovered):
-        """Before the starts: the in-guest health check of each VM that opted in is set to
-        ``planned`` (and its error cleared), so an answer inherited from production cannot
-        pass for this boot's."""
-        from xe_dr.dr.verify import prepare_health_check
+        """Before the starts: the in-guest health check of each VM that opted in (XO's tag)
+        is armed: ``planned``, its old error removed, and a token of this run's
+        (xe_dr/dr/verify.py), so that an answer inherited from production cannot pass for
+        this boot's. The tokens are the steps' results, journaled: a resume verifies with
+        them."""
+        from xe_dr.dr.verify import health_check_mode, prepare_health_check
+        tokens = {}
         for uuid, name in sorted(self._recovered_vms(items, recovered).items()):
-            self.engine.do(Step(step_id("health-check", "plan", uuid),
-                                "plan the in-guest health check of VM %s" % name, [],
-                                action=lambda uuid=uuid: prepare_health_check(self.xe, uuid)))
+            tags = parse_set(self.xe.param_get("vm", uuid, "tags"))
+            if health_check_mode(tags) != "xenstore":
+                continue
+            tokens[uuid] = self.engine.do(Step(
+                step_id("health-check", "arm", uuid),
+                "arm the in-guest health check of VM %s" % name, [],
+                action=lambda uuid=uuid: prepare_health_check(self.xe, uuid)))
+        self.ctx.health_tokens = tokens
 
     def verify(self, items, recovered, started):
         """Wait for each started VM's verdict (xe_dr/dr/verify.py) until --timeout; returns
@@ -204,8 +212,13 @@ class DrillPhase(Phase):
             vms.append({"uuid": uuid, "name_label": names[uuid], "tags": tags})
         self.progress.phase("verify", len(vms), "verify:")
         deadline = time.time() + self.opts.verify_timeout
+        tokens = self.ctx.health_tokens
+        if tokens is None:  # a resume after the starts: the tokens the run journaled
+            tokens = dict((step.split(":", 2)[2], data.get("result"))
+                          for step, event, data in self.engine.steps("health-check:arm:")
+                          if event == "done")
         verdicts = verify_vms(self.xe, [v for v in vms if v["uuid"] in started_at],
-                              started_at, deadline)
+                              started_at, deadline, prepared=tokens)
         for vm in vms:
             if vm["uuid"] not in started_at:
                 verdicts.append({"uuid": vm["uuid"], "name_label": vm["name_label"],
