@@ -23,14 +23,15 @@ from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import NoInputError, UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.journal import Run, StateWriteError, new_run_id
-from xe_dr.marks import DISPOSABLE_KINDS, is_runbook_id
+from xe_dr.marks import DISPOSABLE_KINDS, DRILL, is_runbook_id
 from xe_dr.pool import read_pool
 
 
 def _refusal(run_id, kinds, survey, has_journal):
-    """Why cleaning up this run needs --force, or None: only a test's objects, found by a
-    test's journal or tags, may go without it, and never a running VM (an administrator may
-    have started a test's VMs as production)."""
+    """Why cleaning up this run needs --force, or None: only a test's or a drill's objects,
+    found by the journal or tags, may go without it, and never a test's running VM (an
+    administrator may have started a test's VMs as production); a drill's VMs run by design,
+    on the array's copies, cut off from every network with a PIF."""
     where = "" if has_journal else " (no journal here: judged by the objects' tags)"
     if is_runbook_id(run_id):
         return "run %s is a runbook's: what it tagged was made by a script xe-dr did not " \
@@ -46,7 +47,7 @@ def _refusal(run_id, kinds, survey, has_journal):
         return "the objects tagged %s say different kinds of run (%s)" % (
             run_id, ", ".join(sorted(kinds)))
     running = survey.running()
-    if running:
+    if running and kinds != {DRILL}:  # a drill's VMs run by design, isolated, on copies
         return "VM(s) of test %s are running, perhaps as production now: %s" % (
             run_id, ", ".join("%s (%s)" % (r["name-label"], r["uuid"]) for r in running))
     return None

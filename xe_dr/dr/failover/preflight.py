@@ -128,6 +128,10 @@ class Preflight(Phase):
         if warning and warning not in self.report["warnings"]:
             self.report["warnings"].append(warning)
             self.progress.note(warning)
+        # First: while a drill's copies are presented, the replicas are hidden from this
+        # site's hosts, and the LUN check below would blame the LUNs given.
+        claims.refuse_drill_copies(claims.drill_copies(
+            read_srs(self.xe), read_pbds(self.xe), self.run.id if self.run else None))
         guard.check_luns(self.xe, [spec for spec in self.storage.specs(need_passwords=False)
                                    if self.engine.state_of("attach:%s" % spec.device_config.get(
                                        "SCSIid", "?")) is None], self.progress)
@@ -145,8 +149,6 @@ class Preflight(Phase):
                                  "is attached here", hint="give --target/--iqn/--scsiid or "
                                  "--hba-scsiid ('xe-dr probe' finds them); nothing was changed")
         self._check_claims(srs.result())
-        claims.refuse_drill_copies(claims.drill_copies(
-            srs.result(), read_pbds(self.xe), self.run.id if self.run else None))
         return plan
 
     def _check_claims(self, srs):
