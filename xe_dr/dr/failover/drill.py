@@ -102,8 +102,7 @@ class DrillPhase(Phase):
         networks = dict((n["uuid"], n) for n in self.xe.list(
             "network", params=("uuid", "name-label", "PIF-uuids", "tags")))
         vifs = self.xe.list("vif", params=("uuid", "vm-uuid", "network-uuid", "device"))
-        self.progress.phase("isolate", len(vms), "isolate:")
-        pif_less = {}
+        pif_less, removed = {}, []
         for vif in vifs:
             if vif["vm-uuid"] not in vms:
                 continue
@@ -112,14 +111,17 @@ class DrillPhase(Phase):
             if not has_pif:
                 pif_less.setdefault(vif["vm-uuid"], set()).add(vif["network-uuid"])
             elif ISOLATED_TAG not in parse_set(network.get("tags", "")):
-                self.engine.do(Step(
-                    step_id("isolate", "vif", vif["uuid"]),
-                    "remove VIF %s of VM %s from network %s (it has a PIF and is not tagged "
-                    "%s)" % (vif["device"], vms[vif["vm-uuid"]], network.get("name-label"),
-                             ISOLATED_TAG),
-                    [Call("vif-destroy", {"uuid": vif["uuid"]})],
-                    reconcile=lambda uuid=vif["uuid"]: None if uuid in self.xe.uuids(
-                        "vif") else uuid))
+                removed.append((vif, network))
+        self.progress.phase("isolate", len(removed), "isolate:")
+        for vif, network in removed:
+            self.engine.do(Step(
+                step_id("isolate", "vif", vif["uuid"]),
+                "remove VIF %s of VM %s from network %s (it has a PIF and is not tagged %s)"
+                % (vif["device"], vms[vif["vm-uuid"]], network.get("name-label"),
+                   ISOLATED_TAG),
+                [Call("vif-destroy", {"uuid": vif["uuid"]})],
+                reconcile=lambda uuid=vif["uuid"]: None if uuid in self.xe.uuids(
+                    "vif") else uuid))
         self.report["isolated"] = True
         return self._place(pif_less, vms)
 
