@@ -99,6 +99,48 @@ def test_going_bad_again_raises_again(hosts):
     assert len(_messages(first.lab, PROBLEM)) == 2 and len(_messages(first.lab, HEALTHY)) == 1
 
 
+def test_a_licence_restricting_dr_then_allowing_it_again_clears_its_alert(hosts):
+    first, second = hosts
+    pool = _pool(first.lab)
+    first.lab.poke("A", "pool", pool, restrictions={"restrict_dr": "true"})
+    assert _alert(first, "licence")["state"] == "raised"
+    [problem] = _messages(first.lab, "XE_DR_LICENCE_PROBLEM")
+    assert problem["body"].startswith("the licence restricts disaster recovery")
+    first.lab.poke("A", "pool", pool, restrictions={"restrict_dr": "false"})
+    assert _alert(second, "licence")["state"] == "cleared"
+    [healthy] = _messages(first.lab, "XE_DR_LICENCE_HEALTHY")
+    assert healthy["body"].startswith("the licence allows disaster recovery (xe-dr ")
+
+
+def test_two_drills_copies_attached_are_one_check_raised_once_and_cleared(hosts, tmp_path):
+    """Copies of two drills attached (tagged as theirs; here on site A's own SRs): one
+    drill-copy check, one alert, one Prometheus series; it clears once they are gone."""
+    from tests.test_monitoring import metrics
+    first, second = hosts
+    srs = [u for u, _ in first.lab.replicated_srs()][:2]
+    for sr, run in zip(srs, ("20261205-120000-drill-0a1b", "20261206-120000-drill-0c2d")):
+        first.lab.ok("A", "sr-param-set", "uuid=" + sr, "other-config:xe-dr-run=" + run,
+                     "other-config:xe-dr-run-kind=drill")
+    raised = _alert(first, "drill-copy")
+    assert raised["state"] == "raised", raised
+    [problem] = _messages(first.lab, "XE_DR_DRILL_COPY_PROBLEM")
+    assert problem["body"].startswith("drill 20261205-120000-drill-0a1b left the array's "
+                                      "copies attached (")
+    assert "; drill 20261206-120000-drill-0c2d left the array's copies attached (" in \
+        problem["body"]
+    text = first.xedr("A", "status", "--format", "prometheus").out
+    series = [line.rsplit(" ", 1)[0] for line in text.splitlines()
+              if line and not line.startswith("#")]
+    assert len(series) == len(set(series))
+    assert [v for (n, labels), v in metrics(text).items() if n == "xe_dr_check_state"
+            and ("check", "drill-copy") in labels] == [2]
+    for sr in srs:
+        first.lab.ok("A", "sr-param-remove", "uuid=" + sr, "param-name=other-config",
+                     "param-key=xe-dr-run")
+    assert _alert(second, "drill-copy")["state"] == "cleared"
+    assert len(_messages(first.lab, "XE_DR_DRILL_COPY_HEALTHY")) == 1
+
+
 def _xe(lab):
     return Xe(local_runner_for(lab.lab)(60), xe_path=lab.xe_path("A"))
 

@@ -92,7 +92,9 @@ def test_a_healthy_pool_is_ok_with_its_figures_as_perfdata(healthy):
     assert perf["protected"] == ["9", "", "", "0"]
     assert details == ["OK srs-missing: 3 replication SR(s) written",
                        "OK metadata-age: " + details[1].split(": ", 1)[1],
-                       "OK at-risk: 0 VM(s) at risk", "OK unrecoverable: 0 VM(s) unrecoverable"]
+                       "OK at-risk: 0 VM(s) at risk", "OK unrecoverable: 0 VM(s) unrecoverable",
+                       "OK drill-copy: no drill's copies of the replicas attached",
+                       "OK licence: the licence allows disaster recovery"]
 
 
 def test_vms_at_risk_and_unrecoverable_are_a_warning_by_default_and_thresholds_move_them(drill):
@@ -146,21 +148,83 @@ def test_a_pool_without_replication_is_critical(drill):
     assert perf["srs_missing"] == ["1", "0", "0", "0", "1"]
 
 
+def test_a_name_holding_a_pipe_or_a_newline_forges_no_line_and_no_perfdata(drill):
+    """Nagios and Icinga read perfdata from the first '|' of the status line and of each
+    detail line, with no escape: a pool's or a VM's name holding one, a newline or an escape
+    sequence stays text of its own line."""
+    replicate(drill)
+    pool = drill.lab.ok("A", "pool-list", "--minimal").value
+    drill.lab.ok("A", "pool-param-set", "uuid=" + pool, "name-label=Site|A\nB\x1b[2J")
+    drill.lab.ok("A", "vm-param-set", "uuid=" + drill.lab.vm_uuid("db-01"),
+                 "name-label=db|01\n'x'")
+    result = drill.xedr("A", "status", "--format", "nagios")
+    lines = result.out.splitlines()
+    assert result.code == 1 and len(lines) == 7, result
+    assert lines[0].count("|") == 1 and not any("|" in line for line in lines[1:]), lines
+    code, state, summary, perf, details = nagios(drill)
+    assert summary.startswith("pool Site/A B\\x1b[2J: 2 VM(s) at risk: db/01 'x', file-01")
+    assert sorted(perf) == ["at_risk", "metadata_age", "protected", "srs_missing",
+                            "unrecoverable"]
+    assert "WARNING at-risk: 2 VM(s) at risk: db/01 'x', file-01" in details
+
+
+def test_a_name_beyond_ascii_in_the_c_locale_of_cron_and_nrpe(healthy):
+    """cron and NRPE run a plugin without LANG: Python 3.6 then encodes stdout as ASCII (3.7
+    and later as UTF-8, which PYTHONCOERCECLOCALE=0 PYTHONUTF8=0 turn off, as 3.6 has it)."""
+    from tests.fixtures_remote import run_xedr
+    pool = healthy.lab.ok("A", "pool-list", "--minimal").value
+    healthy.lab.ok("A", "pool-param-set", "uuid=" + pool, u"name-label=Soci\u00e9t\u00e9 A")
+    result = run_xedr(healthy.lab, healthy.state_dir, ["status", "--format", "nagios"],
+                      site="A", json_output=False,
+                      env={"LC_ALL": "C", "LANG": "C", "PYTHONCOERCECLOCALE": "0",
+                           "PYTHONUTF8": "0", "PYTHONIOENCODING": ""})
+    assert result.code == 0, result
+    assert result.out.startswith(u"XE-DR OK - pool Soci\u00e9t\u00e9 A: 9 VM(s) protected"), \
+        result
+
+
+def test_a_long_summary_leaves_the_status_line_and_its_perfdata_within_nrpe_2s_1024_bytes(
+        healthy):
+    """A DR site short of memory for eight VMs, without a network and without the plugin: its
+    problems make a summary of more than 1000 characters. The status line (perfdata last) is
+    cut short, the detail line holds it all."""
+    from tests.test_readiness import host_uuid, GIB
+    for name in ("xcp-b1", "xcp-b2"):
+        healthy.lab.poke("B", "host", host_uuid(healthy, "B", name), memory_total=8 * GIB)
+    result = healthy.xedr("A", "status", "--format", "nagios", "--peer", "local",
+                          "--peer-xe", healthy.lab.xe_path("B"))
+    lines = result.out.splitlines()
+    assert result.code == 2 and len(lines[0].encode("utf-8")) < 1024, result
+    code, state, summary, perf, details = nagios(
+        healthy, "--peer", "local", "--peer-xe", healthy.lab.xe_path("B"))
+    assert summary.endswith(" ...") and perf["readiness"][0] == "4"
+    readiness = [d for d in details if d.startswith("CRITICAL readiness: DR site: ")][0]
+    assert len(readiness) > 1000 and summary[:-4] in "pool Site A: " + readiness[20:]
+
+
 def test_a_licence_that_restricts_dr_is_critical(healthy):
     pool = healthy.lab.ok("A", "pool-list", "--minimal").value
     healthy.lab.poke("A", "pool", pool, restrictions={"restrict_dr": "true"})
     code, state, summary, _, details = nagios(healthy)
     assert (code, state) == (2, "CRITICAL")
-    assert "CRITICAL licence: the licence restricts disaster recovery" in details[0]
+    assert "CRITICAL licence: the licence restricts disaster recovery (restrict_dr=true)" \
+        in details
 
 
 @pytest.mark.parametrize("args, says", [
     (["--warning", "age=1h"], "'age=1h' is not NAME=VALUE"),
     (["--critical", "at-risk=-1"], "'at-risk=-1': at-risk takes a count"),
     (["--expect-srs", "two"], "'two' is not a count"),
+    (["--expect-srs", "0"], "'0' is not a count of replication SRs from 1 to 8"),
+    (["--expect-srs", "9"], "'9' is not a count of replication SRs from 1 to 8"),
+    (["--warning", "metadata-age=inf"], "metadata-age takes a number of seconds"),
+    (["--critical", "at-risk=1e400"], "at-risk takes a count of 0 or more"),
     (["--json"], "--json and --format nagios are two outputs"),
+    (["-o", "/dev/null"], "--format nagios answers on stdout, where Nagios reads it"),
     (["--no-such-option"], "unrecognized arguments: --no-such-option"),
     (["--peer"], "expected one argument"),
+    (["--peer", ""], "argument --peer: must not be empty"),
+    (["--peer", "local", "--peer-xe", " "], "argument --peer-xe: must not be empty"),
 ])
 def test_every_usage_error_is_unknown_with_exit_3(healthy, args, says):
     result = healthy.xedr("A", "status", "--format", "nagios", *args)
@@ -191,6 +255,37 @@ def test_a_pool_the_xapi_of_which_fails_is_unknown(healthy):
     result = healthy.xedr("A", "status", "--format", "nagios")
     assert result.code == 3, result
     assert result.out.startswith("XE-DR UNKNOWN - ") and "INTERNAL_ERROR" in result.out
+
+
+@pytest.mark.parametrize("figures", [
+    {"heartbeat": 5}, {"lag": "1"}, {"lag": float("nan")}, {"generation": True},
+    {"heartbeat_unread": ["why"]}, {"redo_log": 7}],
+    ids=["heartbeat-number", "lag-text", "lag-nan", "generation-bool", "reason-list",
+         "redo-log-number"])
+def test_a_plugin_answering_garbage_is_unknown_and_prometheus_says_down(healthy, tmp_path,
+                                                                        figures):
+    """A metadata_state answer of the right shape with figures of the wrong types: the
+    plugin's answer is named, not an internal error, and a textfile's figures go down."""
+    import json
+    from tests.fixtures_remote import scripted_xe
+    vdi = healthy.xedr("A", "--json", "status").json["replication"][0]["vdi"]
+    answer = {"vdis": [dict(figures, vdi=vdi)]}
+    if "redo_log" in figures:
+        answer = {"vdis": [{"vdi": vdi}], "redo_log": figures["redo_log"]}
+    xe = scripted_xe(tmp_path, healthy.lab, "A")
+    xe.answer("host-call-plugin", stdout="1.0\n", with_args=("fn=version",))
+    xe.answer("host-call-plugin", stdout=json.dumps(answer) + "\n",
+              with_args=("fn=metadata_state",))
+    result = healthy.xedr("A", "--xe", xe.path, "status", "--format", "nagios")
+    assert result.code == 3, result
+    assert result.out.startswith("XE-DR UNKNOWN - unexpected output from host-call-plugin "
+                                 "plugin=xe-dr fn=metadata_state: "), result
+    target = tmp_path / "xe-dr.prom"
+    assert healthy.xedr("A", "status", "--format", "prometheus", "-o", str(target)).code == 0
+    failed = healthy.xedr("A", "--xe", xe.path, "status", "--format", "prometheus", "-o",
+                          str(target))
+    assert failed.code == 1 and "internal error" not in failed.err, failed
+    assert value(metrics(target.read_text()), "xe_dr_up") == 0
 
 
 # -- Prometheus ------------------------------------------------------------------------------
@@ -248,7 +343,27 @@ def test_prometheus_file_is_replaced_atomically_and_says_down_when_the_pool_is_n
     healthy.lab.fault(site="A", command="pool-list", error=["INTERNAL_ERROR", "lost"], every=True)
     failed = healthy.xedr("A", "status", "--format", "prometheus", "-o", str(target))
     assert failed.code == 1 and "INTERNAL_ERROR" in failed.err, failed
-    assert metrics(target.read_text()) == {("xe_dr_up", frozenset()): 0}
+    assert metrics(target.read_text()) == {("xe_dr_up", frozenset([("master", "local")])): 0}
+
+
+def test_two_pools_down_at_once_leave_no_series_twice_in_the_textfile_directory(
+        healthy, tmp_path):
+    """node_exporter's textfile collector reads every file of its directory as one
+    exposition and refuses a series found twice."""
+    collector = tmp_path / "textfile"
+    collector.mkdir()
+    seen = {}
+    for port in ("1", "2"):
+        master = "root@127.0.0.1:" + port
+        down = healthy.xedr("A", "-H", master, "--ssh", "openssh", "--known-hosts",
+                            str(tmp_path / "known_hosts"), "status", "--format",
+                            "prometheus", "-o", str(collector / ("pool-%s.prom" % port)))
+        assert down.code != 0, down
+        for key, found in metrics((collector / ("pool-%s.prom" % port)).read_text()).items():
+            assert key not in seen, key
+            seen[key] = found
+    assert seen == {("xe_dr_up", frozenset([("master", "root@127.0.0.1:1")])): 0,
+                    ("xe_dr_up", frozenset([("master", "root@127.0.0.1:2")])): 0}
 
 
 # -- thresholds ------------------------------------------------------------------------------
@@ -259,7 +374,8 @@ def test_thresholds_parse_units_and_none():
     assert parse_threshold("metadata-age=1d") == ("metadata-age", 86400)
     assert parse_threshold("metadata-age=45") == ("metadata-age", 45)
     assert parse_threshold("at-risk=none") == ("at-risk", None)
-    for bad in ("at-risk=2h", "metadata-age=-5", "metadata-age=nan", "readiness", "x=1"):
+    for bad in ("at-risk=2h", "metadata-age=-5", "metadata-age=nan", "readiness", "x=1",
+                "metadata-age=inf", "at-risk=1e400"):
         with pytest.raises(ThresholdError):
             parse_threshold(bad)
     assert [age_text(s) for s in (59, 61, 3660, 90000)] == ["59s", "1m 1s", "1h 1m", "1d 1h"]
@@ -332,6 +448,30 @@ def test_a_copy_no_longer_written_keeps_its_old_heartbeat_and_ages(healthy):
     assert len(others) == 2 and all(age < 600 for age in others)
 
 
+def test_a_copy_no_longer_written_since_before_the_first_heartbeat_is_not_dated_fresh(
+        healthy):
+    """A copy broken before any status ran holds no heartbeat, though the pool and the other
+    copies have one: its age is unknown and above every threshold, not the others' age."""
+    healthy.ok("A", "plugin", "install", "--host-root", healthy.lab.root + "/hosts/{uuid}")
+    sr = break_copy(healthy)
+    nagios(healthy)  # the first heartbeat: it reaches the two copies still written
+    code, state, summary, perf, details = nagios(healthy, "--warning", "srs-missing=1")
+    assert (code, state) == (2, "CRITICAL"), details
+    name = [t["sr_name"] for t in healthy.xedr("A", "--json", "status").json["replication"]
+            if t["sr"] == sr][0]
+    assert details[1] == (
+        "CRITICAL metadata-age: replicated metadata older than the pool's first heartbeat (the "
+        "copy on %s holds no heartbeat though the pool has one: no write has reached it "
+        "since)" % name)
+    assert perf["metadata_age"][0] == "U"
+    code, state, _, _, _ = nagios(healthy, "--warning", "srs-missing=1", "--critical",
+                                  "metadata-age=none")
+    assert (code, state) == (1, "WARNING")
+    found = metrics(healthy.xedr("A", "status", "--format", "prometheus").out)
+    assert value(found, "xe_dr_metadata_age_seconds") == float("inf")
+    assert healthy.xedr("A", "--json", "status").json["health"][1]["value"] is None
+
+
 def test_the_dr_sites_readiness_short_of_memory_or_a_network_is_critical(healthy):
     from tests.test_readiness import make_ready
     make_ready(healthy)
@@ -373,3 +513,32 @@ def test_the_dr_sites_readiness_short_of_memory_or_a_network_is_critical(healthy
     assert "DMZ" in summary
     found = metrics(healthy.xedr("A", "status", "--format", "prometheus", *peer).out)
     assert value(found, "xe_dr_dr_site_networks_missing") == 1
+
+
+def test_the_last_drill_holds_a_site_to_a_verified_drill_every_n_days(healthy):
+    import time
+    code, state, _, perf, details = nagios(healthy)
+    assert (code, state) == (0, "OK") and "drill_age" not in perf  # off by default
+    code, state, summary, _, _ = nagios(healthy, "--warning", "drill-age=30d")
+    assert (code, state) == (1, "WARNING") and "no drill on record (xe-dr drill)" in summary
+
+    pool = healthy.lab.ok("A", "pool-list", "--minimal").value
+    when = time.time() - 40 * 86400
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+    healthy.lab.ok("A", "pool-param-set", "uuid=" + pool, "other-config:xe-dr-last-drill=%s "
+                   "verified 20261025-100000-drill-0a1b" % stamp)
+    code, state, summary, perf, _ = nagios(healthy, "--warning", "drill-age=30d")
+    assert (code, state) == (1, "WARNING")
+    assert "last drill verified 40d ago at Site A (20261025-100000-drill-0a1b)" in summary
+    assert perf["drill_age"][1:3] == ["2592000", ""]
+    assert (nagios(healthy, "--warning", "drill-age=60d")[:2]) == (0, "OK")
+    found = metrics(healthy.xedr("A", "status", "--format", "prometheus").out)
+    assert value(found, "xe_dr_last_drill_timestamp_seconds") == int(when)
+    assert value(found, "xe_dr_last_drill_verified") == 1
+
+    healthy.lab.ok("A", "pool-param-set", "uuid=" + pool, "other-config:xe-dr-last-drill=%s "
+                   "not-verified 20261025-100000-drill-0a1b" % stamp)
+    code, state, summary, _, _ = nagios(healthy)  # a failed drill warns, whatever its age
+    assert (code, state) == (1, "WARNING") and "last drill not-verified 40d ago" in summary
+    found = metrics(healthy.xedr("A", "status", "--format", "prometheus").out)
+    assert value(found, "xe_dr_last_drill_verified") == 0

@@ -107,6 +107,23 @@ def test_a_fifo_is_written_to_not_replaced(state, tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_dev_stdout_on_a_pipe_is_written_to(state):
+    """-o /dev/stdout in a pipeline or under cron: /dev/fd/N of a pipe links to
+    'pipe:[inode]', which names no file; the pipe is written to."""
+    read_end, write_end = os.pipe()
+    try:
+        code, out, err = report_to(state, "/dev/fd/%d" % write_end)
+        os.close(write_end)
+        write_end = None
+        received = os.read(read_end, 1 << 16)
+    finally:
+        os.close(read_end)
+        if write_end is not None:
+            os.close(write_end)
+    assert code == 0, err
+    assert received.decode("utf-8").startswith("xe-dr report:")
+
+
 def _character_device(tmp_path):
     """A /dev/null of our own (as root), else /dev/null itself: written to, never replaced."""
     path = tmp_path / "null"

@@ -102,6 +102,44 @@ def test_a_dr_pool_short_of_memory(drill):
     assert any("fit on no DR host" in p and big[0] in p for p in ready["problems"])
 
 
+def test_free_memory_that_adds_up_but_does_not_divide_among_the_vms(drill):
+    """Each VM starts on one host: two DR hosts with about 11.7 GiB free each hold 23.5 GiB,
+    more than the 23.2 GiB the running protected VMs need (8, 4, 4, 2, 2, 1, 1 and 1 GiB and
+    xapi's overhead), and each VM fits on either alone; but no division of them fits."""
+    make_ready(drill)
+    for name in ("xcp-b1", "xcp-b2"):
+        drill.lab.poke("B", "host", host_uuid(drill, "B", name), memory_total=int(18.3 * GIB))
+    result = status(drill)
+    assert result.code == ExitCode.FAILED, result
+    ready = result.json["readiness"]
+    assert ready["memory_needed_bytes"] < ready["memory_free_bytes"] < 24 * GIB
+    assert ready["vms_too_big"] == []
+    assert ready["vms_unplaced"] == ["proxy-01"]
+    assert ready["problems"] == [
+        "the DR hosts' free memory adds up to what the running protected VMs need but does "
+        "not divide among them: each VM starts on one host, and placed largest first, each "
+        "where it fits best, 1 VM(s) find no host with room (proxy-01): add memory or hosts "
+        "at the DR site, or free memory there"]
+    # 1 GiB more on one host: the last VM has a place
+    drill.lab.poke("B", "host", host_uuid(drill, "B", "xcp-b2"), memory_total=int(19.3 * GIB))
+    ready = readiness(drill)
+    assert (ready["vms_unplaced"], ready["problems"]) == ([], [])
+
+
+def test_a_peer_that_is_the_pool_itself_is_refused_not_told_to_detach_its_srs(drill):
+    """--peer naming the protected pool's own master (or a member: xe there reaches the same
+    master) would find every SR of the pool attached at both sites, with 'detach it there
+    now' for each: a usage error instead, before anything is judged."""
+    protect(drill)
+    result = drill.xedr("A", "status", "--peer", "local", "--peer-xe", drill.lab.xe_path("A"))
+    assert result.code == ExitCode.USAGE, result
+    assert result.out == "" and "detach" not in result.err
+    assert result.err.count("\n") == 1 and "--peer reaches pool Site A (" in result.err
+    nagios = drill.xedr("A", "status", "--format", "nagios", "--peer", "local", "--peer-xe",
+                        drill.lab.xe_path("A"))
+    assert nagios.code == 3 and nagios.out.startswith("XE-DR UNKNOWN - --peer reaches pool ")
+
+
 def test_a_vm_with_more_vcpus_than_any_dr_host(drill):
     make_ready(drill)
     vm = running_protected(drill)[0]

@@ -48,3 +48,21 @@ class UnreachableError(XeDrError):
 
 class TemporaryError(XeDrError):
     exit_code = ExitCode.TEMPORARY
+
+
+class AdapterError(XeDrError):
+    """A storage adapter (xe_dr/dr/adapter.py) failed, or answered what the protocol does not
+    allow: the message names the adapter, the verb and what was wrong.
+
+    Exit 1 (FAILED) by default: the adapter ran and the storage operation failed or its
+    answer cannot be trusted, which neither a retry as such nor another command line fixes.
+    A timeout is TEMPORARY (75: the array may finish; ``list`` finds what it made), an
+    adapter that cannot be run is CONFIG (78), a request the adapter cannot honour safely
+    (several LUNs without a consistency group) is USAGE (64)."""
+
+    exit_code = ExitCode.FAILED
+
+    def __init__(self, message, hint=None, exit_code=None):
+        super(AdapterError, self).__init__(message, hint)
+        if exit_code is not None:
+            self.exit_code = exit_code

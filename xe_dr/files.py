@@ -70,14 +70,15 @@ def replace_atomically(path, text, mode=None, owner=None):
 
 def write_output_file(path, text, mode=None):
     """Write ``text`` to the file the user named; returns the path written (a symlink's
-    target). ``mode``: the permissions of a file that does not exist yet (default 0o666 less
-    the umask); an existing file keeps its own. Raises a one-line XeDrError: UsageError (64)
-    for a path that cannot be written, exit 1 when the file system fails (full, I/O error)."""
+    target; a device or a fifo as named). ``mode``: the permissions of a file that does not
+    exist yet (default 0o666 less the umask); an existing file keeps its own. Raises a
+    one-line XeDrError: UsageError (64) for a path that cannot be written, exit 1 when the
+    file system fails (full, I/O error)."""
     shown = path
-    path = os.path.realpath(os.path.expanduser(path))  # a symlink: its target
+    path = os.path.expanduser(path)
     try:
         try:
-            existing = os.stat(path)
+            existing = os.stat(path)  # through symlinks, and /dev/stdout's link to a pipe
         except OSError as failure:
             if failure.errno != errno.ENOENT:
                 raise
@@ -93,11 +94,15 @@ def write_output_file(path, text, mode=None):
                 _write_all(fd, text.encode("utf-8"))
             finally:
                 os.close(fd)
-        elif existing is not None:
-            replace_atomically(path, text, mode=stat.S_IMODE(existing.st_mode),
-                               owner=(existing.st_uid, existing.st_gid))
         else:
-            replace_atomically(path, text, mode=mode)
+            # A symlink: its target. Not before a device or a fifo is known to be none:
+            # /dev/stdout on a pipe resolves to /proc/PID/fd/pipe:[N], which is no path.
+            path = os.path.realpath(path)
+            if existing is not None:
+                replace_atomically(path, text, mode=stat.S_IMODE(existing.st_mode),
+                                   owner=(existing.st_uid, existing.st_gid))
+            else:
+                replace_atomically(path, text, mode=mode)
     except (IOError, OSError) as failure:
         reason = failure.strerror or str(failure)
         if failure.errno in _MEDIUM_ERRORS:

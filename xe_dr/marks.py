@@ -15,9 +15,16 @@ that they agree.
   by ``xe-dr status`` (from cron): the replicated database counts generations, not time, and
   this key travels in it, so a run at the other site knows how old its copy is (its recovery
   point). The host plugin reads it from a foreign database.
+- ``other-config:xe-dr-last-drill=<UTC time> <verdict> <run id>`` on the pool where a drill
+  ran (the DR pool), written at the drill's verdict: ``status`` there (or with ``--peer``
+  it) holds the site to "a verified drill every N days" even if the admin machine that ran
+  the drill is gone.
 """
 
 RUN_TAG = "xe-dr-run"
+#: On the DR pool, written by each drill: ``<UTC time> <verdict> <run id>`` (last_drill).
+LAST_DRILL_KEY = "xe-dr-last-drill"
+DRILL_VERDICTS = ("verified", "not-verified", "failed")
 RUN_KIND_TAG = "xe-dr-run-kind"
 DRTASK_KEY = "xe-dr-drtask"
 SECRET_KEY = "xe-dr-secret"
@@ -28,10 +35,11 @@ HEARTBEAT_KEY = "xe-dr-heartbeat"
 HEARTBEAT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 TEST = "test"
+DRILL = "drill"
 # Kinds of run that create objects in a pool. Only a test's are disposable: the others are
 # (or may have become) production.
-RUN_KINDS = (TEST, "failover", "failback", "drill")
-DISPOSABLE_KINDS = (TEST,)
+RUN_KINDS = (TEST, "failover", "failback", DRILL)
+DISPOSABLE_KINDS = (TEST, DRILL)  # a drill's VMs boot from the array's copies
 # A runbook's id: its objects are tagged by a bash script xe-dr did not watch, so cleaning
 # them up always needs --force.
 RUNBOOK_ID_MARK = "-runbook-"
@@ -62,3 +70,23 @@ def step_parts(step, count):
 
 def step_kind(step):
     return step_parts(step, 2)[0]
+
+
+def last_drill_text(when, verdict, run_id):
+    import time
+    return "%s %s %s" % (time.strftime(HEARTBEAT_FORMAT, time.gmtime(when)), verdict, run_id)
+
+
+def parse_last_drill(text):
+    """``{"time": epoch, "time_text", "verdict", "run"}`` of a LAST_DRILL_KEY value, or None
+    when it is absent or not in that form."""
+    import calendar
+    import time
+    parts = (text or "").split()
+    if len(parts) != 3 or parts[1] not in DRILL_VERDICTS:
+        return None
+    try:
+        when = calendar.timegm(time.strptime(parts[0], HEARTBEAT_FORMAT))
+    except ValueError:
+        return None
+    return {"time": when, "time_text": parts[0], "verdict": parts[1], "run": parts[2]}

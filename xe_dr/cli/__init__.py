@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "inventory",
     "failover",
     "failback",
+    "drill",
     "cleanup",
     "runbook",
     "runs",

@@ -11,13 +11,26 @@ gauges only, no timestamps, names ``xe_dr_*`` with the unit last (``_seconds``, 
 """
 
 from xe_dr.dr import health
+from xe_dr.text import printable
 
 NAGIOS_PREFIX = "XE-DR"
+#: The longest summary on the status line: the line, perfdata last, must fit in what NRPE 2
+#: passes (1024 bytes of output) and Nagios reads of a plugin (4 KiB); the detail lines
+#: below it carry every check's whole summary.
+SUMMARY_LIMIT = 300
+
+
+def _line(text):
+    """Text of a pool (its name, a VM's, an error) as one piece of a plugin's line: whitespace,
+    newlines too, as single spaces, control characters escaped, and ``|`` as ``/``: Nagios
+    and Icinga read perfdata from the first ``|`` of the status line and of each detail
+    line, with no escape."""
+    return printable(" ".join(text.split())).replace("|", "/")
 
 
 def nagios_unknown(text):
     """The status line of a check that could not be made (exit 3)."""
-    return "%s %s - %s" % (NAGIOS_PREFIX, health.UNKNOWN, " ".join(text.split()))
+    return "%s %s - %s" % (NAGIOS_PREFIX, health.UNKNOWN, _line(text))
 
 
 def _number(value):
@@ -50,15 +63,18 @@ def nagios(status, checks):
             "; ".join(c["summary"] for c in checks if c["name"] in ("srs-missing", "metadata-age")))
     perf = []
     for check in checks:
-        if check["name"] == "licence":
+        if check["name"] in ("licence", "drill-copy"):  # no threshold, no figure
             continue
         perf.append(_perf(check["name"].replace("-", "_"), check["value"], check["unit"],
                           check["warning"], check["critical"], 0, check["max"]))
     perf.append(_perf("protected", status["counts"].get("protected", 0)))
-    lines = ["%s %s - pool %s: %s | %s" % (NAGIOS_PREFIX, state, pool, " ".join(summary.split()),
+    summary = _line(summary)
+    if len(summary) > SUMMARY_LIMIT:
+        summary = summary[:SUMMARY_LIMIT - 4].rstrip() + " ..."
+    lines = ["%s %s - pool %s: %s | %s" % (NAGIOS_PREFIX, state, _line(pool), summary,
                                           " ".join(perf))]
     for check in checks:
-        lines.append("%s %s: %s" % (check["state"], check["name"], check["summary"]))
+        lines.append("%s %s: %s" % (check["state"], check["name"], _line(check["summary"])))
     return lines, health.STATES.index(state)
 
 
@@ -100,6 +116,8 @@ class _Exposition(object):
 def _prometheus_number(value):
     if isinstance(value, bool):
         return "1" if value else "0"
+    if value == float("inf"):  # health.UNDATED: a copy older than every heartbeat
+        return "+Inf"
     return _number(value)
 
 
@@ -118,7 +136,8 @@ def prometheus(status, checks):
               "Seconds since the pool's previous heartbeat (other-config:xe-dr-heartbeat), "
               "written by each xe-dr status.", heartbeat.get("age_seconds"), **pool)
     out.gauge("xe_dr_metadata_age_seconds", "Seconds since the newest heartbeat in the oldest "
-              "replicated metadata copy (the pool's own when the copies cannot be read).",
+              "replicated metadata copy (the pool's own when the copies cannot be read; +Inf "
+              "when a copy holds no heartbeat though the pool has one).",
               health.metadata_age(status)[0], **pool)
     for family, help_text, key in (
             ("xe_dr_metadata_copy_age_seconds", "Seconds since the newest heartbeat in this "
@@ -146,6 +165,12 @@ def prometheus(status, checks):
               "ignored).", None)
     for verdict in ("protected", "at-risk", "unrecoverable", "ignored"):
         out.gauge("xe_dr_vms", "", status["counts"].get(verdict, 0), protection=verdict, **pool)
+    drill = status.get("last_drill")
+    out.gauge("xe_dr_last_drill_timestamp_seconds", "When the last drill (here, or at the "
+              "--peer DR pool) reached its verdict, seconds since the epoch.",
+              drill and drill["time"], **pool)
+    out.gauge("xe_dr_last_drill_verified", "1 when the last drill verified every VM it "
+              "selected, else 0.", drill and drill["verdict"] == "verified", **pool)
     readiness = status.get("readiness")
     out.gauge("xe_dr_readiness_checked", "1 when the DR site's readiness was checked (--peer).",
               readiness is not None, **pool)
@@ -176,9 +201,12 @@ def prometheus(status, checks):
     return out.text()
 
 
-def prometheus_down():
+def prometheus_down(master):
     """The exposition of a check that could not be made: ``xe_dr_up 0``, so that a textfile
-    collector's stale figures do not outlive the pool's reachability."""
+    collector's stale figures do not outlive the pool's reachability. Labelled with the
+    ``master`` asked (``-H``, or ``local``): the files of two pools down at once would
+    otherwise hold one series twice, and node_exporter refuses a duplicate series."""
     out = _Exposition()
-    out.gauge("xe_dr_up", "1 when xe-dr could check the pool, 0 when it could not.", 0)
+    out.gauge("xe_dr_up", "1 when xe-dr could check the pool, 0 when it could not.", 0,
+              master=master)
     return out.text()

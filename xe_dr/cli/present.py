@@ -10,7 +10,8 @@ def redacted_argv(ctx):
 
 def failover_text(report):
     lines = []
-    title = {"failover": "Failover", "test": "Test failover", "failback": "Failback"}
+    title = {"failover": "Failover", "test": "Test failover", "failback": "Failback",
+             "drill": "Drill"}
     lines.append("%s%s: %s" % (title.get(report["mode"], report["mode"]),
                                " (run %s)" % report["run"] if report.get("run") else " (dry run)",
                                report.get("outcome", "?")))
@@ -38,6 +39,15 @@ def failover_text(report):
                 if item.get("started") else
                 "recovered" if item.get("recovered_vms") else "planned")
         lines.append("  %-9s %-24s %s" % (item["kind"], item["name_label"], state))
+    if report.get("vms"):  # a drill's verification
+        lines.append("  verification: %s" % report.get("verdict", "?"))
+        for vm in report["vms"]:
+            lines.append("    %-12s %-24s %s" % ("verified" if vm["verified"] else
+                                                 "NOT VERIFIED", vm["name_label"], vm["reason"]))
+    if report.get("cleanup"):
+        lines.append("  cleaned up by run %s; the array's copies released: %s" % (
+            report["cleanup"].get("run"), ", ".join(report["cleanup"].get("released") or ())
+            or "none"))
     for failure in report.get("failures", []):
         lines.append("  failure: %s" % failure)
     if report.get("commands"):

@@ -5,7 +5,7 @@ from xe_dr import interrupt
 from xe_dr.cli import argtypes
 from xe_dr.cli.storage_options import add_storage_arguments, storage_specs
 from xe_dr.errors import UsageError, XeDrError
-from xe_dr.marks import step_parts
+from xe_dr.marks import DISPOSABLE_KINDS, step_parts
 
 
 def add_selection_arguments(parser):
@@ -66,6 +66,7 @@ def network_map(pairs):
 
 def build_options(ctx, mode):
     from xe_dr.dr.failover import Options
+    from xe_dr.dr.failover.options import DEFAULT_VERIFY_TIMEOUT
     args = ctx.args
     specs = storage_specs(ctx, allow_partial=False)
     source = {"host": args.source, "xe": args.source_xe} if args.source else None
@@ -74,11 +75,21 @@ def build_options(ctx, mode):
         storage=[s.to_json() for s in specs], srs=args.sr, power=args.power,
         parallel=args.parallel, network_map=network_map(args.map_network), force=args.force,
         disable_ha=getattr(args, "disable_ha", False), source=source,
-        adopt=getattr(args, "adopt", None), rto_target=getattr(args, "rto_target", None))
+        adopt=getattr(args, "adopt", None), rto_target=getattr(args, "rto_target", None),
+        adapter=_adapter_path(getattr(args, "adapter", None)),
+        verify_timeout=getattr(args, "verify_timeout", None) or DEFAULT_VERIFY_TIMEOUT,
+        keep=getattr(args, "keep", False))
     _shutdown_options(args, options)
     passwords = dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
                      if s.chap_password)
     return options, passwords
+
+
+def _adapter_path(path):
+    """The storage adapter as an absolute path: run.json keeps it for a resume or a cleanup
+    started from another directory."""
+    import os
+    return os.path.abspath(os.path.expanduser(path)) if path else None
 
 
 def _shutdown_options(args, options):
@@ -99,7 +110,9 @@ _FIXED_ON_RESUME = ("all", "vapp", "vm", "exclude", "power", "map_network", "sr"
 _REPLANNED_ON_RESUME = ("all", "vapp", "vm", "exclude", "power", "map_network", "disable_ha")
 
 
-def run_mode(ctx, mode):
+def run_mode(ctx, mode, finish=None):
+    """Run (or resume) a failover-like run of ``mode``; ``finish(failover, report, code)``,
+    when given, runs after it (its lock released) and returns the (report, code) shown."""
     from xe_dr.cli.present import failover_text, redacted_argv
     from xe_dr.cli.progress import Progress
     from xe_dr.dr.failover import Failover, Options
@@ -121,9 +134,10 @@ def run_mode(ctx, mode):
                                   "--power, --map-network and --disable-ha too, until the "
                                   "run begins recovering")
         run = run or Run.open(ctx.state_dir, args.resume)
-        command = "failback" if mode == "failback" else "failover"
-        expected = "failback" if run.meta.get("kind") == "failback" else "failover"
-        if run.meta.get("kind") in ("test", "failover", "failback") and (
+        command = mode if mode in ("failback", "drill") else "failover"
+        expected = run.meta.get("kind") if run.meta.get("kind") in ("failback", "drill") \
+            else "failover"
+        if run.meta.get("kind") in ("test", "failover", "failback", "drill") and (
                 command != expected or (getattr(args, "test", False) and
                                         run.meta["kind"] != "test")):
             raise UsageError("run %s is a %s: resume it with 'xe-dr %s --resume %s'" % (
@@ -147,7 +161,7 @@ def run_mode(ctx, mode):
             raise UsageError("--sr chooses among the SRs of probed LUNs: give the storage "
                              "options too (--target/--iqn/--scsiid or --hba-scsiid)")
         options, passwords = build_options(ctx, mode)
-    if options.mode != "test" and not args.dry_run and not args.yes and (
+    if options.mode not in DISPOSABLE_KINDS and not args.dry_run and not args.yes and (
             args.no_input or not ctx.env.can_prompt()) and not (
             args.resume and corrected is None and _answered(run, ("storage", "recovery"))):
         # Refused before anything is read or recorded: a real run asks twice.
@@ -176,6 +190,8 @@ def run_mode(ctx, mode):
         raise
     finally:
         progress.close()
+    if finish is not None and not args.dry_run:
+        report, code = finish(failover, report, code)
     ctx.output.data(report, failover_text(report))
     return code
 

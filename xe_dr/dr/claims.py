@@ -14,7 +14,7 @@ Nothing here changes the pool.
 
 from xe_dr.errors import UsageError
 from xe_dr.journal import Run
-from xe_dr.marks import RUN_KIND_TAG, RUN_TAG, TEST
+from xe_dr.marks import DRILL, RUN_KIND_TAG, RUN_TAG, TEST
 from xe_dr.xe.records import parse_map
 
 # The statuses of runs that hold nothing any more.
@@ -73,3 +73,28 @@ def refuse(claims, adopt=None):
                          hint="resume it ('%s'), undo it ('xe-dr cleanup %s'), or take them "
                               "over with --adopt %s; nothing was changed" % (
                                   resume, run_id, run_id))
+
+
+def drill_copies(srs, pbds, this_run=None):
+    """{run id: [SR names]}: SRs a drill introduced from the array's copies of the replicas
+    (tagged with a run of kind ``drill``) with a PBD attached here. ``pbds``: read_pbds
+    values. A copy carries its replica's SR uuid, and drtask-create skips an SR whose uuid
+    is known already (xapi_dr_task.ml create: only the SRs not yet introduced are
+    introduced), so while one is attached, a failover would recover from the drill's
+    written-to copy instead of the replica."""
+    attached = {p["sr"] for p in pbds if p["attached"]}
+    found = {}
+    for uuid, (run_id, kind) in sorted(sr_marks(srs).items()):
+        if kind == DRILL and uuid in attached and run_id != this_run:
+            found.setdefault(run_id, []).append(srs[uuid]["name_label"])
+    return found
+
+
+def refuse_drill_copies(copies):
+    """UsageError naming the first drill whose copies are attached (drill_copies)."""
+    for run_id, names in sorted(copies.items()):
+        raise UsageError("SR(s) %s are the array's copies attached by drill %s: a failover "
+                         "now would recover from the drill's copy, not the replica"
+                         % (", ".join(names), run_id),
+                         hint="clean the drill up first ('xe-dr cleanup %s'); nothing was "
+                              "changed" % run_id)

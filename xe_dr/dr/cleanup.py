@@ -23,14 +23,15 @@ from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import NoInputError, UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.journal import Run, StateWriteError, new_run_id
-from xe_dr.marks import DISPOSABLE_KINDS, is_runbook_id
+from xe_dr.marks import DISPOSABLE_KINDS, DRILL, is_runbook_id
 from xe_dr.pool import read_pool
 
 
 def _refusal(run_id, kinds, survey, has_journal):
-    """Why cleaning up this run needs --force, or None: only a test's objects, found by a
-    test's journal or tags, may go without it, and never a running VM (an administrator may
-    have started a test's VMs as production)."""
+    """Why cleaning up this run needs --force, or None: only a test's or a drill's objects,
+    found by the journal or tags, may go without it, and never a test's running VM (an
+    administrator may have started a test's VMs as production); a drill's VMs run by design,
+    on the array's copies, cut off from every network with a PIF."""
     where = "" if has_journal else " (no journal here: judged by the objects' tags)"
     if is_runbook_id(run_id):
         return "run %s is a runbook's: what it tagged was made by a script xe-dr did not " \
@@ -46,7 +47,7 @@ def _refusal(run_id, kinds, survey, has_journal):
         return "the objects tagged %s say different kinds of run (%s)" % (
             run_id, ", ".join(sorted(kinds)))
     running = survey.running()
-    if running:
+    if running and kinds != {DRILL}:  # a drill's VMs run by design, isolated, on copies
         return "VM(s) of test %s are running, perhaps as production now: %s" % (
             run_id, ", ".join("%s (%s)" % (r["name-label"], r["uuid"]) for r in running))
     return None
@@ -65,7 +66,7 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
         if original.meta["target"].get("pool_uuid") != pool.uuid:
             raise UsageError("run %s was against pool %s, not this one" % (
                 run_id, original.meta["target"].get("pool_name")))
-        if kind not in ("test", "failover", "failback"):
+        if kind not in ("test", "failover", "failback", "drill"):
             raise UsageError("run %s is a %s: there is nothing to clean up" % (run_id, kind))
         if original.meta.get("status") == "superseded":
             later = original.meta.get("superseded_by")
@@ -113,6 +114,8 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
               "failures": [], "commands": engine.planned}
     try:
         _apply(xe, engine, owned, survey, pool, progress)
+        if not engine.failures:
+            report["released"] = _release_copies(engine, original, run_id)
     except (KeyboardInterrupt, XeDrError) as failure:
         # Stopped outside a step (xe unreachable while listing, ^C): the run says so and
         # keeps its report, like a failover's; running cleanup again finishes the job. When
@@ -137,6 +140,27 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
         original.set_status("cleaned up", cleaned_by=run.id)
         publisher.refresh(original)
     return report, ExitCode.FAILED if engine.failures else ExitCode.OK
+
+
+def _release_copies(engine, original, run_id):
+    """A drill's copies of the replicas, released through its storage adapter once nothing of
+    the pool uses them any more (the adapter's run id is the drill's: it finds them even if
+    the drill died before it journaled their names). Returns the copies released, or None
+    for a run that made none."""
+    options = (original.meta.get("options") or {}) if original is not None else {}
+    if original is None or original.meta.get("kind") != "drill" or not options.get("adapter"):
+        return None
+    from xe_dr.dr.adapter import StorageAdapter
+    adapter = StorageAdapter(options["adapter"])
+    released = engine.do(Step(
+        step_id("release", "copies", run_id), "release the array's copies of drill %s (%s)"
+        % (run_id, options["adapter"]), [],
+        action=lambda: adapter.release(run_id)["released"],
+        reconcile=lambda: [] if not adapter.list(run_id)["copies"] else None))
+    if engine.run is not None:  # the replicas presented again: FC hosts see them once rescanned
+        from xe_dr.dr.failover.drill import rescan
+        rescan(engine.xe, adapter.capabilities(), [{"transport": "fc"}])
+    return released
 
 
 def _open_original(state_dir, run_id):

@@ -10,6 +10,7 @@ from xe_dr.errors import UnreachableError, UsageError, XeDrError
 from xe_dr.runner import TransportFailed
 from xe_dr.xe.errors import XapiError
 from xe_dr.xe.records import parse_map
+from xe_dr.marks import DISPOSABLE_KINDS
 
 # How far the source site was checked (a real failover or failback): two pools writing one
 # LUN corrupt it, and nothing but an administrator can fence a site xe-dr cannot reach.
@@ -20,7 +21,7 @@ CHECKED, DECLARED_DOWN, NOT_CHECKED, UNREACHABLE, NOT_NEEDED = (
 def source_state(mode, source, source_xe):
     """One of the states above. ``source`` is the run's --source option (``{"host": ...}``
     or None); ``source_xe`` reaches it. An unreachable source is taken for down."""
-    if mode == "test":
+    if mode in DISPOSABLE_KINDS:  # a test or a drill touches nothing at the source
         return NOT_NEEDED
     if source and source.get("host") == "down":
         return DECLARED_DOWN

@@ -18,7 +18,12 @@ What is judged (names as ``--warning NAME=VALUE`` takes them):
 - ``at-risk``, ``unrecoverable``: VMs in those classes (xe_dr/dr/protection.py); a VM tagged
   ``xe-dr-ignore`` is in neither.
 - ``readiness``: the DR site's readiness failures (xe_dr/dr/readiness.py), with ``--peer``.
-- ``licence`` is CRITICAL whenever the licence restricts DR; it has no threshold.
+- ``drill-age``: seconds since the last drill (``other-config:xe-dr-last-drill`` on this
+  pool, or with ``--peer`` on the DR pool); off by default; a last drill that did not
+  verify every VM is WARNING whatever its age.
+- ``licence`` is CRITICAL whenever the licence restricts DR, else OK; ``drill-copy``
+  whenever a drill's copies of the replicas are attached in the pool (xe_dr/dr/claims.py
+  drill_copies); neither has a threshold.
 """
 
 OK = "OK"
@@ -36,9 +41,11 @@ DEFAULT_THRESHOLDS = {
     "at-risk": (0, None),
     "unrecoverable": (0, None),
     "readiness": (None, 0),
+    # A site held to "a verified drill every N days" says so: --warning drill-age=30d.
+    "drill-age": (None, None),
 }
 #: Thresholds given in seconds (the value may carry s, m, h or d).
-TIME_THRESHOLDS = ("metadata-age",)
+TIME_THRESHOLDS = ("metadata-age", "drill-age")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -64,7 +71,7 @@ def parse_threshold(text):
         value = float(raw) * factor
     except ValueError:
         value = -1
-    if value != value or value < 0:  # NaN or negative
+    if value != value or value < 0 or value == float("inf"):  # NaN, negative, infinite
         raise ThresholdError("%r: %s takes %s, or none" % (
             text, name, "a number of seconds (30m, 2h, 1d)" if name in TIME_THRESHOLDS
             else "a count of 0 or more"))
@@ -118,15 +125,27 @@ def age_text(seconds):
     return "%ds" % seconds
 
 
+#: The age of a copy older than every heartbeat: above any threshold.
+UNDATED = float("inf")
+
+
 def metadata_age(status):
     """``(seconds, where)``: the oldest replicated copy's age, as the plugin read each copy;
-    else the pool's previous heartbeat (which the copies being written received)."""
-    ages = [t["age_seconds"] for t in status["replication"]
-            if t.get("heartbeat_from") == "copy" and t.get("age_seconds") is not None]
+    else the pool's previous heartbeat (which the copies being written received).
+    ``UNDATED`` when the plugin read a copy that holds no heartbeat though the pool has one:
+    no write has reached that copy since before the pool's first heartbeat, so its age is
+    unknown and larger than any the pool's heartbeat can tell."""
+    heartbeat = status.get("heartbeat") or {}
+    dated = heartbeat.get("age_seconds") is not None
+    copies = [t for t in status["replication"] if t.get("heartbeat_from") == "copy"]
+    undated = [t["sr_name"] for t in copies if t.get("age_seconds") is None]
+    if undated and dated:
+        return UNDATED, "the copy on %s holds no heartbeat though the pool has one" % (
+            ", ".join(undated))
+    ages = [t["age_seconds"] for t in copies if t.get("age_seconds") is not None]
     if ages:
         return max(ages), "the oldest replicated copy's heartbeat"
-    heartbeat = status.get("heartbeat") or {}
-    if heartbeat.get("age_seconds") is not None:
+    if dated:
         return heartbeat["age_seconds"], "the pool's last heartbeat"
     return None, None
 
@@ -136,10 +155,6 @@ def checks(status, limits, expected_srs=None):
     found = []
     targets = status["replication"]
     pool = status["pool"]
-    if not pool.get("dr_allowed", True):
-        found.append(_check("licence", CRITICAL, 1,
-                            "the licence restricts disaster recovery (restrict_dr=true)"))
-
     healthy = [t for t in targets if t["healthy"]]
     expected = max(expected_srs if expected_srs is not None else len(targets), 1)
     missing = max(expected - len(healthy), 0)
@@ -162,10 +177,14 @@ def checks(status, limits, expected_srs=None):
     if seconds is None:
         summary = ("no heartbeat yet: the replicated metadata is dated from the next status"
                    if targets else "no replicated metadata to date")
+    elif seconds == UNDATED:
+        summary = ("replicated metadata older than the pool's first heartbeat (%s: no write "
+                   "has reached it since)" % where)
     else:
         summary = "replicated metadata %s old (%s)" % (age_text(seconds), where)
-    found.append(_check("metadata-age", judge(seconds, limits["metadata-age"]), seconds,
-                        summary, limits["metadata-age"], unit="s"))
+    found.append(_check("metadata-age", judge(seconds, limits["metadata-age"]),
+                        None if seconds == UNDATED else seconds, summary,
+                        limits["metadata-age"], unit="s"))
 
     for name, verdict in (("at-risk", "at-risk"), ("unrecoverable", "unrecoverable")):
         names = [vm["name_label"] for vm in status["vms"] if vm["class"] == verdict]
@@ -175,10 +194,42 @@ def checks(status, limits, expected_srs=None):
         found.append(_check(name, judge(len(names), limits[name]), len(names), summary,
                             limits[name]))
 
+    drill = status.get("last_drill")
+    if drill is not None or any(v is not None for v in limits["drill-age"]):
+        if drill is None:
+            state, seconds, summary = judge(float("inf"), limits["drill-age"]), None, \
+                "no drill on record (xe-dr drill)"
+        else:
+            seconds = drill["age_seconds"]
+            state = judge(seconds, limits["drill-age"])
+            summary = "last drill %s %s ago at %s (%s)" % (
+                drill["verdict"], age_text(seconds), drill["pool"], drill["run"])
+            if drill["verdict"] != "verified":
+                state = worst([state, WARNING])
+        found.append(_check("drill-age", state, seconds, summary, limits["drill-age"],
+                            unit="s"))
+
     readiness = status.get("readiness")
     if readiness is not None:
         problems = readiness.get("problems", [])
         summary = ("DR site: " + "; ".join(problems)) if problems else "DR site ready"
         found.append(_check("readiness", judge(len(problems), limits["readiness"]),
                             len(problems), summary, limits["readiness"]))
+    # One check of each name (--alert keys its messages by it, Prometheus its series), and
+    # always there, OK too: an alert raised while a drill's copies were attached, or while
+    # the licence restricted DR, clears only by a check that says it no longer is so.
+    copies = sorted((status.get("drill_copies") or {}).items())
+    if copies:
+        found.append(_check("drill-copy", CRITICAL, sum(len(names) for _, names in copies),
+                            "; ".join("drill %s left the array's copies attached (%s): a "
+                                      "failover here would recover from them; xe-dr cleanup "
+                                      "%s" % (run_id, ", ".join(names), run_id)
+                                      for run_id, names in copies)))
+    else:
+        found.append(_check("drill-copy", OK, 0, "no drill's copies of the replicas attached"))
+    if pool.get("dr_allowed", True):
+        found.append(_check("licence", OK, 0, "the licence allows disaster recovery"))
+    else:
+        found.append(_check("licence", CRITICAL, 1,
+                            "the licence restricts disaster recovery (restrict_dr=true)"))
     return found

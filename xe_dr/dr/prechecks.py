@@ -11,6 +11,7 @@ networks read once, at once).
 """
 
 from xe_dr.dr.plan import BLOCKING, CONFIRM, OK, SKIPPED, WARNING, Check
+from xe_dr.marks import DISPOSABLE_KINDS
 
 
 def _version_key(text):
@@ -78,7 +79,7 @@ def check_edition(target, sources):
 
 
 def check_ha(target, mode, disable_ha):
-    if mode != "test":
+    if mode not in DISPOSABLE_KINDS:
         if target.pool.ha_enabled:
             return Check("ha", WARNING, "HA is enabled on the target pool: recovered VMs with "
                          "an HA restart priority will be protected as soon as they start")
@@ -156,7 +157,7 @@ def check_existing(target, items, mode):
                                         label, local_version, versions[uuid]),
                                     fix="keep it (--exclude it), or destroy it first",
                                     objects=[item.uuid]))
-            elif mode == "test":
+            elif mode in DISPOSABLE_KINDS:
                 checks.append(Check(name, BLOCKING, "VM %s already exists here; a test "
                                     "failover never replaces a VM" % label,
                                     fix="--exclude it", objects=[item.uuid]))

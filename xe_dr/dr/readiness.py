@@ -21,6 +21,9 @@ green, so the DR pool is read (it is never changed) and checked for:
   (xapi_vm_helpers.ml ``assert_enough_pcpus``: HOST_NOT_ENOUGH_PCPUS, unless
   ``platform:vcpu-unrestricted`` is true);
 - **VMs too big**: a counted VM that fits on no single DR host (memory or vCPUs);
+- **placement**: free memory that adds up may still not divide among the VMs (each starts on
+  one host): placed largest first, each on the host it fits best (``_unplaced``), a VM left
+  without room is a problem;
 - **networks**: each network the protected VMs' VIFs use must exist at the DR site by name
   (import.ml's rule, xe_dr/dr/networks.py ``match``); one matched by bridge only is a note
   (its VIFs join that network); a missing one is a problem (a failover would make an
@@ -41,8 +44,10 @@ from xe_dr.dr.networks import BRIDGE, match
 from xe_dr.dr.plugin import ask_version, failure_line
 from xe_dr.dr.plugin_install import bundled_version
 from xe_dr.dr.protection import PROTECTED
+from xe_dr.errors import UsageError
 from xe_dr.pool import Host, PoolSnapshot
 from xe_dr.xe.records import parse_map
+from xe_dr.marks import LAST_DRILL_KEY, parse_last_drill
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -112,10 +117,17 @@ def dr_readiness(facts, vms, targets, peer_xe, use_plugin=True):
                 for r in records)
     totals = dict((r["uuid"], _int(r.get("memory-total"), None)) for r in records)
     peer = PoolSnapshot(peer_xe, hosts=hosts).read("pool", "srs", "pbds", "networks")
+    if peer.pool.uuid == facts.pool.uuid:
+        # Else every SR of the pool is "attached at both sites", each with "detach it
+        # there now": the pool's own SRs, on the worst day.
+        raise UsageError("--peer reaches pool %s (%s), the pool being checked, not its DR "
+                         "site" % (facts.pool.name_label or "-", facts.pool.uuid),
+                         hint="give the DR pool's master with --peer")
     facts.read("srs", "pbds", "networks", "vifs", "vm_resources")
     result = {
         "checked": True,
-        "pool": {"uuid": peer.pool.uuid, "name_label": peer.pool.name_label},
+        "pool": {"uuid": peer.pool.uuid, "name_label": peer.pool.name_label,
+                 "last_drill": parse_last_drill(peer.pool.other_config.get(LAST_DRILL_KEY))},
         "memory_needed_bytes": 0, "memory_free_bytes": 0, "vcpus_needed": 0, "cpus": 0,
         "vms_counted": 0, "vms_too_big": [], "networks_missing": [],
         "hosts_without_plugin": [], "plugin_checked": bool(use_plugin),
@@ -172,7 +184,7 @@ def _capacity(result, facts, vms, peer, peer_xe, cpus, totals):
     result["vms_counted"] = len(counted)
     most_free = max(free.values() or [0])
     most_cpus = max([cpus.get(h.uuid, 0) for h in enabled] or [0])
-    too_big, reasons = [], []
+    too_big, reasons, fitting = [], [], []
     for vm in counted:
         res = resources.get(vm["uuid"])
         if res is None:  # gone since the VMs were listed
@@ -183,6 +195,7 @@ def _capacity(result, facts, vms, peer, peer_xe, cpus, totals):
         unrestricted = _unrestricted(res)
         if any(free[h.uuid] >= need and (unrestricted or res["vcpus_max"] <= cpus.get(
                 h.uuid, 0)) for h in enabled):
+            fitting.append((vm["name_label"], need, res["vcpus_max"], unrestricted))
             continue
         too_big.append(vm["name_label"])
         why = []
@@ -197,17 +210,48 @@ def _capacity(result, facts, vms, peer, peer_xe, cpus, totals):
                                                                      res["vcpus_max"]))
         reasons.append("%s %s" % (vm["name_label"], " and ".join(why)))
     result["vms_too_big"] = too_big
+    result["vms_unplaced"] = []
     if result["memory_needed_bytes"] > result["memory_free_bytes"]:
         result["problems"].append(
             "the DR pool has %s free for the %s the %d running protected VM(s) need to start "
             "(xapi's start check): add memory or hosts at the DR site, or free memory there"
             % (_gib(result["memory_free_bytes"]), _gib(result["memory_needed_bytes"]),
                len(counted)))
+    else:
+        unplaced = _unplaced(fitting, enabled, free, cpus)
+        result["vms_unplaced"] = unplaced
+        if unplaced:
+            result["problems"].append(
+                "the DR hosts' free memory adds up to what the running protected VMs need but "
+                "does not divide among them: each VM starts on one host, and placed largest "
+                "first, each where it fits best, %d VM(s) find no host with room (%s): add "
+                "memory or hosts at the DR site, or free memory there" % (
+                    len(unplaced), _names(unplaced, 5)))
     if too_big:
         result["problems"].append(
             "%d protected VM(s) fit on no DR host: %s: give a DR host more memory or pCPUs, "
             "or make the VM smaller" % (len(too_big), "; ".join(reasons[:5]) + (
                 "; and %d more" % (len(reasons) - 5) if len(reasons) > 5 else "")))
+
+
+def _unplaced(vms, hosts, free, cpus):
+    """The names of the VMs ``(name, bytes needed, VCPUs-max, vcpu-unrestricted)`` left
+    without a host when each is placed, largest first, on the host it leaves with the least
+    free memory among those with room and enough pCPUs (best fit decreasing). Each fits on
+    some host alone; together a site whose free memory adds up may still not hold them (two
+    hosts with 6 GiB free each and three 4 GiB VMs). A heuristic, as xapi's own placement is:
+    what it places, xapi can start."""
+    left = dict((h.uuid, free[h.uuid]) for h in hosts)
+    unplaced = []
+    for name, need, vcpus, unrestricted in sorted(vms, key=lambda v: (-v[1], v[0])):
+        room = [h for h in hosts if left[h.uuid] >= need
+                and (unrestricted or vcpus <= cpus.get(h.uuid, 0))]
+        if not room:
+            unplaced.append(name)
+            continue
+        best = min(room, key=lambda h: left[h.uuid])
+        left[best.uuid] -= need
+    return unplaced
 
 
 # -- networks ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ The pool is read once (xe_dr/pool.py PoolSnapshot): one call per class, made at 
 import calendar
 import time
 
+from xe_dr.dr import claims
 from xe_dr.dr.lock import LOCK_KEY, parse_claim
 from xe_dr.dr.plugin import (ask_version, call_json, fallback_line, malformed, master_label,
                              required_error)
@@ -14,7 +15,7 @@ from xe_dr.dr.protection import AT_RISK, UNRECOVERABLE, classify_vms
 from xe_dr.dr.readiness import dr_readiness
 from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
-from xe_dr.marks import HEARTBEAT_FORMAT, HEARTBEAT_KEY
+from xe_dr.marks import HEARTBEAT_FORMAT, HEARTBEAT_KEY, LAST_DRILL_KEY, parse_last_drill
 from xe_dr.pool import PoolSnapshot
 from xe_dr.xe.errors import XapiError
 
@@ -54,6 +55,33 @@ def _plugin_state(xe, master):
         return None, answer
 
 
+#: The plugin's figures of a copy that status reads, and the types they may have (or None).
+_COPY_FIELDS = (("generation", int), ("lag", int), ("heartbeat", str),
+                ("heartbeat_unread", str))
+
+
+def _copy_states(state):
+    """{VDI uuid: the plugin's reading of that copy} of a metadata_state answer (None: no
+    plugin), its figures' types checked: a plugin answering garbage is a malformed answer
+    (XeOutputError, which names it), not a TypeError further on."""
+    try:
+        if state is None:
+            return {}
+        copies = {}
+        for entry in state.get("vdis", []):
+            for key, kind in _COPY_FIELDS:
+                value = entry.get(key)
+                if value is not None and (not isinstance(value, kind)
+                                          or isinstance(value, bool)):
+                    raise TypeError("%s of VDI %s is %r" % (key, entry.get("vdi"), value))
+            copies[entry["vdi"]] = entry
+        if not isinstance(state.get("redo_log", {}), (dict, type(None))):
+            raise TypeError("redo_log is %r" % (state["redo_log"],))
+        return copies
+    except (AttributeError, KeyError, TypeError) as failure:
+        raise malformed("metadata_state", failure)
+
+
 def heartbeat_epoch(text):
     """Seconds since the epoch of a heartbeat (UTC text, marks.HEARTBEAT_FORMAT), or None."""
     try:
@@ -91,7 +119,7 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
     ``require_plugin`` (--plugin required): a master whose plugin does not answer is a
     ConfigError, not a fallback."""
     now = time.time() if now is None else now
-    facts = PoolSnapshot(xe).read("pool", "srs", "vdis", "vbds", "vms")
+    facts = PoolSnapshot(xe).read("pool", "srs", "pbds", "vdis", "vbds", "vms")
     pool = facts.pool
     problems, notes = [], []
     local_copies = [c for c in facts.metadata_copies() if c["local"]]
@@ -105,10 +133,7 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
         if failure is not None:  # read with plain xe instead, and said so
             notes.append(fallback_line(master_label(xe, pool.master), failure,
                                        "the status is read"))
-    try:
-        disk_state = {d["vdi"]: d for d in (state or {}).get("vdis", [])}
-    except (KeyError, TypeError) as failure:
-        raise malformed("metadata_state", failure)
+    disk_state = _copy_states(state)
 
     targets = []
     for copy in sorted(local_copies, key=lambda c: facts.sr_name(c["sr"])):
@@ -142,6 +167,11 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
         problems.append("more than %d metadata SRs" % MAX_METADATA_SRS)
     if not pool.dr_allowed:
         problems.append("the licence restricts disaster recovery (restrict_dr=true)")
+    drill_copies = claims.drill_copies(facts.srs, facts.pbds)
+    for run_id, names in sorted(drill_copies.items()):
+        problems.append("SR(s) %s are the array's copies attached by drill %s: a failover "
+                        "here would recover from them, not the replicas (xe-dr cleanup %s)"
+                        % (", ".join(names), run_id, run_id))
     if not pool.metadata_lun_alerts:
         notes.append("metadata LUN alerts are off: enable them with "
                      "'xe-dr replication enable --alerts' so xapi reports a broken copy")
@@ -186,6 +216,24 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
         "vms": vms,
         "counts": counts,
         "readiness": readiness,
+        "drill_copies": drill_copies,
+        "last_drill": _last_drill(pool, readiness, now),
         "problems": problems,
         "notes": notes,
     }
+
+
+def _last_drill(pool, readiness, now):
+    """The last drill at this pool, or with --peer at the DR pool (the newer of the two):
+    ``{"time", "time_text", "verdict", "run", "age_seconds", "pool"}``, or None."""
+    found = []
+    own = parse_last_drill(pool.other_config.get(LAST_DRILL_KEY))
+    if own:
+        found.append(dict(own, pool=pool.name_label))
+    peer = ((readiness or {}).get("pool") or {})
+    if peer.get("last_drill"):
+        found.append(dict(peer["last_drill"], pool=peer.get("name_label")))
+    if not found:
+        return None
+    last = max(found, key=lambda d: d["time"])
+    return dict(last, age_seconds=int(now) - last["time"])

@@ -14,7 +14,12 @@ LVHD keeps them in its MGT volume) and ``LV-<vdi-uuid>`` files hold the bytes of
 writes (metadata VDIs). LV files are sparse and as large as the VDI.
 
 A copy may be hidden from some of its site's hosts (``mask``: LUN masking or zoning on the
-array), which then do not see it; every other host of the site does.
+array), which then do not see it; every other host of the site does. While a storage adapter's
+point-in-time copy of a replica exists (copies.py), the replica is ``withdrawn`` from its hosts
+(the copy is presented instead). An FC LUN copy presented by the adapter (``seq``) is seen by
+a host only once that host's HBAs were rescanned after it (``hba_scans``: sm rescans in an
+``sr-probe`` of lvmohba without a SCSIid and in a plug that misses its device; a power cycle
+rescans).
 
 A portal (one per site) may want CHAP: ``portals[site]["chap"] = {"user", "password"}``
 (``set_chap``); sm.py checks it at discovery and login.
@@ -83,21 +88,54 @@ def _other(data, lun_id, side):
 
 def luns_at(data, site, host=None):
     """[(lun_id, lun, copy)] of the LUN copies presented at ``site`` (to the host whose uuid
-    is ``host``, when given: see ``mask``)."""
+    is ``host``, when given: see ``mask``, ``withdrawn`` and ``seq`` above)."""
     out = []
     for lun_id in sorted(data["luns"]):
         lun = data["luns"][lun_id]
         copy = lun["copies"].get(site)
-        if copy is not None and (host is None or host not in copy.get("hidden_from", ())):
+        if copy is not None and (host is None or presented(data, lun, copy, host)):
             out.append((lun_id, lun, copy))
     return out
+
+
+def presented(data, lun, copy, host):
+    """Whether the host (uuid) sees this LUN copy."""
+    if host in copy.get("hidden_from", ()) or copy.get("withdrawn"):
+        return False
+    if lun["transport"] == "fc" and copy.get("seq", 0) > data.get("hba_scans", {}).get(host, 0):
+        return False  # presented after the host's last HBA rescan
+    return True
+
+
+def next_seq(data):
+    """A new presentation number (for an FC LUN copy newly presented to its hosts)."""
+    data["seq"] = data.get("seq", 0) + 1
+    return data["seq"]
+
+
+def rescanned(data, hosts):
+    """The hosts' HBAs were rescanned: they see every FC LUN copy presented to them now."""
+    scans = data.setdefault("hba_scans", {})
+    for host in hosts:
+        scans[host] = data.get("seq", 0)
+
+
+def hba_rescan(lab, host):
+    """sm rescanned the HBAs of one host (devscan.adapters -> scsiutil.rescan)."""
+    with locked(lab):
+        data = load(lab)
+        if data.get("hba_scans", {}).get(host, 0) != data.get("seq", 0):
+            rescanned(data, [host])
+            save(lab, data)
 
 
 def mask(lab, lun_id, site, hosts):
     """LUN masking (the array's host group, or FC zoning): ``site``'s copy of the LUN is
     presented to every host of the site but ``hosts`` (uuids; empty: to all again). A host the
     copy is hidden from does not find it: its iSCSI LUN list and HBA device list leave it out
-    and a probe or plug naming its SCSI id fails as for a SCSI id the target does not have."""
+    and a probe or plug naming its SCSI id fails as for a SCSI id the target does not have.
+    The mask given is the presentation from then on: a replica withdrawn for a storage
+    adapter's copy is presented again (both then seen: the duplicate volume group)."""
     with locked(lab):
         data = load(lab)
         if lun_id not in data["luns"]:
@@ -110,6 +148,7 @@ def mask(lab, lun_id, site, hosts):
             copy["hidden_from"] = sorted(set(hosts))
         else:
             copy.pop("hidden_from", None)
+        copy.pop("withdrawn", None)  # the mask given is the presentation now
         save(lab, data)
 
 
@@ -222,8 +261,11 @@ def _sparse_copy(src, dst):
 
 def sync_copy(lab, lun_id, source, target):
     """Make ``target``'s copy of the LUN identical to ``source``'s (resync)."""
-    src = copy_dir(lab, lun_id, source)
-    dst = copy_dir(lab, lun_id, target)
+    copy_tree(copy_dir(lab, lun_id, source), copy_dir(lab, lun_id, target))
+
+
+def copy_tree(src, dst):
+    """Make the LUN copy in folder ``dst`` a block copy of the one in ``src`` (sparse)."""
     if os.path.isdir(dst):
         shutil.rmtree(dst)
     util.makedirs(dst)

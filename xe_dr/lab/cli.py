@@ -33,7 +33,7 @@ import os
 import shutil
 import sys
 
-from . import array, calllog, faults, releases, util, world
+from . import array, calllog, copies, faults, releases, util, world
 from .store import CONFIG, Lab, LabNotFound
 
 
@@ -62,6 +62,8 @@ def cmd_create(args, out):
                        cost_factor=args.cost_factor, chap_user=args.chap_user,
                        chap_password=password, chap_sites=args.chap_site,
                        release=args.release, multipath=args.multipath,
+                       max_copies=args.max_copies, consistency_group=args.consistency_group,
+                       adapter_rescan=args.adapter_rescan,
                        guest_tools=None if args.guest_tools is None else
                        args.guest_tools == "yes", guest_health_check=args.guest_health_check,
                        guest_boot_seconds=args.guest_boot_seconds)
@@ -104,7 +106,13 @@ def summary(lab):
             "hidden_from": dict((s, c["hidden_from"]) for s, c in lun["copies"].items()
                                 if c.get("hidden_from")),
             "vg": dict((s, (array.read_vg(lab, lun_id, s) or {}).get("sr_uuid"))
-                       for s in lun["copies"])}
+                       for s in lun["copies"]),
+            "withdrawn": dict((s, c["withdrawn"]) for s, c in lun["copies"].items()
+                              if c.get("withdrawn"))}
+        if lun.get("drill"):
+            data["luns"][lun_id]["copy_of"] = {
+                "lun": lun["drill"]["replica"], "run": lun["drill"]["run"],
+                "created": lun["drill"]["created"], "consistent": lun["drill"]["consistent"]}
     data["portals"] = array.public_portals(a)
     return data
 
@@ -138,12 +146,17 @@ def cmd_show(args, out):
             site, p["hostname"], p["address"], p["port"], p["iqn"],
             ", CHAP user %s" % p["chap"]["user"] if p.get("chap") else ""))
     for lun_id, lun in sorted(data["luns"].items()):
-        out.write("  %-14s %-5s %s\n" % (lun_id, lun["transport"], lun["mirror"]))
+        copy_of = lun.get("copy_of")
+        out.write("  %-14s %-5s %s\n" % (lun_id, lun["transport"], lun["mirror"] if not copy_of
+                                        else "copy of %(lun)s for run %(run)s, %(created)s"
+                                        % copy_of))
         for site, scsiid in sorted(lun["copies"].items()):
-            out.write("      %s: SCSIid %s  %s%s\n" % (
+            out.write("      %s: SCSIid %s  %s%s%s\n" % (
                 site, scsiid, "VG of SR %s" % lun["vg"][site] if lun["vg"].get(site)
                 else "no SR on it", "  hidden from %s" % ", ".join(lun["hidden_from"][site])
-                if site in lun["hidden_from"] else ""))
+                if site in lun["hidden_from"] else "",
+                "  withdrawn for run %s" % lun["withdrawn"][site]
+                if site in lun["withdrawn"] else ""))
     if data["faults"]:
         out.write("\nfaults\n")
         for r in data["faults"]:
@@ -231,6 +244,10 @@ def reboot(lab, site_name):
         for h in db.rows("host"):
             db.update("host", h, memory_free=int(db.rows("host")[h].get("memory_total", 0)) -
                       5 * 1024 ** 3)
+        with array.locked(lab):  # a boot scans every HBA
+            data = array.load(lab)
+            array.rescanned(data, [row["uuid"] for row in db.rows("host").values()])
+            array.save(lab, data)
         for pbd, row in db.rows("PBD").items():
             sr = db.rows("SR").get(row["SR"])
             ok = True
@@ -456,6 +473,15 @@ def parser():
                    help="the release the hosts run (default %s)" % releases.DEFAULT)
     c.add_argument("--multipath", action="append", choices=["A", "B"],
                    help="this site's hosts have multipathing on (repeatable)")
+    c.add_argument("--max-copies", type=int, metavar="N",
+                   help="how many copies DIR/bin/storage-adapter may keep at once (default %d)"
+                        % copies.OPTIONS["max_copies"])
+    c.add_argument("--no-consistency-group", dest="consistency_group", action="store_const",
+                   const=False, help="the array copies several LUNs one after another, not "
+                                     "at one instant")
+    c.add_argument("--adapter-rescan", choices=copies.RESCAN_CHOICES,
+                   help="who rescans the FC hosts after the adapter presents a LUN: xe-dr "
+                        "(default) or the adapter itself")
     _guest_options(c, "guest-", " (every guest's default; `guest` sets one)")
     h = command("chap", "turn CHAP on or off at a site's array portal", cmd_chap, site=True)
     h.add_argument("--user", metavar="USER", help="the CHAP user the portal wants")

@@ -25,6 +25,8 @@ DEFAULTS = {
     "pbd_unplug": 0.5,
     "sr_forget": 0.5,
     "plugin": 0.0,               # host-call-plugin, on top of the plugin's own run time
+    "array_copy": 5.0,           # a storage adapter's copy of one LUN, presented (copies.py)
+    "array_release": 2.0,        # destroying one copy, the replica presented again
     "guest_boot": 30.0,          # a started guest's agent reports (guests.py)
     "guest_health_check": 10.0,  # an in-guest health check answers, after the boot
 }

@@ -23,6 +23,11 @@ lvmohba: no SCSIid -> the ``<Devlist>`` on stderr and 107; multipath map on this
 a SCSIid no HBA sees -> an empty ``<SRlist/>`` (lvutil.scan_srlist swallows the missing
 device); else ``<SRlist>``. SR.attach of a SCSIid that is not there -> 107.
 
+Rescans: an lvmohba probe without a SCSIid rescans the host's HBAs first, and so does a plug
+that misses its device (array.py ``seq``). A duplicate volume group (a LUN and its block copy
+both seen by the host): a probe with ``metadata=true`` fails with SR_BACKEND_FAILURE_1200
+``Input/output error`` (``duplicate_error``).
+
 XML comes from ``xml.dom.minidom`` ``toprettyxml()`` exactly as sm prints it; what sm prints to
 stderr with ``print`` gains one more newline, and becomes the third error parameter.
 """
@@ -282,21 +287,52 @@ def probe(lab, site, db, host_ref, sr_type, dc, smc):
         raise XapiError("SR_UNKNOWN_DRIVER", [sr_type])
     if sr_type not in LVM_LUN_TYPES:
         return _doc("SRlist", [])
+    metadata = smc.get("metadata") == "true"
+    host_uuid = db.get("host", host_ref)["uuid"]
+    if sr_type in HBA_TYPES and not dc.get("SCSIid"):
+        # LVHDoHBASR.load -> HBASR.print_devs -> devscan.adapters: scsiutil.rescan of every
+        # HBA of the host before the device list is made
+        array.hba_rescan(lab, host_uuid)
     with array.locked(lab, shared=True):
         data = array.load(lab)
         lun_id = find_lun(data, site, db, host_ref, sr_type, dc)
         if lun_id is None:
-            return srlist_xml([], smc.get("metadata") == "true")
+            return srlist_xml([], metadata)
         vg = array.read_vg(lab, lun_id, site)
         copy = data["luns"][lun_id]["copies"][site]
         size = data["luns"][lun_id]["size"]
+        if vg is not None and metadata and duplicate_vg(lab, data, site, host_uuid, lun_id, vg):
+            raise duplicate_error()
     vgs = [] if vg is None else [(vg, "/dev/disk/by-id/scsi-" + copy["scsiid"], size)]
-    return srlist_xml(vgs, smc.get("metadata") == "true")
+    return srlist_xml(vgs, metadata)
+
+
+def duplicate_vg(lab, data, site, host_uuid, lun_id, vg):
+    """Another LUN copy the host sees that carries the same VG (a block copy of this LUN: the
+    same PV and VG uuids), or None. Every LUN presented to the host counts, an iSCSI one as if
+    its target were logged in."""
+    for other, _lun, _copy in array.luns_at(data, site, host_uuid):
+        if other != lun_id and (array.read_vg(lab, other, site) or {}).get("sr_uuid") == \
+                vg.get("sr_uuid"):
+            return other
+    return None
+
+
+def duplicate_error():
+    """What a probe with metadata=true answers when the VG's PV appears on two devices: lvm2
+    refuses to activate the MGT volume (``Cannot activate LVs in VG ... while PVs appear on
+    duplicate devices``, exit 5), and sm's CommandException reaches SRCommand.run as a plain
+    exception: XML-RPC fault 1200 with ``str(e)``, os.strerror(5); xapi makes it
+    SR_BACKEND_FAILURE_1200 ["", reason, stderr] (sm_exec.ml)."""
+    return XapiError("SR_BACKEND_FAILURE_1200", ["", "Input/output error", ""])
 
 
 def attach(lab, site, db, sr_ref, host_ref, dc):
     """SR.attach of an LVM-on-LUN SR: the LUN must be there, carry the VG and be writable."""
     sr = db.get("SR", sr_ref)
+    if sr["type"] in HBA_TYPES:
+        # LVHDoHBASR.attach: no device for the SCSIid -> HBASR._init_hbadict, a rescan
+        _rescan_for(lab, site, db.get("host", host_ref)["uuid"], dc.get("SCSIid"))
     with array.locked(lab, shared=True):
         data = array.load(lab)
         lun_id = find_lun(data, site, db, host_ref, sr["type"], dc, probing=False)
@@ -308,6 +344,15 @@ def attach(lab, site, db, sr_ref, host_ref, dc):
                                       "write-protected device (%s is a replication target)"
                                       % (sr["uuid"], dc.get("SCSIid", "")))
     return lun_id
+
+
+def _rescan_for(lab, site, host_uuid, scsiid):
+    data = array.load(lab)
+    for _lun_id, lun, copy in array.luns_at(data, site):
+        if copy["scsiid"] == scsiid and lun["transport"] == "fc" and \
+                not array.presented(data, lun, copy, host_uuid):
+            array.hba_rescan(lab, host_uuid)
+            return
 
 
 def is_null(ref):

@@ -12,7 +12,7 @@ Everything is derived from ``seed``: the same arguments give the same UUIDs, nam
 import os
 import sys
 
-from . import array, guests, plugins, releases, replication, util
+from . import array, copies, guests, plugins, releases, replication, util
 from .model import Db
 from .store import CONFIG, Lab
 
@@ -360,12 +360,33 @@ def write_xe(lab, site, python=None):
     return path
 
 
+ADAPTER_SCRIPT = '''#!%(python)s -S
+# The storage adapter of the array of the xe-dr lab in %(lab)s (xe-dr's protocol:
+# man xe-dr, STORAGE ADAPTERS): xe-dr drill --adapter %(path)s
+import sys
+sys.path.insert(0, %(repo)r)
+from xe_dr.lab.adapter import main
+sys.exit(main(%(lab)r))
+'''
+
+
+def write_adapter(lab, python=None):
+    """``DIR/bin/storage-adapter``, the array's storage adapter (xe_dr/lab/adapter.py)."""
+    path = lab.path("bin", "storage-adapter")
+    util.atomic_write(path, ADAPTER_SCRIPT % {"python": python or _python_for_lab(),
+                                              "lab": lab.root, "path": path,
+                                              "repo": _repo_root()}, mode=0o755)
+    os.chmod(path, 0o755)
+    return path
+
+
 def relocate(root):
     """Make a lab copied or moved to ``root`` (another directory or machine) runnable there:
     its xe executables, each host's interpreters, and the paths in ``lab.json`` are written
     anew for this place. The world (databases, array, plugins installed) is left as it is."""
     lab = Lab(os.path.abspath(root))
     lab.update_config(lambda c: c.update(python=_python_for_lab(), repo=_repo_root()))
+    write_adapter(lab)
     for site in lab.site_names():
         write_xe(lab, site)
         for host in lab.site(site).read().rows("host").values():
@@ -394,6 +415,7 @@ def create(root, **options):
     if chap:
         opts["chap"] = {"user": chap_user, "sites": sorted(chap)}
     releases.profile(opts["release"])  # an unknown name is refused before anything is made
+    copies.check_options(opts)
     multipath = set(opts.pop("multipath", None) or [])
     if not multipath <= {"A", "B"}:
         raise ValueError("no site %s" % ", ".join(sorted(multipath - {"A", "B"})))
@@ -591,6 +613,7 @@ def create(root, **options):
                 lun = replication.sr_lun(data, s.name, s.db, sr_ref)
                 if lun is not None:
                     array.write_vg(lab, data, lun, s.name, replication.vg_of(s.db, sr_ref))
+    write_adapter(lab)
     open(lab.path("calls.jsonl"), "ab").close()
     return lab
 

@@ -5,7 +5,8 @@ import time
 from xe_dr.exitcodes import ExitCode
 
 NAME = "runs"
-HELP = "list past runs (failovers, tests, failbacks, cleanups) with their outcome"
+HELP = ("list past runs (failovers, tests, drills, failbacks, cleanups) with their outcome "
+        "(and a drill's verdict)")
 EXAMPLES = (
     "xe-dr -H root@xcp-b1 runs",
     "xe-dr runs --json --state-dir /srv/xe-dr",
@@ -25,11 +26,12 @@ def run(ctx):
              "pool": r.meta["target"].get("pool_name"),
              "pool_uuid": r.meta["target"].get("pool_uuid"),
              "user": r.meta.get("user"), "client_host": r.meta.get("client_host"),
-             "created": r.meta.get("created"), "ended": r.meta.get("ended")} for r in runs]
+             "created": r.meta.get("created"), "ended": r.meta.get("ended"),
+             "verdict": r.meta.get("verdict")} for r in runs]
     lines = ["%-36s %-9s %-14s %-16s %s" % ("RUN", "KIND", "STATUS", "POOL", "STARTED")]
     for row in rows:
         lines.append("%-36s %-9s %-14s %-16s %s" % (
-            row["id"], row["kind"], row["status"], row["pool"] or "-",
+            row["id"], row["kind"], row["verdict"] or row["status"], row["pool"] or "-",
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["created"] or 0))))
     if not rows:
         lines = ["no runs in %s" % ctx.state_dir]

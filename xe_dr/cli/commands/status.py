@@ -3,6 +3,7 @@ text, JSON, or a monitoring format (xe_dr/cli/monitoring.py)."""
 
 import argparse
 
+from xe_dr.cli.argtypes import non_empty
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
 
@@ -22,11 +23,13 @@ FORMATS = ("text", "nagios", "prometheus")
 
 
 def add_arguments(parser):
-    parser.add_argument("--peer", metavar="[USER@]HOST[:PORT]",
+    # Not empty: "--peer $DR_MASTER" with the variable unset checked no DR site, silently.
+    parser.add_argument("--peer", metavar="[USER@]HOST[:PORT]", type=non_empty,
                         help="the DR site's pool master, to check its readiness (memory, "
                              "CPUs, networks, plugin, mirrored LUNs) and that no SR is "
                              "attached at both sites ('local' for an xe on this machine)")
-    parser.add_argument("--peer-xe", metavar="PATH", help="path of xe on the peer (default: xe)")
+    parser.add_argument("--peer-xe", metavar="PATH", type=non_empty,
+                        help="path of xe on the peer (default: xe)")
     parser.add_argument("--vms", action="store_true",
                         help="list every VM, not only those that are not protected")
     parser.add_argument("--format", choices=FORMATS, default="text",
@@ -47,7 +50,8 @@ def add_arguments(parser):
                              "its healthy counterpart when it clears (once per condition "
                              "across monitoring hosts)")
     parser.add_argument("--expect-srs", metavar="N", type=_count, default=None,
-                        help="replication SRs the pool should have (default: those configured)")
+                        help="replication SRs the pool should have, 1 to 8 (default: those "
+                             "configured)")
 
 
 def _threshold(text):
@@ -59,8 +63,12 @@ def _threshold(text):
 
 
 def _count(text):
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError("%r is not a count (0 or more)" % (text,))
+    """--expect-srs: 0 was taken for 1, and more than xapi's 8 could never be met."""
+    from xe_dr.dr.status import MAX_METADATA_SRS
+    if not (text.isdigit() and 1 <= int(text) <= MAX_METADATA_SRS):
+        raise argparse.ArgumentTypeError("%r is not a count of replication SRs from 1 to %d "
+                                         "(xapi replicates to at most %d)" % (
+                                             text, MAX_METADATA_SRS, MAX_METADATA_SRS))
     return int(text)
 
 
@@ -75,13 +83,16 @@ def run(ctx):
     args = ctx.args
     if args.format != "text" and ctx.output.json_mode:
         raise UsageError("--json and --format %s are two outputs: choose one" % args.format)
+    if args.format == "nagios" and args.output:
+        raise UsageError("--format nagios answers on stdout, where Nagios reads it: -o is for "
+                         "the text and prometheus formats")
     try:
         status = pool_status(ctx.xe, peer_xe=ctx.other_site(args.peer, args.peer_xe),
                              use_plugin=ctx.use_plugin, require_plugin=ctx.plugin_required)
     except XeDrError:
         if args.format == "prometheus":  # the figures of a pool that could not be read go
             from xe_dr.cli.monitoring import prometheus_down  # stale: say it is down
-            _emit(ctx, prometheus_down())
+            _emit(ctx, prometheus_down(ctx.host or "local"))
         raise
     limits = health.thresholds(args.warning, args.critical, expected_srs=max(
         args.expect_srs if args.expect_srs is not None else len(status["replication"]), 1))

@@ -7,6 +7,7 @@ from xe_dr.dr import prechecks as checks_
 from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.plan import BLOCKING, WARNING, Check
 from xe_dr.pool import PoolSnapshot
+from xe_dr.marks import DISPOSABLE_KINDS
 
 
 class CheckPhase(Phase):
@@ -54,7 +55,7 @@ class CheckPhase(Phase):
         result = list(self.early())
         result += checks_.check_versions(target, list(by_vdi.values()))
         result.append(checks_.check_edition(target, list(by_vdi.values())))
-        if mode != "test":
+        if mode not in DISPOSABLE_KINDS:
             result += self.ctx.reach_source(lambda xe: checks_.check_source_running(
                 xe, items, srs, self.ctx.source_state))
         result += checks_.check_existing(target, items, mode)

@@ -48,6 +48,9 @@ class RunContext(object):
         self.source_state = None  # how far the source site was checked (xe_dr/dr/guard.py)
         self.storage_corrected = False  # a resume given other storage options
         self.adopted = None  # what --adopt takes over: (standing, resume, [SR names])
+        self.copy_storage = None  # a drill's: the storage of the array's copies, once taken
+        self.start_on = {}  # a drill's: VM uuid -> the host it must start on
+        self.health_tokens = None  # a drill's: VM uuid -> its in-guest check's token
 
     def reach_source(self, read):
         """``read(source_xe)``: a read of the source pool. A source that cannot be reached

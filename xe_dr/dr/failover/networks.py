@@ -10,7 +10,7 @@ from xe_dr.dr.failover.options import NEW_NETWORK
 from xe_dr.dr.inventory import read_foreign_networks
 from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import UsageError, XeDrError
-from xe_dr.marks import RUN_TAG, step_parts
+from xe_dr.marks import DISPOSABLE_KINDS, RUN_TAG, step_parts
 from xe_dr.pool import read_networks
 
 
@@ -163,7 +163,7 @@ class NetworkPhase(Phase):
             entry["created"] = made["uuid"] if made else None
             entry["removed"] = bool(made) and made["uuid"] in dropped
         kept = [e for e in self.ctx.network_plan if e.get("created") and not e["removed"]]
-        if kept and self.opts.mode != "test":
+        if kept and self.opts.mode not in DISPOSABLE_KINDS:
             self.report["warnings"].insert(0,
                 "network(s) %s were created here by this %s and are kept: the recovered VMs "
                 "use them. They are internal (no PIF): connect each to the right physical "

@@ -3,7 +3,9 @@ else), its constants, and the two ways it stops on purpose."""
 
 from xe_dr.errors import TemporaryError, UsageError, XeDrError
 
-MODES = ("failover", "test", "failback")
+MODES = ("failover", "test", "failback", "drill")
+# How long a drill waits for every VM's verdict after the starts, by default (--timeout).
+DEFAULT_VERIFY_TIMEOUT = 900
 POWER = ("start", "paused", "none")
 # What a step's calls name in place of a value the step learns when it runs.
 NEW_NETWORK = "<the new network>"
@@ -46,13 +48,14 @@ class Options(object):
 
     FIELDS = ("mode", "all", "vapps", "vms", "exclude", "storage", "srs", "power", "parallel",
               "network_map", "force", "disable_ha", "protect", "source", "shutdown_timeout",
-              "force_shutdown", "adopt", "rto_target")
+              "force_shutdown", "adopt", "rto_target", "adapter", "verify_timeout", "keep")
 
     def __init__(self, mode="failover", all=False, vapps=(), vms=(), exclude=(), storage=(),
                  srs=(), power=None, parallel=4, network_map=None, force=False,
                  disable_ha=False, protect=None, source=None,
                  shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT, force_shutdown=False, adopt=None,
-                 rto_target=None):
+                 rto_target=None, adapter=None, verify_timeout=DEFAULT_VERIFY_TIMEOUT,
+                 keep=False):
         if mode not in MODES:
             raise UsageError("unknown mode %r" % mode)
         self.mode = mode
@@ -67,6 +70,9 @@ class Options(object):
         self.power = power or ("none" if mode == "test" else "start")
         if self.power not in POWER:
             raise UsageError("--power must be one of %s" % ", ".join(POWER))
+        if mode == "drill" and (self.power != "start" or not adapter):
+            raise UsageError("a drill starts the VMs it recovers, on the array's copies: "
+                             "give --adapter, and no --power")
         if mode == "test" and self.power == "start":
             raise UsageError("a test failover never runs guest code: use --power paused or none")
         if parallel < 1:
@@ -85,6 +91,12 @@ class Options(object):
         # Seconds from the run's start to the last object ready that the report holds the
         # run to (--rto-target), or None.
         self.rto_target = rto_target
+        # A drill's: the storage adapter (an executable path on this machine), how long the
+        # VMs have to be verified after their starts, and whether the drill is kept running
+        # for inspection (until 'xe-dr cleanup RUN') instead of cleaned up at its verdict.
+        self.adapter = adapter
+        self.verify_timeout = float(verify_timeout)
+        self.keep = keep
 
     def to_json(self):
         return dict((k, getattr(self, k)) for k in self.FIELDS)

@@ -9,7 +9,7 @@ from xe_dr.dr.failover.options import MODES, REPLANNED, Options
 from xe_dr.dr.failover.start import Background
 from xe_dr.dr.inventory import find_metadata_copies
 from xe_dr.dr.storage import probe
-from xe_dr.pool import read_srs
+from xe_dr.pool import read_pbds, read_srs
 from xe_dr.errors import ConfigError, UnreachableError, UsageError, XeDrError
 from xe_dr.journal import NOTE, Run, UnreadableDocument
 
@@ -128,6 +128,10 @@ class Preflight(Phase):
         if warning and warning not in self.report["warnings"]:
             self.report["warnings"].append(warning)
             self.progress.note(warning)
+        # First: while a drill's copies are presented, the replicas are hidden from this
+        # site's hosts, and the LUN check below would blame the LUNs given.
+        claims.refuse_drill_copies(claims.drill_copies(
+            read_srs(self.xe), read_pbds(self.xe), self.run.id if self.run else None))
         guard.check_luns(self.xe, [spec for spec in self.storage.specs(need_passwords=False)
                                    if self.engine.state_of("attach:%s" % spec.device_config.get(
                                        "SCSIid", "?")) is None], self.progress)

@@ -7,13 +7,14 @@ from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.failover.options import Declined
 from xe_dr.dr.plan import CONFIRM
 from xe_dr.journal import NOTE
+from xe_dr.marks import DISPOSABLE_KINDS
 
 
 class Questions(Phase):
     def ask(self, which, question):
         """Ask once per run (a resume does not ask again what was answered): a real failover
         or failback asks before the storage is attached and before the first recovery."""
-        if self.opts.mode == "test" or self.run is None:
+        if self.opts.mode in DISPOSABLE_KINDS or self.run is None:
             return
         step = "confirmed:%s" % which
         # Storage corrected on a resume is asked about again.

@@ -35,6 +35,7 @@ from xe_dr.dr import guard, lifecycle
 from xe_dr.dr.engine import Engine, LineProgress, StepFailed
 from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
 from xe_dr.dr.failover.context import Phase, RunContext
+from xe_dr.dr.failover.drill import DrillPhase
 from xe_dr.dr.failover.dryrun import DryRun
 from xe_dr.dr.failover.networks import NetworkPhase
 from xe_dr.dr.failover.options import ArrayStop
@@ -51,6 +52,7 @@ from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.journal import Run, StateWriteError, new_run_id
+from xe_dr.marks import DISPOSABLE_KINDS, DRILL
 from xe_dr.pool import read_hosts, read_pool
 from xe_dr.xe.records import parse_set
 
@@ -84,6 +86,7 @@ class Failover(Phase):
         self.questions = Questions(ctx)
         self.preflight = Preflight(ctx, self.storage, self.source)
         self.dry = DryRun(ctx, self.networks, self.recovery, self.starts)
+        self.drill = DrillPhase(ctx)
         self.publisher = lifecycle.Publisher(publish, progress.note)
 
     def plan(self):
@@ -145,6 +148,8 @@ class Failover(Phase):
             if source_plan is not None:
                 self.source.shut_down(source_plan)
             try:
+                if self.opts.mode == DRILL:
+                    self.drill.take_copies()
                 self.storage.attach()
             except StateWriteError:
                 raise  # its hint already says how to go on
@@ -269,9 +274,9 @@ class Failover(Phase):
                                        "'xe-dr cleanup %s'" % (self.run.id, self.run.id))
             self.publisher.finished(self.run, self.report, "blocked", ended=False)
             return ExitCode.FAILED
-        if self.opts.mode != "test":
+        if self.opts.mode not in DISPOSABLE_KINDS:
             self.questions.ask("recovery", self.questions.recovery(items, checks))
-        if self.opts.mode == "test" and self.opts.disable_ha and (
+        if self.opts.mode in DISPOSABLE_KINDS and self.opts.disable_ha and (
                 self.pool.ha_enabled or self.engine.begun("ha:disable") is not None):
             self._disable_ha()
         self.progress.phase("recover", len([i for i in items if not i.excluded]), "recover:")
@@ -309,7 +314,9 @@ class Failover(Phase):
         """Returns (recovered, started). With one wave: recover, map networks, start. With
         more: the start phase runs beside the later waves and starts each group (or vApp) as
         soon as its wave is recovered."""
-        waves = self.recovery.waves(items)
+        # A drill recovers everything before its isolation, then starts: one wave.
+        waves = self.recovery.waves(items) if self.opts.mode != DRILL else [
+            [i for w in self.recovery.waves(items) for i in w]]
         recovered = {}
         settled = Settled()
         starter = None
@@ -332,6 +339,9 @@ class Failover(Phase):
             self.recovery.release_kept()
         self.networks.drop_unused(items, recovered)
         if starter is None:
+            if self.opts.mode == DRILL:  # nothing starts before it is isolated and prepared
+                self.ctx.start_on = self.drill.isolate(items, recovered)
+                self.drill.prepare(items, recovered)
             return recovered, self.starts.start(items, recovered)
         return recovered, starter.result()
 
@@ -347,13 +357,18 @@ class Failover(Phase):
         named = set(self.opts.vms) | set(self.opts.vapps)
         self.report["items"], outcome, code = tally(
             items, self.report["checks"], self.engine.failures, recovered, started, named)
+        if self.opts.mode == DRILL and code in (ExitCode.OK, ExitCode.PARTIAL):
+            verdicts = self.drill.verify(items, recovered, started)
+            if self.drill.mark(verdicts) != "verified":
+                outcome, code = "partly failed", ExitCode.PARTIAL
         self.report["failures"] = [f.message for f in self.engine.failures]
         self.networks.report_outcome()
-        self.publisher.finished(self.run, self.report, outcome, exit_code=int(code))
+        extra = {"verdict": self.report.get("verdict")} if self.opts.mode == DRILL else {}
+        self.publisher.finished(self.run, self.report, outcome, exit_code=int(code), **extra)
         return code
 
     def _finish(self, items):
-        if self.opts.mode == "test":
+        if self.opts.mode in DISPOSABLE_KINDS:
             self.report["todo"].append("clean up the test with 'xe-dr cleanup %s'" % self.run.id)
             return
         tasks = [e["task"] for e in self.report["storage"] if e.get("task")]

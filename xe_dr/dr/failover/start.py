@@ -9,6 +9,7 @@ from xe_dr.dr.engine import StepFailed
 from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.failover.options import MOST_STARTS_AT_ONCE
 from xe_dr.dr.steps import Call, Step, step_id
+from xe_dr.marks import DRILL
 from xe_dr.pool import when_idle
 
 
@@ -72,12 +73,19 @@ class StartPhase(Phase):
 
     def step(self, item):
         """Start a recovered vApp or standalone VM (paused with --power paused)."""
-        call = Call("%s-start" % item.kind, dict(
-            {"uuid": item.uuid}, **({"paused": "true"} if self.opts.power == "paused" else {})))
+        params = {"uuid": item.uuid}
+        if self.opts.power == "paused":
+            params["paused"] = "true"
+        if item.kind == "vm" and item.uuid in self.ctx.start_on:
+            params["on"] = self.ctx.start_on[item.uuid]  # a drill VM on PIF-less networks
+        call = Call("%s-start" % item.kind, params)
 
         def action():
+            began = time.time()
             self.xe.run(call.command, call.params)
-            return time.time()
+            # A drill's verification wants the start's beginning: guest metrics updated
+            # after it are this boot's (xe_dr/dr/verify.py).
+            return began if self.opts.mode == DRILL else time.time()
 
         def reconcile():
             # A start the stopped run left under way goes on in xapi: wait for it first.

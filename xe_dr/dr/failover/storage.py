@@ -21,7 +21,8 @@ class StoragePhase(Phase):
         invocation (never stored). A LUN that needs one that was not given again is a usage
         error when ``need_passwords``, and left out otherwise."""
         specs = []
-        for spec_json in self.opts.storage:
+        # A drill attaches the array's copies of the LUNs given (xe_dr/dr/failover/drill.py).
+        for spec_json in self.ctx.copy_storage or self.opts.storage:
             spec = StorageSpec(spec_json["type"], spec_json["device_config"],
                                self.ctx.chap_passwords.get(spec_json["device_config"].get("SCSIid"),
                                                        self.ctx.chap_passwords.get(None)))

@@ -1,0 +1,127 @@
+"""``xe-dr drill`` end to end on the lab (issue 17): the array's copies attached instead of
+the replicas while the mirror keeps replicating, the VMs booted in isolation and verified,
+the verdict written on the DR pool, then everything undone and the copies released, site B
+and the array as they were."""
+
+import json
+
+import pytest
+
+pytest.importorskip("xe_dr.dr.verify")  # until the verification module is on main
+
+
+@pytest.fixture
+def site(drill):
+    """Site A protected (replication on every mirrored SR, the mirror running); the plugin at
+    B, so that --all leaves out the VMs on storage that is not replicated."""
+    drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+    drill.ok("B", "plugin", "install", "--host-root", drill.lab.root + "/hosts/{uuid}")
+    return drill
+
+
+def adapter(drill):
+    return drill.lab.lab.path("bin", "storage-adapter")
+
+
+def mirrors(drill):
+    return dict((lun, (entry.get("mirror") or {}).get("state"))
+                for lun, entry in drill.lab.array()["luns"].items())
+
+
+def adapter_calls(drill):
+    with open(drill.lab.lab.path("adapter.jsonl")) as handle:
+        return [json.loads(line)["verb"] for line in handle]
+
+
+def without_last_drill(snapshot):
+    for pool in snapshot["pool"].values():
+        pool["other_config"] = dict((k, v) for k, v in pool["other_config"].items()
+                                    if k != "xe-dr-last-drill")
+    return snapshot
+
+
+def test_a_drill_verifies_every_protected_vm_and_leaves_site_b_and_the_mirror_as_before(site):
+    before, mirrored = site.snapshot("B"), mirrors(site)
+    result = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--all",
+                       *site.storage_args("B"))
+    assert result.code == 0, result
+    report = result.json
+    assert report["mode"] == "drill" and report["verdict"] == "verified"
+    assert report["vms"] and all(vm["verified"] for vm in report["vms"]), report["vms"]
+    assert {vm["reason"] for vm in report["vms"]} == {
+        "running, its guest agent reported since this start"}
+    assert report["cleanup"]["failures"] == [] and report["cleanup"]["released"]
+    calls = adapter_calls(site)
+    assert calls.count("copy") == 1 and calls.count("release") == 1
+    assert calls.index("copy") < calls.index("release")
+    assert mirrors(site) == mirrored  # replication never stopped
+    pool = site.lab.ok("B", "pool-list", "--minimal").value
+    mark = site.lab.ok("B", "pool-param-get", "uuid=" + pool, "param-name=other-config",
+                       "param-key=xe-dr-last-drill").value.split()
+    assert mark[1:] == ["verified", report["run"]]
+    assert without_last_drill(site.snapshot("B")) == without_last_drill(before)
+    # status at B holds the site to its drills
+    status = site.xedr("B", "status", "--format", "nagios", "--warning", "drill-age=1d")
+    assert "OK drill-age: last drill verified " in status.out, status
+
+
+def tag(drill, name, tag_name):
+    drill.lab.ok("A", "vm-param-add", "uuid=" + drill.lab.vm_uuid(name), "param-name=tags",
+                 "param-key=" + tag_name)
+
+
+def test_guests_that_never_report_or_fail_their_check_are_named_and_the_drill_exits_2(site):
+    site.lab.cli("guest", "A", "web-01", "--tools", "no")
+    tag(site, "app-01", "xo-backup-health-check-xenstore")
+    site.lab.cli("guest", "A", "app-01", "--health-check", "failure",
+                 "--health-check-error", "database did not answer")
+    # a stale success inherited from production: the copy carries it, it must not count
+    tag(site, "mail-01", "xo-backup-health-check-xenstore")
+    site.lab.ok("A", "vm-param-set", "uuid=" + site.lab.vm_uuid("mail-01"),
+                "xenstore-data:vm-data/xo-backup-health-check=success")
+    site.lab.cli("guest", "A", "mail-01", "--health-check", "hang")
+    result = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--all",
+                       "--verify-timeout", "1", *site.storage_args("B"))
+    assert result.code == 2, result
+    report = result.json
+    assert report["verdict"] == "not-verified" and report["outcome"] == "partly failed"
+    by_name = dict((vm["name_label"], vm) for vm in report["vms"])
+    assert not by_name["web-01"]["verified"] and not by_name["web-01"]["guest_metrics"]
+    assert not by_name["app-01"]["verified"]
+    assert by_name["app-01"]["health_check"] == "failure"
+    assert "database did not answer" in by_name["app-01"]["reason"]
+    assert not by_name["mail-01"]["verified"]
+    assert by_name["mail-01"]["health_check"] == "timeout"
+    others = [vm for name, vm in by_name.items() if name not in ("web-01", "app-01", "mail-01")]
+    assert others and all(vm["verified"] for vm in others)
+    runs = site.xedr("B", "--json", "runs").json["runs"]
+    assert [r["verdict"] for r in runs if r["kind"] == "drill"] == ["not-verified"]
+    assert report["cleanup"]["failures"] == [] and report["cleanup"]["released"]
+
+
+def test_a_kept_drill_runs_isolated_blocks_a_failover_until_its_cleanup(site):
+    result = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--vapp", "erp",
+                       "--keep", *site.storage_args("B"))
+    assert result.code == 0, result
+    run = result.json["run"]
+    # no running drill VM has a VIF on a network with a PIF (none is tagged isolated here)
+    networks = dict((n, site.lab.ok("B", "network-param-get", "uuid=" + n,
+                                    "param-name=PIF-uuids").value)
+                    for n in site.lab.ok("B", "network-list", "--minimal").values)
+    running = site.lab.ok("B", "vm-list", "power-state=running", "is-control-domain=false",
+                          "other-config:xe-dr-run=" + run, "--minimal").values
+    assert running
+    for vm in running:
+        for network in site.lab.ok("B", "vif-list", "vm-uuid=" + vm, "params=network-uuid",
+                                   "--minimal").values:
+            assert not networks[network], (vm, network)
+    refused = site.xedr("B", "failover", "--vapp", "erp", "--yes", *site.storage_args("B"))
+    assert refused.code == 64 and "attached by drill %s" % run in refused.err, refused
+    status = site.xedr("B", "status", "--format", "nagios")
+    assert status.code == 2 and "CRITICAL drill-copy: drill %s" % run in status.out, status
+    cleaned = site.xedr("B", "--json", "cleanup", run)
+    assert cleaned.code == 0, cleaned
+    assert cleaned.json["released"]
+    assert adapter_calls(site).count("release") == 1
+    after = site.xedr("B", "status", "--format", "nagios")
+    assert "OK drill-copy" in after.out, after

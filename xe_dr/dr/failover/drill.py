@@ -1,0 +1,278 @@
+"""The phases a drill adds to a test failover (xe-dr drill): the array's copies of the
+replicas, taken through the storage adapter before the storage phase attaches them instead
+of the replicas (so the mirror keeps replicating); isolation of the recovered VMs before
+they start; the in-guest health check prepared; each VM verified after its start; the
+verdict written to the pool. What it makes is tagged and journaled as a test's is, with the
+run kind ``drill``; ``xe-dr cleanup RUN`` undoes it and releases the copies.
+
+Isolation (the rule the man page states): no drill VM starts while one of its VIFs is on a
+network with a PIF, unless the administrator declared that network isolated (the tag
+``xe-dr-isolated``). The recovery has put the VIFs on the DR site's networks by name before
+xe-dr can act, so the VIFs on such networks are destroyed while the VM is halted, as Xen
+Orchestra's health check does. On a network without a PIF xapi lets every VM on it run on
+one host only (xapi_vm_helpers.ml, assert_can_boot_here: a VM's networks must be reachable
+from the host), so the VMs that share PIF-less networks start on one host, chosen with room
+for them all, and a group that fits nowhere stops the drill before its first start.
+"""
+
+import time
+
+from xe_dr.dr.failover.context import Phase
+from xe_dr.dr.steps import Call, Step, step_id
+from xe_dr.errors import UsageError, XeDrError
+from xe_dr.marks import LAST_DRILL_KEY, last_drill_text
+from xe_dr.xe.records import parse_set
+
+ISOLATED_TAG = "xe-dr-isolated"
+
+
+class DrillPhase(Phase):
+    """A drill's phases; each a method the failover calls at its place."""
+
+    def __init__(self, ctx):
+        super(DrillPhase, self).__init__(ctx)
+        self._adapter = None
+        self._capabilities = None
+
+    @property
+    def adapter(self):
+        if self._adapter is None:
+            from xe_dr.dr.adapter import StorageAdapter
+            self._adapter = StorageAdapter(self.opts.adapter)
+        return self._adapter
+
+    @property
+    def capabilities(self):
+        if self._capabilities is None:
+            self._capabilities = self.adapter.capabilities()
+        return self._capabilities
+
+    # -- copies ----------------------------------------------------------------------------
+
+    def take_copies(self):
+        """Have the array copy the replica LUNs (one consistency point), journaled: the
+        intent (run id, LUNs) before the call, so that a resume or a cleanup finds the copies
+        through the adapter's ``list`` even when the answer was lost. The storage phase then
+        attaches the copies."""
+        from xe_dr.dr.adapter import refuse_inconsistent
+        replicas = [s["device_config"].get("SCSIid") for s in self.opts.storage]
+        if not replicas:
+            raise UsageError("a drill copies the replica LUNs: give the storage options "
+                             "(--target/--iqn/--scsiid or --hba-scsiid; 'xe-dr probe' finds "
+                             "them)")
+        step = step_id("copy", "luns")
+        if self.engine.state_of(step) != "done":
+            refuse_inconsistent(self.capabilities, replicas)
+        self.report["mirror_before"] = self.mirror_state(replicas)
+        run_id = self.run.id
+
+        def action():
+            return self.adapter.copy(run_id, replicas)["copies"]
+
+        def reconcile():
+            found = self.adapter.list(run_id)["copies"]
+            return found if {c["replica"] for c in found} >= set(replicas) else None
+
+        copies = self.engine.do(Step(
+            step, "copy LUN(s) %s on the array (%s)" % (", ".join(replicas), self.opts.adapter),
+            [], action=action, reconcile=reconcile,
+            begin_data={"adapter": self.opts.adapter, "luns": replicas}))
+        self.report["copies"] = copies
+        rescan(self.xe, self.capabilities, copies)
+        self.ctx.copy_storage = [_copy_spec(spec, copies) for spec in self.opts.storage]
+
+    def mirror_state(self, replicas=None):
+        """The mirror's state as the adapter tells it (the evidence that a drill leaves
+        replication alone), or None when it has no ``mirror-state``."""
+        if replicas is None:
+            replicas = [s["device_config"].get("SCSIid") for s in self.opts.storage]
+        if not self.capabilities.supports("mirror-state"):
+            return None
+        return self.adapter.mirror_state(replicas)["luns"]
+
+    # -- isolation -------------------------------------------------------------------------
+
+    def isolate(self, items, recovered):
+        """Destroy the VIFs of the recovered VMs on networks with a PIF that are not tagged
+        isolated; return {VM uuid: host uuid} for the VMs on PIF-less networks (each group
+        sharing such networks on one host with room for it)."""
+        vms = self._recovered_vms(items, recovered)
+        if not vms:
+            return {}
+        networks = dict((n["uuid"], n) for n in self.xe.list(
+            "network", params=("uuid", "name-label", "PIF-uuids", "tags")))
+        vifs = self.xe.list("vif", params=("uuid", "vm-uuid", "network-uuid", "device"))
+        pif_less, removed = {}, []
+        for vif in vifs:
+            if vif["vm-uuid"] not in vms:
+                continue
+            network = networks.get(vif["network-uuid"], {})
+            has_pif = bool([p for p in parse_set(network.get("PIF-uuids", "")) if p])
+            if not has_pif:
+                pif_less.setdefault(vif["vm-uuid"], set()).add(vif["network-uuid"])
+            elif ISOLATED_TAG not in parse_set(network.get("tags", "")):
+                removed.append((vif, network))
+        self.progress.phase("isolate", len(removed), "isolate:")
+        for vif, network in removed:
+            self.engine.do(Step(
+                step_id("isolate", "vif", vif["uuid"]),
+                "remove VIF %s of VM %s from network %s (it has a PIF and is not tagged %s)"
+                % (vif["device"], vms[vif["vm-uuid"]], network.get("name-label"),
+                   ISOLATED_TAG),
+                [Call("vif-destroy", {"uuid": vif["uuid"]})],
+                reconcile=lambda uuid=vif["uuid"]: None if uuid in self.xe.uuids(
+                    "vif") else uuid))
+        self.report["isolated"] = True
+        return self._place(pif_less, vms)
+
+    def _recovered_vms(self, items, recovered):
+        """{VM uuid: name} of every VM the run recovered (vApp members too)."""
+        uuids = set()
+        for item in items:
+            if item.excluded or item.uuid not in recovered:
+                continue
+            if item.kind == "vm":
+                uuids.add(item.uuid)
+            else:
+                uuids.update(self.xe.uuids("vm", filters={"appliance": item.uuid}))
+        if not uuids:
+            return {}
+        return dict((r["uuid"], r["name-label"]) for r in self.xe.list(
+            "vm", params=("uuid", "name-label")) if r["uuid"] in uuids)
+
+    def _place(self, pif_less, vms):
+        """Group the VMs that share PIF-less networks and put each group on the host with the
+        most memory free that holds it; a group no host holds stops the drill here."""
+        groups = []
+        for vm, nets in pif_less.items():
+            joined = [g for g in groups if g[1] & nets]
+            group = ({vm}, set(nets))
+            for other in joined:
+                groups.remove(other)
+                group[0].update(other[0])
+                group[1].update(other[1])
+            groups.append(group)
+        if not groups:
+            return {}
+        free = {}
+        for host in self.xe.uuids("host", filters={"enabled": "true"}):
+            free[host] = int(self.xe.run("host-compute-free-memory", {"uuid": host}).strip())
+        placement = {}
+        for members, _ in sorted(groups, key=lambda g: sorted(g[0])):
+            need = sum(int(self.xe.param_get("vm", vm, "memory-static-max")) for vm in members)
+            fits = [h for h in free if free[h] >= need]
+            if not fits:
+                raise XeDrError(
+                    "the drill VMs %s share networks without a PIF, so xapi starts them on "
+                    "one host, and no host has the %.1f GiB they need free" % (
+                        ", ".join(sorted(vms[m] for m in members)), need / 2.0 ** 30),
+                    hint="free memory on a DR host, or drill fewer VMs; 'xe-dr cleanup %s' "
+                         "undoes the drill" % self.run.id)
+            host = max(fits, key=lambda h: free[h])
+            free[host] -= need
+            for member in members:
+                placement[member] = host
+        return placement
+
+    # -- verification ----------------------------------------------------------------------
+
+    def prepare(self, items, recovered):
+        """Before the starts: the in-guest health check of each VM that opted in (XO's tag)
+        is armed: ``planned``, its old error removed, and a token of this run's
+        (xe_dr/dr/verify.py), so that an answer inherited from production cannot pass for
+        this boot's. The tokens are the steps' results, journaled: a resume verifies with
+        them."""
+        from xe_dr.dr.verify import health_check_mode, prepare_health_check
+        tokens = {}
+        for uuid, name in sorted(self._recovered_vms(items, recovered).items()):
+            tags = parse_set(self.xe.param_get("vm", uuid, "tags"))
+            if health_check_mode(tags) != "xenstore":
+                continue
+            tokens[uuid] = self.engine.do(Step(
+                step_id("health-check", "arm", uuid),
+                "arm the in-guest health check of VM %s" % name, [],
+                action=lambda uuid=uuid: prepare_health_check(self.xe, uuid)))
+        self.ctx.health_tokens = tokens
+
+    def verify(self, items, recovered, started):
+        """Wait for each started VM's verdict (xe_dr/dr/verify.py) until --timeout; returns
+        the verdicts, also in the report (``vms``)."""
+        from xe_dr.dr.verify import verify_vms
+        names = self._recovered_vms(items, recovered)
+        started_at = {}
+        for item in items:
+            at = started.get(item.uuid)
+            if at is None:
+                continue
+            members = [item.uuid] if item.kind == "vm" else self.xe.uuids(
+                "vm", filters={"appliance": item.uuid})
+            for member in members:
+                started_at[member] = at
+        vms = []
+        for uuid in sorted(names, key=lambda u: names[u]):
+            tags = parse_set(self.xe.param_get("vm", uuid, "tags"))
+            vms.append({"uuid": uuid, "name_label": names[uuid], "tags": tags})
+        self.progress.phase("verify", len(vms), "verify:")
+        deadline = time.time() + self.opts.verify_timeout
+        tokens = self.ctx.health_tokens
+        if tokens is None:  # a resume after the starts: the tokens the run journaled
+            tokens = dict((step.split(":", 2)[2], data.get("result"))
+                          for step, event, data in self.engine.steps("health-check:arm:")
+                          if event == "done")
+        verdicts = verify_vms(self.xe, [v for v in vms if v["uuid"] in started_at],
+                              started_at, deadline, prepared=tokens)
+        for vm in vms:
+            if vm["uuid"] not in started_at:
+                verdicts.append({"uuid": vm["uuid"], "name_label": vm["name_label"],
+                                 "verified": False, "reason": "not started",
+                                 "started": False, "guest_metrics": False,
+                                 "health_check": None, "verified_at": None})
+        self.engine.note("verify", vms=verdicts)
+        self.report["vms"] = verdicts
+        return verdicts
+
+    def mark(self, verdicts):
+        """The drill's verdict on the pool (other-config:xe-dr-last-drill), so that status
+        here, or with --peer from the other site, holds the site to regular drills."""
+        verdict = "verified" if verdicts and all(v["verified"] for v in verdicts) else \
+            "not-verified"
+        text = last_drill_text(time.time(), verdict, self.run.id)
+        self.engine.do(Step(step_id("mark", "last-drill"), "record the drill's verdict on "
+                            "the pool", [Call("pool-param-set", {
+                                "uuid": self.pool.uuid,
+                                "other-config:%s" % LAST_DRILL_KEY: text})]))
+        self.report["verdict"] = verdict
+        self.report["mirror_after"] = self.mirror_state()
+        return verdict
+
+
+def rescan(xe, capabilities, copies):
+    """New FC LUNs are seen by a host once its HBAs are rescanned: when the adapter leaves
+    that to xe-dr, an ``sr-probe type=lvmohba`` on each host (xe_dr/dr/adapter.py
+    rescan_calls), whose SR_BACKEND_FAILURE_107 answer (the device list) is its success.
+    Not journaled: it changes nothing but what the hosts see, and a resume does it again."""
+    from xe_dr.dr.adapter import rescan_calls
+    from xe_dr.xe.errors import XapiError
+    for call in rescan_calls(capabilities, copies, xe.uuids("host")):
+        try:
+            xe.run(call.command, call.params)
+        except XapiError as answer:
+            if getattr(answer, "sm_error_number", None) != 107:
+                raise
+
+
+def _copy_spec(spec, copies):
+    """The storage spec of ``spec``'s replica turned into its copy's (as the adapter says the
+    DR site reaches it)."""
+    replica = spec["device_config"].get("SCSIid")
+    found = [c for c in copies if c["replica"] == replica]
+    if not found:
+        raise XeDrError("the storage adapter made no copy of LUN %s" % replica)
+    copy = found[0]
+    config = dict(spec["device_config"], SCSIid=copy["scsiid"])
+    if copy.get("transport") == "iscsi":
+        config.update(target=copy["target"], targetIQN=copy["iqn"])
+        if copy.get("port"):
+            config["port"] = str(copy["port"])
+        return dict(spec, type="lvmoiscsi", device_config=config)
+    return dict(spec, type="lvmohba", device_config={"SCSIid": copy["scsiid"]})
