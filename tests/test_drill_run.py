@@ -7,8 +7,6 @@ import json
 
 import pytest
 
-pytest.importorskip("xe_dr.dr.verify")  # until the verification module is on main
-
 
 @pytest.fixture
 def site(drill):
