@@ -20,7 +20,8 @@ def _bool(text):
     return text == "true"
 
 
-def _int(text, default=0):
+def int_or(text, default=0):
+    """An xe field as an integer, ``default`` when it is empty or not a number."""
     try:
         return int(text)
     except (TypeError, ValueError):
@@ -48,7 +49,7 @@ class Host(object):
         return cls(record["uuid"], record.get("name-label", ""), record.get("address", ""),
                    _bool(record.get("enabled", "true")),
                    parse_map(record.get("software-version", "")),
-                   _int(record.get("memory-free"), None),
+                   int_or(record.get("memory-free"), None),
                    _bool(record.get("multipathing", "false")), record.get("edition", ""))
 
     @property
@@ -189,7 +190,7 @@ def read_vdis(xe, metadata_only=False):
                       filters={"type": "Metadata"} if metadata_only else None)
     return dict((r["uuid"], {
         "uuid": r["uuid"], "sr": parse_ref(r.get("sr-uuid")), "type": r.get("type", ""),
-        "size": _int(r.get("virtual-size")), "metadata_latest": _bool(r.get("metadata-latest")),
+        "size": int_or(r.get("virtual-size")), "metadata_latest": _bool(r.get("metadata-latest")),
         "metadata_of_pool": parse_ref(r.get("metadata-of-pool"))}) for r in records)
 
 
@@ -208,7 +209,7 @@ def read_vms(xe):
     included."""
     return dict((r["uuid"], {
         "uuid": r["uuid"], "name_label": r.get("name-label", ""),
-        "power_state": r.get("power-state", ""), "version": _int(r.get("version")),
+        "power_state": r.get("power-state", ""), "version": int_or(r.get("version")),
         "tags": parse_tags(r.get("tags", "")),
         "control_domain": _bool(r.get("is-control-domain")),
         "snapshot": _bool(r.get("is-a-snapshot"))})
@@ -229,11 +230,11 @@ def read_vm_resources(xe):
     a host to start (bytes, counts; ``domain_type`` as xe prints it: hvm, pv, pvh,
     pv-in-pvh)."""
     return dict((r["uuid"], {
-        "memory_static_max": _int(r.get("memory-static-max")),
-        "memory_dynamic_max": _int(r.get("memory-dynamic-max")),
-        "memory_dynamic_min": _int(r.get("memory-dynamic-min")),
-        "vcpus_max": _int(r.get("VCPUs-max"), 1),
-        "vcpus_at_startup": _int(r.get("VCPUs-at-startup"), 1),
+        "memory_static_max": int_or(r.get("memory-static-max")),
+        "memory_dynamic_max": int_or(r.get("memory-dynamic-max")),
+        "memory_dynamic_min": int_or(r.get("memory-dynamic-min")),
+        "vcpus_max": int_or(r.get("VCPUs-max"), 1),
+        "vcpus_at_startup": int_or(r.get("VCPUs-at-startup"), 1),
         "domain_type": r.get("domain-type", ""),
         "shadow_multiplier": _float(r.get("HVM-shadow-multiplier")),
         "platform": parse_map(r.get("platform", ""))})

@@ -16,19 +16,12 @@ answer it).
 from xe_dr.dr.plugin import call_json, malformed
 from xe_dr.dr.protection import classify_vms, metadata_srs
 from xe_dr.marks import HEARTBEAT_KEY, RUN_TAG
-from xe_dr.pool import PoolSnapshot, read_pool, read_vdis
+from xe_dr.pool import PoolSnapshot, int_or, read_pool, read_vdis
 from xe_dr.xe.records import parse_map, parse_ref, parse_set
 
 UNKNOWN = None  # a fact that this way of reading cannot know
 #: The plugin version that answers the pool's heartbeat in its inventory.
 PLUGIN_HEARTBEAT_VERSION = 4
-
-
-def _int(text, default=0):
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        return default
 
 
 class MetadataCopy(object):
@@ -212,11 +205,11 @@ VM_FIELDS = ("uuid", "name-label", "power-state", "version", "order", "start-del
 def _vm_of_record(r, appliance):
     return SourceVM(
         uuid=r["uuid"], name_label=r.get("name-label", ""),
-        power_state=r.get("power-state", "halted"), version=_int(r.get("version")),
-        order=_int(r.get("order")), start_delay=_int(r.get("start-delay")),
-        shutdown_delay=_int(r.get("shutdown-delay")),
+        power_state=r.get("power-state", "halted"), version=int_or(r.get("version")),
+        order=int_or(r.get("order")), start_delay=int_or(r.get("start-delay")),
+        shutdown_delay=int_or(r.get("shutdown-delay")),
         ha_restart_priority=r.get("ha-restart-priority", ""),
-        memory=_int(r.get("memory-static-max")), vcpus=_int(r.get("VCPUs-max")),
+        memory=int_or(r.get("memory-static-max")), vcpus=int_or(r.get("VCPUs-max")),
         appliance=appliance, xe_dr_run=parse_map(r.get("other-config", "")).get(RUN_TAG, ""))
 
 
@@ -253,7 +246,7 @@ def read_foreign_networks(xe, vdi_uuid):
     records = xe.list("network", params=("uuid", "name-label", "bridge", "MTU", "VIF-uuids"),
                       database={"vdi-uuid": vdi_uuid})
     return [{"name_label": r.get("name-label", ""), "bridge": r.get("bridge", ""),
-             "mtu": _int(r.get("MTU"), 1500), "in_use": bool(parse_set(r.get("VIF-uuids", "")))}
+             "mtu": int_or(r.get("MTU"), 1500), "in_use": bool(parse_set(r.get("VIF-uuids", "")))}
             for r in records]
 
 
@@ -269,7 +262,7 @@ def _live_networks(xe, vms):
     for r in xe.list("vif", params=("vm-uuid", "network-uuid", "device", "MAC")):
         vifs.setdefault(r.get("vm-uuid"), []).append(r)
     for vm in vms:
-        own = sorted(vifs.get(vm.uuid, ()), key=lambda r: _int(r.get("device"), 0))
+        own = sorted(vifs.get(vm.uuid, ()), key=lambda r: int_or(r.get("device"), 0))
         vm.vifs = [{"device": r.get("device"), "mac": r.get("MAC"),
                     "network_name_label": networks.get(r.get("network-uuid"), {}).get(
                         "name-label"),
@@ -283,7 +276,7 @@ def _live_networks(xe, vms):
             seen.add(net["uuid"])
             vm.networks.append({"name_label": net.get("name-label", ""),
                                 "bridge": net.get("bridge", ""),
-                                "mtu": _int(net.get("MTU"), 1500)})
+                                "mtu": int_or(net.get("MTU"), 1500)})
 
 
 # -- reading the source pool itself, before a disaster -----------------------------------------

@@ -45,7 +45,7 @@ from xe_dr.dr.plugin import ask_version, failure_line
 from xe_dr.dr.plugin_install import bundled_version
 from xe_dr.dr.protection import PROTECTED
 from xe_dr.errors import UsageError
-from xe_dr.pool import Host, PoolSnapshot
+from xe_dr.pool import Host, PoolSnapshot, int_or
 from xe_dr.xe.records import parse_map
 from xe_dr.marks import LAST_DRILL_KEY, parse_last_drill
 
@@ -113,9 +113,9 @@ def dr_readiness(facts, vms, targets, peer_xe, use_plugin=True):
     pool cannot be reached."""
     records = peer_xe.list("host", params=HOST_FIELDS)  # the first call: is it there?
     hosts = [Host.from_record(r) for r in records]
-    cpus = dict((r["uuid"], _int(parse_map(r.get("cpu_info", "")).get("cpu_count")))
+    cpus = dict((r["uuid"], int_or(parse_map(r.get("cpu_info", "")).get("cpu_count")))
                 for r in records)
-    totals = dict((r["uuid"], _int(r.get("memory-total"), None)) for r in records)
+    totals = dict((r["uuid"], int_or(r.get("memory-total"), None)) for r in records)
     peer = PoolSnapshot(peer_xe, hosts=hosts).read("pool", "srs", "pbds", "networks")
     if peer.pool.uuid == facts.pool.uuid:
         # Else every SR of the pool is "attached at both sites", each with "detach it
@@ -141,13 +141,6 @@ def dr_readiness(facts, vms, targets, peer_xe, use_plugin=True):
     return result
 
 
-def _int(text, default=0):
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        return default
-
-
 def _gib(size):
     return "%.1f GiB" % (size / float(GIB))
 
@@ -158,7 +151,7 @@ def _capacity(result, facts, vms, peer, peer_xe, cpus, totals):
     master = [h for h in peer.hosts if h.uuid == peer.pool.master] or peer.hosts
     extra = vcpu_extra_pages(master[0]) if master else 0
     enabled = [h for h in peer.hosts if h.enabled]
-    free = dict(zip([h.uuid for h in enabled], _each(lambda h: _int(peer_xe.value(
+    free = dict(zip([h.uuid for h in enabled], _each(lambda h: int_or(peer_xe.value(
         "host-compute-free-memory", {"uuid": h.uuid})), enabled)))
     for host in peer.hosts:
         result["hosts"].append({
