@@ -58,6 +58,19 @@ def test_a_drill_verifies_every_protected_vm_and_leaves_site_b_and_the_mirror_as
                        "param-key=xe-dr-last-drill").value.split()
     assert mark[1:] == ["verified", report["run"]]
     assert without_last_drill(site.snapshot("B")) == without_last_drill(before)
+    # the evidence, in every format
+    text = site.xedr("B", "report", report["run"], "--format", "text")
+    assert text.code == 0 and "Verification: verified" in text.out, text
+    for vm in report["vms"]:
+        assert "verified     %-24s running, its guest agent reported" % vm["name_label"] in text.out
+    assert "the array's copies: 3, released by cleanup run %s" % report["cleanup"]["run"] \
+        in text.out
+    for fmt, heading in (("markdown", "## Verification: verified"),
+                         ("html", "<h2>Verification: verified</h2>")):
+        rendered = site.xedr("B", "report", report["run"], "--format", fmt)
+        if rendered.code == 78 and "jinja2" in rendered.err:
+            continue  # the standard library alone (dom0's Python): the text report only
+        assert rendered.code == 0 and heading in rendered.out, rendered
     # status at B holds the site to its drills
     status = site.xedr("B", "status", "--format", "nagios", "--warning", "drill-age=1d")
     assert "OK drill-age: last drill verified " in status.out, status

@@ -28,7 +28,7 @@ from xe_dr.redact import REDACTED, is_secret_key, redact_argv
 SCHEMA = 1
 
 KIND_TITLES = {"failover": "Failover", "test": "Test failover", "failback": "Failback",
-               "cleanup": "Cleanup"}
+               "drill": "Drill", "cleanup": "Cleanup"}
 POWER_TEXT = {"start": "started", "paused": "started paused (guest code does not run)",
               "none": "not started"}
 #: What "ready" means for an object, by --power.
@@ -445,6 +445,8 @@ def build(run, now=None):
         todo = [t for t in todo if "'xe-dr cleanup %s'" % run_id not in (t or "")]
     model["todo"] = todo + _more_todo(model, open_steps)
     model["cleanup"] = _cleanup(report) if kind == "cleanup" else None
+    model["verification"] = _verification(report, _s(meta.get("cleaned_by"))) \
+        if kind == "drill" else None
     if not report and state != "running":
         problems.append("report.json is missing: the run ended before writing its results; "
                         "what is shown comes from the journal%s" % (
@@ -887,6 +889,25 @@ def _more_todo(model, open_steps):
             todo.append("%s %s: %s" % (item["kind_text"], item["name_label"],
                                        item["error"] or item["state_text"]))
     return todo
+
+
+def _verification(report, cleaned_by):
+    """A drill's evidence: each VM's verdict and why, the verdict on the whole, and the
+    mirror's state before and after (as the storage adapter told it)."""
+    vms = []
+    for vm in _l(report.get("vms")):
+        if not isinstance(vm, dict):
+            continue
+        vms.append({"name_label": _s(vm.get("name_label")), "uuid": _s(vm.get("uuid")),
+                    "verified": vm.get("verified") is True, "reason": scrub(vm.get("reason")),
+                    "health_check": _s(vm.get("health_check")),
+                    "verified_at_text": time_text(vm.get("verified_at"))})
+    return {"verdict": _s(report.get("verdict")) or "no verdict (the drill stopped before it)",
+            "vms": vms,
+            "mirror_before": scrub_data(report.get("mirror_before")),
+            "mirror_after": scrub_data(report.get("mirror_after")),
+            "copies": len(_l(report.get("copies"))),
+            "cleanup_run": cleaned_by}
 
 
 def _cleanup(report):

@@ -147,7 +147,23 @@ def render(model):
                            ("networks", "networks")):
             add("  %-24s %s" % (label, clean(cleanup["counts"].get(key))))
 
-    if model["storage"] or run["kind"] in ("failover", "test", "failback"):
+    if model["verification"]:
+        check = model["verification"]
+        add("")
+        add("Verification: %s" % clean(check["verdict"]))
+        for vm in check["vms"]:
+            add("  %-12s %-24s %s%s" % ("verified" if vm["verified"] else "NOT VERIFIED",
+                                        clean(vm["name_label"]), clean(vm["reason"]),
+                                        " (at %s)" % clean(vm["verified_at_text"])
+                                        if vm["verified"] else ""))
+        add("  the array's copies: %d%s" % (check["copies"], ", released by cleanup run %s"
+                                           % clean(check["cleanup_run"])
+                                           if check["cleanup_run"] else ""))
+        if check["mirror_before"] is not None:
+            add("  mirror before: %s" % clean(_mirror_text(check["mirror_before"])))
+            add("  mirror after:  %s" % clean(_mirror_text(check["mirror_after"])))
+
+    if model["storage"] or run["kind"] in ("failover", "test", "failback", "drill"):
         add("")
         add("Storage")
         if not model["storage"]:
@@ -258,3 +274,11 @@ def _srs(srs):
         return "none"
     return ", ".join("%s (%s)" % (clean(sr["name_label"]), clean(sr["uuid"]))
                      if sr["name_label"] is not None else clean(sr["uuid"]) for sr in srs)
+
+
+def _mirror_text(luns):
+    """The adapter's mirror-state answer, one phrase per LUN."""
+    if not luns:
+        return "unknown"
+    return "; ".join("%s %s from %s" % (l.get("lun"), l.get("state"), l.get("source"))
+                     for l in luns if isinstance(l, dict))
