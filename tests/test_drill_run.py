@@ -136,3 +136,19 @@ def test_a_kept_drill_runs_isolated_blocks_a_failover_until_its_cleanup(site):
     assert adapter_calls(site).count("release") == 1
     after = site.xedr("B", "status", "--format", "nagios")
     assert "OK drill-copy" in after.out, after
+
+
+def test_a_network_declared_isolated_keeps_the_drill_vms_vifs(site):
+    isolated = site.lab.uuid("B", "network", **{"name-label": "VM Network"})
+    site.lab.ok("B", "network-param-add", "uuid=" + isolated, "param-name=tags",
+                "param-key=xe-dr-isolated")
+    result = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--vapp", "erp",
+                       "--keep", *site.storage_args("B"))
+    assert result.code == 0, result
+    run = result.json["run"]
+    running = site.lab.ok("B", "vm-list", "power-state=running", "is-control-domain=false",
+                          "other-config:xe-dr-run=" + run, "--minimal").values
+    on = [site.lab.ok("B", "vif-list", "vm-uuid=" + vm, "params=network-uuid",
+                      "--minimal").values for vm in running]
+    assert running and all(networks == [isolated] for networks in on), on
+    assert site.xedr("B", "cleanup", run).code == 0
