@@ -21,6 +21,9 @@ that they agree.
   the drill is gone.
 """
 
+import calendar
+import time
+
 RUN_TAG = "xe-dr-run"
 #: On the DR pool, written by each drill: ``<UTC time> <verdict> <run id>`` (last_drill).
 LAST_DRILL_KEY = "xe-dr-last-drill"
@@ -72,21 +75,24 @@ def step_kind(step):
     return step_parts(step, 2)[0]
 
 
+def heartbeat_epoch(text):
+    """Seconds since the epoch of a time in HEARTBEAT_FORMAT (a heartbeat, a drill's), or
+    None when it is absent or not in that form."""
+    try:
+        return calendar.timegm(time.strptime(text or "", HEARTBEAT_FORMAT))
+    except (TypeError, ValueError):
+        return None
+
+
 def last_drill_text(when, verdict, run_id):
-    import time
     return "%s %s %s" % (time.strftime(HEARTBEAT_FORMAT, time.gmtime(when)), verdict, run_id)
 
 
 def parse_last_drill(text):
     """``{"time": epoch, "time_text", "verdict", "run"}`` of a LAST_DRILL_KEY value, or None
     when it is absent or not in that form."""
-    import calendar
-    import time
     parts = (text or "").split()
-    if len(parts) != 3 or parts[1] not in DRILL_VERDICTS:
-        return None
-    try:
-        when = calendar.timegm(time.strptime(parts[0], HEARTBEAT_FORMAT))
-    except ValueError:
+    when = heartbeat_epoch(parts[0]) if len(parts) == 3 else None
+    if when is None or parts[1] not in DRILL_VERDICTS:
         return None
     return {"time": when, "time_text": parts[0], "verdict": parts[1], "run": parts[2]}

@@ -4,7 +4,6 @@
 The pool is read once (xe_dr/pool.py PoolSnapshot): one call per class, made at once.
 """
 
-import calendar
 import time
 
 from xe_dr.dr import claims
@@ -15,7 +14,8 @@ from xe_dr.dr.protection import AT_RISK, UNRECOVERABLE, classify_vms
 from xe_dr.dr.readiness import dr_readiness
 from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
-from xe_dr.marks import HEARTBEAT_FORMAT, HEARTBEAT_KEY, LAST_DRILL_KEY, parse_last_drill
+from xe_dr.marks import (HEARTBEAT_FORMAT, HEARTBEAT_KEY, LAST_DRILL_KEY, heartbeat_epoch,
+                         parse_last_drill)
 from xe_dr.pool import PoolSnapshot
 from xe_dr.xe.errors import XapiError
 
@@ -80,14 +80,6 @@ def _copy_states(state):
         return copies
     except (AttributeError, KeyError, TypeError) as failure:
         raise malformed("metadata_state", failure)
-
-
-def heartbeat_epoch(text):
-    """Seconds since the epoch of a heartbeat (UTC text, marks.HEARTBEAT_FORMAT), or None."""
-    try:
-        return calendar.timegm(time.strptime(text or "", HEARTBEAT_FORMAT))
-    except ValueError:
-        return None
 
 
 def _age(text, now):

@@ -22,7 +22,7 @@ import time
 
 from xe_dr import __version__
 from xe_dr.journal import read_journal
-from xe_dr.marks import HEARTBEAT_FORMAT, step_kind, step_parts
+from xe_dr.marks import heartbeat_epoch, step_kind, step_parts
 from xe_dr.redact import REDACTED, is_secret_key, redact_argv
 
 SCHEMA = 1
@@ -486,11 +486,8 @@ def _source(source):
 
 def heartbeat_time(text):
     """Seconds since the epoch of a heartbeat (UTC text, marks.HEARTBEAT_FORMAT), or None."""
-    import calendar
-    try:
-        return float(calendar.timegm(time.strptime(text, HEARTBEAT_FORMAT)))
-    except (TypeError, ValueError):
-        return None
+    when = heartbeat_epoch(text)
+    return None if when is None else float(when)
 
 
 #: How far a recovery point can be trusted: the heartbeat is written by a cron job.
