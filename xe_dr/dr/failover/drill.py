@@ -96,7 +96,8 @@ class DrillPhase(Phase):
         """Destroy the VIFs of the recovered VMs on networks with a PIF that are not tagged
         isolated; return {VM uuid: host uuid} for the VMs on PIF-less networks (each group
         sharing such networks on one host with room for it)."""
-        vms = self._recovered_vms(items, recovered)
+        vms = dict((uuid, vm["name_label"])
+                   for uuid, vm in self._recovered_vms(items, recovered).items())
         if not vms:
             return {}
         networks = dict((n["uuid"], n) for n in self.xe.list(
@@ -126,19 +127,20 @@ class DrillPhase(Phase):
         return self._place(pif_less, vms)
 
     def _recovered_vms(self, items, recovered):
-        """{VM uuid: name} of every VM the run recovered (vApp members too)."""
-        uuids = set()
-        for item in items:
-            if item.excluded or item.uuid not in recovered:
-                continue
-            if item.kind == "vm":
-                uuids.add(item.uuid)
-            else:
-                uuids.update(self.xe.uuids("vm", filters={"appliance": item.uuid}))
-        if not uuids:
+        """{VM uuid: {"uuid", "name_label", "tags", "item"}} of every VM the run recovered,
+        vApp members too (``item``: the uuid of the VM, or of the vApp it started with);
+        one listing."""
+        owners = dict((item.uuid, item) for item in items
+                      if not item.excluded and item.uuid in recovered)
+        if not owners:
             return {}
-        return dict((r["uuid"], r["name-label"]) for r in self.xe.list(
-            "vm", params=("uuid", "name-label")) if r["uuid"] in uuids)
+        found = {}
+        for r in self.xe.list("vm", params=("uuid", "name-label", "tags", "appliance")):
+            owner = owners.get(r["uuid"]) or owners.get(r.get("appliance"))
+            if owner is not None and (owner.kind == "vm") == (owner.uuid == r["uuid"]):
+                found[r["uuid"]] = {"uuid": r["uuid"], "name_label": r["name-label"],
+                                    "tags": parse_set(r.get("tags", "")), "item": owner.uuid}
+        return found
 
     def _place(self, pif_less, vms):
         """Group the VMs that share PIF-less networks and put each group on the host with the
@@ -184,13 +186,12 @@ class DrillPhase(Phase):
         them."""
         from xe_dr.dr.verify import health_check_mode, prepare_health_check
         tokens = {}
-        for uuid, name in sorted(self._recovered_vms(items, recovered).items()):
-            tags = parse_set(self.xe.param_get("vm", uuid, "tags"))
-            if health_check_mode(tags) != "xenstore":
+        for uuid, vm in sorted(self._recovered_vms(items, recovered).items()):
+            if health_check_mode(vm["tags"]) != "xenstore":
                 continue
             tokens[uuid] = self.engine.do(Step(
                 step_id("health-check", "arm", uuid),
-                "arm the in-guest health check of VM %s" % name, [],
+                "arm the in-guest health check of VM %s" % vm["name_label"], [],
                 action=lambda uuid=uuid: prepare_health_check(self.xe, uuid)))
         self.ctx.health_tokens = tokens
 
@@ -198,20 +199,11 @@ class DrillPhase(Phase):
         """Wait for each started VM's verdict (xe_dr/dr/verify.py) until --timeout; returns
         the verdicts, also in the report (``vms``)."""
         from xe_dr.dr.verify import verify_vms
-        names = self._recovered_vms(items, recovered)
-        started_at = {}
-        for item in items:
-            at = started.get(item.uuid)
-            if at is None:
-                continue
-            members = [item.uuid] if item.kind == "vm" else self.xe.uuids(
-                "vm", filters={"appliance": item.uuid})
-            for member in members:
-                started_at[member] = at
-        vms = []
-        for uuid in sorted(names, key=lambda u: names[u]):
-            tags = parse_set(self.xe.param_get("vm", uuid, "tags"))
-            vms.append({"uuid": uuid, "name_label": names[uuid], "tags": tags})
+        found = self._recovered_vms(items, recovered)
+        started_at = dict((uuid, started[vm["item"]]) for uuid, vm in found.items()
+                          if started.get(vm["item"]) is not None)
+        vms = [dict((k, vm[k]) for k in ("uuid", "name_label", "tags"))
+               for vm in sorted(found.values(), key=lambda vm: vm["name_label"])]
         self.progress.phase("verify", len(vms), "verify:")
         deadline = time.time() + self.opts.verify_timeout
         tokens = self.ctx.health_tokens
