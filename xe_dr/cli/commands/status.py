@@ -3,7 +3,7 @@ text, JSON, or a monitoring format (xe_dr/cli/monitoring.py)."""
 
 import argparse
 
-from xe_dr.cli.argtypes import non_empty
+from xe_dr.cli.argtypes import file_path, non_empty
 from xe_dr.errors import UsageError, XeDrError
 from xe_dr.exitcodes import ExitCode
 
@@ -35,7 +35,7 @@ def add_arguments(parser):
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="nagios: one Nagios/Icinga plugin line, exit 0-3 (every failure "
                              "to check is UNKNOWN, 3); prometheus: the text exposition format")
-    parser.add_argument("-o", "--output", metavar="FILE", type=_output_file,
+    parser.add_argument("-o", "--output", metavar="FILE", type=file_path,
                         help="write the output to FILE, replaced atomically (for "
                              "node_exporter's textfile collector)")
     parser.add_argument("--warning", metavar="NAME=VALUE", action="append", type=_threshold,
@@ -70,11 +70,6 @@ def _count(text):
                                          "(xapi replicates to at most %d)" % (
                                              text, MAX_METADATA_SRS, MAX_METADATA_SRS))
     return int(text)
-
-
-def _output_file(text):
-    from xe_dr.cli.argtypes import file_path
-    return file_path(text)
 
 
 def run(ctx):
