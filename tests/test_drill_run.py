@@ -128,8 +128,26 @@ def test_a_kept_drill_runs_isolated_blocks_a_failover_until_its_cleanup(site):
             assert not networks[network], (vm, network)
     refused = site.xedr("B", "failover", "--vapp", "erp", "--yes", *site.storage_args("B"))
     assert refused.code == 64 and "attached by drill %s" % run in refused.err, refused
+    # its deadline (a day for a kept drill) is on the SRs it attached: status reads it there
+    deadline = result.json["deadline"]
+    srs = site.lab.ok("B", "sr-list", "other-config:xe-dr-run=" + run, "--minimal").values
+    assert srs and deadline.endswith("Z")
+    for sr in srs:
+        assert site.lab.ok("B", "sr-param-get", "uuid=" + sr, "param-name=other-config",
+                           "param-key=xe-dr-drill-deadline").value == deadline
     status = site.xedr("B", "status", "--format", "nagios")
-    assert status.code == 2 and "CRITICAL drill-copy: drill %s" % run in status.out, status
+    assert status.code == 2, status
+    assert "CRITICAL drill-copy: drill %s (due to be over by %s) left" % (run, deadline) \
+        in status.out, status
+    # the machine that ran it is gone and the day has passed: the pool says it is overdue
+    for sr in srs:
+        site.lab.ok("B", "sr-param-set", "uuid=" + sr,
+                    "other-config:xe-dr-drill-deadline=2026-01-01T00:00:00Z")
+    overdue = site.xedr("B", "--json", "status")
+    assert overdue.json["drill_deadlines"] == {run: {"deadline": "2026-01-01T00:00:00Z",
+                                                     "overdue": True}}
+    assert "drill %s (overdue since 2026-01-01T00:00:00Z: its deadline passed)" % run in \
+        " ".join(overdue.json["problems"])
     cleaned = site.xedr("B", "--json", "cleanup", run)
     assert cleaned.code == 0, cleaned
     assert cleaned.json["released"]
@@ -152,3 +170,25 @@ def test_a_network_declared_isolated_keeps_the_drill_vms_vifs(site):
                       "--minimal").values for vm in running]
     assert running and all(networks == [isolated] for networks in on), on
     assert site.xedr("B", "cleanup", run).code == 0
+
+
+def test_the_watchdog_ends_a_drill_held_up_past_its_deadline_and_undoes_it(site):
+    """The array takes 12 s to copy; the drill has 4: no step begins after its deadline, the
+    drill ends not verified (exit 2), its verdict is on the pool and its copies released."""
+    before = site.snapshot("B")
+    site.lab.fault(site="array", command="adapter-copy", after=12)
+    result = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--vapp", "erp",
+                       "--deadline", "4", *site.storage_args("B"))
+    assert result.code == 2, result
+    report = result.json
+    assert report["verdict"] == "not-verified" and report["vms"] == []
+    assert report["outcome"] == "partly failed"
+    fired = report["failures"][-1]
+    assert fired.startswith("the deadline passed (") and " before step attach:" in fired, fired
+    assert report["cleanup"]["failures"] == [] and report["cleanup"]["released"]
+    assert adapter_calls(site).count("release") == 1
+    pool = site.lab.ok("B", "pool-list", "--minimal").value
+    mark = site.lab.ok("B", "pool-param-get", "uuid=" + pool, "param-name=other-config",
+                       "param-key=xe-dr-last-drill").value.split()
+    assert mark[1:] == ["not-verified", report["run"]]
+    assert without_last_drill(site.snapshot("B")) == without_last_drill(before)

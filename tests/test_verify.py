@@ -67,10 +67,10 @@ def start(lab, *vms):
     return started
 
 
-def run(xe, vms, started, fake=None, wait=12.0, prepared=None):
+def run(xe, vms, started, fake=None, wait=12.0, prepared=None, **kw):
     fake = fake or FakeTime()
     return verify.verify_vms(xe, vms, started, fake.now + wait, clock=fake.clock,
-                             sleep=fake.sleep, poll=5.0, prepared=prepared)
+                             sleep=fake.sleep, poll=5.0, prepared=prepared, **kw)
 
 
 def test_a_vm_whose_guest_reported_since_its_start_is_verified(lab, xe):
@@ -103,6 +103,15 @@ def test_a_guest_that_never_reports_times_out(lab, xe):
     assert result["reason"] == "timed out: the guest agent did not report since this start " \
                                "(PV drivers not detected)"
     assert fake.sleeps == [5.0, 5.0, 2.0]  # polled until the deadline, not past it
+
+
+def test_a_guest_still_waiting_at_the_drills_deadline_says_so(lab, xe):
+    web = vm(lab, "web-01")
+    restart(lab, web, tools="no")
+    [result] = run(xe, [web], start(lab, web), FakeTime(),
+                   expired="the drill's deadline (2026-12-05T10:00:00Z) passed")
+    assert result["reason"] == "the drill's deadline (2026-12-05T10:00:00Z) passed: the guest " \
+                               "agent did not report since this start (PV drivers not detected)"
 
 
 def test_metrics_from_before_the_start_do_not_count(lab, xe):

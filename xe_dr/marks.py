@@ -19,6 +19,10 @@ that they agree.
   ran (the DR pool), written at the drill's verdict: ``status`` there (or with ``--peer``
   it) holds the site to "a verified drill every N days" even if the admin machine that ran
   the drill is gone.
+- ``other-config:xe-dr-drill-deadline=<UTC time>`` on each SR a drill introduced from the
+  array's copies: when the drill is due to be over (its watchdog, ``drill --deadline``), so
+  that ``status`` calls a drill still attached after it overdue even if the machine that
+  ran the drill died. The SR is forgotten by the drill's cleanup, and the key with it.
 """
 
 import calendar
@@ -28,6 +32,8 @@ RUN_TAG = "xe-dr-run"
 #: On the DR pool, written by each drill: ``<UTC time> <verdict> <run id>`` (last_drill).
 LAST_DRILL_KEY = "xe-dr-last-drill"
 DRILL_VERDICTS = ("verified", "not-verified", "failed")
+#: On each SR a drill introduced: ``<UTC time>`` when the drill is due to be over.
+DRILL_DEADLINE_KEY = "xe-dr-drill-deadline"
 RUN_KIND_TAG = "xe-dr-run-kind"
 DRTASK_KEY = "xe-dr-drtask"
 SECRET_KEY = "xe-dr-secret"
@@ -84,8 +90,13 @@ def heartbeat_epoch(text):
         return None
 
 
+def utc_text(when):
+    """An epoch in HEARTBEAT_FORMAT."""
+    return time.strftime(HEARTBEAT_FORMAT, time.gmtime(when))
+
+
 def last_drill_text(when, verdict, run_id):
-    return "%s %s %s" % (time.strftime(HEARTBEAT_FORMAT, time.gmtime(when)), verdict, run_id)
+    return "%s %s %s" % (utc_text(when), verdict, run_id)
 
 
 def parse_last_drill(text):

@@ -13,3 +13,22 @@ def printable(text):
     """One line of output with its control characters shown as escapes, never acted on."""
     return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 256
                         else "\\u%04x" % ord(m.group()), text)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text):
+    """Seconds of a duration as an administrator writes one: ``90``, ``30m``, ``2h``, ``1d``
+    (s, m, h, d); None when it is not a number of 0 or more, finite."""
+    raw = (text or "").strip().lower()
+    factor = 1
+    if raw[-1:] in _UNITS:
+        factor, raw = _UNITS[raw[-1]], raw[:-1]
+    try:
+        value = float(raw) * factor
+    except ValueError:
+        return None
+    if value != value or value < 0 or value == float("inf"):  # NaN, negative, infinite
+        return None
+    return value

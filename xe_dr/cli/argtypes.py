@@ -30,6 +30,16 @@ def seconds(text):
     return value
 
 
+def duration(text):
+    """Seconds, or a duration with a unit: 90, 30m, 2h, 1d."""
+    from xe_dr.text import duration_seconds
+    value = duration_seconds(text)
+    if value is None or not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError("%r is not a duration above 0 and at most a year "
+                                         "(seconds, or 30m, 2h, 1d)" % (text,))
+    return value
+
+
 def port(text):
     try:
         value = int(text)

@@ -78,7 +78,7 @@ def build_options(ctx, mode):
         adopt=getattr(args, "adopt", None), rto_target=getattr(args, "rto_target", None),
         adapter=_adapter_path(getattr(args, "adapter", None)),
         verify_timeout=getattr(args, "verify_timeout", None) or DEFAULT_VERIFY_TIMEOUT,
-        keep=getattr(args, "keep", False))
+        keep=getattr(args, "keep", False), deadline=getattr(args, "deadline", None))
     _shutdown_options(args, options)
     passwords = dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
                      if s.chap_password)

@@ -14,7 +14,8 @@ Nothing here changes the pool.
 
 from xe_dr.errors import UsageError
 from xe_dr.journal import Run
-from xe_dr.marks import DRILL, RUN_KIND_TAG, RUN_TAG, TEST
+from xe_dr.marks import (DRILL, DRILL_DEADLINE_KEY, RUN_KIND_TAG, RUN_TAG, TEST,
+                         heartbeat_epoch)
 from xe_dr.xe.records import parse_map
 
 # The statuses of runs that hold nothing any more.
@@ -88,6 +89,31 @@ def drill_copies(srs, pbds, this_run=None):
         if kind == DRILL and uuid in attached and run_id != this_run:
             found.setdefault(run_id, []).append(srs[uuid]["name_label"])
     return found
+
+
+def drill_deadlines(srs, copies, now):
+    """{run id: {"deadline": UTC text or None, "overdue": bool}} of the drills in ``copies``
+    (drill_copies): the soonest deadline their SRs carry (DRILL_DEADLINE_KEY); a drill is
+    overdue once it passed (its watchdog did not end it: the machine that ran it died, or it
+    was kept longer than it said)."""
+    found = {}
+    for run_id in copies:
+        dates = sorted((heartbeat_epoch(sr["other_config"].get(DRILL_DEADLINE_KEY)),
+                        sr["other_config"].get(DRILL_DEADLINE_KEY))
+                       for sr in srs.values() if sr["other_config"].get(RUN_TAG) == run_id
+                       and heartbeat_epoch(sr["other_config"].get(DRILL_DEADLINE_KEY)))
+        found[run_id] = {"deadline": dates[0][1] if dates else None,
+                         "overdue": bool(dates) and dates[0][0] <= now}
+    return found
+
+
+def overdue_text(deadline):
+    """A drill's deadline (a drill_deadlines value, or None) as a phrase after its name."""
+    if deadline and deadline.get("overdue"):
+        return " (overdue since %s: its deadline passed)" % deadline["deadline"]
+    if deadline and deadline.get("deadline"):
+        return " (due to be over by %s)" % deadline["deadline"]
+    return ""
 
 
 def refuse_drill_copies(copies):

@@ -13,9 +13,12 @@ Before a step starts, a "begin" entry is fsync'd; after it ends, "done" (with it
 A Ctrl-C (xe_dr/interrupt.py) stops the run between steps: no step begins once it was asked
 for (``Interrupted``), and the steps under way end first; after a second one xe-dr stops at
 once and those steps stay "begin" (their calls go on at the pool), for a resume to reconcile.
+
+A run with a ``deadline`` (a drill's watchdog) begins no step after it: ``DeadlinePassed``.
 """
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from xe_dr import interrupt
@@ -56,6 +59,17 @@ class StepFailed(XeDrError):
         return lines
 
 
+class DeadlinePassed(XeDrError):
+    """The run's deadline (a drill's watchdog) passed before the step ``step`` could begin."""
+
+    def __init__(self, step, deadline):
+        super(DeadlinePassed, self).__init__(
+            "the deadline passed (%s UTC) before step %s could begin" % (
+                time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(deadline)), step))
+        self.step = step
+        self.deadline = deadline
+
+
 class Engine(object):
     """Applies the steps (xe_dr/dr/steps.py) of one run through ``xe``. ``dry_run`` records
     nothing and runs nothing: it lists the steps it is given (``planned``).
@@ -78,6 +92,7 @@ class Engine(object):
         self._under_way = set()  # steps begun and not ended in this process
         self.failures = []   # StepFailed of this invocation
         self.planned = []    # Step.to_json() of the steps seen in dry-run mode
+        self.deadline = None  # an epoch after which no step begins (a drill's watchdog)
 
     def state_of(self, step):
         entry = self._states.get(step)
@@ -128,7 +143,7 @@ class Engine(object):
         if state == DONE:
             self.on_event("skipped", step.id, step.description)
             return self.result_of(step.id)
-        self.may_begin()
+        self.may_begin(step.id)
         # An interrupted step, and a failed one too: a failure can leave the outcome unknown
         # (a dropped connection) or come after the change was made, so the pool is asked
         # before the step runs again.
@@ -142,7 +157,7 @@ class Engine(object):
         if step.calls:
             # What will run, for the report and the audit trail.
             data["commands"] = [self.argv(c) for c in step.calls]
-        self.may_begin()  # (again: a reconcile may have waited)
+        self.may_begin(step.id)  # (again: a reconcile may have waited)
         self._journal(BEGIN, step.id, description=step.description, **data)
         try:
             self.on_event("begin", step.id, step.description)
@@ -163,10 +178,13 @@ class Engine(object):
         self.on_event("done", step.id, step.description)
         return result
 
-    def may_begin(self):
+    def may_begin(self, step):
         """Before a step (or a batch of them, the plugin's) changes anything: raises
-        interrupt.Interrupted once a Ctrl-C asked the run to stop."""
+        interrupt.Interrupted once a Ctrl-C asked the run to stop, DeadlinePassed once the
+        run's deadline passed."""
         interrupt.check()
+        if self.deadline is not None and time.time() >= self.deadline:
+            raise DeadlinePassed(step, self.deadline)
 
     def _left(self, step):
         with self._lock:

@@ -26,6 +26,9 @@ What is judged (names as ``--warning NAME=VALUE`` takes them):
   drill_copies); neither has a threshold.
 """
 
+from xe_dr.dr import claims
+from xe_dr.text import duration_seconds
+
 OK = "OK"
 WARNING = "WARNING"
 CRITICAL = "CRITICAL"
@@ -47,9 +50,6 @@ DEFAULT_THRESHOLDS = {
 #: Thresholds given in seconds (the value may carry s, m, h or d).
 TIME_THRESHOLDS = ("metadata-age", "drill-age")
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
 class ThresholdError(ValueError):
     pass
 
@@ -64,14 +64,9 @@ def parse_threshold(text):
     raw = raw.strip().lower()
     if raw == "none":
         return name, None
-    factor = 1
-    if name in TIME_THRESHOLDS and raw[-1:] in _UNITS:
-        factor, raw = _UNITS[raw[-1]], raw[:-1]
-    try:
-        value = float(raw) * factor
-    except ValueError:
-        value = -1
-    if value != value or value < 0 or value == float("inf"):  # NaN, negative, infinite
+    value = duration_seconds(raw) if name in TIME_THRESHOLDS or not raw[-1:].isalpha() \
+        else None
+    if value is None:
         raise ThresholdError("%r: %s takes %s, or none" % (
             text, name, "a number of seconds (30m, 2h, 1d)" if name in TIME_THRESHOLDS
             else "a count of 0 or more"))
@@ -220,10 +215,12 @@ def checks(status, limits, expected_srs=None):
     # the licence restricted DR, clears only by a check that says it no longer is so.
     copies = sorted((status.get("drill_copies") or {}).items())
     if copies:
+        deadlines = status.get("drill_deadlines") or {}
         found.append(_check("drill-copy", CRITICAL, sum(len(names) for _, names in copies),
-                            "; ".join("drill %s left the array's copies attached (%s): a "
+                            "; ".join("drill %s%s left the array's copies attached (%s): a "
                                       "failover here would recover from them; xe-dr cleanup "
-                                      "%s" % (run_id, ", ".join(names), run_id)
+                                      "%s" % (run_id, claims.overdue_text(deadlines.get(run_id)),
+                                              ", ".join(names), run_id)
                                       for run_id, names in copies)))
     else:
         found.append(_check("drill-copy", OK, 0, "no drill's copies of the replicas attached"))

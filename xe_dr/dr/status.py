@@ -14,8 +14,8 @@ from xe_dr.dr.protection import AT_RISK, UNRECOVERABLE, classify_vms
 from xe_dr.dr.readiness import dr_readiness
 from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
-from xe_dr.marks import (HEARTBEAT_FORMAT, HEARTBEAT_KEY, LAST_DRILL_KEY, heartbeat_epoch,
-                         parse_last_drill)
+from xe_dr.marks import (HEARTBEAT_KEY, LAST_DRILL_KEY, heartbeat_epoch, parse_last_drill,
+                         utc_text)
 from xe_dr.pool import PoolSnapshot
 from xe_dr.xe.errors import XapiError
 
@@ -29,7 +29,7 @@ def write_heartbeat(xe, pool, now=None):
     it received, and a run there knows how old its copy is. Returns
     ``{"written", "previous", "error"}``; a refusal (a read-only role) is an error, never a
     failure of the status."""
-    stamp = time.strftime(HEARTBEAT_FORMAT, time.gmtime(time.time() if now is None else now))
+    stamp = utc_text(time.time() if now is None else now)
     heartbeat = {"written": None, "previous": pool.other_config.get(HEARTBEAT_KEY),
                  "error": None}
     try:
@@ -160,10 +160,12 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
     if not pool.dr_allowed:
         problems.append("the licence restricts disaster recovery (restrict_dr=true)")
     drill_copies = claims.drill_copies(facts.srs, facts.pbds)
+    drill_deadlines = claims.drill_deadlines(facts.srs, drill_copies, now)
     for run_id, names in sorted(drill_copies.items()):
-        problems.append("SR(s) %s are the array's copies attached by drill %s: a failover "
+        problems.append("SR(s) %s are the array's copies attached by drill %s%s: a failover "
                         "here would recover from them, not the replicas (xe-dr cleanup %s)"
-                        % (", ".join(names), run_id, run_id))
+                        % (", ".join(names), run_id, claims.overdue_text(drill_deadlines[run_id]),
+                           run_id))
     if not pool.metadata_lun_alerts:
         notes.append("metadata LUN alerts are off: enable them with "
                      "'xe-dr replication enable --alerts' so xapi reports a broken copy")
@@ -209,6 +211,7 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
         "counts": counts,
         "readiness": readiness,
         "drill_copies": drill_copies,
+        "drill_deadlines": drill_deadlines,
         "last_drill": _last_drill(pool, readiness, now),
         "problems": problems,
         "notes": notes,

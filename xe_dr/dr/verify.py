@@ -182,14 +182,14 @@ def _decide(xe, vm, prepared, success, failure, now):
     return None
 
 
-def _time_out(xe, vm):
+def _time_out(xe, vm, expired):
     if vm.guest is None or vm.guest["power_state"] != "running":
-        return vm.finish(False, "timed out")
+        return vm.finish(False, expired)
     fresh, why = _fresh(vm)
     if vm.mode == "xenstore":
         if vm.answer == "success":  # answered, but the agent's report is missing
-            return vm.finish(False, "timed out: %s (its in-guest health check answered "
-                                    "success)" % why, health_check="success")
+            return vm.finish(False, "%s: %s (its in-guest health check answered success)"
+                             % (expired, why), health_check="success")
         value = _xenstore(xe, vm.uuid, HEALTH_KEY)
         if not fresh:
             why = "%s; no in-guest health check answer" % why
@@ -200,18 +200,19 @@ def _time_out(xe, vm):
             why = "no in-guest health check answer (%s is %s)" % (
                 HEALTH_KEY, "not set" if value is None else "'%s'" % printable(
                     value if len(value) <= 40 else value[:37] + "..."))
-        return vm.finish(False, "timed out: " + why, health_check="timeout")
-    return vm.finish(False, "timed out: " + why)
+        return vm.finish(False, "%s: %s" % (expired, why), health_check="timeout")
+    return vm.finish(False, "%s: %s" % (expired, why))
 
 
 def verify_vms(xe, vms, started_at, deadline, clock=time.time, sleep=time.sleep, poll=5.0,
-               prepared=None):
+               prepared=None, expired="timed out"):
     """Verify started VMs; a list of results in the order of ``vms``.
 
     ``vms``: dicts ``{"uuid", "name_label", "tags"}`` of VMs already started; ``started_at``:
     ``{uuid: epoch}`` of their starts (used where the pool gives no start-time); ``deadline``:
     an epoch of ``clock`` after which the VMs still waiting time out; ``prepared``:
-    ``{uuid: token}`` that :func:`prepare_health_check` returned for the opted-in VMs.
+    ``{uuid: token}`` that :func:`prepare_health_check` returned for the opted-in VMs;
+    ``expired``: what the reason of a VM still waiting at the deadline begins with.
 
     Each result: ``uuid``, ``name_label``, ``verified`` (bool), ``reason`` (one line),
     ``started`` (it runs), ``guest_metrics`` (reported since this start), ``health_check``
@@ -236,7 +237,7 @@ def verify_vms(xe, vms, started_at, deadline, clock=time.time, sleep=time.sleep,
             break
         if now >= deadline:
             for vm in pending:
-                _time_out(xe, vm)
+                _time_out(xe, vm, expired)
             break
         sleep(max(0.0, min(poll, deadline - now)))
     return [vm.result for vm in order]

@@ -33,6 +33,10 @@ def add_arguments(parser):
                             "booted (default 900)")
     group.add_argument("--keep", action="store_true",
                        help="leave the booted drill for inspection until 'xe-dr cleanup RUN'")
+    group.add_argument("--deadline", metavar="DURATION", type=argtypes.duration,
+                       help="the drill's watchdog: due to be over by then (default 2h, with "
+                            "--keep 1d); no step begins after it, and status calls it "
+                            "overdue")
     group.add_argument("--parallel", type=int, default=4, metavar="N",
                        help="recover up to N objects at once (default 4)")
     group.add_argument("--rto-target", type=argtypes.seconds, metavar="SECONDS",

@@ -20,7 +20,7 @@ import time
 from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import UsageError, XeDrError
-from xe_dr.marks import LAST_DRILL_KEY, last_drill_text
+from xe_dr.marks import DRILL_DEADLINE_KEY, LAST_DRILL_KEY, last_drill_text, utc_text
 from xe_dr.xe.records import parse_set
 
 ISOLATED_TAG = "xe-dr-isolated"
@@ -46,6 +46,41 @@ class DrillPhase(Phase):
         if self._capabilities is None:
             self._capabilities = self.adapter.capabilities()
         return self._capabilities
+
+    # -- the watchdog ----------------------------------------------------------------------
+
+    def start_watchdog(self):
+        """From now (the drill's start, or its resume) the drill has ``--deadline`` seconds:
+        no step begins after it (the engine raises DeadlinePassed, the run ends the drill
+        not verified), and verification waits no longer."""
+        self.engine.deadline = time.time() + self.opts.drill_deadline()
+        self.report["deadline"] = utc_text(self.engine.deadline)
+
+    def write_deadline(self):
+        """The deadline on each SR the drill attached (other-config:xe-dr-drill-deadline), so
+        that status calls the drill overdue after it even if this machine died. A resume
+        writes its own deadline (the step's id holds it)."""
+        when = self.report["deadline"]
+        srs = sorted({sr for entry in self.report["storage"]
+                      for sr in entry.get("introduced", []) + entry.get("plugged", [])})
+        for sr in srs:
+            self.engine.do(Step(step_id("deadline", sr, when),
+                                "write the drill's deadline (%s) on SR %s" % (when, sr),
+                                [Call("sr-param-set", {"uuid": sr, "other-config:%s" %
+                                                       DRILL_DEADLINE_KEY: when})]))
+
+    def expired(self, items, recovered, fired):
+        """The verdicts when the watchdog fired before verification: none verified."""
+        reason = "not verified: the drill's deadline (%s) passed before step %s" % (
+            self.report["deadline"], fired.step)
+        verdicts = [{"uuid": uuid, "name_label": vm["name_label"], "verified": False,
+                     "reason": reason, "started": None, "guest_metrics": False,
+                     "health_check": None, "verified_at": None}
+                    for uuid, vm in sorted(self._recovered_vms(items, recovered).items(),
+                                           key=lambda pair: pair[1]["name_label"])]
+        self.engine.note("verify", vms=verdicts, deadline_passed=fired.step)
+        self.report["vms"] = verdicts
+        return verdicts
 
     # -- copies ----------------------------------------------------------------------------
 
@@ -196,8 +231,9 @@ class DrillPhase(Phase):
         self.ctx.health_tokens = tokens
 
     def verify(self, items, recovered, started):
-        """Wait for each started VM's verdict (xe_dr/dr/verify.py) until --timeout; returns
-        the verdicts, also in the report (``vms``)."""
+        """Wait for each started VM's verdict (xe_dr/dr/verify.py) until --verify-timeout or
+        the drill's deadline, the sooner; returns the verdicts, also in the report
+        (``vms``)."""
         from xe_dr.dr.verify import verify_vms
         found = self._recovered_vms(items, recovered)
         started_at = dict((uuid, started[vm["item"]]) for uuid, vm in found.items()
@@ -205,14 +241,20 @@ class DrillPhase(Phase):
         vms = [dict((k, vm[k]) for k in ("uuid", "name_label", "tags"))
                for vm in sorted(found.values(), key=lambda vm: vm["name_label"])]
         self.progress.phase("verify", len(vms), "verify:")
+        watchdog = self.engine.deadline
         deadline = time.time() + self.opts.verify_timeout
+        expired = "timed out"
+        if watchdog is not None and watchdog < deadline:
+            deadline = watchdog
+            expired = "the drill's deadline (%s) passed" % self.report.get("deadline")
         tokens = self.ctx.health_tokens
         if tokens is None:  # a resume after the starts: the tokens the run journaled
             tokens = dict((step.split(":", 2)[2], data.get("result"))
                           for step, event, data in self.engine.steps("health-check:arm:")
                           if event == "done")
         verdicts = verify_vms(self.xe, [v for v in vms if v["uuid"] in started_at],
-                              started_at, deadline, prepared=tokens)
+                              started_at, deadline, prepared=tokens, expired=expired)
+        self.engine.deadline = None  # the verdict is reached: the watchdog's work is done
         for vm in vms:
             if vm["uuid"] not in started_at:
                 verdicts.append({"uuid": vm["uuid"], "name_label": vm["name_label"],

@@ -4,8 +4,13 @@ else), its constants, and the two ways it stops on purpose."""
 from xe_dr.errors import TemporaryError, UsageError, XeDrError
 
 MODES = ("failover", "test", "failback", "drill")
-# How long a drill waits for every VM's verdict after the starts, by default (--timeout).
+# How long a drill waits for every VM's verdict after the starts, by default (--verify-timeout).
 DEFAULT_VERIFY_TIMEOUT = 900
+# A drill's watchdog, by default: by then it is due to be over (--deadline). Two hours hold the
+# copies, a site's recovery and starts and the verification; a drill kept for inspection
+# (--keep) is due to be cleaned up within a day.
+DEFAULT_DRILL_DEADLINE = 2 * 3600
+DEFAULT_KEPT_DRILL_DEADLINE = 86400
 POWER = ("start", "paused", "none")
 # What a step's calls name in place of a value the step learns when it runs.
 NEW_NETWORK = "<the new network>"
@@ -48,14 +53,15 @@ class Options(object):
 
     FIELDS = ("mode", "all", "vapps", "vms", "exclude", "storage", "srs", "power", "parallel",
               "network_map", "force", "disable_ha", "protect", "source", "shutdown_timeout",
-              "force_shutdown", "adopt", "rto_target", "adapter", "verify_timeout", "keep")
+              "force_shutdown", "adopt", "rto_target", "adapter", "verify_timeout", "keep",
+              "deadline")
 
     def __init__(self, mode="failover", all=False, vapps=(), vms=(), exclude=(), storage=(),
                  srs=(), power=None, parallel=4, network_map=None, force=False,
                  disable_ha=False, protect=None, source=None,
                  shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT, force_shutdown=False, adopt=None,
                  rto_target=None, adapter=None, verify_timeout=DEFAULT_VERIFY_TIMEOUT,
-                 keep=False):
+                 keep=False, deadline=None):
         if mode not in MODES:
             raise UsageError("unknown mode %r" % mode)
         self.mode = mode
@@ -97,6 +103,15 @@ class Options(object):
         self.adapter = adapter
         self.verify_timeout = float(verify_timeout)
         self.keep = keep
+        # Seconds from the drill's start (or its resume) to when it is due to be over: its
+        # watchdog stops it there, and status calls it overdue after (None: the default).
+        self.deadline = deadline
+
+    def drill_deadline(self):
+        """Seconds the drill has, from its start or resume, to be over."""
+        if self.deadline is not None:
+            return float(self.deadline)
+        return DEFAULT_KEPT_DRILL_DEADLINE if self.keep else DEFAULT_DRILL_DEADLINE
 
     def to_json(self):
         return dict((k, getattr(self, k)) for k in self.FIELDS)

@@ -272,7 +272,8 @@ class RecoveryPhase(Phase):
                 "appliances": json.dumps([i.uuid for i in pending if i.kind == "appliance"])}
         call = self.engine.argv(Call("host-call-plugin", {
             "host-uuid": self.pool.master, "plugin": PLUGIN, "fn": "recover", "args": args}))
-        self.engine.may_begin()  # a Ctrl-C since the last step: this batch does not begin
+        # A Ctrl-C since the last step, or the deadline passed: this batch does not begin.
+        self.engine.may_begin(pending[0].step)
         for item in pending:
             self.engine.record("begin", item.step, description="recover %s %s" % (
                 item.kind, item.name_label), via="plugin", commands=[call],

@@ -32,7 +32,7 @@ networks.py, recovery.py, start.py, and dryrun.py for --dry-run; this module ord
 import time
 
 from xe_dr.dr import guard, lifecycle
-from xe_dr.dr.engine import Engine, LineProgress, StepFailed
+from xe_dr.dr.engine import DeadlinePassed, Engine, LineProgress, StepFailed
 from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
 from xe_dr.dr.failover.context import Phase, RunContext
 from xe_dr.dr.failover.drill import DrillPhase
@@ -147,22 +147,12 @@ class Failover(Phase):
             self.storage.adopt()
             if source_plan is not None:
                 self.source.shut_down(source_plan)
+            if self.opts.mode == DRILL:
+                self.drill.start_watchdog()
             try:
-                if self.opts.mode == DRILL:
-                    self.drill.take_copies()
-                self.storage.attach()
-            except StateWriteError:
-                raise  # its hint already says how to go on
-            except XeDrError as failure:
-                if self.opts.mode == "failback" and _sm_error(failure) == 47:
-                    # After the source phase, this site's LUNs are mirror targets until the
-                    # array halts or reverses the mirror: a stop by design.
-                    raise self._array_stop(failure)
-                failure.hint = "%s; then resume with 'xe-dr %s --resume %s'" % (
-                    failure.hint or _storage_hint(failure),
-                    "failback" if self.opts.mode == "failback" else "failover", self.run.id)
-                raise
-            outcome = self._recover_and_start(dry_run=False)
+                outcome = self._attach_recover_start()
+            except DeadlinePassed as fired:
+                outcome = self._deadline_passed(fired)
         except KeyboardInterrupt as stop:
             self.publisher.stopped(self.run, self.report)
             raise lifecycle.interrupted(self.run.id, stop, self.ctx.resume_command())
@@ -178,6 +168,51 @@ class Failover(Phase):
             finally:
                 lock.release()
         return self.report, outcome
+
+    def _attach_recover_start(self):
+        """The run's changes after its checks: (a drill's copies,) the storage, then the
+        recovery and the starts; returns the exit code."""
+        try:
+            if self.opts.mode == DRILL:
+                self.drill.take_copies()
+            self.storage.attach()
+            if self.opts.mode == DRILL:
+                self.drill.write_deadline()
+        except (StateWriteError, DeadlinePassed):
+            raise  # its hint already says how to go on; the watchdog's end is the drill's
+        except XeDrError as failure:
+            if self.opts.mode == "failback" and _sm_error(failure) == 47:
+                # After the source phase, this site's LUNs are mirror targets until the
+                # array halts or reverses the mirror: a stop by design.
+                raise self._array_stop(failure)
+            failure.hint = "%s; then resume with 'xe-dr %s --resume %s'" % (
+                failure.hint or _storage_hint(failure),
+                "failback" if self.opts.mode == "failback" else "failover", self.run.id)
+            raise
+        return self._recover_and_start(dry_run=False)
+
+    def _deadline_passed(self, fired):
+        """A drill's watchdog fired before its verdict: no step begins any more; every VM it
+        recovered is not verified, the verdict goes on the pool, and the drill ends partly
+        failed (exit 2; its cleanup follows unless it is kept)."""
+        self.engine.deadline = None
+        saved = self.run.load("plan.json")
+        items = [Item.from_json(i) for i in saved["items"]] if saved else []
+        if saved:  # it may have recovered: the networks its imports made are tagged
+            # (told from the networks there were before, as the run planned them; with no
+            # plan, nothing was recovered and every network here was there before it)
+            self.ctx.networks_before = set(saved.get("networks_before", ()))
+            self._tag_imported_if_possible()
+        recovered = dict((i.uuid, self.engine.result_of(i.step)) for i in items
+                         if self.engine.state_of(i.step) == "done")
+        self.progress.note("the drill's watchdog: %s" % fired.one_line())
+        self.drill.mark(self.drill.expired(items, recovered, fired))
+        self.report["failures"] = [f.message for f in self.engine.failures] + [fired.message]
+        self.report["todo"].append("give the drill more time (--deadline), or find what held "
+                                   "it up in its journal")
+        self.publisher.finished(self.run, self.report, "partly failed",
+                                exit_code=int(ExitCode.PARTIAL), verdict=self.report["verdict"])
+        return ExitCode.PARTIAL
 
     def _array_stop(self, failure):
         """A failback's storage step met a LUN that is still a read-only mirror target."""
