@@ -303,6 +303,24 @@ def install_plugin(drill, site):
              drill.lab.root + "/hosts/{uuid}")
 
 
+def test_a_vm_named_with_its_vapp_comes_with_the_vapp_and_starts_once(drill):
+    """--vapp erp --vm web-01 (a member of erp): web-01 is recovered and started with its
+    vApp, not also on its own (a second start raced the vApp's: VM_BAD_POWER_STATE)."""
+    enable_protection(drill)
+    install_plugin(drill, "B")
+    drill.lab.mirror("break")
+    result = drill.xedr("B", "--json", "failover", "--test", "--power", "paused", "--vapp",
+                        "erp", "--vm", "web-01", *drill.storage_args("B"))
+    assert result.code == 0, result
+    items = dict((i["name_label"], i) for i in result.json["items"])
+    assert items["web-01"]["excluded"] == "recovered with its vApp"
+    assert items["erp"]["started"] and len(items["erp"]["recovered_vms"]) == 3
+    web = drill.lab.ok("B", "vm-list", "name-label=web-01", "params=power-state",
+                       "--minimal").values
+    assert web == ["paused"]
+    assert drill.xedr("B", "cleanup", "--yes", result.json["run"]).code == 0
+
+
 def test_an_unknown_vm_name_is_a_usage_error_before_any_change(drill):
     enable_protection(drill)
     drill.lab.failover_task("B")

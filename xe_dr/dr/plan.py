@@ -78,7 +78,9 @@ def select(sources, all_=False, vapps=(), vms=(), exclude=(), failed_over_only=F
     """The Items to recover from the source pools, in a stable order (vApps, then VMs).
 
     A vApp is all or nothing (as XenCenter has it): naming one of its VMs with --vm recovers
-    that VM alone, out of its vApp. Names that match nothing are a usage error, so a typo
+    that VM alone, out of its vApp; naming the vApp too, the VM comes with it (its own item
+    excluded, "recovered with its vApp": started on its own too, it would race the vApp's
+    start). Names that match nothing are a usage error, so a typo
     never silently recovers less than asked. With ``failed_over_only`` (a failback), --all
     means what a failover brought to the DR site (VMs carrying an xe-dr run tag, and their
     vApps), not the DR pool's own VMs.
@@ -102,6 +104,7 @@ def select(sources, all_=False, vapps=(), vms=(), exclude=(), failed_over_only=F
                 return True
             return any(vm is not None and vm.xe_dr_run for vm in vms_)
 
+        chosen_vapps = set()
         for appliance in source.appliances:
             if _matches(appliance, excluded):
                 seen.update((appliance.uuid, appliance.name_label))
@@ -109,6 +112,7 @@ def select(sources, all_=False, vapps=(), vms=(), exclude=(), failed_over_only=F
             members = None if appliance.vms is None else [source.vm(u) for u in appliance.vms]
             if in_all(members) or _matches(appliance, wanted_vapps):
                 seen.update((appliance.uuid, appliance.name_label))
+                chosen_vapps.add(appliance.uuid)
                 members = None
                 if appliance.vms is not None:
                     members = [source.vm(u).to_json() for u in appliance.vms if source.vm(u)]
@@ -126,6 +130,8 @@ def select(sources, all_=False, vapps=(), vms=(), exclude=(), failed_over_only=F
                                   source.uuid, order=vm.order, version=vm.version,
                                   power_state=vm.power_state, memory=vm.memory,
                                   vcpus=vm.vcpus, start_delay=vm.start_delay))
+                if (member_of.get(vm.uuid) or vm.appliance) in chosen_vapps:
+                    items[-1].excluded = "recovered with its vApp"
     unknown = sorted((wanted_vapps | wanted_vms | excluded) - seen)
     if unknown:
         raise UsageError("not found in the recoverable metadata: %s" % ", ".join(unknown),
