@@ -36,6 +36,7 @@ def copy_lab(source, target):
     handle = LabHandle(target)
     for site in ("A", "B"):
         world.write_xe(handle.lab, site)
+    world.write_adapter(handle.lab)  # the array's storage adapter names its lab too
     return handle
 
 

@@ -24,6 +24,7 @@ from xe_dr.marks import DRILL_DEADLINE_KEY, LAST_DRILL_KEY, last_drill_text, utc
 from xe_dr.xe.records import parse_set
 
 ISOLATED_TAG = "xe-dr-isolated"
+COPY_STEP = step_id("copy", "luns")
 
 
 class DrillPhase(Phase):
@@ -95,7 +96,7 @@ class DrillPhase(Phase):
             raise UsageError("a drill copies the replica LUNs: give the storage options "
                              "(--target/--iqn/--scsiid or --hba-scsiid; 'xe-dr probe' finds "
                              "them)")
-        step = step_id("copy", "luns")
+        step = COPY_STEP
         if self.engine.state_of(step) != "done":
             refuse_inconsistent(self.capabilities, replicas)
         self.report["mirror_before"] = self.mirror_state(replicas)
@@ -278,6 +279,18 @@ class DrillPhase(Phase):
         self.report["verdict"] = verdict
         self.report["mirror_after"] = self.mirror_state()
         return verdict
+
+
+def journaled_copy_storage(engine, storage):
+    """What a resumed drill attaches and checks: the storage of the copies its journal holds
+    (the copy step done); [] while the copy step's outcome is unknown (begun: the copies may
+    be presented already, hiding the replicas, and only the adapter's ``list`` will tell);
+    None before the copy step (the replicas are what there is to check)."""
+    state = engine.state_of(COPY_STEP)
+    if state is None:
+        return None
+    copies = engine.result_of(COPY_STEP)
+    return [_copy_spec(spec, copies) for spec in storage] if copies else []
 
 
 def rescan(xe, capabilities, copies):

@@ -5,6 +5,7 @@ A usage error here leaves nothing behind."""
 
 from xe_dr.dr import claims, guard
 from xe_dr.dr.failover.context import Phase
+from xe_dr.dr.failover.drill import journaled_copy_storage
 from xe_dr.dr.failover.options import MODES, REPLANNED, Options
 from xe_dr.dr.failover.start import Background
 from xe_dr.dr.inventory import find_metadata_copies
@@ -12,6 +13,7 @@ from xe_dr.dr.storage import probe
 from xe_dr.pool import read_pbds, read_srs
 from xe_dr.errors import ConfigError, UnreachableError, UsageError, XeDrError
 from xe_dr.journal import NOTE, Run, UnreadableDocument
+from xe_dr.marks import DRILL
 
 _NO_PLAN_HINT = "clean it up with 'xe-dr cleanup %s', or restore the file from a backup of " \
                 "the state directory"
@@ -132,7 +134,17 @@ class Preflight(Phase):
         # site's hosts, and the LUN check below would blame the LUNs given.
         claims.refuse_drill_copies(claims.drill_copies(
             read_srs(self.xe), read_pbds(self.xe), self.run.id if self.run else None))
-        guard.check_luns(self.xe, [spec for spec in self.storage.specs(need_passwords=False)
+        specs = self.storage.specs(need_passwords=False)
+        if self.opts.mode == DRILL and self.run is not None:
+            # A resumed drill attaches the copies it made, not the replicas (hidden from
+            # this site's hosts while the copies are presented).
+            copied = journaled_copy_storage(self.engine, self.opts.storage)
+            if copied:
+                self.ctx.copy_storage = copied
+                specs = self.storage.specs(need_passwords=False)
+            elif copied == []:
+                specs = []  # the copy's outcome is unknown: the adapter's list will tell
+        guard.check_luns(self.xe, [spec for spec in specs
                                    if self.engine.state_of("attach:%s" % spec.device_config.get(
                                        "SCSIid", "?")) is None], self.progress)
         srs = Background(read_srs, self.xe, daemon=True)
