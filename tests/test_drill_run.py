@@ -110,6 +110,17 @@ def test_guests_that_never_report_or_fail_their_check_are_named_and_the_drill_ex
     assert report["cleanup"]["failures"] == [] and report["cleanup"]["released"]
 
 
+def generations_at_b(drill, run):
+    """{replica LUN: ({metadata VDI: generation} on the copy made for ``run``, the same on the
+    replica)}: which of A's databases each holds at B."""
+    from xe_dr.lab import copies, replication
+    lab = drill.lab.lab
+    return dict((entry["drill"]["replica"], (
+        replication.metadata_generations(lab, copy, "B"),
+        replication.metadata_generations(lab, entry["drill"]["replica"], "B")))
+        for copy, entry in copies.run_copies(drill.lab.array(), run))
+
+
 def test_a_kept_drill_runs_isolated_blocks_a_failover_until_its_cleanup(site):
     result = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--vapp", "erp",
                        "--keep", *site.storage_args("B"))
@@ -128,6 +139,19 @@ def test_a_kept_drill_runs_isolated_blocks_a_failover_until_its_cleanup(site):
             assert not networks[network], (vm, network)
     refused = site.xedr("B", "failover", "--vapp", "erp", "--yes", *site.storage_args("B"))
     assert refused.code == 64 and "attached by drill %s" % run in refused.err, refused
+    # the mirror goes on replicating beside the drill: A's next write reaches the replicas at
+    # B (their generation of A's database moves on), not the copies the drill runs on
+    taken = generations_at_b(site, run)
+    assert sorted(taken) == ["lun1", "lun2", "lun3"], taken
+    for copy, replicated in taken.values():  # A wrote nothing since the copies were taken
+        assert copy and copy == replicated, taken
+    site.lab.ok("A", "vm-param-set", "uuid=" + site.lab.vm_uuid("web-01"),
+                "name-description=changed during the drill")
+    now = site.lab.db("A").generation
+    assert now > max(g for copy, _ in taken.values() for g in copy.values())
+    after = generations_at_b(site, run)
+    for replica, (copy, _) in taken.items():
+        assert after[replica] == (copy, dict((vdi, now) for vdi in copy)), (replica, after)
     # its deadline (a day for a kept drill) is on the SRs it attached: status reads it there
     deadline = result.json["deadline"]
     srs = site.lab.ok("B", "sr-list", "other-config:xe-dr-run=" + run, "--minimal").values
