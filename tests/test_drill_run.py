@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+GIB = 2 ** 30
+
 
 @pytest.fixture
 def site(drill):
@@ -110,6 +112,17 @@ def test_guests_that_never_report_or_fail_their_check_are_named_and_the_drill_ex
     assert report["cleanup"]["failures"] == [] and report["cleanup"]["released"]
 
 
+def generations_at_b(drill, run):
+    """{replica LUN: ({metadata VDI: generation} on the copy made for ``run``, the same on the
+    replica)}: which of A's databases each holds at B."""
+    from xe_dr.lab import copies, replication
+    lab = drill.lab.lab
+    return dict((entry["drill"]["replica"], (
+        replication.metadata_generations(lab, copy, "B"),
+        replication.metadata_generations(lab, entry["drill"]["replica"], "B")))
+        for copy, entry in copies.run_copies(drill.lab.array(), run))
+
+
 def test_a_kept_drill_runs_isolated_blocks_a_failover_until_its_cleanup(site):
     result = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--vapp", "erp",
                        "--keep", *site.storage_args("B"))
@@ -128,6 +141,19 @@ def test_a_kept_drill_runs_isolated_blocks_a_failover_until_its_cleanup(site):
             assert not networks[network], (vm, network)
     refused = site.xedr("B", "failover", "--vapp", "erp", "--yes", *site.storage_args("B"))
     assert refused.code == 64 and "attached by drill %s" % run in refused.err, refused
+    # the mirror goes on replicating beside the drill: A's next write reaches the replicas at
+    # B (their generation of A's database moves on), not the copies the drill runs on
+    taken = generations_at_b(site, run)
+    assert sorted(taken) == ["lun1", "lun2", "lun3"], taken
+    for copy, replicated in taken.values():  # A wrote nothing since the copies were taken
+        assert copy and copy == replicated, taken
+    site.lab.ok("A", "vm-param-set", "uuid=" + site.lab.vm_uuid("web-01"),
+                "name-description=changed during the drill")
+    now = site.lab.db("A").generation
+    assert now > max(g for copy, _ in taken.values() for g in copy.values())
+    after = generations_at_b(site, run)
+    for replica, (copy, _) in taken.items():
+        assert after[replica] == (copy, dict((vdi, now) for vdi in copy)), (replica, after)
     # its deadline (a day for a kept drill) is on the SRs it attached: status reads it there
     deadline = result.json["deadline"]
     srs = site.lab.ok("B", "sr-list", "other-config:xe-dr-run=" + run, "--minimal").values
@@ -192,3 +218,57 @@ def test_the_watchdog_ends_a_drill_held_up_past_its_deadline_and_undoes_it(site)
                        "param-key=xe-dr-last-drill").value.split()
     assert mark[1:] == ["not-verified", report["run"]]
     assert without_last_drill(site.snapshot("B")) == without_last_drill(before)
+
+
+def host_uuid(drill, name):
+    return drill.lab.uuid("B", "host", **{"name-label": name})
+
+
+def test_vms_pinned_together_start_on_the_one_host_with_room_or_the_drill_stops_first(site):
+    """On a network without a PIF xapi runs every VM on one host. cache-01 is on DMZ, which B
+    lacks: the drill creates it there, internal; mon-01 and queue-01 join it at A. B's hosts
+    get 16 GiB, 9.4 GiB free each: each VM fits on either alone, the three together (11 GiB)
+    on neither. Once b-backup is shut down xcp-b2 has 11.5 GiB free and holds them; xcp-b1,
+    the master (where xapi would start the first of them), still does not."""
+    group = ("cache-01", "mon-01", "queue-01")  # standalone VMs of 1, 2 and 8 GiB
+    dmz = site.lab.uuid("A", "network", **{"name-label": "DMZ"})
+    for name in group[1:]:
+        site.lab.ok("A", "vif-create", "vm-uuid=" + site.lab.vm_uuid(name),
+                    "network-uuid=" + dmz, "device=1")
+    db = site.lab.db("B")
+    for name in ("xcp-b1", "xcp-b2"):  # the memory the hosts have, and so what they report free
+        host = db.get("host", db.by_uuid("host", host_uuid(site, name)))
+        site.lab.poke("B", "host", host["uuid"], memory_total=16 * GIB,
+                      memory_free=host["memory_free"] - (host["memory_total"] - 16 * GIB))
+    before, mirrored = site.snapshot("B"), mirrors(site)
+    selection = [arg for name in group for arg in ("--vm", name)]
+    stopped = site.xedr("B", "drill", "--adapter", adapter(site), *selection,
+                        *site.storage_args("B"))
+    assert stopped.code == 1, stopped
+    [run] = [r["id"] for r in site.xedr("B", "--json", "runs").json["runs"]
+             if r["kind"] == "drill"]
+    error = stopped.err.splitlines()[-1]
+    assert error.startswith(
+        "xe-dr: error: the drill VMs cache-01, mon-01, queue-01 share networks without a PIF, "
+        "so xapi starts them on one host, and no host has the 11.0 GiB they need free (free "
+        "memory on a DR host, or drill fewer VMs; 'xe-dr cleanup %s' undoes the drill;"
+        % run), error
+    # recovered, and not started: no start was even tried
+    assert site.lab.ok("B", "vm-list", "other-config:xe-dr-run=" + run, "params=power-state",
+                       "--minimal").values == ["halted"] * 3
+    assert not [c for c in site.lab.call_log() if c["site"] == "B" and
+                c["command"] in ("vm-start", "appliance-start")]
+    cleaned = site.xedr("B", "--json", "cleanup", run)
+    assert cleaned.code == 0 and cleaned.json["released"], cleaned
+    assert adapter_calls(site).count("release") == 1
+    assert not [lun for lun, entry in site.lab.array()["luns"].items() if entry.get("drill")]
+    assert mirrors(site) == mirrored
+    assert site.snapshot("B") == before
+    # memory freed on xcp-b2: the three start there
+    site.lab.ok("B", "vm-shutdown", "uuid=" + site.lab.vm_uuid("b-backup", "B"))
+    kept = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--keep", *selection,
+                     *site.storage_args("B"))
+    assert kept.code == 0 and kept.json["verdict"] == "verified", kept
+    assert site.lab.ok("B", "vm-list", "other-config:xe-dr-run=" + kept.json["run"],
+                       "power-state=running", "params=resident-on", "--minimal").values == \
+        [host_uuid(site, "xcp-b2")] * 3

@@ -14,6 +14,8 @@ the master, replication restarts on this pool's metadata VDIs in it, and foreign
 (generation count and pool UUID) into the foreign-VDI cache that decides ``metadata-latest``.
 """
 
+import os
+
 from . import array, dbxml, redolog, util
 
 LUN_TYPES = ("lvmoiscsi", "lvmohba")
@@ -171,6 +173,25 @@ def scan_sr(lab, site_name, db, sr_ref, data=None):
 def metadata_vdis(db, sr_ref):
     return [r for r in db.children("VDI", "SR", sr_ref)
             if db.rows("VDI")[r].get("type") == "metadata"]
+
+
+def metadata_generations(lab, lun_id, site_name):
+    """{VDI uuid: generation count} of the databases in the metadata VDIs on ``site_name``'s
+    copy of a LUN (a replica, or a storage adapter's copy ``lunN.copyM``), read as xapi reads
+    them (redolog.read: the valid half's database record); an LV holding no redo log is left
+    out. What the mirror replicated or a copy froze, for tests (xapi's reads: foreign.py)."""
+    directory = array.copy_dir(lab, lun_id, site_name)
+    found = {}
+    with array.locked(lab, shared=True):
+        names = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+        for name in names:
+            if not name.startswith("LV-"):
+                continue
+            try:
+                found[name[3:]] = redolog.read_path(os.path.join(directory, name))[0]
+            except redolog.RedoLogError:
+                continue
+    return found
 
 
 def enable_redo_log(db, vdi_ref):
