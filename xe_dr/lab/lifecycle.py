@@ -98,16 +98,24 @@ def assert_can_boot_here(db, vm, host):
 
 
 def choose_host(db, vm):
-    """A host that sees all the VM's SRs and networks and has the memory, master first.
-    xapi (xapi_vm_helpers.ml ``choose_host_for_vm_no_wlb``) tries every host with
-    ``assert_can_boot_here``, then again without the memory check: no host passing the other
-    checks is NO_HOSTS_AVAILABLE; one that passes them but lacks memory fails the start with
-    HOST_NOT_ENOUGH_FREE_MEMORY. (The lab keeps VM_REQUIRES_SR for an SR no host sees.)"""
+    """A host that sees all the VM's SRs and networks and has the memory: the VM's affinity
+    host first, then the master first. xapi (xapi_vm_helpers.ml
+    ``choose_host_for_vm_no_wlb``) tries every host with ``assert_can_boot_here``, then again
+    without the memory check: no host passing the other checks is NO_HOSTS_AVAILABLE; one that
+    passes them but lacks memory fails the start with HOST_NOT_ENOUGH_FREE_MEMORY. (The lab
+    keeps VM_REQUIRES_SR for an SR no host sees.) Its first choice is the VM's ``affinity``
+    host when valid (xapi_vm_placement.ml ``affinity_host_ids_of_guest``; vm_placement.ml
+    ``select_host_from_summary``: the affinity category before the others), for VM.start and
+    for each VM a vApp's start starts."""
     need = int(db.get("VM", vm).get("memory_static_max", 0))
     srs = _needed_srs(db, vm)
     best_free = 0
     suitable = False
-    for host in db.hosts():
+    affinity = db.get("VM", vm).get("affinity")
+    hosts = db.hosts()
+    if affinity in hosts:
+        hosts = [affinity] + [h for h in hosts if h != affinity]
+    for host in hosts:
         try:
             assert_can_boot_here(db, vm, host)
         except XapiError:
@@ -134,11 +142,16 @@ def start(lab, site, vm_uuid, paused=False, on=None):
             raise XapiError("OPERATION_NOT_ALLOWED", ["Cannot start a template"])
         assert_not_busy(db, vm)
         assert_power(db, vm, "start")
+        mem = int(row.get("memory_static_max", 0))
         if on is not None:
-            assert_can_boot_here(db, vm, on)  # VM.start_on: reserve_memory_for_vm
+            assert_can_boot_here(db, vm, on)
+            # VM.start_on (message_forwarding.ml) reserves the memory on that host first:
+            # reserve_memory_for_vm, HOST_NOT_ENOUGH_FREE_MEMORY [needed; available].
+            free = int(db.get("host", on).get("memory_free", 0))
+            if free < mem:
+                raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", [str(mem), str(free)])
         host = on if on is not None else choose_host(db, vm)
         guests.forget(db, vm)  # xapi_vm.ml start: delete_guest_metrics before the domain
-        mem = int(row.get("memory_static_max", 0))
         hrow = db.get("host", host)
         db.update("host", host, memory_free=int(hrow.get("memory_free", 0)) - mem)
         db.update("VM", vm, current_operations={task: "start"}, scheduled_to_be_resident_on=host)

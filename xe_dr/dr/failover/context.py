@@ -79,7 +79,8 @@ class RunContext(object):
 
     def resume_command(self):
         return "xe-dr %s --resume %s" % (
-            "failback" if self.opts.mode == "failback" else "failover", self.run.id)
+            self.opts.mode if self.opts.mode in ("failback", "drill") else "failover",
+            self.run.id)
 
     def left_behind(self, failure):
         """A run stopping on ``failure`` after it changed the pool says what it left and the

@@ -160,7 +160,21 @@ class DrillPhase(Phase):
                 reconcile=lambda uuid=vif["uuid"]: None if uuid in self.xe.uuids(
                     "vif") else uuid))
         self.report["isolated"] = True
-        return self._place(pif_less, vms)
+        placement = self._place(pif_less, vms)
+        for vm, host in sorted(placement.items(), key=lambda pair: vms[pair[0]]):
+            # The host of a standalone VM is given to its vm-start (on=) too; a vApp's start
+            # takes no host, and xapi's choice for each member tries its affinity host first
+            # (xapi_vm_placement.ml affinity_host_ids_of_guest).
+            self.engine.do(Step(
+                step_id("place", "vm", vm), "have VM %s start on host %s (its networks "
+                "without a PIF run on one host)" % (vms[vm], host),
+                [Call("vm-param-set", {"uuid": vm, "affinity": host})],
+                action=lambda vm=vm, host=host: self._set_affinity(vm, host)))
+        return placement
+
+    def _set_affinity(self, vm, host):
+        self.xe.param_set("vm", vm, {"affinity": host})
+        return host
 
     def _recovered_vms(self, items, recovered):
         """{VM uuid: {"uuid", "name_label", "tags", "item"}} of every VM the run recovered,
@@ -192,10 +206,14 @@ class DrillPhase(Phase):
             groups.append(group)
         if not groups:
             return {}
+        # A resume keeps the hosts it chose (its VMs may run there now, using the memory).
+        placement = dict((step.split(":", 2)[2], data.get("result"))
+                         for step, event, data in self.engine.steps("place:vm:")
+                         if event == "done")
+        groups = [g for g in groups if not g[0] <= set(placement)]
         free = {}
         for host in self.xe.uuids("host", filters={"enabled": "true"}):
             free[host] = int(self.xe.run("host-compute-free-memory", {"uuid": host}).strip())
-        placement = {}
         for members, _ in sorted(groups, key=lambda g: sorted(g[0])):
             need = sum(int(self.xe.param_get("vm", vm, "memory-static-max")) for vm in members)
             fits = [h for h in free if free[h] >= need]
@@ -204,8 +222,7 @@ class DrillPhase(Phase):
                     "the drill VMs %s share networks without a PIF, so xapi starts them on "
                     "one host, and no host has the %.1f GiB they need free" % (
                         ", ".join(sorted(vms[m] for m in members)), need / 2.0 ** 30),
-                    hint="free memory on a DR host, or drill fewer VMs; 'xe-dr cleanup %s' "
-                         "undoes the drill" % self.run.id)
+                    hint="free memory on a DR host, or drill fewer VMs")
             host = max(fits, key=lambda h: free[h])
             free[host] -= need
             for member in members:
