@@ -1,6 +1,7 @@
-"""The HTML report in a real browser: headless Chromium draws the timeline (the bars' fill
-colours are found in the screenshot's pixels, and not when the SVG is taken out), and the
-picture's geometry keeps every bar inside it, so nothing is cut when printed.
+"""The HTML report in a real browser: headless Chromium draws a drill's timeline (the bars'
+fill colours are found in the screenshot's pixels, and not when the SVG is taken out) and
+builds its Verification table (each VM's verdict, in the DOM Chromium made of the page), and
+the picture's geometry keeps every bar inside it, so nothing is cut when printed.
 
 Skipped without Chromium or jinja2, unless CI=true (then their absence fails).
 """
@@ -11,6 +12,7 @@ import shutil
 import struct
 import subprocess
 import zlib
+from html.parser import HTMLParser
 
 import pytest
 
@@ -107,30 +109,72 @@ def count_colour(png, colour, tolerance=6):
     return count
 
 
-def screenshot(chromium, page, png, tmp_path):
+def screenshot(chromium, page, png, tmp_path, dom=False):
+    """The decoded screenshot; with ``dom``, (screenshot, the DOM as Chromium serializes it)
+    from the same launch."""
     profile = tmp_path / ("profile-" + png.name)
     argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--no-first-run", "--user-data-dir=%s" % profile, "--screenshot=%s" % png,
-            "--window-size=1200,1600", "--hide-scrollbars", "file://%s" % page]
+            "--window-size=1200,1600", "--hide-scrollbars"] + (
+            ["--dump-dom"] if dom else []) + ["file://%s" % page]
     result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True, timeout=120)
     assert result.returncode == 0 and png.exists(), result.stderr[-2000:]
+    if dom:
+        assert "</html>" in result.stdout, result.stderr[-2000:]
+        return decode_png(str(png)), result.stdout
     return decode_png(str(png))
+
+
+class SectionTables(HTMLParser):
+    """The rows (lists of cell texts) of the tables under each <h2>, by the heading's text."""
+
+    def __init__(self):
+        HTMLParser.__init__(self, convert_charrefs=True)
+        self.sections = {}
+        self.heading = None
+        self.in_heading = False
+        self.cell = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "h2":
+            self.heading, self.in_heading = "", True
+        elif tag == "tr" and self.heading is not None:
+            self.sections.setdefault(self.heading, []).append([])
+        elif tag in ("td", "th") and self.heading in self.sections:
+            self.cell = ""
+
+    def handle_endtag(self, tag):
+        if tag == "h2":
+            self.in_heading = False
+        elif tag in ("td", "th") and self.cell is not None:
+            self.sections[self.heading][-1].append(" ".join(self.cell.split()))
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.in_heading:
+            self.heading += data
+        elif self.cell is not None:
+            self.cell += data
 
 
 # -- the tests --------------------------------------------------------------------------------
 
-def test_chromium_draws_the_timeline(drill, tmp_path):
+def test_chromium_draws_a_drills_timeline_and_builds_its_verification_table(drill, tmp_path):
+    """A drill (the timeline is a test failover's, plus the verdicts) on the array's copies
+    while the mirror runs. No plugin at B: the VMs are named, none is left out without it."""
     _need("jinja2", _jinja())
     chromium = _chromium()
     _need("chromium", chromium)
     from xe_dr.report.markup import COLOURS
     drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
-    drill.lab.mirror("break")
-    run = drill.xedr("B", "--json", "failover", "--test", "--power", "paused", "--vapp", "erp",
-                     "--vm", "queue-01", "--vm", "cache-01", *drill.storage_args("B"))
-    assert run.code == 0, run
+    run = drill.xedr("B", "--json", "drill", "--adapter", drill.lab.lab.path(
+        "bin", "storage-adapter"), "--vapp", "erp", "--vm", "queue-01", "--vm", "cache-01",
+        *drill.storage_args("B"))
+    assert run.code == 0 and run.json["verdict"] == "verified", run
+    vms = run.json["vms"]
+    assert vms and all(vm["verified"] for vm in vms), vms
     page = tmp_path / "report.html"
     made = drill.xedr("B", "report", run.json["run"], "--format", "html", "-o", str(page))
     assert made.code == 0, made
@@ -139,7 +183,7 @@ def test_chromium_draws_the_timeline(drill, tmp_path):
     bare = tmp_path / "no-timeline.html"
     bare.write_text(re.sub(r"<svg.*?</svg>", "", html, flags=re.S), encoding="utf-8")
 
-    drawn = screenshot(chromium, page, tmp_path / "report.png", tmp_path)
+    drawn, dom = screenshot(chromium, page, tmp_path / "report.png", tmp_path, dom=True)
     blank = screenshot(chromium, bare, tmp_path / "no-timeline.png", tmp_path)
     assert drawn[0] == 1200 and drawn[1] >= 1600
     # three bars at least (erp, queue-01, cache-01), each at least 2 x 14 pixels; and the
@@ -149,6 +193,13 @@ def test_chromium_draws_the_timeline(drill, tmp_path):
         without = count_colour(blank, COLOURS[part])  # the legend's swatch alone
         assert without < 400, (part, without)
         assert with_bars - without >= bars * 28, (part, with_bars, without)
+    # the Verification table as Chromium built it: a row per VM, its verdict and why
+    tables = SectionTables()
+    tables.feed(dom)
+    rows = tables.sections.get("Verification: verified")
+    assert rows and rows[0] == ["VM", "Verified", "Why"], tables.sections.keys()
+    assert [(r[0], r[1].startswith("yes, at "), r[2]) for r in rows[1:]] == [
+        (vm["name_label"], True, vm["reason"]) for vm in vms]
 
 
 def test_every_bar_stays_inside_its_picture():

@@ -5,8 +5,11 @@ import os
 
 import pytest
 
+from xe_dr.lab import adapter as lab_adapter
+
 from tests.fixtures_lab import make_lab
 from tests.fixtures_workflow import Drill
+from tests.test_drill_run import adapter, without_last_drill
 from tests.test_workflows import assert_partly_failed_by_the_unprotected, enable_protection
 
 # The slow tier (tests/conftest.py): whole runs over a real sshd, with both SSH implementations.
@@ -45,3 +48,38 @@ def test_doctor_over_ssh_names_the_transport(ssh_drill):
     assert result.code == 0, result
     assert result.json["transport"].startswith("ssh ")
     assert len(result.json["hosts"]) == 2
+
+
+# OpenSSH alone (a workstation without paramiko driving a master): what a drill sends over
+# SSH is xe calls, as a test failover's, which the test above runs with both implementations;
+# the drill's own part is where the adapter runs (never over SSH), the same with either.
+@pytest.mark.parametrize("ssh_drill", ["openssh"], indirect=True)
+def test_a_drill_over_ssh_runs_xe_on_the_master_and_the_adapter_here(ssh_drill, sshd):
+    drill = ssh_drill
+    here = Drill(drill.lab, drill.state_dir)  # the setup, not under test, without SSH's cost
+    here.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+    here.ok("B", "plugin", "install", "--host-root", drill.lab.root + "/hosts/{uuid}")
+    before, mark = drill.snapshot("B"), len(drill.lab.call_log())
+    result = drill.xedr("B", "--json", "drill", "--adapter", adapter(drill), "--vapp", "erp",
+                        *drill.storage_args("B"))
+    assert result.code == 0, result
+    report = result.json
+    assert report["mode"] == "drill" and report["verdict"] == "verified"
+    assert report["vms"] and all(vm["verified"] for vm in report["vms"]), report["vms"]
+    assert report["cleanup"]["failures"] == []
+    assert sorted(report["cleanup"]["released"]) == sorted(
+        c["scsiid"] for c in report["copies"])
+    assert without_last_drill(drill.snapshot("B")) == without_last_drill(before)
+    # xe ran on the master over SSH (a child of sshd's session, neither this process nor its
+    # child), the adapter here (a child of this xe-dr), in the drill and in its cleanup
+    xe_calls = [c for c in drill.lab.call_log()[mark:] if "via" not in c]  # not XenAPI's
+    assert xe_calls and all(c["site"] == "B" for c in xe_calls)
+    assert not [c for c in xe_calls if os.getpid() in (c["pid"], c["ppid"])]
+    adapter_calls = lab_adapter.calls(drill.lab.lab)
+    assert [c["verb"] for c in adapter_calls if c["verb"] in ("copy", "release")] == [
+        "copy", "release"]
+    assert {c["ppid"] for c in adapter_calls} == {os.getpid()}
+    for run in (report["run"], report["cleanup"]["run"]):
+        text = drill.xedr("B", "report", run)
+        assert "Transport       ssh %s@%s:%d (openssh)\n" % (
+            sshd.user, sshd.host, sshd.port) in text.out, text

@@ -9,7 +9,7 @@ VERB is ``capabilities``, ``copy``, ``list``, ``release``, ``mirror-state``, ``h
 ``{"error": "..."}`` when the array refuses or fails, 64 for a command line it does not take.
 
 Every call is logged in ``DIR/adapter.jsonl`` (``verb``, ``args``, ``start``, ``duration``,
-``exit``, ``pid``) and counted against the fault rules of site ``array``, command
+``exit``, ``pid``, ``ppid``) and counted against the fault rules of site ``array``, command
 ``adapter-<verb>`` (faults.py): ``delay`` before the call, ``error`` fails it (``{"error":
 "CODE: params"}``, nothing done), ``after`` is waited once its change is made, and
 ``kill_client`` SIGKILLs the process that ran the adapter (xe-dr) as the call arrives
@@ -123,7 +123,8 @@ def call(lab, argv):
         except (LabError, LabNotFound, ValueError, KeyError, IOError, OSError) as e:
             answer = {"error": "lab internal error: %s: %s" % (type(e).__name__, e)}
     entry = {"verb": verb, "args": list(argv), "start": start,
-             "duration": time.time() - start, "exit": code, "pid": os.getpid()}
+             "duration": time.time() - start, "exit": code, "pid": os.getpid(),
+             "ppid": os.getppid()}
     if kill:
         entry["kill_client"] = kill
     _log(lab, entry)

@@ -2,9 +2,10 @@
 
 Fields: ``site``, ``command``, ``args`` (argv after the command, secrets redacted), ``start``
 (epoch seconds), ``duration``, ``exit`` (exit code), ``db_opens`` (foreign databases opened by
-the call) and ``db_open`` (whether it opened any), ``pid``. Secrets are hidden the way xapi's CLI
-log hides them: any key containing ``password`` or ``secret``, ``value`` of commands whose name
-contains ``secret``, ``args:*`` of ``host-call-plugin``, and ``url``.
+the call) and ``db_open`` (whether it opened any), ``pid``, and for an xe call ``ppid`` (who ran
+it: sshd's session, or xe-dr itself). Secrets are hidden the way xapi's CLI log hides them: any
+key containing ``password`` or ``secret``, ``value`` of commands whose name contains
+``secret``, ``args:*`` of ``host-call-plugin``, and ``url``.
 """
 
 import json

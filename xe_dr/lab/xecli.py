@@ -311,7 +311,7 @@ def execute(lab_dir, site_name, argv, environ=None):
         "args": calllog.redact(command, typed),
         "start": start, "duration": time.time() - start, "exit": code,
         "db_opens": info.get("db_opens", 0), "db_open": info.get("db_opens", 0) > 0,
-        "pid": os.getpid(),
+        "pid": os.getpid(), "ppid": os.getppid(),
     }
     if client.get("extra_args"):
         entry["extra_args"] = calllog.redact(command, client["extra_args"])
