@@ -27,6 +27,8 @@ def ssh_drill(request, tmp_path, sshd, sshd_known_hosts, ssh_client_env):
     return Drill(make_lab(tmp_path / "lab"), str(tmp_path / "state"), transport)
 
 
+# With paramiko only: the drill below runs a whole run through the OpenSSH binary (CI's time).
+@pytest.mark.parametrize("ssh_drill", ["paramiko"], indirect=True)
 def test_test_failover_and_cleanup_over_ssh(ssh_drill):
     drill = ssh_drill
     enable_protection(drill)
