@@ -301,3 +301,23 @@ def test_a_vapp_member_pinned_with_a_standalone_vm_starts_on_the_host_chosen_for
     assert on == {"web-01": db.get("host", most_free)["uuid"],
                   "cache-01": db.get("host", most_free)["uuid"]}, on
     assert site.xedr("B", "cleanup", run).code == 0
+
+
+def test_a_drill_that_recovers_nothing_is_on_record_as_failed_and_left_for_cleanup(site):
+    """Given one LUN of the three erp's disks are on, the vApp is refused by its recovery:
+    the drill failed (exit 1); the pool says so, and one line says how to undo it."""
+    one_lun = site.storage_args("B", sr_uuids=[site.lab.replicated_srs()[0][0]])
+    result = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--vapp", "erp",
+                       *one_lun)
+    assert result.code == 1, result
+    report = result.json
+    assert report["outcome"] == "failed" and report["verdict"] == "failed"
+    assert [t for t in report["todo"] if "cleanup" in t] == [
+        "the drill is left as it is: undo it with 'xe-dr cleanup %s'" % report["run"]]
+    pool = site.lab.ok("B", "pool-list", "--minimal").value
+    mark = site.lab.ok("B", "pool-param-get", "uuid=" + pool, "param-name=other-config",
+                       "param-key=xe-dr-last-drill").value.split()
+    assert mark[1:] == ["failed", report["run"]]
+    status = site.xedr("B", "status", "--format", "nagios", "--warning", "drill-age=1d")
+    assert "WARNING drill-age: last drill failed " in status.out, status
+    assert site.xedr("B", "cleanup", report["run"]).code == 0

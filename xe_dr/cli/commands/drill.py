@@ -66,8 +66,9 @@ def _clean_up(failover, report, code):
     if run is None or failover.opts.keep or report.get("outcome") not in (
             "succeeded", "partly failed"):
         if run is not None:
-            report["todo"].append("the drill is left as it is: undo it with 'xe-dr cleanup "
-                                  "%s'" % run.id)
+            report["todo"] = [t for t in report["todo"] if not t.startswith(
+                "clean up the drill with")] + [
+                "the drill is left as it is: undo it with 'xe-dr cleanup %s'" % run.id]
         return report, code
     from xe_dr.dr.cleanup import cleanup
     from xe_dr.report import write_default

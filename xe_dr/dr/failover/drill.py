@@ -285,9 +285,13 @@ class DrillPhase(Phase):
 
     def mark(self, verdicts):
         """The drill's verdict on the pool (other-config:xe-dr-last-drill), so that status
-        here, or with --peer from the other site, holds the site to regular drills."""
-        verdict = "verified" if verdicts and all(v["verified"] for v in verdicts) else \
-            "not-verified"
+        here, or with --peer from the other site, holds the site to regular drills;
+        ``verdicts`` None: the drill failed before it had any VM to verify."""
+        if verdicts is None:
+            verdict = "failed"
+        else:
+            verdict = "verified" if verdicts and all(v["verified"] for v in verdicts) else \
+                "not-verified"
         text = last_drill_text(time.time(), verdict, self.run.id)
         self.engine.do(Step(step_id("mark", "last-drill"), "record the drill's verdict on "
                             "the pool", [Call("pool-param-set", {

@@ -185,9 +185,8 @@ class Failover(Phase):
                 # After the source phase, this site's LUNs are mirror targets until the
                 # array halts or reverses the mirror: a stop by design.
                 raise self._array_stop(failure)
-            failure.hint = "%s; then resume with 'xe-dr %s --resume %s'" % (
-                failure.hint or _storage_hint(failure),
-                "failback" if self.opts.mode == "failback" else "failover", self.run.id)
+            failure.hint = "%s; then resume with '%s'" % (
+                failure.hint or _storage_hint(failure), self.ctx.resume_command())
             raise
         return self._recover_and_start(dry_run=False)
 
@@ -396,6 +395,9 @@ class Failover(Phase):
             verdicts = self.drill.verify(items, recovered, started)
             if self.drill.mark(verdicts) != "verified":
                 outcome, code = "partly failed", ExitCode.PARTIAL
+        elif self.opts.mode == DRILL:  # it recovered nothing: a drill that failed, on record
+            self.engine.deadline = None
+            self.drill.mark(None)
         self.report["failures"] = [f.message for f in self.engine.failures]
         self.networks.report_outcome()
         extra = {"verdict": self.report.get("verdict")} if self.opts.mode == DRILL else {}
@@ -404,7 +406,8 @@ class Failover(Phase):
 
     def _finish(self, items):
         if self.opts.mode in DISPOSABLE_KINDS:
-            self.report["todo"].append("clean up the test with 'xe-dr cleanup %s'" % self.run.id)
+            self.report["todo"].append("clean up the %s with 'xe-dr cleanup %s'" % (
+                self.opts.mode, self.run.id))
             return
         tasks = [e["task"] for e in self.report["storage"] if e.get("task")]
         self.progress.phase("finish", len(tasks), "drtask-destroy:")
