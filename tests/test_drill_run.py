@@ -67,6 +67,10 @@ def test_a_drill_verifies_every_protected_vm_and_leaves_site_b_and_the_mirror_as
         assert "verified     %-24s running, its guest agent reported" % vm["name_label"] in text.out
     assert "the array's copies: 3, released by cleanup run %s" % report["cleanup"]["run"] \
         in text.out
+    # the exact adapter calls, among the commands: the copy here, the release in the cleanup's
+    assert "\n  %s copy --run %s --lun " % (adapter(site), report["run"]) in text.out, text.out
+    released = site.xedr("B", "report", report["cleanup"]["run"], "--format", "text")
+    assert "\n  %s release --run %s\n" % (adapter(site), report["run"]) in released.out
     for fmt, heading in (("markdown", "## Verification: verified"),
                          ("html", "<h2>Verification: verified</h2>")):
         rendered = site.xedr("B", "report", report["run"], "--format", fmt)

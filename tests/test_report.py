@@ -339,11 +339,11 @@ def test_partial_text_names_failures_and_todo(runs):
 
 
 def _commands_section(out, fmt):
-    """The lines of the "xe commands" section of a report."""
+    """The lines of the "Commands" section of a report."""
     if fmt == "html":
-        return html.unescape(out.split("<h2>xe commands</h2>")[1].split("</pre>")[0]).split(
+        return html.unescape(out.split("<h2>Commands</h2>")[1].split("</pre>")[0]).split(
             "\n")
-    heading = "xe commands\n" if fmt == "text" else "## xe commands\n"
+    heading = "Commands\n" if fmt == "text" else "## Commands\n"
     return out.split(heading)[1].split("\n\n")[0].splitlines()
 
 

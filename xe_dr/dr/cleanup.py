@@ -155,6 +155,7 @@ def _release_copies(engine, original, run_id):
     released = engine.do(Step(
         step_id("release", "copies", run_id), "release the array's copies of drill %s (%s)"
         % (run_id, options["adapter"]), [],
+        begin_data={"commands": [adapter.argv("release", run_id)]},
         action=lambda: adapter.release(run_id)["released"],
         reconcile=lambda: [] if not adapter.list(run_id)["copies"] else None))
     if engine.run is not None:  # the replicas presented again: FC hosts see them once rescanned

@@ -842,7 +842,8 @@ def _rto(items, created, ready_word, state, target=None):
 
 
 def _commands(report, steps):
-    """The xe commands the run ran, as shell lines (each once): from the journal's begin
+    """The commands the run ran (xe's, a drill's storage adapter's), as shell lines (each
+    once): from the journal's begin
     entries, else the report's planned commands. ``recorded`` says whether there were any."""
     result, batches = [], {}
     for step in steps:

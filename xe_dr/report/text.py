@@ -241,7 +241,7 @@ def render(model):
                                 "+%s" % _short(note["offset"]) or "?", clean(note["text"])))
 
     add("")
-    add("xe commands")
+    add("Commands")
     if not model["commands_recorded"]:
         add("  not recorded in this run's journal")
     for command in model["commands"]:

@@ -112,7 +112,8 @@ class DrillPhase(Phase):
         copies = self.engine.do(Step(
             step, "copy LUN(s) %s on the array (%s)" % (", ".join(replicas), self.opts.adapter),
             [], action=action, reconcile=reconcile,
-            begin_data={"adapter": self.opts.adapter, "luns": replicas}))
+            begin_data={"adapter": self.opts.adapter, "luns": replicas,
+                        "commands": [self.adapter.argv("copy", run_id, replicas)]}))
         self.report["copies"] = copies
         rescan(self.xe, self.capabilities, copies)
         self.ctx.copy_storage = [_copy_spec(spec, copies) for spec in self.opts.storage]
