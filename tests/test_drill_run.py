@@ -4,6 +4,7 @@ the verdict written on the DR pool, then everything undone and the copies releas
 and the array as they were."""
 
 import json
+import re
 
 import pytest
 
@@ -41,6 +42,7 @@ def without_last_drill(snapshot):
 
 
 def test_a_drill_verifies_every_protected_vm_and_leaves_site_b_and_the_mirror_as_before(site):
+    site.xedr("A", "status")  # the heartbeat, as cron writes it at the source (2 VMs at risk)
     before, mirrored = site.snapshot("B"), mirrors(site)
     result = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--all",
                        *site.storage_args("B"))
@@ -63,6 +65,9 @@ def test_a_drill_verifies_every_protected_vm_and_leaves_site_b_and_the_mirror_as
     # the evidence, in every format
     text = site.xedr("B", "report", report["run"], "--format", "text")
     assert text.code == 0 and "Verification: verified" in text.out, text
+    # the recovery point: the heartbeat 'xe-dr status' wrote at A (from cron) in the copy
+    assert re.search(r"\nRecovery point +at most \d+ s before the run.s start: the copy of "
+                     r"pool Site A holds the heartbeat of ", text.out), text.out
     for vm in report["vms"]:
         assert "verified     %-24s running, its guest agent reported" % vm["name_label"] in text.out
     assert "the array's copies: 3, released by cleanup run %s" % report["cleanup"]["run"] \

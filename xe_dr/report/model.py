@@ -432,7 +432,7 @@ def build(run, now=None):
     model["rto"] = _rto(items, created, model["settings"]["ready_word"], state,
                         _number(options.get("rto_target")))
     model["rpo"] = _recovery_point(model["sources"], created) if kind in (
-        "failover", "test", "failback") else None
+        "failover", "test", "failback", "drill") else None
     model["steps"] = steps
     model["notes"] = notes
     model["commands"], model["commands_recorded"] = _commands(report, steps)
