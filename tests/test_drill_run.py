@@ -9,6 +9,7 @@ import re
 import pytest
 
 GIB = 2 ** 30
+STARTS = ("vm-start", "appliance-start", "vm-resume", "vm-unpause", "vm-resume-on")
 
 
 @pytest.fixture
@@ -57,6 +58,13 @@ def test_a_drill_verifies_every_protected_vm_and_leaves_site_b_and_the_mirror_as
     assert calls.count("copy") == 1 and calls.count("release") == 1
     assert calls.index("copy") < calls.index("release")
     assert mirrors(site) == mirrored  # replication never stopped
+    # At every step no drill VM ran on a network with a PIF: every VIF on one was destroyed
+    # before the first start, and none was made or moved after (the call log, in order).
+    at_b = [c for c in site.lab.call_log() if c["site"] == "B"]
+    starts = [i for i, c in enumerate(at_b) if c["command"] in STARTS]
+    isolating = [i for i, c in enumerate(at_b) if c["command"] == "vif-destroy"]
+    assert starts and isolating and max(isolating) < min(starts)
+    assert not [c for c in at_b if c["command"] in ("vif-create", "vif-move", "vif-plug")]
     pool = site.lab.ok("B", "pool-list", "--minimal").value
     mark = site.lab.ok("B", "pool-param-get", "uuid=" + pool, "param-name=other-config",
                        "param-key=xe-dr-last-drill").value.split()
