@@ -10,7 +10,7 @@
 # line (-H, --xe, ...), gives up after XE_DR_COMPLETION_TIMEOUT seconds (default 5) and
 # completes nothing when it fails.
 
-_xe_dr_commands='doctor status replication probe inventory failover failback drill cleanup runbook runs report plugin lab completion'
+_xe_dr_commands='doctor status replication probe inventory failover failback drill plan cleanup runbook runs report plugin lab completion'
 _xe_dr_global_options='--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --version --xe --yes -H -h -i -q -v -y'
 _xe_dr_target_options='-H --host --ssh -i --identity --known-hosts --ssh-config --xe --plugin --no-plugin --state-dir'
 _xe_dr_storage_options='--target --port --iqn --hba --scsiid --hba-scsiid --chap-user --chap-password-file --chap-password-env'
@@ -20,12 +20,15 @@ _xe_dr_options() {
     case $1 in
         doctor) echo '--accept-new-host-key --help --host --host-root --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         status) echo '--accept-new-host-key --alert --critical --expect-srs --format --help --host --identity --json --known-hosts --no-input --no-plugin --output --peer --peer-xe --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --vms --warning --xe --yes -H -h -i -o -q -v -y' ;;
-        replication|replication/disable|inventory|runs|plugin|plugin/status|completion) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        replication|replication/disable|inventory|plan|runs|plugin|plugin/status|completion) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         replication/enable) echo '--accept-new-host-key --alerts --help --host --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         probe) echo '--accept-new-host-key --chap-password-env --chap-password-file --chap-user --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --no-input --no-plugin --plugin --port --quiet --scsiid --ssh --ssh-config --state-dir --target --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         failover) echo '--accept-new-host-key --adopt --all --chap-password-env --chap-password-file --chap-user --disable-ha --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --plugin --port --power --quiet --resume --rto-target --scsiid --source --source-xe --sr --ssh --ssh-config --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
         failback) echo '--accept-new-host-key --adopt --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --force-shutdown --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --parallel --plugin --port --power --quiet --resume --rto-target --scsiid --shutdown-timeout --source --source-xe --sr --ssh --ssh-config --state-dir --target --timeout --vapp --verbose --vm --xe --yes -H -h -i -q -v -y' ;;
-        drill) echo '--accept-new-host-key --adapter --adopt --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --hba --hba-scsiid --help --host --identity --iqn --json --keep --known-hosts --no-input --no-plugin --parallel --plugin --port --quiet --resume --rto-target --scsiid --sr --ssh --ssh-config --state-dir --target --timeout --vapp --verbose --verify-timeout --vm --xe --yes -H -h -i -q -v -y' ;;
+        drill) echo '--accept-new-host-key --adapter --adopt --all --chap-password-env --chap-password-file --chap-user --deadline --dry-run --exclude --hba --hba-scsiid --help --host --identity --iqn --json --keep --known-hosts --no-input --no-plugin --parallel --plugin --port --quiet --resume --rto-target --scsiid --sr --ssh --ssh-config --state-dir --target --timeout --vapp --verbose --verify-timeout --vm --xe --yes -H -h -i -q -v -y' ;;
+        plan/init) echo '--accept-new-host-key --chap-password-env --chap-password-file --chap-user --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --no-input --no-plugin --peer --peer-xe --plugin --port --quiet --scsiid --ssh --ssh-config --state-dir --target --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        plan/show) echo '--accept-new-host-key --at --at-xe --help --host --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
+        plan/validate) echo '--accept-new-host-key --help --host --identity --json --known-hosts --no-input --no-plugin --peer --peer-xe --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         cleanup) echo '--accept-new-host-key --dry-run --force --help --host --identity --json --known-hosts --no-input --no-plugin --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -q -v -y' ;;
         runbook) echo '--accept-new-host-key --all --chap-password-env --chap-password-file --chap-user --dry-run --exclude --force --hba --hba-scsiid --help --host --identity --iqn --json --known-hosts --map-network --no-input --no-plugin --output --parallel --plugin --port --power --quiet --scsiid --source --source-xe --sr --ssh --ssh-config --state-dir --target --test --timeout --vapp --verbose --vm --xe --yes -H -h -i -o -q -v -y' ;;
         report) echo '--accept-new-host-key --format --help --host --identity --json --known-hosts --no-input --no-plugin --output --plugin --quiet --ssh --ssh-config --state-dir --timeout --verbose --xe --yes -H -h -i -o -q -v -y' ;;
@@ -39,9 +42,9 @@ _xe_dr_options() {
 # vm-or-vapp, sr or run.
 _xe_dr_kind() {
     case $1:$2 in
-        doctor:--host-root|status:--critical|status:--expect-srs|status:--peer|status:--warning|probe:--chap-password-env|probe:--chap-user|probe:--hba-scsiid|probe:--iqn|probe:--port|probe:--scsiid|probe:--target|failover:--adopt|failover:--chap-password-env|failover:--chap-user|failover:--hba-scsiid|failover:--iqn|failover:--map-network|failover:--parallel|failover:--port|failover:--rto-target|failover:--scsiid|failover:--source|failover:--target|failback:--adopt|failback:--chap-password-env|failback:--chap-user|failback:--hba-scsiid|failback:--iqn|failback:--map-network|failback:--parallel|failback:--port|failback:--rto-target|failback:--scsiid|failback:--shutdown-timeout|failback:--source|failback:--target|drill:--adopt|drill:--chap-password-env|drill:--chap-user|drill:--hba-scsiid|drill:--iqn|drill:--parallel|drill:--port|drill:--rto-target|drill:--scsiid|drill:--target|drill:--verify-timeout|runbook:--chap-password-env|runbook:--chap-user|runbook:--hba-scsiid|runbook:--iqn|runbook:--map-network|runbook:--parallel|runbook:--port|runbook:--scsiid|runbook:--source|runbook:--target|plugin/install:--host-root|plugin/install:--host-user) echo 'none' ;;
+        doctor:--host-root|status:--critical|status:--expect-srs|status:--peer|status:--warning|probe:--chap-password-env|probe:--chap-user|probe:--hba-scsiid|probe:--iqn|probe:--port|probe:--scsiid|probe:--target|failover:--adopt|failover:--chap-password-env|failover:--chap-user|failover:--hba-scsiid|failover:--iqn|failover:--map-network|failover:--parallel|failover:--port|failover:--rto-target|failover:--scsiid|failover:--source|failover:--target|failback:--adopt|failback:--chap-password-env|failback:--chap-user|failback:--hba-scsiid|failback:--iqn|failback:--map-network|failback:--parallel|failback:--port|failback:--rto-target|failback:--scsiid|failback:--shutdown-timeout|failback:--source|failback:--target|drill:--adopt|drill:--chap-password-env|drill:--chap-user|drill:--deadline|drill:--hba-scsiid|drill:--iqn|drill:--parallel|drill:--port|drill:--rto-target|drill:--scsiid|drill:--target|drill:--verify-timeout|plan/init:--chap-password-env|plan/init:--chap-user|plan/init:--hba-scsiid|plan/init:--iqn|plan/init:--peer|plan/init:--port|plan/init:--scsiid|plan/init:--target|plan/show:--at|plan/validate:--peer|runbook:--chap-password-env|runbook:--chap-user|runbook:--hba-scsiid|runbook:--iqn|runbook:--map-network|runbook:--parallel|runbook:--port|runbook:--scsiid|runbook:--source|runbook:--target|plugin/install:--host-root|plugin/install:--host-user) echo 'none' ;;
         status:--format) echo 'words text nagios prometheus' ;;
-        status:--output|status:--peer-xe|status:-o|probe:--chap-password-file|failover:--chap-password-file|failover:--source-xe|failback:--chap-password-file|failback:--source-xe|drill:--adapter|drill:--chap-password-file|runbook:--chap-password-file|runbook:--output|runbook:--source-xe|runbook:-o|report:--output|report:-o) echo 'file' ;;
+        status:--output|status:--peer-xe|status:-o|probe:--chap-password-file|failover:--chap-password-file|failover:--source-xe|failback:--chap-password-file|failback:--source-xe|drill:--adapter|drill:--chap-password-file|plan/init:--chap-password-file|plan/init:--peer-xe|plan/show:--at-xe|plan/validate:--peer-xe|runbook:--chap-password-file|runbook:--output|runbook:--source-xe|runbook:-o|report:--output|report:-o) echo 'file' ;;
         failover:--exclude|failback:--exclude|drill:--exclude|runbook:--exclude) echo 'vm-or-vapp' ;;
         failover:--power|failback:--power|runbook:--power) echo 'words start paused none' ;;
         failover:--resume|failback:--resume|drill:--resume) echo 'run' ;;
@@ -63,6 +66,7 @@ _xe_dr_kind() {
 _xe_dr_subcommands() {
     case $1 in
         replication) echo 'enable disable' ;;
+        plan) echo 'init show validate' ;;
         plugin) echo 'install status' ;;
     esac
 }
@@ -76,6 +80,10 @@ _xe_dr_positional() {
         replication) kinds=('words enable disable'); repeat= ;;
         replication/enable) kinds=('none'); repeat=1 ;;
         replication/disable) kinds=('none'); repeat=1 ;;
+        plan) kinds=('words init show validate'); repeat= ;;
+        plan/init) kinds=('file'); repeat= ;;
+        plan/show) kinds=('file'); repeat= ;;
+        plan/validate) kinds=('file'); repeat= ;;
         cleanup) kinds=('run'); repeat= ;;
         report) kinds=('run'); repeat= ;;
         plugin) kinds=('words install status'); repeat= ;;

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "failover",
     "failback",
     "drill",
+    "plan",
     "cleanup",
     "runbook",
     "runs",
@@ -162,14 +163,21 @@ def _usage(parser):
     return " ".join(words)
 
 
-def _examples(parser, examples):
-    """The examples of a command's module that use this (sub-)command."""
+def _examples(parser, examples, subcommands=False):
+    """The examples of a command's module that use this (sub-)command; a command with
+    ``subcommands`` shows the first of each sub-command's (its help stays short)."""
     words = parser.prog.split()[1:]
-    chosen = []
+    chosen, seen = [], set()
     for example in examples:
         argv = [w for w in example.split() if not w.startswith("-")]
-        if all(word in argv for word in words):
-            chosen.append(example)
+        if not all(word in argv for word in words):
+            continue
+        if subcommands and len(words) == 1:
+            after = argv[argv.index(words[0]) + 1:argv.index(words[0]) + 2]
+            if tuple(after) in seen:
+                continue
+            seen.add(tuple(after))
+        chosen.append(example)
     return chosen
 
 
@@ -185,7 +193,8 @@ def _finish_command(parser, module):
     parser.formatter_class = _HelpFormatter
     parser.usage = _usage(parser)
     lines = [GLOBAL_OPTIONS_LINE, "", "examples:"]
-    lines += ["  " + line for e in _examples(parser, getattr(module, "EXAMPLES", ()))
+    lines += ["  " + line for e in _examples(parser, getattr(module, "EXAMPLES", ()),
+                                             getattr(module, "SUBCOMMANDS", False))
               for line in e.splitlines()]
     parser.epilog = "\n".join(lines)
 

@@ -22,7 +22,7 @@ green, so the DR pool is read (it is never changed) and checked for:
   ``platform:vcpu-unrestricted`` is true);
 - **VMs too big**: a counted VM that fits on no single DR host (memory or vCPUs);
 - **placement**: free memory that adds up may still not divide among the VMs (each starts on
-  one host): placed largest first, each on the host it fits best (``_unplaced``), a VM left
+  one host): placed largest first, each on the host it fits best (``unplaced``), a VM left
   without room is a problem;
 - **networks**: each network the protected VMs' VIFs use must exist at the DR site by name
   (import.ml's rule, xe_dr/dr/networks.py ``match``); one matched by bridge only is a note
@@ -211,15 +211,15 @@ def _capacity(result, facts, vms, peer, peer_xe, cpus, totals):
             % (_gib(result["memory_free_bytes"]), _gib(result["memory_needed_bytes"]),
                len(counted)))
     else:
-        unplaced = _unplaced(fitting, enabled, free, cpus)
-        result["vms_unplaced"] = unplaced
-        if unplaced:
+        homeless = unplaced(fitting, enabled, free, cpus)
+        result["vms_unplaced"] = homeless
+        if homeless:
             result["problems"].append(
                 "the DR hosts' free memory adds up to what the running protected VMs need but "
                 "does not divide among them: each VM starts on one host, and placed largest "
                 "first, each where it fits best, %d VM(s) find no host with room (%s): add "
                 "memory or hosts at the DR site, or free memory there" % (
-                    len(unplaced), _names(unplaced, 5)))
+                    len(homeless), _names(homeless, 5)))
     if too_big:
         result["problems"].append(
             "%d protected VM(s) fit on no DR host: %s: give a DR host more memory or pCPUs, "
@@ -227,7 +227,7 @@ def _capacity(result, facts, vms, peer, peer_xe, cpus, totals):
                 "; and %d more" % (len(reasons) - 5) if len(reasons) > 5 else "")))
 
 
-def _unplaced(vms, hosts, free, cpus):
+def unplaced(vms, hosts, free, cpus):
     """The names of the VMs ``(name, bytes needed, VCPUs-max, vcpu-unrestricted)`` left
     without a host when each is placed, largest first, on the host it leaves with the least
     free memory among those with room and enough pCPUs (best fit decreasing). Each fits on
@@ -235,16 +235,16 @@ def _unplaced(vms, hosts, free, cpus):
     hosts with 6 GiB free each and three 4 GiB VMs). A heuristic, as xapi's own placement is:
     what it places, xapi can start."""
     left = dict((h.uuid, free[h.uuid]) for h in hosts)
-    unplaced = []
+    homeless = []
     for name, need, vcpus, unrestricted in sorted(vms, key=lambda v: (-v[1], v[0])):
         room = [h for h in hosts if left[h.uuid] >= need
                 and (unrestricted or vcpus <= cpus.get(h.uuid, 0))]
         if not room:
-            unplaced.append(name)
+            homeless.append(name)
             continue
         best = min(room, key=lambda h: left[h.uuid])
         left[best.uuid] -= need
-    return unplaced
+    return homeless
 
 
 # -- networks ---------------------------------------------------------------------------------

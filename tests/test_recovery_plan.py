@@ -1,0 +1,157 @@
+"""The recovery plan file (issue 18): INI an administrator writes and reviews, read by the core
+with the standard library alone. A file that is not a plan is one line naming the file, the
+line and what is wrong (exit 78); what ``render`` writes, ``parse`` reads back the same."""
+
+import pytest
+
+from xe_dr.dr import recovery_plan
+from xe_dr.dr.recovery_plan import PlanError, dr_address, parse, render
+from xe_dr.exitcodes import ExitCode
+
+PLAN = """\
+# the plan of site A
+[plan]
+schema = 1
+name = Site A
+source = root@xcp-a1
+dr = root@xcp-b1
+before = /usr/local/bin/freeze-dns --site b
+hook-timeout = 2m
+
+[storage]
+target = 10.0.2.50
+iqn = iqn.2001-05.com.example:site-b
+scsiid =
+    36001405aaaa
+    36001405bbbb
+hba-scsiid = 36001405cccc
+chap-user = dr
+chap-password-file = /etc/xe-dr/chap
+
+[networks]
+VM Network = VM Network B
+DMZ = create
+
+[readdress]
+10.0.1.0/24 = 10.0.2.0/24 10.0.2.1
+
+[group databases]
+vms =
+    db-01
+    web server, old
+gate = guest-agent
+gate-timeout = 15m
+on-timeout = ask
+prompt = confirm the DNS change
+
+[group applications]
+vapps = erp
+tags = dr-tier1
+gate = command /usr/local/bin/app-ready 50% done
+after = curl -fsS https://status.example/drill
+
+[vm db-01]
+address 0 = 10.0.1.10
+dr-address 0 = 10.0.2.110/24 10.0.2.1
+"""
+
+
+def test_a_plan_reads_as_written():
+    plan = parse(PLAN)
+    assert plan["schema"] == 1 and plan["name"] == "Site A"
+    assert plan["sites"] == {"source": "root@xcp-a1", "dr": "root@xcp-b1", "source_xe": None,
+                             "dr_xe": None}
+    assert plan["hooks"] == {"before": "/usr/local/bin/freeze-dns --site b", "after": None,
+                             "timeout": 120}
+    assert plan["storage"] == {
+        "target": "10.0.2.50", "port": None, "iqn": "iqn.2001-05.com.example:site-b",
+        "scsiid": ["36001405aaaa", "36001405bbbb"], "hba_scsiid": ["36001405cccc"],
+        "chap_user": "dr", "chap_password_file": "/etc/xe-dr/chap"}
+    # names keep their case and may hold spaces and commas; % is no interpolation
+    assert plan["networks"] == {"VM Network": "VM Network B", "DMZ": "create"}
+    assert [g["name"] for g in plan["groups"]] == ["databases", "applications"]
+    databases, applications = plan["groups"]
+    assert databases["vms"] == ["db-01", "web server, old"]
+    assert databases["gate"] == {"kind": "guest-agent", "command": None, "seconds": None,
+                                 "timeout": 900, "on_timeout": "ask"}
+    assert databases["prompt"] == "confirm the DNS change"
+    assert applications["gate"]["command"] == "/usr/local/bin/app-ready 50% done"
+    assert applications["gate"]["on_timeout"] == "stop"  # the default
+    assert (applications["vapps"], applications["tags"]) == (["erp"], ["dr-tier1"])
+    assert plan["readdress"] == [{"from": "10.0.1.0/24", "to": "10.0.2.0/24",
+                                  "gateway": "10.0.2.1"}]
+    assert plan["vms"] == {"db-01": {"addresses": {"0": "10.0.1.10"}, "dr_addresses": {
+        "0": {"address": "10.0.2.110/24", "gateway": "10.0.2.1"}}}}
+
+
+def test_what_render_writes_parse_reads_back_the_same():
+    plan = parse(PLAN)
+    text = render(plan)
+    assert parse(text) == plan
+    assert render(parse(text)) == text
+    assert not [line for line in text.splitlines() if line != line.rstrip()]
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_dr_addresses_from_the_vms_own_then_the_readdress_rules():
+    plan = parse(PLAN)
+    assert dr_address(plan, "db-01", 0, "10.0.1.10") == {"address": "10.0.2.110/24",
+                                                         "gateway": "10.0.2.1"}
+    assert dr_address(plan, "web-01", 0, "10.0.1.23") == {"address": "10.0.2.23/24",
+                                                          "gateway": "10.0.2.1"}
+    assert dr_address(plan, "web-01", 0, "192.168.7.7") is None  # no rule: it keeps it
+    assert dr_address(plan, "web-01", 0, None) is None
+
+
+@pytest.mark.parametrize("edit,line,message", [
+    (("schema = 1", "schema = 2"), 3,
+     "schema 2 is not one this xe-dr reads (it reads schema 1)"),
+    (("[group databases]", "[group]"), 27, "[group] needs a name: [group NAME]"),
+    (("gate = guest-agent", "gate = agent"), 31,
+     "[group databases] gate = agent: a gate is one of guest-agent, command, delay, none"),
+    (("on-timeout = ask", "on-timeout = retry"), 33,
+     "[group databases] on-timeout = retry: one of continue, stop, ask"),
+    (("gate-timeout = 15m", "gate-timeout = soon"), 32,
+     "gate-timeout = soon is not a duration (seconds, or 30s, 10m, 2h)"),
+    (("prompt = confirm", "promt = confirm"), 34,
+     "[group databases] has no key promt (its keys: vapps, vms, tags, gate, gate-timeout, "
+     "on-timeout, before, after, hook-timeout, prompt)"),
+    (("10.0.1.0/24 = 10.0.2.0/24 10.0.2.1", "10.0.1.0/24 = 10.0.2.0/16"), 25,
+     "[readdress] 10.0.1.0/24 = 10.0.2.0/16: the two subnets must have one size"),
+    (("dr-address 0 = 10.0.2.110/24 10.0.2.1", "dr-address 0 = 10.0.2.110 10.0.2.1"), 44,
+     "[vm db-01] dr-address 0 10.0.2.110 needs its prefix (10.0.2.21/24)"),
+    (("dr-address 0 = 10.0.2.110/24 10.0.2.1", "dr-address 0 = 10.0.2.110/24 10.0.3.1"), 44,
+     "[vm db-01] dr-address 0 gateway 10.0.3.1 is not in 10.0.2.0/24"),
+    (("[networks]", "[network]"), 20, "unknown section [network]"),
+    (("vapps = erp\ntags = dr-tier1\n", ""), 36,
+     "[group applications] selects nothing: give vapps, vms or tags"),
+])
+def test_a_bad_plan_is_one_line_naming_the_file_the_line_and_the_fault(edit, line, message):
+    text = PLAN.replace(*edit)
+    assert text != PLAN
+    with pytest.raises(PlanError) as bad:
+        parse(text, "site-a.plan")
+    assert bad.value.exit_code == ExitCode.CONFIG
+    said = bad.value.one_line()
+    assert said.startswith("recovery plan site-a.plan line %d: " % line), said
+    assert message in said, said
+    assert "\n" not in said
+
+
+def test_a_duplicate_key_and_a_file_without_groups_are_refused():
+    with pytest.raises(PlanError, match=r"^recovery plan p line 13: option 'iqn' in section "
+                                        r"'storage' already exists"):
+        parse(PLAN.replace("target = 10.0.2.50", "iqn = x\ntarget = 10.0.2.50"), "p")
+    with pytest.raises(PlanError, match="no \\[group NAME\\]"):
+        parse("[plan]\nschema = 1\n", "p")
+    with pytest.raises(PlanError, match="no \\[plan\\] section with its schema"):
+        parse("[group a]\nvms = x\n", "p")
+
+
+def test_a_plan_file_that_is_not_utf8_or_missing(tmp_path):
+    bad = tmp_path / "latin1.plan"
+    bad.write_bytes(PLAN.replace("Site A", "Site \xe9").encode("latin-1"))
+    with pytest.raises(PlanError, match="latin1.plan: is not UTF-8"):
+        recovery_plan.read(str(bad))
+    with pytest.raises(PlanError, match="nothing.plan: cannot be read: No such file"):
+        recovery_plan.read(str(tmp_path / "nothing.plan"))

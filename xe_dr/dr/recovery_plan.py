@@ -1,0 +1,465 @@
+"""Recovery plans (issue 18): a file an administrator writes and reviews, saying what comes
+back at the DR site, in which priority groups, with which gates, hooks and prompts, on which
+networks and addresses. This module reads and writes the file; it asks no pool anything
+(xe_dr/dr/plan_checks.py resolves a plan against the pools).
+
+The format is INI (configparser: the standard library of Python 3.6 and every later one),
+with comments, one section per group in priority order, lists one item per line (names may
+hold spaces and commas). The whole format, with an example, is in the man page (RECOVERY
+PLANS); ``render`` writes it back with the same comments, so a plan made by ``plan init``
+reads as the documentation says.
+
+A plan as data (``parse``'s result, plain values):
+
+    {"schema": 1, "name": str,
+     "sites": {"source": str or None, "dr": str or None,
+               "source_xe": str or None, "dr_xe": str or None},
+     "hooks": {"before": str or None, "after": str or None, "timeout": seconds},
+     "storage": {"target", "port", "iqn", "chap_user", "chap_password_file": str or None,
+                 "scsiid": [str], "hba_scsiid": [str]},
+     "networks": {source network name: DR network name, or CREATE},
+     "readdress": [{"from": "10.0.1.0/24", "to": "10.0.2.0/24", "gateway": str or None}],
+     "groups": [{"name", "vapps": [str], "vms": [str], "tags": [str],
+                 "gate": {"kind": "guest-agent"|"command"|"delay"|"none",
+                          "command": str or None, "seconds": seconds or None,
+                          "timeout": seconds, "on_timeout": "continue"|"stop"|"ask"},
+                 "before", "after": str or None, "hook_timeout": seconds,
+                 "prompt": str or None}],
+     "vms": {VM name: {"addresses": {device: "ADDRESS/PREFIX"},
+                       "dr_addresses": {device: {"address": "ADDRESS/PREFIX",
+                                                 "gateway": str or None}}}}}
+"""
+
+import configparser
+import ipaddress
+import re
+
+from xe_dr.errors import ConfigError
+from xe_dr.text import duration_seconds
+
+SCHEMA = 1
+#: A network mapped to ``create``: the DR network of the same name, made (internal, as a
+#: failover's network precheck makes it) if the DR site has none.
+CREATE = "create"
+GATES = ("guest-agent", "command", "delay", "none")
+ON_TIMEOUT = ("continue", "stop", "ask")
+DEFAULT_GATE_TIMEOUT = 600
+DEFAULT_HOOK_TIMEOUT = 300
+
+_SECTION_KEYS = {
+    "plan": ("schema", "name", "source", "dr", "source-xe", "dr-xe", "before", "after",
+             "hook-timeout"),
+    "storage": ("target", "port", "iqn", "scsiid", "hba-scsiid", "chap-user",
+                "chap-password-file"),
+    "group": ("vapps", "vms", "tags", "gate", "gate-timeout", "on-timeout", "before",
+              "after", "hook-timeout", "prompt"),
+}
+
+
+class PlanError(ConfigError):
+    """A plan file that cannot be read as a plan (exit 78): the file, the line, what is
+    wrong."""
+
+    def __init__(self, path, message, line=None):
+        where = "%s line %d" % (path, line) if line else path
+        super(PlanError, self).__init__(
+            "recovery plan %s: %s" % (where, message),
+            hint="fix the plan file (man xe-dr: RECOVERY PLANS)")
+
+
+def read(path):
+    """The plan in the file at ``path`` (PlanError when it is not one)."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except (IOError, OSError) as failure:
+        raise PlanError(path, "cannot be read: %s" % (failure.strerror or failure))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as failure:
+        raise PlanError(path, "is not UTF-8 (byte %d)" % failure.start)
+    return parse(text, path)
+
+
+def parse(text, path="<plan>"):
+    """The plan in ``text`` as data (the module's doc); PlanError naming the line at fault."""
+    parser = configparser.ConfigParser(
+        delimiters=("=",), comment_prefixes=("#", ";"), inline_comment_prefixes=None,
+        strict=True, empty_lines_in_values=False, interpolation=None,
+        default_section="\0none")
+    parser.optionxform = str  # network and VM names keep their case
+    try:
+        parser.read_string(text, source=path)
+    except configparser.Error as failure:
+        raise PlanError(path, _config_error(failure), getattr(failure, "lineno", None))
+    lines = _lines(text)
+    plan = {"schema": None, "name": "", "hooks": {}, "sites": {}, "storage": {},
+            "networks": {}, "readdress": [], "groups": [], "vms": {}}
+    for section in parser.sections():
+        kind, _, name = section.partition(" ")
+        name = name.strip()
+        values = dict(parser.items(section))
+        where = _At(lines, section)
+        if kind in ("plan", "storage", "networks", "readdress") and name:
+            raise PlanError(path, "[%s] takes no name (found [%s])" % (kind, section), where())
+        if kind in ("group", "vm") and not name:
+            raise PlanError(path, "[%s] needs a name: [%s NAME]" % (kind, kind), where())
+        if kind in _SECTION_KEYS:
+            unknown = sorted(set(values) - set(_SECTION_KEYS[kind]))
+            if unknown:
+                raise PlanError(path, "[%s] has no key %s (its keys: %s)" % (
+                    section, unknown[0], ", ".join(_SECTION_KEYS[kind])), where(unknown[0]))
+        if kind == "plan":
+            _read_plan(plan, values, path, where)
+        elif kind == "storage":
+            plan["storage"] = _read_storage(values, path, where)
+        elif kind == "networks":
+            plan["networks"] = dict((source, target.strip())
+                                    for source, target in values.items())
+            for source, target in plan["networks"].items():
+                if not target:
+                    raise PlanError(path, "[networks] %s maps to nothing: name a network of "
+                                          "the DR site, or create" % source, where(source))
+        elif kind == "readdress":
+            plan["readdress"] = [_read_rule(source, target, path, where)
+                                 for source, target in values.items()]
+        elif kind == "group":
+            if any(g["name"] == name for g in plan["groups"]):
+                raise PlanError(path, "two groups are named %s" % name, where())
+            plan["groups"].append(_read_group(name, values, path, where))
+        elif kind == "vm":
+            plan["vms"][name] = _read_vm(name, values, path, where)
+        else:
+            raise PlanError(path, "unknown section [%s] (sections: plan, storage, networks, "
+                                  "readdress, group NAME, vm NAME)" % section, where())
+    if plan["schema"] is None:
+        raise PlanError(path, "no [plan] section with its schema (schema = %d)" % SCHEMA)
+    if not plan["groups"]:
+        raise PlanError(path, "no [group NAME]: a plan says what comes back, in groups")
+    return plan
+
+
+def _config_error(failure):
+    """configparser's message without where it was (the line is said once, before it)."""
+    message = " ".join((getattr(failure, "message", None) or str(failure)).split())
+    return re.sub(r"^While reading from .*?\[line +\d+\]: ", "", message)
+
+
+def _lines(text):
+    """{section: line}, {(section, key): line} of the file, for messages that name the line
+    at fault (configparser keeps no line numbers of what it read)."""
+    sections, keys, section = {}, {}, None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;" or line[0].isspace():
+            continue  # a comment, or a list's continuation line
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1]
+            sections.setdefault(section, number)
+        elif "=" in stripped and section is not None:
+            keys.setdefault((section, stripped.split("=", 1)[0].strip()), number)
+    return sections, keys
+
+
+class _At(object):
+    """``where(key)``: the line of ``key`` in the section (or of the section's header)."""
+
+    def __init__(self, lines, section):
+        self.sections, self.keys = lines
+        self.section = section
+
+    def __call__(self, key=None):
+        return self.keys.get((self.section, key)) or self.sections.get(self.section)
+
+
+def _items(value):
+    """A list value: one item per line (a single line is one item)."""
+    return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+
+def _one(value):
+    value = (value or "").strip()
+    return value or None
+
+
+def _seconds(value, default, path, where, key):
+    if not (value or "").strip():
+        return default
+    seconds = duration_seconds(value)
+    if seconds is None or seconds <= 0:
+        raise PlanError(path, "%s = %s is not a duration (seconds, or 30s, 10m, 2h)" % (
+            key, value), where(key.split()[0]))
+    return seconds
+
+
+def _read_plan(plan, values, path, where):
+    schema = (values.get("schema") or "").strip()
+    if schema != str(SCHEMA):
+        raise PlanError(path, "schema %s is not one this xe-dr reads (it reads schema %d)" % (
+            schema or "(none)", SCHEMA), where("schema"))
+    plan["schema"] = SCHEMA
+    plan["name"] = (values.get("name") or "").strip()
+    plan["sites"] = {"source": _one(values.get("source")), "dr": _one(values.get("dr")),
+                     "source_xe": _one(values.get("source-xe")),
+                     "dr_xe": _one(values.get("dr-xe"))}
+    plan["hooks"] = {"before": _one(values.get("before")), "after": _one(values.get("after")),
+                     "timeout": _seconds(values.get("hook-timeout"), DEFAULT_HOOK_TIMEOUT,
+                                         path, where, "hook-timeout")}
+
+
+def _read_storage(values, path, where):
+    storage = dict((key.replace("-", "_"), _one(values.get(key)))
+                   for key in ("target", "iqn", "chap-user", "chap-password-file"))
+    port = _one(values.get("port"))
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+        raise PlanError(path, "[storage] port = %s is not a port number" % port,
+                        where("port"))
+    storage["port"] = int(port) if port else None
+    storage["scsiid"] = _items(values.get("scsiid"))
+    storage["hba_scsiid"] = _items(values.get("hba-scsiid"))
+    if storage["scsiid"] and not storage["target"]:
+        raise PlanError(path, "[storage] scsiid needs the iSCSI target (target =)",
+                        where("scsiid"))
+    return storage
+
+
+def _network(text, path, where, what):
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise PlanError(path, "%s %s is not an address with its prefix (10.0.1.0/24)" % (
+            what, text), where)
+
+
+def _read_rule(source, target, path, where):
+    parts = target.split()
+    if not parts or len(parts) > 2:
+        raise PlanError(path, "[readdress] %s = %s: give the DR subnet and, optionally, its "
+                              "gateway (10.0.2.0/24 10.0.2.1)" % (source, target),
+                        where(source))
+    old, new = _network(source, path, where(source), "[readdress]"), \
+        _network(parts[0], path, where(source), "[readdress]")
+    if old.prefixlen != new.prefixlen or old.version != new.version:
+        raise PlanError(path, "[readdress] %s = %s: the two subnets must have one size" % (
+            source, parts[0]), where(source))
+    gateway = parts[1] if len(parts) > 1 else None
+    if gateway is not None:
+        _address_in(gateway, new, path, where(source), "[readdress] gateway")
+    return {"from": str(old), "to": str(new), "gateway": gateway}
+
+
+def _address_in(text, network, path, where, what):
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise PlanError(path, "%s %s is not an address" % (what, text), where)
+    if address not in network:
+        raise PlanError(path, "%s %s is not in %s" % (what, text, network), where)
+    return address
+
+
+def _read_group(name, values, path, where):
+    gate_words = (values.get("gate") or "none").split(None, 1)
+    kind = gate_words[0]
+    if kind not in GATES:
+        raise PlanError(path, "[group %s] gate = %s: a gate is one of %s" % (
+            name, values.get("gate"), ", ".join(GATES)), where("gate"))
+    argument = gate_words[1].strip() if len(gate_words) > 1 else None
+    gate = {"kind": kind, "command": None, "seconds": None,
+            "timeout": _seconds(values.get("gate-timeout"), DEFAULT_GATE_TIMEOUT, path, where,
+                                "gate-timeout"),
+            "on_timeout": (values.get("on-timeout") or "stop").strip()}
+    if kind == "command":
+        if not argument:
+            raise PlanError(path, "[group %s] gate = command needs the command after it" % name,
+                            where("gate"))
+        gate["command"] = argument
+    elif kind == "delay":
+        gate["seconds"] = _seconds(argument, None, path, where, "gate = delay")
+        if gate["seconds"] is None:
+            raise PlanError(path, "[group %s] gate = delay needs how long (gate = delay 2m)"
+                            % name, where("gate"))
+    elif argument:
+        raise PlanError(path, "[group %s] gate = %s takes nothing after it" % (name, kind),
+                        where("gate"))
+    if gate["on_timeout"] not in ON_TIMEOUT:
+        raise PlanError(path, "[group %s] on-timeout = %s: one of %s" % (
+            name, gate["on_timeout"], ", ".join(ON_TIMEOUT)), where("on-timeout"))
+    group = {"name": name, "vapps": _items(values.get("vapps")),
+             "vms": _items(values.get("vms")), "tags": _items(values.get("tags")),
+             "gate": gate, "before": _one(values.get("before")),
+             "after": _one(values.get("after")),
+             "hook_timeout": _seconds(values.get("hook-timeout"), DEFAULT_HOOK_TIMEOUT, path,
+                                      where, "hook-timeout"),
+             "prompt": _one(values.get("prompt"))}
+    if not (group["vapps"] or group["vms"] or group["tags"]):
+        raise PlanError(path, "[group %s] selects nothing: give vapps, vms or tags" % name,
+                        where())
+    return group
+
+
+def _read_vm(name, values, path, where):
+    vm = {"addresses": {}, "dr_addresses": {}}
+    for key, value in values.items():
+        word, _, device = key.partition(" ")
+        device = device.strip()
+        if word not in ("address", "dr-address") or not device.isdigit():
+            raise PlanError(path, "[vm %s] has no key %s (its keys: address DEVICE, "
+                                  "dr-address DEVICE)" % (name, key), where(key))
+        parts = value.split()
+        if word == "address":
+            if len(parts) != 1:
+                raise PlanError(path, "[vm %s] address %s = %s: one address (its prefix "
+                                      "too, if known)" % (name, device, value), where(key))
+            _source_address(parts[0], path, where(key), "[vm %s] address %s" % (name, device))
+            vm["addresses"][device] = parts[0]
+        else:
+            if len(parts) not in (1, 2):
+                raise PlanError(path, "[vm %s] dr-address %s = %s: ADDRESS/PREFIX and, "
+                                      "optionally, the gateway" % (name, device, value),
+                                where(key))
+            interface = _interface(parts[0], path, where(key),
+                                   "[vm %s] dr-address %s" % (name, device))
+            gateway = parts[1] if len(parts) > 1 else None
+            if gateway is not None:
+                _address_in(gateway, interface.network, path, where(key),
+                            "[vm %s] dr-address %s gateway" % (name, device))
+            vm["dr_addresses"][device] = {"address": parts[0], "gateway": gateway}
+    return vm
+
+
+def _source_address(text, path, where, what):
+    """A VM's address at the source, as its guest reported it (no prefix) or with one."""
+    try:
+        return ipaddress.ip_interface(text)
+    except ValueError:
+        raise PlanError(path, "%s %s is not an address" % (what, text), where)
+
+
+def _interface(text, path, where, what):
+    if "/" not in text:
+        raise PlanError(path, "%s %s needs its prefix (10.0.2.21/24)" % (what, text), where)
+    try:
+        return ipaddress.ip_interface(text)
+    except ValueError:
+        raise PlanError(path, "%s %s is not an address with its prefix" % (what, text), where)
+
+
+def dr_address(plan, vm_name, device, source_address):
+    """What a VM's VIF ``device`` gets at the DR site: {"address", "gateway"}, from its own
+    ``dr-address``, else the first readdress rule whose subnet holds ``source_address``
+    (the same host part in the DR subnet), else None (it keeps its address)."""
+    own = plan["vms"].get(vm_name, {}).get("dr_addresses", {}).get(str(device))
+    if own:
+        return dict(own)
+    if not source_address:
+        return None
+    interface = ipaddress.ip_interface(source_address)
+    for rule in plan["readdress"]:
+        old, new = ipaddress.ip_network(rule["from"]), ipaddress.ip_network(rule["to"])
+        if interface.ip in old:
+            moved = new.network_address + (int(interface.ip) - int(old.network_address))
+            return {"address": "%s/%d" % (moved, new.prefixlen), "gateway": rule["gateway"]}
+    return None
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+HEADER = """\
+# xe-dr recovery plan: what comes back at the DR site, in which groups, on which networks
+# and addresses (man xe-dr, RECOVERY PLANS). Groups come back in the order they are
+# written; everything in a group starts at once (a vApp as a vApp, its own order inside).
+"""
+
+
+def render(plan):
+    """The plan as the file's text (the format ``parse`` reads, with its comments)."""
+    out = [HEADER]
+    sites, hooks = plan.get("sites") or {}, plan.get("hooks") or {}
+    out.append("[plan]")
+    out.append("schema = %d" % SCHEMA)
+    out.append(_line("name", plan.get("name")))
+    out.append("# how each pool's master is reached: local, or [USER@]HOST[:PORT] as -H "
+               "takes it")
+    for key in ("source", "dr"):
+        out.append(_line(key, sites.get(key)))
+        if sites.get("%s_xe" % key):
+            out.append(_line("%s-xe" % key, sites["%s_xe" % key]))
+    out.append("# commands run on this machine before and after the run (a hook cut short")
+    out.append("# runs again on resume: make them idempotent)")
+    out.append(_line("before", hooks.get("before")))
+    out.append(_line("after", hooks.get("after")))
+    out.append("hook-timeout = %s" % _duration_text(hooks.get("timeout",
+                                                              DEFAULT_HOOK_TIMEOUT)))
+    storage = plan.get("storage") or {}
+    out.append("")
+    out.append("[storage]")
+    out.append("# the replica LUNs as the DR site sees them ('xe-dr probe' there lists them);")
+    out.append("# CHAP by a file holding the password, never the password")
+    for key in ("target", "port", "iqn"):
+        out.append(_line(key, storage.get(key)))
+    out.extend(_list_lines("scsiid", storage.get("scsiid")))
+    out.extend(_list_lines("hba-scsiid", storage.get("hba_scsiid")))
+    out.append(_line("chap-user", storage.get("chap_user")))
+    out.append(_line("chap-password-file", storage.get("chap_password_file")))
+    out.append("")
+    out.append("[networks]")
+    out.append("# source network = DR network, or create (the DR network of that name, made")
+    out.append("# internal if the DR site has none)")
+    for source, target in sorted(plan.get("networks", {}).items()):
+        out.append("%s = %s" % (source, target))
+    out.append("")
+    out.append("[readdress]")
+    out.append("# source subnet = DR subnet [gateway]: a VM keeps its host part")
+    for rule in plan.get("readdress") or ():
+        out.append("%s = %s%s" % (rule["from"], rule["to"],
+                                  " " + rule["gateway"] if rule.get("gateway") else ""))
+    for group in plan["groups"]:
+        gate = group["gate"]
+        out.append("")
+        out.append("[group %s]" % group["name"])
+        out.extend(_list_lines("vapps", group["vapps"]))
+        out.extend(_list_lines("vms", group["vms"]))
+        out.extend(_list_lines("tags", group["tags"]))
+        out.append("# gate: guest-agent, command CMD, delay DURATION or none;")
+        out.append("# on-timeout: continue, stop or ask")
+        argument = gate["command"] if gate["kind"] == "command" else _duration_text(
+            gate["seconds"]) if gate["kind"] == "delay" else ""
+        out.append("gate = %s%s" % (gate["kind"], " " + argument if argument else ""))
+        out.append("gate-timeout = %s" % _duration_text(gate["timeout"]))
+        out.append("on-timeout = %s" % gate["on_timeout"])
+        out.append(_line("before", group.get("before")))
+        out.append(_line("after", group.get("after")))
+        out.append("hook-timeout = %s" % _duration_text(group.get(
+            "hook_timeout", DEFAULT_HOOK_TIMEOUT)))
+        out.append(_line("prompt", group.get("prompt")))
+    for name, vm in sorted((plan.get("vms") or {}).items()):
+        if not (vm["addresses"] or vm["dr_addresses"]):
+            continue
+        out.append("")
+        out.append("[vm %s]" % name)
+        for device, address in sorted(vm["addresses"].items()):
+            out.append("address %s = %s" % (device, address))
+        for device, target in sorted(vm["dr_addresses"].items()):
+            out.append("dr-address %s = %s%s" % (device, target["address"], (
+                " " + target["gateway"]) if target.get("gateway") else ""))
+    return "\n".join(out) + "\n"
+
+
+def _line(key, value):
+    return "%s = %s" % (key, value) if value not in (None, "") else "%s =" % key
+
+
+def _list_lines(key, items):
+    items = list(items or ())
+    if len(items) <= 1:
+        return [_line(key, items[0] if items else None)]
+    return ["%s =" % key] + ["    %s" % item for item in items]
+
+
+def _duration_text(seconds):
+    seconds = int(seconds)
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return "%d%s" % (seconds // size, unit)
+    return "%ds" % seconds
