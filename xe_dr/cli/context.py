@@ -140,6 +140,18 @@ class Context(object):
         answer = self.env.ask("%s [yes/no] " % question)
         return answer.lower() in ("y", "yes")
 
+    def answer_prompt(self, message):
+        """True once a person confirmed a recovery plan's prompt, or --answer-prompts did
+        (--yes does not: it confirms destructive steps only). With --no-input or without a
+        terminal, a usage error naming the prompt (the run stops there, to be resumed)."""
+        if getattr(self.args, "answer_prompts", False):
+            return True
+        if self.args.no_input or not self.env.can_prompt():
+            raise UsageError("waits for a person: %s" % message,
+                             hint="answer it at a terminal, or give --answer-prompts")
+        answer = self.env.ask("%s [yes/no] " % message)
+        return answer.lower() in ("y", "yes")
+
     def close(self):
         for runner in [self._runner] + self._extra_runners:
             if runner is not None:

@@ -69,6 +69,11 @@ class PlanError(ConfigError):
 
 def read(path):
     """The plan in the file at ``path`` (PlanError when it is not one)."""
+    return read_text(path)[1]
+
+
+def read_text(path):
+    """(the file's text, the plan in it) (PlanError when it is not one)."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
@@ -78,7 +83,7 @@ def read(path):
         text = raw.decode("utf-8")
     except UnicodeDecodeError as failure:
         raise PlanError(path, "is not UTF-8 (byte %d)" % failure.start)
-    return parse(text, path)
+    return text, parse(text, path)
 
 
 def parse(text, path="<plan>"):

@@ -3,7 +3,8 @@ replicating), the VMs booted in isolation and verified, then cleaned up (xe_dr/d
 drill.py)."""
 
 from xe_dr.cli import argtypes
-from xe_dr.cli.run_options import add_resume_arguments, add_selection_arguments, run_mode
+from xe_dr.cli.run_options import (add_plan_arguments, add_resume_arguments,
+                                   add_selection_arguments, run_mode)
 from xe_dr.cli.storage_options import add_storage_arguments
 
 NAME = "drill"
@@ -43,6 +44,7 @@ def add_arguments(parser):
                        help="recovery time objective; the report says if met")
     group.add_argument("--dry-run", action="store_true",
                        help="show the plan, checks, xe commands; change nothing")
+    add_plan_arguments(parser)
     add_resume_arguments(parser)
 
 

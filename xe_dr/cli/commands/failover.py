@@ -1,7 +1,7 @@
 """``xe-dr failover [--test]``: recover vApps and VMs at this (the DR) site."""
 
-from xe_dr.cli.run_options import (add_resume_arguments, add_run_arguments,
-                                   add_selection_arguments, run_mode)
+from xe_dr.cli.run_options import (add_plan_arguments, add_resume_arguments,
+                                   add_run_arguments, add_selection_arguments, run_mode)
 
 NAME = "failover"
 HELP = ("recover vApps and VMs from the replicated metadata at this site: a real failover, "
@@ -24,6 +24,7 @@ def add_arguments(parser):
                         help="turn HA off for a test (cleanup turns it on again)")
     add_selection_arguments(parser)
     add_run_arguments(parser, objective=True)
+    add_plan_arguments(parser)
     add_resume_arguments(parser)
 
 

@@ -4,6 +4,8 @@ Each phase (storage, source, checks, networks, recovery, start) is a :class:`Pha
 :class:`RunContext`: it reads the run's xe, options, pool, journal engine and report from it,
 and keeps there what later phases or a resume need (the network plan, the plugin's state)."""
 
+import hashlib
+
 from xe_dr.dr import guard
 from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import XeDrError
@@ -13,11 +15,14 @@ from xe_dr.marks import RUN_KIND_TAG, RUN_TAG
 class RunContext(object):
     def __init__(self, xe, state_dir, options, confirm, progress, source_xe=None,
                  chap_passwords=None, use_plugin=True, argv=(), transport="",
-                 plugin_required=False):
+                 plugin_required=False, prompt=None):
         self.xe = xe
         self.state_dir = state_dir
         self.opts = options
         self.confirm = confirm
+        # prompt(message): True once a person confirmed a plan's prompt (or
+        # --answer-prompts did); the default refuses, as without a terminal.
+        self.prompt = prompt or _no_person
         self.progress = progress
         self.source_xe = source_xe
         self.chap_passwords = chap_passwords or {}   # SCSIid -> password, never stored
@@ -42,6 +47,11 @@ class RunContext(object):
         self.report = {"mode": options.mode, "power": options.power, "checks": [],
                        "storage": [], "sources": [], "items": [], "warnings": [],
                        "todo": [], "commands": []}
+        if options.plan_text is not None:  # the plan the run follows, as it began
+            self.report["plan"] = {
+                "path": options.plan_path, "name": options.plan["name"],
+                "sha256": hashlib.sha256(options.plan_text.encode("utf-8")).hexdigest(),
+                "text": options.plan_text}
         self.network_plan = []  # xe_dr/dr/networks.py plan entries
         self.vm_sources = {}     # foreign VM uuid -> SourceVM
         self.networks_before = set()
@@ -124,6 +134,12 @@ class RunContext(object):
         return Step(step_id("tag", cls, uuid), "tag %s %s" % (
             {"sr": "SR"}.get(cls, cls), name or uuid), [self.tag_call(cls, uuid, extra)],
             action=lambda: self.tag(cls, uuid, extra))
+
+
+def _no_person(message):
+    from xe_dr.errors import UsageError
+    raise UsageError("waits for a person: %s" % message,
+                     hint="answer it at a terminal, or give --answer-prompts")
 
 
 class Phase(object):

@@ -54,14 +54,14 @@ class Options(object):
     FIELDS = ("mode", "all", "vapps", "vms", "exclude", "storage", "srs", "power", "parallel",
               "network_map", "force", "disable_ha", "protect", "source", "shutdown_timeout",
               "force_shutdown", "adopt", "rto_target", "adapter", "verify_timeout", "keep",
-              "deadline")
+              "deadline", "plan_path", "plan_text")
 
     def __init__(self, mode="failover", all=False, vapps=(), vms=(), exclude=(), storage=(),
                  srs=(), power=None, parallel=4, network_map=None, force=False,
                  disable_ha=False, protect=None, source=None,
                  shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT, force_shutdown=False, adopt=None,
                  rto_target=None, adapter=None, verify_timeout=DEFAULT_VERIFY_TIMEOUT,
-                 keep=False, deadline=None):
+                 keep=False, deadline=None, plan_path=None, plan_text=None):
         if mode not in MODES:
             raise UsageError("unknown mode %r" % mode)
         self.mode = mode
@@ -106,6 +106,19 @@ class Options(object):
         # Seconds from the drill's start (or its resume) to when it is due to be over: its
         # watchdog stops it there, and status calls it overdue after (None: the default).
         self.deadline = deadline
+        # A recovery plan (xe_dr/dr/recovery_plan.py): the file's path and its text as the
+        # run began, kept in run.json, so that a resume follows the plan it began with.
+        self.plan_path = plan_path
+        self.plan_text = plan_text
+        self._plan = None
+
+    @property
+    def plan(self):
+        """The recovery plan as data, or None."""
+        if self._plan is None and self.plan_text is not None:
+            from xe_dr.dr.recovery_plan import parse
+            self._plan = parse(self.plan_text, self.plan_path or "<the run's plan>")
+        return self._plan
 
     def drill_deadline(self):
         """Seconds the drill has, from its start or resume, to be over."""

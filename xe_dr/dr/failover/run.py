@@ -36,6 +36,7 @@ from xe_dr.dr.engine import DeadlinePassed, Engine, LineProgress, StepFailed
 from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
 from xe_dr.dr.failover.context import Phase, RunContext
 from xe_dr.dr.failover.drill import DrillPhase
+from xe_dr.dr.failover.plan_phase import PlanPhase
 from xe_dr.dr.failover.dryrun import DryRun
 from xe_dr.dr.failover.networks import NetworkPhase
 from xe_dr.dr.failover.options import ArrayStop
@@ -68,14 +69,15 @@ class Failover(Phase):
 
     def __init__(self, xe, state_dir, options, confirm, progress, source_xe=None,
                  chap_passwords=None, use_plugin=True, argv=(), transport="", publish=None,
-                 plugin_required=False):
+                 plugin_required=False, prompt=None):
         """``publish(run)`` renders a run's report beside report.json (the presentation
         layer's writer; None: report.json alone). ``plugin_required``: refuse to run with
         plain xe (--plugin required)."""
         progress = progress if hasattr(progress, "note") else LineProgress(progress)
         ctx = RunContext(xe, state_dir, options, confirm, progress, source_xe=source_xe,
                          chap_passwords=chap_passwords, use_plugin=use_plugin, argv=argv,
-                         transport=transport, plugin_required=plugin_required)
+                         transport=transport, plugin_required=plugin_required,
+                         prompt=prompt)
         super(Failover, self).__init__(ctx)
         self.storage = StoragePhase(ctx)
         self.source = SourcePhase(ctx)
@@ -87,6 +89,7 @@ class Failover(Phase):
         self.preflight = Preflight(ctx, self.storage, self.source)
         self.dry = DryRun(ctx, self.networks, self.recovery, self.starts)
         self.drill = DrillPhase(ctx)
+        self.plans = PlanPhase(ctx)
         self.publisher = lifecycle.Publisher(publish, progress.note)
 
     def plan(self):
@@ -147,6 +150,8 @@ class Failover(Phase):
             self.storage.adopt()
             if source_plan is not None:
                 self.source.shut_down(source_plan)
+            if self.opts.plan is not None:
+                self.plans.run_hook("before")
             if self.opts.mode == DRILL:
                 self.drill.start_watchdog()
             try:
@@ -316,6 +321,8 @@ class Failover(Phase):
         self.progress.phase("recover", len([i for i in items if not i.excluded]), "recover:")
         self.networks.prepare(items)
         recovered, started = self._recover_and_start_in_waves(items, by_vdi)
+        if self.opts.plan is not None:
+            self.plans.run_hook("after")
         self._finish(items)
         return self._outcome(items, recovered, started)
 
@@ -348,9 +355,10 @@ class Failover(Phase):
         """Returns (recovered, started). With one wave: recover, map networks, start. With
         more: the start phase runs beside the later waves and starts each group (or vApp) as
         soon as its wave is recovered."""
-        # A drill recovers everything before its isolation, then starts: one wave.
-        waves = self.recovery.waves(items) if self.opts.mode != DRILL else [
-            [i for w in self.recovery.waves(items) for i in w]]
+        # A drill recovers everything before its isolation, then starts: one wave; so does a
+        # run by a plan (its groups start one after another, each once recovered).
+        waves = self.recovery.waves(items) if self.opts.mode != DRILL and \
+            self.opts.plan is None else [[i for w in self.recovery.waves(items) for i in w]]
         recovered = {}
         settled = Settled()
         starter = None
@@ -376,6 +384,8 @@ class Failover(Phase):
             if self.opts.mode == DRILL:  # nothing starts before it is isolated and prepared
                 self.ctx.start_on = self.drill.isolate(items, recovered)
                 self.drill.prepare(items, recovered)
+            if self.opts.plan is not None and self.opts.power != "none":
+                return recovered, self.plans.start_groups(items, recovered, self.starts.step)
             return recovered, self.starts.start(items, recovered)
         return recovered, starter.result()
 

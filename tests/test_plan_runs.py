@@ -1,0 +1,142 @@
+"""Runs by a recovery plan (``failover --plan``, issue 18): the plan's priority groups start one
+after another, each only once its gate passed (the guest agents of the group before up); hooks
+run with the run's facts, a failing hook stops the run and a resume runs only that hook again;
+a prompt is answered by --answer-prompts and stops a run with --no-input; the run keeps the
+plan it followed. The hooks are scripts of the test tree (tests/plan_scripts)."""
+
+import json
+import os
+
+import pytest
+
+from xe_dr.dr import recovery_plan
+
+SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plan_scripts")
+
+
+@pytest.fixture
+def site(drill, monkeypatch, tmp_path):
+    drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+    drill.ok("B", "plugin", "install", "--host-root", drill.lab.root + "/hosts/{uuid}")
+    drill.lab.mirror("break")
+    log = tmp_path / "hooks.log"
+    monkeypatch.setenv("XE_DR_TEST_LOG", str(log))
+    drill.log = log
+    return drill
+
+
+def three_groups(site, tmp_path, **changes):
+    """A plan of three groups (queue-01; then erp; then webshop and cache-01), each gated on
+    the guest agents of the one before, made from `plan init` and edited as an admin would."""
+    path = tmp_path / "site-a.plan"
+    made = site.xedr("A", "plan", "init", str(path), "--peer", "local", "--peer-xe",
+                     site.lab.xe_path("B"), *site.storage_args("B"))
+    assert made.code == 0, made
+    plan = recovery_plan.read(str(path))
+    gate = {"kind": "guest-agent", "command": None, "seconds": None, "timeout": 120,
+            "on_timeout": "stop"}
+    group = dict(plan["groups"][0], gate=gate, vapps=[], vms=[], tags=[], before=None,
+                 after=None, prompt=None)
+    plan["groups"] = [dict(group, name="queues", vms=["queue-01"]),
+                      dict(group, name="erp", vapps=["erp"]),
+                      dict(group, name="web", vapps=["webshop"], vms=["cache-01"],
+                           gate=dict(gate, kind="none"))]
+    for name, value in changes.items():
+        where, _, key = name.partition("__")
+        target = plan["hooks"] if where == "run" else [
+            g for g in plan["groups"] if g["name"] == where][0]
+        target[key] = value
+    path.write_text(recovery_plan.render(plan))
+    return str(path)
+
+
+def journal(site, run):
+    with open(os.path.join(site.state_dir, "runs", run, "journal.jsonl")) as handle:
+        return [json.loads(line) for line in handle]
+
+
+def log_lines(site):
+    return site.log.read_text().splitlines() if site.log.exists() else []
+
+
+def test_groups_start_one_after_another_each_after_the_guest_agents_before_it(site, tmp_path):
+    plan = three_groups(site, tmp_path, run__before=SCRIPTS + "/record run-before",
+                        erp__after=SCRIPTS + "/record erp-after",
+                        queues__prompt="confirm the message queue is drained at A")
+    result = site.xedr("B", "--json", "failover", "--plan", plan, "--yes", "--answer-prompts")
+    assert result.code == 0, result
+    report = result.json
+    run = report["run"]
+    with open(plan) as handle:
+        text = handle.read()
+    assert report["plan"]["path"] == plan and report["plan"]["text"] == text
+    # the order in the journal: each group's starts begin after the gate before it is done
+    events = [(e["step"], e["event"]) for e in journal(site, run)
+              if e["step"].split(":")[0] in ("start", "gate", "prompt", "hook")]
+    steps = [step for step, event in events if event == "begin"]
+    kinds = [s.split(":")[0] + (":" + s.split(":")[1] if s.startswith(("gate", "hook")) else "")
+             for s in steps]
+    assert kinds == ["hook:run", "start", "gate:queues", "prompt", "start", "gate:erp",
+                     "hook:after", "start", "start"], kinds
+    first_start = [i for i, (s, e) in enumerate(events) if s.startswith("start:")
+                   and e == "begin"]
+    assert events.index(("gate:queues", "done")) < first_start[1]
+    assert events.index(("gate:erp", "done")) < first_start[2]
+    # the hooks ran once each, with the run's facts
+    assert log_lines(site) == ["run-before|%s||" % run,
+                               "erp-after|%s|erp|app-01,mail-01,web-01" % run]
+    states = dict((name, site.lab.ok("B", "vm-list", "name-label=" + name,
+                                     "params=power-state", "--minimal").value)
+                  for name in ("queue-01", "web-01", "build-01", "cache-01"))
+    assert set(states.values()) == {"running"}, states
+
+
+def test_a_failing_hook_stops_the_run_and_the_resume_runs_only_that_hook(site, tmp_path):
+    ready = tmp_path / "ready"
+    plan = three_groups(site, tmp_path, run__before=SCRIPTS + "/record run-before",
+                        queues__after="%s/fail-until %s" % (SCRIPTS, ready))
+    stopped = site.xedr("B", "failover", "--plan", plan, "--yes")
+    assert stopped.code == 1, stopped
+    last = stopped.err.strip().splitlines()[-1]
+    assert last.startswith("xe-dr: error: group queues's after hook: %s/fail-until" % SCRIPTS)
+    assert "group queues's after hook failed (exit 3): the load balancer is not ready" in last
+    run = [r["id"] for r in site.xedr("B", "--json", "runs").json["runs"]][-1]
+    assert "xe-dr failover --resume %s" % run in last
+    ready.write_text("")
+    resumed = site.xedr("B", "failover", "--resume", run, "--yes")
+    assert resumed.code == 0, resumed
+    # the run's before hook ran once; the failed one ran again; nothing else ran twice
+    assert log_lines(site) == ["run-before|%s||" % run, "fail-until|queues",
+                               "fail-until|queues"]
+    starts = [e["step"] for e in journal(site, run) if e["step"].startswith("start:")
+              and e["event"] == "begin"]
+    assert len(starts) == len(set(starts)) == 4
+
+
+def test_a_prompt_stops_a_run_without_a_person_until_answered(site, tmp_path):
+    plan = three_groups(site, tmp_path, erp__prompt="confirm the DNS change")
+    stopped = site.xedr("B", "failover", "--plan", plan, "--yes", "--no-input")
+    assert stopped.code == 64, stopped
+    last = stopped.err.strip().splitlines()[-1]
+    assert last.startswith("xe-dr: error: group erp's prompt: waits for a person: confirm "
+                           "the DNS change (answer it at a terminal, or give "
+                           "--answer-prompts)"), last
+    run = [r["id"] for r in site.xedr("B", "--json", "runs").json["runs"]][-1]
+    web = site.lab.ok("B", "vm-list", "name-label=build-01", "params=power-state",
+                      "--minimal").value
+    assert web == "halted"  # the group after the prompt did not start
+    resumed = site.xedr("B", "failover", "--resume", run, "--yes", "--answer-prompts")
+    assert resumed.code == 0, resumed
+    assert site.lab.ok("B", "vm-list", "name-label=build-01", "params=power-state",
+                       "--minimal").value == "running"
+
+
+def test_what_a_plan_sets_may_not_be_given_again_and_the_selection_narrows_it(site, tmp_path):
+    plan = three_groups(site, tmp_path)
+    both = site.xedr("B", "failover", "--plan", plan, "--yes", "--power", "paused")
+    assert both.code == 64 and "the plan sets what --power would" in both.err, both
+    unknown = site.xedr("B", "failover", "--plan", plan, "--yes", "--vm", "db-01")
+    assert unknown.code == 64 and "db-01 is in no group of the plan" in unknown.err, unknown
+    narrowed = site.xedr("B", "--json", "failover", "--plan", plan, "--yes", "--vapp", "erp")
+    assert narrowed.code == 0, narrowed
+    assert [i["name_label"] for i in narrowed.json["items"]] == ["erp"]
