@@ -321,3 +321,48 @@ def test_a_drill_that_recovers_nothing_is_on_record_as_failed_and_left_for_clean
     status = site.xedr("B", "status", "--format", "nagios", "--warning", "drill-age=1d")
     assert "WARNING drill-age: last drill failed " in status.out, status
     assert site.xedr("B", "cleanup", report["run"]).code == 0
+
+
+def drilled_copies(drill):
+    return sorted(lun for lun, entry in drill.lab.array()["luns"].items() if entry.get("drill"))
+
+
+def test_a_cleanup_that_leaves_an_sr_attached_does_not_release_the_copy_under_it(site):
+    """A kept drill's web-01 no longer carries the run's tag (an administrator took it over):
+    cleanup leaves it and the SR its disks are on attached, and so the array's copies too (a
+    release would destroy the LUN under that SR), saying so."""
+    kept = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--vapp", "erp",
+                     "--keep", *site.storage_args("B"))
+    assert kept.code == 0, kept
+    run = kept.json["run"]
+    copies = drilled_copies(site)
+    web = site.lab.ok("B", "vm-list", "name-label=web-01", "other-config:xe-dr-run=" + run,
+                      "--minimal").value
+    site.lab.ok("B", "vm-param-remove", "uuid=" + web, "param-name=other-config",
+                "param-key=xe-dr-run")
+    cleaned = site.xedr("B", "--json", "cleanup", run)
+    assert cleaned.code == 0, cleaned
+    report = cleaned.json
+    assert report["released"] is None and "release" not in adapter_calls(site)
+    assert drilled_copies(site) == copies
+    assert [line for line in report["kept"] if "copies" in line] == [
+        "the array's copies of drill %s: not released, SR(s) %s are left attached on them; "
+        "run 'xe-dr cleanup %s' again once no other VM uses them" % (
+            run, ", ".join(sorted(u for u, _ in site.lab.replicated_srs()[:1])), run)]
+
+
+def test_a_cleanup_from_another_machine_says_it_cannot_release_the_copies(site):
+    """Without the drill's journal cleanup does not know the adapter: the copies stay, and
+    the report says so and how to release them (not a silent success)."""
+    kept = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--vapp", "erp",
+                     "--keep", *site.storage_args("B"))
+    assert kept.code == 0, kept
+    run = kept.json["run"]
+    site.state_dir += "-elsewhere"
+    cleaned = site.xedr("B", "--json", "cleanup", run)
+    assert cleaned.code == 0 and cleaned.json["released"] is None, cleaned
+    line = ("the array's copies of drill %s: not released, its journal, which names the "
+            "storage adapter, is not on this machine: run 'ADAPTER release --run %s' with the "
+            "drill's adapter" % (run, run))
+    assert cleaned.json["kept"] == [line]
+    assert len(drilled_copies(site)) == 3
