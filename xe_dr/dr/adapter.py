@@ -342,6 +342,13 @@ class _Checker(object):
             missing = [lun for lun in asked if lun not in seen]
             if missing:
                 self.fail("gives no copy of LUN %s" % ", ".join(missing))
+        # A "copy" that is one of the replicas: the drill would boot on the replica itself
+        # and write to it.
+        replicas = set(seen) | set(asked or ())
+        for replica, scsiid in sorted(seen.items()):
+            if scsiid in replicas:
+                self.fail("gives LUN %s, a replica, as the copy of LUN %s: a copy has a SCSI "
+                          "id of its own" % (scsiid, replica))
         return out
 
 
