@@ -366,3 +366,32 @@ def test_a_cleanup_from_another_machine_says_it_cannot_release_the_copies(site):
             "drill's adapter" % (run, run))
     assert cleaned.json["kept"] == [line]
     assert len(drilled_copies(site)) == 3
+
+
+def test_copies_not_taken_at_one_point_are_released_and_a_resume_does_not_take_them(
+        site, tmp_path):
+    """The array says it has consistency groups, but its copies of erp's three LUNs came
+    back not consistent: the drill stops and has them released at once (they hid the
+    replicas), and its resume, asking again, stops the same way: it never boots VMs from
+    copies of different instants."""
+    import sys
+    wrapper = tmp_path / "inconsistent-adapter"
+    wrapper.write_text(
+        "#!%s\nimport json, subprocess, sys\n"
+        "done = subprocess.run([%r] + sys.argv[1:], stdout=subprocess.PIPE)\n"
+        "answer = json.loads(done.stdout.decode())\n"
+        "if sys.argv[1] == 'copy':\n    answer['consistent'] = False\n"
+        "print(json.dumps(answer))\nsys.exit(done.returncode)\n" % (sys.executable, adapter(site)))
+    wrapper.chmod(0o755)
+    stopped = site.xedr("B", "--json", "drill", "--adapter", str(wrapper), "--vapp", "erp",
+                        *site.storage_args("B"))
+    assert stopped.code == 1, stopped
+    run = stopped.json["run"]
+    assert stopped.err.strip().splitlines()[-1].endswith(
+        "copy: the copies of 3 LUNs were not taken at one consistency point (drill one LUN at "
+        "a time or use an array with consistency groups)"), stopped.err
+    assert adapter_calls(site)[-2:] == ["copy", "release"] and drilled_copies(site) == []
+    resumed = site.xedr("B", "--json", "drill", "--resume", run)
+    assert resumed.code == 1 and "not taken at one consistency point" in resumed.err, resumed
+    assert not site.lab.ok("B", "vm-list", "other-config:xe-dr-run=" + run, "--minimal").values
+    assert drilled_copies(site) == []

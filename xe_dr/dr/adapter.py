@@ -48,6 +48,11 @@ MIRROR_STATES = ("mirroring", "broken", "reversed")
 _QUOTE_CHARS = 300
 
 
+class InconsistentCopies(AdapterError):
+    """``copy`` made copies of several LUNs, but not at one consistency point: they exist
+    on the array and must be released (the caller's business)."""
+
+
 class Capabilities(dict):
     """The validated ``capabilities`` answer (a dict), knowing which adapter gave it."""
 
@@ -94,7 +99,7 @@ class StorageAdapter(object):
     def copy(self, run_id, luns):
         """Writable copies of ``luns`` (the replicas' SCSI ids as the DR site sees them), all
         at one consistency point. Copies of several LUNs that the adapter says are not
-        consistent are refused (AdapterError): the caller releases the run."""
+        consistent are refused (InconsistentCopies): the caller releases the run."""
         luns = _luns(luns)
         answer = self._call("copy", run_id, luns)
         check = _Checker(self, "copy", answer)
@@ -102,9 +107,10 @@ class StorageAdapter(object):
         consistent = check.field(answer, "consistent", bool)
         copies = check.copies(answer, asked=luns)
         if len(luns) > 1 and not consistent:
-            check.fail("the copies of %d LUNs were not taken at one consistency point"
-                       % len(luns), hint="xe-dr release the run; drill one LUN at a time "
-                       "or use an array with consistency groups")
+            raise InconsistentCopies(
+                "%s: the copies of %d LUNs were not taken at one consistency point"
+                % (check.where, len(luns)), hint="drill one LUN at a time or use an array "
+                "with consistency groups")
         return {"run": run_id, "consistent": consistent, "copies": copies}
 
     def list(self, run_id):

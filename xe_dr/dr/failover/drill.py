@@ -90,7 +90,7 @@ class DrillPhase(Phase):
         intent (run id, LUNs) before the call, so that a resume or a cleanup finds the copies
         through the adapter's ``list`` even when the answer was lost. The storage phase then
         attaches the copies."""
-        from xe_dr.dr.adapter import refuse_inconsistent
+        from xe_dr.dr.adapter import InconsistentCopies, refuse_inconsistent
         replicas = [s["device_config"].get("SCSIid") for s in self.opts.storage]
         if not replicas:
             raise UsageError("a drill copies the replica LUNs: give the storage options "
@@ -103,9 +103,18 @@ class DrillPhase(Phase):
         run_id = self.run.id
 
         def action():
-            return self.adapter.copy(run_id, replicas)["copies"]
+            try:
+                return self.adapter.copy(run_id, replicas)["copies"]
+            except InconsistentCopies:
+                # Not presented, hiding the replicas, a moment longer than needed.
+                self.adapter.release(run_id)
+                raise
 
         def reconcile():
+            # ``list`` does not say whether copies of several LUNs are consistent: those are
+            # asked for again (``copy`` is idempotent per run and answers it).
+            if len(replicas) > 1:
+                return None
             found = self.adapter.list(run_id)["copies"]
             return found if {c["replica"] for c in found} >= set(replicas) else None
 
