@@ -395,3 +395,29 @@ def test_copies_not_taken_at_one_point_are_released_and_a_resume_does_not_take_t
     assert resumed.code == 1 and "not taken at one consistency point" in resumed.err, resumed
     assert not site.lab.ok("B", "vm-list", "other-config:xe-dr-run=" + run, "--minimal").values
     assert drilled_copies(site) == []
+
+
+def test_a_drill_on_chap_storage_attaches_its_copies_and_its_adapter_never_sees_the_password(
+        tmp_path, monkeypatch):
+    """B's portal wants CHAP, the password given with --chap-password-env: the copies are
+    attached with the password given for their replicas (they have SCSI ids of their own),
+    and the adapter, which inherits xe-dr's environment, is not given it."""
+    from tests.fixtures_lab import make_lab
+    from tests.fixtures_workflow import Drill
+    password = "chap-%s" % tmp_path.name
+    drill = Drill(make_lab(str(tmp_path / "lab"), chap_user="drchap", chap_password=password,
+                           chap_sites=["B"]), str(tmp_path / "state"))
+    drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+    seen = tmp_path / "adapter-environment"
+    wrapper = tmp_path / "adapter"
+    wrapper.write_text("#!/bin/sh\nenv >> '%s'\nexec '%s' \"$@\"\n" % (seen, adapter(drill)))
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("DR_CHAP", password)  # as the shell gives it to xe-dr and its children
+    result = drill.xedr("B", "--json", "drill", "--adapter", str(wrapper), "--vapp", "erp",
+                        "--chap-user", "drchap", "--chap-password-env", "DR_CHAP",
+                        *drill.storage_args("B"), environ={"DR_CHAP": password})
+    assert result.code == 0 and result.json["verdict"] == "verified", result
+    assert result.json["cleanup"]["released"]
+    calls = adapter_calls(drill)
+    assert calls.count("copy") == 1 and calls.count("release") == 1
+    assert password not in seen.read_text()

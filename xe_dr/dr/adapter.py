@@ -28,6 +28,7 @@ wrong one raises :class:`AdapterError` naming the adapter, the verb and what was
 """
 
 import json
+import os
 
 from xe_dr.errors import AdapterError
 from xe_dr.exitcodes import ExitCode
@@ -67,13 +68,17 @@ class Capabilities(dict):
 class StorageAdapter(object):
     """One adapter executable. ``runner``: a local runner (default a new
     :class:`LocalRunner`; give one with a ``log`` to record each call); ``timeout``: seconds
-    each call may take before the adapter is killed."""
+    each call may take before the adapter is killed; ``secrets``: values (the CHAP passwords
+    of the invocation) that no variable of the default runner's environment may hold: the
+    adapter gets nothing secret (--chap-password-env puts one in xe-dr's environment)."""
 
-    def __init__(self, path, runner=None, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, path, runner=None, timeout=DEFAULT_TIMEOUT, secrets=()):
         if not path:
             raise ValueError("no storage adapter path")
         self.path = path
-        self.runner = runner if runner is not None else LocalRunner()
+        secrets = set(s for s in secrets if s)
+        self.runner = runner if runner is not None else LocalRunner(env=dict(
+            (k, v) for k, v in os.environ.items() if v not in secrets) if secrets else None)
         self.timeout = float(timeout)
 
     def __repr__(self):

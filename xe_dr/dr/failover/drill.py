@@ -39,7 +39,8 @@ class DrillPhase(Phase):
     def adapter(self):
         if self._adapter is None:
             from xe_dr.dr.adapter import StorageAdapter
-            self._adapter = StorageAdapter(self.opts.adapter)
+            self._adapter = StorageAdapter(self.opts.adapter,
+                                           secrets=self.ctx.chap_passwords.values())
         return self._adapter
 
     @property
@@ -347,9 +348,11 @@ def _copy_spec(spec, copies):
         raise XeDrError("the storage adapter made no copy of LUN %s" % replica)
     copy = found[0]
     config = dict(spec["device_config"], SCSIid=copy["scsiid"])
+    # ``replica``: the CHAP password given for the replica's LUN is the copy's too.
     if copy.get("transport") == "iscsi":
         config.update(target=copy["target"], targetIQN=copy["iqn"])
         if copy.get("port"):
             config["port"] = str(copy["port"])
-        return dict(spec, type="lvmoiscsi", device_config=config)
-    return dict(spec, type="lvmohba", device_config={"SCSIid": copy["scsiid"]})
+        return dict(spec, type="lvmoiscsi", device_config=config, replica=replica)
+    return dict(spec, type="lvmohba", device_config={"SCSIid": copy["scsiid"]},
+                replica=replica)
