@@ -421,3 +421,18 @@ def test_a_drill_on_chap_storage_attaches_its_copies_and_its_adapter_never_sees_
     calls = adapter_calls(drill)
     assert calls.count("copy") == 1 and calls.count("release") == 1
     assert password not in seen.read_text()
+
+
+def test_a_verified_drill_whose_adapter_cannot_tell_the_mirror_state_after_still_ends(site):
+    """The mirror's state after the drill is evidence: the array not answering it leaves a
+    warning, and the verified drill still exits 0 and is undone (it stopped, exit 1, its
+    verdict 'verified' on the pool, its VMs running and its copies presented)."""
+    site.lab.fault(site="array", command="adapter-mirror-state", nth=2, error=["ARRAY_BUSY"])
+    result = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--vapp", "erp",
+                       *site.storage_args("B"))
+    assert result.code == 0 and result.json["verdict"] == "verified", result
+    assert result.json["mirror_after"] is None
+    assert [w for w in result.json["warnings"] if "mirror" in w] == [
+        "the mirror's state after the drill is unknown: storage adapter %s mirror-state "
+        "failed (exit 1): ARRAY_BUSY" % adapter(site)]
+    assert result.json["cleanup"]["released"] and drilled_copies(site) == []

@@ -19,7 +19,7 @@ import time
 
 from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.steps import Call, Step, step_id
-from xe_dr.errors import UsageError, XeDrError
+from xe_dr.errors import AdapterError, UsageError, XeDrError
 from xe_dr.marks import DRILL_DEADLINE_KEY, LAST_DRILL_KEY, last_drill_text, utc_text
 from xe_dr.xe.records import parse_set
 
@@ -308,7 +308,14 @@ class DrillPhase(Phase):
                                 "uuid": self.pool.uuid,
                                 "other-config:%s" % LAST_DRILL_KEY: text})]))
         self.report["verdict"] = verdict
-        self.report["mirror_after"] = self.mirror_state()
+        try:
+            self.report["mirror_after"] = self.mirror_state()
+        except AdapterError as failure:
+            # Evidence only: the drill still ends, and is undone, as its verdict says.
+            self.report["mirror_after"] = None
+            warning = "the mirror's state after the drill is unknown: %s" % failure.one_line()
+            self.report["warnings"].append(warning)
+            self.progress.note(warning)
         return verdict
 
 
