@@ -52,3 +52,27 @@ def test_status_at_the_dr_site_is_critical_while_a_drill_copy_is_attached(copy_a
     document = drill.xedr("B", "--json", "status").json
     assert sorted(document["drill_copies"][DRILL_RUN]) == sorted(names)
     assert any("xe-dr cleanup %s" % DRILL_RUN in p for p in document["problems"])
+
+
+def test_a_drill_stopped_before_attaching_its_copies_is_named_by_the_failover_they_block(drill):
+    """The drill had the array copy the replicas, then its attach failed: no SR of its is in
+    the pool, yet the copies hide the replicas from B's hosts. A failover then finds its LUNs
+    missing: it names the drill and its cleanup (not only 'not a LUN of target'), and that
+    cleanup releases the copies."""
+    drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+    drill.lab.fault(site="B", command="drtask-create",
+                    error=["SR_BACKEND_FAILURE_1200", "", "Input/output error", ""])
+    stopped = drill.xedr("B", "--json", "drill", "--adapter",
+                         drill.lab.lab.path("bin", "storage-adapter"), "--vapp", VAPP,
+                         *drill.storage_args("B"))
+    assert stopped.code == 1, stopped
+    run = stopped.json["run"]
+    refused = drill.xedr("B", "failover", "--test", "--vapp", VAPP, "--yes",
+                         *drill.storage_args("B"))
+    assert refused.code == 64, refused
+    line = refused.err.strip().splitlines()[-1]
+    assert ("are hidden from this site's hosts by the array's copies that drill %s had made "
+            "and has not released (clean the drill up first ('xe-dr cleanup %s': it releases "
+            "them); nothing was changed)" % (run, run)) in line, line
+    assert drill.xedr("B", "cleanup", run).code == 0
+    assert not [lun for lun, entry in drill.lab.array()["luns"].items() if entry.get("drill")]

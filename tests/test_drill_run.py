@@ -338,3 +338,118 @@ def test_a_drill_that_recovers_nothing_is_on_record_as_failed_and_left_for_clean
     status = site.xedr("B", "status", "--format", "nagios", "--warning", "drill-age=1d")
     assert "WARNING drill-age: last drill failed " in status.out, status
     assert site.xedr("B", "cleanup", report["run"]).code == 0
+
+
+def drilled_copies(drill):
+    return sorted(lun for lun, entry in drill.lab.array()["luns"].items() if entry.get("drill"))
+
+
+def test_a_cleanup_that_leaves_an_sr_attached_does_not_release_the_copy_under_it(site):
+    """A kept drill's web-01 no longer carries the run's tag (an administrator took it over):
+    cleanup leaves it and the SR its disks are on attached, and so the array's copies too (a
+    release would destroy the LUN under that SR), saying so."""
+    kept = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--vapp", "erp",
+                     "--keep", *site.storage_args("B"))
+    assert kept.code == 0, kept
+    run = kept.json["run"]
+    copies = drilled_copies(site)
+    web = site.lab.ok("B", "vm-list", "name-label=web-01", "other-config:xe-dr-run=" + run,
+                      "--minimal").value
+    site.lab.ok("B", "vm-param-remove", "uuid=" + web, "param-name=other-config",
+                "param-key=xe-dr-run")
+    cleaned = site.xedr("B", "--json", "cleanup", run)
+    assert cleaned.code == 0, cleaned
+    report = cleaned.json
+    assert report["released"] is None and "release" not in adapter_calls(site)
+    assert drilled_copies(site) == copies
+    assert [line for line in report["kept"] if "copies" in line] == [
+        "the array's copies of drill %s: not released, SR(s) %s are left attached on them; "
+        "run 'xe-dr cleanup %s' again once no other VM uses them" % (
+            run, ", ".join(sorted(u for u, _ in site.lab.replicated_srs()[:1])), run)]
+
+
+def test_a_cleanup_from_another_machine_says_it_cannot_release_the_copies(site):
+    """Without the drill's journal cleanup does not know the adapter: the copies stay, and
+    the report says so and how to release them (not a silent success)."""
+    kept = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--vapp", "erp",
+                     "--keep", *site.storage_args("B"))
+    assert kept.code == 0, kept
+    run = kept.json["run"]
+    site.state_dir += "-elsewhere"
+    cleaned = site.xedr("B", "--json", "cleanup", run)
+    assert cleaned.code == 0 and cleaned.json["released"] is None, cleaned
+    line = ("the array's copies of drill %s: not released, its journal, which names the "
+            "storage adapter, is not on this machine: run 'ADAPTER release --run %s' with the "
+            "drill's adapter" % (run, run))
+    assert cleaned.json["kept"] == [line]
+    assert len(drilled_copies(site)) == 3
+
+
+def test_copies_not_taken_at_one_point_are_released_and_a_resume_does_not_take_them(
+        site, tmp_path):
+    """The array says it has consistency groups, but its copies of erp's three LUNs came
+    back not consistent: the drill stops and has them released at once (they hid the
+    replicas), and its resume, asking again, stops the same way: it never boots VMs from
+    copies of different instants."""
+    import sys
+    wrapper = tmp_path / "inconsistent-adapter"
+    wrapper.write_text(
+        "#!%s\nimport json, subprocess, sys\n"
+        "done = subprocess.run([%r] + sys.argv[1:], stdout=subprocess.PIPE)\n"
+        "answer = json.loads(done.stdout.decode())\n"
+        "if sys.argv[1] == 'copy':\n    answer['consistent'] = False\n"
+        "print(json.dumps(answer))\nsys.exit(done.returncode)\n" % (sys.executable, adapter(site)))
+    wrapper.chmod(0o755)
+    stopped = site.xedr("B", "--json", "drill", "--adapter", str(wrapper), "--vapp", "erp",
+                        *site.storage_args("B"))
+    assert stopped.code == 1, stopped
+    run = stopped.json["run"]
+    assert stopped.err.strip().splitlines()[-1].endswith(
+        "copy: the copies of 3 LUNs were not taken at one consistency point (drill one LUN at "
+        "a time or use an array with consistency groups)"), stopped.err
+    assert adapter_calls(site)[-2:] == ["copy", "release"] and drilled_copies(site) == []
+    resumed = site.xedr("B", "--json", "drill", "--resume", run)
+    assert resumed.code == 1 and "not taken at one consistency point" in resumed.err, resumed
+    assert not site.lab.ok("B", "vm-list", "other-config:xe-dr-run=" + run, "--minimal").values
+    assert drilled_copies(site) == []
+
+
+def test_a_drill_on_chap_storage_attaches_its_copies_and_its_adapter_never_sees_the_password(
+        tmp_path, monkeypatch):
+    """B's portal wants CHAP, the password given with --chap-password-env: the copies are
+    attached with the password given for their replicas (they have SCSI ids of their own),
+    and the adapter, which inherits xe-dr's environment, is not given it."""
+    from tests.fixtures_lab import make_lab
+    from tests.fixtures_workflow import Drill
+    password = "chap-%s" % tmp_path.name
+    drill = Drill(make_lab(str(tmp_path / "lab"), chap_user="drchap", chap_password=password,
+                           chap_sites=["B"]), str(tmp_path / "state"))
+    drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+    seen = tmp_path / "adapter-environment"
+    wrapper = tmp_path / "adapter"
+    wrapper.write_text("#!/bin/sh\nenv >> '%s'\nexec '%s' \"$@\"\n" % (seen, adapter(drill)))
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("DR_CHAP", password)  # as the shell gives it to xe-dr and its children
+    result = drill.xedr("B", "--json", "drill", "--adapter", str(wrapper), "--vapp", "erp",
+                        "--chap-user", "drchap", "--chap-password-env", "DR_CHAP",
+                        *drill.storage_args("B"), environ={"DR_CHAP": password})
+    assert result.code == 0 and result.json["verdict"] == "verified", result
+    assert result.json["cleanup"]["released"]
+    calls = adapter_calls(drill)
+    assert calls.count("copy") == 1 and calls.count("release") == 1
+    assert password not in seen.read_text()
+
+
+def test_a_verified_drill_whose_adapter_cannot_tell_the_mirror_state_after_still_ends(site):
+    """The mirror's state after the drill is evidence: the array not answering it leaves a
+    warning, and the verified drill still exits 0 and is undone (it stopped, exit 1, its
+    verdict 'verified' on the pool, its VMs running and its copies presented)."""
+    site.lab.fault(site="array", command="adapter-mirror-state", nth=2, error=["ARRAY_BUSY"])
+    result = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--vapp", "erp",
+                       *site.storage_args("B"))
+    assert result.code == 0 and result.json["verdict"] == "verified", result
+    assert result.json["mirror_after"] is None
+    assert [w for w in result.json["warnings"] if "mirror" in w] == [
+        "the mirror's state after the drill is unknown: storage adapter %s mirror-state "
+        "failed (exit 1): ARRAY_BUSY" % adapter(site)]
+    assert result.json["cleanup"]["released"] and drilled_copies(site) == []

@@ -392,6 +392,19 @@ def test_a_copy_answer_the_protocol_does_not_allow(tmp_path, answer, problem):
         "storage adapter %s copy: %s" % (tmp_path / "adapter", problem))
 
 
+@pytest.mark.parametrize("verb", ["copy", "list"])
+def test_a_copy_that_is_another_replica_is_refused(tmp_path, verb):
+    """Copies of two LUNs swapped: each "copy" is the other replica, which a drill would boot
+    on and write to."""
+    swapped = [dict(GOOD_COPY), dict(GOOD_COPY, replica="3600c", scsiid="3600a")]
+    adapter = answering(tmp_path, {"run": "r", "consistent": True, "copies": swapped})
+    with pytest.raises(AdapterError) as bad:
+        adapter.copy("r", ["3600a", "3600c"]) if verb == "copy" else adapter.list("r")
+    assert bad.value.one_line().startswith(
+        "storage adapter %s %s: gives LUN 3600c, a replica, as the copy of LUN 3600a: a copy "
+        "has a SCSI id of its own" % (tmp_path / "adapter", verb))
+
+
 def test_a_made_up_adapter_that_follows_the_protocol(tmp_path):
     """An FC copy needs no target; capabilities of another protocol are refused."""
     good = {"run": "r", "consistent": True, "copies": [

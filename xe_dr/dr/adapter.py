@@ -28,6 +28,7 @@ wrong one raises :class:`AdapterError` naming the adapter, the verb and what was
 """
 
 import json
+import os
 
 from xe_dr.errors import AdapterError
 from xe_dr.exitcodes import ExitCode
@@ -48,6 +49,11 @@ MIRROR_STATES = ("mirroring", "broken", "reversed")
 _QUOTE_CHARS = 300
 
 
+class InconsistentCopies(AdapterError):
+    """``copy`` made copies of several LUNs, but not at one consistency point: they exist
+    on the array and must be released (the caller's business)."""
+
+
 class Capabilities(dict):
     """The validated ``capabilities`` answer (a dict), knowing which adapter gave it."""
 
@@ -62,13 +68,17 @@ class Capabilities(dict):
 class StorageAdapter(object):
     """One adapter executable. ``runner``: a local runner (default a new
     :class:`LocalRunner`; give one with a ``log`` to record each call); ``timeout``: seconds
-    each call may take before the adapter is killed."""
+    each call may take before the adapter is killed; ``secrets``: values (the CHAP passwords
+    of the invocation) that no variable of the default runner's environment may hold: the
+    adapter gets nothing secret (--chap-password-env puts one in xe-dr's environment)."""
 
-    def __init__(self, path, runner=None, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, path, runner=None, timeout=DEFAULT_TIMEOUT, secrets=()):
         if not path:
             raise ValueError("no storage adapter path")
         self.path = path
-        self.runner = runner if runner is not None else LocalRunner()
+        secrets = set(s for s in secrets if s)
+        self.runner = runner if runner is not None else LocalRunner(env=dict(
+            (k, v) for k, v in os.environ.items() if v not in secrets) if secrets else None)
         self.timeout = float(timeout)
 
     def __repr__(self):
@@ -94,7 +104,7 @@ class StorageAdapter(object):
     def copy(self, run_id, luns):
         """Writable copies of ``luns`` (the replicas' SCSI ids as the DR site sees them), all
         at one consistency point. Copies of several LUNs that the adapter says are not
-        consistent are refused (AdapterError): the caller releases the run."""
+        consistent are refused (InconsistentCopies): the caller releases the run."""
         luns = _luns(luns)
         answer = self._call("copy", run_id, luns)
         check = _Checker(self, "copy", answer)
@@ -102,9 +112,10 @@ class StorageAdapter(object):
         consistent = check.field(answer, "consistent", bool)
         copies = check.copies(answer, asked=luns)
         if len(luns) > 1 and not consistent:
-            check.fail("the copies of %d LUNs were not taken at one consistency point"
-                       % len(luns), hint="xe-dr release the run; drill one LUN at a time "
-                       "or use an array with consistency groups")
+            raise InconsistentCopies(
+                "%s: the copies of %d LUNs were not taken at one consistency point"
+                % (check.where, len(luns)), hint="drill one LUN at a time or use an array "
+                "with consistency groups")
         return {"run": run_id, "consistent": consistent, "copies": copies}
 
     def list(self, run_id):
@@ -342,6 +353,13 @@ class _Checker(object):
             missing = [lun for lun in asked if lun not in seen]
             if missing:
                 self.fail("gives no copy of LUN %s" % ", ".join(missing))
+        # A "copy" that is one of the replicas: the drill would boot on the replica itself
+        # and write to it.
+        replicas = set(seen) | set(asked or ())
+        for replica, scsiid in sorted(seen.items()):
+            if scsiid in replicas:
+                self.fail("gives LUN %s, a replica, as the copy of LUN %s: a copy has a SCSI "
+                          "id of its own" % (scsiid, replica))
         return out
 
 

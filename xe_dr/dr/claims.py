@@ -116,6 +116,31 @@ def overdue_text(deadline):
     return ""
 
 
+def refuse_hidden_by_drill(state_dir, pool_uuid, scsi_ids, this_run=None):
+    """UsageError naming a drill of this machine, not cleaned up, that had the array copy one
+    of ``scsi_ids``: while its copies exist the array presents them instead of the replicas,
+    so a LUN given is missing here even when the drill attached no SR (it stopped before, or
+    its SRs were forgotten by hand) and nothing in the pool names the drill. Called once a
+    LUN is found missing; does nothing when no such drill is known here."""
+    from xe_dr.dr.failover.drill import COPY_STEP
+    scsi_ids = set(scsi_ids)
+    for run in Run.list(state_dir):
+        if run.id == this_run or run.meta.get("kind") != DRILL or \
+                run.meta.get("status") in ("cleaned up", "superseded") or \
+                (run.meta.get("target") or {}).get("pool_uuid") != pool_uuid:
+            continue
+        copied = [e for e in run.entries() if e.get("step") == COPY_STEP and
+                  e.get("event") == "begin"]
+        luns = sorted(scsi_ids.intersection((copied[-1].get("data") or {}).get("luns") or ())
+                      if copied else ())
+        if luns:
+            raise UsageError("LUN(s) %s are hidden from this site's hosts by the array's "
+                             "copies that drill %s had made and has not released"
+                             % (", ".join(luns), run.id),
+                             hint="clean the drill up first ('xe-dr cleanup %s': it releases "
+                                  "them); nothing was changed" % run.id)
+
+
 def refuse_drill_copies(copies):
     """UsageError naming the first drill whose copies are attached (drill_copies)."""
     for run_id, names in sorted(copies.items()):

@@ -54,10 +54,11 @@ def _refusal(run_id, kinds, survey, has_journal):
 
 
 def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda text: None,
-            argv=(), transport="", confirm=None, announce=None, publish=None):
+            argv=(), transport="", confirm=None, announce=None, publish=None, secrets=()):
     """Undo run ``run_id``. When --force overrides a refusal, ``announce(line)`` shows what
     will be destroyed, one line each, then ``confirm(question, what)`` must say yes.
-    ``publish(run)`` renders the cleanup's report (xe_dr/dr/lifecycle.py)."""
+    ``publish(run)`` renders the cleanup's report (xe_dr/dr/lifecycle.py). ``secrets``: the
+    CHAP passwords of the invocation, kept from a drill's storage adapter."""
     announce = announce or progress
     pool = read_pool(xe)
     original = _open_original(state_dir, run_id)
@@ -115,7 +116,8 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
     try:
         _apply(xe, engine, owned, survey, pool, progress)
         if not engine.failures:
-            report["released"] = _release_copies(engine, original, run_id)
+            report["released"] = _release_copies(engine, original, run_id, survey,
+                                                  report["kept"], progress, secrets)
     except (KeyboardInterrupt, XeDrError) as failure:
         # Stopped outside a step (xe unreachable while listing, ^C): the run says so and
         # keeps its report, like a failover's; running cleanup again finishes the job. When
@@ -142,16 +144,30 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
     return report, ExitCode.FAILED if engine.failures else ExitCode.OK
 
 
-def _release_copies(engine, original, run_id):
+def _release_copies(engine, original, run_id, survey, kept, progress, secrets=()):
     """A drill's copies of the replicas, released through its storage adapter once nothing of
     the pool uses them any more (the adapter's run id is the drill's: it finds them even if
     the drill died before it journaled their names). Returns the copies released, or None
-    for a run that made none."""
+    for a run that made none, or whose copies stay: an SR of theirs is left attached (a
+    release would pull the LUN from under it), or the journal naming the adapter is not
+    here; ``kept`` (the report's) then says so."""
     options = (original.meta.get("options") or {}) if original is not None else {}
-    if original is None or original.meta.get("kind") != "drill" or not options.get("adapter"):
+    staying = None
+    if original is None and DRILL in survey.kinds:
+        staying = "its journal, which names the storage adapter, is not on this machine: " \
+                  "run 'ADAPTER release --run %s' with the drill's adapter" % run_id
+    elif original is None or original.meta.get("kind") != DRILL or not options.get("adapter"):
+        return None
+    elif survey.busy:
+        staying = "SR(s) %s are left attached on them; run 'xe-dr cleanup %s' again once " \
+                  "no other VM uses them" % (", ".join(sorted(survey.busy)), run_id)
+    if staying:
+        line = "the array's copies of drill %s: not released, %s" % (run_id, staying)
+        progress(line)
+        kept.append(line)
         return None
     from xe_dr.dr.adapter import StorageAdapter
-    adapter = StorageAdapter(options["adapter"])
+    adapter = StorageAdapter(options["adapter"], secrets=secrets)
     released = engine.do(Step(
         step_id("release", "copies", run_id), "release the array's copies of drill %s (%s)"
         % (run_id, options["adapter"]), [],

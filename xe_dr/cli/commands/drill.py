@@ -77,7 +77,8 @@ def _clean_up(failover, report, code):
     ctx = failover.ctx
     undone, cleanup_code = cleanup(ctx.xe, ctx.state_dir, run.id, progress=ctx.progress.note,
                                    argv=ctx.argv, transport=ctx.transport,
-                                   publish=write_default)
+                                   publish=write_default,
+                                   secrets=ctx.chap_passwords.values())
     report["cleanup"] = {"run": undone.get("run"), "failures": undone.get("failures", []),
                          "released": undone.get("released")}
     report["todo"] = [t for t in report["todo"] if "xe-dr cleanup" not in t]

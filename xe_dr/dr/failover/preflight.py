@@ -144,9 +144,17 @@ class Preflight(Phase):
                 specs = self.storage.specs(need_passwords=False)
             elif copied == []:
                 specs = []  # the copy's outcome is unknown: the adapter's list will tell
-        guard.check_luns(self.xe, [spec for spec in specs
-                                   if self.engine.state_of("attach:%s" % spec.device_config.get(
-                                       "SCSIid", "?")) is None], self.progress)
+        unattached = [spec for spec in specs if self.engine.state_of(
+            "attach:%s" % spec.device_config.get("SCSIid", "?")) is None]
+        try:
+            guard.check_luns(self.xe, unattached, self.progress)
+        except UsageError:
+            # A LUN missing: hidden by a drill's copies, when a drill here made some.
+            claims.refuse_hidden_by_drill(
+                self.ctx.state_dir, self.pool.uuid,
+                [spec.device_config.get("SCSIid") for spec in specs],
+                self.run.id if self.run else None)
+            raise
         srs = Background(read_srs, self.xe, daemon=True)
         plan = None
         if self.opts.mode == "failback" and self.source_xe is not None:

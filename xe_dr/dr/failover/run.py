@@ -32,6 +32,7 @@ networks.py, recovery.py, start.py, and dryrun.py for --dry-run; this module ord
 import time
 
 from xe_dr.dr import guard, lifecycle
+from xe_dr.dr.adapter import InconsistentCopies
 from xe_dr.dr.engine import DeadlinePassed, Engine, LineProgress, StepFailed
 from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
 from xe_dr.dr.failover.context import Phase, RunContext
@@ -186,6 +187,8 @@ class Failover(Phase):
         except (StateWriteError, DeadlinePassed):
             raise  # its hint already says how to go on; the watchdog's end is the drill's
         except XeDrError as failure:
+            if isinstance(getattr(failure, "cause", None), InconsistentCopies):
+                raise  # released already, and a resume would be answered the same
             if self.opts.mode == "failback" and _sm_error(failure) == 47:
                 # After the source phase, this site's LUNs are mirror targets until the
                 # array halts or reverses the mirror: a stop by design.

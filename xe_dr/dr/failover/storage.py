@@ -23,9 +23,9 @@ class StoragePhase(Phase):
         specs = []
         # A drill attaches the array's copies of the LUNs given (xe_dr/dr/failover/drill.py).
         for spec_json in self.ctx.copy_storage or self.opts.storage:
+            lun = spec_json.get("replica") or spec_json["device_config"].get("SCSIid")
             spec = StorageSpec(spec_json["type"], spec_json["device_config"],
-                               self.ctx.chap_passwords.get(spec_json["device_config"].get("SCSIid"),
-                                                       self.ctx.chap_passwords.get(None)))
+                               self.ctx.chap_passwords.get(lun, self.ctx.chap_passwords.get(None)))
             if spec_json.get("chap") and not spec.chap_password:
                 if not need_passwords:
                     continue
