@@ -85,6 +85,14 @@ def test_groups_start_one_after_another_each_after_the_guest_agents_before_it(si
     # the hooks ran once each, with the run's facts
     assert log_lines(site) == ["run-before|%s||" % run,
                                "erp-after|%s|erp|app-01,mail-01,web-01" % run]
+    # the report's timeline: the plan's groups in order, each with the wait for its gate
+    text = site.xedr("B", "report", run, "--format", "text").out
+    timeline = text.split("\nTimeline")[1].split("\n\n")[0].splitlines()
+    lanes = [line.strip() for line in timeline if line.startswith("  plan group")]
+    assert lanes == ["plan group queues", "plan group erp", "plan group web"], timeline
+    gates = [line for line in timeline if line.strip().startswith("gate ")]
+    assert len(gates) == 2 and all(" passed after " in line for line in gates), timeline
+    assert "g waiting for a plan group's gate" in timeline[0]
     states = dict((name, site.lab.ok("B", "vm-list", "name-label=" + name,
                                      "params=power-state", "--minimal").value)
                   for name in ("queue-01", "web-01", "build-01", "cache-01"))

@@ -428,7 +428,7 @@ def build(run, now=None):
                           "name_label": i["name_label"], "reason": i["excluded"]}
                          for i in items if i["state"] == "excluded"]
     model["timeline"] = _timeline(items, created, ended, model["settings"]["ready_word"],
-                                  steps, notes)
+                                  steps, notes, _plan_groups(report))
     model["rto"] = _rto(items, created, model["settings"]["ready_word"], state,
                         _number(options.get("rto_target")))
     model["rpo"] = _recovery_point(model["sources"], created) if kind in (
@@ -758,12 +758,29 @@ def _phase_count(name, steps):
     return "%d shut down, %d PBD(s) unplugged" % (stopped, unplugged)
 
 
-def _timeline(items, created, ended, ready_word, steps=(), notes=()):
-    """Bars from each object's recovery begin to its start's end, by order group; above them,
-    the phases before the recoveries (storage; a failback's shutdown at the source)."""
+def _plan_groups(report):
+    """[(name, [vApp and VM names and uuids])] of the recovery plan a run followed, or None."""
+    text = (report.get("plan") or {}).get("text")
+    if not isinstance(text, str):
+        return None
+    from xe_dr.dr.recovery_plan import PlanError, parse
+    try:
+        plan = parse(text)
+    except PlanError:
+        return None
+    return [(g["name"], g["vapps"] + g["vms"]) for g in plan["groups"]]
+
+
+def _timeline(items, created, ended, ready_word, steps=(), notes=(), plan_groups=None):
+    """Bars from each object's recovery begin to its start's end, by order group (or, in a
+    run by a recovery plan, by the plan's groups, each with the wait for its gate); above
+    them, the phases before the recoveries (storage; a failback's shutdown at the source)."""
     groups = {}
     for index, (name, label, bar) in enumerate(_phase_bars(steps, notes, created, ended)):
         groups[(-1, index)] = {"label": label, "order": None, "phase": name, "bars": [bar]}
+    for index, (name, _) in enumerate(plan_groups or ()):
+        groups[(2, index)] = {"label": "plan group %s" % name, "order": index, "phase": None,
+                              "bars": []}
     for item in items:
         recover = item["recover"]
         if not recover or recover["begin_offset"] is None:
@@ -783,6 +800,11 @@ def _timeline(items, created, ended, ready_word, steps=(), notes=()):
                "failed": item["state"] == "failed",
                "label": item["time_to_ready_text"] and "%s after %s" % (
                    ready_word, item["time_to_ready_text"]) or item["state_text"]}
+        in_plan = [index for index, (_, names) in enumerate(plan_groups or ())
+                   if item["name_label"] in names or item["uuid"] in names]
+        if in_plan:
+            groups[(2, in_plan[0])]["bars"].append(bar)
+            continue
         if item["kind"] == "appliance":
             key, label = (0, 0), "vApps (xapi starts each vApp's own order groups)"
         else:
@@ -790,6 +812,11 @@ def _timeline(items, created, ended, ready_word, steps=(), notes=()):
             key, label = (1, order), "order group %d" % order
         groups.setdefault(key, {"label": label, "order": key[1] if key[0] else None,
                                 "phase": None, "bars": []})["bars"].append(bar)
+    for index, (name, _) in enumerate(plan_groups or ()):  # each group's wait, after it
+        gate = [s for s in steps if s["step"] == "gate:%s" % name]
+        if gate and gate[0]["begin_offset"] is not None:
+            groups[(2, index)]["bars"].append(_gate_bar(gate[0], created, ended))
+    groups = dict((key, group) for key, group in groups.items() if group["bars"])
     if not groups:
         return None
     span_end = max([b["end"] for g in groups.values() for b in g["bars"]] +
@@ -798,6 +825,22 @@ def _timeline(items, created, ended, ready_word, steps=(), notes=()):
             "span": max(span_end, 0.0), "span_text": duration_text(span_end),
             "ready_word": ready_word,
             "groups": [groups[k] for k in sorted(groups)]}
+
+
+def _gate_bar(step, created, ended):
+    """A plan group's wait for its gate, as a bar after the group's own."""
+    begin = step["begin_offset"]
+    open_end = step["status"] in ("begun", "interrupted")
+    end = step["end_offset"] if step["end_offset"] is not None else begin
+    if open_end and None not in (ended, created):
+        end = max(end, ended - created)
+    failed = step["status"] == "failed"
+    return {"name_label": "gate", "kind": "gate", "uuid": None,
+            "state": "failed" if failed else "in-progress" if open_end else "done",
+            "begin": begin, "end": end, "open": open_end, "recover_begin": None,
+            "recover_end": None, "start_begin": None, "start_end": None, "failed": failed,
+            "label": "FAILED after %s" % duration_text(end - begin) if failed else
+            "no end recorded" if open_end else "passed after %s" % duration_text(end - begin)}
 
 
 def _rto(items, created, ready_word, state, target=None):

@@ -28,7 +28,7 @@ def name(value, uuid=None):
 
 
 #: The marks of the phases before the recoveries (model.PHASES).
-PHASE_MARKS = {"storage": "#", "source": "d"}
+PHASE_MARKS = {"storage": "#", "source": "d", "gate": "g"}
 
 
 def timeline_legend(timeline):
@@ -36,6 +36,8 @@ def timeline_legend(timeline):
     phases = [g.get("phase") for g in timeline["groups"]]
     marks = ["d shutting down at the source"] if "source" in phases else []
     marks += ["# storage"] if "storage" in phases else []
+    marks += ["g waiting for a plan group's gate"] if any(
+        b["kind"] == "gate" for g in timeline["groups"] for b in g["bars"]) else []
     return ", ".join(marks + ["r recovering", ". waiting", "s starting", "X failed",
                               "> no end"])
 
