@@ -19,7 +19,8 @@
     cost DIR FACTOR                    set the cost factor (0: instant, 1: realistic)
     guest DIR SITE VM [--shutdown cooperates|ignores|hangs] [--tools yes|no]
                       [--health-check success|failure|hang|none] [--health-check-error MSG]
-                      [--boot-seconds N]     how one VM's guest behaves
+                      [--boot-seconds N] [--static-ip-setting yes|no]
+                      [--network-script yes|no] [--show]   how one VM's guest behaves
     set DIR SITE CLASS UUID FIELD VALUE   poke a field the CLI cannot set (e.g. pool
                                        restrictions:restrict_dr true) - for tests and demos
     calls DIR [--json]                 the call log
@@ -328,17 +329,23 @@ def cmd_set(args, out):
 
 
 def cmd_guest(args, out):
-    """How a VM's guest boots, reports, runs an in-guest health check (guests.py) and answers
-    a clean shutdown (lifecycle.GUEST_BEHAVIOURS)."""
+    """How a VM's guest boots, reports, runs an in-guest health check, sets up its network
+    (guests.py) and answers a clean shutdown (lifecycle.GUEST_BEHAVIOURS); ``--show`` prints
+    its settings and, while it runs, its network as seen inside."""
     from . import guests, lifecycle
     changes = dict((k, v) for k, v in (("tools", args.tools), ("health_check", args.health_check),
                                        ("boot_seconds", args.boot_seconds),
-                                       ("error", args.health_check_error)) if v is not None)
-    if changes.get("tools") is not None:
-        changes["tools"] = changes["tools"] == "yes"
-    if not changes and args.shutdown is None:
+                                       ("error", args.health_check_error),
+                                       ("static_ip_setting", args.static_ip_setting),
+                                       ("network_script", args.network_script))
+                   if v is not None)
+    for name in ("tools", "static_ip_setting", "network_script"):
+        if changes.get(name) is not None:
+            changes[name] = changes[name] == "yes"
+    if not changes and args.shutdown is None and not args.show:
         raise ValueError("say what the guest does: --shutdown, --tools, --health-check, "
-                         "--health-check-error or --boot-seconds")
+                         "--health-check-error, --boot-seconds, --static-ip-setting, "
+                         "--network-script (or --show)")
     lab = _lab(args.dir)
     site = lab.site(args.site)
     db = site.read()
@@ -354,7 +361,8 @@ def cmd_guest(args, out):
         guests.configure(lab, uuid, **changes)
         guest = guests.settings(lab, uuid)
         out.write("VM %s%s: %s, %s, %s\n" % (
-            args.vm, "" if args.vm == uuid else " (%s)" % uuid, "PV tools: it boots and reports guest metrics" if guest["tools"]
+            args.vm, "" if args.vm == uuid else " (%s)" % uuid,
+            "PV tools: it boots and reports guest metrics" if guest["tools"]
             else "no PV tools: it never reports",
             "booting in %s s" % guest["boot_seconds"] if guest["boot_seconds"] is not None
             else "booting in the cost model's time",
@@ -368,7 +376,42 @@ def cmd_guest(args, out):
             "cooperates": "works", "ignores": "is never acknowledged (60 s, then it fails)",
             "hangs": "is acknowledged but the VM never halts (1200 s, then it fails)"}[
                 args.shutdown]))
+    if args.show:
+        _show_guest(out, lab, site.read(), uuid)
     return 0
+
+
+def _show_guest(out, lab, db, uuid):
+    from . import guests
+    guest = guests.settings(lab, uuid)
+    row = db.get("VM", db.by_uuid("VM", uuid))
+    config = guests.guest_config(guest, row)
+    out.write("%s (%s): %s; static IP setting (feature-static-ip-setting): %s; "
+              "network script (vm-data/networks): %s\n" % (
+                  row.get("name_label"), uuid, "PV tools" if config["tools"] else "no PV tools",
+                  "yes" if config["static_ip"] else "no",
+                  "yes" if config["network_script"] else "no"))
+    out.write(" its own configuration:\n")
+    for device in sorted(guest.get("nics") or {}, key=int):
+        nic = guest["nics"][device]
+        for family, gateway in (("ipv4", "gateway"), ("ipv6", "gateway6")):
+            if nic.get(family):
+                out.write("  NIC %s %s %s gateway %s\n" % (
+                    device, family, nic[family], nic.get(gateway) or "none"))
+    out.write("  DNS %s\n" % (" ".join(guest.get("dns") or []) or "none"))
+    seen = guests.inside(db, uuid)
+    if seen is None:
+        out.write(" not running (or not booted yet)\n")
+        return
+    out.write(" inside the running guest:\n")
+    for device in sorted(seen["nics"], key=int):
+        for family in ("ipv4", "ipv6"):
+            setting = seen["nics"][device][family]
+            if setting["address"] or setting["from"] != "own":  # what was set, if anything
+                out.write("  NIC %s %s %s gateway %s (%s)\n" % (
+                    device, family, setting["address"] or "none",
+                    setting["gateway"] or "none", setting["from"]))
+    out.write("  DNS %s\n" % (" ".join(seen["dns"]) or "none"))
 
 
 def cmd_calls(args, out):
@@ -431,6 +474,17 @@ def _guest_options(p, prefix, suffix=""):
         p.add_argument("--health-check-error", metavar="MESSAGE",
                        help="the message a failing check writes to "
                             "vm-data/xo-backup-health-check-error")
+        p.add_argument("--static-ip-setting", choices=["yes", "no"],
+                       help="yes: its tools advertise feature-static-ip-setting and apply "
+                            "vif-configure-ipv4/-ipv6 (needs PV tools); default: as its OS "
+                            "(Windows yes, Linux no)")
+        p.add_argument("--network-script", choices=["yes", "no"],
+                       help="yes: a boot script sets its NICs from the xenstore keys "
+                            "vm-data/networks/<device>/... that Ansible's xenserver_guest "
+                            "writes (default no)")
+        p.add_argument("--show", action="store_true",
+                       help="print the guest's settings and, while it runs, its network as "
+                            "seen inside (addresses, where they came from, DNS)")
 
 
 def parser():
@@ -547,11 +601,11 @@ def parser():
     k = command("cost", "set the cost factor: how long calls take", cmd_cost)
     k.add_argument("factor", type=float, metavar="FACTOR",
                    help="0 instant (for tests), 1 as on real hosts")
-    g = command("guest", "how a VM's guest boots, reports, answers an in-guest health check "
-                         "and a clean shutdown", cmd_guest, site=True)
-    g.add_argument("vm", metavar="VM", help="the VM's UUID or name (at SITE; the boot and "
-                                            "health-check settings follow its UUID to the "
-                                            "other site)")
+    g = command("guest", "how a VM's guest boots, reports, sets up its network, answers an "
+                         "in-guest health check and a clean shutdown", cmd_guest, site=True)
+    g.add_argument("vm", metavar="VM", help="the VM's UUID or name (at SITE; its boot, "
+                                            "health-check and network settings follow its "
+                                            "UUID to the other site)")
     g.add_argument("--shutdown", choices=["cooperates", "ignores", "hangs"],
                    help="cooperates: it halts; ignores: never acknowledged; hangs: "
                         "acknowledged but the VM never halts")

@@ -125,6 +125,14 @@ ERRORS = {
         ["type", "param_name", "uuid", "key"],
         "You tried to add a key-value pair to a map, but that key is already there."),
     "INVALID_VALUE": (["field", "value"], "The value given is invalid"),
+    "VM_LACKS_FEATURE": (["vm"], "You attempted an operation on a VM which lacks the feature."),
+    "INVALID_IP_ADDRESS_SPECIFIED": (
+        ["parameter"], "A required parameter contained an invalid IP address"),
+    "INVALID_CIDR_ADDRESS_SPECIFIED": (
+        ["parameter"],
+        "A required parameter contained an invalid CIDR address (<addr>/<prefix length>)"),
+    "ADDRESS_VIOLATES_LOCKING_CONSTRAINT": (
+        ["address"], "The specified IP address violates the VIF locking configuration."),
     "BRIDGE_NAME_EXISTS": (["bridge"], "The specified bridge already exists."),
     "SESSION_INVALID": (
         ["handle"],

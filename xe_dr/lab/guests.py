@@ -27,6 +27,16 @@ Facts (xapi-project/xen-api at e2ee48d688, the same at v24.19.2; read, not copie
   ``vm-param-set xenstore-data:`` on a running VM changes the database, not the domain
   (Citrix CTX226713, "Behavior of VM.xenstore_data").
 
+Re-addressing (vif.py has xapi's side): xenopsd writes each plugged VIF's IP setting under
+``xenserver/device/vif/<n>/static-ip-setting/`` (``xenops_server_xen.ml``
+``xenstore_of_static_ip_setting``); tools that advertise ``control/feature-static-ip-setting``
+apply it (xenserver/win-xenguestagent ``FeatureStaticIpSetting.cs``; Linux's
+xe-guest-utilities has no such feature); guests without may run a boot script that reads the
+``vm-data/networks/<device>/...`` keys Ansible's ``community.general.xenserver_guest`` writes
+(``type``, ``ip``, ``prefix``, ``netmask``, ``gateway`` and ``type6``, ``ip6``, ``prefix6``,
+``gateway6``). Neither carries DNS. The agent reports addresses as ``attr/vif/<n>/ipv4/<i>``
+and ``.../ipv6/<i>`` (``xapi_guest_agent.ml`` ``networks``).
+
 Xen Orchestra's backup health check (vatesfr/xen-orchestra
 ``@xen-orchestra/backups/HealthCheckVmBackup.mjs``): for a VM tagged
 ``xo-backup-health-check-xenstore`` XO sets ``vm-data/xo-backup-health-check=planned`` before
@@ -56,8 +66,16 @@ HEALTH_ERROR_KEY = "vm-data/xo-backup-health-check-error"
 HEALTH_CHECKS = ("success", "failure", "hang")
 DEFAULT_ERROR = "the in-guest health check failed (xe-dr lab)"
 XSDATA_PREFIXES = ("vm-data", "FIST")
-DEFAULTS = {"tools": True, "health_check": None, "boot_seconds": None, "error": DEFAULT_ERROR}
-SETTINGS = ("tools", "health_check", "boot_seconds", "error")
+# ``static_ip_setting`` None: as the guest's OS has it (Windows tools advertise the feature,
+# Linux ones do not). ``nics``: the guest's own addresses by VIF device ({"0": {"ipv4":
+# "10.20.0.10/16", "gateway": "10.20.0.1"}}), ``dns`` its resolvers: what production set up
+# inside the guest (world.py records them at ``create``).
+DEFAULTS = {"tools": True, "health_check": None, "boot_seconds": None, "error": DEFAULT_ERROR,
+            "static_ip_setting": None, "network_script": False, "nics": {}, "dns": []}
+SETTINGS = ("tools", "health_check", "boot_seconds", "error", "static_ip_setting",
+            "network_script", "nics", "dns")
+STATIC_IP_FEATURE = "feature-static-ip-setting"
+NETWORK_KEYS = "vm-data/networks"
 
 # What the lab's guest agents report (plausible values; xapi's source gives the keys only).
 LINUX = {"name": "Debian GNU/Linux 12 (bookworm)", "uname": "6.1.0-28-amd64",
@@ -78,7 +96,11 @@ def settings(lab, vm_uuid):
     """How the guest of ``vm_uuid`` behaves: the lab's defaults, then its own settings. Kept by
     VM uuid for the whole lab: a guest is what its disks hold, so it behaves the same after a
     recovery at the other site."""
-    table = lab.config.get("guests") or {}
+    return merged(lab.config.get("guests") or {}, vm_uuid)
+
+
+def merged(table, vm_uuid):
+    """The settings of ``vm_uuid`` in a ``guests`` table (lab.json's, or create's own)."""
     out = dict(DEFAULTS)
     out.update(table.get("*") or {})
     out.update(table.get(vm_uuid) or {})
@@ -96,6 +118,10 @@ def check_settings(changes):
     seconds = changes.get("boot_seconds")
     if seconds is not None and float(seconds) < 0:
         raise ValueError("a boot time is 0 seconds or more, not %s" % seconds)
+    for name in ("static_ip_setting", "network_script"):
+        if changes.get(name) not in (None, True, False):
+            raise ValueError("a guest's %s is true, false or unset, not %r"
+                             % (name, changes[name]))
 
 
 def configure(lab, vm_uuid, **changes):
@@ -165,6 +191,154 @@ def _guest_write(db, vm_ref, key, value):
     db.update("VM", vm_ref, xenstore_data=exported(tree))
 
 
+# --- the guest's network ---------------------------------------------------------------------
+
+def is_windows(row):
+    return "Windows" in (row.get("other_config") or {}).get("base_template_name", "")
+
+
+def honours_static_ip(guest, row):
+    """Whether the guest's tools advertise and apply xapi's static IP setting. It takes a
+    guest agent (PV tools); Windows' advertises it (win-xenguestagent
+    ``FeatureStaticIpSetting``: ``control/feature-static-ip-setting=1``), Linux's
+    xe-guest-utilities does not (xe-daemon's collectors write no such key; Xen Orchestra's
+    ``xapi-object-to-xo.mjs``: "Linux VMs don't have the flag")."""
+    if not guest.get("tools", True):
+        return False
+    chosen = guest.get("static_ip_setting")
+    return is_windows(row) if chosen is None else bool(chosen)
+
+
+def guest_config(guest, row):
+    """What this boot's guest is, for its network: kept while its domain runs."""
+    return {"tools": bool(guest.get("tools", True)), "static_ip": honours_static_ip(guest, row),
+            "network_script": bool(guest.get("network_script")),
+            "nics": dict(guest.get("nics") or {}), "dns": list(guest.get("dns") or [])}
+
+
+def _prefix_of_netmask(mask):
+    try:
+        bits = "".join("{0:08b}".format(int(octet)) for octet in mask.split("."))
+    except ValueError:
+        return None
+    return str(bits.count("1")) if len(bits) == 32 and "01" not in bits else None
+
+
+def _from_vif(vif, six):
+    """What the tools make of xenopsd's ``static-ip-setting`` keys for this VIF (written from
+    the VIF's fields at its plug and by VIF.configure_ipv4/6 while it is plugged): Static sets
+    the address and gateway; DHCP and Autoconf ask the network, where the lab runs no DHCP
+    server nor router advertisements (no address); None leaves the NIC as the guest has it
+    (``enabled=0``; XenServer's current Windows agent leaves it, the older
+    win-xenguestagent turned DHCP back on)."""
+    key = "ipv6_" if six else "ipv4_"
+    mode = vif.get(key + "configuration_mode") or "None"
+    if mode == "Static":
+        addresses = vif.get(key + "addresses") or [""]
+        return {"address": addresses[0] or None, "gateway": vif.get(key + "gateway") or "",
+                "from": "vif"}
+    if mode in ("DHCP", "Autoconf"):
+        return {"address": None, "gateway": "", "from": mode.lower()}
+    return None
+
+
+def _from_keys(tree, device, six):
+    """What a boot script makes of the keys Ansible's xenserver_guest writes
+    (``vm-data/networks/<device>/{type,ip,prefix,netmask,gateway,type6,ip6,prefix6,gateway6}``,
+    ``type`` none, dhcp or static); there is no DNS key."""
+    base = "%s/%s/" % (NETWORK_KEYS, device)
+    suffix = "6" if six else ""
+    kind = tree.get(base + "type" + suffix)
+    if kind == "static" and tree.get(base + "ip" + suffix):
+        prefix = tree.get(base + "prefix" + suffix) or \
+            ("" if six else _prefix_of_netmask(tree.get(base + "netmask", "")) or "")
+        return {"address": tree[base + "ip" + suffix] + ("/" + prefix if prefix else ""),
+                "gateway": tree.get(base + "gateway" + suffix, ""), "from": "xenstore"}
+    if kind == "dhcp":
+        return {"address": None, "gateway": "", "from": "dhcp"}
+    return None
+
+
+def configure_nics(db, vm_ref, config, tree):
+    """Each NIC's addresses as the guest sets them up at boot, by VIF device: the VIF's static
+    IP setting if its tools apply it, else the xenstore keys if its boot script reads them,
+    else its own (production's) configuration. The lab's guest keeps nothing it applied on
+    its disk: each boot starts from its own configuration."""
+    out = collections.OrderedDict()
+    vifs = db.rows("VIF")
+    for vif in sorted(db.children("VIF", "VM", vm_ref),
+                      key=lambda v: int(vifs[v].get("device", "0") or 0)):
+        device = str(vifs[vif].get("device", "0"))
+        own = (config.get("nics") or {}).get(device) or {}
+        nic = {}
+        for family, six in (("ipv4", False), ("ipv6", True)):
+            setting = _from_vif(vifs[vif], six) if config.get("static_ip") else None
+            if setting is None and config.get("network_script"):
+                setting = _from_keys(tree, device, six)
+            if setting is None:
+                address = own.get(family)
+                setting = {"address": address, "from": "own",
+                           "gateway": own.get("gateway6" if six else "gateway", "")
+                           if address else ""}
+            nic[family] = setting
+        out[device] = nic
+    return out
+
+
+def reported_networks(nics):
+    """VM_guest_metrics.networks from what the agent writes (``attr/vif/<n>/ipv4/0``,
+    ``.../ipv6/0``, addresses without prefix): xapi_guest_agent.ml ``networks`` lists the VIFs
+    last first (``find_vifs``) and, within one, the IPv6 entries before the IPv4 ones, the
+    first IPv4 address twice (``<n>/ip`` and ``<n>/ipv4/0``)."""
+    networks = collections.OrderedDict()
+    for device in sorted(nics, key=int, reverse=True):
+        ipv4, ipv6 = nics[device]["ipv4"]["address"], nics[device]["ipv6"]["address"]
+        if ipv6:
+            networks["%s/ipv6/0" % device] = ipv6.split("/")[0]
+        if ipv4:
+            networks["%s/ip" % device] = ipv4.split("/")[0]
+            networks["%s/ipv4/0" % device] = ipv4.split("/")[0]
+    return networks
+
+
+def inside(db, vm_uuid):
+    """The running guest's own view of its network (what ``ip address``, ``ip route`` and
+    ``/etc/resolv.conf`` would show): ``{"nics": {device: {"ipv4": {"address", "gateway",
+    "from"}, "ipv6": ...}}, "dns": [...]}``, or None while it has not booted. ``from``: vif,
+    xenstore, own, dhcp or autoconf. Nothing xapi passes sets DNS."""
+    net = (db.extra.get("guest_net") or {}).get(vm_uuid)
+    if not net or net.get("nics") is None:
+        return None
+    return {"nics": net["nics"], "dns": list(net["config"].get("dns") or [])}
+
+
+def vif_reconfigured(db, vif_ref, now):
+    """VIF.configure_ipv4/6 on a plugged VIF: xenopsd rewrites its ``static-ip-setting`` keys,
+    and tools that watch them apply the change at once (win-xenguestagent ``onFeature`` on
+    ``xenserver/device/vif``); the agent's next report carries the new addresses
+    (xapi_guest_agent.ml ``all``: networks and last_updated set when they changed)."""
+    vif = db.get("VIF", vif_ref)
+    vm_ref = vif.get("VM")
+    uuid = db.get("VM", vm_ref)["uuid"]
+    net = (db.extra.get("guest_net") or {}).get(uuid)
+    if not net or net.get("nics") is None or not net["config"].get("static_ip"):
+        return
+    device = str(vif.get("device", "0"))
+    nic = net["nics"].get(device)
+    if nic is None:
+        return
+    for family, six in (("ipv4", False), ("ipv6", True)):
+        setting = _from_vif(vif, six)
+        if setting is not None:
+            nic[family] = setting
+    db.dirty = True
+    gm = db.get("VM", vm_ref).get("guest_metrics", NULL)
+    networks = reported_networks(net["nics"])
+    if db.find("VM_guest_metrics", gm) is not None and \
+            dict(db.get("VM_guest_metrics", gm).get("networks") or {}) != dict(networks):
+        db.update("VM_guest_metrics", gm, networks=networks, last_updated=util.xapi_date(now))
+
+
 # --- guest metrics -----------------------------------------------------------------------------
 
 def empty_metrics(when):
@@ -177,25 +351,22 @@ def empty_metrics(when):
             "can_use_hotplug_vbd": "unspecified", "can_use_hotplug_vif": "unspecified"}
 
 
-def reported_metrics(db, vm_ref, when):
-    """The record once the agent has reported (PV drivers detected)."""
+def reported_metrics(db, vm_ref, when, net=None):
+    """The record once the agent has reported (PV drivers detected). ``net``: the guest's
+    network as it booted (``boot_network``): its NICs' addresses become ``networks``, and tools
+    that apply xapi's static IP setting add ``feature-static-ip-setting`` to ``other``."""
     row = db.get("VM", vm_ref)
+    windows = is_windows(row)
     template = (row.get("other_config") or {}).get("base_template_name", "")
-    windows = "Windows" in template
     os_version = WINDOWS if windows else (ROCKY if "Rocky" in template else LINUX)
-    seed = int(row.get("uuid", "0")[:4] or "0", 16)
-    networks = collections.OrderedDict()
-    devices = sorted((int(db.rows("VIF")[v].get("device", "0") or 0)
-                      for v in db.children("VIF", "VM", vm_ref)), reverse=True)
-    for device in devices:  # find_vifs lists them last first
-        ip = "10.%d.%d.%d" % (100 + device, seed // 256 % 256, seed % 254 + 1)
-        networks["%d/ip" % device] = ip
-        networks["%d/ipv4/0" % device] = ip
+    other = dict(CONTROL)
+    if net and net["config"].get("static_ip"):
+        other[STATIC_IP_FEATURE] = "1"
     gm = empty_metrics(when)
     gm.update({"os_version": dict(os_version),
                "PV_drivers_version": dict(WINDOWS_TOOLS if windows else LINUX_TOOLS),
                "PV_drivers_up_to_date": True, "PV_drivers_detected": True,
-               "networks": networks, "other": dict(CONTROL),
+               "networks": reported_networks(net["nics"] if net else {}), "other": other,
                "can_use_hotplug_vbd": "yes", "can_use_hotplug_vif": "yes"})
     return gm
 
@@ -232,8 +403,10 @@ def started(lab, site, db, vm_ref, now, paused=False):
     _set_metrics(db, vm_ref, empty_metrics(now))
     events = db.extra.setdefault("guest_events", {})
     events.pop(uuid, None)
+    guest = settings(lab, uuid)
+    db.extra.setdefault("guest_net", {})[uuid] = {"config": guest_config(guest, row),
+                                                  "nics": None}
     if not paused:
-        guest = settings(lab, uuid)
         events[uuid] = {"domid": row.get("domid"), "at": now + boot_delay(lab, guest),
                         "step": "boot", "tools": bool(guest.get("tools", True)),
                         "health_check": guest.get("health_check"),
@@ -248,17 +421,21 @@ def halted(db, vm_uuid):
     its guest metrics and last xenstore-data, as in xapi)."""
     (db.extra.get("guest_events") or {}).pop(vm_uuid, None)
     (db.extra.get("xenstore") or {}).pop(vm_uuid, None)
+    (db.extra.get("guest_net") or {}).pop(vm_uuid, None)
 
 
 def _step(db, vm_ref, event):
     """Carry out one due step; returns the next one or None."""
     at = event["at"]
     if event["step"] == "boot":
-        if not event["tools"]:
-            return None  # no agent: the record stays as made at the start
-        _set_metrics(db, vm_ref, reported_metrics(db, vm_ref, at))
         uuid = db.get("VM", vm_ref)["uuid"]
         tree = (db.extra.get("xenstore") or {}).get(uuid) or {}
+        net = (db.extra.get("guest_net") or {}).get(uuid)
+        if net is not None:  # its NICs are set up whether or not an agent reports them
+            net["nics"] = configure_nics(db, vm_ref, net["config"], tree)
+        if not event["tools"]:
+            return None  # no agent: the record stays as made at the start
+        _set_metrics(db, vm_ref, reported_metrics(db, vm_ref, at, net))
         check = event.get("health_check")
         if check is None or tree.get(HEALTH_KEY) != "planned":
             return None  # XO's script does nothing unless a check is planned
@@ -322,14 +499,17 @@ def advance(site, now=None):
         write_due(site, db)
 
 
-def seed_running(db, create, started_at, tools=True):
+def seed_running(db, create, started_at, guest_settings):
     """``create``'s running VMs (started at ``started_at``, an epoch): guests that reported a
-    minute later, or (``tools`` false) the record xapi made at their start. ``create(cls,
-    row)`` makes a row with seeded identifiers."""
+    minute later, or (no tools) the record xapi made at their start. ``create(cls, row)`` makes
+    a row with seeded identifiers; ``guest_settings(uuid)`` is a VM's guest settings."""
     for ref, row in list(db.rows("VM").items()):
         if row.get("power_state") != "Running" or row.get("is_control_domain") or \
                 row.get("is_a_template"):
             continue
-        record = reported_metrics(db, ref, started_at + 60) if tools else \
+        config = guest_config(guest_settings(row["uuid"]), row)
+        net = {"config": config, "nics": configure_nics(db, ref, config, {})}
+        db.extra.setdefault("guest_net", {})[row["uuid"]] = net
+        record = reported_metrics(db, ref, started_at + 60, net) if config["tools"] else \
             empty_metrics(started_at)
         db.update("VM", ref, guest_metrics=create("VM_guest_metrics", record))

@@ -24,6 +24,12 @@ What a profile decides:
 * ``message_body_xml``: Message.create refuses a body with control characters or Unicode
   non-characters (``Encodings.UTF8_XML``) up to v25.30; from v25.31.0 (commit fb83a6b325,
   XSA-474) it checks UTF-8 only.
+* ``vif_modes_extended``: ``vif-configure-ipv4`` takes ``mode=dhcp`` and
+  ``vif-configure-ipv6`` ``mode=autoconf`` from v26.16.0 (commit d045710cbe, datamodel.ml
+  VIF.configure_ipv4/6 "Mode extended"; the parse error is then the generated
+  ``Expected one of 'None', 'Static', 'DHCP', got <mode>``); before, both take none or static
+  only (record_util.ml ``vif_ipv4_configuration_mode_of_string``: ``Expected 'none' or
+  'static', got <mode>``).
 * ``software_version``: the host's ``software-version`` map as ``create_misc.ml``
   ``make_software_version`` builds it (1.249 has ``xapi`` = major.minor and no
   ``xapi_build``).
@@ -58,13 +64,14 @@ def _software_version(brand, product_version, text, platform_version, xapi, xapi
 
 _1_249 = {
     "xapi_tag": "v1.249.42", "scan_on_plug": True, "message_destroy_many": False,
+    "vif_modes_extended": False,
     "errors": {"OTHER_OPERATION_IN_PROGRESS": _OLD_OPERATION_IN_PROGRESS,
                "HOST_IS_SLAVE": _OLD_HOST_IS_SLAVE},
     # CentOS 7 dom0: Python 2.7 runs the plugins; no python3 that has XenAPIPlugin.
     "pythons": {"python": (_PY27, True), "python2": (_PY27, True)},
 }
 _24_19 = {
-    "xapi_tag": "v24.19.2", "scan_on_plug": False,
+    "xapi_tag": "v24.19.2", "scan_on_plug": False, "vif_modes_extended": False,
     "errors": {"OTHER_OPERATION_IN_PROGRESS": _OLD_OPERATION_IN_PROGRESS},
     "pythons": {"python": (_PY27, True), "python2": (_PY27, True), "python3": (_PY36, True)},
 }

@@ -677,11 +677,13 @@ def _vif_record():
     b.s("locking-mode", "locking_mode", "network_default", rw=True)
     b.set("ipv4-allowed", "ipv4_allowed", rw=True)
     b.set("ipv6-allowed", "ipv6_allowed", rw=True)
+    # Read-only, set by vif-configure-ipv4/-ipv6 (records.ml vif_record: the modes as
+    # Record_util prints them, the addresses joined by "; " with no get_set: mode RO).
     b.s("ipv4-configuration-mode", "ipv4_configuration_mode", "None")
-    b.c("ipv4-addresses", "")
+    b.fn("ipv4-addresses", lambda v, ref, row: "; ".join(row.get("ipv4_addresses") or []))
     b.s("ipv4-gateway", "ipv4_gateway")
     b.s("ipv6-configuration-mode", "ipv6_configuration_mode", "None")
-    b.c("ipv6-addresses", "")
+    b.fn("ipv6-addresses", lambda v, ref, row: "; ".join(row.get("ipv6_addresses") or []))
     b.s("ipv6-gateway", "ipv6_gateway")
     b.set("trunks", "trunks", rw=True)
     return b.fields

@@ -1,10 +1,11 @@
-"""network-create, network-destroy, vif-create, vif-destroy."""
+"""network-create, network-destroy, vif-create, vif-destroy, vif-configure-ipv4/-ipv6."""
 
 import random
+import time
 
 from . import command
-from .. import network, util
-from ..errors import XapiError
+from .. import network, releases, util, vif
+from ..errors import CliError, Failure, XapiError
 
 
 @command("network-create", reqd=["name-label"],
@@ -85,3 +86,44 @@ def vif_destroy(ctx):
 
 def is_null(ref):
     return util.is_null(ref)
+
+
+def _mode(ctx, six):
+    """Record_util's parse of ``mode=`` (case-insensitive; the error names the lowercased
+    value). From v26.16.0 the parser is generated from the datamodel's enum (gen_api.ml,
+    ocaml_utils.ml ``ocaml_of_string_of_enum``) and knows DHCP (IPv4) and Autoconf (IPv6)."""
+    given = ctx.get("mode").lower()
+    if releases.of_lab(ctx.lab).get("vif_modes_extended", True):
+        names = ("None", "Static", "Autoconf") if six else ("None", "Static", "DHCP")
+        expected = "Expected one of %s, got %s" % (", ".join("'%s'" % n for n in names), given)
+    else:
+        names = ("None", "Static")
+        expected = "Expected 'none' or 'static', got %s" % given
+    for name in names:
+        if name.lower() == given:
+            return name
+    raise CliError(expected)
+
+
+def _configure_ip(ctx, six):
+    """cli_operations.ml vif_configure_ipv4/6: the VIF by uuid, the mode, an address for
+    Static (a Failure, so INTERNAL_ERROR), then VIF.configure_ipv4/6 (vif.py)."""
+    with ctx.site.transaction() as db:
+        ref = db.by_uuid("VIF", ctx.get("uuid"))
+        mode = _mode(ctx, six)
+        address = ctx.get("address", "")
+        if mode == "Static" and address == "":
+            raise Failure("Required parameter not found: address")
+        vif.configure(db, ref, six, mode, address, ctx.get("gateway", ""), time.time())
+
+
+@command("vif-configure-ipv4", reqd=["uuid", "mode"], optn=["address", "gateway"],
+         help="Configure IPv4 settings on a VIF.")
+def vif_configure_ipv4(ctx):
+    _configure_ip(ctx, False)
+
+
+@command("vif-configure-ipv6", reqd=["uuid", "mode"], optn=["address", "gateway"],
+         help="Configure IPv6 settings on a VIF.")
+def vif_configure_ipv6(ctx):
+    _configure_ip(ctx, True)
