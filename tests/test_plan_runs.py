@@ -18,7 +18,6 @@ SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plan_scripts
 def site(drill, monkeypatch, tmp_path):
     drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
     drill.ok("B", "plugin", "install", "--host-root", drill.lab.root + "/hosts/{uuid}")
-    drill.lab.mirror("break")
     log = tmp_path / "hooks.log"
     monkeypatch.setenv("XE_DR_TEST_LOG", str(log))
     drill.log = log
@@ -27,7 +26,8 @@ def site(drill, monkeypatch, tmp_path):
 
 def three_groups(site, tmp_path, **changes):
     """A plan of three groups (queue-01; then erp; then webshop and cache-01), each gated on
-    the guest agents of the one before, made from `plan init` and edited as an admin would."""
+    the guest agents of the one before, made from `plan init` and edited as an admin would;
+    then the disaster: the mirror broken, site B's LUNs writable."""
     path = tmp_path / "site-a.plan"
     made = site.xedr("A", "plan", "init", str(path), "--peer", "local", "--peer-xe",
                      site.lab.xe_path("B"), *site.storage_args("B"))
@@ -47,6 +47,7 @@ def three_groups(site, tmp_path, **changes):
             g for g in plan["groups"] if g["name"] == where][0]
         target[key] = value
     path.write_text(recovery_plan.render(plan))
+    site.lab.mirror("break")
     return str(path)
 
 
@@ -148,3 +149,35 @@ def test_what_a_plan_sets_may_not_be_given_again_and_the_selection_narrows_it(si
     narrowed = site.xedr("B", "--json", "failover", "--plan", plan, "--yes", "--vapp", "erp")
     assert narrowed.code == 0, narrowed
     assert [i["name_label"] for i in narrowed.json["items"]] == ["erp"]
+
+
+def test_readdressing_by_the_plan_reaches_the_guests_each_the_way_its_tools_allow(site,
+                                                                                  tmp_path):
+    """VM Network moves from 10.20/16 to 10.120/16. web-01's tools take the VIF's setting
+    (vif-configure-ipv4: its metrics, carried from production, advertise it); app-01 has a boot
+    script reading Ansible's xenstore keys; mail-01 has neither, and the report says so."""
+    site.lab.cli("guest", "A", "web-01", "--static-ip-setting", "yes")
+    site.lab.cli("guest", "A", "app-01", "--network-script", "yes")
+    web = site.lab.vm_uuid("web-01")
+    site.lab.ok("A", "vm-shutdown", "uuid=" + web)
+    site.lab.ok("A", "vm-start", "uuid=" + web)  # its metrics now advertise the feature
+    plan = recovery_plan.read(three_groups(site, tmp_path))
+    plan["readdress"] = [{"from": "10.20.0.0/16", "to": "10.120.0.0/16",
+                          "gateway": "10.120.0.1"}]
+    path = tmp_path / "readdress.plan"
+    path.write_text(recovery_plan.render(plan))
+    result = site.xedr("B", "--json", "failover", "--plan", str(path), "--yes")
+    assert result.code == 0, result
+    by_vm = dict((e["vm"], e) for e in result.json["addresses"] if e["device"] == "0")
+    assert (by_vm["web-01"]["method"], by_vm["web-01"]["applied"]) == ("vif-configure-ipv4",
+                                                                       True)
+    assert (by_vm["app-01"]["method"], by_vm["app-01"]["applied"]) == ("xenstore", True)
+    assert (by_vm["mail-01"]["method"], by_vm["mail-01"]["applied"]) == ("xenstore", False)
+    for name in ("web-01", "app-01"):
+        reported = site.lab.ok("B", "vm-list", "name-label=" + name, "params=networks",
+                               "--minimal").value
+        assert "0/ip: %s" % by_vm[name]["address"].split("/")[0] in reported, reported
+        assert by_vm[name]["address"].startswith("10.120.")
+    assert [w for w in result.json["warnings"] if w.startswith("VM mail-01 VIF 0: the guest "
+                                                               "reports 10.20.")], \
+        result.json["warnings"]

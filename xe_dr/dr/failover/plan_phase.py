@@ -12,7 +12,22 @@ machine (``/bin/sh -c``) with the run's facts in their environment:
   ``XE_DR_POOL_UUID`` (the pool recovered into), ``XE_DR_PLAN`` (the plan's path);
 - for a group's: ``XE_DR_GROUP``, ``XE_DR_VMS`` (the names of its VMs, one per line) and
   ``XE_DR_VM_UUIDS`` (their uuids, one per line).
+
+Re-addressing (the plan's ``dr-address`` and ``[readdress]`` rules), before the starts, while the
+VMs are halted, each VIF one way (the report says which, and what the guest reported after):
+
+- ``xe vif-configure-ipv4 mode=static`` when the guest's tools advertise it
+  (``feature-static-ip-setting: 1`` in its guest metrics' ``other``; a recovered VM still
+  carries production's metrics until its start: xapi_vif.ml ``configure_ipv4`` refuses
+  VM_LACKS_FEATURE otherwise); xenopsd gives it to the guest through the VIF's xenstore;
+- else the xenstore keys Ansible's xenserver_guest module writes, ``vm-data/networks/<device>/
+  {type,ip,prefix,netmask,gateway}`` in the VM's xenstore-data, for a boot script in the guest
+  to apply (community.general ``plugins/modules/xenserver_guest.py``).
+
+Neither sets DNS.
 """
+
+import ipaddress
 
 import os
 import signal
@@ -21,8 +36,9 @@ import time
 
 from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.failover.options import Declined, MOST_STARTS_AT_ONCE
-from xe_dr.dr.steps import Step, step_id
+from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import XeDrError
+from xe_dr.xe.records import parse_map, parse_ref
 
 #: Of a hook's or check's output, what the journal and the report keep (its end).
 OUTPUT_CHARS = 4000
@@ -93,6 +109,61 @@ class PlanPhase(Phase):
         names = dict((r["uuid"], r.get("name-label", ""))
                      for r in self.xe.list("vm", params=("uuid", "name-label")))
         return sorted(((u, names.get(u, "")) for u in uuids), key=lambda pair: pair[::-1])
+
+    # -- re-addressing -------------------------------------------------------------------------
+
+    def readdress(self, items, recovered):
+        """Give each VIF of the recovered VMs the DR address the plan gives it (module doc);
+        returns the entries, also the report's ``addresses``."""
+        from xe_dr.dr.recovery_plan import dr_address
+        vms = dict((u, None) for item in items if not item.excluded
+                   for u in (recovered.get(item.uuid) or ()))
+        if not vms:
+            return []
+        records = dict((r["uuid"], r) for r in self.xe.list(
+            "vm", params=("uuid", "name-label", "other")) if r["uuid"] in vms)
+        entries = []
+        for vif in sorted(self.xe.list("vif", params=("uuid", "vm-uuid", "device")),
+                          key=lambda v: (v.get("vm-uuid"), v.get("device"))):
+            record = records.get(vif.get("vm-uuid"))
+            if record is None:
+                continue
+            name = record.get("name-label", "")
+            source = self.plan["vms"].get(name, {}).get("addresses", {}).get(vif["device"])
+            target = dr_address(self.plan, name, vif["device"], source)
+            if not target:
+                continue
+            capable = parse_map(parse_ref(record.get("other")) or "").get(
+                "feature-static-ip-setting") == "1"
+            entry = {"vm": name, "vm_uuid": record["uuid"], "device": vif["device"],
+                     "vif": vif["uuid"], "source": source, "address": target["address"],
+                     "gateway": target["gateway"],
+                     "method": "vif-configure-ipv4" if capable else "xenstore"}
+            self.engine.do(Step(
+                step_id("readdress", vif["uuid"]), "give VIF %s of VM %s the address %s (%s)"
+                % (vif["device"], name, target["address"], entry["method"]),
+                [_readdress_call(entry)]))
+            entries.append(entry)
+        self.report["addresses"] = entries
+        return entries
+
+    def check_addresses(self, entries):
+        """After the starts: what each re-addressed guest reports (guest metrics of this
+        boot: xapi clears them at VM.start), in the report's ``addresses``."""
+        if not entries:
+            return
+        reported = reported_addresses(self.xe, {e["vm_uuid"] for e in entries})
+        for entry in entries:
+            now = reported.get(entry["vm_uuid"], {}).get(entry["device"])
+            want = entry["address"].split("/")[0]
+            entry["reported"] = now
+            entry["applied"] = now == want
+            if not entry["applied"]:
+                self.report["warnings"].append(
+                    "VM %s VIF %s: the guest reports %s, not %s (%s)" % (
+                        entry["vm"], entry["device"], now or "no address", want,
+                        "its tools were given it" if entry["method"] == "vif-configure-ipv4"
+                        else "a boot script in the guest must read vm-data/networks"))
 
     # -- gates ------------------------------------------------------------------------------
 
@@ -179,6 +250,29 @@ class PlanPhase(Phase):
                     "XE_DR_PLAN": self.opts.plan_path or ""})
         env.update(extra)
         return env
+
+
+def _readdress_call(entry):
+    if entry["method"] == "vif-configure-ipv4":
+        params = {"uuid": entry["vif"], "mode": "static", "address": entry["address"]}
+        if entry["gateway"]:
+            params["gateway"] = entry["gateway"]
+        return Call("vif-configure-ipv4", params)
+    interface = ipaddress.ip_interface(entry["address"])
+    key = "xenstore-data:vm-data/networks/%s/" % entry["device"]
+    params = {"uuid": entry["vm_uuid"], key + "type": "static",
+              key + "ip": str(interface.ip), key + "prefix": str(interface.network.prefixlen),
+              key + "netmask": str(interface.netmask)}
+    if entry["gateway"]:
+        params[key + "gateway"] = entry["gateway"]
+    return Call("vm-param-set", params)
+
+
+def reported_addresses(xe, uuids):
+    """{VM uuid: {VIF device: its first IPv4 address}} as the guests report them now."""
+    from xe_dr.dr.plan_checks import guest_addresses
+    return dict((r["uuid"], guest_addresses(parse_map(parse_ref(r.get("networks")) or "")))
+                for r in xe.list("vm", params=("uuid", "networks")) if r["uuid"] in uuids)
 
 
 def run_command(command, env, timeout):

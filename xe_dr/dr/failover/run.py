@@ -388,7 +388,10 @@ class Failover(Phase):
                 self.ctx.start_on = self.drill.isolate(items, recovered)
                 self.drill.prepare(items, recovered)
             if self.opts.plan is not None and self.opts.power != "none":
-                return recovered, self.plans.start_groups(items, recovered, self.starts.step)
+                readdressed = self.plans.readdress(items, recovered)
+                started = self.plans.start_groups(items, recovered, self.starts.step)
+                self.plans.check_addresses(readdressed)
+                return recovered, started
             return recovered, self.starts.start(items, recovered)
         return recovered, starter.result()
 
