@@ -47,6 +47,7 @@ def three_groups(site, tmp_path, **changes):
             g for g in plan["groups"] if g["name"] == where][0]
         target[key] = value
     path.write_text(recovery_plan.render(plan))
+    os.chmod(str(path), 0o600)  # its commands run: no one else may write it, whatever the umask
     site.lab.mirror("break")
     return str(path)
 
@@ -181,3 +182,15 @@ def test_readdressing_by_the_plan_reaches_the_guests_each_the_way_its_tools_allo
     assert [w for w in result.json["warnings"] if w.startswith("VM mail-01 VIF 0: the guest "
                                                                "reports 10.20.")], \
         result.json["warnings"]
+
+
+def test_a_plan_with_commands_that_others_may_write_is_refused(site, tmp_path):
+    plan = three_groups(site, tmp_path, run__before=SCRIPTS + "/record run-before")
+    os.chmod(plan, 0o666)
+    result = site.xedr("B", "failover", "--plan", plan, "--yes")
+    assert result.code == 78, result
+    assert result.err.strip() == (
+        "xe-dr: error: the plan %s runs commands and others may write it (mode 666, owner "
+        "uid %d) (chmod go-w %s (and own it), or take its commands out)" % (
+            plan, os.getuid(), plan))
+    assert not site.log.exists()

@@ -76,6 +76,7 @@ def _plan_options(ctx, mode):
             ", ".join("--" + g.replace("_", "-") for g in given)))
     path = os.path.abspath(os.path.expanduser(args.plan))
     text, plan = read_text(path)
+    _refuse_open_commands(path, plan)
     tagged = [g["name"] for g in plan["groups"] if g["tags"]]
     if tagged:
         raise UsageError("group(s) %s of the plan select by tag: a run reads the replicated "
@@ -112,6 +113,22 @@ def _plan_options(ctx, mode):
         power="paused" if mode == "test" else None, plan_path=path, plan_text=text)
     return options, dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
                          if s.chap_password)
+
+
+def _refuse_open_commands(path, plan):
+    """A plan's hooks and check commands run as the user running xe-dr (root on dom0): a plan
+    file someone else may write (group or others, or another owner) is refused, as ssh
+    refuses such a config file."""
+    commands = [plan["hooks"]["before"], plan["hooks"]["after"]] + [
+        c for g in plan["groups"] for c in (g["before"], g["after"], g["gate"]["command"])]
+    if not [c for c in commands if c]:
+        return
+    info = os.stat(path)
+    if info.st_mode & 0o022 or info.st_uid not in (os.getuid(), 0):
+        raise ConfigError("the plan %s runs commands and others may write it (mode %o, "
+                          "owner uid %d)" % (path, info.st_mode & 0o777, info.st_uid),
+                          hint="chmod go-w %s (and own it), or take its commands out"
+                               % path)
 
 
 def _plan_chap_password(path, plan_path):
