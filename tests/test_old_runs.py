@@ -24,7 +24,27 @@ def unpacked(tmp_path, made_by, name):
     with open(os.path.join(HERE, made_by + ".json")) as handle:
         run = json.load(handle)["runs"][name]
     lab = LabHandle(world.relocate(str(tmp_path / name / "lab")).root)
+    _here(lab)
     return Drill(lab, str(tmp_path / name / "state")), run
+
+
+def _here(lab):
+    """The claim a killed run left on the pool, as if made on this machine in this boot (as the
+    upgrade in the middle of an incident is: same machine, no reboot): its process is gone.
+    Its machine and boot were the ones the fixture was made on, and a claim of another boot is
+    never taken for stale (a clone may share /etc/machine-id: xe_dr/dr/lock.py is_stale)."""
+    from xe_dr.dr.lock import IDENTITY, LOCK_KEY, identity, parse_claim
+    pool = lab.ok("B", "pool-list", "--minimal").value
+    found = lab.xe("B", "pool-param-get", "uuid=" + pool, "param-name=other-config",
+                   "param-key=" + LOCK_KEY)
+    if found.code != 0:
+        return
+    fields = parse_claim(found.value)
+    now = identity()
+    words = ["%s=%s" % (k, now[k] if k in IDENTITY and k != "start" and now.get(k) else v)
+             for k, v in fields.items()]
+    lab.ok("B", "pool-param-set", "uuid=" + pool,
+           "other-config:%s=%s" % (LOCK_KEY, " ".join(words)))
 
 
 def tagged(drill, run_id):
