@@ -2,11 +2,10 @@
 in sync with it and with site B; drift named item by item (exit 2); a group that does not fit
 at the DR site named by ``show --at``; a file that is not a plan, one line (exit 78)."""
 
-import json
-
 import pytest
 
 from xe_dr.dr import recovery_plan
+from xe_dr.dr.recovery_plan_text import render
 
 GIB = 2 ** 30
 
@@ -75,7 +74,7 @@ def test_a_protected_vm_in_no_group_and_a_vm_in_two_are_drift(site, tmp_path):
     plan = init(site, path, *peer(site))
     plan["groups"][1]["vms"] = ["cache-01", "queue-01"]  # queue-01 in order 0 too
     plan["groups"][0]["vapps"] = ["erp"]                # webshop in no group
-    path.write_text(recovery_plan.render(plan))
+    path.write_text(render(plan))
     result = site.xedr("A", "--json", "plan", "validate", str(path))
     assert result.code == 2
     assert result.json["drift"] == [

@@ -10,6 +10,7 @@ import os
 import pytest
 
 from xe_dr.dr import recovery_plan
+from xe_dr.dr.recovery_plan_text import render
 
 SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plan_scripts")
 
@@ -46,7 +47,7 @@ def three_groups(site, tmp_path, disaster=True, **changes):
         target = plan["hooks"] if where == "run" else [
             g for g in plan["groups"] if g["name"] == where][0]
         target[key] = value
-    path.write_text(recovery_plan.render(plan))
+    path.write_text(render(plan))
     os.chmod(str(path), 0o600)  # its commands run: no one else may write it, whatever the umask
     if disaster:
         site.lab.mirror("break")
@@ -167,7 +168,7 @@ def test_readdressing_by_the_plan_reaches_the_guests_each_the_way_its_tools_allo
     plan["readdress"] = [{"from": "10.20.0.0/16", "to": "10.120.0.0/16",
                           "gateway": "10.120.0.1"}]
     path = tmp_path / "readdress.plan"
-    path.write_text(recovery_plan.render(plan))
+    path.write_text(render(plan))
     result = site.xedr("B", "--json", "failover", "--plan", str(path), "--yes")
     assert result.code == 0, result
     by_vm = dict((e["vm"], e) for e in result.json["addresses"] if e["device"] == "0")

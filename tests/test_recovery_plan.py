@@ -5,7 +5,8 @@ line and what is wrong (exit 78); what ``render`` writes, ``parse`` reads back t
 import pytest
 
 from xe_dr.dr import recovery_plan
-from xe_dr.dr.recovery_plan import PlanError, dr_address, parse, render
+from xe_dr.dr.recovery_plan import PlanError, dr_address, parse
+from xe_dr.dr.recovery_plan_text import render
 from xe_dr.exitcodes import ExitCode
 
 PLAN = """\

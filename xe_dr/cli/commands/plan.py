@@ -78,7 +78,8 @@ def _dr_xe(ctx, host, xe_path, plan=None):
 
 
 def _init(ctx):
-    from xe_dr.dr import plan_checks, recovery_plan
+    from xe_dr.dr import plan_checks
+    from xe_dr.dr.recovery_plan_text import render
     args = ctx.args
     if args.file and args.file != "-" and os.path.exists(args.file) and not args.force:
         raise UsageError("%s exists" % args.file, hint="give --force to overwrite it, or "
@@ -89,7 +90,7 @@ def _init(ctx):
     sites = {"source": ctx.host or "local", "dr": args.peer,
              "source_xe": args.xe, "dr_xe": args.peer_xe}
     plan = plan_checks.initial_plan(source, dr_xe=dr_xe, storage=storage, sites=sites)
-    text = recovery_plan.render(plan)
+    text = render(plan)
     if not args.file or args.file == "-":
         ctx.output.data({"plan": plan}, text.rstrip("\n").split("\n"))
         return ExitCode.OK

@@ -20,6 +20,7 @@ import time
 from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import AdapterError, UsageError, XeDrError
+from xe_dr.exitcodes import ExitCode
 from xe_dr.marks import DRILL_DEADLINE_KEY, LAST_DRILL_KEY, last_drill_text, utc_text
 from xe_dr.xe.records import parse_set
 
@@ -70,6 +71,31 @@ class DrillPhase(Phase):
                                 "write the drill's deadline (%s) on SR %s" % (when, sr),
                                 [Call("sr-param-set", {"uuid": sr, "other-config:%s" %
                                                        DRILL_DEADLINE_KEY: when})]))
+
+    def deadline_passed(self, fired, tag_networks, publisher):
+        """The watchdog fired before the verdict: no step begins any more; every VM the drill
+        recovered is not verified, the verdict goes on the pool, and the drill ends partly
+        failed (exit 2; its cleanup follows unless it is kept). ``tag_networks()``: the
+        run's tagging of the networks its imports made."""
+        from xe_dr.dr.plan import Item
+        self.engine.deadline = None
+        saved = self.run.load("plan.json")
+        items = [Item.from_json(i) for i in saved["items"]] if saved else []
+        if saved:  # it may have recovered: the networks its imports made are tagged
+            # (told from the networks there were before, as the run planned them; with no
+            # plan, nothing was recovered and every network here was there before it)
+            self.ctx.networks_before = set(saved.get("networks_before", ()))
+            tag_networks()
+        recovered = dict((i.uuid, self.engine.result_of(i.step)) for i in items
+                         if self.engine.state_of(i.step) == "done")
+        self.progress.note("the drill's watchdog: %s" % fired.one_line())
+        self.mark(self.expired(items, recovered, fired))
+        self.report["failures"] = [f.message for f in self.engine.failures] + [fired.message]
+        self.report["todo"].append("give the drill more time (--deadline), or find what held "
+                                   "it up in its journal")
+        publisher.finished(self.run, self.report, "partly failed",
+                           exit_code=int(ExitCode.PARTIAL), verdict=self.report["verdict"])
+        return ExitCode.PARTIAL
 
     def expired(self, items, recovered, fired):
         """The verdicts when the watchdog fired before verification: none verified."""

@@ -37,17 +37,18 @@ from xe_dr.dr.engine import DeadlinePassed, Engine, LineProgress, StepFailed
 from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
 from xe_dr.dr.failover.context import Phase, RunContext
 from xe_dr.dr.failover.drill import DrillPhase
-from xe_dr.dr.failover.plan_phase import PlanPhase
 from xe_dr.dr.failover.dryrun import DryRun
+from xe_dr.dr.failover.ha import HaPhase
 from xe_dr.dr.failover.networks import NetworkPhase
 from xe_dr.dr.failover.options import ArrayStop
 from xe_dr.dr.failover.outcome import tally
+from xe_dr.dr.failover.plan_phase import PlanPhase
 from xe_dr.dr.failover.preflight import Preflight
 from xe_dr.dr.failover.questions import Questions
 from xe_dr.dr.failover.recovery import RecoveryPhase
 from xe_dr.dr.failover.source import SourcePhase
 from xe_dr.dr.failover.start import Background, Settled, StartPhase
-from xe_dr.dr.failover.storage import StoragePhase
+from xe_dr.dr.failover.storage import StoragePhase, sm_error, storage_hint
 from xe_dr.dr.inventory import read_live_source
 from xe_dr.dr.plan import BLOCKING, Check, Item, select
 from xe_dr.dr.steps import Call, Step, step_id
@@ -56,7 +57,6 @@ from xe_dr.exitcodes import ExitCode
 from xe_dr.journal import Run, StateWriteError, new_run_id
 from xe_dr.marks import DISPOSABLE_KINDS, DRILL
 from xe_dr.pool import read_hosts, read_pool
-from xe_dr.xe.records import parse_set
 
 
 class Failover(Phase):
@@ -91,6 +91,7 @@ class Failover(Phase):
         self.dry = DryRun(ctx, self.networks, self.recovery, self.starts)
         self.drill = DrillPhase(ctx)
         self.plans = PlanPhase(ctx)
+        self.ha = HaPhase(ctx)
         self.publisher = lifecycle.Publisher(publish, progress.note)
 
     def plan(self):
@@ -158,7 +159,8 @@ class Failover(Phase):
             try:
                 outcome = self._attach_recover_start()
             except DeadlinePassed as fired:
-                outcome = self._deadline_passed(fired)
+                outcome = self.drill.deadline_passed(fired, self._tag_imported_if_possible,
+                                                     self.publisher)
         except KeyboardInterrupt as stop:
             self.publisher.stopped(self.run, self.report)
             raise lifecycle.interrupted(self.run.id, stop, self.ctx.resume_command())
@@ -189,37 +191,14 @@ class Failover(Phase):
         except XeDrError as failure:
             if isinstance(getattr(failure, "cause", None), InconsistentCopies):
                 raise  # released already, and a resume would be answered the same
-            if self.opts.mode == "failback" and _sm_error(failure) == 47:
+            if self.opts.mode == "failback" and sm_error(failure) == 47:
                 # After the source phase, this site's LUNs are mirror targets until the
                 # array halts or reverses the mirror: a stop by design.
                 raise self._array_stop(failure)
             failure.hint = "%s; then resume with '%s'" % (
-                failure.hint or _storage_hint(failure), self.ctx.resume_command())
+                failure.hint or storage_hint(failure), self.ctx.resume_command())
             raise
         return self._recover_and_start(dry_run=False)
-
-    def _deadline_passed(self, fired):
-        """A drill's watchdog fired before its verdict: no step begins any more; every VM it
-        recovered is not verified, the verdict goes on the pool, and the drill ends partly
-        failed (exit 2; its cleanup follows unless it is kept)."""
-        self.engine.deadline = None
-        saved = self.run.load("plan.json")
-        items = [Item.from_json(i) for i in saved["items"]] if saved else []
-        if saved:  # it may have recovered: the networks its imports made are tagged
-            # (told from the networks there were before, as the run planned them; with no
-            # plan, nothing was recovered and every network here was there before it)
-            self.ctx.networks_before = set(saved.get("networks_before", ()))
-            self._tag_imported_if_possible()
-        recovered = dict((i.uuid, self.engine.result_of(i.step)) for i in items
-                         if self.engine.state_of(i.step) == "done")
-        self.progress.note("the drill's watchdog: %s" % fired.one_line())
-        self.drill.mark(self.drill.expired(items, recovered, fired))
-        self.report["failures"] = [f.message for f in self.engine.failures] + [fired.message]
-        self.report["todo"].append("give the drill more time (--deadline), or find what held "
-                                   "it up in its journal")
-        self.publisher.finished(self.run, self.report, "partly failed",
-                                exit_code=int(ExitCode.PARTIAL), verdict=self.report["verdict"])
-        return ExitCode.PARTIAL
 
     def _array_stop(self, failure):
         """A failback's storage step met a LUN that is still a read-only mirror target."""
@@ -320,7 +299,7 @@ class Failover(Phase):
             self.questions.ask("recovery", self.questions.recovery(items, checks))
         if self.opts.mode in DISPOSABLE_KINDS and self.opts.disable_ha and (
                 self.pool.ha_enabled or self.engine.begun("ha:disable") is not None):
-            self._disable_ha()
+            self.ha.disable()
         self.progress.phase("recover", len([i for i in items if not i.excluded]), "recover:")
         self.networks.prepare(items)
         recovered, started = self._recover_and_start_in_waves(items, by_vdi)
@@ -328,31 +307,6 @@ class Failover(Phase):
             self.plans.run_hook("after")
         self._finish(items)
         return self._outcome(items, recovered, started)
-
-    def _disable_ha(self):
-        """Remember how HA was set up (heartbeat SRs, failures to tolerate), journaled with
-        "begin" before HA is touched, for cleanup; then disable it (DrHAEnabledCheck's fix)."""
-        step = "ha:disable"
-        setup = self.engine.begun(step)
-        if not setup:
-            statefiles = self.xe.param_get("pool", self.pool.uuid, "ha-statefiles")
-            vdis = [v for v in parse_set(statefiles) if v]
-            setup = {"heartbeat_srs": sorted({self.xe.param_get("vdi", v, "sr-uuid")
-                                              for v in vdis}),
-                     "tolerate": self.xe.param_get("pool", self.pool.uuid,
-                                                   "ha-host-failures-to-tolerate")}
-        setup = {"heartbeat_srs": setup["heartbeat_srs"], "tolerate": setup["tolerate"]}
-
-        def disable():
-            self.xe.run("pool-ha-disable")
-            return setup
-
-        def reconcile():
-            off = self.xe.param_get("pool", self.pool.uuid, "ha-enabled") == "false"
-            return setup if off else None
-
-        self.engine.do(Step(step, "disable HA for the test", [Call("pool-ha-disable")],
-                            action=disable, reconcile=reconcile, begin_data=setup))
 
     def _recover_and_start_in_waves(self, items, by_vdi):
         """Returns (recovered, started). With one wave: recover, map networks, start. With
@@ -436,14 +390,3 @@ class Failover(Phase):
         self.report["todo"].append(
             "protect this pool so that failback is possible: 'xe-dr replication enable SR...' "
             "on SRs the array mirrors back to the other site")
-
-def _sm_error(failure):
-    """The SM error number of a failure, or of the xe error a failed step wraps."""
-    return getattr(failure, "sm_error_number", None) or getattr(
-        getattr(failure, "cause", None), "sm_error_number", None)
-
-
-def _storage_hint(failure):
-    if _sm_error(failure) == 47:
-        return "the replica is not writable: halt the mirror (promote the copy at this site)"
-    return "fix the storage as the error says"

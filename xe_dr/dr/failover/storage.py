@@ -315,3 +315,15 @@ def _unreadable_probe(lun, found, failure):
                 repr(n) for n in odd) if odd else "", failure.one_line()),
         hint="introduce its SRs by hand (xe sr-introduce, pbd-create and pbd-plug on each "
              "host), then resume")
+
+
+def sm_error(failure):
+    """The SM error number of a failure, or of the xe error a failed step wraps."""
+    return getattr(failure, "sm_error_number", None) or getattr(
+        getattr(failure, "cause", None), "sm_error_number", None)
+
+
+def storage_hint(failure):
+    if sm_error(failure) == 47:
+        return "the replica is not writable: halt the mirror (promote the copy at this site)"
+    return "fix the storage as the error says"
