@@ -216,10 +216,10 @@ def test_a_network_declared_isolated_keeps_the_drill_vms_vifs(site):
 
 
 def test_the_watchdog_ends_a_drill_held_up_past_its_deadline_and_undoes_it(site):
-    """The array takes 12 s to copy; the drill has 4: no step begins after its deadline, the
+    """The array takes 8 s to copy; the drill has 4: no step begins after its deadline, the
     drill ends not verified (exit 2), its verdict is on the pool and its copies released."""
     before = site.snapshot("B")
-    site.lab.fault(site="array", command="adapter-copy", after=12)
+    site.lab.fault(site="array", command="adapter-copy", after=8)
     result = site.xedr("B", "--json", "drill", "--adapter", adapter(site), "--vapp", "erp",
                        "--deadline", "4", *site.storage_args("B"))
     assert result.code == 2, result
