@@ -69,6 +69,20 @@ def guest_addresses(networks):
     return found
 
 
+def network_targets(plan, dr_xe):
+    """[{"source", "target", "at_dr"}]: each network the plan maps, and how it stands at the
+    DR pool: "there", "created" (mapped to create and missing: a failover makes it) or
+    "missing"."""
+    at_dr = _names(dr_xe)
+    result = []
+    for source, target in sorted(plan["networks"].items()):
+        name = source if target == recovery_plan.CREATE else target
+        state = "there" if name in at_dr else "created" if target == recovery_plan.CREATE \
+            else "missing"
+        result.append({"source": source, "target": target, "at_dr": state})
+    return result
+
+
 def _names(xe):
     return set(r.get("name-label", "") for r in xe.list("network", params=("name-label",)))
 

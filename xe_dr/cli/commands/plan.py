@@ -144,6 +144,7 @@ def _show(ctx):
     dr_xe = _dr_xe(ctx, args.at, args.at_xe) if args.at else None
     capacity, hosts = plan_checks.capacity(groups, source, dr_xe) if dr_xe is not None \
         else (None, None)
+    networks = plan_checks.network_targets(plan, dr_xe) if dr_xe is not None else None
     addresses = plan_checks.addresses(plan, vms)
     lines = ["plan %s (%s): %d group(s), %d VM(s)" % (args.file, plan["name"] or "-",
                                                      len(groups), len(vms))]
@@ -162,6 +163,13 @@ def _show(ctx):
                 fit["memory_needed_bytes"] / float(2 ** 30),
                 "fits" if not fit["unplaced"] else "does not fit: no host for %s" % ", ".join(
                     fit["unplaced"])))
+    for host in hosts or ():
+        lines.append("DR host %s: %.1f GiB free" % (host["name_label"],
+                                                   host["memory_free_bytes"] / float(2 ** 30)))
+    for network in networks or ():
+        lines.append("network %s -> %s: %s" % (network["source"], network["target"], {
+            "there": "at the DR site", "created": "made (internal) by the run",
+            "missing": "MISSING at the DR site"}[network["at_dr"]]))
     for entry in addresses:
         lines.append("address %s VIF %s: %s -> %s" % (
             entry["vm"], entry["device"], entry["source"] or "unknown",
@@ -174,9 +182,10 @@ def _show(ctx):
                                        "members": [m["uuid"] for m in v["members"]]}
                                       for v in g["vapps"]],
                             "vms": [vm["uuid"] for vm in g["vms"]]} for g in groups],
-                "capacity": capacity, "hosts": hosts}
+                "capacity": capacity, "hosts": hosts, "networks": networks}
     ctx.output.data(document, lines)
-    if capacity is not None and any(c["unplaced"] for c in capacity):
+    if capacity is not None and any(c["unplaced"] for c in capacity) or any(
+            n["at_dr"] == "missing" for n in networks or ()):
         return ExitCode.PARTIAL
     return ExitCode.OK if not drift else ExitCode.PARTIAL
 
