@@ -105,8 +105,8 @@ def test_show_at_the_dr_site_names_the_first_group_that_does_not_fit(site, tmp_p
         "25.2 GiB to start so far, does not fit: no host for web-01, proxy-01"), lines
     assert "network DMZ -> create: made (internal) by the run" in lines
     assert "network Storage -> Storage: at the DR site" in lines
-    assert [line for line in lines if line.startswith("DR host ")] == [
-        "DR host xcp-b1: 11.9 GiB free", "DR host xcp-b2: 11.9 GiB free"]  # host-compute-free-memory
+    assert [line for line in lines if line.startswith("DR host ")] == [  # as xapi computes it
+        "DR host xcp-b1: 11.9 GiB free", "DR host xcp-b2: 11.9 GiB free"]
     as_json = site.xedr("A", "--json", "plan", "show", str(path), "--at", "local", "--at-xe",
                         site.lab.xe_path("B"))
     assert [c["unplaced"] for c in as_json.json["capacity"]] == [[], ["web-01", "proxy-01"]]
