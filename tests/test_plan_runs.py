@@ -212,3 +212,25 @@ def test_a_drill_exercises_the_plan(site, tmp_path):
     gates = [e["step"] for e in journal(site, result.json["run"])
              if e["step"].startswith("gate:") and e["event"] == "done"]
     assert gates == ["gate:queues", "gate:erp"]
+
+
+def test_a_test_failover_by_a_plan_starts_its_groups_paused_and_runs_none_of_their_steps(
+        site, tmp_path):
+    # a paused guest runs no agent: a guest-agent gate could only time out (the test stopped
+    # at the first one); hooks and prompts of the groups wait on what does not run either
+    plan = three_groups(site, tmp_path, run__before=SCRIPTS + "/record run-before",
+                        erp__after=SCRIPTS + "/record erp-after",
+                        queues__prompt="confirm the message queue is drained at A")
+    result = site.xedr("B", "--json", "failover", "--test", "--plan", plan, "--no-input")
+    assert result.code == 0, result
+    run = result.json["run"]
+    begun = [e["step"] for e in journal(site, run) if e["event"] == "begin" and
+             e["step"].split(":")[0] in ("start", "gate", "prompt", "hook")]
+    names = dict(("start:%s:%s" % (i["kind"], i["uuid"]), i["name_label"])
+                 for i in result.json["items"])
+    assert [names.get(s, s) for s in begun[:3]] == ["hook:run:before", "queue-01", "erp"]
+    assert sorted(names.get(s, s) for s in begun[3:]) == ["cache-01", "webshop"], begun
+    assert log_lines(site) == ["run-before|%s||" % run]
+    states = set(site.lab.ok("B", "vm-list", "other-config:xe-dr-run=" + run,
+                             "params=power-state", "--minimal").value.split(","))
+    assert states == {"paused"}, states

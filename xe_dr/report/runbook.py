@@ -20,38 +20,17 @@ Rules the generated text keeps:
 """
 
 import re
-import shlex
 import time
 
 from xe_dr.dr.failover import MOST_STARTS_AT_ONCE
-from xe_dr.errors import UsageError
-from xe_dr.report.text import clean
+from xe_dr.dr.recovery_plan import parse
+from xe_dr.report import runbook_plan
+from xe_dr.report.shell import checked_uuid as _uuid, comment, q, qn
 
 from xe_dr.marks import RUN_KIND_TAG, RUN_TAG, step_parts
 
-_UUID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,63}$")
 MODE_TEXT = {"failover": "failover", "test": "test failover"}
 EXIT_NO_ITEMS = 3
-
-
-def q(value):
-    return shlex.quote("" if value is None else str(value))
-
-
-def qn(name):
-    """A name for the script's messages: one line (control characters escaped), quoted."""
-    return q(clean(name))
-
-
-def comment(text):
-    """Text for after a ``#``: one line whatever it holds."""
-    return clean(text)
-
-
-def _uuid(value, what):
-    if not isinstance(value, str) or not _UUID.match(value):
-        raise UsageError("the plan holds a %s that is not a UUID: %r" % (what, value))
-    return value
 
 
 def _label(name, uuid):
@@ -363,7 +342,8 @@ def render(plan, options, info):
     """The runbook (a str) for ``plan`` (what ``Failover.plan()`` returns) made with
     ``options`` (``Options.to_json()``); ``info``: ``run_id``, ``xe_path``, ``argv``,
     ``pool_uuid``, ``pool_name``, ``user``, ``client_host``, ``chap_password_file``,
-    ``created`` (epoch seconds)."""
+    ``created`` (epoch seconds), ``answer_prompts`` (a run by a recovery plan: its prompts
+    answered by default, xe_dr/report/runbook_plan.py)."""
     mode = options.get("mode", "failover")
     power = options.get("power") or "start"
     run_id = info["run_id"]
@@ -375,6 +355,8 @@ def render(plan, options, info):
                  for s in options.get("storage") or ())
     chap = any(s.get("chap") for s in specs.values())
     network_map = options.get("network_map") or {}
+    recovery_plan = parse(options["plan_text"], options.get("plan_path") or "<plan>") \
+        if options.get("plan_text") is not None else None
     out = []
     add = out.append
     created = info.get("created") or time.time()
@@ -390,6 +372,8 @@ def render(plan, options, info):
     add("#   %s" % comment(" ".join(q(a) for a in info.get("argv") or ())))
     add("# from the plan that 'xe-dr failover%s --dry-run' shows with the same options." % (
         " --test" if mode == "test" else ""))
+    if recovery_plan is not None:
+        out.extend(runbook_plan.header(recovery_plan, options, info))
     add("#")
     add("# What it does, in order (each step checked before the next):")
     add("#   1. attaches the mirrored LUNs (drtask-create, one DR task per LUN) and checks "
@@ -403,6 +387,10 @@ def render(plan, options, info):
     add("#      other-config:%s=%s;" % (RUN_TAG, run_id))
     if power == "none":
         add("#   4. starts nothing (--power none);")
+    elif recovery_plan is not None:
+        add("#   4. starts them%s by the recovery plan's groups, one group after another "
+            "(vApps with" % (" PAUSED" if power == "paused" else ""))
+        add("#      appliance-start, xapi running their own order groups);")
     else:
         add("#   4. starts them%s: vApps with appliance-start (xapi runs their own order "
             "groups), standalone VMs" % (" PAUSED (a test never runs guest code)"
@@ -451,6 +439,8 @@ def render(plan, options, info):
                    "force": "1" if options.get("force") else "",
                    "power": {"paused": "paused", "start": "running"}.get(power, "not at all"),
                    "paused": paused}).rstrip("\n"))
+    if recovery_plan is not None:
+        add(runbook_plan.functions(options, info).rstrip("\n"))
     if network_map:
         cases = []
         for source, target in sorted(network_map.items()):
@@ -462,6 +452,8 @@ def render(plan, options, info):
     add('[ "$pool" = "$TARGET_POOL" ] || fail "xe reaches pool $pool, not %s ($TARGET_POOL): '
         'set XE or run this on the right master"' % _dq(info.get("pool_name")))
     add('log "runbook %s: %s into pool $TARGET_POOL"' % (_dq(run_id), MODE_TEXT.get(mode, mode)))
+    if recovery_plan is not None:
+        out.extend(runbook_plan.run_hook(recovery_plan, "before"))
 
     # -- 1. storage ---------------------------------------------------------------------------
     add("")
@@ -582,6 +574,12 @@ def render(plan, options, info):
     add("")
     if power == "none":
         add("# -- 4. start: nothing (--power none) " + "-" * 48)
+    elif recovery_plan is not None:
+        title = "# -- 4. start%s, by the recovery plan's groups " % (
+            " paused" if power == "paused" else "")
+        add(title + "-" * (85 - len(title)))
+        out.extend(runbook_plan.starts(recovery_plan, plan, options, dict(
+            (i.get("uuid"), i.get("name_label")) for i in items)))
     else:
         add("# -- 4. start%s " % (" paused" if power == "paused" else "") + "-" * 70)
         apps = [i for i in ordered if i.get("kind") == "appliance"]
@@ -615,6 +613,8 @@ def render(plan, options, info):
     # -- 5. the end ---------------------------------------------------------------------------
     add("")
     add("# -- 5. finish " + "-" * 71)
+    if recovery_plan is not None:
+        out.extend(runbook_plan.run_hook(recovery_plan, "after"))
     if mode == "test":
         add('log "test failover done: undo it with: xe-dr cleanup $RUN_ID"')
         add('[ -z "$TASKS" ] || log "(without xe-dr: destroy the VMs tagged '

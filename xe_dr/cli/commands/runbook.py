@@ -3,7 +3,8 @@
 import os
 
 from xe_dr.cli import argtypes
-from xe_dr.cli.run_options import add_run_arguments, add_selection_arguments, build_options
+from xe_dr.cli.run_options import (add_plan_arguments, add_run_arguments,
+                                   add_selection_arguments, build_options)
 from xe_dr.exitcodes import ExitCode
 
 NAME = "runbook"
@@ -15,6 +16,7 @@ EXAMPLES = (
     "    --target 10.0.2.50 --iqn iqn.2001-05.com.example:site-b \\\n"
     "    --scsiid 36001405281220e087835b92558589ea -o failover.sh",
     "xe-dr -H root@xcp-b1 runbook --test --vapp erp --power paused -o test.sh",
+    "xe-dr -H root@xcp-b1 runbook --plan site-a.plan -o failover.sh",
 )
 
 
@@ -23,6 +25,7 @@ def add_arguments(parser):
                         help="a test failover: start nothing, or paused (--power paused)")
     add_selection_arguments(parser)
     add_run_arguments(parser)
+    add_plan_arguments(parser)
     parser.add_argument("-o", "--output", metavar="FILE", type=argtypes.file_path,
                         help="write the script to FILE instead of stdout (a new file gets "
                              "mode 0700, an existing one keeps its mode; a device or fifo is "
@@ -50,13 +53,15 @@ def run(ctx):
     plan, _ = failover.plan()
     created = time.time()
     runbook_id = new_run_id("runbook", created)
-    chap_file = os.path.abspath(os.path.expanduser(args.chap_password_file)) \
-        if args.chap_password_file else None
+    chap_file = args.chap_password_file or (
+        options.plan["storage"]["chap_password_file"] if options.plan is not None else None)
+    chap_file = os.path.abspath(os.path.expanduser(chap_file)) if chap_file else None
     script = render(plan, options.to_json(), {
         "run_id": runbook_id, "xe_path": ctx.xe_path, "argv": redacted_argv(ctx),
         "pool_uuid": failover.pool.uuid, "pool_name": failover.pool.name_label,
         "user": _user(), "client_host": socket.gethostname(),
-        "chap_password_file": chap_file, "created": created})
+        "chap_password_file": chap_file, "created": created,
+        "answer_prompts": args.answer_prompts})
     blocking = [c["message"] for c in plan.get("checks") or ()
                 if c.get("verdict") == "blocking" and not c.get("objects")]
     for message in blocking:

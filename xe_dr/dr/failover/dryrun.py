@@ -21,11 +21,12 @@ _PLANNED = {ExitCode.OK: "planned",
 
 
 class DryRun(Phase):
-    def __init__(self, ctx, networks, recovery, starts):
+    def __init__(self, ctx, networks, recovery, starts, plans):
         super(DryRun, self).__init__(ctx)
         self.networks = networks
         self.recovery = recovery
         self.starts = starts
+        self.plans = plans
 
     def verdict(self, early, code):
         """The plan's outcome and exit status, once planned (``code``: what
@@ -50,7 +51,12 @@ class DryRun(Phase):
         for item in items:
             if not item.excluded:
                 self.engine.do(self.recovery.step(item))
-        if self.opts.power != "none":
+        if self.opts.plan is not None:  # by the plan's groups, then the run's after hook
+            if self.opts.power != "none":
+                self.plans.plan_steps(items, self.starts.step)
+            else:
+                self.plans.run_hook("after")
+        elif self.opts.power != "none":
             for item in sorted((i for i in items if not i.excluded),
                                key=lambda i: (i.kind != "appliance", i.order)):
                 self.engine.do(self.starts.step(item))

@@ -3,7 +3,10 @@ priority groups instead of xapi's ``order``, each group at once, then its gate (
 a check command succeeding, or a delay), its hooks and its prompt; the run's own hooks before
 the storage and after the starts. Each is a journaled step: a hook, gate or prompt that ended
 is not run again on resume; one that was under way when xe-dr died is run again (hooks must be
-idempotent: the man page says so).
+idempotent: the man page says so). A test starts its VMs paused, group by group, and runs none
+of the groups' gates, hooks and prompts: a paused guest runs no agent and no service to wait on.
+The dry run lists the same steps (:meth:`PlanPhase.plan_steps`), and the runbook is written from
+them.
 
 Hooks and check commands are the administrator's shell lines from the plan, run on this
 machine (``/bin/sh -c``) with the run's facts in their environment:
@@ -69,33 +72,65 @@ class PlanPhase(Phase):
         started = {}
         wanted = [i for i in items if not i.excluded and i.uuid in recovered]
         self.progress.phase("start", len(wanted), "start:")
-        for index, group in enumerate(self.plan["groups"]):
+        for group in self.plan["groups"]:
             members = [i for i in wanted if self._in(i, group)]
             names = self._vm_names(members, recovered)
             env = {"XE_DR_GROUP": group["name"],
                    "XE_DR_VMS": "\n".join(name for _, name in names),
                    "XE_DR_VM_UUIDS": "\n".join(uuid for uuid, _ in names)}
-            if group["before"]:
-                self._hook(step_id("hook", "before", group["name"]), "group %s's before hook"
-                           % group["name"], group["before"], group["hook_timeout"], env)
-            if members:
+
+            def start_all(members, group=group):
                 self.progress.note("group %s: %d vApp(s) and VM(s)" % (group["name"],
                                                                      len(members)))
 
                 def start(item):
-                    result = self.engine.do(start_step(item))
+                    result = self.engine.do(_in_group(start_step(item), group))
                     started[item.uuid] = result
                     return result
                 self.engine.do_many(members, min(len(members), MOST_STARTS_AT_ONCE), start)
-            self._gate(group, names, started, members, recovered, env)
-            if group["after"]:
-                self._hook(step_id("hook", "after", group["name"]), "group %s's after hook"
-                           % group["name"], group["after"], group["hook_timeout"], env)
-            if group["prompt"]:
-                self.engine.do(Step(
-                    step_id("prompt", group["name"]), "group %s's prompt" % group["name"], [],
-                    action=lambda group=group: self._ask(group)))
+
+            def gate(group=group, names=names, members=members, env=env):
+                self._gate(group, names, started, members, recovered, env)
+            self._group(group, members, start_all, env, gate)
         return started
+
+    def plan_steps(self, items, start_step):
+        """The dry run's steps of the groups, in the order :meth:`start_groups` takes them
+        (each start step names its group: the runbook starts by them); then the run's after
+        hook."""
+        wanted = [i for i in items if not i.excluded]
+        for group in self.plan["groups"]:
+            members = [i for i in wanted if self._in(i, group)]
+
+            def start_all(members, group=group):
+                for item in members:  # in a fixed order: the runbook is written from it
+                    self.engine.do(_in_group(start_step(item), group))
+
+            def gate(group=group, members=members):
+                self._gate(group, [], {}, members, {}, {})
+            self._group(group, members, start_all, {}, gate)
+        self.run_hook("after")
+
+    def _group(self, group, members, start_all, env, gate):
+        """One group: its before hook, its starts at once, then its gate, after hook and
+        prompt. A test's VMs start paused: a paused guest runs no agent and no service, so
+        the steps that wait on them or on a person are not run (and only the starts are)."""
+        running = self.opts.power != "paused"
+        if running and group["before"]:
+            self._hook(step_id("hook", "before", group["name"]), "group %s's before hook"
+                       % group["name"], group["before"], group["hook_timeout"], env)
+        if members:
+            start_all(members)
+        if not running:
+            return
+        gate()
+        if group["after"]:
+            self._hook(step_id("hook", "after", group["name"]), "group %s's after hook"
+                       % group["name"], group["after"], group["hook_timeout"], env)
+        if group["prompt"]:
+            self.engine.do(Step(
+                step_id("prompt", group["name"]), "group %s's prompt" % group["name"], [],
+                action=lambda group=group: self._ask(group)))
 
     def _in(self, item, group):
         names = group["vapps"] if item.kind == "appliance" else group["vms"]
@@ -150,8 +185,8 @@ class PlanPhase(Phase):
     def check_addresses(self, entries):
         """After the starts: what each re-addressed guest reports (guest metrics of this
         boot: xapi clears them at VM.start), in the report's ``addresses``."""
-        if not entries:
-            return
+        if not entries or self.opts.power != "start":
+            return  # (a paused guest reports nothing)
         reported = reported_addresses(self.xe, {e["vm_uuid"] for e in entries})
         for entry in entries:
             now = reported.get(entry["vm_uuid"], {}).get(entry["device"])
@@ -273,6 +308,13 @@ def reported_addresses(xe, uuids):
     from xe_dr.dr.plan_checks import guest_addresses
     return dict((r["uuid"], guest_addresses(parse_map(parse_ref(r.get("networks")) or "")))
                 for r in xe.list("vm", params=("uuid", "networks")) if r["uuid"] in uuids)
+
+
+def _in_group(step, group):
+    """A start step of a run by a plan: its group is the plan's (xapi's order does not
+    count)."""
+    step.group = group["name"]
+    return step
 
 
 def run_command(command, env, timeout):

@@ -88,10 +88,10 @@ class Failover(Phase):
         self.starts = StartPhase(ctx)
         self.questions = Questions(ctx)
         self.preflight = Preflight(ctx, self.storage, self.source)
-        self.dry = DryRun(ctx, self.networks, self.recovery, self.starts)
         self.drill = DrillPhase(ctx)
         self.plans = PlanPhase(ctx)
         self.ha = HaPhase(ctx)
+        self.dry = DryRun(ctx, self.networks, self.recovery, self.starts, self.plans)
         self.publisher = lifecycle.Publisher(publish, progress.note)
 
     def plan(self):
@@ -104,6 +104,8 @@ class Failover(Phase):
         self.report["checks"] = [c.to_json() for c in early]
         self.preflight.check()
         self.recovery.plugin_answer()
+        if self.opts.plan is not None:
+            self.plans.run_hook("before")
         self.storage.attach()
         code = self._recover_and_start(dry_run=True)
         self.report["commands"] = self.engine.planned

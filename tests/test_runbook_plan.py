@@ -1,0 +1,204 @@
+"""``xe-dr runbook --plan FILE`` (issue 18): the runbook made from a recovery plan, run with bash
+against the lab, reaches the state ``xe-dr failover --plan FILE`` reaches in a twin lab (same
+seed); its groups start one after another, each after its gate; its hooks get xe-dr's facts; a
+prompt stops it without a terminal. The guest-agent gate's decision (an xe that prints canned
+records) and a prompt at a terminal are checked on their own, with the script's functions."""
+
+import fcntl
+import os
+import pty
+import select
+import shutil
+import subprocess
+import termios
+
+import pytest
+
+from tests.conftest import slow
+from tests.test_plan_runs import SCRIPTS, three_groups
+from tests.test_runbook import state
+from xe_dr.report import runbook_plan
+from xe_dr.report.shell import q
+
+BASH = shutil.which("bash")
+pytestmark = pytest.mark.skipif(BASH is None, reason="bash is not installed")
+GATE_LIST = "params=uuid,power-state,start-time,PV-drivers-detected,guest-metrics-last-updated"
+
+
+def bash(script, env, cwd):
+    """bash SCRIPT as on dom0 without a terminal: a session of its own has no /dev/tty, even
+    when the tests run at one."""
+    return subprocess.run([BASH, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, env=dict(os.environ, **env), cwd=str(cwd),
+                          start_new_session=True)
+
+
+def prepared(drill):
+    """Metadata replicated, the mirror broken, every mirrored SR attached at B (the storage
+    steps are the runbook's without a plan, tested in tests/test_runbook.py)."""
+    drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+    drill.lab.failover_task("B")
+    return drill
+
+
+def lines(path):
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@slow
+def test_a_runbook_by_a_plan_reaches_the_state_of_the_failover_by_that_plan(
+        drill_factory, tmp_path, monkeypatch):
+    by_failover, by_runbook = prepared(drill_factory()), prepared(drill_factory())
+    plan = three_groups(by_runbook, tmp_path, run__before=SCRIPTS + "/record run-before",
+                        erp__after=SCRIPTS + "/record erp-after",
+                        queues__prompt="confirm the message queue is drained at A")
+    failover_log, runbook_log = tmp_path / "failover-hooks.log", tmp_path / "runbook-hooks.log"
+    monkeypatch.setenv("XE_DR_TEST_LOG", str(failover_log))
+    failed_over = by_failover.xedr("B", "--json", "failover", "--plan", plan, "--yes",
+                                   "--answer-prompts")
+    assert failed_over.code == 0, failed_over
+
+    script = tmp_path / "failover.sh"
+    made = by_runbook.xedr("B", "--json", "runbook", "--plan", plan, "-o", str(script))
+    assert made.code == 0, made
+    runbook = made.json["runbook"]
+    environ = {"XE": by_runbook.lab.xe_path("B"), "XE_DR_TEST_LOG": str(runbook_log)}
+
+    # No terminal and no ANSWER_PROMPTS: the first group's prompt stops the script, named
+    stopped = bash(script, environ, tmp_path)
+    assert stopped.returncode == 1, stopped.stderr
+    assert stopped.stderr.splitlines()[-1].endswith(
+        "FAILED: group queues's prompt waits for a person: confirm the message queue is "
+        "drained at A (there is no terminal to ask on: run this script at a terminal, or "
+        "with ANSWER_PROMPTS=1)"), stopped.stderr
+    power = dict((v[0], v[1]) for v in state(by_runbook)["vms"].values() if v[4])
+    assert power["queue-01"] == "Running" and power["web-01"] == "Halted", power
+
+    # Run again, answering: it goes on from there to the end
+    done = bash(script, dict(environ, ANSWER_PROMPTS="1"), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert state(by_runbook) == state(by_failover)
+
+    # The groups started one after another, each after its gate (the guest agents' look)
+    vm_uuid = dict((v[0], u) for u, v in state(by_runbook)["vms"].items())
+    apps = dict((name, u) for u, name in state(by_runbook)["vapps"].items())
+    order = []
+    for call in by_runbook.lab.call_log():
+        if call["site"] == "B" and call["command"] in ("vm-start", "appliance-start"):
+            order.append(call["args"][0])
+        elif call["site"] == "B" and call["command"] == "vm-list" and GATE_LIST in call["args"]:
+            order.append("gate")
+    starts = ["uuid=" + vm_uuid["queue-01"], "uuid=" + apps["erp"]]
+    web = sorted(["uuid=" + apps["webshop"], "uuid=" + vm_uuid["cache-01"]])
+    started = [o for o in order if o != "gate"]
+    assert started[:2] == starts and sorted(started[2:]) == web, order
+    erp_at, web_at = order.index(starts[1]), min(order.index(w) for w in web)
+    assert "gate" in order[order.index(starts[0]):erp_at] and "gate" in order[erp_at:web_at]
+
+    # The hooks ran with the facts xe-dr gives them (the runbook's id as the run's); the run's
+    # before hook ran again with the second run of the script, as the script says
+    run = failed_over.json["run"]
+    assert lines(failover_log) == ["run-before|%s||" % run,
+                                   "erp-after|%s|erp|app-01,mail-01,web-01" % run]
+    assert lines(runbook_log) == ["run-before|%s||" % runbook] * 2 + [
+        "erp-after|%s|erp|app-01,mail-01,web-01" % runbook]
+
+
+# -- the guest-agent gate, with plain xe -----------------------------------------------------
+
+RECORD = """uuid ( RO)                       : %s
+                   power-state ( RO): %s
+                    start-time ( RO): %s
+           PV-drivers-detected ( RO): %s
+    guest-metrics-last-updated ( RO): %s
+
+
+"""
+STARTED = "20240926T11:30:00Z"
+NEVER = "19700101T00:00:00Z"
+GUESTS = [  # uuid, power state, start-time, PV drivers detected, metrics last updated
+    ("up", "running", STARTED, "true", "20240926T11:30:05Z"),
+    ("up-same-second", "running", STARTED, "true", STARTED),
+    ("production-metrics", "running", STARTED, "true", "20240926T11:29:59Z"),
+    ("no-pv-drivers", "running", STARTED, "false", "20240926T11:31:00Z"),
+    ("no-metrics", "running", STARTED, "<not in database>", "<not in database>"),
+    ("paused", "paused", STARTED, "true", "20240926T11:31:00Z"),
+    ("no-start-time", "running", NEVER, "true", "20240926T11:30:05"),
+    ("not-asked", "halted", NEVER, "<not in database>", "<not in database>"),
+]
+
+
+def not_up(tmp_path, since, *uuids):
+    listing = tmp_path / "vm-list.txt"
+    listing.write_text("".join(RECORD % guest for guest in GUESTS))
+    xe = tmp_path / "xe"
+    xe.write_text("#!/bin/sh\n[ \"$*\" = 'vm-list %s' ] || exit 9\ncat %s\n" % (
+        GATE_LIST, q(str(listing))))
+    xe.chmod(0o755)
+    functions = runbook_plan.functions({"plan_path": "x.plan"}, {"pool_name": "B"})
+    result = subprocess.run(
+        [BASH, "-c", 'set -euo pipefail\n%s\nnot_up "$@"' % functions, "bash", since] +
+        list(uuids), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+        env=dict(os.environ, XE=str(xe)))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_the_guest_agent_gate_waits_for_metrics_of_this_start_with_pv_drivers(tmp_path):
+    every = [g[0] for g in GUESTS if g[0] != "not-asked"] + ["gone"]
+    # a start-time the pool does not give is the time before the group's starts
+    assert not_up(tmp_path, "20240926T11:30:00", *every) == [
+        "production-metrics", "no-pv-drivers", "no-metrics", "paused", "gone"]
+    assert not_up(tmp_path, "20240926T11:30:06", "up", "no-start-time") == ["no-start-time"]
+    assert not_up(tmp_path, "20240926T11:30:00") == []
+
+
+# -- a prompt at a terminal ---------------------------------------------------------------------
+
+def ask_at_a_terminal(answer):
+    """The script's ``ask`` on a pseudo-terminal that is its controlling terminal (as at a
+    console or under ssh -t), its standard input /dev/null: (exit status, stderr, what the
+    terminal showed)."""
+    functions = runbook_plan.functions({"plan_path": "x.plan"}, {"pool_name": "B"})
+    script = "\n".join([
+        "set -euo pipefail",
+        'log() { printf "%s\\n" "$*" >&2; }',
+        'fail() { log "FAILED: $*"; exit 1; }',
+        functions,
+        "ask \"group erp's prompt\" 'confirm the DNS change'",
+        "log went-on"])
+    master, slave = pty.openpty()
+
+    def controlling_terminal():
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    try:
+        os.write(master, answer + b"\n")  # typed ahead: the terminal holds it until read
+        proc = subprocess.Popen([BASH, "-c", script], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=(slave,), preexec_fn=controlling_terminal,
+                                env=dict(os.environ, ANSWER_PROMPTS="0"))
+        os.close(slave)
+        _, err = proc.communicate(timeout=60)
+        shown = b""
+        while select.select([master], [], [], 0)[0]:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the terminal's other end closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(master)
+    return proc.returncode, err.decode("utf-8"), shown.decode("utf-8")
+
+
+def test_a_prompt_at_a_terminal_goes_on_with_yes_and_stops_the_script_otherwise():
+    code, err, shown = ask_at_a_terminal(b"yes")
+    assert "group erp's prompt: confirm the DNS change [yes/no]" in shown
+    assert code == 0 and err.splitlines()[-1] == "went-on", err
+    code, err, _ = ask_at_a_terminal(b"no")
+    assert code == 1, err
+    assert err.splitlines()[-1] == ("FAILED: group erp's prompt: not confirmed: confirm the "
+                                    "DNS change"), err
