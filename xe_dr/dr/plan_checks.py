@@ -151,8 +151,8 @@ def resolve(plan, source):
     drift, groups, placed = [], [], {}
 
     def one(kind, name, group):
-        found = [uuid for uuid in (vapps_by_name.get(name, []) if kind == "vApp" else
-                                   [vm["uuid"] for vm in by_name.get(name, [])])]
+        found = vapps_by_name.get(name, []) if kind == "vApp" else [
+            vm["uuid"] for vm in by_name.get(name, [])]
         if name in source.vms or name in source.appliances:
             found = [name]
         if not found:
