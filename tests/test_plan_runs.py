@@ -234,3 +234,49 @@ def test_a_test_failover_by_a_plan_starts_its_groups_paused_and_runs_none_of_the
     states = set(site.lab.ok("B", "vm-list", "other-config:xe-dr-run=" + run,
                              "params=power-state", "--minimal").value.split(","))
     assert states == {"paused"}, states
+
+
+def _tiered(site, tmp_path):
+    """three_groups, but its first group selects by the xapi tag dr-tier1 that queue-01 and
+    cache-01 carry at A (the replicated metadata carries it to B); the mirror still runs."""
+    for name in ("queue-01", "cache-01"):
+        site.lab.ok("A", "vm-param-add", "uuid=" + site.lab.vm_uuid(name), "param-name=tags",
+                    "param-key=dr-tier1")
+    plan = recovery_plan.read(three_groups(site, tmp_path, disaster=False))
+    plan["groups"][0].update(vms=[], tags=["dr-tier1"])
+    plan["groups"][2]["vms"] = []
+    path = tmp_path / "tiered.plan"
+    path.write_text(render(plan))
+    return str(path)
+
+
+def test_a_group_selects_by_xapi_tag_as_the_replicated_metadata_carries_it(site, tmp_path):
+    plan = _tiered(site, tmp_path)
+    site.lab.mirror("break")
+    result = site.xedr("B", "--json", "failover", "--test", "--plan", plan, "--no-input")
+    assert result.code == 0, result
+    names = dict(("start:%s:%s" % (i["kind"], i["uuid"]), i["name_label"])
+                 for i in result.json["items"])
+    begun = [names[e["step"]] for e in journal(site, result.json["run"])
+             if e["event"] == "begin" and e["step"] in names]
+    assert sorted(begun[:2]) == ["cache-01", "queue-01"], begun  # the tag's group first
+    assert begun[2:] == ["erp", "webshop"], begun
+    # narrowed to a VM the plan selects by its tag: that VM alone
+    assert site.xedr("B", "cleanup", result.json["run"], "--yes").code == 0
+    narrowed = site.xedr("B", "--json", "failover", "--test", "--plan", plan, "--vm",
+                         "cache-01", "--no-input")
+    assert narrowed.code == 0, narrowed
+    assert [i["name_label"] for i in narrowed.json["items"]] == ["cache-01"]
+
+
+def test_a_plan_takes_no_all_and_checks_the_source_it_is_given(site, tmp_path):
+    plan = _tiered(site, tmp_path)
+    every = site.xedr("B", "failover", "--plan", plan, "--all", "--dry-run")
+    assert every.code == 64, every
+    assert "--all and --plan are not given together" in every.err
+    # In peacetime, before any attach, the live source answers what the plan's tag selects.
+    dry = site.xedr("B", "--json", "failover", "--plan", plan, "--dry-run", "--source",
+                    "local", "--source-xe", site.lab.xe_path("A"))
+    assert dry.code == 0, dry
+    assert sorted(i["name_label"] for i in dry.json["items"] if not i["excluded"]) == [
+        "cache-01", "erp", "queue-01", "webshop"]

@@ -54,7 +54,7 @@ def opens_since(lab, mark):
 
 
 def test_version_and_missing_function(dr):
-    assert plugin(dr, "B", "version") == "5"
+    assert plugin(dr, "B", "version") == "6"
     with pytest.raises(XapiError) as info:
         plugin(dr, "B", "nope")
     assert info.value.code == "UNKNOWN_XENAPI_PLUGIN_FUNCTION"

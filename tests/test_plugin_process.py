@@ -58,7 +58,7 @@ def assert_closed(site, opens=1):
 def test_version(python, s):
     out = sc.call(python, s.b, "version")
     assert_one_response(out)
-    assert out.value == "5"
+    assert out.value == "6"
 
 
 def test_unknown_function(python, s):
@@ -133,7 +133,7 @@ def test_a_copy_from_a_newer_schema(python, s, fn):
 
 def test_metadata_state_on_the_protected_pool(python, s):
     state = sc.call(python, s.a, "metadata_state").json()
-    assert state["version"] == "5"
+    assert state["version"] == "6"
     assert state["pool"] == {"uuid": s.pool_a, "name_label": "", "master": s.a1}
     assert state["host"] == {"uuid": s.a1, "is_master": True, "reason": None}
     # The database file was flushed at 118; the copy being replicated shows 130.
@@ -259,7 +259,7 @@ def test_inventory(python, s):
     out = sc.call(python, s.b, "inventory", {"vdi": s.m1})
     assert_one_response(out)
     inv = out.json()
-    assert inv["version"] == "5" and inv["vdi"] == s.m1
+    assert inv["version"] == "6" and inv["vdi"] == s.m1
     assert inv["generation"] == 125
     # the pool has no name: its master's hostname stands in (as XenCenter shows it)
     assert inv["pool"] == {"uuid": s.pool_a, "name_label": "alpha-a1.example.org",
@@ -275,7 +275,7 @@ def test_inventory(python, s):
     assert web1 == {
         "uuid": s.web1, "name_label": "web-1", "power_state": "running", "version": 1,
         "order": 0, "start_delay": 10, "shutdown_delay": 0, "ha_restart_priority": "restart",
-        "memory": 4 * 2 ** 30, "vcpus": 4, "appliance": s.app,
+        "memory": 4 * 2 ** 30, "vcpus": 4, "appliance": s.app, "tags": ["dr-tier1", "web"],
         "srs": [{"uuid": s.sr1, "name_label": "DR LUN 1", "type": "lvmoiscsi",
                  "shared": True, "content_type": "", "present": True, "attached": True,
                  "local_storage": False, "replicated": True}],
@@ -295,6 +295,7 @@ def test_inventory(python, s):
     storage = [n for n in web2["networks"] if n["bridge"] == "xenbr1"][0]
     assert (storage["exists_here"], storage["matched_by"]) == (True, "bridge")
     assert vms[s.web2]["order"] == 1 and vms[s.web2]["shutdown_delay"] == 5
+    assert vms[s.web2]["tags"] == []
 
     db1 = vms[s.db1]
     assert db1["name_label"] == u"Produ\u00e7\u00e3o DB" and db1["power_state"] == "halted"
@@ -346,7 +347,7 @@ def test_inventory_answers_the_pools_heartbeat(python, s):
         "xe-dr-heartbeat": "2026-03-01T10:15:00Z"})
     s.b.save()
     inv = sc.call(python, s.b, "inventory", {"vdi": s.m1}).json()
-    assert inv["version"] == "5"
+    assert inv["version"] == "6"
     assert inv["pool"]["heartbeat"] == "2026-03-01T10:15:00Z"
 
 
@@ -363,7 +364,7 @@ def test_recover_a_batch(python, s):
     assert_one_response(out)
     result = out.json()
     assert (result["version"], result["vdi"], result["force"], result["parallel"]) == (
-        "5", s.m1, False, 2)
+        "6", s.m1, False, 2)
     kinds = [(r["kind"], r["uuid"]) for r in result["results"]]
     # vApps first, then the VMs in the order given, each once
     assert kinds == [("appliance", s.app)] + [("vm", u) for u in vms[:-1]]

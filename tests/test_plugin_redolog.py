@@ -30,7 +30,7 @@ def read(plugin, lun):
 
 
 def test_loading_the_plugin_dispatches_nothing(plugin):
-    assert plugin.PLUGIN_VERSION == "5"
+    assert plugin.PLUGIN_VERSION == "6"
     assert set(plugin.FUNCTIONS) == {"version", "metadata_state", "inventory", "recover",
                                      "release"}
 

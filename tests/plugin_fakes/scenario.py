@@ -206,7 +206,8 @@ def build(root):
     backup = a.db.network("Backup", "xapi7")
 
     web1 = a.db.vm("web-1", power_state="Running", order=0, start_delay=10, version=1,
-                   ha_restart_priority="restart", memory=4 * 2 ** 30, vcpus=4)
+                   ha_restart_priority="restart", memory=4 * 2 ** 30, vcpus=4,
+                   tags=["dr-tier1", "web"])
     a.db.disk(web1, sr1)
     a.db.vif(web1, eth0, "0", "aa:00:00:00:00:01")
     web2 = a.db.vm("web-2", power_state="Running", order=1, shutdown_delay=5)

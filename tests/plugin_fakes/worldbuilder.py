@@ -87,8 +87,8 @@ class Db(object):
     def vm(self, name_label, power_state="Halted", version=0, order=0, start_delay=0,
            shutdown_delay=0, ha_restart_priority="", memory=2 * 2 ** 30, vcpus=2,
            is_a_template=False, is_a_snapshot=False, is_control_domain=False,
-           resident_on=NULL, uuid=None):
-        fields = {"name_label": name_label, "power_state": power_state,
+           resident_on=NULL, uuid=None, tags=()):
+        fields = {"name_label": name_label, "tags": list(tags), "power_state": power_state,
                   "version": str(version), "order": str(order),
                   "start_delay": str(start_delay), "shutdown_delay": str(shutdown_delay),
                   "ha_restart_priority": ha_restart_priority,

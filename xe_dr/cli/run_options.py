@@ -77,22 +77,18 @@ def _plan_options(ctx, mode):
     path = os.path.abspath(os.path.expanduser(args.plan))
     text, plan = read_text(path)
     _refuse_open_commands(path, plan)
-    tagged = [g["name"] for g in plan["groups"] if g["tags"]]
-    if tagged:
-        raise UsageError("group(s) %s of the plan select by tag: a run reads the replicated "
-                         "metadata, where xe-dr does not read tags yet" % ", ".join(tagged),
-                         hint="name the vApps and VMs in the plan ('xe-dr plan show' lists "
-                              "what the tags select)")
+    if args.all:
+        raise UsageError("a plan selects what it names: --all and --plan are not given together",
+                         hint="narrow the plan's selection with --vapp, --vm and --exclude")
     vapps = [name for g in plan["groups"] for name in g["vapps"]]
     vms = [name for g in plan["groups"] for name in g["vms"]]
+    tags = [tag for g in plan["groups"] for tag in g["tags"]]
     for name in args.vapp + args.vm:
-        if name not in vapps + vms:
+        # A name the plan may select by a tag is known only once the metadata is read.
+        if name not in vapps + vms and not (tags and name in args.vm):
             raise UsageError("%s is in no group of the plan %s" % (name, args.plan),
                              hint="a run by a plan recovers what the plan names, or part "
                                   "of it")
-    if args.vapp or args.vm:
-        vapps = [v for v in vapps if v in args.vapp]
-        vms = [v for v in vms if v in args.vm]
     storage = plan["storage"]
     password = None
     if storage["chap_user"]:
@@ -110,7 +106,8 @@ def _plan_options(ctx, mode):
         adapter=_adapter_path(getattr(args, "adapter", None)),
         verify_timeout=getattr(args, "verify_timeout", None) or DEFAULT_VERIFY_TIMEOUT,
         keep=getattr(args, "keep", False), deadline=getattr(args, "deadline", None),
-        power="paused" if mode == "test" else None, plan_path=path, plan_text=text)
+        power="paused" if mode == "test" else None, plan_path=path, plan_text=text,
+        tags=tags, only=args.vapp + args.vm, source=_source(args))
     return options, dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
                          if s.chap_password)
 
@@ -170,7 +167,7 @@ def build_options(ctx, mode):
     if getattr(args, "plan", None):
         return _plan_options(ctx, mode)
     specs = storage_specs(ctx, allow_partial=False)
-    source = {"host": args.source, "xe": args.source_xe} if args.source else None
+    source = _source(args)
     options = Options(
         mode=mode, all=args.all, vapps=args.vapp, vms=args.vm, exclude=args.exclude,
         storage=[s.to_json() for s in specs], srs=args.sr, power=args.power,
@@ -184,6 +181,12 @@ def build_options(ctx, mode):
     passwords = dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
                      if s.chap_password)
     return options, passwords
+
+
+def _source(args):
+    """--source and --source-xe, as Options keep them (None: not given)."""
+    source = getattr(args, "source", None)
+    return {"host": source, "xe": getattr(args, "source_xe", None)} if source else None
 
 
 def _adapter_path(path):

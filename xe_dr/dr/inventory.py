@@ -17,7 +17,7 @@ from xe_dr.dr.plugin import call_json, malformed
 from xe_dr.dr.protection import classify_vms, metadata_srs
 from xe_dr.marks import HEARTBEAT_KEY, RUN_TAG
 from xe_dr.pool import PoolSnapshot, int_or, read_pool, read_vdis
-from xe_dr.xe.records import parse_map, parse_ref, parse_set
+from xe_dr.xe.records import parse_map, parse_ref, parse_set, parse_tags
 
 UNKNOWN = None  # a fact that this way of reading cannot know
 #: The plugin version that answers the pool's heartbeat in its inventory.
@@ -82,7 +82,7 @@ class SourceVM(object):
     def __init__(self, uuid, name_label, power_state="halted", version=0, order=0,
                  start_delay=0, shutdown_delay=0, ha_restart_priority="", memory=0, vcpus=0,
                  appliance=UNKNOWN, srs=UNKNOWN, networks=UNKNOWN, xe_dr_run="", vifs=UNKNOWN,
-                 disks=UNKNOWN):
+                 disks=UNKNOWN, tags=UNKNOWN):
         self.uuid = uuid
         self.name_label = name_label
         self.power_state = power_state
@@ -101,6 +101,7 @@ class SourceVM(object):
         self.vifs = vifs             # [{"device","mac","network_name_label","network_bridge"}]
         self.disks = disks           # [{"vdi","name_label","device","sr","here"}] (plugin)
         self.xe_dr_run = xe_dr_run   # the run that recovered it at the other site, if any
+        self.tags = tags             # its xapi tags, None when unknown (a plugin before 6)
 
     def to_json(self):
         return dict(self.__dict__)
@@ -184,7 +185,7 @@ def _source_from_plugin(copy, data):
         shutdown_delay=v["shutdown_delay"], ha_restart_priority=v["ha_restart_priority"],
         memory=v["memory"], vcpus=v["vcpus"], appliance=v["appliance"] or "",
         srs=v["srs"], networks=v["networks"], xe_dr_run=v.get("xe_dr_run", ""),
-        vifs=v.get("vifs"), disks=v.get("disks"))
+        vifs=v.get("vifs"), disks=v.get("disks"), tags=v.get("tags"))
         for v in data["vms"]]
     appliances = [SourceAppliance(a["uuid"], a["name_label"], a.get("name_description", ""),
                                   a["vms"]) for a in data["appliances"]]
@@ -199,7 +200,7 @@ def _source_from_plugin(copy, data):
 
 VM_FIELDS = ("uuid", "name-label", "power-state", "version", "order", "start-delay",
              "shutdown-delay", "ha-restart-priority", "memory-static-max", "VCPUs-max",
-             "other-config")
+             "other-config", "tags")
 
 
 def _vm_of_record(r, appliance):
@@ -210,7 +211,8 @@ def _vm_of_record(r, appliance):
         shutdown_delay=int_or(r.get("shutdown-delay")),
         ha_restart_priority=r.get("ha-restart-priority", ""),
         memory=int_or(r.get("memory-static-max")), vcpus=int_or(r.get("VCPUs-max")),
-        appliance=appliance, xe_dr_run=parse_map(r.get("other-config", "")).get(RUN_TAG, ""))
+        appliance=appliance, xe_dr_run=parse_map(r.get("other-config", "")).get(RUN_TAG, ""),
+        tags=parse_tags(r.get("tags", "")))
 
 
 def _hosts_of_records(hosts):

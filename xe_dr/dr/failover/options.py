@@ -54,14 +54,14 @@ class Options(object):
     FIELDS = ("mode", "all", "vapps", "vms", "exclude", "storage", "srs", "power", "parallel",
               "network_map", "force", "disable_ha", "protect", "source", "shutdown_timeout",
               "force_shutdown", "adopt", "rto_target", "adapter", "verify_timeout", "keep",
-              "deadline", "plan_path", "plan_text")
+              "deadline", "plan_path", "plan_text", "tags", "only")
 
     def __init__(self, mode="failover", all=False, vapps=(), vms=(), exclude=(), storage=(),
                  srs=(), power=None, parallel=4, network_map=None, force=False,
                  disable_ha=False, protect=None, source=None,
                  shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT, force_shutdown=False, adopt=None,
                  rto_target=None, adapter=None, verify_timeout=DEFAULT_VERIFY_TIMEOUT,
-                 keep=False, deadline=None, plan_path=None, plan_text=None):
+                 keep=False, deadline=None, plan_path=None, plan_text=None, tags=(), only=()):
         if mode not in MODES:
             raise UsageError("unknown mode %r" % mode)
         self.mode = mode
@@ -110,6 +110,10 @@ class Options(object):
         # run began, kept in run.json, so that a resume follows the plan it began with.
         self.plan_path = plan_path
         self.plan_text = plan_text
+        # A plan's selection by xapi tag, and the --vapp/--vm names that narrow what the plan
+        # selects (applied once the metadata is read: a tag's VMs are known only then).
+        self.tags = list(tags)
+        self.only = list(only)
         self._plan = None
 
     @property

@@ -72,8 +72,7 @@ class PlanPhase(Phase):
         started = {}
         wanted = [i for i in items if not i.excluded and i.uuid in recovered]
         self.progress.phase("start", len(wanted), "start:")
-        for group in self.plan["groups"]:
-            members = [i for i in wanted if self._in(i, group)]
+        for group, members in self._grouped(wanted):
             names = self._vm_names(members, recovered)
             env = {"XE_DR_GROUP": group["name"],
                    "XE_DR_VMS": "\n".join(name for _, name in names),
@@ -99,8 +98,7 @@ class PlanPhase(Phase):
         (each start step names its group: the runbook starts by them); then the run's after
         hook."""
         wanted = [i for i in items if not i.excluded]
-        for group in self.plan["groups"]:
-            members = [i for i in wanted if self._in(i, group)]
+        for group, members in self._grouped(wanted):
 
             def start_all(members, group=group):
                 for item in members:  # in a fixed order: the runbook is written from it
@@ -132,7 +130,20 @@ class PlanPhase(Phase):
                 step_id("prompt", group["name"]), "group %s's prompt" % group["name"], [],
                 action=lambda group=group: self._ask(group)))
 
+    def _grouped(self, items):
+        """[(group, its items)] in the plan's order; an item two groups hold (a name in one, a
+        tag in another) is the first one's: plan validate names it as drift."""
+        placed, grouped = set(), []
+        for group in self.plan["groups"]:
+            members = [i for i in items if i.uuid not in placed and self._in(i, group)]
+            placed.update(i.uuid for i in members)
+            grouped.append((group, members))
+        return grouped
+
     def _in(self, item, group):
+        """Whether the group holds the item: by its name or uuid, or a VM by one of its tags."""
+        if item.kind == "vm" and set(group["tags"]) & set(item.tags):
+            return True
         names = group["vapps"] if item.kind == "appliance" else group["vms"]
         return item.name_label in names or item.uuid in names
 

@@ -50,7 +50,7 @@ from xe_dr.dr.failover.source import SourcePhase
 from xe_dr.dr.failover.start import Background, Settled, StartPhase
 from xe_dr.dr.failover.storage import StoragePhase, sm_error, storage_hint
 from xe_dr.dr.inventory import read_live_source
-from xe_dr.dr.plan import BLOCKING, Check, Item, select
+from xe_dr.dr.plan import BLOCKING, Check, Item, narrow, select
 from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
@@ -263,7 +263,10 @@ class Failover(Phase):
             self.ctx.network_plan = saved.get("networks") or []
         else:
             items = select(sources, self.opts.all, self.opts.vapps, self.opts.vms,
-                           self.opts.exclude, failed_over_only=self.opts.mode == "failback")
+                           self.opts.exclude, failed_over_only=self.opts.mode == "failback",
+                           tags=self.opts.tags)
+            if self.opts.only:
+                items = narrow(items, self.opts.only, self.opts.plan_path)
             self.progress.step("begin", "precheck:objects", "check %d vApp(s) and VM(s)"
                                % len(items))
             if protection is None:
