@@ -167,10 +167,18 @@ def test_readdressing_by_the_plan_reaches_the_guests_each_the_way_its_tools_allo
     plan = recovery_plan.read(three_groups(site, tmp_path))
     plan["readdress"] = [{"from": "10.20.0.0/16", "to": "10.120.0.0/16",
                           "gateway": "10.120.0.1"}]
+    plan["groups"][1]["before"] = SCRIPTS + "/addresses"
     path = tmp_path / "readdress.plan"
     path.write_text(render(plan))
+    os.chmod(str(path), 0o600)
     result = site.xedr("B", "--json", "failover", "--plan", str(path), "--yes")
     assert result.code == 0, result
+    # the group's hook was given each VIF's address at the DR site, before the starts
+    recorded = plan["vms"]["app-01"]["addresses"]["0"]
+    assert recorded.startswith("10.20.")
+    given = log_lines(site)[0].split("|")
+    assert given[:2] == ["addresses", "erp"]
+    assert "app-01/0=10.120." + recorded.split(".", 2)[2] in given[2].split(","), given
     by_vm = dict((e["vm"], e) for e in result.json["addresses"] if e["device"] == "0")
     assert (by_vm["web-01"]["method"], by_vm["web-01"]["applied"]) == ("vif-configure-ipv4",
                                                                        True)

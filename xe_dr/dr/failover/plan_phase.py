@@ -13,8 +13,9 @@ machine (``/bin/sh -c``) with the run's facts in their environment:
 
 - ``XE_DR_RUN`` (the run id), ``XE_DR_MODE`` (failover, test, drill), ``XE_DR_POOL`` and
   ``XE_DR_POOL_UUID`` (the pool recovered into), ``XE_DR_PLAN`` (the plan's path);
-- for a group's: ``XE_DR_GROUP``, ``XE_DR_VMS`` (the names of its VMs, one per line) and
-  ``XE_DR_VM_UUIDS`` (their uuids, one per line).
+- for a group's: ``XE_DR_GROUP``, ``XE_DR_VMS`` (the names of its VMs, one per line),
+  ``XE_DR_VM_UUIDS`` (their uuids, one per line) and ``XE_DR_VM_ADDRESSES`` (a line
+  ``NAME<tab>DEVICE<tab>ADDRESS`` per VIF: the address it is to have at the DR site).
 
 Re-addressing (the plan's ``dr-address`` and ``[readdress]`` rules), before the starts, while the
 VMs are halted, each VIF one way (the report says which, and what the guest reported after):
@@ -76,7 +77,8 @@ class PlanPhase(Phase):
             names = self._vm_names(members, recovered)
             env = {"XE_DR_GROUP": group["name"],
                    "XE_DR_VMS": "\n".join(name for _, name in names),
-                   "XE_DR_VM_UUIDS": "\n".join(uuid for uuid, _ in names)}
+                   "XE_DR_VM_UUIDS": "\n".join(uuid for uuid, _ in names),
+                   "XE_DR_VM_ADDRESSES": self._addresses(names)}
 
             def start_all(members, group=group):
                 self.progress.note("group %s: %d vApp(s) and VM(s)" % (group["name"],
@@ -155,6 +157,21 @@ class PlanPhase(Phase):
         names = dict((r["uuid"], r.get("name-label", ""))
                      for r in self.xe.list("vm", params=("uuid", "name-label")))
         return sorted(((u, names.get(u, "")) for u in uuids), key=lambda pair: pair[::-1])
+
+    def _addresses(self, names):
+        """The lines ``NAME<tab>DEVICE<tab>ADDRESS`` of these VMs' VIFs: the address each is
+        to have at the DR site (the one re-addressing gave it, else the one the plan recorded
+        at the source), for the group's hooks (a DNS update, a load balancer's pool)."""
+        given = dict(((e["vm_uuid"], e["device"]), e["address"].split("/")[0])
+                     for e in self.report.get("addresses") or ())
+        lines = []
+        for uuid, name in names:
+            recorded = self.plan["vms"].get(name, {}).get("addresses", {})
+            devices = set(recorded) | set(d for (u, d) in given if u == uuid)
+            for device in sorted(devices, key=lambda d: (len(d), d)):
+                lines.append("%s\t%s\t%s" % (name, device, given.get((uuid, device)) or
+                                              recorded[device]))
+        return "\n".join(lines)
 
     # -- re-addressing -------------------------------------------------------------------------
 
