@@ -17,8 +17,11 @@ import pytest
 from tests.conftest import slow
 from tests.test_plan_runs import SCRIPTS, three_groups
 from tests.test_runbook import state
+from xe_dr.dr import recovery_plan
+from xe_dr.dr.recovery_plan_text import render
 from xe_dr.report import runbook_plan
 from xe_dr.report.shell import q
+from xe_dr.xe.records import parse_records
 
 BASH = shutil.which("bash")
 pytestmark = pytest.mark.skipif(BASH is None, reason="bash is not installed")
@@ -49,9 +52,17 @@ def lines(path):
 def test_a_runbook_by_a_plan_reaches_the_state_of_the_failover_by_that_plan(
         drill_factory, tmp_path, monkeypatch):
     by_failover, by_runbook = prepared(drill_factory()), prepared(drill_factory())
-    plan = three_groups(by_runbook, tmp_path, run__before=SCRIPTS + "/record run-before",
-                        erp__after=SCRIPTS + "/record erp-after",
-                        queues__prompt="confirm the message queue is drained at A")
+    for site in (by_failover, by_runbook):  # app-01 applies Ansible's xenstore keys
+        site.lab.cli("guest", "A", "app-01", "--network-script", "yes")
+    plan = str(tmp_path / "readdress.plan")
+    with open(plan, "w") as handle:  # VM Network moves from 10.20/16 to 10.120/16
+        handle.write(render(dict(recovery_plan.read(three_groups(
+            by_runbook, tmp_path, run__before=SCRIPTS + "/record run-before",
+            erp__after=SCRIPTS + "/record erp-after", erp__before=SCRIPTS + "/addresses",
+            queues__prompt="confirm the message queue is drained at A")),
+            readdress=[{"from": "10.20.0.0/16", "to": "10.120.0.0/16",
+                        "gateway": "10.120.0.1"}])))
+    os.chmod(plan, 0o600)
     failover_log, runbook_log = tmp_path / "failover-hooks.log", tmp_path / "runbook-hooks.log"
     monkeypatch.setenv("XE_DR_TEST_LOG", str(failover_log))
     failed_over = by_failover.xedr("B", "--json", "failover", "--plan", plan, "--yes",
@@ -78,6 +89,11 @@ def test_a_runbook_by_a_plan_reaches_the_state_of_the_failover_by_that_plan(
     done = bash(script, dict(environ, ANSWER_PROMPTS="1"), tmp_path)
     assert done.returncode == 0, done.stderr
     assert state(by_runbook) == state(by_failover)
+    # the same re-addressing, as the guests report it (app-01 applied it); the hooks' output
+    # is in the script's log, under each hook's name
+    assert addresses(by_runbook) == addresses(by_failover)
+    assert addresses(by_runbook)["app-01"].startswith("0/ip: 10.120."), addresses(by_runbook)
+    assert "    group erp's before hook | given 4 address(es)" in done.stderr.splitlines()
 
     # The groups started one after another, each after its gate (the guest agents' look)
     vm_uuid = dict((v[0], u) for u, v in state(by_runbook)["vms"].items())
@@ -98,10 +114,18 @@ def test_a_runbook_by_a_plan_reaches_the_state_of_the_failover_by_that_plan(
     # The hooks ran with the facts xe-dr gives them (the runbook's id as the run's); the run's
     # before hook ran again with the second run of the script, as the script says
     run = failed_over.json["run"]
-    assert lines(failover_log) == ["run-before|%s||" % run,
-                                   "erp-after|%s|erp|app-01,mail-01,web-01" % run]
-    assert lines(runbook_log) == ["run-before|%s||" % runbook] * 2 + [
+    given = [line for line in lines(failover_log) if line.startswith("addresses|")]
+    assert len(given) == 1 and "app-01/0=10.120." in given[0], given
+    assert lines(failover_log) == ["run-before|%s||" % run] + given + [
+        "erp-after|%s|erp|app-01,mail-01,web-01" % run]
+    assert lines(runbook_log) == ["run-before|%s||" % runbook] * 2 + given + [
         "erp-after|%s|erp|app-01,mail-01,web-01" % runbook]
+
+
+def addresses(site):
+    """{VM name: its guest's reported networks} at B."""
+    out = site.lab.ok("B", "vm-list", "params=name-label,networks").out
+    return dict((r["name-label"], r["networks"]) for r in parse_records(out))
 
 
 # -- the guest-agent gate, with plain xe -----------------------------------------------------
@@ -128,6 +152,9 @@ GUESTS = [  # uuid, power state, start-time, PV drivers detected, metrics last u
 ]
 
 
+NO_PLAN = {"vms": {}, "readdress": []}
+
+
 def not_up(tmp_path, since, *uuids):
     listing = tmp_path / "vm-list.txt"
     listing.write_text("".join(RECORD % guest for guest in GUESTS))
@@ -135,7 +162,7 @@ def not_up(tmp_path, since, *uuids):
     xe.write_text("#!/bin/sh\n[ \"$*\" = 'vm-list %s' ] || exit 9\ncat %s\n" % (
         GATE_LIST, q(str(listing))))
     xe.chmod(0o755)
-    functions = runbook_plan.functions({"plan_path": "x.plan"}, {"pool_name": "B"})
+    functions = runbook_plan.functions({"plan_path": "x.plan"}, {"pool_name": "B"}, NO_PLAN)
     result = subprocess.run(
         [BASH, "-c", 'set -euo pipefail\n%s\nnot_up "$@"' % functions, "bash", since] +
         list(uuids), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
@@ -159,7 +186,7 @@ def ask_at_a_terminal(answer):
     """The script's ``ask`` on a pseudo-terminal that is its controlling terminal (as at a
     console or under ssh -t), its standard input /dev/null: (exit status, stderr, what the
     terminal showed)."""
-    functions = runbook_plan.functions({"plan_path": "x.plan"}, {"pool_name": "B"})
+    functions = runbook_plan.functions({"plan_path": "x.plan"}, {"pool_name": "B"}, NO_PLAN)
     script = "\n".join([
         "set -euo pipefail",
         'log() { printf "%s\\n" "$*" >&2; }',
@@ -202,3 +229,22 @@ def test_a_prompt_at_a_terminal_goes_on_with_yes_and_stops_the_script_otherwise(
     assert code == 1, err
     assert err.splitlines()[-1] == ("FAILED: group erp's prompt: not confirmed: confirm the "
                                     "DNS change"), err
+
+
+def test_a_groups_hooks_are_given_the_addresses_of_its_vms_at_the_dr_site():
+    plan = {"readdress": [{"from": "10.20.0.0/16", "to": "10.120.0.0/24", "gateway": None}],
+            "vms": {"web 1": {"addresses": {"0": "10.20.0.7", "1": "192.168.1.7"}},
+                    "db": {"addresses": {"0": "10.20.3.9"}, "dr_addresses": {
+                        "0": {"address": "10.9.0.9/24", "gateway": "10.9.0.1"}}},
+                    "mail": {"addresses": {"0": "10.20.0.8"}}}}
+    functions = runbook_plan.functions({"plan_path": "x.plan"}, {"pool_name": "B"}, plan)
+    result = subprocess.run(
+        [BASH, "-c", 'set -euo pipefail\n%s\nGROUP_VMS=$1\ngroup_addresses' % functions,
+         "bash", "web 1\ndb"], stdout=subprocess.PIPE, universal_newlines=True)
+    assert result.stdout.splitlines() == ["db\t0\t10.9.0.9", "web 1\t0\t10.120.0.7",
+                                          "web 1\t1\t192.168.1.7"]
+    assert runbook_plan.readdress(plan) == [
+        "# the plan's re-addressing, while the VMs are halted",
+        "readdress db 0 10.9.0.9/24 10.9.0.1 255.255.255.0",
+        "readdress mail 0 10.120.0.8/24 '' 255.255.255.0",
+        "readdress 'web 1' 0 10.120.0.7/24 '' 255.255.255.0"]

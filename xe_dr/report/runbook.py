@@ -440,7 +440,7 @@ def render(plan, options, info):
                    "power": {"paused": "paused", "start": "running"}.get(power, "not at all"),
                    "paused": paused}).rstrip("\n"))
     if recovery_plan is not None:
-        add(runbook_plan.functions(options, info).rstrip("\n"))
+        add(runbook_plan.functions(options, info, recovery_plan).rstrip("\n"))
     if network_map:
         cases = []
         for source, target in sorted(network_map.items()):
@@ -578,6 +578,7 @@ def render(plan, options, info):
         title = "# -- 4. start%s, by the recovery plan's groups " % (
             " paused" if power == "paused" else "")
         add(title + "-" * (85 - len(title)))
+        out.extend(runbook_plan.readdress(recovery_plan))
         out.extend(runbook_plan.starts(recovery_plan, plan, options, dict(
             (i.get("uuid"), i.get("name_label")) for i in items)))
     else:

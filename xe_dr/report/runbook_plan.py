@@ -25,31 +25,37 @@ In bash, as xe-dr does it:
 """
 
 import hashlib
+import ipaddress
 import math
 
 from xe_dr.dr.failover.options import MOST_STARTS_AT_ONCE
 from xe_dr.dr.failover.plan_phase import POLL
 from xe_dr.marks import step_parts
-from xe_dr.report.shell import checked_uuid, comment, q, qn
+from xe_dr.dr.recovery_plan import dr_address
+from xe_dr.report.shell import checked_uuid, clean, comment, q, qn
 
 PLAN_FUNCTIONS = r'''
 DEFAULT_ANSWER_PROMPTS=%(answer)d
 ANSWER_PROMPTS=${ANSWER_PROMPTS:-$DEFAULT_ANSWER_PROMPTS}   # 1: the plan's prompts answered yes
 POOL_NAME=%(pool_name)s
 PLAN_FILE=%(plan)s
+# NAME<tab>DEVICE<tab>ADDRESS: the address each VIF of the plan's VMs is to have here (its
+# re-addressed one, else the one the plan recorded)
+ADDRESSES=%(addresses)s
 GROUP=""          # the plan's group under way, and its VMs (group_vms)
 GROUP_VMS=""
 GROUP_UUIDS=""
 
 # plan_line SECONDS COMMAND: a shell line of the plan run with /bin/sh -c, cut short after
 # SECONDS (exit status 124), with the facts xe-dr gives it: XE_DR_RUN, XE_DR_MODE,
-# XE_DR_POOL, XE_DR_POOL_UUID, XE_DR_PLAN, and in a group XE_DR_GROUP, XE_DR_VMS and
-# XE_DR_VM_UUIDS (one per line); its standard input is /dev/null
+# XE_DR_POOL, XE_DR_POOL_UUID, XE_DR_PLAN, and in a group XE_DR_GROUP, XE_DR_VMS,
+# XE_DR_VM_UUIDS (one per line) and XE_DR_VM_ADDRESSES; its standard input is /dev/null
 plan_line() {
     local seconds=$1 command=$2
     shift 2
     [ -z "$GROUP" ] ||
-        set -- XE_DR_GROUP="$GROUP" XE_DR_VMS="$GROUP_VMS" XE_DR_VM_UUIDS="$GROUP_UUIDS"
+        set -- XE_DR_GROUP="$GROUP" XE_DR_VMS="$GROUP_VMS" XE_DR_VM_UUIDS="$GROUP_UUIDS" \
+            XE_DR_VM_ADDRESSES="$(group_addresses)"
     env XE_DR_RUN="$RUN_ID" XE_DR_MODE="$RUN_KIND" XE_DR_POOL="$POOL_NAME" \
         XE_DR_POOL_UUID="$TARGET_POOL" XE_DR_PLAN="$PLAN_FILE" "$@" \
         timeout -k 10 "$seconds" /bin/sh -c "$command" </dev/null
@@ -58,9 +64,11 @@ plan_line() {
 # hook WHAT SECONDS COMMAND: a hook of the plan, its output with this log; a hook that fails
 # stops the script (run it again once fixed: the hooks run again, so they must be idempotent)
 hook() {
-    local code=0
+    local code=0 output
     log "$1: running"
-    plan_line "$2" "$3" >&2 || code=$?
+    output=$(plan_line "$2" "$3" 2>&1) || code=$?
+    # its output, in this script's log, each line under the hook's name
+    [ -z "$output" ] || printf '%%s\n' "$output" | sed "s/^/    $1 | /" >&2
     case $code in
         0) log "$1: done" ;;
         124) fail "$1 failed (timed out after $2s): fix it, then run this script again" ;;
@@ -108,6 +116,47 @@ group_vms() {
     pairs=$(printf '%%s' "$pairs" | LC_ALL=C sort)
     GROUP_VMS=$(printf '%%s\n' "$pairs" | cut -f1)
     GROUP_UUIDS=$(printf '%%s\n' "$pairs" | cut -f2)
+}
+
+# group_addresses: the lines of ADDRESSES of the group's VMs (GROUP_VMS)
+group_addresses() {
+    [ -n "$ADDRESSES" ] || return 0
+    printf '%%s\n' "$ADDRESSES" |
+        awk -F'\t' -v vms="$GROUP_VMS" 'BEGIN { n = split(vms, v, "\n")
+            for (i = 1; i <= n; i++) want[v[i]] = 1 } ($1 in want)'
+}
+
+# readdress NAME DEVICE ADDRESS/PREFIX GATEWAY NETMASK: VIF DEVICE of the recovered VM NAME
+# gets the address at its next start, as xe-dr's run gives it: by vif-configure-ipv4 when the
+# guest's tools advertise it (its metrics, production's until the start, say
+# feature-static-ip-setting: 1), else by the xenstore keys Ansible's xenserver_guest writes
+# (vm-data/networks/DEVICE/...) for a boot script in the guest. Neither sets DNS.
+readdress() {
+    local vm="" candidate vif other ip=${3%%%%/*} prefix=${3##*/} key
+    for candidate in $RECOVERED; do
+        if [ "$("$XE" vm-param-get uuid="$candidate" param-name=name-label)" = "$1" ]; then
+            vm=$candidate
+            break
+        fi
+    done
+    [ -n "$vm" ] || return 0
+    vif=$(list vif-list vm-uuid="$vm" device="$2" params=uuid)
+    if [ -z "$vif" ]; then
+        skip "VM $1 has no VIF $2: not given $3"
+        return 0
+    fi
+    other=$("$XE" vm-param-get uuid="$vm" param-name=other 2>/dev/null) || other=""
+    case "; $other;" in
+        *"; feature-static-ip-setting: 1;"*)
+            "$XE" vif-configure-ipv4 uuid="$vif" mode=static address="$3" ${4:+gateway="$4"}
+            log "VM $1 VIF $2: $3 (vif-configure-ipv4)" ;;
+        *)
+            key=xenstore-data:vm-data/networks/$2
+            "$XE" vm-param-set uuid="$vm" "$key/type=static" "$key/ip=$ip" \
+                "$key/prefix=$prefix" "$key/netmask=$5" ${4:+"$key/gateway=$4"}
+            log "VM $1 VIF $2: $3 (xenstore vm-data/networks: a boot script in the guest" \
+                "applies it)" ;;
+    esac
 }
 
 # pause DEADLINE: wait %(poll)d seconds, or until DEADLINE (epoch seconds) if that is sooner
@@ -213,11 +262,45 @@ def seconds(value):
     return max(1, int(math.ceil(float(value or 0))))
 
 
-def functions(options, info):
+def vif_addresses(recovery_plan):
+    """[(VM name, VIF device, its address at the DR site, the re-addressing that gives it or
+    None)] of the plan's VMs, as the run's (xe_dr/dr/failover/plan_phase.py) are."""
+    found = []
+    for name in sorted(recovery_plan["vms"]):
+        vm = recovery_plan["vms"][name]
+        recorded = vm.get("addresses") or {}
+        for device in sorted(set(recorded) | set(vm.get("dr_addresses") or {}),
+                             key=lambda d: (len(d), d)):
+            target = dr_address(recovery_plan, name, device, recorded.get(device))
+            found.append((name, device, target["address"].split("/")[0] if target
+                          else recorded[device], target))
+    return found
+
+
+def functions(options, info, recovery_plan):
     """The settings and functions a runbook by a plan adds to the script's prelude."""
+    addresses = "\n".join("%s\t%s\t%s" % (clean(name), device, address)
+                          for name, device, address, _ in vif_addresses(recovery_plan))
     return PLAN_FUNCTIONS % {
         "answer": 1 if info.get("answer_prompts") else 0, "poll": int(POLL),
-        "pool_name": q(info.get("pool_name") or ""), "plan": q(options.get("plan_path") or "")}
+        "pool_name": q(info.get("pool_name") or ""), "plan": q(options.get("plan_path") or ""),
+        "addresses": q(addresses)}
+
+
+def readdress(recovery_plan):
+    """The lines giving the plan's DR addresses to the recovered VMs' VIFs, before the
+    starts (as the run does, while the VMs are halted)."""
+    out = []
+    for name, device, _, target in vif_addresses(recovery_plan):
+        if target is None:
+            continue
+        interface = ipaddress.ip_interface(target["address"])
+        out.append("readdress %s %s %s %s %s" % (
+            q(name), q(device), q(str(interface.with_prefixlen)), q(target["gateway"] or ""),
+            q(str(interface.netmask))))
+    if out:
+        out.insert(0, "# the plan's re-addressing, while the VMs are halted")
+    return out
 
 
 def header(recovery_plan, options, info):
