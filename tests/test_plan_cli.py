@@ -112,6 +112,33 @@ def test_show_at_the_dr_site_names_the_first_group_that_does_not_fit(site, tmp_p
     assert [c["unplaced"] for c in as_json.json["capacity"]] == [[], ["web-01", "proxy-01"]]
 
 
+def test_an_address_a_dr_guest_uses_is_drift_and_shown_at_the_dr_site(site, tmp_path):
+    """B's own guests b-monitor and b-backup run at 10.120.0.10 and .11: moving VM Network
+    from 10.20/16 to 10.120/16 gives web-01 and app-01 theirs."""
+    path = tmp_path / "site-a.plan"
+    plan = init(site, path, *peer(site))
+    assert (plan["vms"]["web-01"]["addresses"]["0"],
+            plan["vms"]["app-01"]["addresses"]["0"]) == ("10.20.0.10", "10.20.0.11")
+    plan["readdress"] = [{"from": "10.20.0.0/16", "to": "10.120.0.0/16", "gateway": None}]
+    path.write_text(render(plan))
+    clashes = ["address 10.120.0.10 of VM web-01 (VIF 0) is in use at the DR site by VM "
+               "b-monitor",
+               "address 10.120.0.11 of VM app-01 (VIF 0) is in use at the DR site by VM "
+               "b-backup"]
+    result = site.xedr("A", "--json", "plan", "validate", str(path))
+    assert result.code == 2, result
+    assert sorted(result.json["drift"]) == sorted(clashes)
+    shown = site.xedr("A", "plan", "show", str(path), "--at", "local", "--at-xe",
+                      site.lab.xe_path("B"))
+    assert shown.code == 2, shown
+    assert sorted(line for line in shown.out.splitlines() if line.startswith("drift: ")) == \
+        sorted("drift: " + line for line in clashes)
+    # b-monitor stopped: its address is free
+    site.lab.ok("B", "vm-shutdown", "uuid=" + site.lab.uuid("B", "vm", **{
+        "name-label": "b-monitor"}))
+    assert site.xedr("A", "--json", "plan", "validate", str(path)).json["drift"] == clashes[1:]
+
+
 def test_a_file_that_is_not_a_plan_and_an_existing_file(site, tmp_path):
     bad = tmp_path / "bad.plan"
     bad.write_text("[plan]\nschema = 1\n[group tier1]\ngate = agent\nvms = db-01\n")

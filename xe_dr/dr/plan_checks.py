@@ -247,13 +247,35 @@ def _clashes(entries):
     return clashes
 
 
+def in_use_at_dr(entries, dr_xe, planned):
+    """Drift lines: each address a planned VIF is to have at the DR site (its DR address, else
+    the one it keeps) that a running guest of the DR pool reports now. ``planned``: the uuids
+    of the plan's VMs (a copy of one, recovered there before, is not another guest)."""
+    used = {}
+    for r in dr_xe.list("vm", params=("uuid", "name-label", "networks"),
+                        filters={"is-control-domain": "false", "power-state": "running"}):
+        if r["uuid"] in planned:
+            continue
+        reported = guest_addresses(parse_map(parse_ref(r.get("networks")) or ""))
+        for ip in reported.values():
+            used.setdefault(ip, r.get("name-label") or r["uuid"])
+    clashes = []
+    for entry in entries:
+        ip = (entry["dr"]["address"] if entry["dr"] else entry["source"] or "").split("/")[0]
+        if ip in used:
+            clashes.append("address %s of VM %s (VIF %s) is in use at the DR site by VM %s" % (
+                ip, entry["vm"], entry["device"], used[ip]))
+    return clashes
+
+
 # -- plan validate -----------------------------------------------------------------------------
 
 def validate(plan, source, dr_xe=None):
     """{"in_sync", "drift": [one line each], "dr_checked", "groups"}: the plan against the
     source pool (and the DR pool when ``dr_xe`` is given): what it names that is gone,
     protected VMs it leaves out, networks not mapped, or missing at the DR site and not
-    ``create``, addresses that clash."""
+    ``create``, addresses that clash (with each other, or with the DR pool's running
+    guests)."""
     groups, drift = resolve(plan, source)
     vms = planned_vms(groups)
     for vm in vms:
@@ -268,7 +290,10 @@ def validate(plan, source, dr_xe=None):
                 drift.append("network %s is mapped to %s, which the DR site does not have "
                              "(map it to create, or to a network there)" % (source_name,
                                                                            target))
-    drift.extend(_clashes(addresses(plan, vms)))
+    entries = addresses(plan, vms)
+    drift.extend(_clashes(entries))
+    if dr_xe is not None:
+        drift.extend(in_use_at_dr(entries, dr_xe, set(vm["uuid"] for vm in vms)))
     return {"in_sync": not drift, "drift": drift, "dr_checked": at_dr is not None,
             "groups": groups}
 

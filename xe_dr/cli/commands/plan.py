@@ -146,6 +146,9 @@ def _show(ctx):
         else (None, None)
     networks = plan_checks.network_targets(plan, dr_xe) if dr_xe is not None else None
     addresses = plan_checks.addresses(plan, vms)
+    if dr_xe is not None:
+        drift = drift + plan_checks.in_use_at_dr(addresses, dr_xe,
+                                                 set(vm["uuid"] for vm in vms))
     lines = ["plan %s (%s): %d group(s), %d VM(s)" % (args.file, plan["name"] or "-",
                                                      len(groups), len(vms))]
     for index, group in enumerate(groups):
