@@ -87,6 +87,34 @@ def test_timeout_kills_the_command(tmp_path):
         os.kill(int(pid_file.read_text()), 0)
 
 
+def test_timeout_kills_what_the_command_started_too(tmp_path):
+    """A storage adapter is often a shell script that runs the array's CLI: after the timeout,
+    no child of it may go on acting on the array."""
+    pid_file = tmp_path / "pid"
+    with pytest.raises(CommandTimedOut):
+        LocalRunner().run(["sh", "-c", 'sleep 300 & echo $! > "$0"; wait', str(pid_file)],
+                          timeout=0.5)
+    child = int(pid_file.read_text())
+    for _ in range(200):  # killed at once; reaped by init, which may take a moment
+        try:
+            os.kill(child, 0)
+        except OSError:
+            break
+        if _state(child) == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the command's child %d still runs" % child)
+
+
+def _state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0]
+    except (IOError, OSError):
+        return None
+
+
 def test_every_call_has_a_timeout_by_default():
     assert LocalRunner().timeout == DEFAULT_TIMEOUT
     assert LocalRunner(timeout=5).timeout == 5

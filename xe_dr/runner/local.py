@@ -4,6 +4,7 @@ import errno
 import os
 import select
 import selectors
+import signal
 import subprocess
 import time
 
@@ -95,6 +96,14 @@ def communicate(process, stdin_bytes, timeout):
 
 
 def _kill(process):
+    # Its whole process group (each command runs in a session of its own): a shell script,
+    # such as a storage adapter, must not leave a child acting on the array after the
+    # timeout.
+    try:
+        if os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, signal.SIGKILL)
+    except OSError:  # it exited meanwhile
+        pass
     process.kill()
     # Do not wait for the pipes to reach EOF: another process may hold them open (a
     # grandchild of the command, or the ssh master the mux client handed them to).
