@@ -64,7 +64,7 @@ def _stopped_hint(run):
     """What to do when ``run`` can no longer write to the state directory: the command that
     goes on from its last journal entry once there is room."""
     kind = run.meta.get("kind")
-    if kind in ("test", "failover", "failback"):
+    if kind in ("test", "failover", "failback", "planned"):
         again = "resume it with 'xe-dr %s --resume %s' (or undo it with 'xe-dr cleanup %s')" \
             % ("failback" if kind == "failback" else "failover", run.id, run.id)
     elif kind == "cleanup" and (run.meta.get("options") or {}).get("of"):

@@ -47,7 +47,10 @@ TEST = "test"
 DRILL = "drill"
 # Kinds of run that create objects in a pool. Only a test's are disposable: the others are
 # (or may have become) production.
-RUN_KINDS = (TEST, "failover", "failback", DRILL)
+PLANNED = "planned"  # a planned migration: the source shut down and fenced by the run itself
+RUN_KINDS = (TEST, "failover", "failback", DRILL, PLANNED)
+# Kinds of run that shut the selected VMs down at the source and unplug its SRs first.
+SHUTS_DOWN_SOURCE = ("failback", PLANNED)
 DISPOSABLE_KINDS = (TEST, DRILL)  # a drill's VMs boot from the array's copies
 # A runbook's id: its objects are tagged by a bash script xe-dr did not watch, so cleaning
 # them up always needs --force.

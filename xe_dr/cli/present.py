@@ -11,7 +11,7 @@ def redacted_argv(ctx):
 def failover_text(report):
     lines = []
     title = {"failover": "Failover", "test": "Test failover", "failback": "Failback",
-             "drill": "Drill"}
+             "drill": "Drill", "planned": "Planned migration"}
     lines.append("%s%s: %s" % (title.get(report["mode"], report["mode"]),
                                " (run %s)" % report["run"] if report.get("run") else " (dry run)",
                                report.get("outcome", "?")))

@@ -22,8 +22,9 @@ def add_selection_arguments(parser):
                        help="leave this vApp or VM out (repeatable)")
 
 
-def add_run_arguments(parser, objective=False):
-    """``objective``: --rto-target too (a run's; a runbook's script has no report)."""
+def add_run_arguments(parser, objective=False, shutdown=False):
+    """``objective``: --rto-target too (a run's; a runbook's script has no report);
+    ``shutdown``: the options of a clean shutdown at the source (failback, planned)."""
     storage = add_storage_arguments(parser)
     storage.add_argument("--sr", action="append", default=[], metavar="UUID",
                          help="attach only these SRs of the LUNs (default: all)")
@@ -35,17 +36,17 @@ def add_run_arguments(parser, objective=False):
     group.add_argument("--map-network", action="append", default=[], metavar="SRC=DST",
                        help="VIFs of network SRC go on network DST (repeatable)")
     group.add_argument("--force", action="store_true",
-                       help="recover with force=true (replaces running duplicates; "
-                            "needs the plugin)")
+                       help="recover with force=true (needs the plugin)")
     group.add_argument("--source", metavar="HOST|down",
-                       help="source master (as -H, or 'local'), checked for running "
-                            "VMs; 'down': it is fenced")
+                       help="source master (as -H); 'down': it is fenced")
     group.add_argument("--source-xe", metavar="PATH", help="path of xe on the source")
     group.add_argument("--dry-run", action="store_true",
                        help="show the plan, checks, xe commands; change nothing")
     if objective:
         group.add_argument("--rto-target", type=argtypes.seconds, metavar="SECONDS",
                            help="recovery time objective; the report says if met")
+    if shutdown:
+        _add_shutdown_arguments(group)
 
 
 def add_plan_arguments(parser):
@@ -53,7 +54,7 @@ def add_plan_arguments(parser):
     # Among the command's own options: a group of their own would cost two lines of a help
     # held to 60 (tests/test_cli_help.py).
     parser.add_argument("--plan", metavar="FILE", type=argtypes.file_path,
-                        help="what, in which groups, on which networks (man: RECOVERY PLANS)")
+                        help="a recovery plan (man: RECOVERY PLANS)")
     parser.add_argument("--answer-prompts", action="store_true",
                         help="answer the plan's prompts (--yes does not)")
 
@@ -140,6 +141,15 @@ def _plan_chap_password(path, plan_path):
     if not password:
         raise UsageError("the CHAP password file %s the plan names is empty" % path)
     return password
+
+
+def _add_shutdown_arguments(group):
+    """The remedies a resume may bring for a guest that would not shut down at the source
+    (failback, planned migration)."""
+    group.add_argument("--shutdown-timeout", type=argtypes.seconds, metavar="SECONDS",
+                       help="how long a clean shutdown may take (default 300)")
+    group.add_argument("--force-shutdown", action="store_true",
+                       help="shut down hard a VM not halted cleanly in time")
 
 
 def add_resume_arguments(parser):
@@ -240,7 +250,7 @@ def run_mode(ctx, mode, finish=None):
         command = mode if mode in ("failback", "drill") else "failover"
         expected = run.meta.get("kind") if run.meta.get("kind") in ("failback", "drill") \
             else "failover"
-        if run.meta.get("kind") in ("test", "failover", "failback", "drill") and (
+        if run.meta.get("kind") in ("test", "failover", "failback", "drill", "planned") and (
                 command != expected or (getattr(args, "test", False) and
                                         run.meta["kind"] != "test")):
             raise UsageError("run %s is a %s: resume it with 'xe-dr %s --resume %s'" % (

@@ -67,7 +67,7 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
         if original.meta["target"].get("pool_uuid") != pool.uuid:
             raise UsageError("run %s was against pool %s, not this one" % (
                 run_id, original.meta["target"].get("pool_name")))
-        if kind not in ("test", "failover", "failback", "drill"):
+        if kind not in ("test", "failover", "failback", "drill", "planned"):
             raise UsageError("run %s is a %s: there is nothing to clean up" % (run_id, kind))
         if original.meta.get("status") == "superseded":
             later = original.meta.get("superseded_by")

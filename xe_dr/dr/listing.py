@@ -21,7 +21,7 @@ def inventory(xe, use_plugin=True, note=lambda text: None):
     foreign = [c for c in copies if not c.local]
     sources = read_sources(xe, copies, pool.master, plugin)
     if plugin:
-        _generations(xe, pool.master, foreign)
+        fill_generations(xe, pool.master, foreign)
     result = []
     for source in sources:
         others = [c for c in foreign if c.pool_uuid == source.uuid and c is not source.copy]
@@ -68,7 +68,7 @@ def unread_srs(xe, master, copies):
     return out
 
 
-def _generations(xe, master, copies):
+def fill_generations(xe, master, copies):
     """Generation counts of every foreign copy, from the plugin's metadata_state."""
     state = call_json(xe, master, "metadata_state", required=("vdis",))
     try:

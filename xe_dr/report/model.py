@@ -28,7 +28,7 @@ from xe_dr.redact import REDACTED, is_secret_key, redact_argv
 SCHEMA = 1
 
 KIND_TITLES = {"failover": "Failover", "test": "Test failover", "failback": "Failback",
-               "drill": "Drill", "cleanup": "Cleanup"}
+               "drill": "Drill", "cleanup": "Cleanup", "planned": "Planned migration"}
 POWER_TEXT = {"start": "started", "paused": "started paused (guest code does not run)",
               "none": "not started"}
 #: What "ready" means for an object, by --power.
@@ -360,7 +360,7 @@ def build(run, now=None):
             "interrupted": "INTERRUPTED (begun, no end)"}.get(step["status"], step["status"])
 
     mode = _s(report.get("mode")) or _s(options.get("mode")) or (
-        kind if kind in ("failover", "test", "failback") else None)
+        kind if kind in ("failover", "test", "failback", "planned") else None)
     power = _s(report.get("power")) or _s(options.get("power"))
     model = {
         "schema": SCHEMA,
@@ -432,7 +432,7 @@ def build(run, now=None):
     model["rto"] = _rto(items, created, model["settings"]["ready_word"], state,
                         _number(options.get("rto_target")))
     model["rpo"] = _recovery_point(model["sources"], created) if kind in (
-        "failover", "test", "failback", "drill") else None
+        "failover", "test", "failback", "drill", "planned") else None
     model["steps"] = steps
     model["notes"] = notes
     model["commands"], model["commands_recorded"] = _commands(report, steps)
@@ -916,7 +916,7 @@ def _more_todo(model, open_steps):
     todo = []
     run = model["run"]
     if run["state"] in ("interrupted", "unknown"):
-        if run["kind"] in ("failover", "test", "failback"):
+        if run["kind"] in ("failover", "test", "failback", "planned"):
             todo.append("resume the run with 'xe-dr %s --resume %s' (steps begun with no end "
                         "are checked against the pool first)" % (
                             "failback" if run["kind"] == "failback" else "failover", run["id"]))

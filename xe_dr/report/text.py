@@ -165,7 +165,7 @@ def render(model):
             add("  mirror before: %s" % clean(_mirror_text(check["mirror_before"])))
             add("  mirror after:  %s" % clean(_mirror_text(check["mirror_after"])))
 
-    if model["storage"] or run["kind"] in ("failover", "test", "failback", "drill"):
+    if model["storage"] or run["kind"] in ("failover", "test", "failback", "drill", "planned"):
         add("")
         add("Storage")
         if not model["storage"]:

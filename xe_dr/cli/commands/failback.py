@@ -1,6 +1,5 @@
 """``xe-dr failback``: bring vApps and VMs back to the primary site (run it there)."""
 
-from xe_dr.cli import argtypes
 from xe_dr.cli.run_options import (add_resume_arguments, add_run_arguments,
                                    add_selection_arguments, run_mode)
 
@@ -19,15 +18,8 @@ EXAMPLES = (
 
 def add_arguments(parser):
     add_selection_arguments(parser)
-    add_run_arguments(parser, objective=True)
+    add_run_arguments(parser, objective=True, shutdown=True)
     add_resume_arguments(parser)
-    # The remedies a resume may bring for a guest that would not shut down.
-    group = parser.add_argument_group("shutting down at the source (a resume may change "
-                                      "these)")
-    group.add_argument("--shutdown-timeout", type=argtypes.seconds, metavar="SECONDS",
-                       help="how long a clean shutdown may take (default 300)")
-    group.add_argument("--force-shutdown", action="store_true",
-                       help="shut down hard a VM not halted cleanly in time")
 
 
 def run(ctx):

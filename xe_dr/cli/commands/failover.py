@@ -2,17 +2,18 @@
 
 from xe_dr.cli.run_options import (add_plan_arguments, add_resume_arguments,
                                    add_run_arguments, add_selection_arguments, run_mode)
+from xe_dr.errors import UsageError
 
 NAME = "failover"
-HELP = ("recover vApps and VMs from the replicated metadata at this site: a real failover, "
-        "or with --test a test failover that 'xe-dr cleanup' undoes")
+HELP = "recover vApps and VMs from the replicated metadata at this site"
 EXAMPLES = (
     "xe-dr -H root@xcp-b1 failover --test --all --dry-run \\\n"
-    "    --target 10.0.2.50 --iqn iqn.2001-05.com.example:site-b \\\n"
-    "    --scsiid 36001405281220e087835b92558589ea",
+    "    --target 10.0.2.50 --iqn iqn.2001-05.com.example:b --scsiid 36001405281",
     "xe-dr -H root@xcp-b1 failover --vapp erp --vm db-01 --source down \\\n"
     "    --target 10.0.2.50 --iqn iqn.2001-05.com.example:site-b \\\n"
     "    --scsiid 36001405281220e087835b92558589ea --map-network DMZ=\"VM Network\"",
+    "xe-dr -H root@xcp-b1 failover --planned --all --source root@xcp-a1 \\\n"
+    "    --hba-scsiid 36001405281220e087835b92558589ea",
     "xe-dr -H root@xcp-b1 failover --resume 20261125-110000-failover-9c3e",
 )
 
@@ -22,11 +23,17 @@ def add_arguments(parser):
                         help="a test failover (power none); 'cleanup' undoes it")
     parser.add_argument("--disable-ha", action="store_true",
                         help="turn HA off for a test (cleanup turns it on again)")
+    parser.add_argument("--planned", action="store_true",
+                        help="a planned migration: --source shut down first")
     add_selection_arguments(parser)
-    add_run_arguments(parser, objective=True)
+    add_run_arguments(parser, objective=True, shutdown=True)
     add_plan_arguments(parser)
     add_resume_arguments(parser)
 
 
 def run(ctx):
-    return run_mode(ctx, "test" if ctx.args.test else "failover")
+    if ctx.args.planned and ctx.args.test:
+        raise UsageError("--planned and --test are not given together",
+                         hint="a drill ('xe-dr drill') exercises a failover on copies")
+    return run_mode(ctx, "test" if ctx.args.test else "planned" if ctx.args.planned
+                    else "failover")

@@ -90,7 +90,7 @@ class RunContext(object):
     def resume_command(self):
         return "xe-dr %s --resume %s" % (
             self.opts.mode if self.opts.mode in ("failback", "drill") else "failover",
-            self.run.id)
+            self.run.id)  # a test's and a planned migration's too
 
     def left_behind(self, failure):
         """A run stopping on ``failure`` after it changed the pool says what it left and the

@@ -105,10 +105,8 @@ class NetworkPhase(Phase):
                 self.engine.do(self.create_step(entry))
             except StepFailed as failure:
                 fix = "create it here ('xe network-create name-label=%s') or map it " \
-                      "(--map-network '%s=NETWORK'), then resume with 'xe-dr %s --resume %s'" \
-                      % (entry["name_label"], entry["name_label"],
-                         "failback" if self.opts.mode == "failback" else "failover",
-                         self.run.id)
+                      "(--map-network '%s=NETWORK'), then resume with '%s'" \
+                      % (entry["name_label"], entry["name_label"], self.ctx.resume_command())
                 if not entry["per_vm"]:
                     raise XeDrError("network %s could not be created here (%s): a recovery "
                                     "needing it would fail" % (
@@ -169,7 +167,7 @@ class NetworkPhase(Phase):
                 "use them. They are internal (no PIF): connect each to the right physical "
                 "network or VLAN, or move the VIFs, before the VMs need it" % (
                     ", ".join("%s (%s)" % (e["name_label"], e["created"]) for e in kept),
-                    self.opts.mode))
+                    "planned migration" if self.opts.mode == "planned" else self.opts.mode))
         elif kept:
             self.report["todo"].append("network(s) %s were created for this test; 'xe-dr "
                                        "cleanup %s' removes them" % (", ".join(

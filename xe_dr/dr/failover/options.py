@@ -3,7 +3,7 @@ else), its constants, and the two ways it stops on purpose."""
 
 from xe_dr.errors import TemporaryError, UsageError, XeDrError
 
-MODES = ("failover", "test", "failback", "drill")
+MODES = ("failover", "test", "failback", "drill", "planned")
 # How long a drill waits for every VM's verdict after the starts, by default (--verify-timeout).
 DEFAULT_VERIFY_TIMEOUT = 900
 # A drill's watchdog, by default: by then it is due to be over (--deadline). Two hours hold the

@@ -13,7 +13,7 @@ from xe_dr.dr.storage import probe
 from xe_dr.pool import read_pbds, read_srs
 from xe_dr.errors import ConfigError, UnreachableError, UsageError, XeDrError
 from xe_dr.journal import NOTE, Run, UnreadableDocument
-from xe_dr.marks import DRILL
+from xe_dr.marks import DRILL, PLANNED, SHUTS_DOWN_SOURCE
 
 _NO_PLAN_HINT = "clean it up with 'xe-dr cleanup %s', or restore the file from a backup of " \
                 "the state directory"
@@ -112,6 +112,18 @@ class Preflight(Phase):
         shut_down_before = self.run is not None and any(
             e.get("event") == "done" and e.get("step", "").startswith("source-")
             for e in self.run.entries())
+        if self.opts.mode == PLANNED and not shut_down_before and \
+                self.ctx.source_state != guard.CHECKED:
+            # Nothing may be lost or run twice: the run itself shuts the source down.
+            failure = UnreachableError if self.ctx.source_state == guard.UNREACHABLE else \
+                UsageError
+            raise failure("a planned migration shuts the VMs down at the source itself: %s"
+                          % ("--source %s cannot be reached" % self.opts.source.get("host")
+                             if self.ctx.source_state == guard.UNREACHABLE else
+                             "--source HOST was not given" if self.ctx.source_state ==
+                             guard.NOT_CHECKED else "the source is declared down"),
+                          hint="give --source HOST; with the source down, this is a "
+                               "failover (without --planned); nothing was changed")
         if self.opts.mode == "failback" and not shut_down_before and \
                 self.ctx.source_state in (guard.NOT_CHECKED, guard.UNREACHABLE):
             # The source of a failback is the DR site, where the VMs run now: going on
@@ -157,7 +169,7 @@ class Preflight(Phase):
             raise
         srs = Background(read_srs, self.xe, daemon=True)
         plan = None
-        if self.opts.mode == "failback" and self.source_xe is not None:
+        if self.opts.mode in SHUTS_DOWN_SOURCE and self.source_xe is not None:
             plan = self.source.plan()
             self._check_failback_storage(plan)
         elif not self.opts.storage and not self.engine.dry_run:

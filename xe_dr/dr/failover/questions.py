@@ -38,8 +38,9 @@ class Questions(Phase):
         return "WARNING: %s." % guard.fence_warning(self.ctx.source_state)
 
     def storage(self, source_plan):
-        lines = ["%s into pool %s." % ("Failback" if self.opts.mode == "failback" else
-                                       "Real failover", self.pool.name_label)]
+        lines = ["%s into pool %s." % ({"failback": "Failback", "planned": "Planned migration"}
+                                       .get(self.opts.mode, "Real failover"),
+                                       self.pool.name_label)]
         if source_plan is not None:
             names = [a["name-label"] for a in source_plan.apps] + \
                 [v["name-label"] for v in source_plan.standalone]

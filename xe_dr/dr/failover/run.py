@@ -55,7 +55,7 @@ from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.journal import Run, StateWriteError, new_run_id
-from xe_dr.marks import DISPOSABLE_KINDS, DRILL
+from xe_dr.marks import DISPOSABLE_KINDS, DRILL, PLANNED, SHUTS_DOWN_SOURCE
 from xe_dr.pool import read_hosts, read_pool
 
 
@@ -193,7 +193,7 @@ class Failover(Phase):
         except XeDrError as failure:
             if isinstance(getattr(failure, "cause", None), InconsistentCopies):
                 raise  # released already, and a resume would be answered the same
-            if self.opts.mode == "failback" and sm_error(failure) == 47:
+            if self.opts.mode in SHUTS_DOWN_SOURCE and sm_error(failure) == 47:
                 # After the source phase, this site's LUNs are mirror targets until the
                 # array halts or reverses the mirror: a stop by design.
                 raise self._array_stop(failure)
@@ -203,11 +203,16 @@ class Failover(Phase):
         return self._recover_and_start(dry_run=False)
 
     def _array_stop(self, failure):
-        """A failback's storage step met a LUN that is still a read-only mirror target."""
+        """A storage step of a run that shut the source down (failback, planned migration)
+        met a LUN that is still a read-only mirror target."""
         stop = ArrayStop("%s; have the array make this site's LUNs writable (halt or reverse "
-                         "the mirror), then: xe-dr failback --resume %s" % (
-                             "the VMs at the DR site are shut down" if self.ctx.source_state == guard.CHECKED else
-                             "the LUNs here are still read-only mirror targets", self.run.id))
+                         "the mirror), then: %s" % (
+                             ("the VMs at the source are shut down and its SRs unplugged"
+                              if self.opts.mode == PLANNED else
+                              "the VMs at the DR site are shut down")
+                             if self.ctx.source_state == guard.CHECKED else
+                             "the LUNs here are still read-only mirror targets",
+                             self.ctx.resume_command()))
         stop.cause = failure.one_line()
         return stop
 
@@ -262,9 +267,15 @@ class Failover(Phase):
             self.ctx.networks_before = set(saved.get("networks_before", ()))
             self.ctx.network_plan = saved.get("networks") or []
         else:
+            halted = None
+            if self.opts.mode in SHUTS_DOWN_SOURCE and not dry_run:
+                # the fence: the source's final writes here
+                halted = self.source.check_copies(sources)
             items = select(sources, self.opts.all, self.opts.vapps, self.opts.vms,
                            self.opts.exclude, failed_over_only=self.opts.mode == "failback",
                            tags=self.opts.tags)
+            if self.opts.mode == PLANNED and self.opts.all and halted is not None:
+                items = self.source.only_shut_down(items, halted)
             if self.opts.only:
                 items = narrow(items, self.opts.only, self.opts.plan_path)
             self.progress.step("begin", "precheck:objects", "check %d vApp(s) and VM(s)"

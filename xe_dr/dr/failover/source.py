@@ -3,9 +3,11 @@ their LUNs back."""
 
 from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.steps import SOURCE, Call, Step, step_id
-from xe_dr.errors import UsageError, XeDrError
-from xe_dr.marks import RUN_TAG
-from xe_dr.pool import when_idle
+from xe_dr.dr.plugin import call_json, malformed
+from xe_dr.errors import ConfigError, TemporaryError, UsageError, XeDrError
+from xe_dr.dr.protection import PROTECTED, classify_vms, metadata_srs
+from xe_dr.marks import PLANNED, RUN_TAG
+from xe_dr.pool import PoolSnapshot, when_idle
 from xe_dr.runner import CommandTimedOut
 from xe_dr.xe.errors import XapiError
 from xe_dr.xe.records import parse_map
@@ -32,13 +34,14 @@ class SourcePlan(object):
     """What a failback does at the source before it changes anything: the running vApps and
     standalone VMs to shut down, and the attached PBDs of the SRs that hold them."""
 
-    def __init__(self, apps, standalone, selected, srs, pbds, names):
+    def __init__(self, apps, standalone, selected, srs, pbds, names, master=None):
         self.apps = apps              # vApp records with a running member
         self.standalone = standalone  # running VM records not in a chosen vApp
         self.selected = selected      # every VM uuid failed back
         self.srs = srs                # {sr uuid: record} of the mirrored SRs to give back
         self.pbds = pbds              # their attached PBDs, the master's last
         self.names = names            # {vm uuid: name-label}
+        self.master = master          # the source pool's master (its plugin reads the copies)
 
 
 class SourcePhase(Phase):
@@ -71,7 +74,13 @@ class SourcePhase(Phase):
             return self.opts.all and failed_over_member and \
                 record.get("appliance") not in excluded_apps
 
-        tagged = {v["uuid"] for v in vms if RUN_TAG in parse_map(v.get("other-config", ""))}
+        if self.opts.mode == PLANNED:
+            # --all of a planned migration: what the metadata protects (every disk on an SR
+            # with this pool's replicated metadata), as 'xe-dr status' counts it.
+            tagged = self._protected()
+        else:  # of a failback: what a failover brought to the DR site
+            tagged = {v["uuid"] for v in vms
+                      if RUN_TAG in parse_map(v.get("other-config", ""))}
         member_apps = {v["appliance"] for v in vms if v["uuid"] in tagged}
         apps = [a for a in appliances if chosen(a, a["uuid"] in member_apps)]
         app_uuids = {a["uuid"] for a in apps}
@@ -81,9 +90,25 @@ class SourcePhase(Phase):
                       v["power-state"] == "running" and chosen(v, v["uuid"] in tagged)]
         selected = {v["uuid"] for v in vms if v["appliance"] in app_uuids} | \
             {v["uuid"] for v in vms if chosen(v, v["uuid"] in tagged)}
-        srs, pbds = self._srs_at_source(selected)
-        return SourcePlan(running_apps, standalone, selected, srs, pbds,
-                          dict((v["uuid"], v["name-label"]) for v in vms))
+        srs, pbds, master = self._srs_at_source(selected)
+        plan = SourcePlan(running_apps, standalone, selected, srs, pbds,
+                          dict((v["uuid"], v["name-label"]) for v in vms), master)
+        if self.opts.mode == PLANNED:
+            try:  # before any change: the fence needs the source's plugin
+                self._generations(plan)
+            except XeDrError as failure:
+                raise ConfigError("a planned migration reads the metadata generations at the "
+                                  "source through xe-dr's host plugin, which did not answer "
+                                  "(%s)" % failure.one_line(),
+                                  hint="install it there: xe-dr -H SOURCE plugin install; "
+                                       "nothing was changed")
+        return plan
+
+    def _protected(self):
+        """The uuids of the source pool's protected VMs (xe_dr/dr/protection.py)."""
+        facts = PoolSnapshot(self.source_xe).read("pool", "hosts", "srs", "vdis", "vbds", "vms")
+        return {v["uuid"] for v in classify_vms(facts, metadata_srs(facts))
+                if v["class"] == PROTECTED}
 
     def _srs_at_source(self, selected):
         """The mirrored SRs that hold the selected VMs' disks at the DR site, and their
@@ -119,7 +144,103 @@ class SourcePhase(Phase):
         for sr in wanted:
             pbds += sorted((p for p in attached if p["sr-uuid"] == sr),
                            key=lambda p: p["host-uuid"] == master)  # the master's last
-        return dict((sr, srs[sr]) for sr in wanted), pbds
+        return dict((sr, srs[sr]) for sr in wanted), pbds, master
+
+    def _generations(self, plan):
+        """{metadata VDI uuid: its generation on disk} of the source pool's own copies on the
+        SRs given back, as the source's plugin reads them (metadata_state)."""
+        state = call_json(self.source_xe, plan.master, "metadata_state", required=("vdis",))
+        try:
+            return dict((d["vdi"], d["generation"]) for d in state["vdis"]
+                        if d["pool"]["local"] and d["sr"]["uuid"] in plan.srs)
+        except (KeyError, TypeError, AttributeError) as failure:
+            raise malformed("metadata_state", failure)
+
+    def record_generations(self, plan, when):
+        """Journal the generations of the source's copies (``when``: after the shutdown, or
+        after the unplug): the copies at this site must hold at least those written after
+        the shutdown, or they lack the final writes (the VMs halted). A failback without the
+        plugin at its source records none, and says so."""
+        def read():
+            # The VMs the source holds halted now: the copies here must say so too.
+            halted = sorted(plan.selected)
+            try:
+                return {"copies": self._generations(plan), "halted": halted}
+            except XeDrError as failure:
+                if self.opts.mode == PLANNED:
+                    raise
+                return {"copies": {}, "unread": failure.one_line(), "halted": halted}
+        return self.engine.do(Step(
+            step_id("source-generations", when), "read the metadata generations at the "
+            "source (%s)" % when.replace("-", " "),
+            [Call("host-call-plugin", {"host-uuid": plan.master, "plugin": "xe-dr",
+                                       "fn": "metadata_state"}, at=SOURCE)],
+            action=read))
+
+    def check_copies(self, sources):
+        """Refuse to recover from copies here that lack the source's final writes: a VM the
+        source shut down that a copy still holds running, or a copy whose generation is
+        lower than the one its source copy held after the shutdown. (A foreign copy's
+        generation is read on disk, which an LVM SR allows only while the VDI is attached: the
+        power states, read from the database itself, are the check that always runs.)"""
+        recorded = self.engine.result_of(step_id("source-generations", "after-shutdown"))
+        if not recorded:
+            return None  # a dry run, or a run from before the fence
+        stale = []
+        halted = set(recorded.get("halted") or ())
+        for source in sources:
+            for vm in source.vms:
+                if vm.uuid in halted and vm.power_state in ("running", "paused"):
+                    stale.append("VM %s is %s in the metadata copy %s here, halted at the "
+                                 "source" % (vm.name_label, vm.power_state,
+                                             source.copy.vdi_uuid))
+        copies = [s.copy for s in sources]
+        if recorded.get("copies") and [c for c in copies if c.generation is None]:
+            from xe_dr.dr.listing import fill_generations
+            try:
+                fill_generations(self.xe, self.pool.master, copies)
+            except XeDrError as failure:
+                self.report["warnings"].append("the generations of the copies here could "
+                                               "not be read: %s" % failure.one_line())
+        here = dict((c.vdi_uuid, c.generation) for c in copies)
+        after_unplug = (self.engine.result_of(step_id("source-generations", "after-unplug"))
+                        or {}).get("copies") or {}
+        compared = []
+        for vdi, wrote in sorted((recorded.get("copies") or {}).items()):
+            if vdi not in here:
+                continue  # a copy on an SR not read here
+            compared.append({"vdi": vdi, "source_after_shutdown": wrote,
+                             "source_after_unplug": after_unplug.get(vdi), "here": here[vdi]})
+            if wrote is not None and here[vdi] is not None and here[vdi] < wrote:
+                stale.append("the metadata copy %s here is at generation %d, the source's "
+                             "was at %d after the shutdown" % (vdi, here[vdi], wrote))
+        self.report["generations"] = {"copies": compared, "unread": recorded.get("unread"),
+                                      "stale": stale}
+        if stale:
+            raise TemporaryError(
+                "%s: the copies here have not received the source's final writes, and a "
+                "recovery from them could lose data" % stale[0],
+                hint="let the array deliver the mirror's last writes (resync, then halt or "
+                     "reverse it), then: %s" % self.ctx.resume_command())
+        if self.opts.mode == PLANNED:
+            self.report["data_lost"] = "none: the copies here hold the source's writes after " \
+                "its shutdown"
+        return halted
+
+    def only_shut_down(self, items, halted):
+        """A planned migration brings what the source shut down: the items of the metadata
+        that hold no VM it halted (not protected there: they run on at the source) are left
+        out, and said so (not a failure)."""
+        kept, left = [], []
+        for item in items:
+            vms = [m["uuid"] for m in item.members or ()] if item.kind == "appliance" \
+                else [item.uuid]
+            (kept if set(vms) & halted else left).append(item)
+        if left:
+            self.report["warnings"].append(
+                "left at the source (not protected there: not migrated): %s" %
+                ", ".join(i.name_label for i in left))
+        return kept
 
     def shut_down(self, plan):
         """Cleanly shut down the selected VMs at the DR site, vApps with appliance-shutdown
@@ -212,8 +333,10 @@ class SourcePhase(Phase):
                             "changed: %s" % (len(failed), "; ".join(
                                 getattr(f.cause, "message", str(f.cause)) for f in failed)),
                             hint="shut them down, or resume with --force-shutdown to shut "
-                                 "them down hard: xe-dr failback --resume %s" % self.run.id)
+                                 "them down hard: %s" % self.ctx.resume_command())
+        self.record_generations(plan, "after-shutdown")
         self._detach_at_source(plan)
+        self.record_generations(plan, "after-unplug")
 
     def _detach_at_source(self, plan):
         """Give the LUNs back: unplug, at the DR site, the mirrored SRs that hold the selected

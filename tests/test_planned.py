@@ -1,0 +1,68 @@
+"""A planned migration (``failover --planned``, issue 19): both sites up, the run shuts the
+selected VMs down at the source and unplugs its SRs there (the fence), records the metadata
+generations its copies hold, stops for the array (exit 75) unless the LUNs here are writable,
+and recovers only from copies that hold the source's final writes."""
+
+from tests.test_safety_runs import runs, vm_states
+
+
+def prepared(drill):
+    drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+    for site in ("A", "B"):
+        drill.ok(site, "plugin", "install", "--host-root", drill.lab.root + "/hosts/{uuid}")
+    return sorted(n for n, s in vm_states(drill, "A").items() if s == "running")
+
+
+def planned(drill, *args):
+    return drill.xedr("B", "--yes", "--json", "failover", "--planned", "--source", "local",
+                      "--source-xe", drill.lab.xe_path("A"), *args)
+
+
+def test_a_planned_migration_fences_the_source_stops_for_the_array_and_loses_nothing(drill):
+    running_at_a = prepared(drill)
+    first = planned(drill, "--all", *drill.storage_args("B"))
+    assert first.code == 75, first
+    run = [r for r in runs(drill, "B") if r["kind"] == "planned"][-1]["id"]
+    assert first.err.strip().splitlines()[-1] == (
+        "xe-dr: error: the VMs at the source are shut down and its SRs unplugged; have the "
+        "array make this site's LUNs writable (halt or reverse the mirror), then: xe-dr "
+        "failover --resume %s" % run)
+    # what still runs at A is what the metadata does not protect (a disk off the mirrored
+    # SRs): not migrated, and never started at B
+    stays = sorted(n for n, s in vm_states(drill, "A").items() if s == "running")
+    assert stays == ["db-01", "file-01"], stays
+    moved = [n for n in running_at_a if n not in stays]
+    assert not running_at_both(drill)
+
+    drill.lab.mirror("break")
+    done = drill.xedr("B", "--yes", "--json", "failover", "--resume", run)
+    assert done.code == 0, done
+    assert done.json["generations"]["stale"] == [], done.json["generations"]
+    assert done.json["data_lost"].startswith("none")
+    at_b = vm_states(drill, "B")
+    assert sorted(n for n in running_at_a if at_b.get(n) == "running") == moved
+    assert not running_at_both(drill)
+    assert "left at the source (not protected there: not migrated): db-01, dns-01, " \
+        "file-01" in done.json["warnings"]
+    text = drill.xedr("B", "report", run, "--format", "text")
+    assert text.out.startswith("xe-dr report: Planned migration to pool Site B: succeeded\n")
+
+
+def running_at_both(drill):
+    at_a, at_b = vm_states(drill, "A"), vm_states(drill, "B")
+    return sorted(n for n, s in at_a.items() if s == "running" and at_b.get(n) == "running")
+
+
+def test_a_copy_without_the_final_writes_is_refused(drill):
+    prepared(drill)
+    drill.lab.mirror("freeze")  # the array stops copying writes: B's copies fall behind
+    first = planned(drill, "--all", *drill.storage_args("B"))
+    assert first.code == 75, first
+    run = [r for r in runs(drill, "B") if r["kind"] == "planned"][-1]["id"]
+    drill.lab.mirror("break")
+    refused = drill.xedr("B", "--yes", "--json", "failover", "--resume", run)
+    assert refused.code == 75, refused
+    assert "have not received the source's final writes" in refused.err, refused.err
+    assert not running_at_both(drill)
+    assert [n for n, s in vm_states(drill, "B").items() if s == "running"] == [
+        "b-monitor", "b-backup"]
