@@ -111,11 +111,13 @@ def test_each_kind_of_guest_reports_its_addresses_after_a_start_and_none_changes
     lab.cli("guest", "A", "db-01", "--network-script", "yes")  # the tools' setting wins
     lab.cli("guest", "A", "web-01", "--network-script", "yes")
     lab.cli("guest", "A", "queue-01", "--network-script", "yes", "--tools", "no")
+    lab.cli("guest", "A", "app-01", "--ipv6", "0=fd20::11/64,fd20::1")  # its own IPv6 too
     for vm in (windows, script, plain, no_agent):
         lab.ok("A", "vm-start", "uuid=" + vm)
     assert get(lab, "A", "vm", windows, "networks", "param-key=0/ip") == "10.99.0.5"
     assert get(lab, "A", "vm", script, "networks") == "0/ip: 10.77.0.9; 0/ipv4/0: 10.77.0.9"
-    assert get(lab, "A", "vm", plain, "networks") == "0/ip: 10.20.0.11; 0/ipv4/0: 10.20.0.11"
+    assert get(lab, "A", "vm", plain, "networks") == (
+        "0/ipv6/0: fd20::11; 0/ip: 10.20.0.11; 0/ipv4/0: 10.20.0.11")
     assert get(lab, "A", "vm", no_agent, "networks") == ""  # no agent reports what it set up
     inside = lab.db("A")
     assert guests.inside(inside, no_agent)["nics"]["0"]["ipv4"] == {

@@ -5,6 +5,7 @@ at the DR site named by ``show --at``; a file that is not a plan, one line (exit
 import pytest
 
 from xe_dr.dr import recovery_plan
+from xe_dr.dr.plan_checks import guest_addresses
 from xe_dr.dr.recovery_plan_text import render
 
 GIB = 2 ** 30
@@ -20,6 +21,15 @@ def peer(site):
     return ["--peer", "local", "--peer-xe", site.lab.xe_path("B")]
 
 
+def with_ipv6(site, name, where, address):
+    """The guest of VM ``name`` at site ``where`` given its own IPv6 address (NIC 0), and
+    rebooted: its agent reports it."""
+    site.lab.cli("guest", where, name, "--ipv6", "0=" + address)
+    uuid = site.lab.uuid(where, "vm", **{"name-label": name})
+    site.lab.ok(where, "vm-shutdown", "uuid=" + uuid)
+    site.lab.ok(where, "vm-start", "uuid=" + uuid)
+
+
 def init(site, path, *extra):
     result = site.xedr("A", "plan", "init", str(path), *extra)
     assert result.code == 0, result
@@ -28,6 +38,7 @@ def init(site, path, *extra):
 
 def test_a_plan_made_from_site_a_is_in_sync_with_both_sites(site, tmp_path):
     path = tmp_path / "site-a.plan"
+    with_ipv6(site, "web-01", "A", "fd20::10/64")
     # without the DR site: every network mapped to create, and said so
     alone = site.xedr("A", "plan", "init", str(tmp_path / "alone.plan"))
     assert alone.code == 0 and "DR site not checked" in alone.out, alone
@@ -43,6 +54,8 @@ def test_a_plan_made_from_site_a_is_in_sync_with_both_sites(site, tmp_path):
     web = site.lab.ok("A", "vm-list", "name-label=web-01", "params=networks",
                       "--minimal").value
     assert plan["vms"]["web-01"]["addresses"]["0"] in web
+    assert (plan["vms"]["web-01"]["addresses6"], plan["vms"]["app-01"]["addresses6"]) == (
+        {"0": "fd20::10"}, {})
     unchecked = site.xedr("A", "plan", "validate", str(tmp_path / "alone.plan"))
     assert unchecked.code == 0
     assert unchecked.out.strip() == "plan %s: in sync (DR site not checked)" % (
@@ -113,15 +126,21 @@ def test_show_at_the_dr_site_names_the_first_group_that_does_not_fit(site, tmp_p
 
 
 def test_an_address_a_dr_guest_uses_is_drift_and_shown_at_the_dr_site(site, tmp_path):
-    """B's own guests b-monitor and b-backup run at 10.120.0.10 and .11: moving VM Network
-    from 10.20/16 to 10.120/16 gives web-01 and app-01 theirs."""
+    """B's own guests b-monitor and b-backup run at 10.120.0.10 and .11 (b-monitor also at
+    fd21::10): moving VM Network from 10.20/16 to 10.120/16 (and fd20::/64 to fd21::/64)
+    gives web-01 and app-01 theirs."""
     path = tmp_path / "site-a.plan"
+    with_ipv6(site, "web-01", "A", "fd20::10/64")
+    with_ipv6(site, "b-monitor", "B", "fd21::10/64")
     plan = init(site, path, *peer(site))
     assert (plan["vms"]["web-01"]["addresses"]["0"],
             plan["vms"]["app-01"]["addresses"]["0"]) == ("10.20.0.10", "10.20.0.11")
-    plan["readdress"] = [{"from": "10.20.0.0/16", "to": "10.120.0.0/16", "gateway": None}]
+    plan["readdress"] = [{"from": "10.20.0.0/16", "to": "10.120.0.0/16", "gateway": None},
+                         {"from": "fd20::/64", "to": "fd21::/64", "gateway": None}]
     path.write_text(render(plan))
     clashes = ["address 10.120.0.10 of VM web-01 (VIF 0) is in use at the DR site by VM "
+               "b-monitor",
+               "address fd21::10 of VM web-01 (VIF 0) is in use at the DR site by VM "
                "b-monitor",
                "address 10.120.0.11 of VM app-01 (VIF 0) is in use at the DR site by VM "
                "b-backup"]
@@ -133,10 +152,21 @@ def test_an_address_a_dr_guest_uses_is_drift_and_shown_at_the_dr_site(site, tmp_
     assert shown.code == 2, shown
     assert sorted(line for line in shown.out.splitlines() if line.startswith("drift: ")) == \
         sorted("drift: " + line for line in clashes)
-    # b-monitor stopped: its address is free
+    assert [line for line in shown.out.splitlines() if line.startswith("address web-01 ")] == [
+        "address web-01 VIF 0: 10.20.0.10 -> 10.120.0.10/16",
+        "address web-01 VIF 0 IPv6: fd20::10 -> fd21::10/64"]
+    # b-monitor stopped: its addresses are free
     site.lab.ok("B", "vm-shutdown", "uuid=" + site.lab.uuid("B", "vm", **{
         "name-label": "b-monitor"}))
-    assert site.xedr("A", "--json", "plan", "validate", str(path)).json["drift"] == clashes[1:]
+    assert site.xedr("A", "--json", "plan", "validate", str(path)).json["drift"] == clashes[2:]
+
+
+def test_a_vifs_ipv6_address_is_the_first_reported_that_is_not_link_local():
+    networks = {"0/ipv6/0": "fe80::216:3eff:fe00:1", "0/ipv6/1": "fd20::10",
+                "0/ipv6/2": "2001:db8::10", "0/ip": "10.20.0.10", "0/ipv4/0": "10.20.0.10",
+                "1/ipv6/10": "fd30::9", "1/ipv6/2": "fd30::12", "2/ipv6/0": "fe80::1"}
+    assert guest_addresses(networks, 6) == {"0": "fd20::10", "1": "fd30::12"}
+    assert guest_addresses(networks) == {"0": "10.20.0.10"}
 
 
 def test_a_file_that_is_not_a_plan_and_an_existing_file(site, tmp_path):

@@ -156,39 +156,55 @@ def test_what_a_plan_sets_may_not_be_given_again_and_the_selection_narrows_it(si
 
 def test_readdressing_by_the_plan_reaches_the_guests_each_the_way_its_tools_allow(site,
                                                                                   tmp_path):
-    """VM Network moves from 10.20/16 to 10.120/16. web-01's tools take the VIF's setting
-    (vif-configure-ipv4: its metrics, carried from production, advertise it); app-01 has a boot
-    script reading Ansible's xenstore keys; mail-01 has neither, and the report says so."""
-    site.lab.cli("guest", "A", "web-01", "--static-ip-setting", "yes")
+    """VM Network moves from 10.20/16 to 10.120/16, and fd20::/64 to fd21::/64. web-01's tools
+    take the VIF's setting (vif-configure-ipv4 and -ipv6: its metrics, carried from production,
+    advertise it); app-01 has a boot script reading Ansible's xenstore keys (IPv6: a DR address
+    of its own in the plan); mail-01 has neither, and the report says so."""
+    site.lab.cli("guest", "A", "web-01", "--static-ip-setting", "yes", "--ipv6",
+                 "0=fd20::10/64")
     site.lab.cli("guest", "A", "app-01", "--network-script", "yes")
     web = site.lab.vm_uuid("web-01")
     site.lab.ok("A", "vm-shutdown", "uuid=" + web)
     site.lab.ok("A", "vm-start", "uuid=" + web)  # its metrics now advertise the feature
     plan = recovery_plan.read(three_groups(site, tmp_path))
+    assert plan["vms"]["web-01"]["addresses6"] == {"0": "fd20::10"}
     plan["readdress"] = [{"from": "10.20.0.0/16", "to": "10.120.0.0/16",
-                          "gateway": "10.120.0.1"}]
+                          "gateway": "10.120.0.1"},
+                         {"from": "fd20::/64", "to": "fd21::/64", "gateway": "fd21::1"}]
+    plan["vms"]["app-01"]["dr_addresses6"] = {"0": {"address": "fd21::11/64",
+                                                    "gateway": None}}
     plan["groups"][1]["before"] = SCRIPTS + "/addresses"
     path = tmp_path / "readdress.plan"
     path.write_text(render(plan))
     os.chmod(str(path), 0o600)
     result = site.xedr("B", "--json", "failover", "--plan", str(path), "--yes")
     assert result.code == 0, result
-    # the group's hook was given each VIF's address at the DR site, before the starts
+    # the group's hook was given each VIF's addresses at the DR site, before the starts
     recorded = plan["vms"]["app-01"]["addresses"]["0"]
     assert recorded.startswith("10.20.")
     given = log_lines(site)[0].split("|")
     assert given[:2] == ["addresses", "erp"]
-    assert "app-01/0=10.120." + recorded.split(".", 2)[2] in given[2].split(","), given
-    by_vm = dict((e["vm"], e) for e in result.json["addresses"] if e["device"] == "0")
-    assert (by_vm["web-01"]["method"], by_vm["web-01"]["applied"]) == ("vif-configure-ipv4",
-                                                                       True)
-    assert (by_vm["app-01"]["method"], by_vm["app-01"]["applied"]) == ("xenstore", True)
-    assert (by_vm["mail-01"]["method"], by_vm["mail-01"]["applied"]) == ("xenstore", False)
+    assert {"app-01/0=10.120." + recorded.split(".", 2)[2], "app-01/0=fd21::11",
+            "web-01/0=fd21::10"} <= set(given[2].split(",")), given
+    by_vm = dict(((e["vm"], e["family"]), e) for e in result.json["addresses"]
+                 if e["device"] == "0")
+    assert [(by_vm[key]["method"], by_vm[key]["applied"]) for key in (
+        ("web-01", 4), ("web-01", 6), ("app-01", 4), ("app-01", 6), ("mail-01", 4))] == [
+        ("vif-configure-ipv4", True), ("vif-configure-ipv6", True), ("xenstore", True),
+        ("xenstore", True), ("xenstore", False)]
+    assert ("mail-01", 6) not in by_vm  # no IPv6 address, none of its own: nothing to give
     for name in ("web-01", "app-01"):
         reported = site.lab.ok("B", "vm-list", "name-label=" + name, "params=networks",
                                "--minimal").value
-        assert "0/ip: %s" % by_vm[name]["address"].split("/")[0] in reported, reported
-        assert by_vm[name]["address"].startswith("10.120.")
+        assert "0/ip: %s" % by_vm[name, 4]["address"].split("/")[0] in reported, reported
+        assert "0/ipv6/0: %s" % by_vm[name, 6]["address"].split("/")[0] in reported, reported
+        assert by_vm[name, 4]["address"].startswith("10.120.")
+        assert by_vm[name, 6]["address"].startswith("fd21::")
+    # the IPv4 and IPv6 steps of one VIF are steps of their own
+    steps = [e["step"] for e in journal(site, result.json["run"]) if e["event"] == "done"]
+    assert ["readdress:%s" % by_vm["web-01", 4]["vif"],
+            "readdress:%s:ipv6" % by_vm["web-01", 6]["vif"]] == [
+        step for step in steps if step.startswith("readdress:" + by_vm["web-01", 4]["vif"])]
     assert [w for w in result.json["warnings"] if w.startswith("VM mail-01 VIF 0: the guest "
                                                                "reports 10.20.")], \
         result.json["warnings"]

@@ -82,7 +82,34 @@ def test_a_plan_reads_as_written():
     assert plan["readdress"] == [{"from": "10.0.1.0/24", "to": "10.0.2.0/24",
                                   "gateway": "10.0.2.1"}]
     assert plan["vms"] == {"db-01": {"addresses": {"0": "10.0.1.10"}, "dr_addresses": {
-        "0": {"address": "10.0.2.110/24", "gateway": "10.0.2.1"}}}}
+        "0": {"address": "10.0.2.110/24", "gateway": "10.0.2.1"}}, "addresses6": {},
+        "dr_addresses6": {}}}
+
+
+#: PLAN with IPv6 too: a readdress rule, a VM's source address and its own DR address.
+PLAN6 = PLAN.replace("10.0.2.1\n\n[group", "10.0.2.1\nfd00:1::/64 = fd00:2::/64 fd00:2::1\n\n"
+                     "[group") + "address6 0 = fd00:1::10\ndr-address6 1 = fd00:3::5/64 fd00:3::1\n"
+
+
+def test_ipv6_addresses_and_rules_read_as_written_and_back():
+    plan = parse(PLAN6)
+    assert plan["readdress"][1] == {"from": "fd00:1::/64", "to": "fd00:2::/64",
+                                    "gateway": "fd00:2::1"}
+    assert plan["vms"]["db-01"] == dict(parse(PLAN)["vms"]["db-01"], addresses6={
+        "0": "fd00:1::10"}, dr_addresses6={"1": {"address": "fd00:3::5/64",
+                                                 "gateway": "fd00:3::1"}})
+    text = render(plan)
+    assert parse(text) == plan
+    assert render(parse(text)) == text
+    assert text.splitlines()[-4:] == ["address 0 = 10.0.1.10",
+                                      "dr-address 0 = 10.0.2.110/24 10.0.2.1",
+                                      "address6 0 = fd00:1::10",
+                                      "dr-address6 1 = fd00:3::5/64 fd00:3::1"]
+    # a VM with IPv6 addresses alone has its section too
+    only6 = dict(plan, vms={"v6": {"addresses6": {"0": "fd00:1::7"}}})
+    assert parse(render(only6))["vms"] == {"v6": {"addresses": {}, "dr_addresses": {},
+                                                  "addresses6": {"0": "fd00:1::7"},
+                                                  "dr_addresses6": {}}}
 
 
 def test_what_render_writes_parse_reads_back_the_same():
@@ -104,6 +131,20 @@ def test_dr_addresses_from_the_vms_own_then_the_readdress_rules():
     assert dr_address(plan, "web-01", 0, None) is None
 
 
+def test_ipv6_dr_addresses_come_from_the_ipv6_key_and_rules_alone():
+    plan = parse(PLAN6)
+    assert dr_address(plan, "db-01", 1, None, 6) == {"address": "fd00:3::5/64",
+                                                     "gateway": "fd00:3::1"}
+    assert dr_address(plan, "db-01", 1, None) is None  # VIF 1 has no IPv4 one
+    assert dr_address(plan, "web-01", 0, "fd00:1::23", 6) == {"address": "fd00:2::23/64",
+                                                              "gateway": "fd00:2::1"}
+    assert dr_address(plan, "db-01", 0, "fd00:1::10", 6) == {"address": "fd00:2::10/64",
+                                                             "gateway": "fd00:2::1"}
+    # an address of the other version is none of this version's
+    assert dr_address(plan, "web-01", 0, "10.0.1.23", 6) is None
+    assert dr_address(plan, "web-01", 0, "fd00:1::23") is None
+
+
 @pytest.mark.parametrize("edit,line,message", [
     (("schema = 1", "schema = 2"), 3,
      "schema 2 is not one this xe-dr reads (it reads schema 1)"),
@@ -123,6 +164,27 @@ def test_dr_addresses_from_the_vms_own_then_the_readdress_rules():
      "[vm db-01] dr-address 0 10.0.2.110 needs its prefix (10.0.2.21/24)"),
     (("dr-address 0 = 10.0.2.110/24 10.0.2.1", "dr-address 0 = 10.0.2.110/24 10.0.3.1"), 44,
      "[vm db-01] dr-address 0 gateway 10.0.3.1 is not in 10.0.2.0/24"),
+    (("dr-address 0 = 10.0.2.110/24 10.0.2.1", "dr-address6 0 = fd00:2::10"), 44,
+     "[vm db-01] dr-address6 0 fd00:2::10 needs its prefix (fd00:2::21/64)"),
+    (("address 0 = 10.0.1.10", "address 0 = fd00:1::10"), 43,
+     "[vm db-01] address 0 fd00:1::10 is not an IPv4 address (an IPv6 one is address6 0)"),
+    (("address 0 = 10.0.1.10", "address6 0 = 10.0.1.10"), 43,
+     "[vm db-01] address6 0 10.0.1.10 is not an IPv6 address (an IPv4 one is address 0)"),
+    (("dr-address 0 = 10.0.2.110/24 10.0.2.1", "dr-address 0 = fd00:2::10/64"), 44,
+     "[vm db-01] dr-address 0 fd00:2::10/64 is not an IPv4 address (an IPv6 one is "
+     "dr-address6 0)"),
+    (("dr-address 0 = 10.0.2.110/24 10.0.2.1", "dr-address6 0 = 10.0.2.110/24"), 44,
+     "[vm db-01] dr-address6 0 10.0.2.110/24 is not an IPv6 address (an IPv4 one is "
+     "dr-address 0)"),
+    (("dr-address 0 = 10.0.2.110/24 10.0.2.1", "dr-address6 0 = fd00:2::10/64 10.0.2.1"), 44,
+     "[vm db-01] dr-address6 0 gateway 10.0.2.1 is not in fd00:2::/64"),
+    (("address 0 = 10.0.1.10", "adress6 0 = fd00:1::10"), 43,
+     "[vm db-01] has no key adress6 0 (its keys: address DEVICE, dr-address DEVICE, "
+     "address6 DEVICE, dr-address6 DEVICE)"),
+    (("10.0.1.0/24 = 10.0.2.0/24 10.0.2.1", "10.0.1.0/24 = fd00:2::/120"), 25,
+     "[readdress] 10.0.1.0/24 = fd00:2::/120: the two subnets must be of one family"),
+    (("10.0.1.0/24 = 10.0.2.0/24 10.0.2.1", "fd00:1::/64 = fd00:2::/64 10.0.2.1"), 25,
+     "[readdress] gateway 10.0.2.1 is not in fd00:2::/64"),
     (("[networks]", "[network]"), 20, "unknown section [network]"),
     (("vapps = erp\ntags = dr-tier1\n", ""), 36,
      "[group applications] selects nothing: give vapps, vms or tags"),

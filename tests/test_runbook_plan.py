@@ -232,19 +232,71 @@ def test_a_prompt_at_a_terminal_goes_on_with_yes_and_stops_the_script_otherwise(
 
 
 def test_a_groups_hooks_are_given_the_addresses_of_its_vms_at_the_dr_site():
-    plan = {"readdress": [{"from": "10.20.0.0/16", "to": "10.120.0.0/24", "gateway": None}],
-            "vms": {"web 1": {"addresses": {"0": "10.20.0.7", "1": "192.168.1.7"}},
+    plan = {"readdress": [{"from": "10.20.0.0/16", "to": "10.120.0.0/24", "gateway": None},
+                          {"from": "fd20::/64", "to": "fd12:0:0:1::/64",
+                           "gateway": "fd12:0:0:1::1"}],
+            "vms": {"web 1": {"addresses": {"0": "10.20.0.7", "1": "192.168.1.7"},
+                              "addresses6": {"0": "fd20::7"}},
                     "db": {"addresses": {"0": "10.20.3.9"}, "dr_addresses": {
-                        "0": {"address": "10.9.0.9/24", "gateway": "10.9.0.1"}}},
+                        "0": {"address": "10.9.0.9/24", "gateway": "10.9.0.1"}},
+                        "dr_addresses6": {"1": {"address": "fd09::9/64", "gateway": None}}},
                     "mail": {"addresses": {"0": "10.20.0.8"}}}}
     functions = runbook_plan.functions({"plan_path": "x.plan"}, {"pool_name": "B"}, plan)
     result = subprocess.run(
         [BASH, "-c", 'set -euo pipefail\n%s\nGROUP_VMS=$1\ngroup_addresses' % functions,
          "bash", "web 1\ndb"], stdout=subprocess.PIPE, universal_newlines=True)
-    assert result.stdout.splitlines() == ["db\t0\t10.9.0.9", "web 1\t0\t10.120.0.7",
+    assert result.stdout.splitlines() == ["db\t0\t10.9.0.9", "db\t1\tfd09::9",
+                                          "web 1\t0\t10.120.0.7", "web 1\t0\tfd12:0:0:1::7",
                                           "web 1\t1\t192.168.1.7"]
     assert runbook_plan.readdress(plan) == [
         "# the plan's re-addressing, while the VMs are halted",
         "readdress db 0 10.9.0.9/24 10.9.0.1 255.255.255.0",
+        "readdress db 1 fd09::9/64 ''",
         "readdress mail 0 10.120.0.8/24 '' 255.255.255.0",
-        "readdress 'web 1' 0 10.120.0.7/24 '' 255.255.255.0"]
+        "readdress 'web 1' 0 10.120.0.7/24 '' 255.255.255.0",
+        "readdress 'web 1' 0 fd12:0:0:1::7/64 fd12:0:0:1::1"]
+
+
+# what a fake xe answers the runbook's readdress: db's tools take the VIF's setting, web 1's not
+READDRESS_XE = """#!/bin/sh
+printf '%s\\n' "$*" >>"$XE_CALLS"
+case "$*" in
+    "vm-param-get uuid=vm-db param-name=name-label") echo db ;;
+    "vm-param-get uuid=vm-web param-name=name-label") echo "web 1" ;;
+    "vm-param-get uuid=vm-db param-name=other") echo "feature-shutdown: 1; \\
+feature-static-ip-setting: 1" ;;
+    "vm-param-get uuid=vm-web param-name=other") echo "feature-shutdown: 1" ;;
+    vif-list*) echo "vif-${2#vm-uuid=vm-}-${3#device=}" ;;
+esac
+"""
+
+
+def test_the_runbook_gives_ipv4_and_ipv6_addresses_each_the_way_the_tools_allow(tmp_path):
+    plan = {"readdress": [{"from": "10.20.0.0/16", "to": "10.120.0.0/24", "gateway": None},
+                          {"from": "fd20::/64", "to": "fd12:0:0:1::/64",
+                           "gateway": "fd12:0:0:1::1"}],
+            "vms": {"web 1": {"addresses": {"0": "10.20.0.7"}, "addresses6": {"0": "fd20::7"}},
+                    "db": {"dr_addresses": {"0": {"address": "10.9.0.9/24",
+                                                  "gateway": "10.9.0.1"}},
+                           "dr_addresses6": {"1": {"address": "fd09::9/64", "gateway": None}}}}}
+    xe, calls = tmp_path / "xe", tmp_path / "calls"
+    xe.write_text(READDRESS_XE)
+    xe.chmod(0o755)
+    script = "\n".join(
+        ["set -euo pipefail", 'log() { printf "%s\\n" "$*" >&2; }', 'skip() { log "$*"; }',
+         'list() { "$XE" "$@"; }', 'RECOVERED="vm-db vm-web"',
+         runbook_plan.functions({"plan_path": "x.plan"}, {"pool_name": "B"}, plan)] +
+        runbook_plan.readdress(plan))
+    result = subprocess.run([BASH, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True,
+                            env=dict(os.environ, XE=str(xe), XE_CALLS=str(calls)))
+    assert result.returncode == 0, result.stderr
+    key = "xenstore-data:vm-data/networks/0/"
+    assert [c for c in calls.read_text().splitlines()
+            if not c.startswith(("vm-param-get", "vif-list"))] == [
+        "vif-configure-ipv4 uuid=vif-db-0 mode=static address=10.9.0.9/24 gateway=10.9.0.1",
+        "vif-configure-ipv6 uuid=vif-db-1 mode=static address=fd09::9/64",
+        "vm-param-set uuid=vm-web {0}type=static {0}ip=10.120.0.7 {0}prefix=24 "
+        "{0}netmask=255.255.255.0".format(key),
+        "vm-param-set uuid=vm-web {0}type6=static {0}ip6=fd12:0:0:1::7 {0}prefix6=64 "
+        "{0}gateway6=fd12:0:0:1::1".format(key)]

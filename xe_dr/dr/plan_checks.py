@@ -4,6 +4,8 @@ validate``), and resolved for a person to read (``plan show``, with ``--at`` aga
 pool before any storage is attached there). Reads only; plain values out.
 """
 
+import ipaddress
+
 from xe_dr.dr import recovery_plan
 from xe_dr.dr.protection import IGNORED, PROTECTED, classify_vms, metadata_srs
 from xe_dr.dr.readiness import HOST_FIELDS, start_memory, unplaced
@@ -16,8 +18,8 @@ VM_FIELDS = ("uuid", "name-label", "appliance", "order", "start-delay", "tags", 
 
 class SourcePool(object):
     """What a plan is made from and checked against: the source pool's VMs (each with its
-    protection, vApp, xapi order, tags, networks by VIF device and the addresses its guest
-    reported), its vApps and its pool record."""
+    protection, vApp, xapi order, tags, networks by VIF device and the IPv4 and IPv6
+    addresses its guest reported), its vApps and its pool record."""
 
     def __init__(self, xe):
         facts = PoolSnapshot(xe).read("pool", "srs", "pbds", "vdis", "vbds", "vms",
@@ -39,6 +41,7 @@ class SourcePool(object):
                 continue
             verdict = classes.get(r["uuid"], {})
             appliance = r.get("appliance", "")
+            reported = parse_map(parse_ref(r.get("networks")) or "")
             self.vms[r["uuid"]] = {
                 "uuid": r["uuid"], "name_label": r.get("name-label", ""),
                 "appliance": appliance if appliance in self.appliances else None,
@@ -48,7 +51,8 @@ class SourcePool(object):
                 "class": verdict.get("class"), "reason": verdict.get("reason", ""),
                 "networks": vifs.get(r["uuid"], {}),
                 # (a VM without guest metrics, halted since its boot, reports none)
-                "addresses": guest_addresses(parse_map(parse_ref(r.get("networks")) or ""))}
+                "addresses": guest_addresses(reported),
+                "addresses6": guest_addresses(reported, 6)}
 
     def protected(self):
         return [vm for vm in self.vms.values() if vm["class"] == PROTECTED]
@@ -58,14 +62,48 @@ class SourcePool(object):
                       key=lambda vm: vm["name_label"])
 
 
-def guest_addresses(networks):
-    """{VIF device: first IPv4 address} from a guest's reported ``networks`` (guest metrics:
-    ``0/ip`` from older tools, ``0/ipv4/0`` from newer ones)."""
+def guest_addresses(networks, version=4):
+    """{VIF device: its first address of IP ``version``} from a guest's reported ``networks``
+    (guest metrics: ``0/ip`` from older tools, ``0/ipv4/0`` from newer ones; ``0/ipv6/0``,
+    ``0/ipv6/1``... in the agent's order, xapi_guest_agent.ml ``networks``, of which the first
+    that is not link-local: fe80::/10 is on every IPv6 NIC and moves with no VM)."""
     found = {}
-    for key, value in sorted(networks.items()):
+    for key, value in sorted(networks.items(), key=_by_index):
         parts = key.split("/")
-        if len(parts) >= 2 and parts[0].isdigit() and parts[1] in ("ip", "ipv4") and value:
+        if len(parts) < 2 or not parts[0].isdigit() or not value:
+            continue
+        if version == 4 and parts[1] in ("ip", "ipv4"):
             found.setdefault(parts[0], value)
+        elif version == 6 and parts[1] == "ipv6" and not _link_local(value):
+            found.setdefault(parts[0], value)
+    return found
+
+
+def _by_index(item):
+    """A ``networks`` key in the agent's order: ``0/ipv6/10`` after ``0/ipv6/2``."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in item[0].split("/")]
+
+
+def _link_local(text):
+    try:
+        return ipaddress.ip_interface(text).ip.is_link_local
+    except ValueError:
+        return False
+
+
+def reported_ips(networks):
+    """Every address (IPv4 and IPv6, link-local ones left out) a guest's ``networks``
+    report, as ipaddress objects."""
+    found = set()
+    for key, value in networks.items():
+        parts = key.split("/")
+        if len(parts) >= 2 and parts[1] in ("ip", "ipv4", "ipv6") and value and \
+                not _link_local(value):
+            try:
+                found.add(ipaddress.ip_interface(value).ip)
+            except ValueError:
+                continue
     return found
 
 
@@ -132,8 +170,10 @@ def initial_plan(source, dr_xe=None, storage=None, sites=None):
                                    "scsiid": [], "hba_scsiid": []},
             "networks": networks, "readdress": [], "groups": groups,
             "vms": dict((vm["name_label"], {"addresses": dict(vm["addresses"]),
-                                            "dr_addresses": {}})
-                        for vm in planned if vm["addresses"])}
+                                            "dr_addresses": {},
+                                            "addresses6": dict(vm["addresses6"]),
+                                            "dr_addresses6": {}})
+                        for vm in planned if vm["addresses"] or vm["addresses6"])}
 
 
 # -- resolving -----------------------------------------------------------------------------
@@ -218,19 +258,35 @@ def planned_vms(groups):
 
 
 def addresses(plan, vms):
-    """[{"vm", "device", "source", "dr": {"address", "gateway"} or None}] for each VIF of the
-    planned VMs with a recorded or reported source address, or a DR address of its own."""
+    """[{"vm", "device", "family": 4 or 6, "source", "dr": {"address", "gateway"} or None}]
+    for each VIF and IP version of the planned VMs with a recorded or reported source address
+    of that version, or a DR address of its own: by VM, VIF, then IPv4 before IPv6."""
     result = []
     for vm in vms:
         recorded = plan["vms"].get(vm["name_label"], {})
-        devices = sorted(set(vm["addresses"]) | set(recorded.get("addresses", {})) |
-                         set(recorded.get("dr_addresses", {})), key=int)
-        for device in devices:
-            source = recorded.get("addresses", {}).get(device) or vm["addresses"].get(device)
-            result.append({"vm": vm["name_label"], "device": device, "source": source,
+        pairs = set()
+        for version, reported in ((4, vm["addresses"]), (6, vm.get("addresses6") or {})):
+            source_key, dr_key = recovery_plan.VM_ADDRESS_KEYS[version]
+            pairs.update((device, version) for device in set(reported) | set(
+                recorded.get(source_key) or {}) | set(recorded.get(dr_key) or {}))
+        for device, version in sorted(pairs, key=lambda pair: (int(pair[0]), pair[1])):
+            source_key = recovery_plan.VM_ADDRESS_KEYS[version][0]
+            reported = vm["addresses"] if version == 4 else vm.get("addresses6") or {}
+            source = (recorded.get(source_key) or {}).get(device) or reported.get(device)
+            result.append({"vm": vm["name_label"], "device": device, "family": version,
+                           "source": source,
                            "dr": recovery_plan.dr_address(plan, vm["name_label"], device,
-                                                          source)})
+                                                          source, version)})
     return result
+
+
+def _ip(text):
+    """The address of ``ADDRESS[/PREFIX]``, as ipaddress has it (one text per address:
+    fd00:0::1 is fd00::1), or None if it is none (a guest may report anything)."""
+    try:
+        return ipaddress.ip_interface(text).ip
+    except ValueError:
+        return None
 
 
 def _clashes(entries):
@@ -238,8 +294,8 @@ def _clashes(entries):
     for entry in entries:
         if not entry["dr"]:
             continue
-        ip = entry["dr"]["address"].split("/")[0]
-        if ip in seen:
+        ip = _ip(entry["dr"]["address"])
+        if ip is not None and ip in seen:
             clashes.append("DR address %s is given to %s and to %s" % (
                 ip, seen[ip], "%s (VIF %s)" % (entry["vm"], entry["device"])))
         else:
@@ -256,13 +312,13 @@ def in_use_at_dr(entries, dr_xe, planned):
                         filters={"is-control-domain": "false", "power-state": "running"}):
         if r["uuid"] in planned:
             continue
-        reported = guest_addresses(parse_map(parse_ref(r.get("networks")) or ""))
-        for ip in reported.values():
+        for ip in reported_ips(parse_map(parse_ref(r.get("networks")) or "")):
             used.setdefault(ip, r.get("name-label") or r["uuid"])
     clashes = []
     for entry in entries:
-        ip = (entry["dr"]["address"] if entry["dr"] else entry["source"] or "").split("/")[0]
-        if ip in used:
+        kept = entry["dr"]["address"] if entry["dr"] else entry["source"]
+        ip = _ip(kept) if kept else None
+        if ip is not None and ip in used:
             clashes.append("address %s of VM %s (VIF %s) is in use at the DR site by VM %s" % (
                 ip, entry["vm"], entry["device"], used[ip]))
     return clashes

@@ -27,7 +27,15 @@ A plan as data (``parse``'s result, plain values):
                  "prompt": str or None}],
      "vms": {VM name: {"addresses": {device: "ADDRESS/PREFIX"},
                        "dr_addresses": {device: {"address": "ADDRESS/PREFIX",
-                                                 "gateway": str or None}}}}}
+                                                 "gateway": str or None}},
+                       "addresses6": {device: "ADDRESS/PREFIX"},
+                       "dr_addresses6": {device: {"address": "ADDRESS/PREFIX",
+                                                  "gateway": str or None}}}}}
+
+``addresses``/``dr_addresses`` are IPv4 (the keys ``address DEVICE``, ``dr-address DEVICE``),
+``addresses6``/``dr_addresses6`` IPv6 (``address6 DEVICE``, ``dr-address6 DEVICE``); a
+``[readdress]`` rule is of either family, both its subnets of one. A source address may lack
+its prefix (a guest reports none).
 """
 
 import configparser
@@ -45,6 +53,13 @@ GATES = ("guest-agent", "command", "delay", "none")
 ON_TIMEOUT = ("continue", "stop", "ask")
 DEFAULT_GATE_TIMEOUT = 600
 DEFAULT_HOOK_TIMEOUT = 300
+
+#: The keys of a [vm NAME] section: (IP version, whether it is the DR address, the VM dict's
+#: key), and the data keys of each version (the man page's RECOVERY PLANS).
+_VM_KEYS = {"address": (4, False, "addresses"), "dr-address": (4, True, "dr_addresses"),
+            "address6": (6, False, "addresses6"), "dr-address6": (6, True, "dr_addresses6")}
+VM_ADDRESS_KEYS = {4: ("addresses", "dr_addresses"), 6: ("addresses6", "dr_addresses6")}
+_EXAMPLE = {4: "10.0.2.21/24", 6: "fd00:2::21/64"}
 
 _SECTION_KEYS = {
     "plan": ("schema", "name", "source", "dr", "source-xe", "dr-xe", "before", "after",
@@ -244,7 +259,10 @@ def _read_rule(source, target, path, where):
                         where(source))
     old, new = _network(source, path, where(source), "[readdress]"), \
         _network(parts[0], path, where(source), "[readdress]")
-    if old.prefixlen != new.prefixlen or old.version != new.version:
+    if old.version != new.version:
+        raise PlanError(path, "[readdress] %s = %s: the two subnets must be of one family "
+                              "(IPv4 or IPv6)" % (source, parts[0]), where(source))
+    if old.prefixlen != new.prefixlen:
         raise PlanError(path, "[readdress] %s = %s: the two subnets must have one size" % (
             source, parts[0]), where(source))
     gateway = parts[1] if len(parts) > 1 else None
@@ -258,7 +276,9 @@ def _address_in(text, network, path, where, what):
         address = ipaddress.ip_address(text)
     except ValueError:
         raise PlanError(path, "%s %s is not an address" % (what, text), where)
-    if address not in network:
+    # (ipaddress of Python 3.6 does not compare the versions: an IPv6 address could be "in"
+    # an IPv4 network)
+    if address.version != network.version or address not in network:
         raise PlanError(path, "%s %s is not in %s" % (what, text, network), where)
     return address
 
@@ -304,33 +324,45 @@ def _read_group(name, values, path, where):
 
 
 def _read_vm(name, values, path, where):
-    vm = {"addresses": {}, "dr_addresses": {}}
+    vm = dict((key, {}) for _, _, key in _VM_KEYS.values())
     for key, value in values.items():
         word, _, device = key.partition(" ")
         device = device.strip()
-        if word not in ("address", "dr-address") or not device.isdigit():
+        if word not in _VM_KEYS or not device.isdigit():
             raise PlanError(path, "[vm %s] has no key %s (its keys: address DEVICE, "
-                                  "dr-address DEVICE)" % (name, key), where(key))
+                                  "dr-address DEVICE, address6 DEVICE, dr-address6 DEVICE)"
+                            % (name, key), where(key))
+        version, at_dr, data_key = _VM_KEYS[word]
+        what = "[vm %s] %s %s" % (name, word, device)
         parts = value.split()
-        if word == "address":
+        if not at_dr:
             if len(parts) != 1:
-                raise PlanError(path, "[vm %s] address %s = %s: one address (its prefix "
-                                      "too, if known)" % (name, device, value), where(key))
-            _source_address(parts[0], path, where(key), "[vm %s] address %s" % (name, device))
-            vm["addresses"][device] = parts[0]
+                raise PlanError(path, "%s = %s: one address (its prefix too, if known)" % (
+                    what, value), where(key))
+            _of_version(_source_address(parts[0], path, where(key), what), parts[0], version,
+                        word, device, path, where(key), what)
+            vm[data_key][device] = parts[0]
         else:
             if len(parts) not in (1, 2):
-                raise PlanError(path, "[vm %s] dr-address %s = %s: ADDRESS/PREFIX and, "
-                                      "optionally, the gateway" % (name, device, value),
-                                where(key))
-            interface = _interface(parts[0], path, where(key),
-                                   "[vm %s] dr-address %s" % (name, device))
+                raise PlanError(path, "%s = %s: ADDRESS/PREFIX and, optionally, the "
+                                      "gateway" % (what, value), where(key))
+            interface = _of_version(_interface(parts[0], path, where(key), what, version),
+                                    parts[0], version, word, device, path, where(key), what)
             gateway = parts[1] if len(parts) > 1 else None
             if gateway is not None:
-                _address_in(gateway, interface.network, path, where(key),
-                            "[vm %s] dr-address %s gateway" % (name, device))
-            vm["dr_addresses"][device] = {"address": parts[0], "gateway": gateway}
+                _address_in(gateway, interface.network, path, where(key), what + " gateway")
+            vm[data_key][device] = {"address": parts[0], "gateway": gateway}
     return vm
+
+
+def _of_version(interface, text, version, word, device, path, where, what):
+    """``interface`` (read from ``text``) if it is of IP ``version``, else a PlanError naming
+    the key for its own."""
+    if interface.version != version:
+        other = word[:-1] if word.endswith("6") else word + "6"
+        raise PlanError(path, "%s %s is not an IPv%d address (an IPv%d one is %s %s)" % (
+            what, text, version, interface.version, other, device), where)
+    return interface
 
 
 def _source_address(text, path, where, what):
@@ -341,28 +373,33 @@ def _source_address(text, path, where, what):
         raise PlanError(path, "%s %s is not an address" % (what, text), where)
 
 
-def _interface(text, path, where, what):
+def _interface(text, path, where, what, version=4):
     if "/" not in text:
-        raise PlanError(path, "%s %s needs its prefix (10.0.2.21/24)" % (what, text), where)
+        raise PlanError(path, "%s %s needs its prefix (%s)" % (what, text, _EXAMPLE[version]),
+                        where)
     try:
         return ipaddress.ip_interface(text)
     except ValueError:
         raise PlanError(path, "%s %s is not an address with its prefix" % (what, text), where)
 
 
-def dr_address(plan, vm_name, device, source_address):
-    """What a VM's VIF ``device`` gets at the DR site: {"address", "gateway"}, from its own
-    ``dr-address``, else the first readdress rule whose subnet holds ``source_address``
-    (the same host part in the DR subnet), else None (it keeps its address)."""
-    own = plan["vms"].get(vm_name, {}).get("dr_addresses", {}).get(str(device))
+def dr_address(plan, vm_name, device, source_address, version=4):
+    """What a VM's VIF ``device`` gets at the DR site in IP ``version`` (4 or 6): {"address",
+    "gateway"}, from its own ``dr-address`` (``dr-address6``), else the first readdress rule
+    of that version whose subnet holds ``source_address`` (the same host part in the DR
+    subnet), else None (it keeps its address)."""
+    own = plan["vms"].get(vm_name, {}).get(VM_ADDRESS_KEYS[version][1], {}).get(str(device))
     if own:
         return dict(own)
     if not source_address:
         return None
     interface = ipaddress.ip_interface(source_address)
+    if interface.version != version:
+        return None
     for rule in plan["readdress"]:
         old, new = ipaddress.ip_network(rule["from"]), ipaddress.ip_network(rule["to"])
-        if interface.ip in old:
+        # (the version compared first: ipaddress of Python 3.6 does not)
+        if old.version == version and interface.ip in old:
             moved = new.network_address + (int(interface.ip) - int(old.network_address))
             return {"address": "%s/%d" % (moved, new.prefixlen), "gateway": rule["gateway"]}
     return None

@@ -1,7 +1,7 @@
 """A recovery plan (xe_dr/dr/recovery_plan.py) written as its file: the text ``parse`` reads
 back the same, with the comments that make it read as the man page's RECOVERY PLANS."""
 
-from xe_dr.dr.recovery_plan import DEFAULT_HOOK_TIMEOUT, SCHEMA
+from xe_dr.dr.recovery_plan import DEFAULT_HOOK_TIMEOUT, SCHEMA, VM_ADDRESS_KEYS
 
 HEADER = """\
 # xe-dr recovery plan: what comes back at the DR site, in which groups, on which networks
@@ -72,15 +72,19 @@ def render(plan):
             "hook_timeout", DEFAULT_HOOK_TIMEOUT)))
         out.append(_line("prompt", group.get("prompt")))
     for name, vm in sorted((plan.get("vms") or {}).items()):
-        if not (vm["addresses"] or vm["dr_addresses"]):
+        keys = [(suffix, vm.get(source) or {}, vm.get(dr) or {})
+                for suffix, (source, dr) in (("", VM_ADDRESS_KEYS[4]),
+                                             ("6", VM_ADDRESS_KEYS[6]))]
+        if not any(recorded or given for _, recorded, given in keys):
             continue
         out.append("")
         out.append("[vm %s]" % name)
-        for device, address in sorted(vm["addresses"].items()):
-            out.append("address %s = %s" % (device, address))
-        for device, target in sorted(vm["dr_addresses"].items()):
-            out.append("dr-address %s = %s%s" % (device, target["address"], (
-                " " + target["gateway"]) if target.get("gateway") else ""))
+        for suffix, recorded, given in keys:  # IPv4's, then IPv6's
+            for device, address in sorted(recorded.items()):
+                out.append("address%s %s = %s" % (suffix, device, address))
+            for device, target in sorted(given.items()):
+                out.append("dr-address%s %s = %s%s" % (suffix, device, target["address"], (
+                    " " + target["gateway"]) if target.get("gateway") else ""))
     return "\n".join(out) + "\n"
 
 

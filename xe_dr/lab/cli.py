@@ -342,10 +342,10 @@ def cmd_guest(args, out):
     for name in ("tools", "static_ip_setting", "network_script"):
         if changes.get(name) is not None:
             changes[name] = changes[name] == "yes"
-    if not changes and args.shutdown is None and not args.show:
+    if not changes and args.shutdown is None and not args.show and not args.ipv6:
         raise ValueError("say what the guest does: --shutdown, --tools, --health-check, "
                          "--health-check-error, --boot-seconds, --static-ip-setting, "
-                         "--network-script (or --show)")
+                         "--network-script, --ipv6 (or --show)")
     lab = _lab(args.dir)
     site = lab.site(args.site)
     db = site.read()
@@ -357,6 +357,8 @@ def cmd_guest(args, out):
         uuid = named[0]
     else:
         uuid = args.vm
+    if args.ipv6:
+        changes["nics"] = _own_ipv6(guests.settings(lab, uuid).get("nics") or {}, args.ipv6)
     if changes:
         guests.configure(lab, uuid, **changes)
         guest = guests.settings(lab, uuid)
@@ -379,6 +381,37 @@ def cmd_guest(args, out):
     if args.show:
         _show_guest(out, lab, site.read(), uuid)
     return 0
+
+
+def _own_ipv6(nics, given):
+    """The guest's own NICs (``nics``) with the IPv6 addresses of ``--ipv6``
+    (DEVICE=ADDRESS/PREFIX[,GATEWAY], ``none`` for the address: none)."""
+    import ipaddress
+    nics = json.loads(json.dumps(nics))
+    for item in given:
+        device, equals, setting = item.partition("=")
+        address, _, gateway = setting.partition(",")
+        if not (device.isdigit() and equals and address):
+            raise ValueError("--ipv6 %s: DEVICE=ADDRESS/PREFIX[,GATEWAY]" % item)
+        nic = nics.setdefault(device, {})
+        if address == "none":
+            nic.pop("ipv6", None)
+            nic.pop("gateway6", None)
+            continue
+        try:
+            ok = "/" in address and ipaddress.ip_interface(u"%s" % address).version == 6 and (
+                not gateway or ipaddress.ip_address(u"%s" % gateway).version == 6)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError("--ipv6 %s: an IPv6 ADDRESS/PREFIX and, optionally, an IPv6 "
+                             "gateway" % item)
+        nic["ipv6"] = address
+        if gateway:
+            nic["gateway6"] = gateway
+        else:
+            nic.pop("gateway6", None)
+    return nics
 
 
 def _show_guest(out, lab, db, uuid):
@@ -482,6 +515,9 @@ def _guest_options(p, prefix, suffix=""):
                        help="yes: a boot script sets its NICs from the xenstore keys "
                             "vm-data/networks/<device>/... that Ansible's xenserver_guest "
                             "writes (default no)")
+        p.add_argument("--ipv6", action="append", metavar="DEVICE=ADDRESS/PREFIX[,GATEWAY]",
+                       help="the guest's own IPv6 address on its NIC DEVICE (what production "
+                            "set up inside it; none: none), from its next boot; repeatable")
         p.add_argument("--show", action="store_true",
                        help="print the guest's settings and, while it runs, its network as "
                             "seen inside (addresses, where they came from, DNS)")

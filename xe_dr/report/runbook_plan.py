@@ -31,7 +31,7 @@ import math
 from xe_dr.dr.failover.options import MOST_STARTS_AT_ONCE
 from xe_dr.dr.failover.plan_phase import POLL
 from xe_dr.marks import step_parts
-from xe_dr.dr.recovery_plan import dr_address
+from xe_dr.dr.recovery_plan import VM_ADDRESS_KEYS, dr_address
 from xe_dr.report.shell import checked_uuid, clean, comment, q, qn
 
 PLAN_FUNCTIONS = r'''
@@ -126,13 +126,16 @@ group_addresses() {
             for (i = 1; i <= n; i++) want[v[i]] = 1 } ($1 in want)'
 }
 
-# readdress NAME DEVICE ADDRESS/PREFIX GATEWAY NETMASK: VIF DEVICE of the recovered VM NAME
-# gets the address at its next start, as xe-dr's run gives it: by vif-configure-ipv4 when the
-# guest's tools advertise it (its metrics, production's until the start, say
-# feature-static-ip-setting: 1), else by the xenstore keys Ansible's xenserver_guest writes
-# (vm-data/networks/DEVICE/...) for a boot script in the guest. Neither sets DNS.
+# readdress NAME DEVICE ADDRESS/PREFIX GATEWAY [NETMASK]: VIF DEVICE of the recovered VM NAME
+# gets the address (IPv4 with its NETMASK, or IPv6) at its next start, as xe-dr's run gives
+# it: by vif-configure-ipv4 (IPv6: vif-configure-ipv6) when the guest's tools advertise it
+# (its metrics, production's until the start, say feature-static-ip-setting: 1), else by the
+# xenstore keys Ansible's xenserver_guest writes (vm-data/networks/DEVICE/type, ip, prefix,
+# netmask, gateway; IPv6: type6, ip6, prefix6, gateway6) for a boot script in the guest.
+# Neither sets DNS.
 readdress() {
-    local vm="" candidate vif other ip=${3%%%%/*} prefix=${3##*/} key
+    local vm="" candidate vif other ip=${3%%%%/*} prefix=${3##*/} key version=4
+    case $3 in *:*) version=6 ;; esac
     for candidate in $RECOVERED; do
         if [ "$("$XE" vm-param-get uuid="$candidate" param-name=name-label)" = "$1" ]; then
             vm=$candidate
@@ -148,12 +151,18 @@ readdress() {
     other=$("$XE" vm-param-get uuid="$vm" param-name=other 2>/dev/null) || other=""
     case "; $other;" in
         *"; feature-static-ip-setting: 1;"*)
-            "$XE" vif-configure-ipv4 uuid="$vif" mode=static address="$3" ${4:+gateway="$4"}
-            log "VM $1 VIF $2: $3 (vif-configure-ipv4)" ;;
+            "$XE" "vif-configure-ipv$version" uuid="$vif" mode=static address="$3" \
+                ${4:+gateway="$4"}
+            log "VM $1 VIF $2: $3 (vif-configure-ipv$version)" ;;
         *)
             key=xenstore-data:vm-data/networks/$2
-            "$XE" vm-param-set uuid="$vm" "$key/type=static" "$key/ip=$ip" \
-                "$key/prefix=$prefix" "$key/netmask=$5" ${4:+"$key/gateway=$4"}
+            if [ "$version" = 6 ]; then
+                "$XE" vm-param-set uuid="$vm" "$key/type6=static" "$key/ip6=$ip" \
+                    "$key/prefix6=$prefix" ${4:+"$key/gateway6=$4"}
+            else
+                "$XE" vm-param-set uuid="$vm" "$key/type=static" "$key/ip=$ip" \
+                    "$key/prefix=$prefix" "$key/netmask=$5" ${4:+"$key/gateway=$4"}
+            fi
             log "VM $1 VIF $2: $3 (xenstore vm-data/networks: a boot script in the guest" \
                 "applies it)" ;;
     esac
@@ -264,16 +273,19 @@ def seconds(value):
 
 def vif_addresses(recovery_plan):
     """[(VM name, VIF device, its address at the DR site, the re-addressing that gives it or
-    None)] of the plan's VMs, as the run's (xe_dr/dr/failover/plan_phase.py) are."""
+    None)] of the plan's VMs, each VIF's IPv4 then IPv6, as the run's
+    (xe_dr/dr/failover/plan_phase.py) are."""
     found = []
     for name in sorted(recovery_plan["vms"]):
         vm = recovery_plan["vms"][name]
-        recorded = vm.get("addresses") or {}
-        for device in sorted(set(recorded) | set(vm.get("dr_addresses") or {}),
-                             key=lambda d: (len(d), d)):
-            target = dr_address(recovery_plan, name, device, recorded.get(device))
+        pairs = dict(((device, version), (vm.get(source_key) or {}).get(device))
+                     for version, (source_key, dr_key) in sorted(VM_ADDRESS_KEYS.items())
+                     for device in set(vm.get(source_key) or {}) | set(vm.get(dr_key) or {}))
+        for (device, version), recorded in sorted(
+                pairs.items(), key=lambda pair: (len(pair[0][0]), pair[0])):
+            target = dr_address(recovery_plan, name, device, recorded, version)
             found.append((name, device, target["address"].split("/")[0] if target
-                          else recorded[device], target))
+                          else recorded, target))
     return found
 
 
@@ -295,9 +307,9 @@ def readdress(recovery_plan):
         if target is None:
             continue
         interface = ipaddress.ip_interface(target["address"])
-        out.append("readdress %s %s %s %s %s" % (
+        out.append("readdress %s %s %s %s%s" % (
             q(name), q(device), q(str(interface.with_prefixlen)), q(target["gateway"] or ""),
-            q(str(interface.netmask))))
+            " " + q(str(interface.netmask)) if interface.version == 4 else ""))
     if out:
         out.insert(0, "# the plan's re-addressing, while the VMs are halted")
     return out

@@ -174,8 +174,9 @@ def _show(ctx):
             "there": "at the DR site", "created": "made (internal) by the run",
             "missing": "MISSING at the DR site"}[network["at_dr"]]))
     for entry in addresses:
-        lines.append("address %s VIF %s: %s -> %s" % (
-            entry["vm"], entry["device"], entry["source"] or "unknown",
+        lines.append("address %s VIF %s%s: %s -> %s" % (
+            entry["vm"], entry["device"], " IPv6" if entry["family"] == 6 else "",
+            entry["source"] or "unknown",
             "%s%s" % (entry["dr"]["address"], " via %s" % entry["dr"]["gateway"]
                       if entry["dr"]["gateway"] else "") if entry["dr"] else "kept"))
     lines += ["drift: %s" % item for item in drift]
