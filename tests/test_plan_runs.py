@@ -304,3 +304,37 @@ def test_a_plan_takes_no_all_and_checks_the_source_it_is_given(site, tmp_path):
     assert dry.code == 0, dry
     assert sorted(i["name_label"] for i in dry.json["items"] if not i["excluded"]) == [
         "cache-01", "erp", "queue-01", "webshop"]
+
+
+def test_a_plan_reaches_chap_storage_by_a_xapi_secret_and_holds_no_password(drill_factory,
+                                                                           tmp_path):
+    """[storage] chap-password-secret names a secret the administrator made at the DR site:
+    the run attaches with it, and neither the plan nor the run holds the password."""
+    password = "s3cr3t,with=odd;chars"
+    drill = drill_factory(chap_user="dr-initiator", chap_password=password)
+    drill.ok("A", "replication", "enable", *[u for u, _ in drill.lab.replicated_srs()])
+    path = tmp_path / "chap.plan"
+    assert drill.xedr("A", "plan", "init", str(path), *drill.storage_args("B")).code == 0
+    plan = recovery_plan.read(str(path))
+    plan["storage"].update(chap_user="dr-initiator",
+                           chap_password_secret="00000000-0000-4000-8000-000000000000")
+    path.write_text(render(plan))
+    # validated against the DR site: a secret that is not there is drift
+    missing = drill.xedr("A", "plan", "validate", str(path), "--peer", "local", "--peer-xe",
+                         drill.lab.xe_path("B"))
+    assert missing.code == 2, missing
+    assert "the CHAP secret 00000000-0000-4000-8000-000000000000 ([storage] " \
+        "chap-password-secret) is not at the DR site" in missing.out
+    secret = drill.lab.ok("B", "secret-create", "value=" + password).value
+    plan["storage"]["chap_password_secret"] = secret
+    path.write_text(render(plan))
+    assert password not in path.read_text()
+    drill.lab.mirror("break")
+    result = drill.xedr("B", "--json", "failover", "--test", "--plan", str(path), "--no-input")
+    assert result.code == 0, result
+    assert any(i.get("recovered_vms") for i in result.json["items"])
+    cleanup = drill.xedr("B", "cleanup", "--yes", result.json["run"])
+    assert cleanup.code == 0, cleanup
+    # the administrator's secret is theirs: still there after the cleanup
+    assert drill.lab.ok("B", "secret-list", "uuid=" + secret, "params=uuid",
+                        "--minimal").value == secret

@@ -67,7 +67,8 @@ def test_a_plan_reads_as_written():
     assert plan["storage"] == {
         "target": "10.0.2.50", "port": None, "iqn": "iqn.2001-05.com.example:site-b",
         "scsiid": ["36001405aaaa", "36001405bbbb"], "hba_scsiid": ["36001405cccc"],
-        "chap_user": "dr", "chap_password_file": "/etc/xe-dr/chap"}
+        "chap_user": "dr", "chap_password_file": "/etc/xe-dr/chap",
+        "chap_password_secret": None}
     # names keep their case and may hold spaces and commas; % is no interpolation
     assert plan["networks"] == {"VM Network": "VM Network B", "DMZ": "create"}
     assert [g["name"] for g in plan["groups"]] == ["databases", "applications"]
@@ -185,6 +186,13 @@ def test_ipv6_dr_addresses_come_from_the_ipv6_key_and_rules_alone():
      "[readdress] 10.0.1.0/24 = fd00:2::/120: the two subnets must be of one family"),
     (("10.0.1.0/24 = 10.0.2.0/24 10.0.2.1", "fd00:1::/64 = fd00:2::/64 10.0.2.1"), 25,
      "[readdress] gateway 10.0.2.1 is not in fd00:2::/64"),
+    (("chap-password-file = /etc/xe-dr/chap", "chap-password-file = /etc/xe-dr/chap\n"
+      "chap-password-secret = 5fb0c7a4-1d2e-4c3b-9a8f-0e1d2c3b4a59"), 19,
+     "[storage] gives chap-password-file and chap-password-secret: give one"),
+    (("chap-password-file = /etc/xe-dr/chap", "chap-password-secret = s3cr3t"), 18,
+     "[storage] chap-password-secret = s3cr3t is not the uuid of a xapi secret"),
+    (("chap-user = dr\n", ""), 17,
+     "[storage] a CHAP password needs its user (chap-user =)"),
     (("[networks]", "[network]"), 20, "unknown section [network]"),
     (("vapps = erp\ntags = dr-tier1\n", ""), 36,
      "[group applications] selects nothing: give vapps, vms or tags"),

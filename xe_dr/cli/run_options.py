@@ -92,10 +92,12 @@ def _plan_options(ctx, mode):
                                   "of it")
     storage = plan["storage"]
     password = None
-    if storage["chap_user"]:
+    if storage["chap_user"] and not storage["chap_password_secret"]:
         password = _plan_chap_password(storage["chap_password_file"], args.plan)
     specs = [StorageSpec.iscsi(storage["target"], storage["port"], storage["iqn"], scsiid,
-                               storage["chap_user"], password) for scsiid in storage["scsiid"]]
+                               storage["chap_user"], password,
+                               chap_secret=storage["chap_password_secret"])
+             for scsiid in storage["scsiid"]]
     specs += [StorageSpec.hba(scsiid) for scsiid in storage["hba_scsiid"]]
     options = Options(
         mode=mode, vapps=vapps, vms=vms, exclude=args.exclude,

@@ -167,6 +167,7 @@ def initial_plan(source, dr_xe=None, storage=None, sites=None):
                       "timeout": recovery_plan.DEFAULT_HOOK_TIMEOUT},
             "storage": storage or {"target": None, "port": None, "iqn": None,
                                    "chap_user": None, "chap_password_file": None,
+                                   "chap_password_secret": None,
                                    "scsiid": [], "hba_scsiid": []},
             "networks": networks, "readdress": [], "groups": groups,
             "vms": dict((vm["name_label"], {"addresses": dict(vm["addresses"]),
@@ -340,6 +341,11 @@ def validate(plan, source, dr_xe=None):
                 drift.append("network %s (VM %s, VIF %s) is not in [networks]" % (
                     network, vm["name_label"], device))
     at_dr = _names(dr_xe) if dr_xe is not None else None
+    secret = plan["storage"].get("chap_password_secret")
+    if secret and dr_xe is not None and not dr_xe.list("secret", params=("uuid",),
+                                                        filters={"uuid": secret}):
+        drift.append("the CHAP secret %s ([storage] chap-password-secret) is not at the DR "
+                     "site ('xe secret-create value=...' there makes one)" % secret)
     if at_dr is not None:
         for source_name, target in sorted(plan["networks"].items()):
             if target != recovery_plan.CREATE and target not in at_dr:

@@ -15,7 +15,8 @@ A plan as data (``parse``'s result, plain values):
      "sites": {"source": str or None, "dr": str or None,
                "source_xe": str or None, "dr_xe": str or None},
      "hooks": {"before": str or None, "after": str or None, "timeout": seconds},
-     "storage": {"target", "port", "iqn", "chap_user", "chap_password_file": str or None,
+     "storage": {"target", "port", "iqn", "chap_user", "chap_password_file",
+                 "chap_password_secret" (a xapi secret's uuid at the DR site): str or None,
                  "scsiid": [str], "hba_scsiid": [str]},
      "networks": {source network name: DR network name, or CREATE},
      "readdress": [{"from": "10.0.1.0/24", "to": "10.0.2.0/24", "gateway": str or None}],
@@ -45,6 +46,8 @@ import re
 from xe_dr.errors import ConfigError
 from xe_dr.text import duration_seconds
 
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
 SCHEMA = 1
 #: A network mapped to ``create``: the DR network of the same name, made (internal, as a
 #: failover's network precheck makes it) if the DR site has none.
@@ -65,7 +68,7 @@ _SECTION_KEYS = {
     "plan": ("schema", "name", "source", "dr", "source-xe", "dr-xe", "before", "after",
              "hook-timeout"),
     "storage": ("target", "port", "iqn", "scsiid", "hba-scsiid", "chap-user",
-                "chap-password-file"),
+                "chap-password-file", "chap-password-secret"),
     "group": ("vapps", "vms", "tags", "gate", "gate-timeout", "on-timeout", "before",
               "after", "hook-timeout", "prompt"),
 }
@@ -229,7 +232,8 @@ def _read_plan(plan, values, path, where):
 
 def _read_storage(values, path, where):
     storage = dict((key.replace("-", "_"), _one(values.get(key)))
-                   for key in ("target", "iqn", "chap-user", "chap-password-file"))
+                   for key in ("target", "iqn", "chap-user", "chap-password-file",
+                               "chap-password-secret"))
     port = _one(values.get("port"))
     if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
         raise PlanError(path, "[storage] port = %s is not a port number" % port,
@@ -240,6 +244,17 @@ def _read_storage(values, path, where):
     if storage["scsiid"] and not storage["target"]:
         raise PlanError(path, "[storage] scsiid needs the iSCSI target (target =)",
                         where("scsiid"))
+    secret = storage["chap_password_secret"]
+    if secret and storage["chap_password_file"]:
+        raise PlanError(path, "[storage] gives chap-password-file and chap-password-secret: "
+                              "give one", where("chap-password-secret"))
+    if secret and not _UUID.match(secret):
+        raise PlanError(path, "[storage] chap-password-secret = %s is not the uuid of a xapi "
+                              "secret ('xe secret-create value=...' at the DR site makes one)"
+                        % secret, where("chap-password-secret"))
+    if (secret or storage["chap_password_file"]) and not storage["chap_user"]:
+        raise PlanError(path, "[storage] a CHAP password needs its user (chap-user =)",
+                        where("chap-password-secret" if secret else "chap-password-file"))
     return storage
 
 

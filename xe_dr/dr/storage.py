@@ -36,7 +36,11 @@ class StorageSpec(object):
         self.chap_password = chap_password
 
     @classmethod
-    def iscsi(cls, target, port=None, iqn=None, scsiid=None, chap_user=None, chap_password=None):
+    def iscsi(cls, target, port=None, iqn=None, scsiid=None, chap_user=None, chap_password=None,
+              chap_secret=None):
+        """``chap_secret``: the uuid of a xapi secret holding the CHAP password, the
+        administrator's (a recovery plan's ``chap-password-secret``), instead of the
+        password."""
         if not target:
             raise UsageError("an iSCSI probe needs --target ADDRESS")
         config = {"target": target}
@@ -46,7 +50,10 @@ class StorageSpec(object):
             config["targetIQN"] = iqn
         if scsiid:
             config["SCSIid"] = scsiid
-        if chap_user:
+        if chap_user and chap_secret:
+            config["chapuser"] = chap_user
+            config["chappassword_secret"] = chap_secret
+        elif chap_user:
             if chap_password is None:
                 raise UsageError("--chap-user needs a password",
                                  hint="--chap-password-file FILE or --chap-password-env VAR")

@@ -115,7 +115,7 @@ def _storage(args):
     return {"target": args.target, "port": args.port, "iqn": args.iqn,
             "chap_user": args.chap_user,
             "chap_password_file": os.path.abspath(args.chap_password_file)
-            if args.chap_password_file else None,
+            if args.chap_password_file else None, "chap_password_secret": None,
             "scsiid": iscsi, "hba_scsiid": hba}
 
 
