@@ -66,3 +66,34 @@ def test_a_copy_without_the_final_writes_is_refused(drill):
     assert not running_at_both(drill)
     assert [n for n, s in vm_states(drill, "B").items() if s == "running"] == [
         "b-monitor", "b-backup"]
+
+
+def test_with_an_adapter_the_array_is_halted_without_a_stop_and_reprotect_leaves_b_protected(
+        drill):
+    prepared(drill)
+    adapter = drill.lab.lab.path("bin", "storage-adapter")
+    done = planned(drill, "--all", "--adapter", adapter, "--reprotect",
+                   *drill.storage_args("B"))
+    assert done.code == 0, done
+    assert not running_at_both(drill)
+    # the array halted the mirror, then reversed it (B the source now), through the adapter
+    verbs = [c["verb"] for c in json_lines(drill.lab.lab.path("adapter.jsonl"))]
+    assert verbs.index("halt") < verbs.index("reverse"), verbs
+    reprotect = done.json["reprotect"]
+    assert set(reprotect["mirror"].values()) == {"reversed"}, reprotect
+    assert reprotect["srs"] and all(s["replicating"] for s in reprotect["srs"]), reprotect
+    # B protects its VMs now, as status sees it
+    # B replicates its metadata, and every VM the migration brought is protected there (B's
+    # own b-monitor and b-backup are not, as before)
+    status = drill.xedr("B", "status")
+    lines = status.out.splitlines()
+    assert [line.split()[-3] for line in lines if line.startswith(("  FC DR ",
+                                                                   "  iSCSI DR "))] == [
+        "healthy"] * 3, lines
+    assert "VMs: 9 protected, 1 at risk, 1 unrecoverable, 0 ignored" in status.out, lines
+
+
+def json_lines(path):
+    import json
+    with open(path) as handle:
+        return [json.loads(line) for line in handle if line.strip()]

@@ -110,7 +110,9 @@ def _plan_options(ctx, mode):
         verify_timeout=getattr(args, "verify_timeout", None) or DEFAULT_VERIFY_TIMEOUT,
         keep=getattr(args, "keep", False), deadline=getattr(args, "deadline", None),
         power="paused" if mode == "test" else None, plan_path=path, plan_text=text,
-        tags=tags, only=args.vapp + args.vm, source=_source(args))
+        tags=tags, only=args.vapp + args.vm, source=_source(args),
+        reprotect=getattr(args, "reprotect", False))
+    _shutdown_options(args, options)
     return options, dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
                          if s.chap_password)
 
@@ -188,7 +190,8 @@ def build_options(ctx, mode):
         adopt=getattr(args, "adopt", None), rto_target=getattr(args, "rto_target", None),
         adapter=_adapter_path(getattr(args, "adapter", None)),
         verify_timeout=getattr(args, "verify_timeout", None) or DEFAULT_VERIFY_TIMEOUT,
-        keep=getattr(args, "keep", False), deadline=getattr(args, "deadline", None))
+        keep=getattr(args, "keep", False), deadline=getattr(args, "deadline", None),
+        reprotect=getattr(args, "reprotect", False))
     _shutdown_options(args, options)
     passwords = dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
                      if s.chap_password)

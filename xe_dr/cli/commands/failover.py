@@ -2,6 +2,7 @@
 
 from xe_dr.cli.run_options import (add_plan_arguments, add_resume_arguments,
                                    add_run_arguments, add_selection_arguments, run_mode)
+from xe_dr.cli import argtypes
 from xe_dr.errors import UsageError
 
 NAME = "failover"
@@ -10,11 +11,9 @@ EXAMPLES = (
     "xe-dr -H root@xcp-b1 failover --test --all --dry-run \\\n"
     "    --target 10.0.2.50 --iqn iqn.2001-05.com.example:b --scsiid 36001405281",
     "xe-dr -H root@xcp-b1 failover --vapp erp --vm db-01 --source down \\\n"
-    "    --target 10.0.2.50 --iqn iqn.2001-05.com.example:site-b \\\n"
-    "    --scsiid 36001405281220e087835b92558589ea --map-network DMZ=\"VM Network\"",
+    "    --hba-scsiid 36001405281220e0878 --map-network DMZ=\"VM Network\"",
     "xe-dr -H root@xcp-b1 failover --planned --all --source root@xcp-a1 \\\n"
-    "    --hba-scsiid 36001405281220e087835b92558589ea",
-    "xe-dr -H root@xcp-b1 failover --resume 20261125-110000-failover-9c3e",
+    "    --reprotect --adapter /etc/xe-dr/adapter --hba-scsiid 36001405281220e0878",
 )
 
 
@@ -25,6 +24,10 @@ def add_arguments(parser):
                         help="turn HA off for a test (cleanup turns it on again)")
     parser.add_argument("--planned", action="store_true",
                         help="a planned migration: --source shut down first")
+    parser.add_argument("--adapter", metavar="PATH", type=argtypes.file_path,
+                        help="storage adapter: halts (and reverses) the mirror")
+    parser.add_argument("--reprotect", action="store_true",
+                        help="then reverse the mirror and replicate this pool")
     add_selection_arguments(parser)
     add_run_arguments(parser, objective=True, shutdown=True)
     add_plan_arguments(parser)
@@ -35,5 +38,8 @@ def run(ctx):
     if ctx.args.planned and ctx.args.test:
         raise UsageError("--planned and --test are not given together",
                          hint="a drill ('xe-dr drill') exercises a failover on copies")
+    if ctx.args.adapter and not (ctx.args.planned or ctx.args.reprotect):
+        raise UsageError("--adapter is for --planned or --reprotect here",
+                         hint="a drill takes its own: xe-dr drill --adapter PATH")
     return run_mode(ctx, "test" if ctx.args.test else "planned" if ctx.args.planned
                     else "failover")

@@ -61,6 +61,22 @@ class RunContext(object):
         self.copy_storage = None  # a drill's: the storage of the array's copies, once taken
         self.start_on = {}  # a drill's: VM uuid -> the host it must start on
         self.health_tokens = None  # a drill's: VM uuid -> its in-guest check's token
+        self._adapter = None  # the storage adapter (--adapter: a drill, a planned migration)
+        self._capabilities = None
+
+    @property
+    def adapter(self):
+        if self._adapter is None:
+            from xe_dr.dr.adapter import StorageAdapter
+            self._adapter = StorageAdapter(self.opts.adapter,
+                                           secrets=self.chap_passwords.values())
+        return self._adapter
+
+    @property
+    def capabilities(self):
+        if self._capabilities is None:
+            self._capabilities = self.adapter.capabilities()
+        return self._capabilities
 
     def reach_source(self, read):
         """``read(source_xe)``: a read of the source pool. A source that cannot be reached

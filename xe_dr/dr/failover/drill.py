@@ -31,24 +31,8 @@ COPY_STEP = step_id("copy", "luns")
 class DrillPhase(Phase):
     """A drill's phases; each a method the failover calls at its place."""
 
-    def __init__(self, ctx):
-        super(DrillPhase, self).__init__(ctx)
-        self._adapter = None
-        self._capabilities = None
-
-    @property
-    def adapter(self):
-        if self._adapter is None:
-            from xe_dr.dr.adapter import StorageAdapter
-            self._adapter = StorageAdapter(self.opts.adapter,
-                                           secrets=self.ctx.chap_passwords.values())
-        return self._adapter
-
-    @property
-    def capabilities(self):
-        if self._capabilities is None:
-            self._capabilities = self.adapter.capabilities()
-        return self._capabilities
+    adapter = property(lambda self: self.ctx.adapter)
+    capabilities = property(lambda self: self.ctx.capabilities)
 
     # -- the watchdog ----------------------------------------------------------------------
 

@@ -54,14 +54,15 @@ class Options(object):
     FIELDS = ("mode", "all", "vapps", "vms", "exclude", "storage", "srs", "power", "parallel",
               "network_map", "force", "disable_ha", "protect", "source", "shutdown_timeout",
               "force_shutdown", "adopt", "rto_target", "adapter", "verify_timeout", "keep",
-              "deadline", "plan_path", "plan_text", "tags", "only")
+              "deadline", "plan_path", "plan_text", "tags", "only", "reprotect")
 
     def __init__(self, mode="failover", all=False, vapps=(), vms=(), exclude=(), storage=(),
                  srs=(), power=None, parallel=4, network_map=None, force=False,
                  disable_ha=False, protect=None, source=None,
                  shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT, force_shutdown=False, adopt=None,
                  rto_target=None, adapter=None, verify_timeout=DEFAULT_VERIFY_TIMEOUT,
-                 keep=False, deadline=None, plan_path=None, plan_text=None, tags=(), only=()):
+                 keep=False, deadline=None, plan_path=None, plan_text=None, tags=(), only=(),
+                 reprotect=False):
         if mode not in MODES:
             raise UsageError("unknown mode %r" % mode)
         self.mode = mode
@@ -114,6 +115,12 @@ class Options(object):
         # selects (applied once the metadata is read: a tag's VMs are known only then).
         self.tags = list(tags)
         self.only = list(only)
+        # Once the VMs are back: the mirror reversed and this pool's metadata replicated on
+        # the SRs the run attached (xe_dr/dr/failover/mirror.py).
+        self.reprotect = reprotect
+        if reprotect and mode in ("test", "drill"):
+            raise UsageError("--reprotect is for a failover, a planned migration or a "
+                             "failback: a test or a drill changes no protection")
         self._plan = None
 
     @property

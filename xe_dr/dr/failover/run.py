@@ -31,7 +31,7 @@ networks.py, recovery.py, start.py, and dryrun.py for --dry-run; this module ord
 
 import time
 
-from xe_dr.dr import guard, lifecycle
+from xe_dr.dr import lifecycle
 from xe_dr.dr.adapter import InconsistentCopies
 from xe_dr.dr.engine import DeadlinePassed, Engine, LineProgress, StepFailed
 from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
@@ -39,8 +39,8 @@ from xe_dr.dr.failover.context import Phase, RunContext
 from xe_dr.dr.failover.drill import DrillPhase
 from xe_dr.dr.failover.dryrun import DryRun
 from xe_dr.dr.failover.ha import HaPhase
+from xe_dr.dr.failover.mirror import MirrorPhase
 from xe_dr.dr.failover.networks import NetworkPhase
-from xe_dr.dr.failover.options import ArrayStop
 from xe_dr.dr.failover.outcome import tally
 from xe_dr.dr.failover.plan_phase import PlanPhase
 from xe_dr.dr.failover.preflight import Preflight
@@ -51,7 +51,6 @@ from xe_dr.dr.failover.start import Background, Settled, StartPhase
 from xe_dr.dr.failover.storage import StoragePhase, sm_error, storage_hint
 from xe_dr.dr.inventory import read_live_source
 from xe_dr.dr.plan import BLOCKING, Check, Item, narrow, select
-from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import XeDrError
 from xe_dr.exitcodes import ExitCode
 from xe_dr.journal import Run, StateWriteError, new_run_id
@@ -90,6 +89,7 @@ class Failover(Phase):
         self.preflight = Preflight(ctx, self.storage, self.source)
         self.drill = DrillPhase(ctx)
         self.plans = PlanPhase(ctx)
+        self.mirror = MirrorPhase(ctx)
         self.ha = HaPhase(ctx)
         self.dry = DryRun(ctx, self.networks, self.recovery, self.starts, self.plans)
         self.publisher = lifecycle.Publisher(publish, progress.note)
@@ -154,6 +154,8 @@ class Failover(Phase):
             self.storage.adopt()
             if source_plan is not None:
                 self.source.shut_down(source_plan)
+                if self.opts.mode == PLANNED:
+                    self.mirror.make_writable()
             if self.opts.plan is not None:
                 self.plans.run_hook("before")
             if self.opts.mode == DRILL:
@@ -196,25 +198,11 @@ class Failover(Phase):
             if self.opts.mode in SHUTS_DOWN_SOURCE and sm_error(failure) == 47:
                 # After the source phase, this site's LUNs are mirror targets until the
                 # array halts or reverses the mirror: a stop by design.
-                raise self._array_stop(failure)
+                raise self.mirror.array_stop(failure)
             failure.hint = "%s; then resume with '%s'" % (
                 failure.hint or storage_hint(failure), self.ctx.resume_command())
             raise
         return self._recover_and_start(dry_run=False)
-
-    def _array_stop(self, failure):
-        """A storage step of a run that shut the source down (failback, planned migration)
-        met a LUN that is still a read-only mirror target."""
-        stop = ArrayStop("%s; have the array make this site's LUNs writable (halt or reverse "
-                         "the mirror), then: %s" % (
-                             ("the VMs at the source are shut down and its SRs unplugged"
-                              if self.opts.mode == PLANNED else
-                              "the VMs at the DR site are shut down")
-                             if self.ctx.source_state == guard.CHECKED else
-                             "the LUNs here are still read-only mirror targets",
-                             self.ctx.resume_command()))
-        stop.cause = failure.one_line()
-        return stop
 
     def _blocked(self, blocking):
         """Stop before any change: the report says what to fix."""
@@ -395,14 +383,4 @@ class Failover(Phase):
             self.report["todo"].append("clean up the %s with 'xe-dr cleanup %s'" % (
                 self.opts.mode, self.run.id))
             return
-        tasks = [e["task"] for e in self.report["storage"] if e.get("task")]
-        self.progress.phase("finish", len(tasks), "drtask-destroy:")
-        for task in tasks:
-            self.engine.do(Step(
-                step_id("drtask-destroy", task), "destroy DR task %s" % task,
-                [Call("drtask-destroy", {"uuid": task})],
-                reconcile=lambda task=task: None if task in self.xe.uuids(
-                    "drtask") else task))
-        self.report["todo"].append(
-            "protect this pool so that failback is possible: 'xe-dr replication enable SR...' "
-            "on SRs the array mirrors back to the other site")
+        self.mirror.finish()
