@@ -97,3 +97,35 @@ def json_lines(path):
     import json
     with open(path) as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def test_a_source_lost_mid_way_stops_the_run_with_nothing_running_twice(drill):
+    """Site A goes dark at its first pbd-unplug, its VMs already shut down: the run stops
+    (69) saying where each site stands; a resume while it is dark is refused the same way;
+    once A is back, the resume finishes the fence, and the migration ends as planned."""
+    prepared(drill)
+    before_b = drill.snapshot("B")
+    drill.lab.fault(site="A", command="pbd-unplug", dark=True)
+    lost = planned(drill, "--all", *drill.storage_args("B"))
+    assert lost.code == 69, lost
+    run = [r for r in runs(drill, "B") if r["kind"] == "planned"][-1]["id"]
+    said = lost.err.strip().splitlines()[-1]
+    assert said == (
+        "xe-dr: error: the source stopped answering (CLI_CONNECTION_FAILED) before this run's "
+        "work there was done: there, it shut down 4 vApp(s) and VM(s) and unplugged 0 SR(s), "
+        "and the rest is as it was; here nothing is attached or recovered yet (nothing runs "
+        "at both sites; when the source answers again: xe-dr failover --resume %s; if it is "
+        "lost, fence it (its VMs stopped, its LUNs detached), 'xe-dr cleanup %s', then fail "
+        "over with --source down)" % (run, run)), said
+    assert drill.snapshot("B") == before_b
+    again = drill.xedr("B", "--yes", "failover", "--resume", run)
+    assert again.code == 69 and "the source stopped answering before" in again.err, again
+    assert drill.snapshot("B") == before_b
+
+    drill.lab.restore("A")  # back, as after a power cycle: VMs halted, SRs plugged
+    stopped = drill.xedr("B", "--yes", "failover", "--resume", run)
+    assert stopped.code == 75, stopped  # the fence done; the array's turn
+    drill.lab.mirror("break")
+    done = drill.xedr("B", "--yes", "--json", "failover", "--resume", run)
+    assert done.code == 0, done
+    assert not running_at_both(drill)

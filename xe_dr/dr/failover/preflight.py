@@ -112,6 +112,10 @@ class Preflight(Phase):
         shut_down_before = self.run is not None and any(
             e.get("event") == "done" and e.get("step", "").startswith("source-")
             for e in self.run.entries())
+        if self.opts.mode == PLANNED and shut_down_before and \
+                self.ctx.source_state != guard.CHECKED and self.engine.state_of(
+                    "source-generations:after-unplug") != "done":
+            raise self.source.unreachable()  # its work at the source is not done
         if self.opts.mode == PLANNED and not shut_down_before and \
                 self.ctx.source_state != guard.CHECKED:
             # Nothing may be lost or run twice: the run itself shuts the source down.

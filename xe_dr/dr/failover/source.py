@@ -4,7 +4,8 @@ their LUNs back."""
 from xe_dr.dr.failover.context import Phase
 from xe_dr.dr.steps import SOURCE, Call, Step, step_id
 from xe_dr.dr.plugin import call_json, malformed
-from xe_dr.errors import ConfigError, TemporaryError, UsageError, XeDrError
+from xe_dr.dr import guard
+from xe_dr.errors import ConfigError, TemporaryError, UnreachableError, UsageError, XeDrError
 from xe_dr.dr.protection import PROTECTED, classify_vms, metadata_srs
 from xe_dr.marks import PLANNED, RUN_TAG
 from xe_dr.pool import PoolSnapshot, when_idle
@@ -243,6 +244,39 @@ class SourcePhase(Phase):
         return kept
 
     def shut_down(self, plan):
+        """:meth:`_shut_down`; a source that stops answering in the middle of it stops the
+        run, saying where each site stands (:meth:`unreachable`)."""
+        try:
+            self._shut_down(plan)
+        except XeDrError as failure:
+            causes = [failure, getattr(failure, "cause", None)] + [
+                f.cause for f in self.engine.failures if f.step.startswith("source-")]
+            lost = [c for c in causes if isinstance(c, XeDrError) and guard.cannot_reach(c)]
+            if lost:
+                raise self.unreachable(lost[0])
+            raise
+
+    def unreachable(self, failure=None):
+        """The source cannot be reached while this run's work there is not done: nothing more
+        may change at either site (a VM could run at both). What the journal says was done
+        there, and how to go on."""
+        done = [step for step, event, _ in self.engine.steps("source-") if event == "done"]
+        stopped = len([s for s in done if s.startswith("source-shutdown:")])
+        unplugged = len([s for s in done if s.startswith("source-detach:")])
+        why = getattr(failure, "code", None)
+        lost = UnreachableError(
+            "the source stopped answering%s before this run's work there was done: there, it "
+            "shut down %d vApp(s) and VM(s) and unplugged %d SR(s), and the rest is as it "
+            "was; here nothing is attached or recovered yet" % (
+                " (%s)" % why if why else "", stopped, unplugged),
+            hint="nothing runs at both sites; when the source answers again: %s; if it is "
+                 "lost, fence it (its VMs stopped, its LUNs detached), 'xe-dr cleanup %s', "
+                 "then fail over with --source down" % (self.ctx.resume_command(),
+                                                         self.run.id))
+        lost.names_the_way_on = True  # (RunContext.left_behind adds no other way)
+        return lost
+
+    def _shut_down(self, plan):
         """Cleanly shut down the selected VMs at the DR site, vApps with appliance-shutdown
         (xapi goes through their order groups downwards) and standalone VMs by descending
         ``order`` groups, so that the metadata replicated back records them halted; then
