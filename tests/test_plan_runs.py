@@ -338,3 +338,15 @@ def test_a_plan_reaches_chap_storage_by_a_xapi_secret_and_holds_no_password(dril
     # the administrator's secret is theirs: still there after the cleanup
     assert drill.lab.ok("B", "secret-list", "uuid=" + secret, "params=uuid",
                         "--minimal").value == secret
+
+
+def test_a_hook_has_ended_with_its_shell_though_a_daemon_it_started_keeps_its_output():
+    from xe_dr.dr.failover.plan_phase import OUTPUT_CHARS, run_command
+    # (a daemon started in the background holds the hook's stdout open for its whole life)
+    code, output = run_command("sleep 30 & echo $!", dict(os.environ), 5)
+    os.kill(int(output), 9)
+    assert code == 0
+    # a hook that prints megabytes: its end is kept
+    code, output = run_command("head -c 3000000 /dev/zero | tr '\\0' x; echo; echo end",
+                               dict(os.environ), 60)
+    assert code == 0 and output.endswith("x\nend\n") and len(output) == OUTPUT_CHARS

@@ -39,6 +39,7 @@ import ipaddress
 import os
 import signal
 import subprocess
+import tempfile
 import time
 
 from xe_dr.dr.failover.context import Phase
@@ -384,21 +385,26 @@ def _in_group(step, group):
 
 def run_command(command, env, timeout):
     """(exit status or None on timeout, the end of its output) of a shell line of the plan,
-    run in a session of its own so that a timeout stops everything it started."""
-    proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-        code = proc.returncode
-    except subprocess.TimeoutExpired:
+    run in a session of its own so that a timeout stops everything it started. Its output
+    goes to a file, not a pipe: a hook that starts a daemon in the background (which keeps
+    the hook's stdout) has ended when its shell has, and one that prints megabytes costs
+    disk, not memory."""
+    with tempfile.TemporaryFile() as output:
+        proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL,
+                                stdout=output, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        out, _ = proc.communicate()
-        code = None
-    text = out.decode("utf-8", "replace")
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.wait()
+            code = None
+        size = output.seek(0, os.SEEK_END)
+        output.seek(max(0, size - 4 * OUTPUT_CHARS))  # (a character is 1 to 4 bytes)
+        text = output.read().decode("utf-8", "replace")
     return code, text[-OUTPUT_CHARS:]
 
 
