@@ -333,6 +333,9 @@ def test_a_plan_reaches_chap_storage_by_a_xapi_secret_and_holds_no_password(dril
     result = drill.xedr("B", "--json", "failover", "--test", "--plan", str(path), "--no-input")
     assert result.code == 0, result
     assert any(i.get("recovered_vms") for i in result.json["items"])
+    # a resume follows the run's plan: the secret at the DR site, no password file to read
+    again = drill.xedr("B", "failover", "--test", "--resume", result.json["run"], "--no-input")
+    assert again.code == 0, again
     cleanup = drill.xedr("B", "cleanup", "--yes", result.json["run"])
     assert cleanup.code == 0, cleanup
     # the administrator's secret is theirs: still there after the cleanup
