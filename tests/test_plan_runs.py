@@ -353,3 +353,28 @@ def test_a_hook_has_ended_with_its_shell_though_a_daemon_it_started_keeps_its_ou
     code, output = run_command("head -c 3000000 /dev/zero | tr '\\0' x; echo; echo end",
                                dict(os.environ), 60)
     assert code == 0 and output.endswith("x\nend\n") and len(output) == OUTPUT_CHARS
+
+
+def test_a_run_gives_no_address_to_a_name_two_recovered_vms_hold():
+    from types import SimpleNamespace
+    from xe_dr.dr.failover.plan_phase import PlanPhase
+    from xe_dr.dr.plan import Item
+    plan = recovery_plan.parse("[plan]\nschema = 1\n[readdress]\n10.1.0.0/24 = 10.2.0.0/24\n"
+                               "[group all]\nvms = web\n    db\n"
+                               "[vm web]\naddress 0 = 10.1.0.7\n[vm db]\naddress 0 = 10.1.0.9\n")
+    records = {"vm": [{"uuid": "w1", "name-label": "web", "other": ""},
+                      {"uuid": "w2", "name-label": "web", "other": ""},
+                      {"uuid": "d1", "name-label": "db", "other": ""}],
+               "vif": [{"uuid": "vif-%s" % u, "vm-uuid": u, "device": "0"}
+                       for u in ("w1", "w2", "d1")]}
+    done = []
+    ctx = SimpleNamespace(xe=SimpleNamespace(list=lambda kind, params=(): records[kind]),
+                          engine=SimpleNamespace(do=done.append),
+                          opts=SimpleNamespace(plan=plan), report={"warnings": []})
+    items = [Item("vm", u, n, "vdi", "pool") for u, n in (("s1", "web"), ("s2", "web"),
+                                                           ("s3", "db"))]
+    entries = PlanPhase(ctx).readdress(items, {"s1": ["w1"], "s2": ["w2"], "s3": ["d1"]})
+    assert [(e["vm_uuid"], e["address"]) for e in entries] == [("d1", "10.2.0.9/24")]
+    assert [step.id for step in done] == ["readdress:vif-d1"]
+    assert ctx.report["warnings"] == ["VM name web is held by 2 recovered VMs (w1, w2): none "
+                                      "is re-addressed (the plan gives its addresses by name)"]

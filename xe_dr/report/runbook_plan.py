@@ -153,8 +153,11 @@ readdress() {
     case $3 in *:*) version=6 ;; esac
     for candidate in $RECOVERED; do
         if [ "$("$XE" vm-param-get uuid="$candidate" param-name=name-label)" = "$1" ]; then
+            if [ -n "$vm" ]; then  # (the plan gives addresses by name: not one to both)
+                skip "VM name $1 is held by more than one recovered VM: none is given $3"
+                return 0
+            fi
             vm=$candidate
-            break
         fi
     done
     [ -n "$vm" ] || return 0

@@ -195,6 +195,12 @@ class PlanPhase(Phase):
             return []
         records = dict((r["uuid"], r) for r in self.xe.list(
             "vm", params=("uuid", "name-label", "other")) if r["uuid"] in vms)
+        # The plan gives addresses by VM name: a name two recovered VMs hold would give one
+        # address to both (plan validate names such a name, or the clash, as drift).
+        held = {}
+        for record in records.values():
+            held.setdefault(record.get("name-label", ""), []).append(record["uuid"])
+        ambiguous = set()
         entries = []
         for vif in sorted(self.xe.list("vif", params=("uuid", "vm-uuid", "device")),
                           key=lambda v: (v.get("vm-uuid"), v.get("device"))):
@@ -210,6 +216,9 @@ class PlanPhase(Phase):
                 target = dr_address(self.plan, name, vif["device"], source, version)
                 if not target:
                     continue
+                if len(held[name]) > 1:
+                    ambiguous.add(name)
+                    continue
                 entry = {"vm": name, "vm_uuid": record["uuid"], "device": vif["device"],
                          "vif": vif["uuid"], "family": version, "source": source,
                          "address": target["address"], "gateway": target["gateway"],
@@ -221,6 +230,11 @@ class PlanPhase(Phase):
                     % (vif["device"], name, target["address"], entry["method"]),
                     [_readdress_call(entry)]))
                 entries.append(entry)
+        for name in sorted(ambiguous):
+            self.report["warnings"].append(
+                "VM name %s is held by %d recovered VMs (%s): none is re-addressed (the plan "
+                "gives its addresses by name)" % (name, len(held[name]),
+                                                   ", ".join(sorted(held[name]))))
         self.report["addresses"] = entries
         return entries
 
