@@ -333,8 +333,48 @@ def test_a_plan_reaches_chap_storage_by_a_xapi_secret_and_holds_no_password(dril
     result = drill.xedr("B", "--json", "failover", "--test", "--plan", str(path), "--no-input")
     assert result.code == 0, result
     assert any(i.get("recovered_vms") for i in result.json["items"])
+    # a resume follows the run's plan: the secret at the DR site, no password file to read
+    again = drill.xedr("B", "failover", "--test", "--resume", result.json["run"], "--no-input")
+    assert again.code == 0, again
     cleanup = drill.xedr("B", "cleanup", "--yes", result.json["run"])
     assert cleanup.code == 0, cleanup
     # the administrator's secret is theirs: still there after the cleanup
     assert drill.lab.ok("B", "secret-list", "uuid=" + secret, "params=uuid",
                         "--minimal").value == secret
+
+
+def test_a_hook_has_ended_with_its_shell_though_a_daemon_it_started_keeps_its_output():
+    from xe_dr.dr.failover.plan_phase import OUTPUT_CHARS, run_command
+    # (a daemon started in the background holds the hook's stdout open for its whole life)
+    code, output = run_command("sleep 30 & echo $!", dict(os.environ), 5)
+    os.kill(int(output), 9)
+    assert code == 0
+    # a hook that prints megabytes: its end is kept
+    code, output = run_command("head -c 3000000 /dev/zero | tr '\\0' x; echo; echo end",
+                               dict(os.environ), 60)
+    assert code == 0 and output.endswith("x\nend\n") and len(output) == OUTPUT_CHARS
+
+
+def test_a_run_gives_no_address_to_a_name_two_recovered_vms_hold():
+    from types import SimpleNamespace
+    from xe_dr.dr.failover.plan_phase import PlanPhase
+    from xe_dr.dr.plan import Item
+    plan = recovery_plan.parse("[plan]\nschema = 1\n[readdress]\n10.1.0.0/24 = 10.2.0.0/24\n"
+                               "[group all]\nvms = web\n    db\n"
+                               "[vm web]\naddress 0 = 10.1.0.7\n[vm db]\naddress 0 = 10.1.0.9\n")
+    records = {"vm": [{"uuid": "w1", "name-label": "web", "other": ""},
+                      {"uuid": "w2", "name-label": "web", "other": ""},
+                      {"uuid": "d1", "name-label": "db", "other": ""}],
+               "vif": [{"uuid": "vif-%s" % u, "vm-uuid": u, "device": "0"}
+                       for u in ("w1", "w2", "d1")]}
+    done = []
+    ctx = SimpleNamespace(xe=SimpleNamespace(list=lambda kind, params=(): records[kind]),
+                          engine=SimpleNamespace(do=done.append),
+                          opts=SimpleNamespace(plan=plan), report={"warnings": []})
+    items = [Item("vm", u, n, "vdi", "pool") for u, n in (("s1", "web"), ("s2", "web"),
+                                                           ("s3", "db"))]
+    entries = PlanPhase(ctx).readdress(items, {"s1": ["w1"], "s2": ["w2"], "s3": ["d1"]})
+    assert [(e["vm_uuid"], e["address"]) for e in entries] == [("d1", "10.2.0.9/24")]
+    assert [step.id for step in done] == ["readdress:vif-d1"]
+    assert ctx.report["warnings"] == ["VM name web is held by 2 recovered VMs (w1, w2): none "
+                                      "is re-addressed (the plan gives its addresses by name)"]

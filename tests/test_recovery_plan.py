@@ -226,3 +226,19 @@ def test_a_plan_file_that_is_not_utf8_or_missing(tmp_path):
         recovery_plan.read(str(bad))
     with pytest.raises(PlanError, match="nothing.plan: cannot be read: No such file"):
         recovery_plan.read(str(tmp_path / "nothing.plan"))
+
+
+def test_plan_init_names_by_uuid_a_vm_or_vapp_whose_name_a_list_line_cannot_hold():
+    from types import SimpleNamespace
+    from xe_dr.dr.plan_checks import initial_plan
+    vms = [{"uuid": "u-%d" % n, "name_label": name, "appliance": appliance, "order": 0,
+            "start_delay": 0, "networks": {}, "addresses": {}, "addresses6": {}}
+           for n, (name, appliance) in enumerate([
+               ("#1 web", None), ("; db", None), (" mail", None), ("app", None),
+               ("erp-db", "a-1")])]
+    source = SimpleNamespace(
+        protected=lambda: vms, appliances={"a-1": "#erp"}, pool=SimpleNamespace(name_label="A"),
+        members=lambda uuid: [vm for vm in vms if vm["appliance"] == uuid])
+    plan = parse(render(initial_plan(source)))
+    assert [(g["vapps"], g["vms"]) for g in plan["groups"]] == [
+        (["a-1"], ["u-2", "u-0", "u-1", "app"])]  # (in the order of their names)

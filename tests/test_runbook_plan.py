@@ -300,3 +300,51 @@ def test_the_runbook_gives_ipv4_and_ipv6_addresses_each_the_way_the_tools_allow(
         "{0}netmask=255.255.255.0".format(key),
         "vm-param-set uuid=vm-web {0}type6=static {0}ip6=fd12:0:0:1::7 {0}prefix6=64 "
         "{0}gateway6=fd12:0:0:1::1".format(key)]
+
+
+def test_a_hook_of_a_group_named_with_a_slash_that_starts_a_daemon_goes_on(tmp_path):
+    pid = tmp_path / "daemon.pid"
+    script = "\n".join([
+        "set -euo pipefail", 'log() { printf "%s\\n" "$*" >&2; }',
+        'fail() { log "FAILED: $*"; exit 1; }', 'RUN_ID=r RUN_KIND=failover TARGET_POOL=p',
+        runbook_plan.functions({"plan_path": "x.plan"}, {"pool_name": "B"}, NO_PLAN),
+        # (a daemon started in the background holds the hook's stdout for its whole life;
+        # sed would have read the group's name as its program)
+        "hook \"group web/app's after hook\" 60 %s" % q(
+            "sleep 60 & echo $! >%s; echo 'started' \\&" % q(str(pid))),
+        "log went-on"])
+    try:
+        result = subprocess.run([BASH, "-c", script], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True, timeout=30)
+    finally:
+        if pid.exists():
+            os.kill(int(pid.read_text()), 9)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[1:] == [
+        "    group web/app's after hook | started &", "group web/app's after hook: done",
+        "went-on"], result.stderr
+
+
+def test_the_runbook_gives_no_address_to_a_name_two_recovered_vms_hold(tmp_path):
+    plan = {"readdress": [], "vms": {"web 1": {"dr_addresses": {
+        "0": {"address": "10.9.0.7/24", "gateway": None}}}}}
+    xe, calls = tmp_path / "xe", tmp_path / "calls"
+    # (vm-web2 is a second VM named web 1: a copy, or two VMs of one name at the source)
+    xe.write_text(READDRESS_XE.replace('echo "web 1" ;;', 'echo "web 1" ;;\n'
+                                       '    "vm-param-get uuid=vm-web2 param-name=name-label")'
+                                       ' echo "web 1" ;;'))
+    xe.chmod(0o755)
+    script = "\n".join(
+        ["set -euo pipefail", 'log() { printf "%s\\n" "$*" >&2; }',
+         'skip() { log "SKIPPED: $*"; }', 'list() { "$XE" "$@"; }',
+         'RECOVERED="vm-db vm-web vm-web2"',
+         runbook_plan.functions({"plan_path": "x.plan"}, {"pool_name": "B"}, plan)] +
+        runbook_plan.readdress(plan))
+    result = subprocess.run([BASH, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True,
+                            env=dict(os.environ, XE=str(xe), XE_CALLS=str(calls)))
+    assert result.returncode == 0, result.stderr
+    assert [c for c in calls.read_text().splitlines() if not c.startswith("vm-param-get")] == []
+    assert result.stderr.splitlines() == ["SKIPPED: VM name web 1 is held by more than one "
+                                          "recovered VM: none is given 10.9.0.7/24"]

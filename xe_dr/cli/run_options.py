@@ -358,9 +358,12 @@ def _corrected_storage(ctx, run, options):
 
 def _resume_passwords(ctx, options=None):
     """A resumed run may still have storage to attach: the CHAP password is asked again (a
-    run by a plan reads it again from the file the plan names)."""
+    run by a plan reads it again from the file the plan names, or has none: the DR site's
+    xapi secret holds it)."""
     args = ctx.args
     plan = options.plan if options is not None else None
+    if plan is not None and plan["storage"]["chap_password_secret"]:
+        return {}
     if plan is not None and plan["storage"]["chap_user"]:
         return {None: _plan_chap_password(plan["storage"]["chap_password_file"],
                                           options.plan_path)}

@@ -134,11 +134,12 @@ def initial_plan(source, dr_xe=None, storage=None, sites=None):
     networks mapped by name to the DR pool's (``create`` where it has none or was not
     asked), the guests' current addresses recorded (for failback and readdress rules)."""
     protected = dict((vm["uuid"], vm) for vm in source.protected())
-    vapps = []
+    vapps, planned_vapps = [], set()
     for uuid, name in sorted(source.appliances.items(), key=lambda pair: pair[1]):
         members = source.members(uuid)
         if members and all(vm["uuid"] in protected for vm in members):
-            vapps.append(name)
+            vapps.append(name if recovery_plan.listable(name) else uuid)
+            planned_vapps.add(uuid)
     standalone = [vm for vm in protected.values() if not vm["appliance"]]
     orders = sorted({vm["order"] for vm in standalone}) or [0]
     groups = []
@@ -150,13 +151,14 @@ def initial_plan(source, dr_xe=None, storage=None, sites=None):
                 "seconds": delay or None, "timeout": recovery_plan.DEFAULT_GATE_TIMEOUT,
                 "on_timeout": "stop"}
         group = {"name": "order %d" % order, "vapps": vapps if index == 0 else [],
-                 "vms": [vm["name_label"] for vm in members], "tags": [], "gate": gate,
+                 "vms": [vm["name_label"] if recovery_plan.listable(vm["name_label"])
+                         else vm["uuid"] for vm in members], "tags": [], "gate": gate,
                  "before": None, "after": None,
                  "hook_timeout": recovery_plan.DEFAULT_HOOK_TIMEOUT, "prompt": None}
         if group["vapps"] or group["vms"]:
             groups.append(group)
     planned = [vm for vm in protected.values() if not vm["appliance"] or
-               source.appliances.get(vm["appliance"]) in vapps]
+               vm["appliance"] in planned_vapps]
     at_dr = _names(dr_xe) if dr_xe is not None else set()
     networks = dict((name, name if name in at_dr else recovery_plan.CREATE)
                     for vm in planned for name in vm["networks"].values())

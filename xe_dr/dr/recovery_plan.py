@@ -398,6 +398,14 @@ def _interface(text, path, where, what, version=4):
         raise PlanError(path, "%s %s is not an address with its prefix" % (what, text), where)
 
 
+def listable(name):
+    """Whether ``name`` reads back as written as an item of a list, a line of its own: not
+    when it begins with # or ; (a comment line), has spaces around it (they are cut) or is
+    more than a line (plan init names such a vApp or VM by its uuid)."""
+    return bool(name) and name == name.strip() and not name.startswith(("#", ";")) and \
+        len(name.splitlines()) == 1
+
+
 def dr_address(plan, vm_name, device, source_address, version=4):
     """What a VM's VIF ``device`` gets at the DR site in IP ``version`` (4 or 6): {"address",
     "gateway"}, from its own ``dr-address`` (``dr-address6``), else the first readdress rule

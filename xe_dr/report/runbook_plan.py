@@ -45,6 +45,7 @@ ADDRESSES=%(addresses)s
 GROUP=""          # the plan's group under way, and its VMs (group_vms)
 GROUP_VMS=""
 GROUP_UUIDS=""
+OUTPUT=""        # the output of the last hook or check command (plan_output)
 
 # plan_line SECONDS COMMAND: a shell line of the plan run with /bin/sh -c, cut short after
 # SECONDS (exit status 124), with the facts xe-dr gives it: XE_DR_RUN, XE_DR_MODE,
@@ -61,14 +62,28 @@ plan_line() {
         timeout -k 10 "$seconds" /bin/sh -c "$command" </dev/null
 }
 
+# plan_output SECONDS COMMAND: plan_line, its output (stdout and stderr) in OUTPUT, through a
+# file: a daemon the line starts in the background keeps its stdout open, and a pipe read to
+# its end would wait for the daemon
+plan_output() {
+    local file code=0
+    file=$(mktemp)
+    plan_line "$1" "$2" >"$file" 2>&1 || code=$?
+    OUTPUT=$(cat "$file")
+    rm -f "$file"
+    return "$code"
+}
+
 # hook WHAT SECONDS COMMAND: a hook of the plan, its output with this log; a hook that fails
 # stops the script (run it again once fixed: the hooks run again, so they must be idempotent)
 hook() {
-    local code=0 output
+    local code=0
     log "$1: running"
-    output=$(plan_line "$2" "$3" 2>&1) || code=$?
-    # its output, in this script's log, each line under the hook's name
-    [ -z "$output" ] || printf '%%s\n' "$output" | sed "s/^/    $1 | /" >&2
+    plan_output "$2" "$3" || code=$?
+    # its output, in this script's log, each line under the hook's name (given to awk by the
+    # environment: a name is no program's text)
+    [ -z "$OUTPUT" ] || printf '%%s\n' "$OUTPUT" |
+        PREFIX="    $1 | " awk '{ print ENVIRON["PREFIX"] $0 }' >&2
     case $code in
         0) log "$1: done" ;;
         124) fail "$1 failed (timed out after $2s): fix it, then run this script again" ;;
@@ -138,8 +153,11 @@ readdress() {
     case $3 in *:*) version=6 ;; esac
     for candidate in $RECOVERED; do
         if [ "$("$XE" vm-param-get uuid="$candidate" param-name=name-label)" = "$1" ]; then
+            if [ -n "$vm" ]; then  # (the plan gives addresses by name: not one to both)
+                skip "VM name $1 is held by more than one recovered VM: none is given $3"
+                return 0
+            fi
             vm=$candidate
-            break
         fi
     done
     [ -n "$vm" ] || return 0
@@ -252,7 +270,7 @@ gate_command() {
         left=$(( deadline - $(date +%%s) ))
         [ "$left" -ge 1 ] || left=1
         code=0
-        output=$(plan_line "$left" "$4" 2>&1) || code=$?
+        plan_output "$left" "$4" || code=$?
         if [ "$code" -eq 0 ]; then
             log "group $1's gate: $4 succeeded"
             return 0
@@ -260,7 +278,7 @@ gate_command() {
         [ "$(date +%%s)" -lt "$deadline" ] || break
         pause "$deadline"
     done
-    output=$(printf '%%s\n' "$output" | sed '/^[[:space:]]*$/d' | tail -n 1)
+    output=$(printf '%%s\n' "$OUTPUT" | sed '/^[[:space:]]*$/d' | tail -n 1)
     timed_out "$1" "$2" "$3" "$4 did not succeed (exit $code: ${output:-no output})"
 }
 '''

@@ -39,6 +39,7 @@ import ipaddress
 import os
 import signal
 import subprocess
+import tempfile
 import time
 
 from xe_dr.dr.failover.context import Phase
@@ -194,6 +195,12 @@ class PlanPhase(Phase):
             return []
         records = dict((r["uuid"], r) for r in self.xe.list(
             "vm", params=("uuid", "name-label", "other")) if r["uuid"] in vms)
+        # The plan gives addresses by VM name: a name two recovered VMs hold would give one
+        # address to both (plan validate names such a name, or the clash, as drift).
+        held = {}
+        for record in records.values():
+            held.setdefault(record.get("name-label", ""), []).append(record["uuid"])
+        ambiguous = set()
         entries = []
         for vif in sorted(self.xe.list("vif", params=("uuid", "vm-uuid", "device")),
                           key=lambda v: (v.get("vm-uuid"), v.get("device"))):
@@ -209,6 +216,9 @@ class PlanPhase(Phase):
                 target = dr_address(self.plan, name, vif["device"], source, version)
                 if not target:
                     continue
+                if len(held[name]) > 1:
+                    ambiguous.add(name)
+                    continue
                 entry = {"vm": name, "vm_uuid": record["uuid"], "device": vif["device"],
                          "vif": vif["uuid"], "family": version, "source": source,
                          "address": target["address"], "gateway": target["gateway"],
@@ -220,6 +230,11 @@ class PlanPhase(Phase):
                     % (vif["device"], name, target["address"], entry["method"]),
                     [_readdress_call(entry)]))
                 entries.append(entry)
+        for name in sorted(ambiguous):
+            self.report["warnings"].append(
+                "VM name %s is held by %d recovered VMs (%s): none is re-addressed (the plan "
+                "gives its addresses by name)" % (name, len(held[name]),
+                                                   ", ".join(sorted(held[name]))))
         self.report["addresses"] = entries
         return entries
 
@@ -384,21 +399,26 @@ def _in_group(step, group):
 
 def run_command(command, env, timeout):
     """(exit status or None on timeout, the end of its output) of a shell line of the plan,
-    run in a session of its own so that a timeout stops everything it started."""
-    proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-        code = proc.returncode
-    except subprocess.TimeoutExpired:
+    run in a session of its own so that a timeout stops everything it started. Its output
+    goes to a file, not a pipe: a hook that starts a daemon in the background (which keeps
+    the hook's stdout) has ended when its shell has, and one that prints megabytes costs
+    disk, not memory."""
+    with tempfile.TemporaryFile() as output:
+        proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL,
+                                stdout=output, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        out, _ = proc.communicate()
-        code = None
-    text = out.decode("utf-8", "replace")
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.wait()
+            code = None
+        size = output.seek(0, os.SEEK_END)
+        output.seek(max(0, size - 4 * OUTPUT_CHARS))  # (a character is 1 to 4 bytes)
+        text = output.read().decode("utf-8", "replace")
     return code, text[-OUTPUT_CHARS:]
 
 
