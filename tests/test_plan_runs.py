@@ -357,7 +357,7 @@ def test_a_hook_has_ended_with_its_shell_though_a_daemon_it_started_keeps_its_ou
 
 def test_a_run_gives_no_address_to_a_name_two_recovered_vms_hold():
     from types import SimpleNamespace
-    from xe_dr.dr.failover.plan_phase import PlanPhase
+    from xe_dr.dr.failover.readdress import ReaddressPhase
     from xe_dr.dr.plan import Item
     plan = recovery_plan.parse("[plan]\nschema = 1\n[readdress]\n10.1.0.0/24 = 10.2.0.0/24\n"
                                "[group all]\nvms = web\n    db\n"
@@ -373,8 +373,30 @@ def test_a_run_gives_no_address_to_a_name_two_recovered_vms_hold():
                           opts=SimpleNamespace(plan=plan), report={"warnings": []})
     items = [Item("vm", u, n, "vdi", "pool") for u, n in (("s1", "web"), ("s2", "web"),
                                                            ("s3", "db"))]
-    entries = PlanPhase(ctx).readdress(items, {"s1": ["w1"], "s2": ["w2"], "s3": ["d1"]})
+    entries = ReaddressPhase(ctx).apply(items, {"s1": ["w1"], "s2": ["w2"], "s3": ["d1"]})
     assert [(e["vm_uuid"], e["address"]) for e in entries] == [("d1", "10.2.0.9/24")]
     assert [step.id for step in done] == ["readdress:vif-d1"]
     assert ctx.report["warnings"] == ["VM name web is held by 2 recovered VMs (w1, w2): none "
                                       "is re-addressed (the plan gives its addresses by name)"]
+
+
+def test_a_name_gone_from_the_metadata_stops_a_plan_run_until_excluded(site, tmp_path):
+    plan = three_groups(site, tmp_path, disaster=False)
+    queue = site.lab.vm_uuid("queue-01")
+    site.lab.ok("A", "vm-shutdown", "--force", "uuid=" + queue)
+    site.lab.ok("A", "vm-destroy", "uuid=" + queue)
+    site.lab.mirror("break")
+    stale = site.xedr("B", "failover", "--test", "--plan", plan, "--no-input")
+    assert stale.code == 64, stale
+    assert "not found in the recoverable metadata: queue-01" in stale.err
+    run = [r["id"] for r in site.xedr("B", "--json", "runs").json["runs"]][-1]
+    # a resume of a run by a plan: what the plan sets is not given again
+    power = site.xedr("B", "failover", "--resume", run, "--power", "none", "--no-input")
+    assert power.code == 64 and "follows a plan, which sets what --power would" in \
+        power.err, power
+    assert site.xedr("B", "cleanup", "--yes", run).code == 0
+    left_out = site.xedr("B", "--json", "failover", "--test", "--plan", plan, "--no-input",
+                         "--exclude", "queue-01")
+    assert left_out.code == 0, left_out
+    assert sorted(i["name_label"] for i in left_out.json["items"]) == [
+        "cache-01", "erp", "webshop"]

@@ -81,9 +81,12 @@ def _plan_options(ctx, mode):
     if args.all:
         raise UsageError("a plan selects what it names: --all and --plan are not given together",
                          hint="narrow the plan's selection with --vapp, --vm and --exclude")
-    vapps = [name for g in plan["groups"] for name in g["vapps"]]
-    vms = [name for g in plan["groups"] for name in g["vms"]]
+    # An --exclude of a name the plan gives drops it from the selection: a name gone from
+    # the metadata since the plan was checked (drift) can be left out on the day.
+    vapps = [name for g in plan["groups"] for name in g["vapps"] if name not in args.exclude]
+    vms = [name for g in plan["groups"] for name in g["vms"] if name not in args.exclude]
     tags = [tag for g in plan["groups"] for tag in g["tags"]]
+    named = set(name for g in plan["groups"] for name in g["vapps"] + g["vms"])
     for name in args.vapp + args.vm:
         # A name the plan may select by a tag is known only once the metadata is read.
         if name not in vapps + vms and not (tags and name in args.vm):
@@ -100,7 +103,7 @@ def _plan_options(ctx, mode):
              for scsiid in storage["scsiid"]]
     specs += [StorageSpec.hba(scsiid) for scsiid in storage["hba_scsiid"]]
     options = Options(
-        mode=mode, vapps=vapps, vms=vms, exclude=args.exclude,
+        mode=mode, vapps=vapps, vms=vms, exclude=[e for e in args.exclude if e not in named],
         storage=[s.to_json() for s in specs], parallel=args.parallel,
         network_map=dict((source, target) for source, target in plan["networks"].items()
                          if target not in (CREATE, source)),
@@ -325,7 +328,16 @@ def _replanned(args, options, given):
     exclusions, --map-network to its map; --power and --disable-ha replace the run's."""
     from xe_dr.dr.failover import Options
     data = options.to_json()
-    if {"all", "vapp", "vm"} & set(given):
+    if options.plan_text is not None:
+        # A run by a plan: the plan says what, and how; --vapp and --vm narrow it again.
+        set_by_plan = [g for g in given if g in ("all", "power", "map_network")]
+        if set_by_plan:
+            raise UsageError("run %s follows a plan, which sets what %s would" % (
+                args.resume, ", ".join("--" + g.replace("_", "-") for g in set_by_plan)),
+                hint="--vapp, --vm and --exclude narrow a plan's selection")
+        if {"vapp", "vm"} & set(given):
+            data["only"] = list(args.vapp) + list(args.vm)
+    elif {"all", "vapp", "vm"} & set(given):
         data.update(all=args.all, vapps=list(args.vapp), vms=list(args.vm))
     data["exclude"] = data["exclude"] + [e for e in args.exclude if e not in data["exclude"]]
     data["network_map"] = dict(data["network_map"], **network_map(args.map_network))

@@ -43,8 +43,7 @@ import configparser
 import ipaddress
 import re
 
-from xe_dr.errors import ConfigError
-from xe_dr.text import duration_seconds
+from xe_dr.dr.plan_syntax import At, PlanError, config_error, items, lines_of, one, seconds
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -72,17 +71,6 @@ _SECTION_KEYS = {
     "group": ("vapps", "vms", "tags", "gate", "gate-timeout", "on-timeout", "before",
               "after", "hook-timeout", "prompt"),
 }
-
-
-class PlanError(ConfigError):
-    """A plan file that cannot be read as a plan (exit 78): the file, the line, what is
-    wrong."""
-
-    def __init__(self, path, message, line=None):
-        where = "%s line %d" % (path, line) if line else path
-        super(PlanError, self).__init__(
-            "recovery plan %s: %s" % (where, message),
-            hint="fix the plan file (man xe-dr: RECOVERY PLANS)")
 
 
 def read(path):
@@ -114,15 +102,15 @@ def parse(text, path="<plan>"):
     try:
         parser.read_string(text, source=path)
     except configparser.Error as failure:
-        raise PlanError(path, _config_error(failure), getattr(failure, "lineno", None))
-    lines = _lines(text)
+        raise PlanError(path, config_error(failure), getattr(failure, "lineno", None))
+    lines = lines_of(text)
     plan = {"schema": None, "name": "", "hooks": {}, "sites": {}, "storage": {},
             "networks": {}, "readdress": [], "groups": [], "vms": {}}
     for section in parser.sections():
         kind, _, name = section.partition(" ")
         name = name.strip()
         values = dict(parser.items(section))
-        where = _At(lines, section)
+        where = At(lines, section)
         if kind in ("plan", "storage", "networks", "readdress") and name:
             raise PlanError(path, "[%s] takes no name (found [%s])" % (kind, section), where())
         if kind in ("group", "vm") and not name:
@@ -162,59 +150,6 @@ def parse(text, path="<plan>"):
     return plan
 
 
-def _config_error(failure):
-    """configparser's message without where it was (the line is said once, before it)."""
-    message = " ".join((getattr(failure, "message", None) or str(failure)).split())
-    return re.sub(r"^While reading from .*?\[line +\d+\]: ", "", message)
-
-
-def _lines(text):
-    """{section: line}, {(section, key): line} of the file, for messages that name the line
-    at fault (configparser keeps no line numbers of what it read)."""
-    sections, keys, section = {}, {}, None
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped[0] in "#;" or line[0].isspace():
-            continue  # a comment, or a list's continuation line
-        if stripped.startswith("[") and stripped.endswith("]"):
-            section = stripped[1:-1]
-            sections.setdefault(section, number)
-        elif "=" in stripped and section is not None:
-            keys.setdefault((section, stripped.split("=", 1)[0].strip()), number)
-    return sections, keys
-
-
-class _At(object):
-    """``where(key)``: the line of ``key`` in the section (or of the section's header)."""
-
-    def __init__(self, lines, section):
-        self.sections, self.keys = lines
-        self.section = section
-
-    def __call__(self, key=None):
-        return self.keys.get((self.section, key)) or self.sections.get(self.section)
-
-
-def _items(value):
-    """A list value: one item per line (a single line is one item)."""
-    return [line.strip() for line in (value or "").splitlines() if line.strip()]
-
-
-def _one(value):
-    value = (value or "").strip()
-    return value or None
-
-
-def _seconds(value, default, path, where, key):
-    if not (value or "").strip():
-        return default
-    seconds = duration_seconds(value)
-    if seconds is None or seconds <= 0:
-        raise PlanError(path, "%s = %s is not a duration (seconds, or 30s, 10m, 2h)" % (
-            key, value), where(key.split()[0]))
-    return seconds
-
-
 def _read_plan(plan, values, path, where):
     schema = (values.get("schema") or "").strip()
     if schema != str(SCHEMA):
@@ -222,25 +157,25 @@ def _read_plan(plan, values, path, where):
             schema or "(none)", SCHEMA), where("schema"))
     plan["schema"] = SCHEMA
     plan["name"] = (values.get("name") or "").strip()
-    plan["sites"] = {"source": _one(values.get("source")), "dr": _one(values.get("dr")),
-                     "source_xe": _one(values.get("source-xe")),
-                     "dr_xe": _one(values.get("dr-xe"))}
-    plan["hooks"] = {"before": _one(values.get("before")), "after": _one(values.get("after")),
-                     "timeout": _seconds(values.get("hook-timeout"), DEFAULT_HOOK_TIMEOUT,
+    plan["sites"] = {"source": one(values.get("source")), "dr": one(values.get("dr")),
+                     "source_xe": one(values.get("source-xe")),
+                     "dr_xe": one(values.get("dr-xe"))}
+    plan["hooks"] = {"before": one(values.get("before")), "after": one(values.get("after")),
+                     "timeout": seconds(values.get("hook-timeout"), DEFAULT_HOOK_TIMEOUT,
                                          path, where, "hook-timeout")}
 
 
 def _read_storage(values, path, where):
-    storage = dict((key.replace("-", "_"), _one(values.get(key)))
+    storage = dict((key.replace("-", "_"), one(values.get(key)))
                    for key in ("target", "iqn", "chap-user", "chap-password-file",
                                "chap-password-secret"))
-    port = _one(values.get("port"))
+    port = one(values.get("port"))
     if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
         raise PlanError(path, "[storage] port = %s is not a port number" % port,
                         where("port"))
     storage["port"] = int(port) if port else None
-    storage["scsiid"] = _items(values.get("scsiid"))
-    storage["hba_scsiid"] = _items(values.get("hba-scsiid"))
+    storage["scsiid"] = items(values.get("scsiid"))
+    storage["hba_scsiid"] = items(values.get("hba-scsiid"))
     if storage["scsiid"] and not storage["target"]:
         raise PlanError(path, "[storage] scsiid needs the iSCSI target (target =)",
                         where("scsiid"))
@@ -306,7 +241,7 @@ def _read_group(name, values, path, where):
             name, values.get("gate"), ", ".join(GATES)), where("gate"))
     argument = gate_words[1].strip() if len(gate_words) > 1 else None
     gate = {"kind": kind, "command": None, "seconds": None,
-            "timeout": _seconds(values.get("gate-timeout"), DEFAULT_GATE_TIMEOUT, path, where,
+            "timeout": seconds(values.get("gate-timeout"), DEFAULT_GATE_TIMEOUT, path, where,
                                 "gate-timeout"),
             "on_timeout": (values.get("on-timeout") or "stop").strip()}
     if kind == "command":
@@ -315,7 +250,7 @@ def _read_group(name, values, path, where):
                             where("gate"))
         gate["command"] = argument
     elif kind == "delay":
-        gate["seconds"] = _seconds(argument, None, path, where, "gate = delay")
+        gate["seconds"] = seconds(argument, None, path, where, "gate = delay")
         if gate["seconds"] is None:
             raise PlanError(path, "[group %s] gate = delay needs how long (gate = delay 2m)"
                             % name, where("gate"))
@@ -325,13 +260,13 @@ def _read_group(name, values, path, where):
     if gate["on_timeout"] not in ON_TIMEOUT:
         raise PlanError(path, "[group %s] on-timeout = %s: one of %s" % (
             name, gate["on_timeout"], ", ".join(ON_TIMEOUT)), where("on-timeout"))
-    group = {"name": name, "vapps": _items(values.get("vapps")),
-             "vms": _items(values.get("vms")), "tags": _items(values.get("tags")),
-             "gate": gate, "before": _one(values.get("before")),
-             "after": _one(values.get("after")),
-             "hook_timeout": _seconds(values.get("hook-timeout"), DEFAULT_HOOK_TIMEOUT, path,
+    group = {"name": name, "vapps": items(values.get("vapps")),
+             "vms": items(values.get("vms")), "tags": items(values.get("tags")),
+             "gate": gate, "before": one(values.get("before")),
+             "after": one(values.get("after")),
+             "hook_timeout": seconds(values.get("hook-timeout"), DEFAULT_HOOK_TIMEOUT, path,
                                       where, "hook-timeout"),
-             "prompt": _one(values.get("prompt"))}
+             "prompt": one(values.get("prompt"))}
     if not (group["vapps"] or group["vms"] or group["tags"]):
         raise PlanError(path, "[group %s] selects nothing: give vapps, vms or tags" % name,
                         where())

@@ -44,6 +44,7 @@ from xe_dr.dr.failover.networks import NetworkPhase
 from xe_dr.dr.failover.outcome import tally
 from xe_dr.dr.failover.plan_phase import PlanPhase
 from xe_dr.dr.failover.preflight import Preflight
+from xe_dr.dr.failover.readdress import ReaddressPhase
 from xe_dr.dr.failover.questions import Questions
 from xe_dr.dr.failover.recovery import RecoveryPhase
 from xe_dr.dr.failover.source import SourcePhase
@@ -89,6 +90,7 @@ class Failover(Phase):
         self.preflight = Preflight(ctx, self.storage, self.source)
         self.drill = DrillPhase(ctx)
         self.plans = PlanPhase(ctx)
+        self.readdress = ReaddressPhase(ctx)
         self.mirror = MirrorPhase(ctx)
         self.ha = HaPhase(ctx)
         self.dry = DryRun(ctx, self.networks, self.recovery, self.starts, self.plans)
@@ -346,9 +348,9 @@ class Failover(Phase):
                 self.ctx.start_on = self.drill.isolate(items, recovered)
                 self.drill.prepare(items, recovered)
             if self.opts.plan is not None and self.opts.power != "none":
-                readdressed = self.plans.readdress(items, recovered)
+                readdressed = self.readdress.apply(items, recovered)
                 started = self.plans.start_groups(items, recovered, self.starts.step)
-                self.plans.check_addresses(readdressed)
+                self.readdress.check(readdressed)
                 return recovered, started
             return recovered, self.starts.start(items, recovered)
         return recovered, starter.result()
