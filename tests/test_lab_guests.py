@@ -183,7 +183,7 @@ def test_bad_guest_settings_are_refused_in_one_line(lab, capsys):
     assert lab_cli("guest", lab.root, "A", "web-01")[0] == 1
     assert capsys.readouterr().err == (
         "xe-dr lab: say what the guest does: --shutdown, --tools, --health-check, "
-        "--health-check-error, --boot-seconds, --static-ip-setting, --network-script "
+        "--health-check-error, --boot-seconds, --static-ip-setting, --network-script, --ipv6 "
         "(or --show)\n")
     assert lab_cli("guest", lab.root, "A", "web-01", "--boot-seconds", "-1")[0] == 1
     assert capsys.readouterr().err == "xe-dr lab: a boot time is 0 seconds or more, not -1.0\n"

@@ -46,6 +46,9 @@ def test_a_planned_migration_fences_the_source_stops_for_the_array_and_loses_not
         "file-01" in done.json["warnings"]
     text = drill.xedr("B", "report", run, "--format", "text")
     assert text.out.startswith("xe-dr report: Planned migration to pool Site B: succeeded\n")
+    assert [line.split(None, 2)[2] for line in text.out.splitlines()
+            if line.startswith("Data lost")] == [
+        "none: the copies here hold the source's writes after its shutdown"], text.out
 
 
 def running_at_both(drill):

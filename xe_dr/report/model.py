@@ -447,6 +447,7 @@ def build(run, now=None):
     model["cleanup"] = _cleanup(report) if kind == "cleanup" else None
     model["verification"] = _verification(report, _s(meta.get("cleaned_by"))) \
         if kind == "drill" else None
+    model["fence"] = _fence(report)
     if not report and state != "running":
         problems.append("report.json is missing: the run ended before writing its results; "
                         "what is shown comes from the journal%s" % (
@@ -910,6 +911,18 @@ def _commands(report, steps):
                                "steps": [_s(planned.get("step"))],
                                "text": command_text(_argv(command))})
     return result, bool(result)
+
+
+def _fence(report):
+    """What a run that shut its source down (failback, planned migration) compared before it
+    recovered: the copies here against the source's after its shutdown (source.py)."""
+    generations = report.get("generations") if isinstance(report, dict) else None
+    if not isinstance(generations, dict):
+        return None
+    return {"data_lost": _s(report.get("data_lost")),
+            "copies": [c for c in _l(generations.get("copies")) if isinstance(c, dict)],
+            "stale": [_s(s) for s in _l(generations.get("stale"))],
+            "unread": _s(generations.get("unread"))}
 
 
 def _more_todo(model, open_steps):

@@ -128,6 +128,15 @@ def render(model):
             field("Recovery point", clean(model["rpo"]["text"]))
             if model["rpo"]["accuracy"]:
                 field("", "(%s)" % clean(model["rpo"]["accuracy"]))
+        fence = model["fence"]
+        if fence:
+            field("Data lost", clean(fence["data_lost"] or (
+                "not established: %s" % "; ".join(fence["stale"]) if fence["stale"] else
+                "not established (%s)" % (fence["unread"] or "nothing compared"))))
+            for copy in fence["copies"]:
+                field("", "metadata %s: generation %s here, %s at the source after its "
+                          "shutdown" % (clean(copy.get("vdi")), clean(copy.get("here")),
+                                        clean(copy.get("source_after_shutdown"))))
         if model["rto"]:
             field("Recovery time", clean(model["rto"]["text"]))
             if model["rto"]["objective_text"]:
