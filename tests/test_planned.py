@@ -3,6 +3,9 @@ selected VMs down at the source and unplugs its SRs there (the fence), records t
 generations its copies hold, stops for the array (exit 75) unless the LUNs here are writable,
 and recovers only from copies that hold the source's final writes."""
 
+import threading
+from contextlib import contextmanager
+
 from tests.test_safety_runs import runs, vm_states
 
 
@@ -18,9 +21,33 @@ def planned(drill, *args):
                       "--source-xe", drill.lab.xe_path("A"), *args)
 
 
+@contextmanager
+def watched(drill):
+    """Both sites polled, over and over, while the block runs: yields the list of what ran at
+    both at one poll (empty, for a run that keeps its promise) and counts the polls."""
+    seen, polls, done = [], [0], threading.Event()
+
+    def poll():
+        while not done.is_set():
+            both = running_at_both(drill)
+            if both:
+                seen.append(both)
+            polls[0] += 1
+    watcher = threading.Thread(target=poll)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        watcher.join(60)
+    assert polls[0] > 1, polls
+
+
 def test_a_planned_migration_fences_the_source_stops_for_the_array_and_loses_nothing(drill):
     running_at_a = prepared(drill)
-    first = planned(drill, "--all", *drill.storage_args("B"))
+    with watched(drill) as twice:
+        first = planned(drill, "--all", *drill.storage_args("B"))
+    assert twice == []
     assert first.code == 75, first
     run = [r for r in runs(drill, "B") if r["kind"] == "planned"][-1]["id"]
     assert first.err.strip().splitlines()[-1] == (
@@ -35,7 +62,9 @@ def test_a_planned_migration_fences_the_source_stops_for_the_array_and_loses_not
     assert not running_at_both(drill)
 
     drill.lab.mirror("break")
-    done = drill.xedr("B", "--yes", "--json", "failover", "--resume", run)
+    with watched(drill) as twice:
+        done = drill.xedr("B", "--yes", "--json", "failover", "--resume", run)
+    assert twice == []
     assert done.code == 0, done
     assert done.json["generations"]["stale"] == [], done.json["generations"]
     assert done.json["data_lost"].startswith("none")
