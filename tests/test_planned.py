@@ -161,3 +161,20 @@ def test_a_source_lost_mid_way_stops_the_run_with_nothing_running_twice(drill):
     done = drill.xedr("B", "--yes", "--json", "failover", "--resume", run)
     assert done.code == 0, done
     assert not running_at_both(drill)
+
+
+def test_a_failback_with_an_adapter_halts_the_mirror_and_reprotects_the_primary(drill):
+    from tests.test_safety_runs import failback, failed_over
+    # B runs them (and its own b-monitor, b-backup), replicates, and the array mirrors B to A
+    running = [n for n in failed_over(drill) if not n.startswith("b-")]
+    adapter = drill.lab.lab.path("bin", "storage-adapter")
+    done = failback(drill, "--json", "--adapter", adapter, "--reprotect",
+                    *drill.storage_args("A"))
+    assert done.code == 0, done
+    at_a = vm_states(drill, "A")
+    assert sorted(n for n in running if at_a.get(n) == "running") == running
+    assert not running_at_both(drill)
+    verbs = [c["verb"] for c in json_lines(drill.lab.lab.path("adapter.jsonl"))]
+    assert verbs.index("halt") < verbs.index("reverse"), verbs
+    assert set(done.json["reprotect"]["mirror"].values()) == {"mirroring"}  # A the source
+    assert all(s["replicating"] for s in done.json["reprotect"]["srs"])

@@ -150,6 +150,18 @@ def _plan_chap_password(path, plan_path):
     return password
 
 
+def add_array_arguments(parser):
+    """--adapter and --reprotect: the array's mirror through a storage adapter (a run that
+    shuts its source down), and protection once the VMs are back (xe_dr/dr/failover/
+    mirror.py)."""
+    # Among the command's own options: a group of their own would cost two lines of a help
+    # held to 60 (tests/test_cli_help.py).
+    parser.add_argument("--adapter", metavar="PATH", type=argtypes.file_path,
+                        help="storage adapter: halts (and reverses) the mirror")
+    parser.add_argument("--reprotect", action="store_true",
+                        help="then reverse the mirror and replicate this pool")
+
+
 def _add_shutdown_arguments(group):
     """The remedies a resume may bring for a guest that would not shut down at the source
     (failback, planned migration)."""

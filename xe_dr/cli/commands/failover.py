@@ -1,8 +1,8 @@
 """``xe-dr failover [--test]``: recover vApps and VMs at this (the DR) site."""
 
-from xe_dr.cli.run_options import (add_plan_arguments, add_resume_arguments,
-                                   add_run_arguments, add_selection_arguments, run_mode)
-from xe_dr.cli import argtypes
+from xe_dr.cli.run_options import (add_array_arguments, add_plan_arguments,
+                                   add_resume_arguments, add_run_arguments,
+                                   add_selection_arguments, run_mode)
 from xe_dr.errors import UsageError
 
 NAME = "failover"
@@ -24,10 +24,7 @@ def add_arguments(parser):
                         help="turn HA off for a test (cleanup turns it on again)")
     parser.add_argument("--planned", action="store_true",
                         help="a planned migration: --source shut down first")
-    parser.add_argument("--adapter", metavar="PATH", type=argtypes.file_path,
-                        help="storage adapter: halts (and reverses) the mirror")
-    parser.add_argument("--reprotect", action="store_true",
-                        help="then reverse the mirror and replicate this pool")
+    add_array_arguments(parser)
     add_selection_arguments(parser)
     add_run_arguments(parser, objective=True, shutdown=True)
     add_plan_arguments(parser)

@@ -40,8 +40,9 @@ class MirrorPhase(Phase):
         return dict((e["lun"], e["state"]) for e in self.ctx.adapter.mirror_state(luns)["luns"])
 
     def make_writable(self):
-        """A planned migration's: the adapter halts the mirror of the LUNs given (module doc);
-        without the verb, nothing here (the attach stops the run for the array)."""
+        """Once the source is fenced (a planned migration, a failback): the adapter halts the
+        mirror of the LUNs given (module doc); without the verb, nothing here (the attach
+        stops the run for the array)."""
         luns = self.luns()
         if not luns or not self._supports("halt"):
             return None

@@ -156,8 +156,7 @@ class Failover(Phase):
             self.storage.adopt()
             if source_plan is not None:
                 self.source.shut_down(source_plan)
-                if self.opts.mode == PLANNED:
-                    self.mirror.make_writable()
+                self.mirror.make_writable()
             if self.opts.plan is not None:
                 self.plans.run_hook("before")
             if self.opts.mode == DRILL:
