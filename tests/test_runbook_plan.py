@@ -282,14 +282,7 @@ def test_the_runbook_gives_ipv4_and_ipv6_addresses_each_the_way_the_tools_allow(
     xe, calls = tmp_path / "xe", tmp_path / "calls"
     xe.write_text(READDRESS_XE)
     xe.chmod(0o755)
-    script = "\n".join(
-        ["set -euo pipefail", 'log() { printf "%s\\n" "$*" >&2; }', 'skip() { log "$*"; }',
-         'list() { "$XE" "$@"; }', 'RECOVERED="vm-db vm-web"',
-         runbook_plan.functions({"plan_path": "x.plan"}, {"pool_name": "B"}, plan)] +
-        runbook_plan.readdress(plan))
-    result = subprocess.run([BASH, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, universal_newlines=True,
-                            env=dict(os.environ, XE=str(xe), XE_CALLS=str(calls)))
+    result = run_readdress(plan, xe, calls, "vm-db vm-web", skipped="")
     assert result.returncode == 0, result.stderr
     key = "xenstore-data:vm-data/networks/0/"
     assert [c for c in calls.read_text().splitlines()
@@ -335,16 +328,22 @@ def test_the_runbook_gives_no_address_to_a_name_two_recovered_vms_hold(tmp_path)
                                        '    "vm-param-get uuid=vm-web2 param-name=name-label")'
                                        ' echo "web 1" ;;'))
     xe.chmod(0o755)
-    script = "\n".join(
-        ["set -euo pipefail", 'log() { printf "%s\\n" "$*" >&2; }',
-         'skip() { log "SKIPPED: $*"; }', 'list() { "$XE" "$@"; }',
-         'RECOVERED="vm-db vm-web vm-web2"',
-         runbook_plan.functions({"plan_path": "x.plan"}, {"pool_name": "B"}, plan)] +
-        runbook_plan.readdress(plan))
-    result = subprocess.run([BASH, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, universal_newlines=True,
-                            env=dict(os.environ, XE=str(xe), XE_CALLS=str(calls)))
+    result = run_readdress(plan, xe, calls, "vm-db vm-web vm-web2")
     assert result.returncode == 0, result.stderr
     assert [c for c in calls.read_text().splitlines() if not c.startswith("vm-param-get")] == []
     assert result.stderr.splitlines() == ["SKIPPED: VM name web 1 is held by more than one "
                                           "recovered VM: none is given 10.9.0.7/24"]
+
+
+def run_readdress(plan, xe, calls, recovered, skipped="SKIPPED: "):
+    """The runbook's re-addressing lines for ``plan``, run by bash with the fake ``xe`` (it
+    writes each call to ``calls``), the script having recovered ``recovered``."""
+    script = "\n".join(
+        ["set -euo pipefail", 'log() { printf "%s\\n" "$*" >&2; }',
+         'skip() { log "%s$*"; }' % skipped, 'list() { "$XE" "$@"; }',
+         'RECOVERED="%s"' % recovered,
+         runbook_plan.functions({"plan_path": "x.plan"}, {"pool_name": "B"}, plan)] +
+        runbook_plan.readdress(plan))
+    return subprocess.run([BASH, "-c", script], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True,
+                          env=dict(os.environ, XE=str(xe), XE_CALLS=str(calls)))
