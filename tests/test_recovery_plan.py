@@ -84,7 +84,7 @@ def test_a_plan_reads_as_written():
                                   "gateway": "10.0.2.1"}]
     assert plan["vms"] == {"db-01": {"addresses": {"0": "10.0.1.10"}, "dr_addresses": {
         "0": {"address": "10.0.2.110/24", "gateway": "10.0.2.1"}}, "addresses6": {},
-        "dr_addresses6": {}}}
+        "dr_addresses6": {}, "gateways": {}, "gateways6": {}}}
 
 
 #: PLAN with IPv6 too: a readdress rule, a VM's source address and its own DR address.
@@ -110,7 +110,17 @@ def test_ipv6_addresses_and_rules_read_as_written_and_back():
     only6 = dict(plan, vms={"v6": {"addresses6": {"0": "fd00:1::7"}}})
     assert parse(render(only6))["vms"] == {"v6": {"addresses": {}, "dr_addresses": {},
                                                   "addresses6": {"0": "fd00:1::7"},
-                                                  "dr_addresses6": {}}}
+                                                  "dr_addresses6": {}, "gateways": {},
+                                                  "gateways6": {}}}
+
+
+def test_a_source_address_may_carry_its_prefix_and_gateway_for_a_failback():
+    plan = parse(PLAN.replace("address 0 = 10.0.1.10", "address 0 = 10.0.1.10/24 10.0.1.1"))
+    assert (plan["vms"]["db-01"]["addresses"], plan["vms"]["db-01"]["gateways"]) == (
+        {"0": "10.0.1.10/24"}, {"0": "10.0.1.1"})
+    text = render(plan)
+    assert "address 0 = 10.0.1.10/24 10.0.1.1" in text.splitlines()
+    assert parse(text) == plan
 
 
 def test_what_render_writes_parse_reads_back_the_same():
@@ -193,6 +203,10 @@ def test_ipv6_dr_addresses_come_from_the_ipv6_key_and_rules_alone():
      "[storage] chap-password-secret = s3cr3t is not the uuid of a xapi secret"),
     (("chap-user = dr\n", ""), 17,
      "[storage] a CHAP password needs its user (chap-user =)"),
+    (("address 0 = 10.0.1.10", "address 0 = 10.0.1.10 10.0.1.1"), 43,
+     "[vm db-01] address 0 = 10.0.1.10 10.0.1.1: a gateway goes with the address's prefix"),
+    (("address 0 = 10.0.1.10", "address 0 = 10.0.1.10/24 10.0.9.1"), 43,
+     "[vm db-01] address 0 gateway 10.0.9.1 is not in 10.0.1.0/24"),
     (("[networks]", "[network]"), 20, "unknown section [network]"),
     (("vapps = erp\ntags = dr-tier1\n", ""), 36,
      "[group applications] selects nothing: give vapps, vms or tags"),

@@ -175,7 +175,8 @@ def initial_plan(source, dr_xe=None, storage=None, sites=None):
             "vms": dict((vm["name_label"], {"addresses": dict(vm["addresses"]),
                                             "dr_addresses": {},
                                             "addresses6": dict(vm["addresses6"]),
-                                            "dr_addresses6": {}})
+                                            "dr_addresses6": {}, "gateways": {},
+                                            "gateways6": {}})
                         for vm in planned if vm["addresses"] or vm["addresses6"])}
 
 

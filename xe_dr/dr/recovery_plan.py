@@ -29,7 +29,8 @@ A plan as data (``parse``'s result, plain values):
      "vms": {VM name: {"addresses": {device: "ADDRESS/PREFIX"},
                        "dr_addresses": {device: {"address": "ADDRESS/PREFIX",
                                                  "gateway": str or None}},
-                       "addresses6": {device: "ADDRESS/PREFIX"},
+                       "gateways": {device: the source address's gateway},
+                       "addresses6": {device: "ADDRESS/PREFIX"}, "gateways6": {...},
                        "dr_addresses6": {device: {"address": "ADDRESS/PREFIX",
                                                   "gateway": str or None}}}}}
 
@@ -61,6 +62,9 @@ DEFAULT_HOOK_TIMEOUT = 300
 _VM_KEYS = {"address": (4, False, "addresses"), "dr-address": (4, True, "dr_addresses"),
             "address6": (6, False, "addresses6"), "dr-address6": (6, True, "dr_addresses6")}
 VM_ADDRESS_KEYS = {4: ("addresses", "dr_addresses"), 6: ("addresses6", "dr_addresses6")}
+#: The gateways of the source addresses (``address DEVICE = ADDRESS/PREFIX GATEWAY``): a
+#: failback gives a re-addressed VIF its source address back, gateway included.
+SOURCE_GATEWAY_KEYS = {4: "gateways", 6: "gateways6"}
 _EXAMPLE = {4: "10.0.2.21/24", 6: "fd00:2::21/64"}
 
 _SECTION_KEYS = {
@@ -274,7 +278,8 @@ def _read_group(name, values, path, where):
 
 
 def _read_vm(name, values, path, where):
-    vm = dict((key, {}) for _, _, key in _VM_KEYS.values())
+    vm = dict((key, {}) for key in [k for _, _, k in _VM_KEYS.values()] +
+              list(SOURCE_GATEWAY_KEYS.values()))
     for key, value in values.items():
         word, _, device = key.partition(" ")
         device = device.strip()
@@ -286,11 +291,18 @@ def _read_vm(name, values, path, where):
         what = "[vm %s] %s %s" % (name, word, device)
         parts = value.split()
         if not at_dr:
-            if len(parts) != 1:
-                raise PlanError(path, "%s = %s: one address (its prefix too, if known)" % (
-                    what, value), where(key))
-            _of_version(_source_address(parts[0], path, where(key), what), parts[0], version,
-                        word, device, path, where(key), what)
+            if len(parts) not in (1, 2):
+                raise PlanError(path, "%s = %s: one address (its prefix too, if known) and, "
+                                      "optionally, its gateway" % (what, value), where(key))
+            interface = _of_version(_source_address(parts[0], path, where(key), what),
+                                    parts[0], version, word, device, path, where(key), what)
+            if len(parts) > 1:
+                if "/" not in parts[0]:
+                    raise PlanError(path, "%s = %s: a gateway goes with the address's prefix "
+                                          "(%s)" % (what, value, _EXAMPLE[version]),
+                                    where(key))
+                _address_in(parts[1], interface.network, path, where(key), what + " gateway")
+                vm[SOURCE_GATEWAY_KEYS[version]][device] = parts[1]
             vm[data_key][device] = parts[0]
         else:
             if len(parts) not in (1, 2):

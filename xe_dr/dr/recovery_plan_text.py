@@ -1,7 +1,8 @@
 """A recovery plan (xe_dr/dr/recovery_plan.py) written as its file: the text ``parse`` reads
 back the same, with the comments that make it read as the man page's RECOVERY PLANS."""
 
-from xe_dr.dr.recovery_plan import DEFAULT_HOOK_TIMEOUT, SCHEMA, VM_ADDRESS_KEYS
+from xe_dr.dr.recovery_plan import (DEFAULT_HOOK_TIMEOUT, SCHEMA, SOURCE_GATEWAY_KEYS,
+                                    VM_ADDRESS_KEYS)
 
 HEADER = """\
 # xe-dr recovery plan: what comes back at the DR site, in which groups, on which networks
@@ -74,16 +75,18 @@ def render(plan):
             "hook_timeout", DEFAULT_HOOK_TIMEOUT)))
         out.append(_line("prompt", group.get("prompt")))
     for name, vm in sorted((plan.get("vms") or {}).items()):
-        keys = [(suffix, vm.get(source) or {}, vm.get(dr) or {})
-                for suffix, (source, dr) in (("", VM_ADDRESS_KEYS[4]),
-                                             ("6", VM_ADDRESS_KEYS[6]))]
-        if not any(recorded or given for _, recorded, given in keys):
+        keys = [(suffix, vm.get(source) or {}, vm.get(dr) or {},
+                 vm.get(SOURCE_GATEWAY_KEYS[version]) or {})
+                for suffix, version in (("", 4), ("6", 6))
+                for source, dr in [VM_ADDRESS_KEYS[version]]]
+        if not any(recorded or given for _, recorded, given, _ in keys):
             continue
         out.append("")
         out.append("[vm %s]" % name)
-        for suffix, recorded, given in keys:  # IPv4's, then IPv6's
+        for suffix, recorded, given, gateways in keys:  # IPv4's, then IPv6's
             for device, address in sorted(recorded.items()):
-                out.append("address%s %s = %s" % (suffix, device, address))
+                out.append("address%s %s = %s%s" % (suffix, device, address, (
+                    " " + gateways[device]) if gateways.get(device) else ""))
             for device, target in sorted(given.items()):
                 out.append("dr-address%s %s = %s%s" % (suffix, device, target["address"], (
                     " " + target["gateway"]) if target.get("gateway") else ""))
