@@ -81,7 +81,7 @@ def test_a_plan_reads_as_written():
     assert applications["gate"]["on_timeout"] == "stop"  # the default
     assert (applications["vapps"], applications["tags"]) == (["erp"], ["dr-tier1"])
     assert plan["readdress"] == [{"from": "10.0.1.0/24", "to": "10.0.2.0/24",
-                                  "gateway": "10.0.2.1"}]
+                                  "gateway": "10.0.2.1", "from_gateway": None}]
     assert plan["vms"] == {"db-01": {"addresses": {"0": "10.0.1.10"}, "dr_addresses": {
         "0": {"address": "10.0.2.110/24", "gateway": "10.0.2.1"}}, "addresses6": {},
         "dr_addresses6": {}, "gateways": {}, "gateways6": {}}}
@@ -95,7 +95,7 @@ PLAN6 = PLAN.replace("10.0.2.1\n\n[group", "10.0.2.1\nfd00:1::/64 = fd00:2::/64 
 def test_ipv6_addresses_and_rules_read_as_written_and_back():
     plan = parse(PLAN6)
     assert plan["readdress"][1] == {"from": "fd00:1::/64", "to": "fd00:2::/64",
-                                    "gateway": "fd00:2::1"}
+                                    "gateway": "fd00:2::1", "from_gateway": None}
     assert plan["vms"]["db-01"] == dict(parse(PLAN)["vms"]["db-01"], addresses6={
         "0": "fd00:1::10"}, dr_addresses6={"1": {"address": "fd00:3::5/64",
                                                  "gateway": "fd00:3::1"}})
@@ -256,3 +256,24 @@ def test_plan_init_names_by_uuid_a_vm_or_vapp_whose_name_a_list_line_cannot_hold
     plan = parse(render(initial_plan(source)))
     assert [(g["vapps"], g["vms"]) for g in plan["groups"]] == [
         (["a-1"], ["u-2", "u-0", "u-1", "app"])]  # (in the order of their names)
+
+
+def test_a_failback_gives_back_the_source_address_when_the_plan_holds_its_gateway():
+    from xe_dr.dr.recovery_plan import failback_address
+    plan = parse(PLAN.replace("10.0.1.0/24 = 10.0.2.0/24 10.0.2.1",
+                              "10.0.1.0/24 10.0.1.1 = 10.0.2.0/24 10.0.2.1"))
+    plan["vms"]["web-01"] = dict(plan["vms"]["db-01"], addresses={"0": "10.0.1.23"},
+                                 dr_addresses={})
+    plan["vms"]["mail-01"] = dict(plan["vms"]["web-01"], addresses={"0": "192.168.1.5"})
+    # by the rule: its source subnet's prefix and gateway
+    assert failback_address(plan, "web-01", 0) == {"address": "10.0.1.23/24",
+                                                   "gateway": "10.0.1.1"}
+    # not re-addressed at the DR site: nothing to give back
+    assert failback_address(plan, "mail-01", 0) is None
+    # its own DR address: what the plan recorded of the source must be whole
+    assert failback_address(plan, "db-01", 0) == {"address": "10.0.1.10/24",
+                                                  "gateway": "10.0.1.1"}
+    alone = parse(PLAN)
+    assert failback_address(alone, "db-01", 0) == {
+        "missing": "the plan records no gateway of its source address 10.0.1.10"}
+    assert render(plan).splitlines().count("10.0.1.0/24 10.0.1.1 = 10.0.2.0/24 10.0.2.1") == 1

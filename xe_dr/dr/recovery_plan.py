@@ -19,7 +19,8 @@ A plan as data (``parse``'s result, plain values):
                  "chap_password_secret" (a xapi secret's uuid at the DR site): str or None,
                  "scsiid": [str], "hba_scsiid": [str]},
      "networks": {source network name: DR network name, or CREATE},
-     "readdress": [{"from": "10.0.1.0/24", "to": "10.0.2.0/24", "gateway": str or None}],
+     "readdress": [{"from": "10.0.1.0/24", "to": "10.0.2.0/24", "gateway": str or None,
+                    "from_gateway": the source subnet's gateway, str or None}],
      "groups": [{"name", "vapps": [str], "vms": [str], "tags": [str],
                  "gate": {"kind": "guest-agent"|"command"|"delay"|"none",
                           "command": str or None, "seconds": seconds or None,
@@ -205,24 +206,30 @@ def _network(text, path, where, what):
             what, text), where)
 
 
-def _read_rule(source, target, path, where):
+def _read_rule(key, target, path, where):
+    """``SOURCE-SUBNET [SOURCE-GATEWAY] = DR-SUBNET [DR-GATEWAY]`` (the source's gateway: a
+    failback by the plan gives it back)."""
+    source, _, back = key.partition(" ")
+    back = back.strip() or None
     parts = target.split()
     if not parts or len(parts) > 2:
         raise PlanError(path, "[readdress] %s = %s: give the DR subnet and, optionally, its "
                               "gateway (10.0.2.0/24 10.0.2.1)" % (source, target),
-                        where(source))
-    old, new = _network(source, path, where(source), "[readdress]"), \
-        _network(parts[0], path, where(source), "[readdress]")
+                        where(key))
+    old, new = _network(source, path, where(key), "[readdress]"), \
+        _network(parts[0], path, where(key), "[readdress]")
     if old.version != new.version:
         raise PlanError(path, "[readdress] %s = %s: the two subnets must be of one family "
-                              "(IPv4 or IPv6)" % (source, parts[0]), where(source))
+                              "(IPv4 or IPv6)" % (source, parts[0]), where(key))
     if old.prefixlen != new.prefixlen:
         raise PlanError(path, "[readdress] %s = %s: the two subnets must have one size" % (
-            source, parts[0]), where(source))
+            source, parts[0]), where(key))
     gateway = parts[1] if len(parts) > 1 else None
     if gateway is not None:
-        _address_in(gateway, new, path, where(source), "[readdress] gateway")
-    return {"from": str(old), "to": str(new), "gateway": gateway}
+        _address_in(gateway, new, path, where(key), "[readdress] gateway")
+    if back is not None:
+        _address_in(back, old, path, where(key), "[readdress] source gateway")
+    return {"from": str(old), "to": str(new), "gateway": gateway, "from_gateway": back}
 
 
 def _address_in(text, network, path, where, what):
@@ -363,13 +370,50 @@ def dr_address(plan, vm_name, device, source_address, version=4):
         return dict(own)
     if not source_address:
         return None
+    rule = _rule_for(plan, source_address, version)
+    if rule is None:
+        return None
+    interface = ipaddress.ip_interface(source_address)
+    old, new = ipaddress.ip_network(rule["from"]), ipaddress.ip_network(rule["to"])
+    moved = new.network_address + (int(interface.ip) - int(old.network_address))
+    return {"address": "%s/%d" % (moved, new.prefixlen), "gateway": rule["gateway"]}
+
+
+def _rule_for(plan, source_address, version):
+    """The first readdress rule of IP ``version`` whose source subnet holds the address."""
     interface = ipaddress.ip_interface(source_address)
     if interface.version != version:
         return None
     for rule in plan["readdress"]:
-        old, new = ipaddress.ip_network(rule["from"]), ipaddress.ip_network(rule["to"])
+        old = ipaddress.ip_network(rule["from"])
         # (the version compared first: ipaddress of Python 3.6 does not)
         if old.version == version and interface.ip in old:
-            moved = new.network_address + (int(interface.ip) - int(old.network_address))
-            return {"address": "%s/%d" % (moved, new.prefixlen), "gateway": rule["gateway"]}
+            return rule
     return None
+
+
+def failback_address(plan, vm_name, device, version=4):
+    """What a failback by the plan gives back to VIF ``device`` of a VM the plan re-addresses
+    at the DR site: {"address": "ADDRESS/PREFIX", "gateway"}, its source address as the plan
+    recorded it (its prefix and gateway its own, else those of the rule that moved it); None
+    when the plan does not re-address it; {"missing": why} when the plan lacks what it takes
+    (guest metrics give neither a prefix nor a gateway: the administrator writes them)."""
+    vm = plan["vms"].get(vm_name, {})
+    recorded = (vm.get(VM_ADDRESS_KEYS[version][0]) or {}).get(str(device))
+    if dr_address(plan, vm_name, device, recorded, version) is None:
+        return None
+    if not recorded:
+        return {"missing": "the plan records no source address of it"}
+    rule = _rule_for(plan, recorded, version) or {}
+    interface = ipaddress.ip_interface(recorded)
+    if "/" in recorded:
+        prefix = interface.network.prefixlen
+    elif rule:
+        prefix = ipaddress.ip_network(rule["from"]).prefixlen
+    else:
+        return {"missing": "its source address %s has no prefix" % recorded}
+    gateway = (vm.get(SOURCE_GATEWAY_KEYS[version]) or {}).get(str(device)) or \
+        rule.get("from_gateway")
+    if not gateway:
+        return {"missing": "the plan records no gateway of its source address %s" % recorded}
+    return {"address": "%s/%d" % (interface.ip, prefix), "gateway": gateway}

@@ -53,8 +53,9 @@ def render(plan):
     out.append("[readdress]")
     out.append("# source subnet = DR subnet [gateway]: a VM keeps its host part")
     for rule in plan.get("readdress") or ():
-        out.append("%s = %s%s" % (rule["from"], rule["to"],
-                                  " " + rule["gateway"] if rule.get("gateway") else ""))
+        out.append("%s%s = %s%s" % (
+            rule["from"], " " + rule["from_gateway"] if rule.get("from_gateway") else "",
+            rule["to"], " " + rule["gateway"] if rule.get("gateway") else ""))
     for group in plan["groups"]:
         gate = group["gate"]
         out.append("")
