@@ -5,7 +5,8 @@ line and what is wrong (exit 78); what ``render`` writes, ``parse`` reads back t
 import pytest
 
 from xe_dr.dr import recovery_plan
-from xe_dr.dr.recovery_plan import PlanError, dr_address, parse
+from xe_dr.dr.plan_addresses import dr_address, failback_address
+from xe_dr.dr.recovery_plan import PlanError, parse
 from xe_dr.dr.recovery_plan_text import render
 from xe_dr.exitcodes import ExitCode
 
@@ -259,7 +260,6 @@ def test_plan_init_names_by_uuid_a_vm_or_vapp_whose_name_a_list_line_cannot_hold
 
 
 def test_a_failback_gives_back_the_source_address_when_the_plan_holds_its_gateway():
-    from xe_dr.dr.recovery_plan import failback_address
     plan = parse(PLAN.replace("10.0.1.0/24 = 10.0.2.0/24 10.0.2.1",
                               "10.0.1.0/24 10.0.1.1 = 10.0.2.0/24 10.0.2.1"))
     plan["vms"]["web-01"] = dict(plan["vms"]["db-01"], addresses={"0": "10.0.1.23"},

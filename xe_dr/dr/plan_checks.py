@@ -6,7 +6,7 @@ pool before any storage is attached there). Reads only; plain values out.
 
 import ipaddress
 
-from xe_dr.dr import recovery_plan
+from xe_dr.dr import plan_addresses, recovery_plan
 from xe_dr.dr.protection import IGNORED, PROTECTED, classify_vms, metadata_srs
 from xe_dr.dr.readiness import HOST_FIELDS, start_memory, unplaced
 from xe_dr.pool import Host, PoolSnapshot, int_or
@@ -270,16 +270,16 @@ def addresses(plan, vms):
         recorded = plan["vms"].get(vm["name_label"], {})
         pairs = set()
         for version, reported in ((4, vm["addresses"]), (6, vm.get("addresses6") or {})):
-            source_key, dr_key = recovery_plan.VM_ADDRESS_KEYS[version]
+            source_key, dr_key = plan_addresses.VM_ADDRESS_KEYS[version]
             pairs.update((device, version) for device in set(reported) | set(
                 recorded.get(source_key) or {}) | set(recorded.get(dr_key) or {}))
         for device, version in sorted(pairs, key=lambda pair: (int(pair[0]), pair[1])):
-            source_key = recovery_plan.VM_ADDRESS_KEYS[version][0]
+            source_key = plan_addresses.VM_ADDRESS_KEYS[version][0]
             reported = vm["addresses"] if version == 4 else vm.get("addresses6") or {}
             source = (recorded.get(source_key) or {}).get(device) or reported.get(device)
             result.append({"vm": vm["name_label"], "device": device, "family": version,
                            "source": source,
-                           "dr": recovery_plan.dr_address(plan, vm["name_label"], device,
+                           "dr": plan_addresses.dr_address(plan, vm["name_label"], device,
                                                           source, version)})
     return result
 

@@ -1,8 +1,8 @@
 """A recovery plan (xe_dr/dr/recovery_plan.py) written as its file: the text ``parse`` reads
 back the same, with the comments that make it read as the man page's RECOVERY PLANS."""
 
-from xe_dr.dr.recovery_plan import (DEFAULT_HOOK_TIMEOUT, SCHEMA, SOURCE_GATEWAY_KEYS,
-                                    VM_ADDRESS_KEYS)
+from xe_dr.dr.plan_addresses import SOURCE_GATEWAY_KEYS, VM_ADDRESS_KEYS
+from xe_dr.dr.recovery_plan import DEFAULT_HOOK_TIMEOUT, SCHEMA
 
 HEADER = """\
 # xe-dr recovery plan: what comes back at the DR site, in which groups, on which networks

@@ -31,7 +31,7 @@ import math
 from xe_dr.dr.failover.options import MOST_STARTS_AT_ONCE
 from xe_dr.dr.failover.plan_phase import POLL
 from xe_dr.marks import step_parts
-from xe_dr.dr.recovery_plan import VM_ADDRESS_KEYS, dr_address
+from xe_dr.dr.plan_addresses import VM_ADDRESS_KEYS, dr_address
 from xe_dr.report.shell import checked_uuid, clean, comment, q, qn
 
 PLAN_FUNCTIONS = r'''

@@ -21,7 +21,7 @@ The group's hooks are given the addresses (:func:`addresses_env`).
 import ipaddress
 
 from xe_dr.dr.failover.context import Phase
-from xe_dr.dr.recovery_plan import VM_ADDRESS_KEYS
+from xe_dr.dr.plan_addresses import VM_ADDRESS_KEYS
 from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.xe.records import parse_map, parse_ref
 
@@ -34,7 +34,7 @@ class ReaddressPhase(Phase):
     def apply(self, items, recovered):
         """Give each VIF of the recovered VMs the DR address the plan gives it (module doc);
         returns the entries, also the report's ``addresses``."""
-        from xe_dr.dr.recovery_plan import dr_address
+        from xe_dr.dr.plan_addresses import dr_address
         vms = dict((u, None) for item in items if not item.excluded
                    for u in (recovered.get(item.uuid) or ()))
         if not vms:
