@@ -400,3 +400,45 @@ def test_a_name_gone_from_the_metadata_stops_a_plan_run_until_excluded(site, tmp
     assert left_out.code == 0, left_out
     assert sorted(i["name_label"] for i in left_out.json["items"]) == [
         "cache-01", "erp", "webshop"]
+
+
+def test_a_failback_by_the_plan_reverses_it_and_gives_the_source_addresses_back(site,
+                                                                                 tmp_path):
+    """VM Network moved from 10.20/16 to 10.120/16 at B; the failback by the same plan shuts
+    the groups down at B last first, recovers at A with the networks mapped back, starts them
+    in the plan's order, and app-01 (its boot script reads Ansible's keys) is at its source
+    address again."""
+    site.lab.cli("guest", "A", "app-01", "--network-script", "yes")
+    plan = recovery_plan.read(three_groups(site, tmp_path))
+    plan["readdress"] = [{"from": "10.20.0.0/16", "to": "10.120.0.0/16",
+                          "gateway": "10.120.0.1", "from_gateway": "10.20.0.1"}]
+    path = tmp_path / "readdress.plan"
+    path.write_text(render(plan))
+    there = site.xedr("B", "--json", "failover", "--plan", str(path), "--yes")
+    assert there.code == 0, there
+    app = [e for e in there.json["addresses"] if e["vm"] == "app-01" and e["device"] == "0"][0]
+    assert app["applied"] and app["address"].startswith("10.120."), app
+    site.ok("B", "replication", "enable", *[u for u, _ in site.lab.replicated_srs()])
+    site.lab.mirror("reverse")
+    site.lab.restore("A")
+    calls = len(site.lab.call_log())
+    back = site.xedr("A", "--json", "failback", "--plan", str(path), "--yes",
+                     "--source", "local", "--source-xe", site.lab.xe_path("B"), "--adapter",
+                     site.lab.lab.path("bin", "storage-adapter"), *site.storage_args("A"))
+    assert back.code == 0, back
+    # at B, the groups shut down last first: web (webshop, cache-01), then erp, then queues
+    stops = [c["args"][0] for c in site.lab.call_log()[calls:] if c["site"] == "B" and
+             c["command"] in ("vm-shutdown", "appliance-shutdown")]
+    names = dict(("uuid=" + u, n) for n, u in [
+        (n, site.lab.uuid("B", "vm", **{"name-label": n})) for n in ("queue-01", "cache-01")] +
+        [(n, site.lab.uuid("B", "appliance", **{"name-label": n})) for n in ("erp",
+                                                                                 "webshop")])
+    order = [names[s] for s in stops if s in names]
+    assert sorted(order[:2]) == ["cache-01", "webshop"] and order[2:] == ["erp", "queue-01"], \
+        order
+    home = [e for e in back.json["addresses"] if e["vm"] == "app-01" and e["device"] == "0"][0]
+    assert (home["address"], home["gateway"], home["applied"]) == (
+        app["source"] + "/16", "10.20.0.1", True), home
+    reported = site.lab.ok("A", "vm-list", "name-label=app-01", "params=networks",
+                           "--minimal").value
+    assert "0/ip: %s" % app["source"] in reported, reported

@@ -59,9 +59,11 @@ def add_plan_arguments(parser):
                         help="answer the plan's prompts (--yes does not)")
 
 
-# What a plan sets, so that a command line may not set it too.
-_SET_BY_A_PLAN = ("power", "map_network", "target", "port", "iqn", "hba", "scsiid",
-                  "hba_scsiid", "chap_user", "chap_password_file", "chap_password_env", "sr")
+# What a plan sets, so that a command line may not set it too. (Its storage is the DR site's:
+# a failback by the plan is given this site's on the command line.)
+_STORAGE_OPTIONS = ("target", "port", "iqn", "hba", "scsiid", "hba_scsiid", "chap_user",
+                    "chap_password_file", "chap_password_env", "sr")
+_SET_BY_A_PLAN = ("power", "map_network") + _STORAGE_OPTIONS
 
 
 def _plan_options(ctx, mode):
@@ -69,9 +71,10 @@ def _plan_options(ctx, mode):
     --exclude), its storage, its network map; the file's text kept in the run."""
     from xe_dr.dr.failover import Options
     from xe_dr.dr.recovery_plan import CREATE, read_text
-    from xe_dr.dr.storage import StorageSpec
     args = ctx.args
-    given = [name for name in _SET_BY_A_PLAN if getattr(args, name, None)]
+    back = mode == "failback"
+    given = [name for name in _SET_BY_A_PLAN if getattr(args, name, None) and not (
+        back and name in _STORAGE_OPTIONS)]
     if given:
         raise UsageError("the plan sets what %s would: give it in the plan, not both" % (
             ", ".join("--" + g.replace("_", "-") for g in given)))
@@ -93,20 +96,17 @@ def _plan_options(ctx, mode):
             raise UsageError("%s is in no group of the plan %s" % (name, args.plan),
                              hint="a run by a plan recovers what the plan names, or part "
                                   "of it")
-    storage = plan["storage"]
-    password = None
-    if storage["chap_user"] and not storage["chap_password_secret"]:
-        password = _plan_chap_password(storage["chap_password_file"], args.plan)
-    specs = [StorageSpec.iscsi(storage["target"], storage["port"], storage["iqn"], scsiid,
-                               storage["chap_user"], password,
-                               chap_secret=storage["chap_password_secret"])
-             for scsiid in storage["scsiid"]]
-    specs += [StorageSpec.hba(scsiid) for scsiid in storage["hba_scsiid"]]
+    if back:  # the plan reversed: this site's storage, the networks mapped back
+        specs = storage_specs(ctx, allow_partial=False)
+        networks = dict((target, source) for source, target in plan["networks"].items()
+                        if target not in (CREATE, source))
+    else:
+        specs = _plan_storage(plan["storage"], args.plan)
+        networks = dict((source, target) for source, target in plan["networks"].items()
+                        if target not in (CREATE, source))
     options = Options(
         mode=mode, vapps=vapps, vms=vms, exclude=[e for e in args.exclude if e not in named],
-        storage=[s.to_json() for s in specs], parallel=args.parallel,
-        network_map=dict((source, target) for source, target in plan["networks"].items()
-                         if target not in (CREATE, source)),
+        storage=[s.to_json() for s in specs], parallel=args.parallel, network_map=networks,
         force=getattr(args, "force", False), disable_ha=getattr(args, "disable_ha", False),
         adopt=getattr(args, "adopt", None), rto_target=getattr(args, "rto_target", None),
         adapter=_adapter_path(getattr(args, "adapter", None)),
@@ -118,6 +118,19 @@ def _plan_options(ctx, mode):
     _shutdown_options(args, options)
     return options, dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
                          if s.chap_password)
+
+
+def _plan_storage(storage, plan_path):
+    """The StorageSpecs of a plan's [storage] (the DR site's LUNs)."""
+    from xe_dr.dr.storage import StorageSpec
+    password = None
+    if storage["chap_user"] and not storage["chap_password_secret"]:
+        password = _plan_chap_password(storage["chap_password_file"], plan_path)
+    specs = [StorageSpec.iscsi(storage["target"], storage["port"], storage["iqn"], scsiid,
+                               storage["chap_user"], password,
+                               chap_secret=storage["chap_password_secret"])
+             for scsiid in storage["scsiid"]]
+    return specs + [StorageSpec.hba(scsiid) for scsiid in storage["hba_scsiid"]]
 
 
 def _refuse_open_commands(path, plan):
@@ -386,6 +399,8 @@ def _resume_passwords(ctx, options=None):
     xapi secret holds it)."""
     args = ctx.args
     plan = options.plan if options is not None else None
+    if options is not None and options.mode == "failback":
+        plan = None  # a failback by a plan attaches this site's storage, not the plan's
     if plan is not None and plan["storage"]["chap_password_secret"]:
         return {}
     if plan is not None and plan["storage"]["chap_user"]:

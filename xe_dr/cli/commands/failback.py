@@ -1,6 +1,7 @@
 """``xe-dr failback``: bring vApps and VMs back to the primary site (run it there)."""
 
-from xe_dr.cli.run_options import (add_array_arguments, add_resume_arguments,
+from xe_dr.cli.run_options import (add_array_arguments, add_plan_arguments,
+                                   add_resume_arguments,
                                    add_run_arguments,
                                    add_selection_arguments, run_mode)
 
@@ -18,6 +19,7 @@ EXAMPLES = (
 
 
 def add_arguments(parser):
+    add_plan_arguments(parser)
     add_array_arguments(parser)
     add_selection_arguments(parser)
     add_run_arguments(parser, objective=True, shutdown=True)

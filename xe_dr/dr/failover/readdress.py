@@ -33,8 +33,10 @@ class ReaddressPhase(Phase):
 
     def apply(self, items, recovered):
         """Give each VIF of the recovered VMs the DR address the plan gives it (module doc);
-        returns the entries, also the report's ``addresses``."""
-        from xe_dr.dr.plan_addresses import dr_address
+        a failback by the plan gives a VIF the plan re-addresses its source address back.
+        Returns the entries, also the report's ``addresses``."""
+        from xe_dr.dr.plan_addresses import dr_address, failback_address
+        back = self.opts.mode == "failback"
         vms = dict((u, None) for item in items if not item.excluded
                    for u in (recovered.get(item.uuid) or ()))
         if not vms:
@@ -59,8 +61,17 @@ class ReaddressPhase(Phase):
             for version in (4, 6):
                 source = (self.plan["vms"].get(name, {}).get(VM_ADDRESS_KEYS[version][0])
                           or {}).get(vif["device"])
-                target = dr_address(self.plan, name, vif["device"], source, version)
+                target = failback_address(self.plan, name, vif["device"], version) if back \
+                    else dr_address(self.plan, name, vif["device"], source, version)
                 if not target:
+                    continue
+                if "missing" in target:
+                    self.report["warnings"].append(
+                        "VM %s VIF %s keeps the address it had at the DR site: %s (the plan's "
+                        "'address%s %s = ADDRESS/PREFIX GATEWAY', or its rule's source "
+                        "gateway, gives it back)" % (name, vif["device"], target["missing"],
+                                                     "6" if version == 6 else "",
+                                                     vif["device"]))
                     continue
                 if len(held[name]) > 1:
                     ambiguous.add(name)
