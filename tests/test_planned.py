@@ -45,6 +45,13 @@ def watched(drill):
 
 def test_a_planned_migration_fences_the_source_stops_for_the_array_and_loses_nothing(drill):
     running_at_a = prepared(drill)
+    # a --source that is this pool itself is refused: it would shut B's own VMs down
+    itself = drill.xedr("B", "--yes", "failover", "--planned", "--source", "local",
+                        "--source-xe", drill.lab.xe_path("B"), "--vm", "b-monitor",
+                        *drill.storage_args("B"))
+    assert itself.code == 64, itself
+    assert "is this pool" in itself.err, itself.err
+    assert vm_states(drill, "B") == {"b-monitor": "running", "b-backup": "running"}
     with watched(drill) as twice:
         first = planned(drill, "--all", *drill.storage_args("B"))
     assert twice == []
