@@ -69,6 +69,11 @@ def test_a_planned_migration_fences_the_source_stops_for_the_array_and_loses_not
     assert not running_at_both(drill)
 
     drill.lab.mirror("break")
+    # what the source shut down is what comes here: a resume choosing again is refused (the
+    # excluded vApp would stay halted at both sites)
+    narrowed = drill.xedr("B", "--yes", "failover", "--resume", run, "--exclude", "erp")
+    assert narrowed.code == 64, narrowed
+    assert "(it began shutting the source down); do not give --exclude" in narrowed.err
     with watched(drill) as twice:
         done = drill.xedr("B", "--yes", "--json", "failover", "--resume", run)
     assert twice == []
