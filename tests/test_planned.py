@@ -92,6 +92,20 @@ def test_a_planned_migration_fences_the_source_stops_for_the_array_and_loses_not
         "none: the copies here hold the source's writes after its shutdown"], text.out
 
 
+def test_a_vapp_with_a_member_not_protected_is_not_shut_down_by_all(drill):
+    """B refuses to recover a vApp with an unprotected member: shut down at A, it would run
+    nowhere. It stays at A, and so do the SRs its members share: nothing is shut down."""
+    prepared(drill)
+    erp = drill.lab.ok("A", "appliance-list", "name-label=erp", "--minimal").value
+    db = drill.lab.ok("A", "vm-list", "name-label=db-01", "--minimal").value  # on NFS
+    drill.lab.ok("A", "vm-param-set", "uuid=" + db, "appliance=" + erp)
+    before = vm_states(drill, "A")
+    refused = planned(drill, "--all", *drill.storage_args("B"))
+    assert refused.code == 64, refused
+    assert "still used by running VMs that are not migrated" in refused.err, refused.err
+    assert vm_states(drill, "A") == before
+
+
 def running_at_both(drill):
     at_a, at_b = vm_states(drill, "A"), vm_states(drill, "B")
     return sorted(n for n, s in at_a.items() if s == "running" and at_b.get(n) == "running")
