@@ -45,6 +45,13 @@ def watched(drill):
 
 def test_a_planned_migration_fences_the_source_stops_for_the_array_and_loses_nothing(drill):
     running_at_a = prepared(drill)
+    # a --source that is this pool itself is refused: it would shut B's own VMs down
+    itself = drill.xedr("B", "--yes", "failover", "--planned", "--source", "local",
+                        "--source-xe", drill.lab.xe_path("B"), "--vm", "b-monitor",
+                        *drill.storage_args("B"))
+    assert itself.code == 64, itself
+    assert "is this pool" in itself.err, itself.err
+    assert vm_states(drill, "B") == {"b-monitor": "running", "b-backup": "running"}
     with watched(drill) as twice:
         first = planned(drill, "--all", *drill.storage_args("B"))
     assert twice == []
@@ -62,6 +69,11 @@ def test_a_planned_migration_fences_the_source_stops_for_the_array_and_loses_not
     assert not running_at_both(drill)
 
     drill.lab.mirror("break")
+    # what the source shut down is what comes here: a resume choosing again is refused (the
+    # excluded vApp would stay halted at both sites)
+    narrowed = drill.xedr("B", "--yes", "failover", "--resume", run, "--exclude", "erp")
+    assert narrowed.code == 64, narrowed
+    assert "(it began shutting the source down); do not give --exclude" in narrowed.err
     with watched(drill) as twice:
         done = drill.xedr("B", "--yes", "--json", "failover", "--resume", run)
     assert twice == []
@@ -78,6 +90,20 @@ def test_a_planned_migration_fences_the_source_stops_for_the_array_and_loses_not
     assert [line.split(None, 2)[2] for line in text.out.splitlines()
             if line.startswith("Data lost")] == [
         "none: the copies here hold the source's writes after its shutdown"], text.out
+
+
+def test_a_vapp_with_a_member_not_protected_is_not_shut_down_by_all(drill):
+    """B refuses to recover a vApp with an unprotected member: shut down at A, it would run
+    nowhere. It stays at A, and so do the SRs its members share: nothing is shut down."""
+    prepared(drill)
+    erp = drill.lab.ok("A", "appliance-list", "name-label=erp", "--minimal").value
+    db = drill.lab.ok("A", "vm-list", "name-label=db-01", "--minimal").value  # on NFS
+    drill.lab.ok("A", "vm-param-set", "uuid=" + db, "appliance=" + erp)
+    before = vm_states(drill, "A")
+    refused = planned(drill, "--all", *drill.storage_args("B"))
+    assert refused.code == 64, refused
+    assert "still used by running VMs that are not migrated" in refused.err, refused.err
+    assert vm_states(drill, "A") == before
 
 
 def running_at_both(drill):

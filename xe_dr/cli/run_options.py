@@ -254,6 +254,8 @@ _FIXED_ON_RESUME = ("all", "vapp", "vm", "exclude", "power", "map_network", "sr"
 # again then, so the fix a blocking precheck names (--exclude, --power none, --map-network,
 # --disable-ha) counts (_replanned).
 _REPLANNED_ON_RESUME = ("all", "vapp", "vm", "exclude", "power", "map_network", "disable_ha")
+# Those of them that choose what a run brings (fixed once it shut the source down).
+_SELECTION = ("all", "vapp", "vm", "exclude")
 
 
 def run_mode(ctx, mode, finish=None):
@@ -270,15 +272,21 @@ def run_mode(ctx, mode, finish=None):
         given = [name for name in _FIXED_ON_RESUME if getattr(args, name, None)]
         run = Run.open(ctx.state_dir, args.resume) if given else None
         recovering = run is not None and _began_recovering(run)
-        fixed = [g for g in given if recovering or g not in _REPLANNED_ON_RESUME]
+        # What the source shut down is what the run must bring here: another selection
+        # would leave VMs halted at both sites, or bring one the fence did not cover.
+        shut_down = run is not None and _began_shutting_down(run)
+        fixed = [g for g in given if recovering or g not in _REPLANNED_ON_RESUME or (
+            shut_down and g in _SELECTION)]
         if fixed:
             raise UsageError("--resume continues the run as it was planned%s; do not give %s"
-                             % (" (it began recovering)" if recovering else "",
+                             % (" (it began recovering)" if recovering else
+                                " (it began shutting the source down)" if shut_down else "",
                                 ", ".join("--" + g.replace("_", "-") for g in fixed)),
                              hint="the storage options may be given again, to correct a LUN "
                                   "not attached yet or give its CHAP password; the selection, "
                                   "--power, --map-network and --disable-ha too, until the "
-                                  "run begins recovering")
+                                  "run begins recovering (the selection, until it begins "
+                                  "shutting the source down)")
         run = run or Run.open(ctx.state_dir, args.resume)
         command = mode if mode in ("failback", "drill") else "failover"
         expected = run.meta.get("kind") if run.meta.get("kind") in ("failback", "drill") \
@@ -345,6 +353,10 @@ def run_mode(ctx, mode, finish=None):
 
 def _began_recovering(run):
     return any(e["step"].startswith(("recover:", "start:")) for e in run.entries())
+
+
+def _began_shutting_down(run):
+    return any(e["step"].startswith("source-") for e in run.entries())
 
 
 def _replanned(args, options, given):

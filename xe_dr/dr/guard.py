@@ -18,9 +18,11 @@ CHECKED, DECLARED_DOWN, NOT_CHECKED, UNREACHABLE, NOT_NEEDED = (
     "checked", "declared down", "not checked", "unreachable", "not needed")
 
 
-def source_state(mode, source, source_xe):
+def source_state(mode, source, source_xe, target_pool=None):
     """One of the states above. ``source`` is the run's --source option (``{"host": ...}``
-    or None); ``source_xe`` reaches it. An unreachable source is taken for down."""
+    or None); ``source_xe`` reaches it. An unreachable source is taken for down. A source
+    that is the target pool itself (``target_pool``, its uuid) is refused: a run would shut
+    down, as the source's, the VMs it is to bring here."""
     if mode in DISPOSABLE_KINDS:  # a test or a drill touches nothing at the source
         return NOT_NEEDED
     if source and source.get("host") == "down":
@@ -28,11 +30,15 @@ def source_state(mode, source, source_xe):
     if source_xe is None:
         return NOT_CHECKED
     try:
-        source_xe.list("pool", params=("uuid",))
+        pools = source_xe.list("pool", params=("uuid",))
     except XeDrError as failure:
         if cannot_reach(failure):
             return UNREACHABLE
         raise  # it answered (a refused login, not the coordinator...): it is up
+    if target_pool is not None and target_pool in [p.get("uuid") for p in pools]:
+        raise UsageError("--source %s is this pool (%s), not the other site" % (
+            source.get("host") if source else "?", target_pool),
+            hint="give the other site's master; nothing was changed")
     return CHECKED
 
 

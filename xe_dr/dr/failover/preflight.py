@@ -108,7 +108,7 @@ class Preflight(Phase):
         failback the selection at the source and that its SRs can be brought here. Returns
         a failback's SourcePlan (None otherwise)."""
         self.ctx.source_state = guard.source_state(self.opts.mode, self.opts.source,
-                                               self.source_xe)
+                                                   self.source_xe, self.pool.uuid)
         shut_down_before = self.run is not None and any(
             e.get("event") == "done" and e.get("step", "").startswith("source-")
             for e in self.run.entries())

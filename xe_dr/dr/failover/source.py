@@ -79,6 +79,13 @@ class SourcePhase(Phase):
             # --all of a planned migration: what the metadata protects (every disk on an SR
             # with this pool's replicated metadata), as 'xe-dr status' counts it.
             tagged = self._protected()
+            # A vApp moves whole, and the recovery here refuses one with a member that is
+            # not protected: --all leaves such a vApp, all its members, at the source (else
+            # they would be shut down there and brought nowhere).
+            app_ids = {a["uuid"] for a in appliances}
+            partial = {v["appliance"] for v in vms
+                       if v["appliance"] in app_ids and v["uuid"] not in tagged}
+            tagged -= {v["uuid"] for v in vms if v["appliance"] in partial}
         else:  # of a failback: what a failover brought to the DR site
             tagged = {v["uuid"] for v in vms
                       if RUN_TAG in parse_map(v.get("other-config", ""))}
@@ -133,8 +140,9 @@ class SourcePhase(Phase):
                 busy.setdefault(sr, set()).add(vbd["vm-uuid"])
         if busy:
             raise UsageError("SR(s) %s at the source are still used by running VMs that are "
-                             "not failed back (%s)" % (
+                             "not %s (%s)" % (
                                  ", ".join(srs[s]["name-label"] for s in sorted(busy)),
+                                 "migrated" if self.opts.mode == PLANNED else "failed back",
                                  ", ".join(sorted({u for us in busy.values() for u in us}))),
                              hint="shut them down there or select them too; nothing was "
                                   "changed")
