@@ -370,7 +370,8 @@ def test_a_run_gives_no_address_to_a_name_two_recovered_vms_hold():
     done = []
     ctx = SimpleNamespace(xe=SimpleNamespace(list=lambda kind, params=(): records[kind]),
                           engine=SimpleNamespace(do=done.append),
-                          opts=SimpleNamespace(plan=plan), report={"warnings": []})
+                          opts=SimpleNamespace(plan=plan, mode="failover"),
+                          report={"warnings": []})
     items = [Item("vm", u, n, "vdi", "pool") for u, n in (("s1", "web"), ("s2", "web"),
                                                            ("s3", "db"))]
     entries = ReaddressPhase(ctx).apply(items, {"s1": ["w1"], "s2": ["w2"], "s3": ["d1"]})

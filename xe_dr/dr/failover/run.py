@@ -38,6 +38,7 @@ from xe_dr.dr.failover.checks import CheckPhase, exclude_failing, live_checks
 from xe_dr.dr.failover.context import Phase, RunContext
 from xe_dr.dr.failover.drill import DrillPhase
 from xe_dr.dr.failover.dryrun import DryRun
+from xe_dr.dr.failover.fence import FencePhase
 from xe_dr.dr.failover.ha import HaPhase
 from xe_dr.dr.failover.mirror import MirrorPhase
 from xe_dr.dr.failover.networks import NetworkPhase
@@ -92,6 +93,7 @@ class Failover(Phase):
         self.plans = PlanPhase(ctx)
         self.readdress = ReaddressPhase(ctx)
         self.mirror = MirrorPhase(ctx)
+        self.fence = FencePhase(ctx)
         self.ha = HaPhase(ctx)
         self.dry = DryRun(ctx, self.networks, self.recovery, self.starts, self.plans)
         self.publisher = lifecycle.Publisher(publish, progress.note)
@@ -259,12 +261,12 @@ class Failover(Phase):
             halted = None
             if self.opts.mode in SHUTS_DOWN_SOURCE and not dry_run:
                 # the fence: the source's final writes here
-                halted = self.source.check_copies(sources)
+                halted = self.fence.check_copies(sources)
             items = select(sources, self.opts.all, self.opts.vapps, self.opts.vms,
                            self.opts.exclude, failed_over_only=self.opts.mode == "failback",
                            tags=self.opts.tags)
             if self.opts.mode == PLANNED and self.opts.all and halted is not None:
-                items = self.source.only_shut_down(items, halted)
+                items = self.fence.only_shut_down(items, halted)
             if self.opts.only:
                 items = narrow(items, self.opts.only, self.opts.plan_path)
             self.progress.step("begin", "precheck:objects", "check %d vApp(s) and VM(s)"

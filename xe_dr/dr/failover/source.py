@@ -1,17 +1,18 @@
-"""Failback's first phase: stop the selected VMs where they run now (the DR site) and give
-their LUNs back."""
+"""The first phase of a run that shuts its source down (a failback: the DR site; a planned
+migration: the primary): stop the selected VMs where they run now, and give their LUNs back
+(the fence: xe_dr/dr/failover/fence.py checks it held)."""
 
-from xe_dr.dr.failover.context import Phase
-from xe_dr.dr.steps import SOURCE, Call, Step, step_id
-from xe_dr.dr.plugin import call_json, malformed
 from xe_dr.dr import guard
-from xe_dr.errors import ConfigError, TemporaryError, UnreachableError, UsageError, XeDrError
+from xe_dr.dr.failover.context import Phase
+from xe_dr.dr.failover.fence import FencePhase
 from xe_dr.dr.protection import PROTECTED, classify_vms, metadata_srs
+from xe_dr.dr.steps import SOURCE, Call, Step, step_id
+from xe_dr.errors import ConfigError, UnreachableError, UsageError, XeDrError
 from xe_dr.marks import PLANNED, RUN_TAG
 from xe_dr.pool import PoolSnapshot, when_idle
 from xe_dr.runner import CommandTimedOut
 from xe_dr.xe.errors import XapiError
-from xe_dr.xe.records import parse_map
+from xe_dr.xe.records import parse_map, parse_tags
 
 # How xapi says a guest did not shut down cleanly (xapi_xenops.ml, from xenopsd's
 # Failed_to_acknowledge_shutdown_request and Failed_to_shutdown); an appliance reports its
@@ -51,7 +52,8 @@ class SourcePhase(Phase):
         and vApps there and that the SRs to give back serve no VM left running."""
         xe = self.source_xe
         vms = xe.list("vm", params=("uuid", "name-label", "power-state", "order", "appliance",
-                                    "other-config"), filters={"is-control-domain": "false"})
+                                    "other-config", "tags"),
+                      filters={"is-control-domain": "false"})
         appliances = xe.list("appliance", params=("uuid", "name-label"))
         wanted = set(self.opts.vapps) | set(self.opts.vms)
         excluded = set(self.opts.exclude)
@@ -66,11 +68,14 @@ class SourcePhase(Phase):
         excluded_apps = {a["uuid"] for a in appliances
                          if {a["uuid"], a["name-label"]} & excluded}
 
+        tags = set(self.opts.tags)  # a plan's groups by xapi tag
+        only = set(self.opts.only)  # --vapp/--vm narrowing a plan
+
         def chosen(record, failed_over_member=False):
             names = {record["uuid"], record["name-label"]}
-            if names & excluded:
+            if names & excluded or (only and not names & only):
                 return False
-            if names & wanted:
+            if names & wanted or tags & set(parse_tags(record.get("tags", ""))):
                 return True
             return self.opts.all and failed_over_member and \
                 record.get("appliance") not in excluded_apps
@@ -103,7 +108,7 @@ class SourcePhase(Phase):
                           dict((v["uuid"], v["name-label"]) for v in vms), master)
         if self.opts.mode == PLANNED:
             try:  # before any change: the fence needs the source's plugin
-                self._generations(plan)
+                FencePhase(self.ctx).generations(plan)
             except XeDrError as failure:
                 raise ConfigError("a planned migration reads the metadata generations at the "
                                   "source through xe-dr's host plugin, which did not answer "
@@ -117,6 +122,26 @@ class SourcePhase(Phase):
         facts = PoolSnapshot(self.source_xe).read("pool", "hosts", "srs", "vdis", "vbds", "vms")
         return {v["uuid"] for v in classify_vms(facts, metadata_srs(facts))
                 if v["class"] == PROTECTED}
+
+    def _by_plan_group(self, plan):
+        """[(vApps, standalone VMs)] to shut down, by the plan's groups, the last group first
+        (a VM two groups hold is the first's, as a run by the plan starts it)."""
+        groups = self.opts.plan["groups"]
+
+        def index(record, kind):
+            names = {record["uuid"], record["name-label"]}
+            for number, group in enumerate(groups):
+                if names & set(group["vapps" if kind == "app" else "vms"]) or (
+                        kind == "vm" and set(group["tags"]) &
+                        set(parse_tags(record.get("tags", "")))):
+                    return number
+            return len(groups)  # (narrowed or named otherwise: after the plan's groups)
+        found = [([], []) for _ in range(len(groups) + 1)]
+        for app in plan.apps:
+            found[index(app, "app")][0].append(app)
+        for vm in plan.standalone:
+            found[index(vm, "vm")][1].append(vm)
+        return [pair for pair in reversed(found) if pair[0] or pair[1]]
 
     def _srs_at_source(self, selected):
         """The mirrored SRs that hold the selected VMs' disks at the DR site, and their
@@ -154,102 +179,6 @@ class SourcePhase(Phase):
             pbds += sorted((p for p in attached if p["sr-uuid"] == sr),
                            key=lambda p: p["host-uuid"] == master)  # the master's last
         return dict((sr, srs[sr]) for sr in wanted), pbds, master
-
-    def _generations(self, plan):
-        """{metadata VDI uuid: its generation on disk} of the source pool's own copies on the
-        SRs given back, as the source's plugin reads them (metadata_state)."""
-        state = call_json(self.source_xe, plan.master, "metadata_state", required=("vdis",))
-        try:
-            return dict((d["vdi"], d["generation"]) for d in state["vdis"]
-                        if d["pool"]["local"] and d["sr"]["uuid"] in plan.srs)
-        except (KeyError, TypeError, AttributeError) as failure:
-            raise malformed("metadata_state", failure)
-
-    def record_generations(self, plan, when):
-        """Journal the generations of the source's copies (``when``: after the shutdown, or
-        after the unplug): the copies at this site must hold at least those written after
-        the shutdown, or they lack the final writes (the VMs halted). A failback without the
-        plugin at its source records none, and says so."""
-        def read():
-            # The VMs the source holds halted now: the copies here must say so too.
-            halted = sorted(plan.selected)
-            try:
-                return {"copies": self._generations(plan), "halted": halted}
-            except XeDrError as failure:
-                if self.opts.mode == PLANNED:
-                    raise
-                return {"copies": {}, "unread": failure.one_line(), "halted": halted}
-        return self.engine.do(Step(
-            step_id("source-generations", when), "read the metadata generations at the "
-            "source (%s)" % when.replace("-", " "),
-            [Call("host-call-plugin", {"host-uuid": plan.master, "plugin": "xe-dr",
-                                       "fn": "metadata_state"}, at=SOURCE)],
-            action=read))
-
-    def check_copies(self, sources):
-        """Refuse to recover from copies here that lack the source's final writes: a VM the
-        source shut down that a copy still holds running, or a copy whose generation is
-        lower than the one its source copy held after the shutdown. (A foreign copy's
-        generation is read on disk, which an LVM SR allows only while the VDI is attached: the
-        power states, read from the database itself, are the check that always runs.)"""
-        recorded = self.engine.result_of(step_id("source-generations", "after-shutdown"))
-        if not recorded:
-            return None  # a dry run, or a run from before the fence
-        stale = []
-        halted = set(recorded.get("halted") or ())
-        for source in sources:
-            for vm in source.vms:
-                if vm.uuid in halted and vm.power_state in ("running", "paused"):
-                    stale.append("VM %s is %s in the metadata copy %s here, halted at the "
-                                 "source" % (vm.name_label, vm.power_state,
-                                             source.copy.vdi_uuid))
-        copies = [s.copy for s in sources]
-        if recorded.get("copies") and [c for c in copies if c.generation is None]:
-            from xe_dr.dr.listing import fill_generations
-            try:
-                fill_generations(self.xe, self.pool.master, copies)
-            except XeDrError as failure:
-                self.report["warnings"].append("the generations of the copies here could "
-                                               "not be read: %s" % failure.one_line())
-        here = dict((c.vdi_uuid, c.generation) for c in copies)
-        after_unplug = (self.engine.result_of(step_id("source-generations", "after-unplug"))
-                        or {}).get("copies") or {}
-        compared = []
-        for vdi, wrote in sorted((recorded.get("copies") or {}).items()):
-            if vdi not in here:
-                continue  # a copy on an SR not read here
-            compared.append({"vdi": vdi, "source_after_shutdown": wrote,
-                             "source_after_unplug": after_unplug.get(vdi), "here": here[vdi]})
-            if wrote is not None and here[vdi] is not None and here[vdi] < wrote:
-                stale.append("the metadata copy %s here is at generation %d, the source's "
-                             "was at %d after the shutdown" % (vdi, here[vdi], wrote))
-        self.report["generations"] = {"copies": compared, "unread": recorded.get("unread"),
-                                      "stale": stale}
-        if stale:
-            raise TemporaryError(
-                "%s: the copies here have not received the source's final writes, and a "
-                "recovery from them could lose data" % stale[0],
-                hint="let the array deliver the mirror's last writes (resync, then halt or "
-                     "reverse it), then: %s" % self.ctx.resume_command())
-        if self.opts.mode == PLANNED:
-            self.report["data_lost"] = "none: the copies here hold the source's writes after " \
-                "its shutdown"
-        return halted
-
-    def only_shut_down(self, items, halted):
-        """A planned migration brings what the source shut down: the items of the metadata
-        that hold no VM it halted (not protected there: they run on at the source) are left
-        out, and said so (not a failure)."""
-        kept, left = [], []
-        for item in items:
-            vms = [m["uuid"] for m in item.members or ()] if item.kind == "appliance" \
-                else [item.uuid]
-            (kept if set(vms) & halted else left).append(item)
-        if left:
-            self.report["warnings"].append(
-                "left at the source (not protected there: not migrated): %s" %
-                ", ".join(i.name_label for i in left))
-        return kept
 
     def shut_down(self, plan):
         """:meth:`_shut_down`; a source that stops answering in the middle of it stops the
@@ -361,12 +290,20 @@ class SourcePhase(Phase):
                     running({"uuid": vm["uuid"]})),
                 reconcile=lambda: halted({"uuid": vm["uuid"]})))
 
-        self.engine.do_many(plan.apps, self.opts.parallel, stop_app)
-        groups = {}
-        for vm in plan.standalone:
-            groups.setdefault(int(vm.get("order") or 0), []).append(vm)
-        for order in sorted(groups, reverse=True):
-            self.engine.do_many(groups[order], self.opts.parallel, stop_vm)
+        if self.opts.plan is not None:
+            # By the plan's groups, the last first (each group at once): what came back
+            # last is what depends on the rest.
+            for apps, vms in self._by_plan_group(plan):
+                self.engine.do_many([("app", a) for a in apps] + [("vm", v) for v in vms],
+                                    self.opts.parallel, lambda pair: (
+                                        stop_app if pair[0] == "app" else stop_vm)(pair[1]))
+        else:
+            self.engine.do_many(plan.apps, self.opts.parallel, stop_app)
+            groups = {}
+            for vm in plan.standalone:
+                groups.setdefault(int(vm.get("order") or 0), []).append(vm)
+            for order in sorted(groups, reverse=True):
+                self.engine.do_many(groups[order], self.opts.parallel, stop_vm)
         failed = [f for f in self.engine.failures if f.step.startswith("source-shutdown:")]
         if failed:
             # Nothing more at either site while a VM still runs at the source: its LUN
@@ -376,9 +313,9 @@ class SourcePhase(Phase):
                                 getattr(f.cause, "message", str(f.cause)) for f in failed)),
                             hint="shut them down, or resume with --force-shutdown to shut "
                                  "them down hard: %s" % self.ctx.resume_command())
-        self.record_generations(plan, "after-shutdown")
+        FencePhase(self.ctx).record(plan, "after-shutdown")
         self._detach_at_source(plan)
-        self.record_generations(plan, "after-unplug")
+        FencePhase(self.ctx).record(plan, "after-unplug")
 
     def _detach_at_source(self, plan):
         """Give the LUNs back: unplug, at the DR site, the mirrored SRs that hold the selected
