@@ -204,3 +204,35 @@ def test_a_failback_with_an_adapter_halts_the_mirror_and_reprotects_the_primary(
     assert verbs.index("halt") < verbs.index("reverse"), verbs
     assert set(done.json["reprotect"]["mirror"].values()) == {"mirroring"}  # A the source
     assert all(s["replicating"] for s in done.json["reprotect"]["srs"])
+
+
+def test_an_adapter_that_fails_its_halt_then_reverses_to_nothing_is_said_so(drill, tmp_path):
+    """The lab's adapter behind a wrapper: its first halt fails (the array busy), and its
+    reverse answers that the mirror is broken."""
+    prepared(drill)
+    real = drill.lab.lab.path("bin", "storage-adapter")
+    wrapper = tmp_path / "adapter"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        "if [ \"$1\" = halt ] && [ ! -e %(once)s ]; then\n"
+        "    touch %(once)s; echo '{\"error\": \"ARRAY_BUSY\"}'; exit 1\n"
+        "fi\n"
+        "if [ \"$1\" = reverse ]; then\n"
+        "    shift; %(real)s reverse \"$@\" >/dev/null && %(real)s mirror-state \"$@\" |"
+        " sed 's/\"reversed\"/\"broken\"/g; s/\"mirroring\"/\"broken\"/g'; exit\n"
+        "fi\n"
+        "exec %(real)s \"$@\"\n" % {"once": tmp_path / "halted-once", "real": real})
+    wrapper.chmod(0o755)
+    busy = planned(drill, "--all", "--adapter", str(wrapper), "--reprotect",
+                   *drill.storage_args("B"))
+    assert busy.code != 0, busy
+    run = [r for r in runs(drill, "B") if r["kind"] == "planned"][-1]["id"]
+    said = busy.err.strip().splitlines()[-1]
+    assert "ARRAY_BUSY" in said and "stopped after shutting the source down" in said, said
+    assert "cleanup" not in said.split("ARRAY_BUSY", 1)[1].replace(
+        "a cleanup here does not start them there again", ""), said
+    done = drill.xedr("B", "--yes", "--json", "failover", "--resume", run)
+    assert done.code == 0, done.err
+    assert [w for w in done.json["warnings"] if w.startswith(
+        "reprotect: the array left LUN(s)") and "unmirrored (state broken)" in w], \
+        done.json["warnings"]

@@ -119,6 +119,16 @@ class RunContext(object):
         srs = sorted({sr for e in self.report["storage"] for sr in e.get("introduced", ()) +
                       e.get("plugged", [])})
         vms = [s for s in done if s.startswith("recover:")]
+        if [s for s in done if s.startswith("source-")] and not srs and not vms:
+            # Only the source was changed (its VMs shut down, its SRs unplugged): a cleanup
+            # here undoes nothing there, and a new run would find its SRs unplugged.
+            line = ("run %s stopped after shutting the source down (its VMs halted, its SRs "
+                    "unplugged there): fix the cause and resume with '%s' (a cleanup here "
+                    "does not start them there again)" % (self.run.id,
+                                                          self.resume_command()))
+            self.report["todo"].append(line)
+            failure.hint = "%s; %s" % (failure.hint, line) if failure.hint else line
+            return
         what = "; ".join(w for w in (
             "SR(s) %s attached" % ", ".join(srs) if srs else "",
             "%d vApp(s) or VM(s) recovered" % len(vms) if vms else "") if w) or \

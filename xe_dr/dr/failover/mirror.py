@@ -106,6 +106,14 @@ class MirrorPhase(Phase):
                                              self.ctx.adapter.reverse(luns)["luns"])},
                 begin_data={"commands": [self.ctx.adapter.argv("reverse", None, luns)]}))
             result["mirror"] = done["luns"]
+            broken = sorted(lun for lun, state in done["luns"].items() if state == "broken")
+            if broken:  # the array answered, but mirrors nothing back
+                self.report["warnings"].append(
+                    "reprotect: the array left LUN(s) %s unmirrored (state broken) after "
+                    "the reverse: nothing replicated here reaches the other site" %
+                    ", ".join(broken))
+                self.report["todo"].append("have the array mirror LUN(s) %s back to the "
+                                           "other site" % ", ".join(broken))
         elif luns:
             self.report["todo"].append(
                 "have the array mirror LUN(s) %s back to the other site (reverse the "
