@@ -236,3 +236,36 @@ def test_an_adapter_that_fails_its_halt_then_reverses_to_nothing_is_said_so(dril
     assert [w for w in done.json["warnings"] if w.startswith(
         "reprotect: the array left LUN(s)") and "unmirrored (state broken)" in w], \
         done.json["warnings"]
+
+
+def test_a_plan_moves_site_a_to_b_and_back_ending_where_it_began(drill, tmp_path):
+    """One plan: a planned migration to B by it (the adapter halting, then reprotect), then a
+    failback to A by the same plan reversed (the adapter again, and reprotect): A runs what
+    it ran, with the addresses it had, and the mirror goes from A to B again."""
+    from tests.test_plan_runs import three_groups
+    from xe_dr.dr import recovery_plan
+    from xe_dr.dr.recovery_plan_text import render
+    prepared(drill)
+    drill.lab.cli("guest", "A", "app-01", "--network-script", "yes")
+    began = vm_states(drill, "A")
+    plan = recovery_plan.read(three_groups(drill, tmp_path, disaster=False))
+    plan["readdress"] = [{"from": "10.20.0.0/16", "to": "10.120.0.0/16",
+                          "gateway": "10.120.0.1", "from_gateway": "10.20.0.1"}]
+    path = tmp_path / "move.plan"
+    path.write_text(render(plan))
+    adapter = drill.lab.lab.path("bin", "storage-adapter")
+    there = planned(drill, "--plan", str(path), "--adapter", adapter, "--reprotect")
+    assert there.code == 0, there
+    assert not running_at_both(drill)
+    back = drill.xedr("A", "--yes", "--json", "failback", "--plan", str(path), "--source",
+                      "local", "--source-xe", drill.lab.xe_path("B"), "--adapter", adapter,
+                      "--reprotect", *drill.storage_args("A"))
+    assert back.code == 0, back
+    moved = [n for n in ("queue-01", "app-01", "mail-01", "web-01", "build-01", "proxy-01",
+                         "cache-01") if began.get(n) == "running"]
+    assert moved and all(vm_states(drill, "A")[n] == "running" for n in moved)
+    assert not running_at_both(drill)
+    assert set(back.json["reprotect"]["mirror"].values()) == {"mirroring"}
+    app = drill.lab.ok("A", "vm-list", "name-label=app-01", "params=networks",
+                       "--minimal").value
+    assert "0/ip: %s" % plan["vms"]["app-01"]["addresses"]["0"] in app, app
