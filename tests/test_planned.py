@@ -65,6 +65,16 @@ def test_a_planned_migration_fences_the_source_stops_for_the_array_and_loses_not
     # SRs): not migrated, and never started at B
     stays = sorted(n for n, s in vm_states(drill, "A").items() if s == "running")
     assert stays == ["db-01", "file-01"], stays
+    # the reverse of a failover's starts: order group 1 first, then the vApps with group 0
+    stops = [c["args"][0].split("=", 1)[1] for c in drill.lab.call_log() if c["site"] == "A"
+             and c["command"] in ("vm-shutdown", "appliance-shutdown")]
+    names = dict((u, n) for n in ("cache-01", "mon-01", "queue-01")
+                 for u in [drill.lab.vm_uuid(n)])
+    names.update((drill.lab.uuid("A", "appliance", **{"name-label": n}), n)
+                 for n in ("erp", "webshop"))
+    order = [names[u] for u in stops if u in names]
+    assert sorted(order[:1]) == ["cache-01"] and sorted(order[1:]) == [
+        "erp", "queue-01", "webshop"], order
     moved = [n for n in running_at_a if n not in stays]
     assert not running_at_both(drill)
 

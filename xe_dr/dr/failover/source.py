@@ -214,10 +214,11 @@ class SourcePhase(Phase):
         return lost
 
     def _shut_down(self, plan):
-        """Cleanly shut down the selected VMs at the DR site, vApps with appliance-shutdown
-        (xapi goes through their order groups downwards) and standalone VMs by descending
-        ``order`` groups, so that the metadata replicated back records them halted; then
-        give their LUNs back.
+        """Cleanly shut down the selected VMs at the source, the reverse of the starts: by a
+        plan's groups the last first, else standalone VMs by descending ``order`` group and
+        the vApps (appliance-shutdown: xapi goes through their order groups downwards) with
+        the lowest, as a failover starts them beside order group 0; so that the metadata
+        replicated from there records them halted; then give their LUNs back.
 
         A clean shutdown needs the guest: xapi waits up to 60 s for it to acknowledge and up
         to 1200 s for it to halt (xenops_server.ml VM_shutdown_domain). Each call is bounded
@@ -298,12 +299,16 @@ class SourcePhase(Phase):
                                     self.opts.parallel, lambda pair: (
                                         stop_app if pair[0] == "app" else stop_vm)(pair[1]))
         else:
-            self.engine.do_many(plan.apps, self.opts.parallel, stop_app)
+            # The reverse of a failover's starts: standalone VMs by descending order group,
+            # and the vApps (which a failover starts beside order group 0) with the lowest.
             groups = {}
             for vm in plan.standalone:
-                groups.setdefault(int(vm.get("order") or 0), []).append(vm)
+                groups.setdefault(int(vm.get("order") or 0), []).append(("vm", vm))
+            lowest = min(list(groups) + [0])
+            groups.setdefault(lowest, [])[:0] = [("app", a) for a in plan.apps]
             for order in sorted(groups, reverse=True):
-                self.engine.do_many(groups[order], self.opts.parallel, stop_vm)
+                self.engine.do_many(groups[order], self.opts.parallel, lambda pair: (
+                    stop_app if pair[0] == "app" else stop_vm)(pair[1]))
         failed = [f for f in self.engine.failures if f.step.startswith("source-shutdown:")]
         if failed:
             # Nothing more at either site while a VM still runs at the source: its LUN
