@@ -261,11 +261,13 @@ def test_a_plan_moves_site_a_to_b_and_back_ending_where_it_began(drill, tmp_path
     plan = recovery_plan.read(three_groups(drill, tmp_path, disaster=False))
     plan["readdress"] = [{"from": "10.20.0.0/16", "to": "10.120.0.0/16",
                           "gateway": "10.120.0.1", "from_gateway": "10.20.0.1"}]
+    plan["reprotect"] = ["iSCSI DR 1"]  # the plan reprotects, on this SR
     path = tmp_path / "move.plan"
     path.write_text(render(plan))
     adapter = drill.lab.lab.path("bin", "storage-adapter")
-    there = planned(drill, "--plan", str(path), "--adapter", adapter, "--reprotect")
+    there = planned(drill, "--plan", str(path), "--adapter", adapter)
     assert there.code == 0, there
+    assert [s["name_label"] for s in there.json["reprotect"]["srs"]] == ["iSCSI DR 1"]
     assert not running_at_both(drill)
     back = drill.xedr("A", "--yes", "--json", "failback", "--plan", str(path), "--source",
                       "local", "--source-xe", drill.lab.xe_path("B"), "--adapter", adapter,

@@ -277,3 +277,20 @@ def test_a_failback_gives_back_the_source_address_when_the_plan_holds_its_gatewa
     assert failback_address(alone, "db-01", 0) == {
         "missing": "the plan records no gateway of its source address 10.0.1.10"}
     assert render(plan).splitlines().count("10.0.1.0/24 10.0.1.1 = 10.0.2.0/24 10.0.2.1") == 1
+
+
+@pytest.mark.parametrize("written,read", [
+    ("", None), ("reprotect = no", None), ("reprotect = yes", []),
+    ("reprotect = DR LUN 1", ["DR LUN 1"]),
+    ("reprotect =\n    DR LUN 1\n    DR LUN 2", ["DR LUN 1", "DR LUN 2"])])
+def test_a_plan_says_whether_and_where_a_run_reprotects(written, read):
+    plan = parse(PLAN.replace("hook-timeout = 2m\n", "hook-timeout = 2m\n%s\n" % written, 1))
+    assert plan["reprotect"] == read
+    assert parse(render(plan)) == plan
+
+
+def test_reprotect_is_yes_no_or_srs_not_both():
+    with pytest.raises(PlanError) as bad:
+        parse(PLAN.replace("hook-timeout = 2m\n", "hook-timeout = 2m\nreprotect =\n    yes\n"
+                           "    DR LUN 1\n", 1))
+    assert "reprotect: yes, no, or the SRs to protect" in bad.value.one_line()

@@ -114,7 +114,10 @@ def _plan_options(ctx, mode):
         keep=getattr(args, "keep", False), deadline=getattr(args, "deadline", None),
         power="paused" if mode == "test" else None, plan_path=path, plan_text=text,
         tags=tags, only=args.vapp + args.vm, source=_source(args),
-        reprotect=getattr(args, "reprotect", False))
+        # --reprotect, else the plan's (and the SRs either names)
+        reprotect=getattr(args, "reprotect", None) is not None or
+        plan["reprotect"] is not None,
+        protect=getattr(args, "reprotect", None) or plan["reprotect"] or None)
     _shutdown_options(args, options)
     return options, dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
                          if s.chap_password)
@@ -171,8 +174,8 @@ def add_array_arguments(parser):
     # held to 60 (tests/test_cli_help.py).
     parser.add_argument("--adapter", metavar="PATH", type=argtypes.file_path,
                         help="storage adapter: halts (and reverses) the mirror")
-    parser.add_argument("--reprotect", action="store_true",
-                        help="then reverse the mirror and replicate this pool")
+    parser.add_argument("--reprotect", nargs="*", metavar="SR",
+                        help="afterwards: reverse the mirror, replicate here")
 
 
 def _add_shutdown_arguments(group):
@@ -219,7 +222,8 @@ def build_options(ctx, mode):
         adapter=_adapter_path(getattr(args, "adapter", None)),
         verify_timeout=getattr(args, "verify_timeout", None) or DEFAULT_VERIFY_TIMEOUT,
         keep=getattr(args, "keep", False), deadline=getattr(args, "deadline", None),
-        reprotect=getattr(args, "reprotect", False))
+        reprotect=getattr(args, "reprotect", None) is not None,
+        protect=getattr(args, "reprotect", None) or None)
     _shutdown_options(args, options)
     passwords = dict((s.device_config.get("SCSIid"), s.chap_password) for s in specs
                      if s.chap_password)

@@ -166,7 +166,7 @@ def initial_plan(source, dr_xe=None, storage=None, sites=None):
             "sites": dict({"source": None, "dr": None, "source_xe": None, "dr_xe": None},
                           **(sites or {})),
             "hooks": {"before": None, "after": None,
-                      "timeout": recovery_plan.DEFAULT_HOOK_TIMEOUT},
+                      "timeout": recovery_plan.DEFAULT_HOOK_TIMEOUT}, "reprotect": None,
             "storage": storage or {"target": None, "port": None, "iqn": None,
                                    "chap_user": None, "chap_password_file": None,
                                    "chap_password_secret": None,

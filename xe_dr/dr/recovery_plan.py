@@ -15,6 +15,7 @@ A plan as data (``parse``'s result, plain values):
      "sites": {"source": str or None, "dr": str or None,
                "source_xe": str or None, "dr_xe": str or None},
      "hooks": {"before": str or None, "after": str or None, "timeout": seconds},
+     "reprotect": None (no), [] (the SRs the run attached) or [SR name or uuid],
      "storage": {"target", "port", "iqn", "chap_user", "chap_password_file",
                  "chap_password_secret" (a xapi secret's uuid at the DR site): str or None,
                  "scsiid": [str], "hba_scsiid": [str]},
@@ -61,7 +62,7 @@ DEFAULT_HOOK_TIMEOUT = 300
 
 _SECTION_KEYS = {
     "plan": ("schema", "name", "source", "dr", "source-xe", "dr-xe", "before", "after",
-             "hook-timeout"),
+             "hook-timeout", "reprotect"),
     "storage": ("target", "port", "iqn", "scsiid", "hba-scsiid", "chap-user",
                 "chap-password-file", "chap-password-secret"),
     "group": ("vapps", "vms", "tags", "gate", "gate-timeout", "on-timeout", "before",
@@ -159,6 +160,12 @@ def _read_plan(plan, values, path, where):
     plan["hooks"] = {"before": one(values.get("before")), "after": one(values.get("after")),
                      "timeout": seconds(values.get("hook-timeout"), DEFAULT_HOOK_TIMEOUT,
                                          path, where, "hook-timeout")}
+    # After the run: no (absent, empty or no), the SRs it attached (yes), or these SRs.
+    srs = items(values.get("reprotect"))
+    if [s for s in srs if s.lower() in ("yes", "no")] and len(srs) > 1:
+        raise PlanError(path, "reprotect: yes, no, or the SRs to protect (one per line), not "
+                              "both", where("reprotect"))
+    plan["reprotect"] = None if not srs or srs == ["no"] else [] if srs == ["yes"] else srs
 
 
 def _read_storage(values, path, where):

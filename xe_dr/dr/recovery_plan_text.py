@@ -30,6 +30,11 @@ def render(plan):
     out.append(_line("after", hooks.get("after")))
     out.append("hook-timeout = %s" % _duration_text(hooks.get("timeout",
                                                               DEFAULT_HOOK_TIMEOUT)))
+    out.append("# after the run: reverse the mirror and replicate this pool's metadata on the")
+    out.append("# SRs the run attached (yes), or on these SRs (one per line), or not (no)")
+    reprotect = plan.get("reprotect")
+    out.extend(["reprotect = no"] if reprotect is None else ["reprotect = yes"]
+               if reprotect == [] else _list_lines("reprotect", reprotect))
     storage = plan.get("storage") or {}
     out.append("")
     out.append("[storage]")

@@ -35,7 +35,7 @@ def run(ctx):
     if ctx.args.planned and ctx.args.test:
         raise UsageError("--planned and --test are not given together",
                          hint="a drill ('xe-dr drill') exercises a failover on copies")
-    if ctx.args.adapter and not (ctx.args.planned or ctx.args.reprotect):
+    if ctx.args.adapter and not (ctx.args.planned or ctx.args.reprotect is not None):
         raise UsageError("--adapter is for --planned or --reprotect here",
                          hint="a drill takes its own: xe-dr drill --adapter PATH")
     return run_mode(ctx, "test" if ctx.args.test else "planned" if ctx.args.planned

@@ -119,7 +119,7 @@ class MirrorPhase(Phase):
                 "have the array mirror LUN(s) %s back to the other site (reverse the "
                 "mirror): until then the metadata replicated here reaches no other site"
                 % ", ".join(luns))
-        srs = self._run_srs()
+        srs = self._named_srs() if self.opts.protect else self._run_srs()
         if srs:
             self.engine.do(Step(
                 step_id("reprotect", "enable"), "enable this pool's metadata replication on "
@@ -133,6 +133,18 @@ class MirrorPhase(Phase):
                 % ", ".join(missing))
         self.report["reprotect"] = result
         return result
+
+    def _named_srs(self):
+        """The SRs --reprotect (or the plan) names; a name not here now is said, not fatal:
+        the VMs are back, and protection can be enabled by hand."""
+        from xe_dr.dr.replication import resolve_srs
+        try:
+            return resolve_srs(self.xe, self.opts.protect)
+        except XeDrError as failure:
+            self.report["warnings"].append("reprotect: %s" % failure.one_line())
+            self.report["todo"].append("enable this pool's metadata replication: 'xe-dr "
+                                       "replication enable SR...'")
+            return []
 
     def _run_srs(self):
         """The records of the SRs this run attached that can hold replicated metadata."""

@@ -88,7 +88,7 @@ class Options(object):
         self.network_map = dict(network_map or {})
         self.force = force
         self.disable_ha = disable_ha
-        self.protect = protect              # None: ask; []: no; [SR...]: enable on these
+        self.protect = protect              # the SRs reprotect names (None: the run's)
         self.source = source                # {"host": ..., "xe": ...} or None
         # A failback's clean shutdown at the source: the budget of each call, and whether a
         # guest that does not halt in it is shut down hard.
