@@ -136,31 +136,6 @@ def test_a_copy_without_the_final_writes_is_refused(drill):
         "b-monitor", "b-backup"]
 
 
-def test_with_an_adapter_the_array_is_halted_without_a_stop_and_reprotect_leaves_b_protected(
-        drill):
-    prepared(drill)
-    adapter = drill.lab.lab.path("bin", "storage-adapter")
-    done = planned(drill, "--all", "--adapter", adapter, "--reprotect",
-                   *drill.storage_args("B"))
-    assert done.code == 0, done
-    assert not running_at_both(drill)
-    # the array halted the mirror, then reversed it (B the source now), through the adapter
-    verbs = [c["verb"] for c in json_lines(drill.lab.lab.path("adapter.jsonl"))]
-    assert verbs.index("halt") < verbs.index("reverse"), verbs
-    reprotect = done.json["reprotect"]
-    assert set(reprotect["mirror"].values()) == {"reversed"}, reprotect
-    assert reprotect["srs"] and all(s["replicating"] for s in reprotect["srs"]), reprotect
-    # B protects its VMs now, as status sees it
-    # B replicates its metadata, and every VM the migration brought is protected there (B's
-    # own b-monitor and b-backup are not, as before)
-    status = drill.xedr("B", "status")
-    lines = status.out.splitlines()
-    assert [line.split()[-3] for line in lines if line.startswith(("  FC DR ",
-                                                                   "  iSCSI DR "))] == [
-        "healthy"] * 3, lines
-    assert "VMs: 9 protected, 1 at risk, 1 unrecoverable, 0 ignored" in status.out, lines
-
-
 def json_lines(path):
     import json
     with open(path) as handle:
@@ -197,23 +172,6 @@ def test_a_source_lost_mid_way_stops_the_run_with_nothing_running_twice(drill):
     done = drill.xedr("B", "--yes", "--json", "failover", "--resume", run)
     assert done.code == 0, done
     assert not running_at_both(drill)
-
-
-def test_a_failback_with_an_adapter_halts_the_mirror_and_reprotects_the_primary(drill):
-    from tests.test_safety_runs import failback, failed_over
-    # B runs them (and its own b-monitor, b-backup), replicates, and the array mirrors B to A
-    running = [n for n in failed_over(drill) if not n.startswith("b-")]
-    adapter = drill.lab.lab.path("bin", "storage-adapter")
-    done = failback(drill, "--json", "--adapter", adapter, "--reprotect",
-                    *drill.storage_args("A"))
-    assert done.code == 0, done
-    at_a = vm_states(drill, "A")
-    assert sorted(n for n in running if at_a.get(n) == "running") == running
-    assert not running_at_both(drill)
-    verbs = [c["verb"] for c in json_lines(drill.lab.lab.path("adapter.jsonl"))]
-    assert verbs.index("halt") < verbs.index("reverse"), verbs
-    assert set(done.json["reprotect"]["mirror"].values()) == {"mirroring"}  # A the source
-    assert all(s["replicating"] for s in done.json["reprotect"]["srs"])
 
 
 def test_an_adapter_that_fails_its_halt_then_reverses_to_nothing_is_said_so(drill, tmp_path):
@@ -267,12 +225,35 @@ def test_a_plan_moves_site_a_to_b_and_back_ending_where_it_began(drill, tmp_path
     adapter = drill.lab.lab.path("bin", "storage-adapter")
     there = planned(drill, "--plan", str(path), "--adapter", adapter)
     assert there.code == 0, there
-    assert [s["name_label"] for s in there.json["reprotect"]["srs"]] == ["iSCSI DR 1"]
     assert not running_at_both(drill)
+    app = [e for e in there.json["addresses"] if e["vm"] == "app-01" and e["device"] == "0"][0]
+    assert app["applied"] and app["address"].startswith("10.120."), app
+    # the array halted the mirror (no stop), then reversed it: B is its source now, and B
+    # replicates its metadata on the SR the plan names, as status sees it
+    verbs = [c["verb"] for c in json_lines(drill.lab.lab.path("adapter.jsonl"))]
+    assert verbs.index("halt") < verbs.index("reverse"), verbs
+    assert set(there.json["reprotect"]["mirror"].values()) == {"reversed"}
+    assert [(s["name_label"], s["replicating"]) for s in there.json["reprotect"]["srs"]] == [
+        ("iSCSI DR 1", True)]
+    status = drill.xedr("B", "status").out.splitlines()
+    assert [line.split()[1:4] for line in status if line.startswith("  iSCSI DR 1 ")] == [
+        ["DR", "1", "healthy"]], status
+
+    calls = len(drill.lab.call_log())
     back = drill.xedr("A", "--yes", "--json", "failback", "--plan", str(path), "--source",
                       "local", "--source-xe", drill.lab.xe_path("B"), "--adapter", adapter,
                       "--reprotect", *drill.storage_args("A"))
     assert back.code == 0, back
+    # at B, the plan's groups shut down the last first: web (webshop, cache-01), then erp,
+    # then queues
+    stops = [c["args"][0].split("=", 1)[1] for c in drill.lab.call_log()[calls:]
+             if c["site"] == "B" and c["command"] in ("vm-shutdown", "appliance-shutdown")]
+    names = dict((drill.lab.uuid("B", kind, **{"name-label": n}), n) for kind, n in (
+        ("vm", "queue-01"), ("vm", "cache-01"), ("appliance", "erp"),
+        ("appliance", "webshop")))
+    order = [names[u] for u in stops if u in names]
+    assert sorted(order[:2]) == ["cache-01", "webshop"] and order[2:] == ["erp", "queue-01"], \
+        order
     moved = [n for n in ("queue-01", "app-01", "mail-01", "web-01", "build-01", "proxy-01",
                          "cache-01") if began.get(n) == "running"]
     assert moved and all(vm_states(drill, "A")[n] == "running" for n in moved)
