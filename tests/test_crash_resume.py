@@ -4,7 +4,7 @@ with SIGKILL right after journal entry N (XE_DR_FAULT_KILL_AFTER_ENTRY), the way
 would stop it there.
 
 In the slow tier (a 30-VM failover killed at dozens of points takes minutes) the kill points
-are the first "begin" of each kind of step (the step's outcome unknown), every entry of the
+are the first "begin" of each kind of step (the step's outcome unknown), the last entry of the
 last step of each kind (a kind's other steps, the same call about another VM, go through the
 same code) and the last entry; XE_DR_CRASH_RESUME=all kills at every entry. They run two at
 a time.
@@ -136,8 +136,8 @@ def run_id(state_dir):
 
 def kill_points(entries):
     """The first "begin" of each kind of step (killed with the step's outcome unknown: the
-    hard case), every entry of the last step of each kind, and the last entry; every entry
-    with XE_DR_CRASH_RESUME=all."""
+    hard case), the last entry of the last step of each kind (its end written: the resume
+    must skip it), and the last entry; every entry with XE_DR_CRASH_RESUME=all."""
     if os.environ.get("XE_DR_CRASH_RESUME") == "all":
         return list(range(1, len(entries) + 1))
     steps, first = {}, {}  # kind -> its steps in journal order; kind -> its first begin
@@ -149,8 +149,9 @@ def kill_points(entries):
         if entry["event"] == "begin":
             first.setdefault(kind, index)
     chosen = {kind_steps[-1] for kind_steps in steps.values()}
-    return sorted({index for index, entry in enumerate(entries, 1) if entry["step"] in chosen}
-                  | set(first.values()) | {len(entries)})
+    last_of = dict((entry["step"], index) for index, entry in enumerate(entries, 1)
+                   if entry["step"] in chosen)
+    return sorted(set(last_of.values()) | set(first.values()) | {len(entries)})
 
 
 @pytest.mark.slow

@@ -56,7 +56,9 @@ def interrupted_at_the_first_start(lab, state, storage, transport, hold):
     return proc, queue
 
 
-@pytest.mark.parametrize("kind", ["local", "openssh", "paramiko"])
+# (paramiko left out for CI's 30 minutes: openssh and local are the two ways a call under
+# way is let go, and paramiko's runner is tested on its own in tests/test_runner_ssh.py)
+@pytest.mark.parametrize("kind", ["local", "openssh"])
 def test_one_ctrl_c_lets_the_start_under_way_finish_and_stops_before_the_next(
         dr_lab, dr_storage, dr_reference, sshd, ssh_options, kind):
     lab, state = dr_lab
@@ -89,7 +91,9 @@ def pool_lock(lab):
     return other if "xe-dr-lock" in other else None
 
 
-@pytest.mark.parametrize("kind", ["local", "openssh", "paramiko"])
+# (paramiko left out for CI's 30 minutes: openssh and local are the two ways a call under
+# way is let go, and paramiko's runner is tested on its own in tests/test_runner_ssh.py)
+@pytest.mark.parametrize("kind", ["local", "openssh"])
 def test_a_second_ctrl_c_stops_at_once_and_the_resume_waits_for_the_start_left_under_way(
         dr_lab, dr_storage, dr_reference, sshd, ssh_options, kind):
     lab, state = dr_lab
