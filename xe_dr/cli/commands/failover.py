@@ -12,8 +12,7 @@ EXAMPLES = (
     "    --target 10.0.2.50 --iqn iqn.2001-05.com.example:b --scsiid 36001405281",
     "xe-dr -H root@xcp-b1 failover --vapp erp --vm db-01 --source down \\\n"
     "    --hba-scsiid 36001405281220e0878 --map-network DMZ=\"VM Network\"",
-    "xe-dr -H root@xcp-b1 failover --planned --all --source root@xcp-a1 \\\n"
-    "    --reprotect --adapter /etc/xe-dr/adapter --hba-scsiid 36001405281220e0878",
+    "xe-dr -H root@xcp-b1 failover --planned --all --source root@xcp-a1 --reprotect",
 )
 
 
