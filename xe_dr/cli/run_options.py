@@ -96,14 +96,13 @@ def _plan_options(ctx, mode):
             raise UsageError("%s is in no group of the plan %s" % (name, args.plan),
                              hint="a run by a plan recovers what the plan names, or part "
                                   "of it")
+    networks = dict((source, target) for source, target in plan["networks"].items()
+                    if target not in (CREATE, source))
     if back:  # the plan reversed: this site's storage, the networks mapped back
         specs = storage_specs(ctx, allow_partial=False)
-        networks = dict((target, source) for source, target in plan["networks"].items()
-                        if target not in (CREATE, source))
+        networks = dict((target, source) for source, target in networks.items())
     else:
         specs = _plan_storage(plan["storage"], args.plan)
-        networks = dict((source, target) for source, target in plan["networks"].items()
-                        if target not in (CREATE, source))
     options = Options(
         mode=mode, vapps=vapps, vms=vms, exclude=[e for e in args.exclude if e not in named],
         storage=[s.to_json() for s in specs], parallel=args.parallel, network_map=networks,

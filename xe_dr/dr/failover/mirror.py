@@ -22,9 +22,6 @@ from xe_dr.dr.steps import Call, Step, step_id
 from xe_dr.errors import XeDrError
 from xe_dr.marks import PLANNED
 
-#: SR types the metadata can be replicated to (xapi: LVM over iSCSI or HBA).
-REPLICABLE = ("lvmoiscsi", "lvhdoiscsi", "lvmohba", "lvhdohba")
-
 
 class MirrorPhase(Phase):
     def luns(self):
@@ -35,9 +32,6 @@ class MirrorPhase(Phase):
     def _supports(self, verb):
         return bool(self.opts.adapter) and self.ctx.capabilities.supports(verb)
 
-    def _state(self, luns):
-        """{lun: state} as the adapter sees the mirror now."""
-        return dict((e["lun"], e["state"]) for e in self.ctx.adapter.mirror_state(luns)["luns"])
 
     def make_writable(self):
         """Once the source is fenced (a planned migration, a failback): the adapter halts the
@@ -49,14 +43,13 @@ class MirrorPhase(Phase):
         def reconcile():  # (the adapter may answer mirror-state; else the halt runs again)
             if not self._supports("mirror-state"):
                 return None
-            states = self._state(luns)
+            states = _lun_states(self.ctx.adapter.mirror_state(luns))
             return {"luns": states} if all(
                 s in ("broken", "reversed") for s in states.values()) else None
         return self.engine.do(Step(
             step_id("array", "halt"), "have the array halt the mirror of LUN(s) %s (this "
             "site's replicas become writable)" % ", ".join(luns), [],
-            action=lambda: {"luns": dict((e["lun"], e["state"]) for e in
-                                         self.ctx.adapter.halt(luns)["luns"])},
+            action=lambda: {"luns": _lun_states(self.ctx.adapter.halt(luns))},
             reconcile=reconcile,
             begin_data={"commands": [self.ctx.adapter.argv("halt", None, luns)]}))
 
@@ -102,8 +95,7 @@ class MirrorPhase(Phase):
             done = self.engine.do(Step(
                 step_id("reprotect", "reverse"), "have the array reverse the mirror of LUN(s) "
                 "%s (this site becomes its source)" % ", ".join(luns), [],
-                action=lambda: {"luns": dict((e["lun"], e["state"]) for e in
-                                             self.ctx.adapter.reverse(luns)["luns"])},
+                action=lambda: {"luns": _lun_states(self.ctx.adapter.reverse(luns))},
                 begin_data={"commands": [self.ctx.adapter.argv("reverse", None, luns)]}))
             result["mirror"] = done["luns"]
             broken = sorted(lun for lun, state in done["luns"].items() if state == "broken")
@@ -154,9 +146,9 @@ class MirrorPhase(Phase):
             uuids.update(entry.get("plugged") or ())
         if not uuids:
             return []
-        from xe_dr.dr.replication import SR_FIELDS
+        from xe_dr.dr.replication import METADATA_SR_TYPES, SR_FIELDS
         return [sr for sr in self.xe.list("sr", params=SR_FIELDS)
-                if sr["uuid"] in uuids and sr["type"] in REPLICABLE]
+                if sr["uuid"] in uuids and sr["type"] in METADATA_SR_TYPES]
 
     def _enable(self, srs):
         from xe_dr.dr.replication import enable
@@ -174,3 +166,8 @@ class MirrorPhase(Phase):
                     if c.local)
         return [{"uuid": sr["uuid"], "name_label": sr["name-label"],
                  "replicating": sr["uuid"] in local} for sr in srs]
+
+
+def _lun_states(answer):
+    """{lun: state} of an adapter's mirror-state, halt or reverse answer."""
+    return dict((e["lun"], e["state"]) for e in answer["luns"])

@@ -291,13 +291,15 @@ class SourcePhase(Phase):
                     running({"uuid": vm["uuid"]})),
                 reconcile=lambda: halted({"uuid": vm["uuid"]})))
 
+        def stop(pair):  # ("app", vApp record) or ("vm", VM record)
+            return (stop_app if pair[0] == "app" else stop_vm)(pair[1])
+
         if self.opts.plan is not None:
             # By the plan's groups, the last first (each group at once): what came back
             # last is what depends on the rest.
             for apps, vms in self._by_plan_group(plan):
                 self.engine.do_many([("app", a) for a in apps] + [("vm", v) for v in vms],
-                                    self.opts.parallel, lambda pair: (
-                                        stop_app if pair[0] == "app" else stop_vm)(pair[1]))
+                                    self.opts.parallel, stop)
         else:
             # The reverse of a failover's starts: standalone VMs by descending order group,
             # and the vApps (which a failover starts beside order group 0) with the lowest.
@@ -307,8 +309,7 @@ class SourcePhase(Phase):
             lowest = min(list(groups) + [0])
             groups.setdefault(lowest, [])[:0] = [("app", a) for a in plan.apps]
             for order in sorted(groups, reverse=True):
-                self.engine.do_many(groups[order], self.opts.parallel, lambda pair: (
-                    stop_app if pair[0] == "app" else stop_vm)(pair[1]))
+                self.engine.do_many(groups[order], self.opts.parallel, stop)
         failed = [f for f in self.engine.failures if f.step.startswith("source-shutdown:")]
         if failed:
             # Nothing more at either site while a VM still runs at the source: its LUN
