@@ -180,3 +180,49 @@ def test_a_claim_that_changes_hands_while_it_is_read_is_still_a_refusal(tmp_path
         RunLock(str(tmp_path), pool, "pool-1").acquire("run-b")
     assert "run run-c" in refused.value.one_line()
     assert pool.config[LOCK_KEY] == third
+
+
+class Clock(object):
+    """time and sleep for a run that waits for the lock: ``on_sleep(now)`` is what another
+    run does meanwhile."""
+
+    def __init__(self, on_sleep=lambda now: None):
+        self.now = 1000.0
+        self.slept = []
+        self.on_sleep = on_sleep
+
+    def time(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+        self.on_sleep(self.now)
+
+
+def test_wait_lock_takes_the_pool_once_the_other_run_gives_it_back(tmp_path):
+    # Two source pools failed over into one DR pool: the second run queues on the lock.
+    holder = claim_value("run-a", pid=os.getpid(), host="admin-laptop")
+    pool = PoolConfig(**{LOCK_KEY: holder})
+    clock = Clock(on_sleep=lambda now: pool.config.pop(LOCK_KEY) if now >= 1012 else None)
+    notes = []
+    lock = RunLock(str(tmp_path), pool, "pool-1", note=notes.append).acquire(
+        "run-b", wait=60, clock=clock.time, sleep=clock.sleep)
+    assert parse_claim(pool.config[LOCK_KEY])["run"] == "run-b"
+    assert clock.slept == [5.0, 5.0, 5.0]
+    assert notes == ["waiting up to 60s for the lock: another run holds the lock on this pool: "
+                     "run run-a (pid %d on admin-laptop, since %s)" % (
+                         os.getpid(), parse_claim(holder)["since"])]
+    lock.release()
+
+
+def test_wait_lock_refuses_with_75_when_the_wait_is_over(tmp_path):
+    holder = claim_value("run-a", pid=os.getpid(), host="admin-laptop")
+    pool = PoolConfig(**{LOCK_KEY: holder})
+    clock = Clock()
+    with pytest.raises(TemporaryError) as refused:
+        RunLock(str(tmp_path), pool, "pool-1").acquire("run-b", wait=12, clock=clock.time,
+                                                       sleep=clock.sleep)
+    assert refused.value.exit_code == ExitCode.TEMPORARY
+    assert clock.slept == [5.0, 5.0, 2.0]
+    assert pool.config == {LOCK_KEY: holder}

@@ -50,6 +50,10 @@ class TemporaryError(XeDrError):
     exit_code = ExitCode.TEMPORARY
 
 
+class LockHeld(TemporaryError):
+    """Another run holds the lock on the pool (75): wait for it, or resume it."""
+
+
 class AdapterError(XeDrError):
     """A storage adapter (xe_dr/dr/adapter.py) failed, or answered what the protocol does not
     allow: the message names the adapter, the verb and what was wrong.

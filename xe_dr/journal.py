@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 
-from xe_dr.errors import ConfigError, TemporaryError, UsageError, XeDrError
+from xe_dr.errors import ConfigError, LockHeld, UsageError, XeDrError
 from xe_dr.files import replace_atomically
 
 BEGIN, DONE, FAILED, NOTE = "begin", "done", "failed", "note"
@@ -193,7 +193,7 @@ class PoolLock(object):
             handle.seek(0)
             holder = handle.read().strip() or "another xe-dr process"
             handle.close()
-            raise TemporaryError("another run holds the lock on this pool: %s" % holder,
+            raise LockHeld("another run holds the lock on this pool: %s" % holder,
                                  hint="wait for it to finish, or resume it with --resume")
         try:
             with _state_write("the lock file", self.path, _NOT_STARTED):

@@ -92,6 +92,13 @@ def _add_global_options(parser, suppress):
     group.add_argument("-H", "--host", metavar="[USER@]HOST[:PORT]", default=default(None),
                        type=argtypes.non_empty,
                        help="pool master to drive over SSH (env XE_DR_HOST); absent: run xe locally on dom0")
+    group.add_argument("--sites", metavar="FILE", default=default(None),
+                       type=argtypes.file_path,
+                       help="a sites file naming an estate's pools (env XE_DR_SITES); "
+                            "without --pool or -H, 'status' checks every pool")
+    group.add_argument("--pool", metavar="NAME", default=default(None),
+                       type=argtypes.non_empty,
+                       help="the sites file's pool to drive (its master, xe and SSH options)")
     group.add_argument("--ssh", choices=("paramiko", "openssh"), default=default(None),
                        help="SSH implementation (default: paramiko when installed, else openssh; env XE_DR_SSH)")
     group.add_argument("-i", "--identity", metavar="FILE", default=default(None),

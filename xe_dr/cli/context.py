@@ -26,17 +26,53 @@ class Context(object):
         self._runner = None
         self._xe = None
         self._extra_runners = []
+        self._estate = None
 
-    # -- options resolved against the environment ------------------------------------------
+    # -- options resolved against the environment and the sites file ------------------------
+    @property
+    def estate(self):
+        """The sites file's pools (--sites FILE, env XE_DR_SITES), or None."""
+        if self._estate is None:
+            path = getattr(self.args, "sites", None) or self.env.environ.get("XE_DR_SITES")
+            if not path:
+                return None
+            from xe_dr.dr.sites import load
+            self._estate = load(expand(path))
+        return self._estate
+
+    @property
+    def site_pool(self):
+        """The pool of the sites file that --pool names (the target), or None."""
+        name = getattr(self.args, "pool", None)
+        if not name:
+            return None
+        if self.estate is None:
+            raise UsageError("--pool %s names a pool of a sites file: give --sites FILE"
+                             % name)
+        if self.args.host:
+            raise UsageError("-H and --pool both name the target: give one")
+        return self.estate.pool(name)
+
+    def _pool_value(self, option, pool=None):
+        """An SSH or xe option: the command line's, else the pool's (--pool), else None."""
+        given = getattr(self.args, option, None)
+        if given:
+            return given
+        pool = pool or self.site_pool
+        return getattr(pool, option, None) if pool is not None else None
+
     @property
     def host(self):
+        pool = self.site_pool
+        if pool is not None:
+            return None if pool.is_local else pool.master
         return self.args.host or self.env.environ.get("XE_DR_HOST") or None
 
     @property
     def xe_path(self):
         """xe on the target. Locally, when xe is not on PATH (cron's PATH lacks
         /opt/xensource/bin), its dom0 location is used."""
-        path = self.args.xe or self.env.environ.get("XE_DR_XE")
+        path = self._pool_value("xe") or self.env.environ.get("XE_DR_XE")
         if path:
             return path
         if not self.host and not _on_path("xe", self.env.environ) and \
@@ -46,7 +82,7 @@ class Context(object):
 
     @property
     def ssh_kind(self):
-        kind = self.args.ssh or self.env.environ.get("XE_DR_SSH")
+        kind = self._pool_value("ssh") or self.env.environ.get("XE_DR_SSH")
         if kind:
             if kind not in ("paramiko", "openssh"):
                 raise UsageError("XE_DR_SSH must be paramiko or openssh, not %r" % kind)
@@ -100,24 +136,36 @@ class Context(object):
 
     def other_site(self, host, xe_path=None):
         """An Xe client for the other site's pool master (same SSH options), or None when
-        no host is given. ``host`` may be ``local`` for an xe on this machine (the lab)."""
+        no host is given. ``host`` may be ``local`` for an xe on this machine (the lab), or
+        a pool of the sites file (its master, xe and SSH options)."""
         if not host:
             return None
         from xe_dr.xe import Xe
-        runner = self.make_runner(None if host == "local" else host)
+        pool = self.named_pool(host)
+        if pool is not None:
+            host, xe_path = pool.master, xe_path or pool.xe
+        runner = self.make_runner(None if host == "local" else host, pool)
         self.adopt_runner(runner)
         return Xe(runner, xe_path=xe_path or "xe", timeout=self.timeout)
 
-    def make_runner(self, host):
-        """A runner for ``host`` (None: this machine) with the command's SSH options."""
+    def named_pool(self, name):
+        """The sites file's pool called ``name`` (another pool given by name), or None."""
+        estate = self.estate
+        return estate.pools.get(name) if estate is not None else None
+
+    def make_runner(self, host, pool=None):
+        """A runner for ``host`` (None: this machine) with the command's SSH options (those
+        the command line leaves out: ``pool``'s, else the target's in the sites file)."""
         from xe_dr.runner.connect import make_runner
         if host is None and self.env.local_runner is not None:
             return self.env.local_runner(self.timeout)
         options = {}
-        if host and self.ssh_kind == "openssh" and self.args.ssh_config:
-            options["ssh_config"] = self.args.ssh_config
-        return make_runner(host=host, ssh=self.ssh_kind, identity=self.args.identity,
-                           known_hosts=self.args.known_hosts,
+        ssh_config = self._pool_value("ssh_config", pool)
+        ssh_kind = self._pool_value("ssh", pool) or self.ssh_kind
+        if host and ssh_kind == "openssh" and ssh_config:
+            options["ssh_config"] = ssh_config
+        return make_runner(host=host, ssh=ssh_kind, identity=self._pool_value("identity", pool),
+                           known_hosts=self._pool_value("known_hosts", pool),
                            accept_new=self.args.accept_new_host_key, timeout=self.timeout,
                            **options)
 

@@ -84,7 +84,7 @@ def _label_value(text):
     return str(text).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-class _Exposition(object):
+class Exposition(object):
     """Metric families in the order first named; each ``# HELP`` and ``# TYPE`` once."""
 
     def __init__(self):
@@ -123,8 +123,16 @@ def _prometheus_number(value):
 
 def prometheus(status, checks):
     """The exposition text of a status document and its checks."""
-    out = _Exposition()
-    pool = {"pool": status["pool"]["name_label"] or "", "pool_uuid": status["pool"]["uuid"]}
+    out = Exposition()
+    add_pool_metrics(out, status, checks)
+    return out.text()
+
+
+def add_pool_metrics(out, status, checks, labels=None):
+    """A pool's series into ``out``, labelled ``pool``, ``pool_uuid`` and ``labels`` (a
+    sites file's pool name and site, for an estate's exposition)."""
+    pool = dict(labels or {}, pool=status["pool"]["name_label"] or "",
+                pool_uuid=status["pool"]["uuid"])
     out.gauge("xe_dr_up", "1 when xe-dr could check the pool, 0 when it could not.", 1, **pool)
     out.gauge("xe_dr_check_state", "State of each health check: 0 OK, 1 WARNING, 2 CRITICAL, "
               "3 UNKNOWN (xe-dr status --format nagios uses the same).", None)
@@ -198,7 +206,6 @@ def prometheus(status, checks):
                  "both sites (two LVM masters on one volume group).", "attached_at_both")):
             items = readiness.get(key)
             out.gauge(family, help_text, None if items is None else len(items), **pool)
-    return out.text()
 
 
 def prometheus_down(master):
@@ -206,7 +213,7 @@ def prometheus_down(master):
     collector's stale figures do not outlive the pool's reachability. Labelled with the
     ``master`` asked (``-H``, or ``local``): the files of two pools down at once would
     otherwise hold one series twice, and node_exporter refuses a duplicate series."""
-    out = _Exposition()
+    out = Exposition()
     out.gauge("xe_dr_up", "1 when xe-dr could check the pool, 0 when it could not.", 0,
               master=master)
     return out.text()

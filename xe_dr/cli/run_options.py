@@ -187,12 +187,19 @@ def _add_shutdown_arguments(group):
 
 
 def add_resume_arguments(parser):
-    """--resume and --adopt: a run that stopped (failover and failback; not a runbook)."""
-    group = parser.add_argument_group("a run that stopped")
+    """--resume and --adopt: a run that stopped (failover and failback; not a runbook);
+    --wait-lock: a run that holds the pool."""
+    group = parser.add_argument_group("other runs")
     group.add_argument("--resume", metavar="RUN", type=argtypes.run_id,
                        help="resume this interrupted run")
     group.add_argument("--adopt", metavar="RUN", type=argtypes.run_id,
                        help="take over the SRs, VMs, networks a stopped run holds")
+    add_wait_lock_argument(group)
+
+
+def add_wait_lock_argument(group):
+    group.add_argument("--wait-lock", type=argtypes.duration, metavar="SECONDS", default=0,
+                       help="wait for another run's lock (up to SECONDS, or 30m)")
 
 
 def network_map(pairs):
@@ -332,7 +339,8 @@ def run_mode(ctx, mode, finish=None):
                         use_plugin=ctx.use_plugin, argv=redacted_argv(ctx),
                         transport=ctx.runner.description, publish=write_default,
                         plugin_required=ctx.plugin_required,
-                        prompt=progress.holding(ctx.answer_prompt))
+                        prompt=progress.holding(ctx.answer_prompt),
+                        lock_wait=args.wait_lock, estate_pool=ctx.args.pool)
     try:
         if args.dry_run:
             report, code = failover.plan()

@@ -47,12 +47,13 @@ def unless_state_fails(record):
         pass
 
 
-def claim(state_dir, xe, pool_uuid, run_id, note, open_run):
-    """Take the pool's lock for ``run_id``, then ``open_run()`` (checks, then the run created or
-    reopened; returns the Run). Anything raised in between releases the lock. Returns
-    (lock, run); the caller releases the lock when the run stops."""
+def claim(state_dir, xe, pool_uuid, run_id, note, open_run, wait=0):
+    """Take the pool's lock for ``run_id`` (waiting up to ``wait`` seconds for another run
+    holding it), then ``open_run()`` (checks, then the run created or reopened; returns the
+    Run). Anything raised in between releases the lock. Returns (lock, run); the caller
+    releases the lock when the run stops."""
     lock = RunLock(state_dir, xe, pool_uuid, note=note)
-    lock.acquire(run_id)
+    lock.acquire(run_id, wait=wait)
     try:
         run = open_run()
         if lock.took_over:

@@ -29,7 +29,7 @@ import os
 import socket
 import time
 
-from xe_dr.errors import TemporaryError, XeDrError
+from xe_dr.errors import LockHeld, XeDrError
 from xe_dr.journal import PoolLock
 from xe_dr.xe.errors import XapiError
 
@@ -37,6 +37,8 @@ LOCK_KEY = "xe-dr-lock"  # other-config key of the pool a run is changing
 
 
 IDENTITY = ("machine", "boot", "pidns", "start")
+#: How often a run waiting for the lock (--wait-lock) asks again: a claim is one xe call.
+WAIT_POLL = 5.0
 
 
 def _first_line(path):
@@ -136,14 +138,33 @@ class RunLock(object):
         self.value = None
         self.took_over = None  # the stale claim replaced, for the journal
 
-    def acquire(self, run_id):
+    def acquire(self, run_id, wait=0, clock=time.time, sleep=time.sleep):
+        """Take the lock for ``run_id``. Held by another run: refused (TemporaryError, 75),
+        or with ``wait`` seconds, asked again every few seconds until it is free or the wait
+        is over (--wait-lock: runs of several source pools into one DR pool queue)."""
+        deadline = clock() + (wait or 0)
+        said = None
+        while True:
+            try:
+                self._acquire_once(run_id)
+                return self
+            except LockHeld as refusal:
+                left = deadline - clock()
+                if left <= 0:
+                    raise
+                holder = refusal.message
+                if holder != said:
+                    self.note("waiting up to %ds for the lock: %s" % (int(left + 0.5), holder))
+                    said = holder
+                sleep(min(WAIT_POLL, left))
+
+    def _acquire_once(self, run_id):
         self.local.acquire(run_id)
         try:
             self._claim(run_id)
         except BaseException:
             self.local.release()
             raise
-        return self
 
     def _claim(self, run_id):
         value = claim_value(run_id)
@@ -200,7 +221,7 @@ class RunLock(object):
         who = holder if not fields else "run %s (pid %s on %s, since %s)" % (
             fields.get("run"), fields.get("pid", "?"), fields.get("host", "?"),
             fields.get("since", "?"))
-        return TemporaryError(
+        return LockHeld(
             "another run holds the lock on this pool: %s" % who,
             hint="wait for it to finish or resume it with --resume on the machine that ran it; "
                  "if that run is certainly dead, remove its claim with 'xe pool-param-remove "

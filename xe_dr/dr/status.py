@@ -105,9 +105,11 @@ def copy_heartbeat(on_disk, healthy, previous, now):
             "age_seconds": _age(heartbeat, now)}
 
 
-def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=False):
+def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=False,
+                writes=True):
     """The status document. ``problems`` empty means all is well (exit 0). A pool that
-    replicates its metadata gets its heartbeat (write_heartbeat), at ``now``.
+    replicates its metadata gets its heartbeat (write_heartbeat), at ``now``, unless
+    ``writes`` is false (a status that changes nothing: Ansible's check mode).
     ``require_plugin`` (--plugin required): a master whose plugin does not answer is a
     ConfigError, not a fallback."""
     now = time.time() if now is None else now
@@ -192,8 +194,13 @@ def pool_status(xe, peer_xe=None, use_plugin=True, now=None, require_plugin=Fals
         # Without the plugin: the pool redo log has a VDI of its own type (reference §1.6).
         redo_log = {"enabled": any(v["type"] == "Redo log" for v in facts.vdis.values())}
     claim = pool.other_config.get(LOCK_KEY)  # a run under way (or one that died)
-    heartbeat = None
-    if targets:
+    if not targets:
+        heartbeat = None
+    elif not writes:
+        heartbeat = {"written": None, "previous": pool.other_config.get(HEARTBEAT_KEY),
+                     "error": None, "age_seconds": _age(pool.other_config.get(HEARTBEAT_KEY),
+                                                        now)}
+    else:
         heartbeat = write_heartbeat(xe, pool, now)
         heartbeat["age_seconds"] = _age(heartbeat["previous"], now)
         if heartbeat["error"]:

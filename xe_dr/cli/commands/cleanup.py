@@ -1,6 +1,7 @@
 """``xe-dr cleanup RUN``: undo a test failover at this site."""
 
 from xe_dr.cli import argtypes
+from xe_dr.cli.run_options import add_wait_lock_argument
 
 NAME = "cleanup"
 HELP = ("undo a test failover: destroy the recovered VM records (never their disks), vApps, "
@@ -21,6 +22,7 @@ def add_arguments(parser):
                              "do not say their run's kind, or a test's running VMs (lists "
                              "what it destroys and asks)")
     parser.add_argument("--dry-run", action="store_true", help="show what would be removed")
+    add_wait_lock_argument(parser)
 
 
 def run(ctx):
@@ -36,7 +38,7 @@ def run(ctx):
                                dry_run=args.dry_run, progress=ctx.output.progress,
                                argv=redacted_argv(ctx), transport=ctx.runner.description,
                                confirm=ctx.confirm, announce=ctx.output.note,
-                               publish=write_default)
+                               publish=write_default, lock_wait=args.wait_lock)
     lines = ["cleanup of %s: %s" % (args.run_id, report["outcome"])]
     lines += ["  %s %s" % ("would destroy:" if args.dry_run else "destroyed:", line)
               for line in report["destroys"]]

@@ -8,8 +8,7 @@ from xe_dr.errors import UsageError
 NAME = "failover"
 HELP = "recover vApps and VMs from the replicated metadata at this site"
 EXAMPLES = (
-    "xe-dr -H root@xcp-b1 failover --test --all --dry-run \\\n"
-    "    --target 10.0.2.50 --iqn iqn.2001-05.com.example:b --scsiid 36001405281",
+    "xe-dr --sites estate.ini --pool b1 failover --plan a1.plan --wait-lock 1h",
     "xe-dr -H root@xcp-b1 failover --vapp erp --vm db-01 --source down \\\n"
     "    --hba-scsiid 36001405281220e0878 --map-network DMZ=\"VM Network\"",
     "xe-dr -H root@xcp-b1 failover --planned --all --source root@xcp-a1 --reprotect",

@@ -49,6 +49,8 @@ def add_arguments(parser):
                         help="raise a xapi message on the pool when a check goes bad, and "
                              "its healthy counterpart when it clears (once per condition "
                              "across monitoring hosts)")
+    parser.add_argument("--no-heartbeat", action="store_true",
+                        help="write no heartbeat: a status that changes nothing")
     parser.add_argument("--expect-srs", metavar="N", type=_count, default=None,
                         help="replication SRs the pool should have, 1 to 8 (default: those "
                              "configured)")
@@ -73,28 +75,26 @@ def _count(text):
 
 
 def run(ctx):
-    from xe_dr.dr import health
-    from xe_dr.dr.status import pool_status
+    from xe_dr.cli import estate
     args = ctx.args
     if args.format != "text" and ctx.output.json_mode:
         raise UsageError("--json and --format %s are two outputs: choose one" % args.format)
     if args.format == "nagios" and args.output:
         raise UsageError("--format nagios answers on stdout, where Nagios reads it: -o is for "
                          "the text and prometheus formats")
+    if ctx.estate is not None and not args.pool and not ctx.host:
+        return _estate(ctx)
     try:
-        status = pool_status(ctx.xe, peer_xe=ctx.other_site(args.peer, args.peer_xe),
-                             use_plugin=ctx.use_plugin, require_plugin=ctx.plugin_required)
+        status = estate.check_pool(ctx, ctx.xe, ctx.other_site(args.peer, args.peer_xe),
+                                   ctx.site_pool, writes=not args.no_heartbeat)
     except XeDrError:
         if args.format == "prometheus":  # the figures of a pool that could not be read go
             from xe_dr.cli.monitoring import prometheus_down  # stale: say it is down
             _emit(ctx, prometheus_down(ctx.host or "local"))
         raise
-    limits = health.thresholds(args.warning, args.critical, expected_srs=max(
-        args.expect_srs if args.expect_srs is not None else len(status["replication"]), 1))
-    checks = health.checks(status, limits, args.expect_srs)
-    status["health"] = checks
+    checks = status["health"]
     if args.alert:
-        _alert(ctx, status, checks)
+        _alert(ctx, ctx.xe, status)
     if args.format == "nagios":
         from xe_dr.cli.monitoring import nagios
         lines, code = nagios(status, checks)
@@ -108,12 +108,34 @@ def run(ctx):
     return ExitCode.FAILED if status["problems"] else ExitCode.OK
 
 
-def _alert(ctx, status, checks):
+def _estate(ctx):
+    """Every pool of the sites file (xe_dr/cli/estate.py)."""
+    from xe_dr.cli import estate
+    args = ctx.args
+    if args.peer or args.peer_xe:
+        raise UsageError("the sites file names each pool's peer: --peer is for one pool "
+                         "(--pool NAME or -H)")
+    answers = estate.pool_answers(ctx, writes=not args.no_heartbeat,
+                                  then=(lambda xe, status: _alert(ctx, xe, status))
+                                  if args.alert else None)
+    if args.format == "nagios":
+        lines, code = estate.nagios(answers)
+        _emit(ctx, "\n".join(lines) + "\n")
+        return code
+    if args.format == "prometheus":
+        _emit(ctx, estate.prometheus(answers))
+    else:
+        ctx.output.data({"sites": ctx.estate.path, "pools": answers},
+                        estate.table(ctx.estate.path, answers))
+    return estate.worst_exit(answers)
+
+
+def _alert(ctx, xe, status):
     """Raise the pool's alert messages; one that cannot be raised (a read-only role) is said,
     and the status is still given."""
     from xe_dr.dr.alerts import raise_alerts
     try:
-        status["alert_messages"] = raise_alerts(ctx.xe, status["pool"]["uuid"], checks)
+        status["alert_messages"] = raise_alerts(xe, status["pool"]["uuid"], status["health"])
     except XeDrError as failure:
         status["alert_messages"] = None
         line = "the alert messages could not be raised: %s" % failure.one_line()

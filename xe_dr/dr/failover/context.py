@@ -30,6 +30,8 @@ class RunContext(object):
         self.plugin_required = plugin_required  # --plugin required: no plain-xe fallback
         self.argv = list(argv)
         self.transport = transport
+        self.lock_wait = 0  # --wait-lock: seconds to wait for another run's lock on the pool
+        self.estate_pool = None  # the sites file's name of the target pool (--pool), if any
         self.run = None
         self.engine = None
         self.pool = None

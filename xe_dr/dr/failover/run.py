@@ -71,15 +71,17 @@ class Failover(Phase):
 
     def __init__(self, xe, state_dir, options, confirm, progress, source_xe=None,
                  chap_passwords=None, use_plugin=True, argv=(), transport="", publish=None,
-                 plugin_required=False, prompt=None):
+                 plugin_required=False, prompt=None, lock_wait=0, estate_pool=None):
         """``publish(run)`` renders a run's report beside report.json (the presentation
         layer's writer; None: report.json alone). ``plugin_required``: refuse to run with
-        plain xe (--plugin required)."""
+        plain xe (--plugin required). ``lock_wait``: seconds to wait for another run's lock
+        (--wait-lock); ``estate_pool``: the target's name in a sites file (--pool)."""
         progress = progress if hasattr(progress, "note") else LineProgress(progress)
         ctx = RunContext(xe, state_dir, options, confirm, progress, source_xe=source_xe,
                          chap_passwords=chap_passwords, use_plugin=use_plugin, argv=argv,
                          transport=transport, plugin_required=plugin_required,
                          prompt=prompt)
+        ctx.lock_wait, ctx.estate_pool = lock_wait, estate_pool
         super(Failover, self).__init__(ctx)
         self.storage = StoragePhase(ctx)
         self.source = SourcePhase(ctx)
@@ -141,7 +143,8 @@ class Failover(Phase):
 
         run_id = self.run.id if resume_id else new_run_id(self.opts.mode)
         lock, self.ctx.run = lifecycle.claim(self.ctx.state_dir, self.xe, self.pool.uuid, run_id,
-                                             self.progress.note, open_run)
+                                             self.progress.note, open_run,
+                                             wait=self.ctx.lock_wait)
         source_plan = checked["source_plan"]
         self.report["run"] = self.run.id
         self.ctx.engine = Engine(self.run, xe=self.xe, on_event=self.progress.step,
@@ -218,8 +221,11 @@ class Failover(Phase):
         return ExitCode.FAILED
 
     def _target(self):
-        return {"pool_uuid": self.pool.uuid, "pool_name": self.pool.name_label,
-                "master": self.pool.master, "transport": self.ctx.transport}
+        target = {"pool_uuid": self.pool.uuid, "pool_name": self.pool.name_label,
+                  "master": self.pool.master, "transport": self.ctx.transport}
+        if self.ctx.estate_pool:
+            target["estate_pool"] = self.ctx.estate_pool
+        return target
 
 
     def _recover_and_start(self, dry_run):

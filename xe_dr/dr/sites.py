@@ -1,0 +1,181 @@
+"""The sites file: the pools of an estate, how to reach each master, and what each is to the
+others (its peer at the other site, its replication SRs, its recovery plan).
+
+An INI file, read as recovery plans are (xe_dr/dr/plan_syntax.py: ``#`` comments,
+case-sensitive keys, no interpolation, lists one item per line, a duplicate key an error)::
+
+    # any pool key, for every pool that does not set it
+    [defaults]
+    ssh = openssh
+    # a relative path is relative to the sites file's folder
+    known-hosts = known_hosts
+
+    [pool london-1]
+    # the group of pools a site-wide failover takes together
+    site = london
+    # as -H takes it; local: this machine's xe
+    master = root@10.0.1.10
+    xe = /opt/xensource/bin/xe
+    # the pool of this file its LUNs are mirrored to
+    peer = dublin-1
+    srs =
+        iSCSI DR 1
+    plan = plans/london-1.plan
+
+A comment is a line of its own (``#`` after a value is part of the value, as in a plan).
+Chosen over JSON (no comments) and YAML or TOML (not in Python 3.6's standard library), for
+the same reasons as the plan (docs/NOTES.md).
+"""
+
+import collections
+import configparser
+import os
+
+from xe_dr.dr.plan_syntax import At, config_error, items, lines_of, one
+from xe_dr.errors import ConfigError
+
+#: Keys of a pool (and of [defaults]); the paths among them are resolved against the file.
+POOL_KEYS = ("site", "master", "xe", "ssh", "identity", "known-hosts", "ssh-config", "peer",
+             "srs", "plan")
+PATH_KEYS = ("identity", "known-hosts", "ssh-config", "plan")
+SSH_KINDS = ("openssh", "paramiko")
+
+
+class SitesError(ConfigError):
+    """A sites file that cannot be read (exit 78): the file, the line, what is wrong."""
+
+    def __init__(self, path, message, line=None):
+        where = "%s line %d" % (path, line) if line else path
+        super(SitesError, self).__init__("sites file %s: %s" % (where, message),
+                                         hint="fix the sites file (man xe-dr: SITES FILE)")
+
+
+class SitePool(object):
+    """One pool of the sites file. Paths are absolute; unset values are None (``srs``: an
+    empty list)."""
+
+    def __init__(self, name, values):
+        self.name = name
+        self.site = values.get("site")
+        self.master = values.get("master")
+        self.xe = values.get("xe")
+        self.ssh = values.get("ssh")
+        self.identity = values.get("identity")
+        self.known_hosts = values.get("known-hosts")
+        self.ssh_config = values.get("ssh-config")
+        self.peer = values.get("peer")
+        self.srs = values.get("srs") or []
+        self.plan = values.get("plan")
+
+    @property
+    def is_local(self):
+        return self.master == "local"
+
+    def to_dict(self):
+        return collections.OrderedDict([
+            ("name", self.name), ("site", self.site), ("master", self.master),
+            ("xe", self.xe), ("ssh", self.ssh), ("identity", self.identity),
+            ("known_hosts", self.known_hosts), ("ssh_config", self.ssh_config),
+            ("peer", self.peer), ("srs", list(self.srs)), ("plan", self.plan)])
+
+
+class Estate(object):
+    def __init__(self, path, pools):
+        self.path = path
+        self.pools = pools  # OrderedDict name -> SitePool, in the file's order
+
+    def pool(self, name):
+        """The pool called ``name``; a ConfigError naming the file's pools otherwise."""
+        if name not in self.pools:
+            raise ConfigError("no pool %r in the sites file %s (its pools: %s)" % (
+                name, self.path, ", ".join(self.pools)))
+        return self.pools[name]
+
+    def in_site(self, site):
+        return [p for p in self.pools.values() if p.site == site]
+
+
+def load(path):
+    """The estate in the sites file at ``path`` (SitesError when it is not one)."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except (IOError, OSError) as failure:
+        raise SitesError(path, "cannot be read: %s" % (failure.strerror or failure))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as failure:
+        raise SitesError(path, "is not UTF-8 (byte %d)" % failure.start)
+    return parse(text, path)
+
+
+def parse(text, path="<sites>"):
+    parser = configparser.ConfigParser(
+        delimiters=("=",), comment_prefixes=("#", ";"), inline_comment_prefixes=None,
+        strict=True, empty_lines_in_values=False, interpolation=None,
+        default_section="\0none")
+    parser.optionxform = str
+    try:
+        parser.read_string(text, source=path)
+    except configparser.Error as failure:
+        raise SitesError(path, config_error(failure), getattr(failure, "lineno", None))
+    lines = lines_of(text)
+    folder = os.path.dirname(os.path.abspath(path))
+    defaults, raw_pools = {}, collections.OrderedDict()
+    for section in parser.sections():
+        kind, _, name = section.partition(" ")
+        name = name.strip()
+        where = At(lines, section)
+        values = dict(parser.items(section))
+        if kind == "defaults" and not name:
+            target = defaults
+        elif kind == "pool" and name:
+            target = raw_pools.setdefault(name, {})
+        elif kind == "pool":
+            raise SitesError(path, "[pool] needs a name: [pool NAME]", where())
+        else:
+            raise SitesError(path, "unknown section [%s] (sections: defaults, pool NAME)"
+                             % section, where())
+        for key, value in values.items():
+            if key not in POOL_KEYS:
+                raise SitesError(path, "[%s] has no key %s (its keys: %s)" % (
+                    section, key, ", ".join(POOL_KEYS)), where(key))
+            target[key] = _value(key, value, folder, path, where)
+        if kind == "pool":
+            target["\0where"] = where
+    if not raw_pools:
+        raise SitesError(path, "no [pool NAME] section: a sites file names its pools")
+    pools = collections.OrderedDict()
+    for name, values in raw_pools.items():
+        where = values.pop("\0where")
+        merged = dict(defaults, **values)
+        if not merged.get("master"):
+            raise SitesError(path, "[pool %s] has no master (as -H takes it, or local)"
+                             % name, where())
+        pools[name] = SitePool(name, merged)
+    for pool in pools.values():
+        if pool.peer is not None and pool.peer not in pools:
+            raise SitesError(path, "[pool %s] peer = %s is no pool of this file" % (
+                pool.name, pool.peer), At(lines, "pool " + pool.name)("peer"))
+        if pool.peer == pool.name:
+            raise SitesError(path, "[pool %s] is its own peer" % pool.name,
+                             At(lines, "pool " + pool.name)("peer"))
+    return Estate(path, pools)
+
+
+def _value(key, value, folder, path, where):
+    if key == "srs":
+        return items(value)
+    value = one(value)
+    if value is None:
+        raise SitesError(path, "%s has no value" % key, where(key))
+    if "\n" in value:
+        raise SitesError(path, "%s takes one value, not a list" % key, where(key))
+    if key in ("master", "peer") and len(value.split()) > 1:
+        raise SitesError(path, "%s = %s is more than one word (a comment is a line of its "
+                               "own)" % (key, value), where(key))
+    if key == "ssh" and value not in SSH_KINDS:
+        raise SitesError(path, "ssh = %s: openssh or paramiko" % value, where(key))
+    if key in PATH_KEYS:
+        return os.path.join(folder, os.path.expanduser(value))
+    return value
