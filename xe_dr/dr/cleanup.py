@@ -55,12 +55,13 @@ def _refusal(run_id, kinds, survey, has_journal):
 
 def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda text: None,
             argv=(), transport="", confirm=None, announce=None, publish=None, secrets=(),
-            lock_wait=0):
+            lock_wait=0, estate_pool=None):
     """Undo run ``run_id``. When --force overrides a refusal, ``announce(line)`` shows what
     will be destroyed, one line each, then ``confirm(question, what)`` must say yes.
     ``publish(run)`` renders the cleanup's report (xe_dr/dr/lifecycle.py). ``secrets``: the
     CHAP passwords of the invocation, kept from a drill's storage adapter. ``lock_wait``:
-    seconds to wait for another run's lock on the pool (--wait-lock)."""
+    seconds to wait for another run's lock on the pool (--wait-lock); ``estate_pool``: the
+    pool's name in a sites file (--pool), recorded with the run."""
     announce = announce or progress
     pool = read_pool(xe)
     original = _open_original(state_dir, run_id)
@@ -105,12 +106,15 @@ def cleanup(xe, state_dir, run_id, force=False, dry_run=False, progress=lambda t
     publisher = lifecycle.Publisher(publish, progress)
     if not dry_run:
         cleanup_id = new_run_id("cleanup")
+        target = {"pool_uuid": pool.uuid, "pool_name": pool.name_label,
+                  "master": pool.master, "transport": transport}
+        if estate_pool:
+            target["estate_pool"] = estate_pool
         # The lock before the run exists: a refused cleanup leaves nothing.
         lock, run = lifecycle.claim(
             state_dir, xe, pool.uuid, cleanup_id, progress, lambda: Run.create(
-                state_dir, "cleanup", {"pool_uuid": pool.uuid, "pool_name": pool.name_label,
-                                       "master": pool.master, "transport": transport},
-                argv=argv, options={"of": run_id, "force": force}, run_id=cleanup_id),
+                state_dir, "cleanup", target, argv=argv,
+                options={"of": run_id, "force": force}, run_id=cleanup_id),
             wait=lock_wait)
     engine = Engine(run, xe=xe, dry_run=dry_run)
     report = {"run": run.id if run else None, "of": run_id, "owned": owned.to_json(),

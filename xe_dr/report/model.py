@@ -396,7 +396,7 @@ def build(run, now=None):
     model["target"] = {
         "pool_name": _s(target.get("pool_name")), "pool_uuid": _s(target.get("pool_uuid")),
         "master": _s(target.get("master")), "transport": _s(target.get("transport")),
-        "host": _s(target.get("host")),
+        "host": _s(target.get("host")), "estate_pool": _s(target.get("estate_pool")),
     }
     model["settings"] = {
         "mode": mode, "power": power,
@@ -472,6 +472,8 @@ def _selection_text(options):
 def _title(model):
     run, target = model["run"], model["target"]
     pool = target["pool_name"] or target["pool_uuid"] or "an unknown pool"
+    if target["estate_pool"]:
+        pool = "%s (%s)" % (target["estate_pool"], pool)
     if run["kind"] == "cleanup":
         return "Cleanup of run %s in pool %s" % (run["of"] or "unknown", pool)
     return "%s to pool %s" % (run["kind_text"], pool)

@@ -38,7 +38,8 @@ def run(ctx):
                                dry_run=args.dry_run, progress=ctx.output.progress,
                                argv=redacted_argv(ctx), transport=ctx.runner.description,
                                confirm=ctx.confirm, announce=ctx.output.note,
-                               publish=write_default, lock_wait=args.wait_lock)
+                               publish=write_default, lock_wait=args.wait_lock,
+                               estate_pool=args.pool)
     lines = ["cleanup of %s: %s" % (args.run_id, report["outcome"])]
     lines += ["  %s %s" % ("would destroy:" if args.dry_run else "destroyed:", line)
               for line in report["destroys"]]

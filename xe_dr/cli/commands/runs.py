@@ -24,6 +24,7 @@ def run(ctx):
         ctx.output.warning(failure.one_line())
     rows = [{"id": r.id, "kind": r.meta["kind"], "status": r.meta["status"],
              "pool": r.meta["target"].get("pool_name"),
+             "estate_pool": r.meta["target"].get("estate_pool"),
              "pool_uuid": r.meta["target"].get("pool_uuid"),
              "user": r.meta.get("user"), "client_host": r.meta.get("client_host"),
              "created": r.meta.get("created"), "ended": r.meta.get("ended"),
@@ -31,7 +32,8 @@ def run(ctx):
     lines = ["%-36s %-9s %-14s %-16s %s" % ("RUN", "KIND", "STATUS", "POOL", "STARTED")]
     for row in rows:
         lines.append("%-36s %-9s %-14s %-16s %s" % (
-            row["id"], row["kind"], row["verdict"] or row["status"], row["pool"] or "-",
+            row["id"], row["kind"], row["verdict"] or row["status"],
+            row["estate_pool"] or row["pool"] or "-",
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["created"] or 0))))
     if not rows:
         lines = ["no runs in %s" % ctx.state_dir]
