@@ -39,8 +39,12 @@ def pytest_configure(config):
 #: Lab-heavy end-to-end tests left out of the 3.6 tier (the CI budget): the workflows they
 #: drive (plans, the planned migration, drills) run under 3.6 in test_workflows.py,
 #: test_safety_runs.py and the unit tests of their parts (test_recovery_plan.py,
-#: test_select.py...).
-CURRENT_PYTHON_ONLY = ("test_planned.py", "test_plan_runs.py", "test_drill_run.py")
+#: test_select.py...). test_pyz.py runs the archive under each interpreter itself (3.6
+#: included), whichever runs pytest; the runbooks of test_runbook.py and
+#: test_plan_consumers.py are bash scripts (a runbook is written under 3.6 in
+#: test_runbook_plan.py).
+CURRENT_PYTHON_ONLY = ("test_planned.py", "test_plan_runs.py", "test_drill_run.py",
+                       "test_pyz.py", "test_runbook.py", "test_plan_consumers.py")
 
 
 def pytest_collection_modifyitems(config, items):
