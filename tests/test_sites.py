@@ -152,3 +152,18 @@ def test_the_estate_status_reports_every_pool_and_exits_with_the_worst(drill, tm
     assert out.splitlines()[0] == "XE-DR UNKNOWN - 3 pool(s): london WARNING; paris UNKNOWN"
     assert out.splitlines()[2] == "dublin: XE-DR OK - recovery site"
     assert code == 3
+
+
+def test_a_source_named_by_its_pool_is_kept_as_its_master_and_xe(drill, tmp_path):
+    # run.json keeps the options: a resume without --sites must still reach the source.
+    from xe_dr.cli import build_parser
+    from xe_dr.cli.context import Context
+    from xe_dr.cli.run_options import _source
+    sites = write_sites(tmp_path, drill, "\n[pool oslo]\nmaster = root@10.9.0.1\n"
+                                         "xe = /opt/xe\n")
+    for source, kept in (("london", {"host": "local", "xe": drill.lab.xe_path("A")}),
+                         ("oslo", {"host": "root@10.9.0.1", "xe": "/opt/xe"}),
+                         ("root@10.7.0.1", {"host": "root@10.7.0.1", "xe": None})):
+        args = build_parser().parse_args(["--sites", sites, "--pool", "dublin", "failover",
+                                          "--planned", "--all", "--source", source])
+        assert _source(Context(args, None, None)) == kept

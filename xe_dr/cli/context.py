@@ -149,9 +149,15 @@ class Context(object):
         return Xe(runner, xe_path=xe_path or "xe", timeout=self.timeout)
 
     def named_pool(self, name):
-        """The sites file's pool called ``name`` (another pool given by name), or None."""
+        """The sites file's pool called ``name`` (another pool given by name), else the one
+        whose master it is (a run's --source, kept as the master), or None."""
         estate = self.estate
-        return estate.pools.get(name) if estate is not None else None
+        if estate is None:
+            return None
+        if name in estate.pools:
+            return estate.pools[name]
+        masters = [p for p in estate.pools.values() if p.master == name and not p.is_local]
+        return masters[0] if len(masters) == 1 else None
 
     def make_runner(self, host, pool=None):
         """A runner for ``host`` (None: this machine) with the command's SSH options (those

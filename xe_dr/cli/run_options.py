@@ -112,7 +112,7 @@ def _plan_options(ctx, mode):
         verify_timeout=getattr(args, "verify_timeout", None) or DEFAULT_VERIFY_TIMEOUT,
         keep=getattr(args, "keep", False), deadline=getattr(args, "deadline", None),
         power="paused" if mode == "test" else None, plan_path=path, plan_text=text,
-        tags=tags, only=args.vapp + args.vm, source=_source(args),
+        tags=tags, only=args.vapp + args.vm, source=_source(ctx),
         # --reprotect, else the plan's (and the SRs either names)
         reprotect=getattr(args, "reprotect", None) is not None or
         plan["reprotect"] is not None,
@@ -218,7 +218,7 @@ def build_options(ctx, mode):
     if getattr(args, "plan", None):
         return _plan_options(ctx, mode)
     specs = storage_specs(ctx, allow_partial=False)
-    source = _source(args)
+    source = _source(ctx)
     options = Options(
         mode=mode, all=args.all, vapps=args.vapp, vms=args.vm, exclude=args.exclude,
         storage=[s.to_json() for s in specs], srs=args.sr, power=args.power,
@@ -236,10 +236,17 @@ def build_options(ctx, mode):
     return options, passwords
 
 
-def _source(args):
-    """--source and --source-xe, as Options keep them (None: not given)."""
-    source = getattr(args, "source", None)
-    return {"host": source, "xe": getattr(args, "source_xe", None)} if source else None
+def _source(ctx):
+    """--source and --source-xe, as Options keep them (None: not given). A pool of the
+    sites file is kept as its master and xe, so that a resume without --sites reaches it."""
+    source = getattr(ctx.args, "source", None)
+    if not source:
+        return None
+    xe_path = getattr(ctx.args, "source_xe", None)
+    pool = ctx.named_pool(source)
+    if pool is not None:
+        source, xe_path = pool.master, xe_path or pool.xe
+    return {"host": source, "xe": xe_path}
 
 
 def _adapter_path(path):
