@@ -251,7 +251,7 @@ def make_dr_world(root, seed=42, vapps=20, vapp_size=5, vapp_orders=(0, 0, 1, 1,
     site = lab.lab.site("A")
     plan = {"appliances": [], "vms": []}
     with site.transaction() as db:
-        builder = world.SiteBuilder(world.Gen(seed + 7919), "A", "a", 1, "Site A")
+        builder = world.SiteBuilder(world.Gen(seed + 7919), "A", "A", "Site A")
         builder.db = db
         builder.hosts = db.hosts()
         network = [ref for ref, row in db.rows("network").items()

@@ -11,6 +11,8 @@
     lab.db("A")                 a snapshot of site A's database (xe_dr.lab.model.Db)
     lab.mirror("break"), lab.disaster("A"), lab.restore("A"), lab.fault(...), lab.poke(...)
     lab.mask("lun1", "B", hosts=["xcp-b2"])   hide a LUN copy from hosts (LUN masking)
+    lab.storage_args("A3")      xe-dr's --target/--iqn/--scsiid reaching A3's replicas at
+                                its DR pool (an estate: ``make_lab(root, estate="6:2")``)
     lab.enable_replication(), lab.failover_task() ... steps of the DR procedure
 
 ``lab_factory(**options)`` makes labs with other sizes (``vms=``, ``vapps=``, ``seed=``...).
@@ -130,14 +132,14 @@ class LabHandle(object):
         assert len(values) == 1, (cls, filters, values)
         return values[0]
 
-    def replicated_srs(self):
-        """UUIDs of site A's SRs on mirrored LUNs, in LUN order."""
+    def replicated_srs(self, site="A"):
+        """(UUID, type) of the site's SRs on mirrored LUNs, in LUN order."""
         data = self.array()
-        db = self.db("A")
+        db = self.db(site)
         from xe_dr.lab import replication
         out = []
         for sr_ref, sr in db.rows("SR").items():
-            lun = replication.sr_lun(data, "A", db, sr_ref)
+            lun = replication.sr_lun(data, site, db, sr_ref)
             if lun and data["luns"][lun].get("mirror"):
                 out.append((lun, sr["uuid"], sr["type"]))
         return [(u, t) for _, u, t in sorted(out)]
@@ -161,8 +163,14 @@ class LabHandle(object):
                 return "lvmohba", {"SCSIid": copy["scsiid"]}
         raise AssertionError("no LUN copy at %s carries SR %s" % (site, sr_uuid))
 
+    def storage_args(self, source="A", site=None):
+        """xe-dr's storage options reaching the copies of ``source``'s mirrored LUNs at
+        ``site`` (default: the pool they are mirrored to): ``--target ADDRESS --iqn IQN
+        --scsiid ID...`` and ``--hba-scsiid ID...`` (``python -m xe_dr.lab storage``)."""
+        return array.storage_options(self.array(), source, site or self.lab.peer(source))
+
     def enable_replication(self, site="A"):
-        for sr_uuid, _ in self.replicated_srs():
+        for sr_uuid, _ in self.replicated_srs(site):
             self.ok(site, "sr-enable-database-replication", "uuid=" + sr_uuid)
 
     def drtask(self, site, sr_uuids, whitelist=None):

@@ -1,12 +1,15 @@
 """The storage array: LUNs, their copies at each site, and the mirror relation between them.
 
-A LUN has one copy per site it is presented at. A mirrored LUN has a copy at A and one at B,
-with a relation ``{"source": "A", "state": "mirroring"|"broken", "frozen": bool}``:
+A LUN has one copy per site it is presented at. A mirrored LUN has a copy at A and one at B
+(an estate's: at its source pool Ai and at Ai's DR pool Bj; the copy keyed by the pool's name
+is the one presented to that pool's hosts, as the array's LUN masking presents each LUN to one
+host group), with a relation ``{"source": "A", "state": "mirroring"|"broken", "frozen": bool}``
+(an estate's LUNs also record their ``home`` pool, the source before any reverse):
 
 * ``mirroring``: every write to the source copy is applied to the target copy too (unless
   ``frozen``, which models replication lag and lost writes); the target is read-only;
 * ``broken``: both copies are writable and independent;
-* ``reversed`` is ``mirroring`` with source B.
+* ``reversed`` is ``mirroring`` from the DR copy to the home one (source B).
 
 Each copy has its own SCSI id (as real replicas do) and lives in ``DIR/array/<lun>/<site>/``:
 ``vg.json`` is the LVM volume group the SR wrote (SR uuid, name, description and its VDIs, as
@@ -22,7 +25,9 @@ a host only once that host's HBAs were rescanned after it (``hba_scans``: sm res
 rescans).
 
 A portal (one per site) may want CHAP: ``portals[site]["chap"] = {"user", "password"}``
-(``set_chap``); sm.py checks it at discovery and login.
+(``set_chap``); sm.py checks it at discovery and login. An estate's pools of one side share
+their side's array: their portals have one address and target IQN, each pool's entry its own
+CHAP setting (the array's per-host-group CHAP) and its own LUN list (masking).
 """
 
 import contextlib
@@ -58,14 +63,65 @@ def lv_path(lab, lun_id, side, vdi_uuid):
     return os.path.join(copy_dir(lab, lun_id, side), "LV-" + vdi_uuid)
 
 
+def home(lun):
+    """The site (pool) a LUN belongs to: for a mirrored LUN, the production pool whose SRs it
+    carries, the source of its mirror until a reverse. An estate's LUNs record it (``home``);
+    the two-site lab's, whose files stay as they always were, do not: there a mirrored LUN's
+    home is A, another LUN's the one site it is presented at."""
+    if lun.get("home"):
+        return lun["home"]
+    if lun.get("mirror"):
+        return "A"
+    return sorted(lun["copies"])[0]
+
+
+def mirror_state(lun):
+    """mirroring (from its home), reversed (to its home), broken; None: not mirrored."""
+    m = lun.get("mirror")
+    if not m:
+        return None
+    if m["state"] == "mirroring":
+        return "mirroring" if m["source"] == home(lun) else "reversed"
+    return "broken"
+
+
+def mirrored_from(data, source):
+    """The ids of the LUNs mirrored from ``source``'s (their home's) copy, in natural order."""
+    return [lun_id for lun_id in sorted(data["luns"], key=util.natural_key)
+            if data["luns"][lun_id].get("mirror") and home(data["luns"][lun_id]) == source]
+
+
+def storage_options(data, source, site):
+    """xe-dr's storage options that reach, at ``site`` (a DR pool), the copies of the LUNs
+    mirrored from ``source``: ``--target ADDRESS --iqn IQN --scsiid ID...`` for the iSCSI
+    ones (with ``--chap-user`` when the portal wants CHAP: the password is left to the
+    caller), ``--hba-scsiid ID`` for the FC ones."""
+    iscsi, hba = [], []
+    for lun_id in mirrored_from(data, source):
+        lun = data["luns"][lun_id]
+        copy = lun["copies"].get(site)
+        if copy is not None:
+            (iscsi if lun["transport"] == "iscsi" else hba).append(copy["scsiid"])
+    if not (iscsi or hba):
+        raise ValueError("no LUN of site %s is mirrored to site %s" % (source, site))
+    args = []
+    if iscsi:
+        portal = data["portals"][site]
+        args += ["--target", portal["address"], "--iqn", portal["iqn"]]
+        for scsiid in iscsi:
+            args += ["--scsiid", scsiid]
+        if portal.get("chap"):
+            args += ["--chap-user", portal["chap"]["user"]]
+    for scsiid in hba:
+        args += ["--hba-scsiid", scsiid]
+    return args
+
+
 def describe_state(lun):
     m = lun.get("mirror")
     if not m:
         return "not mirrored"
-    if m["state"] == "mirroring":
-        state = "mirroring" if m["source"] == "A" else "reversed"
-    else:
-        state = "broken"
+    state = mirror_state(lun)
     return "%s (source %s%s)" % (state, m["source"], ", frozen" if m.get("frozen") else "")
 
 

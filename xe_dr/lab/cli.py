@@ -1,17 +1,19 @@
 """``python -m xe_dr.lab`` (and ``xe-dr lab``): create, inspect and drive a lab.
 
-    create DIR [--seed N] [--vms N] [--vapps N] [--order-groups N] [--replicated-srs N]
-               [--hosts-a N] [--hosts-b N] [--vms-b N] [--cost-factor F]
+    create DIR [--estate SOURCES:DRS] [--seed N] [--vms N] [--vapps N] [--order-groups N]
+               [--replicated-srs N] [--hosts-a N] [--hosts-b N] [--vms-b N] [--cost-factor F]
                [--chap-user USER --chap-password-file FILE [--chap-site SITE]...]
                [--guest-tools yes|no] [--guest-health-check success|failure|hang|none]
                [--guest-boot-seconds N]
     chap DIR SITE (--user USER --password-file FILE | --off)   CHAP on a site's array portal
     show DIR [--json]
     xe DIR SITE ARG...                 run a site's fake xe (same as DIR/bin/xe-SITE ARG...)
-    mirror DIR break|resync|reverse|freeze|thaw [--lun ID]...
+    mirror DIR break|resync|reverse|freeze|thaw [--lun ID]... [--site S]...
     mask DIR LUN --site S [--host HOST]... | --clear   hide a LUN copy from hosts (masking)
-    disaster DIR [--site A]            the site goes dark (its xe cannot reach the master)
-    restore DIR [--site A]             the site comes back: hosts rebooted, VMs halted
+    disaster DIR [--site S]...         the site goes dark (its xe cannot reach the master;
+                                       default: every primary site, A or an estate's A1..)
+    restore DIR [--site S]...          the site comes back: hosts rebooted, VMs halted
+    storage DIR SOURCE [--site S]      xe-dr's storage options reaching SOURCE's replicas
     fault DIR add [--site S] [--command C] [--nth N] [--every] [--delay SECONDS] [--busy]
                   [--after SECONDS] [--kill-client before|after]
                   [--error CODE [PARAM...]] [--dark]
@@ -24,13 +26,15 @@
     set DIR SITE CLASS UUID FIELD VALUE   poke a field the CLI cannot set (e.g. pool
                                        restrictions:restrict_dr true) - for tests and demos
     calls DIR [--json]                 the call log
-    serve DIR [--site S]...            a real sshd per site on 127.0.0.1 running its xe
+    serve DIR [--site S]... [--sites-file FILE]
+                                       a real sshd per site on 127.0.0.1 running its xe
     destroy DIR
 """
 
 import argparse
 import json
 import os
+import shlex
 import shutil
 import sys
 
@@ -57,7 +61,8 @@ def cmd_create(args, out):
     if bool(args.chap_user) != bool(args.chap_password_file):
         raise ValueError("--chap-user and --chap-password-file go together")
     password = read_password_file(args.chap_password_file) if args.chap_password_file else None
-    lab = world.create(args.dir, seed=args.seed, vms=args.vms, vapps=args.vapps,
+    lab = world.create(args.dir, estate=args.estate, seed=args.seed, vms=args.vms,
+                       vapps=args.vapps,
                        order_groups=args.order_groups, replicated_srs=args.replicated_srs,
                        hosts_a=args.hosts_a, hosts_b=args.hosts_b, vms_b=args.vms_b,
                        cost_factor=args.cost_factor, chap_user=args.chap_user,
@@ -96,7 +101,7 @@ def summary(lab):
             "replication": [db.rows("VDI")[v]["uuid"] for v in db.extra.get("redo_logs", [])
                             if v in db.rows("VDI")],
             "dr_tasks": [t["uuid"] for t in db.rows("DR_task").values()],
-            "dark": lab.is_dark(name),
+            "dark": lab.is_dark(name), "role": lab.role(name), "peer": lab.peer(name),
         }
     a = array.load(lab)
     for lun_id, lun in sorted(a["luns"].items()):
@@ -126,11 +131,14 @@ def cmd_show(args, out):
         return 0
     out.write("lab %s (cost factor %s), %s, xapi %s\n" % (
         data["dir"], data["cost_factor"], data["release"]["title"], data["release"]["xapi"]))
-    for name, s in sorted(data["sites"].items()):
+    for name in sorted(data["sites"], key=util.natural_key):
+        s = data["sites"][name]
         out.write("\nsite %s: pool %s (%s)%s, generation %d\n"
                   % (name, s["pool_name"], s["pool"], "  ** DARK **" if s["dark"] else "",
                      s["generation"]))
         out.write("  xe: %s\n" % s["xe"])
+        out.write("  role: %s\n" % ("primary, its LUNs mirrored to %s" % s["peer"]
+                                    if s["role"] == "primary" else "DR pool"))
         for label, uuid, address in s["hosts"]:
             out.write("  host %s %s %s\n" % (label, address, uuid))
         out.write("  VMs: %d running of %d; vApps: %d\n"
@@ -142,11 +150,13 @@ def cmd_show(args, out):
         if s["dr_tasks"]:
             out.write("  DR tasks: %s\n" % ", ".join(s["dr_tasks"]))
     out.write("\narray\n")
-    for site, p in sorted(data["portals"].items()):
+    for site in sorted(data["portals"], key=util.natural_key):
+        p = data["portals"][site]
         out.write("  portal %s: %s (%s:%s) %s%s\n" % (
             site, p["hostname"], p["address"], p["port"], p["iqn"],
             ", CHAP user %s" % p["chap"]["user"] if p.get("chap") else ""))
-    for lun_id, lun in sorted(data["luns"].items()):
+    for lun_id in sorted(data["luns"], key=util.natural_key):
+        lun = data["luns"][lun_id]
         copy_of = lun.get("copy_of")
         out.write("  %-14s %-5s %s\n" % (lun_id, lun["transport"], lun["mirror"] if not copy_of
                                         else "copy of %(lun)s for run %(run)s, %(created)s"
@@ -177,7 +187,18 @@ def cmd_xe(args, out):
 
 def cmd_mirror(args, out):
     lab = _lab(args.dir)
-    changed = array.mirror_action(lab, args.action, args.lun or None)
+    lun_ids = args.lun or None
+    if args.site:
+        for site in args.site:
+            lab.site(site)  # a KeyError naming the lab's sites
+        data = array.load(lab)
+        lun_ids = [lun_id for lun_id, lun in sorted(data["luns"].items())
+                   if lun.get("mirror") and set(args.site) & set(lun["copies"]) and
+                   (not args.lun or lun_id in args.lun)]
+        if not lun_ids:
+            out.write("no mirrored LUN matched\n")
+            return 0
+    changed = array.mirror_action(lab, args.action, lun_ids)
     data = array.load(lab)
     for lun_id in changed:
         out.write("%s: %s\n" % (lun_id, array.describe_state(data["luns"][lun_id])))
@@ -206,24 +227,55 @@ def cmd_mask(args, out):
     return 0
 
 
+def _sites(lab, names):
+    """The sites named (checked), or every primary site: the production site that a
+    disaster takes down (A; an estate's A1, A2...)."""
+    for name in names or ():
+        lab.site(name)  # a KeyError naming the lab's sites
+    return list(names) if names else lab.primary_sites()
+
+
 def cmd_disaster(args, out):
     lab = _lab(args.dir)
+    sites = _sites(lab, args.site)
 
     def mutate(config):
-        if args.site not in config.setdefault("dark", []):
-            config["dark"].append(args.site)
+        for site in sites:
+            if site not in config.setdefault("dark", []):
+                config["dark"].append(site)
     lab.update_config(mutate)
-    out.write("site %s is dark: its xe cannot contact the coordinator\n" % args.site)
+    for site in sites:
+        out.write("site %s is dark: its xe cannot contact the coordinator\n" % site)
     return 0
 
 
 def cmd_restore(args, out):
     lab = _lab(args.dir)
+    sites = _sites(lab, args.site)
     lab.update_config(lambda c: c.__setitem__("dark", [s for s in c.get("dark", [])
-                                                      if s != args.site]))
-    reboot(lab, args.site)
-    out.write("site %s is back: VMs halted, SRs re-attached where their LUN is writable\n"
-              % args.site)
+                                                      if s not in sites]))
+    for site in sites:
+        reboot(lab, site)
+        out.write("site %s is back: VMs halted, SRs re-attached where their LUN is writable\n"
+                  % site)
+    return 0
+
+
+def cmd_storage(args, out):
+    lab = _lab(args.dir)
+    if lab.role(args.source) != "primary":
+        raise ValueError("site %s is a DR pool: its LUNs are mirrored from no one" % args.source)
+    site = args.site or lab.peer(args.source)
+    lab.site(site)
+    data = array.load(lab)
+    options = array.storage_options(data, args.source, site)
+    if args.json:
+        out.write(json.dumps(options) + "\n")
+    else:
+        out.write(" ".join(shlex.quote(option) for option in options) + "\n")
+    if "--chap-user" in options:
+        sys.stderr.write("xe-dr lab: the portal of site %s wants CHAP: add the password "
+                         "(--chap-password-file FILE)\n" % site)
     return 0
 
 
@@ -474,18 +526,23 @@ def cmd_destroy(args, out):
 def cmd_serve(args, out):
     from . import serve
     lab = _lab(args.dir)
-    return serve.serve(lab, args.site or lab.site_names(), out)
+    for site in args.site or ():
+        lab.site(site)  # a KeyError naming the lab's sites
+    return serve.serve(lab, args.site or lab.site_names(), out, sites_file=args.sites_file)
 
 
 DESCRIPTION = """\
 The simulated two-site XenServer/XCP-ng lab: two pools, a storage array that
-mirrors LUNs between them, and a fake xe per site (DIR/bin/xe-A, DIR/bin/xe-B).
+mirrors LUNs between them, and a fake xe per site (DIR/bin/xe-A, DIR/bin/xe-B);
+or, with 'create --estate 6:2', an estate: pools A1..A6 mirrored to B1, B2.
 'python -m xe_dr.lab COMMAND --help' describes each command."""
 
 EXAMPLES = """examples:
   python -m xe_dr.lab create "$LAB" --cost-factor 0.1
   python -m xe_dr.lab xe "$LAB" B sr-list params=uuid,name-label
   python -m xe_dr.lab disaster "$LAB" --site A
+  python -m xe_dr.lab create "$ESTATE" --estate 6:2
+  python -m xe_dr.lab serve "$ESTATE" --sites-file "$ESTATE/sites.ini"
   python -m xe_dr.lab fault "$LAB" add --site B --command vm-recover --nth 2 \\
       --error HOST_OFFLINE OpaqueRef:x"""
 
@@ -534,11 +591,17 @@ def parser():
         c = sub.add_parser(name, help=text, description=text)
         c.add_argument("dir", metavar="DIR", help="the lab's directory")
         if site:
-            c.add_argument("site", metavar="SITE", help="the site: A or B")
+            c.add_argument("site", metavar="SITE",
+                           help="the site: A or B (an estate's: A1.., B1..)")
         c.set_defaults(fn=fn)
         return c
 
     c = command("create", "create a lab: two pools, their VMs and vApps, the array", cmd_create)
+    c.add_argument("--estate", metavar="SOURCES:DRS",
+                   help="an estate instead: source pools A1..A<SOURCES>, each a small site A, "
+                        "mirrored to DR pools B1..B<DRS> in turn (Ai to B((i-1) %% DRS + 1)); "
+                        "the options below then apply to each pool")
+    estate = world.ESTATE_DEFAULTS
     for name, default, text in (
             ("seed", 1, "the random seed: the same seed makes the same world"),
             ("vms", 12, "VMs at site A"),
@@ -549,19 +612,20 @@ def parser():
             ("hosts-a", 2, "hosts in site A's pool"),
             ("hosts-b", 2, "hosts in site B's pool"),
             ("vms-b", 2, "site B's own VMs")):
-        c.add_argument("--" + name, type=int, metavar="N",
-                       help="%s (default %d)" % (text, default))
+        key = name.replace("-", "_")
+        c.add_argument("--" + name, type=int, metavar="N", help="%s (default %d%s)" % (
+            text, default, "; an estate's %d" % estate[key] if key in estate else ""))
     c.add_argument("--cost-factor", type=float, metavar="F",
                    help="how long calls take: 0 instant (default), 1 as on real hosts")
     c.add_argument("--chap-user", metavar="USER",
                    help="the array portals want CHAP with this user")
     c.add_argument("--chap-password-file", metavar="FILE",
                    help="the CHAP password: the first line of FILE")
-    c.add_argument("--chap-site", action="append", choices=["A", "B"],
-                   help="only this site's portal wants CHAP (repeatable; default both)")
+    c.add_argument("--chap-site", action="append", metavar="SITE",
+                   help="only this site's portal wants CHAP (repeatable; default every site)")
     c.add_argument("--release", choices=releases.names(),
                    help="the release the hosts run (default %s)" % releases.DEFAULT)
-    c.add_argument("--multipath", action="append", choices=["A", "B"],
+    c.add_argument("--multipath", action="append", metavar="SITE",
                    help="this site's hosts have multipathing on (repeatable)")
     c.add_argument("--max-copies", type=int, metavar="N",
                    help="how many copies DIR/bin/storage-adapter may keep at once (default %d)"
@@ -593,6 +657,9 @@ def parser():
     m.add_argument("--lun", action="append", metavar="ID",
                    help="only this LUN (lun1, lun2...; repeatable; default every "
                         "mirrored LUN)")
+    m.add_argument("--site", action="append", metavar="SITE",
+                   help="only the LUNs with a copy at this site (an estate's A3: its own; "
+                        "B1: those mirrored to it; repeatable)")
     k = command("mask", "hide a LUN's copy at a site from some of its hosts (the array's "
                         "LUN masking or zoning), or present it to all again", cmd_mask)
     k.add_argument("lun", metavar="LUN", help="the LUN (lun1, lun2...: 'show' lists them)")
@@ -607,7 +674,16 @@ def parser():
                             "a dark site comes back, as after a power cycle: VMs halted, "
                             "SRs plugged again where their LUN is writable")):
         d = command(name, text, fn)
-        d.add_argument("--site", default="A", metavar="SITE", help="the site (default A)")
+        d.add_argument("--site", action="append", metavar="SITE",
+                       help="the site (repeatable; default every primary site: A, or an "
+                            "estate's A1, A2...)")
+    o = command("storage", "print xe-dr's storage options (--target, --iqn, --scsiid, "
+                           "--hba-scsiid) that reach a source pool's replicas at its DR pool",
+                cmd_storage)
+    o.add_argument("source", metavar="SOURCE", help="the source pool (A, or an estate's A3)")
+    o.add_argument("--site", metavar="SITE",
+                   help="at this site (default: the pool its LUNs are mirrored to)")
+    o.add_argument("--json", action="store_true", help="print them as a JSON list")
     f = command("fault", "make xe calls fail, wait or kill their client", cmd_fault)
     f.add_argument("action", choices=["add", "list", "clear"],
                    help="add a rule, list the rules (JSON lines), or clear them all")
@@ -660,6 +736,9 @@ def parser():
                 cmd_serve)
     v.add_argument("--site", action="append", metavar="SITE",
                    help="only this site (repeatable; default every site)")
+    v.add_argument("--sites-file", metavar="FILE",
+                   help="once every site listens, write FILE: xe-dr's sites file of the "
+                        "served sites (pools named as the sites, masters on their ports)")
     command("destroy", "remove a lab and everything in its directory", cmd_destroy)
     return p
 

@@ -236,12 +236,9 @@ def mirror_state(lab, scsiids):
     data = array.load(lab)
     out = []
     for scsiid in scsiids:
-        mirror = data["luns"][_mirrored(data, scsiid)]["mirror"]
-        if mirror["state"] == "broken":
-            state = "broken"
-        else:
-            state = "mirroring" if mirror["source"] == "A" else "reversed"
-        out.append({"lun": scsiid, "state": state, "source": mirror["source"]})
+        lun = data["luns"][_mirrored(data, scsiid)]
+        out.append({"lun": scsiid, "state": array.mirror_state(lun),
+                    "source": lun["mirror"]["source"]})
     return out
 
 

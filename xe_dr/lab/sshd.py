@@ -46,8 +46,9 @@ def read_public_key(path):
         return " ".join(f.read().split()[:2])
 
 
-def _free_port(host):
-    # The port is free now; sshd may still lose it to someone else, hence the retries in start().
+def free_port(host):
+    """A port of ``host`` free now (sshd may still lose it to someone else, hence the
+    retries in start(); serve keeps one for a dark site)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.bind((host, 0))
@@ -122,7 +123,7 @@ class SshServer(object):
             os.makedirs(_PRIVSEP_DIR, 0o755)
         attempts = 1 if self._given_port else _PORT_ATTEMPTS
         for attempt in range(attempts):
-            self.port = self._given_port or _free_port(self.host)
+            self.port = self._given_port or free_port(self.host)
             if self._start_on_port():
                 return
         raise SshServerError("sshd could not bind a port after %d attempt(s): %s"

@@ -2,7 +2,8 @@
 
 Layout (``DIR`` is the folder given to ``create``)::
 
-    DIR/lab.json                  configuration: sites, seed, cost factor, dark sites
+    DIR/lab.json                  configuration: sites (an estate's: their role and peer),
+                                  seed, cost factor, dark sites
     DIR/state/<site>.json         that site's pool database (JSON, written atomically)
     DIR/state/array.json          the storage array: LUNs and mirror relations
     DIR/array/<lun>/<side>/       each LUN copy: vg.json (the LVM VG / SR metadata) and LV files
@@ -60,7 +61,28 @@ class Lab(object):
         self._config = None
 
     def site_names(self):
-        return sorted(self.config["sites"])
+        return sorted(self.config["sites"], key=util.natural_key)
+
+    def role(self, name):
+        """``primary`` (a production pool, its LUNs mirrored to its peer) or ``dr``. An
+        estate's lab.json says; the two-site lab's, kept as it always was, does not: A is its
+        primary, B its DR pool."""
+        site = self._site_config(name)
+        return site.get("role") or ("primary" if name == "A" else "dr")
+
+    def peer(self, name):
+        """The DR pool a primary pool's LUNs are mirrored to; None for a DR pool."""
+        site = self._site_config(name)
+        if site.get("role"):
+            return site.get("peer")
+        return "B" if name == "A" else None
+
+    def _site_config(self, name):
+        self.site(name)  # a KeyError naming the lab's sites when it has no such site
+        return self.config["sites"][name]
+
+    def primary_sites(self):
+        return [name for name in self.site_names() if self.role(name) == "primary"]
 
     def site(self, name):
         if name not in self.config["sites"]:

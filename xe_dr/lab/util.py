@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import random
+import re
 import threading
 import time
 import uuid
@@ -89,6 +90,11 @@ def flocked(path, shared=False):
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+def natural_key(name):
+    """Sort key putting A2 before A10 and a1-lun2 before a1-lun10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def seeded(seed):

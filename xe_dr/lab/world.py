@@ -6,6 +6,10 @@ host's local storage). Database replication is not enabled yet (the DR procedure
 Site B is a pool of its own: its hosts, local storage, NFS, a few VMs, and the same networks as
 A except one (``DMZ``), so that recovery meets a missing network.
 
+An estate (``estate="6:2"``) has several pools on each side: source pools A1.. (each a small
+site A) whose replicated LUNs are mirrored to DR pools B1.. (each a site B) in turn, on one
+array per side that presents each LUN copy to one pool (LUN masking).
+
 Everything is derived from ``seed``: the same arguments give the same UUIDs, names and layout.
 """
 
@@ -23,6 +27,10 @@ NULL = util.NULL_REF
 DEFAULTS = {"seed": 1, "vms": 12, "vapps": 2, "order_groups": 3, "replicated_srs": 3,
             "hosts_a": 2, "hosts_b": 2, "vms_b": 2, "cost_factor": 0.0,
             "release": releases.DEFAULT}
+# ``create --estate SOURCES:DRS``: each source pool is a small site A (these per pool; the
+# other DEFAULTS too: --hosts-a, --hosts-b, --vms-b apply to each pool).
+ESTATE_DEFAULTS = {"vms": 4, "vapps": 1, "replicated_srs": 2}
+MAX_ESTATE_POOLS = 99
 CHAP_OPTIONS = ("chap_user", "chap_password", "chap_sites")
 # Every guest's behaviour unless set per VM (guests.py): --guest-tools, --guest-health-check,
 # --guest-boot-seconds of ``create``.
@@ -51,6 +59,7 @@ ROLES = ["web", "app", "db", "mail", "dns", "proxy", "file", "build", "ldap", "m
 TEMPLATES = ["Debian Bookworm 12", "Rocky Linux 9", "Windows Server 2022 (64-bit)",
              "Other install media"]
 
+SIDE_OCTETS = {"A": 1, "B": 2}  # each physical site's networks: 10.0.1.0/24 (array, filer)...
 PORTALS = {
     "A": {"address": "10.0.1.50", "hostname": "array-a.lab", "port": 3260,
           "iqn": "iqn.2001-05.com.labarray:site-a"},
@@ -88,14 +97,34 @@ class Gen(object):
 
 
 class SiteBuilder(object):
-    def __init__(self, gen, name, prefix, net_octet, pool_label, release=None,
-                 multipath=False):
+    """One pool of the lab. ``name``: the lab's site (``A``, or an estate's ``A3``); ``side``:
+    the physical site it stands at, ``A`` (production) or ``B`` (recovery), whose array portal,
+    NFS filer and guest subnets it uses; ``number``: its number among an estate's pools of that
+    side (0: the two-site lab's pool), which names its hosts, VMs, vApps and LUNs apart from
+    the other pools' (``xcp-a3-1``, ``a3-web-01``, ``a3-lun1``) and gives it a management
+    network of its own (``10.1.3.0/24``; the two-site lab's pools: ``10.0.1.0/24``,
+    ``10.0.2.0/24``)."""
+
+    def __init__(self, gen, name, side, pool_label, release=None, multipath=False, number=0):
         self.release = releases.profile(release)
         self.multipath = multipath
         self.g = gen
         self.name = name
-        self.prefix = prefix
-        self.octet = net_octet
+        self.side = side
+        self.number = number
+        side_octet = SIDE_OCTETS[side]
+        if number:
+            self.net = "10.%d.%d" % (side_octet, number)
+            self.host_prefix = "xcp-%s%d-" % (side.lower(), number)
+            self.prefix = "%s%d-" % (side.lower(), number)
+        else:
+            self.net = "10.0.%d" % side_octet
+            self.host_prefix = "xcp-" + side.lower()
+            self.prefix = ""
+        self.filer = "10.0.%d.60" % side_octet  # the site's NFS server
+        self.nfs_suffix = "/" + name.lower() if number else ""  # its export on the filer
+        self.sr_prefix = name + " " if number else ""  # of its replicated SRs: A3 iSCSI DR 1
+        self.replica_lunids = 0  # the last LUN number given to a replica presented to it
         self.db = Db(label=name)
         self.db.extra.update({"schema_minor": replication.DEFAULT_SCHEMA_MINOR,
                               "redo_logs": [], "foreign_cache": {}, "domid": 0,
@@ -106,6 +135,21 @@ class SiteBuilder(object):
         self.guests = {}  # VM uuid -> the guest's own network settings (add_vif)
         self.srs = {}
         self.dom0 = {}
+
+    def next_lunid(self):
+        """The next free LUN number of the replicas presented to this (DR) pool (its own LUNs
+        are 30 and 31)."""
+        self.replica_lunids += 1
+        if self.replica_lunids in (30, 31):
+            self.replica_lunids = 32
+        return self.replica_lunids
+
+    def lun_id(self, what):
+        """The id on the array of the pool's LUN ``what``: n (its nth replicated LUN: lun1,
+        a3-lun1), or a name (scratch, local, spare: lun-a-scratch, a3-scratch)."""
+        if isinstance(what, int):
+            return "%slun%d" % (self.prefix, what)
+        return self.prefix + what if self.number else "lun-%s-%s" % (self.side.lower(), what)
 
     def create(self, cls, row):
         row.setdefault("uuid", self.g.uuid())
@@ -129,11 +173,11 @@ class SiteBuilder(object):
             "gui_config": {}, "health_check_config": {}, "guest_agent_config": {},
             "license_server": {}})
         for i in range(n_hosts):
-            hostname = "xcp-%s%d" % (self.prefix, i + 1)
-            iqn = "iqn.2024-01.lab.site-%s:%s" % (self.prefix, hostname)
+            hostname = "%s%d" % (self.host_prefix, i + 1)
+            iqn = "iqn.2024-01.lab.site-%s:%s" % (self.side.lower(), hostname)
             host = self.create("host", {
                 "name_label": hostname, "name_description": "Default install",
-                "hostname": hostname, "address": "10.0.%d.%d" % (self.octet, 11 + i),
+                "hostname": hostname, "address": "%s.%d" % (self.net, 11 + i),
                 "enabled": True, "software_version": dict(self.release["software_version"],
                                                             hostname=hostname),
                 "other_config": {"iscsi_iqn": iqn, "agent_start_time": "1727350000.",
@@ -181,10 +225,10 @@ class SiteBuilder(object):
                     "physical": True, "managed": True, "currently_attached": True,
                     "MTU": 1500, "VLAN": -1, "management": management, "network": net,
                     "host": h, "ip_configuration_mode": "Static" if management else "None",
-                    "IP": "10.0.%d.%d" % (self.octet, 11 + k) if management else "",
+                    "IP": "%s.%d" % (self.net, 11 + k) if management else "",
                     "netmask": "255.255.255.0" if management else "",
-                    "gateway": "10.0.%d.1" % self.octet if management else "",
-                    "DNS": "10.0.%d.2" % self.octet if management else "",
+                    "gateway": self.net + ".1" if management else "",
+                    "DNS": self.net + ".2" if management else "",
                     "properties": {"gro": "on"}, "other_config": {},
                     "pci_bus_path": "0000:%02x:00.0" % (index + 1)})
 
@@ -273,14 +317,15 @@ class SiteBuilder(object):
             "qos_algorithm_params": {}, "status_code": 0})
 
     def add_vif(self, vm, network, device, host_number=None):
-        """A VIF; with ``host_number``, the guest's own address on that network (SUBNETS)."""
+        """A VIF; with ``host_number``, the guest's own address on that network (SUBNETS; an
+        estate's pools of one side share its subnets, pool n's guests in n.0/24 of each)."""
         running = self.db.get("VM", vm)["power_state"] == "Running"
         label = self.db.get("network", network)["name_label"]
-        prefix = SUBNETS.get((self.name, label))
+        prefix = SUBNETS.get((self.side, label))
         if host_number is not None and prefix:
+            host_number += 256 * self.number
             uuid = self.db.get("VM", vm)["uuid"]
-            guest = self.guests.setdefault(uuid, {"nics": {}, "dns": [
-                "10.0.%d.2" % self.octet]})
+            guest = self.guests.setdefault(uuid, {"nics": {}, "dns": [self.net + ".2"]})
             guest["nics"][str(device)] = {
                 "ipv4": "%s.%d.%d/16" % (prefix, host_number // 256, host_number % 256),
                 "gateway": prefix + ".0.1"}
@@ -331,27 +376,35 @@ class SiteBuilder(object):
             self.db.update("host", h, memory_free=max(0, total - used - GiB // 2))
 
 
-def _lun(gen, lun_no, size, transport, sites):
+def _lun(gen, lun_no, size, transport, sites, home=False):
+    """A LUN with a copy at each of ``sites`` (builders); two: mirrored from the first to the
+    second. ``lun_no``: its LUN number at the target (one, or one per site). ``home``: record
+    the pool it belongs to (array.home)."""
     copies = {}
-    for s in sites:
-        copies[s] = {"scsiid": "36001405" + gen.hexs(24), "serial": gen.hexs(16).upper(),
-                     "lunid": lun_no, "target": PORTALS[s]["iqn"] if transport == "iscsi" else ""}
-    return {"size": size, "transport": transport, "vendor": "LABARRAY", "copies": copies,
-            "mirror": {"source": "A", "state": "mirroring", "frozen": False}
-            if len(sites) == 2 else None}
+    numbers = lun_no if isinstance(lun_no, list) else [lun_no] * len(sites)
+    for s, number in zip(sites, numbers):
+        copies[s.name] = {"scsiid": "36001405" + gen.hexs(24), "serial": gen.hexs(16).upper(),
+                          "lunid": number,
+                          "target": PORTALS[s.side]["iqn"] if transport == "iscsi" else ""}
+    lun = {"size": size, "transport": transport, "vendor": "LABARRAY", "copies": copies,
+           "mirror": {"source": sites[0].name, "state": "mirroring", "frozen": False}
+           if len(sites) == 2 else None}
+    if home:
+        lun["home"] = sites[0].name
+    return lun
 
 
 def _device_config(lun, site):
-    copy = lun["copies"][site]
+    copy = lun["copies"][site.name]
     if lun["transport"] == "iscsi":
-        return {"target": PORTALS[site]["address"], "port": "3260",
-                "targetIQN": PORTALS[site]["iqn"], "SCSIid": copy["scsiid"]}
+        return {"target": PORTALS[site.side]["address"], "port": "3260",
+                "targetIQN": PORTALS[site.side]["iqn"], "SCSIid": copy["scsiid"]}
     return {"SCSIid": copy["scsiid"]}
 
 
 def _sm_config(lun, site):
     return {"allocation": "thick", "use_vhd": "true", "multipathable": "true",
-            "devserial": "scsi-" + lun["copies"][site]["scsiid"]}
+            "devserial": "scsi-" + lun["copies"][site.name]["scsiid"]}
 
 
 def _python_for_lab():
@@ -414,18 +467,51 @@ def relocate(root):
     return lab
 
 
+def parse_estate(text):
+    """``SOURCES:DRS`` (``6:2``) -> (6, 2)."""
+    sources, sep, drs = str(text).partition(":")
+    try:
+        counts = (int(sources), int(drs)) if sep else None
+    except ValueError:
+        counts = None
+    if counts is None:
+        raise ValueError("--estate %s: give SOURCES:DRS, e.g. 6:2" % text)
+    if not (1 <= counts[1] <= counts[0] <= MAX_ESTATE_POOLS):
+        raise ValueError("--estate %s: 1 <= DRS <= SOURCES <= %d" % (text, MAX_ESTATE_POOLS))
+    return counts
+
+
+def estate_sites(counts):
+    """The sites of an estate of (SOURCES, DRS) pools: [(name, side, number)], sources
+    first; and {source: DR pool}, source Ai mirrored to B((i-1) % DRS + 1)."""
+    sources, drs = counts
+    sites = [("A%d" % i, "A", i) for i in range(1, sources + 1)]
+    sites += [("B%d" % j, "B", j) for j in range(1, drs + 1)]
+    return sites, dict(("A%d" % i, "B%d" % ((i - 1) % drs + 1)) for i in range(1, sources + 1))
+
+
 def create(root, **options):
-    """Build a lab in ``root``. Options: those of DEFAULTS, and ``chap_user`` with
-    ``chap_password`` (and ``chap_sites``, default both) for portals that want CHAP."""
+    """Build a lab in ``root``. Options: those of DEFAULTS, ``chap_user`` with
+    ``chap_password`` (and ``chap_sites``, default every site) for portals that want CHAP,
+    and ``estate="SOURCES:DRS"`` for an estate (ESTATE_DEFAULTS) instead of two sites."""
     opts = dict(DEFAULTS)
+    if options.get("estate") is not None:
+        opts.update(ESTATE_DEFAULTS)
     opts.update(dict((k, v) for k, v in options.items() if v is not None))
+    if "estate" in opts:
+        counts = parse_estate(opts["estate"])
+        opts["estate"] = "%d:%d" % counts
+        site_specs, peers = estate_sites(counts)
+    else:
+        site_specs, peers = [("A", "A", 0), ("B", "B", 0)], {"A": "B"}
+    names = [name for name, _, _ in site_specs]
     chap_user, chap_password = opts.pop("chap_user", None), opts.pop("chap_password", None)
-    chap_sites = list(opts.pop("chap_sites", None) or ["A", "B"])
+    chap_sites = list(opts.pop("chap_sites", None) or names)
     if bool(chap_user) != bool(chap_password):
         raise ValueError("CHAP needs both a user and a password")
-    if chap_user and not set(chap_sites) <= set(PORTALS):
+    if chap_user and not set(chap_sites) <= set(names):
         raise ValueError("no portal at site(s) %s" % ", ".join(sorted(set(chap_sites) -
-                                                                       set(PORTALS))))
+                                                                       set(names))))
     chap = dict((s, (chap_user, chap_password)) for s in chap_sites) if chap_user else {}
     guest_defaults = dict((GUEST_OPTIONS[k], opts.pop(k)) for k in list(opts)
                           if k in GUEST_OPTIONS)
@@ -437,89 +523,176 @@ def create(root, **options):
     releases.profile(opts["release"])  # an unknown name is refused before anything is made
     copies.check_options(opts)
     multipath = set(opts.pop("multipath", None) or [])
-    if not multipath <= {"A", "B"}:
-        raise ValueError("no site %s" % ", ".join(sorted(multipath - {"A", "B"})))
+    if not multipath <= set(names):
+        raise ValueError("no site %s" % ", ".join(sorted(multipath - set(names))))
     opts["multipath"] = sorted(multipath)
     root = os.path.abspath(root)
     if os.path.exists(os.path.join(root, CONFIG)):
         raise ValueError("%s already holds a lab (destroy it first)" % root)
     for sub in ("state", "locks", "bin", "array", "hosts"):
         util.makedirs(os.path.join(root, sub))
+
+    # Every step below goes over the pools in the same order (sources, then DR pools), so
+    # that the seeded generator draws the two-site lab's identifiers as it always did.
     g = Gen(opts["seed"])
-    a = SiteBuilder(g, "A", "a", 1, "Site A", opts["release"], "A" in multipath)
-    b = SiteBuilder(g, "B", "b", 2, "Site B", opts["release"], "B" in multipath)
-    a.build_pool(opts["hosts_a"])
-    b.build_pool(opts["hosts_b"])
-    a.build_networks([n for n, _, _ in NETWORKS])
-    b.build_networks([n for n, _, _ in NETWORKS if n != MISSING_AT_B])
+    sites = [SiteBuilder(g, name, side, "Site " + name, opts["release"], name in multipath,
+                         number) for name, side, number in site_specs]
+    by_name = dict((s.name, s) for s in sites)
+    sources = [s for s in sites if s.name in peers]
+    drs = [s for s in sites if s.name not in peers]
+    for s in sources:
+        s.build_pool(opts["hosts_a"])
+    for s in drs:
+        s.build_pool(opts["hosts_b"])
+    for s in sources:
+        s.build_networks([n for n, _, _ in NETWORKS])
+    for s in drs:
+        s.build_networks([n for n, _, _ in NETWORKS if n != MISSING_AT_B])
 
     # --- the array -------------------------------------------------------------------------
     luns = {}
-    replicated = []
-    for i in range(opts["replicated_srs"]):
-        transport = "fc" if i % 3 == 2 else "iscsi"
-        lun_id = "lun%d" % (i + 1)
-        luns[lun_id] = _lun(g, i + 1, 200 * GiB, transport, ["A", "B"])
-        replicated.append(lun_id)
-    luns["lun-a-scratch"] = _lun(g, 20, 100 * GiB, "iscsi", ["A"])
-    luns["lun-b-local"] = _lun(g, 30, 100 * GiB, "iscsi", ["B"])
-    luns["lun-b-spare"] = _lun(g, 31, 50 * GiB, "iscsi", ["B"])
-    portals = dict((site, dict(p)) for site, p in PORTALS.items())
+    home = "estate" in opts  # the two-site lab's LUNs are as they were (array.home)
+    for s in sources:
+        s.replicated = []
+        for i in range(opts["replicated_srs"]):
+            transport = "fc" if i % 3 == 2 else "iscsi"
+            lun_id = s.lun_id(i + 1)
+            dr = by_name[peers[s.name]]
+            # its number in the DR pool's host group: one target, so one number per LUN
+            # there (the two-site lab's: the same as at A)
+            luns[lun_id] = _lun(g, [i + 1, dr.next_lunid() if home else i + 1], 200 * GiB,
+                                transport, [s, dr], home)
+            s.replicated.append(lun_id)
+        luns[s.lun_id("scratch")] = _lun(g, 20, 100 * GiB, "iscsi", [s], home)
+    for s in drs:
+        luns[s.lun_id("local")] = _lun(g, 30, 100 * GiB, "iscsi", [s], home)
+        luns[s.lun_id("spare")] = _lun(g, 31, 50 * GiB, "iscsi", [s], home)
+    portals = dict((s.name, dict(PORTALS[s.side])) for s in sites)
     for site, (user, password) in chap.items():
         portals[site]["chap"] = {"user": user, "password": password}
     array_data = {
         "portals": portals, "luns": luns,
-        "hbas": {
-            s: [{"host": "host%d" % (3 + k), "name": "qla2xxx",
-                 "manufacturer": "QLogic HBA Driver", "id": str(3 + k),
-                 "node_name": "0x20000024ff%06x" % g.randint(0, 0xffffff),
-                 "port_name": "0x21000024ff%06x" % g.randint(0, 0xffffff),
-                 "port_state": "Online", "speed": "16 Gbit",
-                 "supported_speeds": "4 Gbit, 8 Gbit, 16 Gbit"} for k in range(2)]
-            for s in ("A", "B")},
+        "hbas": dict((s.name, [
+            {"host": "host%d" % (3 + k), "name": "qla2xxx",
+             "manufacturer": "QLogic HBA Driver", "id": str(3 + k),
+             "node_name": "0x20000024ff%06x" % g.randint(0, 0xffffff),
+             "port_name": "0x21000024ff%06x" % g.randint(0, 0xffffff),
+             "port_state": "Online", "speed": "16 Gbit",
+             "supported_speeds": "4 Gbit, 8 Gbit, 16 Gbit"} for k in range(2)])
+            for s in sites),
     }
 
-    # --- site A storage --------------------------------------------------------------------
-    rep_srs = []
-    for i, lun_id in enumerate(replicated):
+    for s in sources:
+        _source_storage(s, luns, peers[s.name], chap.get(s.name))
+    for s in drs:
+        _dr_storage(s, luns, chap.get(s.name))
+    for s in sources:
+        _source_vms(s, g, opts)
+    for s in drs:
+        _dr_vms(s, opts["vms_b"])
+
+    for site in sites:
+        site.create("message", {"name": "HOST_CLOCK_SKEW_DETECTED", "priority": 3,
+                                "cls": "Host", "obj_uuid": site.db.get("host", site.hosts[-1])[
+                                    "uuid"],
+                                "timestamp": util.xapi_date(1727350300),
+                                "body": "The clock of the host is out of sync."})
+
+    # The running VMs' guests reported long ago (drawn last: the UUIDs above do not move).
+    guest_table = {}
+    for site in sites:
+        guest_table.update(site.guests)
+    if guest_defaults:
+        guest_table["*"] = guest_defaults
+    for site in sites:
+        guests.seed_running(site.db, site.create, VMS_STARTED,
+                            lambda uuid: guests.merged(guest_table, uuid))
+
+    config = {
+        "format": 1, "seed": opts["seed"], "options": opts, "cost_factor": opts["cost_factor"],
+        "costs": {}, "dark": [], "python": _python_for_lab(), "repo": _repo_root(),
+        "sites": dict((s.name, {"pool": s.db.pool()["uuid"], "name": s.pool_label})
+                      for s in sites),
+    }
+    if "estate" in opts:
+        for s in sites:  # what each pool is to the others (the two-site lab's: store.py)
+            config["sites"][s.name].update(
+                {"role": "primary", "peer": peers[s.name]} if s in sources else {"role": "dr"})
+    if guest_table:
+        config["guests"] = guest_table
+    util.write_json(os.path.join(root, CONFIG), config)
+    lab = Lab(root)
+    util.write_json(lab.path(*array.STATE), array_data)
+    for s in sites:
+        s.db.generation = 1
+        lab.site(s.name).save(s.db)
+        write_xe(lab, s.name)
+        for h in s.hosts:
+            util.makedirs(lab.plugin_dir(s.db.get("host", h)["uuid"]))
+            plugins.write_host_pythons(lab, s.db.get("host", h)["uuid"])
+    # The VGs the SRs wrote on their LUNs (mirroring carries the sources' to their DR pools).
+    for s in sites:
+        with array.locked(lab):
+            data = array.load(lab)
+            for sr_ref, row in s.db.rows("SR").items():
+                lun = replication.sr_lun(data, s.name, s.db, sr_ref)
+                if lun is not None:
+                    array.write_vg(lab, data, lun, s.name, replication.vg_of(s.db, sr_ref))
+    write_adapter(lab)
+    open(lab.path("calls.jsonl"), "ab").close()
+    return lab
+
+
+def _source_storage(a, luns, peer, chap):
+    """A production pool's SRs: replicated ones on its mirrored LUNs, and unreplicated ones."""
+    a.rep_srs = []
+    for i, lun_id in enumerate(a.replicated):
         lun = luns[lun_id]
         sr_type = "lvmoiscsi" if lun["transport"] == "iscsi" else "lvmohba"
-        label = ("iSCSI DR %d" if sr_type == "lvmoiscsi" else "FC DR %d") % (i + 1)
-        sr = a.add_sr(lun_id, label, sr_type, _device_config(lun, "A"), lun["size"],
-                      content_type="user", desc="Replicated to site B (%s)" % lun_id,
-                      sm_config=_sm_config(lun, "A"),
-                      chap=chap.get("A") if sr_type == "lvmoiscsi" else None)
-        rep_srs.append(sr)
-    scratch = a.add_sr("scratch", "iSCSI scratch", "lvmoiscsi",
-                       _device_config(luns["lun-a-scratch"], "A"), luns["lun-a-scratch"]["size"],
-                       content_type="user", desc="Not replicated",
-                       sm_config=_sm_config(luns["lun-a-scratch"], "A"), chap=chap.get("A"))
-    nfs_a = a.add_sr("nfs", "NFS VM storage", "nfs",
-                     {"server": "10.0.1.60", "serverpath": "/export/vms", "nfsversion": "3"},
+        label = a.sr_prefix + ("iSCSI DR %d" if sr_type == "lvmoiscsi" else "FC DR %d") % (i + 1)
+        sr = a.add_sr(lun_id, label, sr_type, _device_config(lun, a), lun["size"],
+                      content_type="user", desc="Replicated to site %s (%s)" % (peer, lun_id),
+                      sm_config=_sm_config(lun, a),
+                      chap=chap if sr_type == "lvmoiscsi" else None)
+        a.rep_srs.append(sr)
+    scratch = luns[a.lun_id("scratch")]
+    a.scratch = a.add_sr("scratch", "iSCSI scratch", "lvmoiscsi", _device_config(scratch, a),
+                         scratch["size"], content_type="user", desc="Not replicated",
+                         sm_config=_sm_config(scratch, a), chap=chap)
+    a.nfs = a.add_sr("nfs", "NFS VM storage", "nfs",
+                     {"server": a.filer, "serverpath": "/export/vms" + a.nfs_suffix,
+                      "nfsversion": "3"},
                      2048 * GiB, content_type="user", desc="Not replicated")
-    local_a = a.local_srs()
-    _, tools_iso_a = a.tools_sr()
-    a.db.update("pool", a.db.pool_ref(), default_SR=rep_srs[0] if rep_srs else nfs_a)
+    a.local = a.local_srs()
+    _, a.tools_iso = a.tools_sr()
+    a.db.update("pool", a.db.pool_ref(), default_SR=a.rep_srs[0] if a.rep_srs else a.nfs)
 
-    # --- site B storage --------------------------------------------------------------------
-    b.add_sr("iscsi-b", "iSCSI B", "lvmoiscsi", _device_config(luns["lun-b-local"], "B"),
-             luns["lun-b-local"]["size"], content_type="user", desc="Site B only",
-             sm_config=_sm_config(luns["lun-b-local"], "B"), chap=chap.get("B"))
-    nfs_b = b.add_sr("nfs", "NFS B", "nfs",
-                     {"server": "10.0.2.60", "serverpath": "/export/siteb", "nfsversion": "3"},
+
+def _dr_storage(b, luns, chap):
+    """A recovery pool's own SRs (none replicated)."""
+    local_lun = luns[b.lun_id("local")]
+    b.add_sr("iscsi-b", "iSCSI " + b.name, "lvmoiscsi", _device_config(local_lun, b),
+             local_lun["size"], content_type="user", desc="Site %s only" % b.name,
+             sm_config=_sm_config(local_lun, b), chap=chap)
+    b.nfs = b.add_sr("nfs", "NFS " + b.name, "nfs",
+                     {"server": b.filer, "serverpath": "/export/site" + b.name.lower(),
+                      "nfsversion": "3"},
                      1024 * GiB, content_type="user")
-    local_b = b.local_srs()
+    b.local = b.local_srs()
     b.tools_sr()
-    b.db.update("pool", b.db.pool_ref(), default_SR=nfs_b)
+    b.db.update("pool", b.db.pool_ref(), default_SR=b.nfs)
 
-    # --- site A VMs ------------------------------------------------------------------------
+
+def _source_vms(a, g, opts):
+    """A production pool's VMs and vApps (names prefixed by an estate's pool: a3-web-01)."""
+    rep_srs, local_a = a.rep_srs, a.local
     a.add_templates()
     n = opts["vms"]
     kinds = _storage_kinds(g, n, bool(rep_srs))
     vapp_refs = []
     for k in range(opts["vapps"]):
         vapp_refs.append(a.create("VM_appliance", {
-            "name_label": ["erp", "webshop", "crm", "intranet", "billing"][k % 5] +
+            "name_label": a.prefix + ["erp", "webshop", "crm", "intranet", "billing"][k % 5] +
             ("" if k < 5 else "-%d" % k),
             "name_description": "vApp %d" % (k + 1)}))
     protected = [i for i in range(n) if kinds[i] == "protected"]
@@ -532,7 +705,7 @@ def create(root, **options):
     vms = []
     for i in range(n):
         role = ROLES[i % len(ROLES)]
-        label = "%s-%02d" % (role, i // len(ROLES) + 1)
+        label = "%s%s-%02d" % (a.prefix, role, i // len(ROLES) + 1)
         power = "Halted" if (i % 5 == 4) else "Running"
         host = a.hosts[host_cycle % len(a.hosts)]
         host_cycle += 1
@@ -553,11 +726,11 @@ def create(root, **options):
         if kind == "protected":
             sr = rep_srs[i % len(rep_srs)]
         elif kind == "nfs":
-            sr = nfs_a
+            sr = a.nfs
         elif kind == "local":
             sr = local_a[a.hosts.index(host)]
         else:
-            sr = scratch
+            sr = a.scratch
         disk = a.add_vdi(sr, "%s disk 0" % label, g.choice([10, 20, 40]) * GiB)
         a.add_vbd(vm, disk, 0, bootable=True)
         if kind == "protected" and len(rep_srs) > 1 and i % 4 == 1:
@@ -566,7 +739,7 @@ def create(root, **options):
         if kind == "protected" and i % 7 == 6:
             a.add_vbd(vm, a.add_vdi(local_a[0], "%s scratch" % label, 5 * GiB), 2)
         if i % 3 == 0:
-            a.add_vbd(vm, tools_iso_a, 3, vbd_type="CD")
+            a.add_vbd(vm, a.tools_iso, 3, vbd_type="CD")
         else:
             a.add_vbd(vm, NULL, 3, vbd_type="CD", empty=True)
         a.add_vif(vm, a.networks["VM Network"], 0, 10 + i)
@@ -576,69 +749,27 @@ def create(root, **options):
             a.add_vif(vm, a.networks["Storage"], 2, 10 + i)
     if vms and rep_srs:
         _snapshot(a, g, vms[0])
-        golden = a.create("VM", dict(a.db.get("VM", vms[0]), name_label="web-golden",
+        golden_label = a.prefix + "web-golden"
+        golden = a.create("VM", dict(a.db.get("VM", vms[0]), name_label=golden_label,
                                      name_description="Golden image", is_a_template=True,
                                      power_state="Halted", resident_on=NULL, domid=-1,
                                      appliance=NULL, other_config={}, uuid=g.uuid()))
-        a.add_vbd(golden, a.add_vdi(rep_srs[0], "web-golden disk 0", 10 * GiB), 0,
+        a.add_vbd(golden, a.add_vdi(rep_srs[0], golden_label + " disk 0", 10 * GiB), 0,
                   bootable=True)
     a.free_memory()
 
-    # --- site B VMs ------------------------------------------------------------------------
+
+def _dr_vms(b, count):
+    """A recovery pool's own few VMs (b-monitor..., an estate's b2-monitor...)."""
     b.add_templates()
-    for i in range(opts["vms_b"]):
-        label = ["b-monitor", "b-backup", "b-jump", "b-dns"][i % 4]
+    for i in range(count):
+        label = (b.prefix or "b-") + ["monitor", "backup", "jump", "dns"][i % 4]
         host = b.hosts[i % len(b.hosts)]
         vm = b.add_vm(label, 2 * GiB, 2, "Running", host, TEMPLATES[0])
-        sr = local_b[i % len(local_b)] if i % 2 == 0 else nfs_b
+        sr = b.local[i % len(b.local)] if i % 2 == 0 else b.nfs
         b.add_vbd(vm, b.add_vdi(sr, label + " disk 0", 20 * GiB), 0, bootable=True)
         b.add_vif(vm, b.networks["VM Network"], 0, 10 + i)
     b.free_memory()
-
-    for site in (a, b):
-        site.create("message", {"name": "HOST_CLOCK_SKEW_DETECTED", "priority": 3,
-                                "cls": "Host", "obj_uuid": site.db.get("host", site.hosts[-1])[
-                                    "uuid"],
-                                "timestamp": util.xapi_date(1727350300),
-                                "body": "The clock of the host is out of sync."})
-
-    # The running VMs' guests reported long ago (drawn last: the UUIDs above do not move).
-    guest_table = dict(a.guests, **b.guests)
-    if guest_defaults:
-        guest_table["*"] = guest_defaults
-    for site in (a, b):
-        guests.seed_running(site.db, site.create, VMS_STARTED,
-                            lambda uuid: guests.merged(guest_table, uuid))
-
-    config = {
-        "format": 1, "seed": opts["seed"], "options": opts, "cost_factor": opts["cost_factor"],
-        "costs": {}, "dark": [], "python": _python_for_lab(), "repo": _repo_root(),
-        "sites": {"A": {"pool": a.db.pool()["uuid"], "name": "Site A"},
-                  "B": {"pool": b.db.pool()["uuid"], "name": "Site B"}},
-    }
-    if guest_table:
-        config["guests"] = guest_table
-    util.write_json(os.path.join(root, CONFIG), config)
-    lab = Lab(root)
-    util.write_json(lab.path(*array.STATE), array_data)
-    for s in (a, b):
-        s.db.generation = 1
-        lab.site(s.name).save(s.db)
-        write_xe(lab, s.name)
-        for h in s.hosts:
-            util.makedirs(lab.plugin_dir(s.db.get("host", h)["uuid"]))
-            plugins.write_host_pythons(lab, s.db.get("host", h)["uuid"])
-    # The VGs the SRs wrote on their LUNs (mirroring carries A's to B).
-    for s in (a, b):
-        with array.locked(lab):
-            data = array.load(lab)
-            for sr_ref, row in s.db.rows("SR").items():
-                lun = replication.sr_lun(data, s.name, s.db, sr_ref)
-                if lun is not None:
-                    array.write_vg(lab, data, lun, s.name, replication.vg_of(s.db, sr_ref))
-    write_adapter(lab)
-    open(lab.path("calls.jsonl"), "ab").close()
-    return lab
 
 
 def _edition(release):
