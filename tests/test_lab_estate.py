@@ -127,8 +127,6 @@ def test_two_sources_test_failed_over_into_one_dr_pool_each_recover_their_own_vm
         ["a1-erp", "a3-erp"]
 
 
-@pytest.mark.xfail(strict=True, reason="xe-dr: failover --all reads every metadata copy the "
-                                       "DR pool has, A1's attached by the first run too")
 def test_the_second_sources_failover_reads_only_its_own_metadata(two_sources_into_b1):
     _, _, runs = two_sources_into_b1
     second = runs["A3"]

@@ -67,7 +67,7 @@ class RecoveryPhase(Phase):
             version != "1" else None
         copies = self.ctx.copies
         if copies is None or self.opts.storage:
-            copies = find_metadata_copies(self.xe, self.pool.uuid)
+            copies = self._on_this_runs_luns(find_metadata_copies(self.xe, self.pool.uuid))
         sources = read_sources(self.xe, copies,
                                self.pool.master, plugin, keep=self.ctx.plugin_keep)
         if self.ctx.plugin_keep:
@@ -83,6 +83,23 @@ class RecoveryPhase(Phase):
                                    "heartbeat_unread": s.heartbeat_unread}
                                   for s in sources]
         return sources
+
+    def _on_this_runs_luns(self, copies):
+        """The metadata copies this run recovers from: with storage options, those on the
+        SRs of its LUNs only. A DR pool that takes several source pools holds their copies
+        side by side once their SRs are attached (an earlier failover, a test not cleaned
+        up): a failover of one source must not recover, or fail on, another's VMs."""
+        ours = set()
+        for entry in self.report.get("storage") or ():
+            ours.update(sr["uuid"] for sr in entry["found"]
+                        if not self.opts.srs or sr["uuid"] in self.opts.srs)
+        if not self.opts.storage or not ours:
+            return copies
+        others = [c for c in copies if c.sr_uuid not in ours]
+        if others:
+            self.progress.note("left out: %d metadata copy(ies) on SRs not on this run's "
+                               "LUNs (another source pool's)" % len(others))
+        return [c for c in copies if c.sr_uuid in ours]
 
     def waves(self, items):
         """The recovery in waves, each started as soon as it is recovered while the next one
