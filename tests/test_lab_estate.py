@@ -3,6 +3,7 @@ pools B1.. on shared arrays, per-site commands on the pools' names, a test failo
 sources into one DR pool by xe-dr, and ``serve --sites-file``."""
 
 import configparser
+import json
 import os
 import re
 import shlex
@@ -162,7 +163,7 @@ def _ssh(pool, defaults, *argv):
 
 @pytest.mark.skipif(not (os.path.exists("/usr/sbin/sshd") and shutil.which("ssh") and
                          shutil.which("ssh-keygen")), reason="needs OpenSSH")
-def test_serve_writes_a_sites_file_whose_masters_answer_over_ssh(tmp_path):
+def test_serve_writes_a_sites_file_whose_masters_answer_over_ssh_and_to_xe_dr(tmp_path):
     if os.getuid() != 0:
         pytest.skip("the lab's sshd logs in as root")
     lab = make_lab(tmp_path / "lab", estate="2:1", vms=1, hosts_a=1, hosts_b=1, vms_b=0)
@@ -190,6 +191,19 @@ def test_serve_writes_a_sites_file_whose_masters_answer_over_ssh(tmp_path):
             code, out, err = _ssh(parsed["pool " + site], defaults, "pool-list", "--minimal")
             assert code == 0 and out.strip() == lab.ok(site, "pool-list", "--minimal").value
         assert _ssh(parsed["pool A2"], defaults, "pool-list")[0] == 255  # refused: dark
+        # xe-dr's status of the whole estate over the same sshds: A2 UNKNOWN, the rest told.
+        status = subprocess.Popen(
+            [sys.executable, "-m", "xe_dr", "--sites", sites_file, "--state-dir",
+             str(tmp_path / "state"), "status", "--json", "--no-plugin"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=REPO))
+        out, err = status.communicate(timeout=120)
+        pools = json.loads(out.decode())["pools"]
+        assert [(p["name"], p["role"], p["state"]) for p in pools] == [
+            ("A1", "protected", "CRITICAL"), ("A2", "protected", "UNKNOWN"),
+            ("B1", "recovery", "OK")]
+        assert pools[0]["status"]["readiness"]["pool"]["name_label"] == "Site B1"
+        assert "Connection refused" in pools[1]["error"] and pools[1]["status"] is None
+        assert status.returncode == pools[1]["exit"] == 69, err
         lab.restore("A2")
         for _ in range(60):
             code, out, _ = _ssh(parsed["pool A2"], defaults, "pool-list", "--minimal")
