@@ -181,12 +181,14 @@ def _marshal(value):
 
 
 _PROTECT = {" ": "%.", "\t": "%t", "\n": "%n", "\r": "%r", "%": "%%"}
+_PROTECT_TABLE = dict((ord(k), v) for k, v in _PROTECT.items())
 _UNPROTECT = {"_": "  ", ".": " ", "t": "\t", "n": "\n", "r": "\r", "%": "%"}
 
 
 def protect(s):
-    """xml_spaces.ml ``protect``."""
-    return "".join(_PROTECT.get(c, c) for c in s)
+    """xml_spaces.ml ``protect``. (str.translate: the lab writes the whole database to each
+    metadata VDI on every commit, and a character loop was a sixth of a failover's time.)"""
+    return s.translate(_PROTECT_TABLE)
 
 
 def unprotect(s):
@@ -196,10 +198,12 @@ def unprotect(s):
     return re.sub(r"%([_.tnr%])", lambda m: _UNPROTECT[m.group(1)], s)
 
 
+_ESCAPE_TABLE = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;",
+                 ord("\n"): "&#10;", ord("\r"): "&#13;", ord("\t"): "&#9;"}
+
+
 def _escape(s):
-    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;").replace("\n", "&#10;").replace("\r", "&#13;")
-            .replace("\t", "&#9;"))
+    return s.translate(_ESCAPE_TABLE)
 
 
 def to_xml(db, schema_minor):
