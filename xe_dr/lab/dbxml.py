@@ -133,39 +133,32 @@ def sexpr_map(m):
                           for k, v in m.items()) + ")"
 
 
+_SEXPR_TOKEN = re.compile(r" *(?:(\()|(\))|'((?:[^'\\]|\\.)*)')", re.S)
+_SEXPR_UNESCAPE = re.compile(r"\\(.)", re.S)
+
+
 def parse_sexpr(text):
-    """Parse a set or map S-expression into nested lists of strings."""
-    pos = [0]
-    n = len(text)
-
-    def skip():
-        while pos[0] < n and text[pos[0]] == " ":
-            pos[0] += 1
-
-    def node():
-        skip()
-        c = text[pos[0]]
-        if c == "(":
-            pos[0] += 1
-            items = []
-            while True:
-                skip()
-                if text[pos[0]] == ")":
-                    pos[0] += 1
-                    return items
-                items.append(node())
-        if c == "'":
-            pos[0] += 1
-            out = []
-            while text[pos[0]] != "'":
-                if text[pos[0]] == "\\":
-                    pos[0] += 1
-                out.append(text[pos[0]])
-                pos[0] += 1
-            pos[0] += 1
-            return "".join(out)
-        raise ValueError("bad S-expression at %d: %r" % (pos[0], text))
-    return node()
+    """Parse a set or map S-expression into nested lists of strings (tokens by one regular
+    expression: the plugin reads every foreign database through here)."""
+    stack, pos = [[]], 0
+    while True:
+        match = _SEXPR_TOKEN.match(text, pos)
+        if match is None:
+            raise ValueError("bad S-expression at %d: %r" % (pos, text))
+        pos = match.end()
+        if match.group(1):
+            stack.append([])
+        elif match.group(2):
+            if len(stack) < 2:
+                raise ValueError("bad S-expression at %d: %r" % (pos - 1, text))
+            done = stack.pop()
+            stack[-1].append(done)
+        else:
+            if len(stack) < 2:
+                return _SEXPR_UNESCAPE.sub(r"\1", match.group(3))
+            stack[-1].append(_SEXPR_UNESCAPE.sub(r"\1", match.group(3)))
+        if len(stack) == 1:
+            return stack[0][0]
 
 
 def _marshal(value):
