@@ -95,14 +95,14 @@ def missing_xe_dr(module, failure):
 
 
 class Estate(object):
-    """The sites file's pools, as xe-dr reads them (xe_dr/sites.py: the same defaults, the
+    """The sites file's pools, as xe-dr reads them (xe_dr/dr/sites.py: the same defaults, the
     same relative paths, the same one-line errors)."""
 
     def __init__(self, module):
         self.module = module
         self.path = module.params["sites"]
         try:
-            from xe_dr import sites
+            from xe_dr.dr import sites
             from xe_dr.errors import XeDrError
         except ImportError as failure:
             missing_xe_dr(module, failure)
@@ -279,8 +279,10 @@ def finish_run(module, outcome, what, pool, run_pool, ok=(OK,)):
     unless its exit status is in ``ok``."""
     document = outcome.document
     check = module.check_mode
+    # exit_status, not rc: Ansible takes a result whose rc is not 0 for a failure, and a
+    # cleanup's 66 (nothing to undo) or a dry run's 3 are not.
     result = dict(changed=would_change(document) if check else began(document),
-                  rc=outcome.rc, run=outcome.run, outcome=(document or {}).get("outcome"),
+                  exit_status=outcome.rc, run=outcome.run, outcome=(document or {}).get("outcome"),
                   pool=pool, run_pool=run_pool, report=document)
     if outcome.rc in ok:
         if outcome.error:  # nothing to do (a cleanup's 66): xe-dr says why

@@ -74,7 +74,7 @@ outcome:
   description: The cleanup's outcome.
   returned: always
   type: str
-rc:
+exit_status:
   description: xe-dr's exit status (66, nothing of the run in this pool).
   returned: always
   type: int

@@ -85,7 +85,7 @@ outcome:
   description: The drill's outcome.
   returned: always
   type: str
-rc:
+exit_status:
   description: xe-dr's exit status (0 every VM verified, 2 some did not).
   returned: always
   type: int
@@ -162,7 +162,7 @@ def main():
     estate = Estate(module)
     at = estate.peer(pool, "drill")
     if module.check_mode and params["resume"]:
-        module.exit_json(changed=True, rc=None, run=params["resume"], outcome=None, pool=pool,
+        module.exit_json(changed=True, exit_status=None, run=params["resume"], outcome=None, pool=pool,
                          run_pool=at, report=None,
                          msg="check mode: would resume drill %s (xe-dr has no dry run of a "
                              "resume)" % params["resume"])

@@ -86,14 +86,14 @@ EXAMPLES = r'''
       scsiid: [36001405cbf0f19c557067cbbe80c46d]
     wait_lock: 3600
   register: failback
-  failed_when: failback.rc not in [0, 75]
+  failed_when: failback.exit_status not in [0, 75]
 
 - name: Once the array gave the LUNs back, finish it
   xe_dr.estate.failback:
     sites: /etc/xe-dr/estate.ini
     pool: A1
     resume: "{{ failback.run }}"
-  when: failback.rc == 75
+  when: failback.exit_status == 75
 '''
 
 RETURN = r'''
@@ -112,7 +112,7 @@ outcome:
   description: The run's outcome.
   returned: always
   type: str
-rc:
+exit_status:
   description: xe-dr's exit status (75, waiting for the array, among others).
   returned: always
   type: int
@@ -198,7 +198,7 @@ def main():
     estate = Estate(module)
     peer = estate.peer(pool, "failback")
     if module.check_mode and params["resume"]:
-        module.exit_json(changed=True, rc=None, run=params["resume"], outcome=None, pool=pool,
+        module.exit_json(changed=True, exit_status=None, run=params["resume"], outcome=None, pool=pool,
                          run_pool=pool, report=None,
                          msg="check mode: would resume run %s (xe-dr has no dry run of a "
                              "resume)" % params["resume"])

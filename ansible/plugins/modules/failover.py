@@ -142,7 +142,7 @@ outcome:
   description: The run's outcome (succeeded, partly failed, failed, blocked, planned...).
   returned: always
   type: str
-rc:
+exit_status:
   description: xe-dr's exit status.
   returned: always
   type: int
@@ -233,7 +233,7 @@ def main():
     estate = Estate(module)
     at = estate.peer(pool, "failover")
     if module.check_mode and params["resume"]:
-        module.exit_json(changed=True, rc=None, run=params["resume"], outcome=None, pool=pool,
+        module.exit_json(changed=True, exit_status=None, run=params["resume"], outcome=None, pool=pool,
                          run_pool=at, report=None,
                          msg="check mode: would resume run %s (xe-dr has no dry run of a "
                              "resume)" % params["resume"])

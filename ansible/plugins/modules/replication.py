@@ -28,12 +28,12 @@ options:
   srs:
     description:
       - The SRs, names or UUIDs; at most 8 replicate a pool. Default, the C(srs) the sites
-        file gives the pool.
+        file gives the pool; a pool with none (a recovery site) is left as it is.
     type: list
     elements: str
   alerts:
     description:
-      - With O(state=enabled), also turn on the pool's metadata LUN alerts
+      - With O(state=enabled) and SRs, also turn on the pool's metadata LUN alerts
         (C(other-config:metadata_lun_alerts), C(--alerts)) so that xapi reports a broken
         copy. V(false) leaves them as they are.
     type: bool
@@ -77,7 +77,7 @@ alerts_turned_on:
 replication:
   description:
     - The pool's replication before any change, as C(xe-dr status --json) gives it (each
-      C(sr), C(sr_name), C(replicating), C(healthy)...).
+      C(sr), C(sr_name), C(replicating), C(healthy)...); null for a pool without SRs.
   returned: always
   type: list
   elements: dict
@@ -133,13 +133,15 @@ def main():
     pool = params["pool"]
     estate = Estate(module)
     srs = params["srs"] if params["srs"] is not None else estate.srs(pool)
-    if not srs and not params["alerts"]:
-        module.fail_json(msg="no SRs for pool %s: give srs, or srs in its [pool %s] section "
-                             "of %s" % (pool, pool, params["sites"]))
+    if not srs:  # a recovery site: the sites file names no SRs for it to replicate to
+        module.exit_json(changed=False, srs=[], changed_srs=[], alerts_turned_on=False,
+                         replication=None, result=None,
+                         msg="no SRs for pool %s (srs, or srs in its [pool %s] of the sites "
+                             "file): nothing to do" % (pool, pool))
     status = run_xe_dr(module, pool, ["status", "--no-heartbeat"])
     if status.rc not in (0, 1) or not isinstance(status.document, dict):
         module.fail_json(msg=status.error or "xe-dr status of %s ended with exit %d"
-                         % (pool, status.rc), rc=status.rc, changed=False)
+                         % (pool, status.rc), exit_status=status.rc, changed=False)
     todo, alerts = changes(params["state"], srs, params["alerts"], status.document)
     result = dict(changed=bool(todo or alerts), srs=srs, changed_srs=todo,
                   alerts_turned_on=alerts, replication=status.document.get("replication"),
@@ -151,7 +153,7 @@ def main():
     if outcome.rc != 0:  # xe-dr checks every SR before it changes any
         result["changed"] = False
         module.fail_json(msg=outcome.error or "xe-dr replication %s ended with exit %d" % (
-            params["state"], outcome.rc), rc=outcome.rc, **result)
+            params["state"], outcome.rc), exit_status=outcome.rc, **result)
     result["result"] = outcome.document
     module.exit_json(**result)
 

@@ -82,7 +82,7 @@ problems:
   returned: success
   type: list
   elements: str
-rc:
+exit_status:
   description: xe-dr's exit status (0 all well, 1 problems).
   returned: always
   type: int
@@ -136,9 +136,9 @@ def main():
     if outcome.rc not in (0, 1) or not isinstance(document, dict):
         module.fail_json(msg=outcome.error or "xe-dr status of %s ended with exit %d and no "
                          "document: %s" % (params["pool"], outcome.rc, outcome.stderr.strip()),
-                         rc=outcome.rc, changed=False)
+                         exit_status=outcome.rc, changed=False)
     problems = document.get("problems") or []
-    result = dict(changed=False, rc=outcome.rc, status=document, problems=problems,
+    result = dict(changed=False, exit_status=outcome.rc, status=document, problems=problems,
                   ansible_facts=dict(xe_dr_status=document))
     if params["fail_on_problems"] and problems:
         module.fail_json(msg="pool %s: %s" % (params["pool"], "; ".join(problems)), **result)
