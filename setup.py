@@ -55,6 +55,9 @@ setup(
         # prometheus-client: its parser reads status --format prometheus in the tests
         "test": ["pytest>=7.0", "hypothesis>=6.0", "pytest-xdist>=2.5", "XenAPI>=26", "wheel",
                  "prometheus-client"],
+        # The Ansible collection (ansible/): its modules run xe-dr on the controller, in the
+        # Python that runs Ansible; ansible-core needs 3.10 or later (never dom0's 3.6).
+        "ansible": ["ansible-core; python_version >= '3.10'"],
     },
     entry_points={"console_scripts": ["xe-dr = xe_dr.cli:main"]},
     classifiers=[
