@@ -221,6 +221,7 @@ def test_files_name_the_state_layout(page):
 def test_see_also(page):
     see_also = page["sections"]["SEE ALSO"]
     assert "xe (1)" in see_also and "xe-dr-plugin (8)" in see_also
+    assert "xe_dr.estate" in see_also and "ansible/README.md" in see_also  # the collection
 
 
 # -- the synopses against the parser ------------------------------------------------------------
