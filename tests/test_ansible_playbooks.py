@@ -54,6 +54,9 @@ class Served(object):
                             replicated_srs=1, hosts_a=1, hosts_b=1, vms_b=1)
         self.drill = Drill(self.lab, os.path.join(root, "state"))  # setup, in-process
         self.state_dir = self.drill.state_dir
+        self.server = None
+
+    def start(self):
         self.server = subprocess.Popen(
             [sys.executable, "-m", "xe_dr.lab", "serve", self.lab.root],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ,
@@ -62,10 +65,10 @@ class Served(object):
         self.srs = sorted(self.lab.ok("A", "sr-param-get", "uuid=" + uuid,
                                       "param-name=name-label").value
                           for uuid, _ in self.lab.replicated_srs())
-        self.sites = os.path.join(root, "estate.ini")
-        self.plan = os.path.join(root, "A.plan")
+        self.sites = os.path.join(self.root, "estate.ini")
+        self.plan = os.path.join(self.root, "A.plan")
         self._write_sites()
-        self.inventory = os.path.join(root, "inventory.ini")
+        self.inventory = os.path.join(self.root, "inventory.ini")
         with open(os.path.join(PLAYBOOKS, "inventory.ini")) as example:
             text = example.read()
         # The example inventory's hosts (A1, A2, B1) are those of its sites file; here the
@@ -73,6 +76,7 @@ class Served(object):
         with open(self.inventory, "w") as inventory:
             inventory.write("[primary]\nA\n\n[dr]\nB\n\n" + text[text.index("[all:vars]"):])
         self.env = self._ansible_env()
+        return self
 
     def _ports(self):
         ports = {}
@@ -130,11 +134,13 @@ class Served(object):
         path = os.path.join(self.state_dir, "runs")
         return set(os.listdir(path)) if os.path.isdir(path) else set()
 
-    def report(self, run):
-        with open(os.path.join(self.state_dir, "runs", run, "report.json")) as handle:
+    def report(self, run, name="report.json"):
+        with open(os.path.join(self.state_dir, "runs", run, name)) as handle:
             return json.load(handle)
 
     def stop(self):
+        if self.server is None:
+            return
         self.server.send_signal(signal.SIGTERM)
         try:
             self.server.wait(timeout=15)
@@ -149,7 +155,7 @@ def served(tmp_path_factory):
         pytest.skip("no ansible-playbook beside %s" % sys.executable)
     estate = Served(str(tmp_path_factory.mktemp("ansible")))
     try:
-        yield estate
+        yield estate.start()
     finally:
         estate.stop()
 
@@ -199,6 +205,11 @@ def test_a_site_failover_checks_reading_only_then_tests_and_cleans_up_every_pool
     cleanup_run, = [r for r in served.runs() - runs if "-cleanup-" in r]
     test = served.report(test_run)
     assert test["outcome"] == "succeeded" and test["mode"] == "test"
+    made = served.report(test_run, "run.json")  # in A's peer, by A's plan, queueing on B
+    assert made["target"]["estate_pool"] == "B"
+    assert made["argv"][made["argv"].index("failover"):] == [
+        "failover", "--test", "--plan", served.plan, "--source", "A", "--wait-lock", "14400",
+        "--answer-prompts"]
     assert any(item.get("recovered_vms") for item in test["items"])
     assert re.search(r'"msg": "A: test at B succeeded \(run %s\);' % test_run, out), out
     cleanup = served.report(cleanup_run)
