@@ -1,12 +1,13 @@
 """The Ansible collection's example playbooks (ansible/playbooks), run by a real
-ansible-playbook against the lab served over real sshd (``lab serve``): each task's module runs
-xe-dr on this machine, which reaches each pool's master over SSH as the sites file says
-(issue 20).
+ansible-playbook against an estate lab served over real sshd (``lab serve --sites-file``):
+each task's module runs xe-dr on this machine, which reaches each pool's master over SSH as
+the sites file says (issue 20).
 
-One lab for the module, as few playbook runs as prove it (CI's budget): the status playbook
-twice (replication enabled and the status facts, then nothing changed), the site failover in
-check mode (the lab's call log holds only reads, no run kept), then for real as a test
-failover of every pool, cleaned up (the DR pool as it was).
+One estate for the module (two source pools mirrored to one DR pool), as few playbook runs as
+prove it (CI's budget): the status playbook twice (replication enabled and the status facts,
+then nothing changed), the site failover in check mode (the lab's call log holds only reads,
+no run kept), then for real as a test failover of every pool, the two into the DR pool one
+after the other (its lock), each cleaned up (the DR pool as it was).
 """
 
 import json
@@ -44,64 +45,54 @@ RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 
 
 class Served(object):
-    """A small two-site lab served over sshd, its sites file and inventory (hosts: the
-    pools A and B), and the environment ansible-playbook runs in."""
+    """A small estate served over sshd (``lab create --estate 2:1``: source pools A1 and A2,
+    both mirrored to the DR pool B1), the sites file ``lab serve --sites-file`` writes with a
+    recovery plan for each source, an inventory whose hosts are its pools, and the
+    environment ansible-playbook runs in."""
+
+    SOURCES, DR = ("A1", "A2"), "B1"
 
     def __init__(self, root):
         self.root = root
         # Small: every xe call crosses SSH, and a run's calls grow with VMs, hosts and LUNs.
-        self.lab = make_lab(os.path.join(root, "lab"), vms=4, vapps=1, order_groups=1,
-                            replicated_srs=1, hosts_a=1, hosts_b=1, vms_b=1)
+        self.lab = make_lab(os.path.join(root, "lab"), estate="2:1", vms=2, replicated_srs=1,
+                            hosts_a=1, hosts_b=1, vms_b=1)
         self.drill = Drill(self.lab, os.path.join(root, "state"))  # setup, in-process
         self.state_dir = self.drill.state_dir
+        self.sites = os.path.join(root, "estate.ini")
         self.server = None
+
+    def plan(self, source):
+        return os.path.join(self.root, "%s.plan" % source)
 
     def start(self):
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "xe_dr.lab", "serve", self.lab.root],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ,
-                                                                       PYTHONPATH=REPO))
-        self.ports = self._ports()
-        self.srs = sorted(self.lab.ok("A", "sr-param-get", "uuid=" + uuid,
-                                      "param-name=name-label").value
-                          for uuid, _ in self.lab.replicated_srs())
-        self.sites = os.path.join(self.root, "estate.ini")
-        self.plan = os.path.join(self.root, "A.plan")
-        self._write_sites()
+            [sys.executable, "-m", "xe_dr.lab", "serve", self.lab.root, "--sites-file",
+             self.sites], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONPATH=REPO))
+        deadline, line = time.time() + 60, ""
+        while not line.startswith("sites file ") and time.time() < deadline:
+            line = self.server.stdout.readline().decode()
+            assert line, "lab serve ended"
+        with open(self.sites) as handle:
+            text = handle.read()
+        # Each source's plan (made by the test that runs by it), and no ssh configuration
+        # of this machine's user.
+        for source in self.SOURCES:
+            text = text.replace("[pool %s]\n" % source, "[pool %s]\nplan = %s.plan\n"
+                                % (source, source))
+        with open(self.sites, "w") as handle:
+            handle.write(text.replace("[defaults]\n", "[defaults]\nssh-config = /dev/null\n"))
         self.inventory = os.path.join(self.root, "inventory.ini")
         with open(os.path.join(PLAYBOOKS, "inventory.ini")) as example:
             text = example.read()
-        # The example inventory's hosts (A1, A2, B1) are those of its sites file; here the
-        # lab's two pools, with the example's variables.
+        # The example inventory's hosts are the pools of its sites file; here the lab's,
+        # with the example's variables.
         with open(self.inventory, "w") as inventory:
-            inventory.write("[primary]\nA\n\n[dr]\nB\n\n" + text[text.index("[all:vars]"):])
+            inventory.write("[primary]\n%s\n\n[dr]\n%s\n\n%s" % (
+                "\n".join(self.SOURCES), self.DR, text[text.index("[all:vars]"):]))
         self.env = self._ansible_env()
         return self
-
-    def _ports(self):
-        ports = {}
-        deadline = time.time() + 60
-        while len(ports) < 2 and time.time() < deadline:
-            line = self.server.stdout.readline().decode()
-            found = re.match(r"site (\w): xe-dr -H root@127\.0\.0\.1:(\d+) ", line)
-            if found:
-                ports[found.group(1)] = int(found.group(2))
-        assert set(ports) == {"A", "B"}, "lab serve did not say its ports"
-        return ports
-
-    def _write_sites(self):
-        ssh = os.path.join(self.lab.root, "ssh")
-        with open(self.sites, "w") as sites:
-            sites.write(
-                "[defaults]\nssh = openssh\nssh-config = /dev/null\nidentity = %s\n"
-                "known-hosts = %s\n\n"
-                "[pool A]\nsite = primary\nmaster = root@127.0.0.1:%d\nxe = %s\npeer = B\n"
-                "srs =\n%s\nplan = A.plan\n\n"
-                "[pool B]\nsite = dr\nmaster = root@127.0.0.1:%d\nxe = %s\n" % (
-                    os.path.join(ssh, "id_ed25519"), os.path.join(ssh, "known_hosts"),
-                    self.ports["A"], self.lab.xe_path("A"),
-                    "".join("    %s\n" % name for name in self.srs),
-                    self.ports["B"], self.lab.xe_path("B")))
 
     def _ansible_env(self):
         """This xe-dr; the collection from the repository (a collections path holding a link
@@ -160,58 +151,81 @@ def served(tmp_path_factory):
         estate.stop()
 
 
+def sites_srs(served, pool):
+    from xe_dr.dr.sites import load
+    return load(served.sites).pools[pool].srs
+
+
 def test_the_status_playbook_replicates_gives_the_facts_then_changes_nothing(served, tmp_path):
     status_dir = tmp_path / "status"
     status_dir.mkdir()
     out, recap = served.playbook(os.path.join(PLAYBOOKS, "status.yml"),
                                  "-e", "status_dir=%s" % status_dir)
-    # A: replication enabled, its status kept; B (no srs: a recovery site): its status kept
-    assert recap == {"A": (4, 2, 0, 0), "B": (4, 1, 0, 0)}, out
-    with open(str(status_dir / "A.json")) as handle:
-        status = json.load(handle)  # the fact xe_dr_status, as the playbook kept it
-    assert status["schema"] == 1 and status["pool"]["name_label"] == "Site A"
-    assert sorted(t["sr_name"] for t in status["replication"] if t["healthy"]) == served.srs
-    assert status["pool"]["metadata_lun_alerts"] is True
-    assert status["heartbeat"]["written"]
-    with open(str(status_dir / "B.json")) as handle:
-        assert json.load(handle)["pool"]["name_label"] == "Site B"
+    # Each source: replication enabled, its status kept; B1 (no srs, a recovery site): its
+    # status kept
+    assert recap == {"A1": (4, 2, 0, 0), "A2": (4, 2, 0, 0), "B1": (4, 1, 0, 0)}, out
+    for source in served.SOURCES:
+        with open(str(status_dir / (source + ".json"))) as handle:
+            status = json.load(handle)  # the fact xe_dr_status, as the playbook kept it
+        assert status["schema"] == 1 and status["pool"]["name_label"] == "Site " + source
+        assert sorted(t["sr_name"] for t in status["replication"] if t["healthy"]) == \
+            sorted(sites_srs(served, source))
+        assert status["pool"]["metadata_lun_alerts"] is True
+        assert status["heartbeat"]["written"]
+    with open(str(status_dir / "B1.json")) as handle:
+        assert json.load(handle)["pool"]["name_label"] == "Site B1"
 
     out, recap = served.playbook(os.path.join(PLAYBOOKS, "status.yml"))
-    assert recap == {"A": (3, 0, 0, 0), "B": (3, 0, 0, 0)}, out
+    assert recap == dict((pool, (3, 0, 0, 0)) for pool in ("A1", "A2", "B1")), out
 
 
-def test_a_site_failover_checks_reading_only_then_tests_and_cleans_up_every_pool(served):
-    # What the status playbook did in the test before (harmless again), and the plan the
-    # sites file names, made from the pools (not under test: in-process, no SSH)
-    served.drill.ok("A", "replication", "enable", *served.srs)
-    made = served.drill.xedr("A", "plan", "init", served.plan, "--peer", "local", "--peer-xe",
-                             served.lab.xe_path("B"), *served.drill.storage_args("B"))
-    assert made.code == 0, made
-    served.lab.mirror("break")  # the array's part of a test failover
-    before, runs, mark = served.drill.snapshot("B"), served.runs(), len(served.lab.call_log())
+def test_a_site_failover_checks_reading_only_then_tests_every_pool_queueing_on_the_dr_pool(
+        served):
+    for source in served.SOURCES:
+        # What the status playbook did in the test before (harmless again), and the plan
+        # the sites file names, made from the pools (not under test: in-process, no SSH)
+        served.drill.ok(source, "replication", "enable", *sites_srs(served, source))
+        made = served.drill.xedr(source, "plan", "init", served.plan(source), "--peer",
+                                 "local", "--peer-xe", served.lab.xe_path(served.DR),
+                                 *served.lab.storage_args(source))
+        assert made.code == 0, made
+        served.lab.cli("mirror", "break", "--site", source)  # the array's part of a test
+    before = served.drill.snapshot(served.DR)
+    runs, mark = served.runs(), len(served.lab.call_log())
 
     out, recap = served.playbook(os.path.join(PLAYBOOKS, "site-failover.yml"), "--check",
                                  "-e", "mode=test")
-    assert recap["A"][3] == 0 and recap["B"][3] == 0, out
-    assert re.search(r'"msg": "A: test at B planned \(run none\);', out), out
+    assert [recap[pool][3] for pool in ("A1", "A2", "B1")] == [0, 0, 0], out
+    for source in served.SOURCES:
+        assert re.search(r'"msg": "%s: test at B1 planned \(run none\);' % source, out), out
     calls = served.lab.call_log()[mark:]
-    assert {c["site"] for c in calls} == {"A", "B"}  # the dry run read both pools
+    assert {c["site"] for c in calls} == {"A1", "A2", "B1"}  # the dry runs read every pool
     assert writes(calls) == [] and served.runs() == runs
-    assert served.drill.snapshot("B") == before
+    assert served.drill.snapshot(served.DR) == before
 
     out, recap = served.playbook(os.path.join(PLAYBOOKS, "site-failover.yml"), "-e", "mode=test")
-    assert recap["A"] == (5, 2, 0, 0) and recap["B"][3] == 0, out  # the test, its cleanup
-    test_run, = [r for r in served.runs() - runs if "-test-" in r]
-    cleanup_run, = [r for r in served.runs() - runs if "-cleanup-" in r]
-    test = served.report(test_run)
-    assert test["outcome"] == "succeeded" and test["mode"] == "test"
-    made = served.report(test_run, "run.json")  # in A's peer, by A's plan, queueing on B
-    assert made["target"]["estate_pool"] == "B"
-    assert made["argv"][made["argv"].index("failover"):] == [
-        "failover", "--test", "--plan", served.plan, "--source", "A", "--wait-lock", "14400",
-        "--answer-prompts"]
-    assert any(item.get("recovered_vms") for item in test["items"])
-    assert re.search(r'"msg": "A: test at B succeeded \(run %s\);' % test_run, out), out
-    cleanup = served.report(cleanup_run)
-    assert (cleanup["outcome"], cleanup["of"]) == ("succeeded", test_run)
-    assert served.drill.snapshot("B") == before
+    # each source: its test failover and its cleanup
+    assert (recap["A1"], recap["A2"], recap["B1"][3]) == ((5, 2, 0, 0), (5, 2, 0, 0), 0), out
+    made = sorted((served.report(r, "run.json") for r in served.runs() - runs),
+                  key=lambda m: m["created"])
+    tests = [m for m in made if m["kind"] == "test"]
+    for test in tests:  # each made in B1, by its source's plan, the lock waited for
+        source = test["argv"][test["argv"].index("--source") + 1]
+        assert test["target"]["estate_pool"] == "B1"
+        assert test["argv"][test["argv"].index("failover"):] == [
+            "failover", "--test", "--plan", served.plan(source), "--source", source,
+            "--wait-lock", "14400", "--answer-prompts"]
+        report = served.report(test["id"])
+        assert report["outcome"] == "succeeded", report
+        recovered = [i["name_label"] for i in report["items"] if i.get("recovered_vms")]
+        assert recovered and all(name.startswith(source.lower() + "-") for name in recovered)
+        assert re.search(r'"msg": "%s: test at B1 succeeded \(run %s\);' % (
+            source, test["id"]), out), out
+    assert sorted(t["argv"][t["argv"].index("--source") + 1] for t in tests) == ["A1", "A2"]
+    # the lock rule: the second test failover into B1 began once the first had ended
+    assert tests[0]["ended"] <= tests[1]["created"]
+    cleanups = [m for m in made if m["kind"] == "cleanup"]
+    assert sorted(served.report(c["id"])["of"] for c in cleanups) == sorted(
+        t["id"] for t in tests)
+    assert [served.report(c["id"])["outcome"] for c in cleanups] == ["succeeded"] * 2
+    assert served.drill.snapshot(served.DR) == before
