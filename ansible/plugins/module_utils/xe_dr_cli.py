@@ -118,13 +118,12 @@ class Estate(object):
                 name, self.path, ", ".join(pools) or "none"))
         return pools[name]
 
-    def peer(self, name, what):
-        """The pool a run of ``what`` for pool ``name`` is made in: its peer."""
+    def peer(self, name, why):
+        """Pool ``name``'s peer, which ``why`` (a clause) needs."""
         peer = getattr(self.pool(name), "peer", None)
         if not peer:
-            self.module.fail_json(msg="pool %s has no peer in the sites file %s: a %s of it "
-                                      "runs at its peer ([pool %s] peer = NAME)"
-                                  % (name, self.path, what, name))
+            self.module.fail_json(msg="pool %s has no peer in the sites file %s: %s "
+                                      "([pool %s] peer = NAME)" % (name, self.path, why, name))
         return peer
 
     def plan(self, name):

@@ -160,7 +160,7 @@ def main():
     params = module.params
     pool = params["pool"]
     estate = Estate(module)
-    at = estate.peer(pool, "drill")
+    at = estate.peer(pool, "a drill of it runs at its peer")
     if module.check_mode and params["resume"]:
         module.exit_json(changed=True, exit_status=None, run=params["resume"], outcome=None, pool=pool,
                          run_pool=at, report=None,

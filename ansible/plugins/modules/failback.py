@@ -196,7 +196,7 @@ def main():
     params = module.params
     pool = params["pool"]
     estate = Estate(module)
-    peer = estate.peer(pool, "failback")
+    peer = estate.peer(pool, "a failback brings its VMs back from its peer")
     if module.check_mode and params["resume"]:
         module.exit_json(changed=True, exit_status=None, run=params["resume"], outcome=None, pool=pool,
                          run_pool=pool, report=None,

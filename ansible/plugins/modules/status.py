@@ -130,7 +130,8 @@ def main():
     params = module.params
     estate = Estate(module)
     estate.pool(params["pool"])
-    peer = estate.peer(params["pool"], "readiness check") if params["readiness"] else None
+    peer = estate.peer(params["pool"], "readiness checks its peer") \
+        if params["readiness"] else None
     outcome = run_xe_dr(module, params["pool"], status_args(params, module.check_mode, peer))
     document = outcome.document
     if outcome.rc not in (0, 1) or not isinstance(document, dict):
