@@ -124,6 +124,8 @@ options:
       - The LUNs to attach, as C(xe-dr probe) finds them; for a run without a plan (a plan
         holds the DR site's storage), and for a failback (this site's storage, which the plan
         does not hold).
+      - A run by a plan takes its CHAP password from the file or the xapi secret the plan
+        names, not from here.
     type: dict
     suboptions:
       target:

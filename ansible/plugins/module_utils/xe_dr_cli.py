@@ -259,8 +259,12 @@ def failure_message(outcome, what):
 
 def began(document):
     """Whether a run changed something: its journal has a step that began (steps are
-    journaled before they change a pool; notes and dry runs change nothing)."""
-    return any(entry.get("event") == "begin" for entry in (document or {}).get("journal") or ())
+    journaled before they change a pool; notes and dry runs change nothing). A run whose
+    document has no journal may have: say it did."""
+    document = document or {}
+    if document.get("run") and "journal" not in document:
+        return True
+    return any(entry.get("event") == "begin" for entry in document.get("journal") or ())
 
 
 def would_change(document):
