@@ -28,7 +28,7 @@ SECRET = "hunter2-$HOME-~root"  # $ and ~ would be expanded by a shell or by run
 
 
 @pytest.fixture(scope="module")
-def collections(tmp_path_factory):
+def collections_path(tmp_path_factory):
     """A collections path holding the repository's collection (a link to ansible/), on
     sys.path for the module's imports."""
     root = tmp_path_factory.mktemp("collections")
@@ -104,7 +104,7 @@ def command(argv):
 
 
 @pytest.fixture
-def run_task(collections, monkeypatch, capsys):
+def run_task(collections_path, monkeypatch, capsys):
     """run_task(module, args, answers, check_mode=False): the module's main() with xe-dr
     replaced: each call returns the next of ``answers`` ((exit status, stdout, stderr))."""
     utils = importlib.import_module(PACKAGE + ".module_utils.xe_dr_cli")
@@ -209,7 +209,7 @@ def test_a_chap_password_reaches_xe_dr_in_its_environment_never_an_argument(run_
     assert task.result["invocation"]["module_args"]["storage"]["chap_password"] != SECRET
 
 
-def test_xe_dr_runs_with_no_shell_no_stdin_and_not_the_environments_target(collections,
+def test_xe_dr_runs_with_no_shell_no_stdin_and_not_the_environments_target(collections_path,
                                                                             monkeypatch):
     utils = importlib.import_module(PACKAGE + ".module_utils.xe_dr_cli")
     monkeypatch.setenv("XE_DR_HOST", "root@elsewhere")
@@ -297,11 +297,11 @@ def test_replication_in_check_mode_says_what_it_would_change_and_runs_only_the_s
 
 # -- the documentation ----------------------------------------------------------------------
 
-def test_ansible_doc_shows_every_module_with_every_option_it_takes(collections):
+def test_ansible_doc_shows_every_module_with_every_option_it_takes(collections_path):
     ansible_doc = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
     if not os.path.exists(ansible_doc):
         pytest.skip("no ansible-doc beside %s" % sys.executable)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR="1")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR="1")
     proc = subprocess.Popen([ansible_doc, "--json", "-t", "module"] +
                             ["xe_dr.estate." + name for name in MODULES],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
@@ -326,7 +326,7 @@ def test_ansible_doc_shows_every_module_with_every_option_it_takes(collections):
         assert "xe_dr.estate." + name in entry["examples"], name
 
 
-def test_the_example_playbooks_and_inventory_parse(collections, tmp_path):
+def test_the_example_playbooks_and_inventory_parse(collections_path, tmp_path):
     """What the slow tier does not run (the drill playbook) parses, against the example
     inventory whose hosts are the example sites file's pools."""
     ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
@@ -335,7 +335,7 @@ def test_the_example_playbooks_and_inventory_parse(collections, tmp_path):
     playbooks = os.path.join(REPO, "ansible", "playbooks")
     config = tmp_path / "ansible.cfg"
     config.write_text("")
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR="1",
                ANSIBLE_CONFIG=str(config), ANSIBLE_HOME=str(tmp_path / "home"))
     proc = subprocess.Popen([ansible_playbook, "--syntax-check", "-i",
                              os.path.join(playbooks, "inventory.ini")] +

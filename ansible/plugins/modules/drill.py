@@ -162,8 +162,8 @@ def main():
     estate = Estate(module)
     at = estate.peer(pool, "a drill of it runs at its peer")
     if module.check_mode and params["resume"]:
-        module.exit_json(changed=True, exit_status=None, run=params["resume"], outcome=None, pool=pool,
-                         run_pool=at, report=None,
+        module.exit_json(changed=True, exit_status=None, run=params["resume"], outcome=None,
+                         pool=pool, run_pool=at, report=None,
                          msg="check mode: would resume drill %s (xe-dr has no dry run of a "
                              "resume)" % params["resume"])
     args, environ = drill_args(params, params["plan"] or estate.plan(pool), module.check_mode)

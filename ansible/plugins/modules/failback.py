@@ -198,8 +198,8 @@ def main():
     estate = Estate(module)
     peer = estate.peer(pool, "a failback brings its VMs back from its peer")
     if module.check_mode and params["resume"]:
-        module.exit_json(changed=True, exit_status=None, run=params["resume"], outcome=None, pool=pool,
-                         run_pool=pool, report=None,
+        module.exit_json(changed=True, exit_status=None, run=params["resume"], outcome=None,
+                         pool=pool, run_pool=pool, report=None,
                          msg="check mode: would resume run %s (xe-dr has no dry run of a "
                              "resume)" % params["resume"])
     args, environ = failback_args(params, peer, params["plan"] or estate.plan(pool),

@@ -233,8 +233,8 @@ def main():
     estate = Estate(module)
     at = estate.peer(pool, "a failover of it runs at its peer")
     if module.check_mode and params["resume"]:
-        module.exit_json(changed=True, exit_status=None, run=params["resume"], outcome=None, pool=pool,
-                         run_pool=at, report=None,
+        module.exit_json(changed=True, exit_status=None, run=params["resume"], outcome=None,
+                         pool=pool, run_pool=at, report=None,
                          msg="check mode: would resume run %s (xe-dr has no dry run of a "
                              "resume)" % params["resume"])
     plan = params["plan"] or estate.plan(pool)

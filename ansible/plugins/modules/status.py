@@ -66,7 +66,8 @@ EXAMPLES = r'''
 
 - name: Say which VMs are not protected
   ansible.builtin.debug:
-    msg: "{{ xe_dr_status.vms | rejectattr('class', 'eq', 'protected') | map(attribute='name_label') }}"
+    msg: "{{ xe_dr_status.vms | rejectattr('class', 'eq', 'protected')
+             | map(attribute='name_label') }}"
 '''
 
 RETURN = r'''
