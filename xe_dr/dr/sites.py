@@ -30,15 +30,25 @@ the same reasons as the plan (docs/NOTES.md).
 import collections
 import configparser
 import os
+import re
 
 from xe_dr.dr.plan_syntax import At, config_error, items, lines_of, one
-from xe_dr.errors import ConfigError
+from xe_dr.errors import ConfigError, UsageError
+from xe_dr.runner.target import Target
+from xe_dr.text import printable
 
 #: Keys of a pool (and of [defaults]); the paths among them are resolved against the file.
 POOL_KEYS = ("site", "master", "xe", "ssh", "identity", "known-hosts", "ssh-config", "peer",
              "srs", "plan")
 PATH_KEYS = ("identity", "known-hosts", "ssh-config", "plan")
 SSH_KINDS = ("openssh", "paramiko")
+#: A pool's name: given to --pool, --peer and --source, shown in Nagios lines and Prometheus
+#: labels. A host name's letters: no leading dash (an option), no space, no ``|`` (Nagios
+#: perfdata), no control character.
+POOL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+#: Words --peer and --source give a meaning of their own: a pool of that name would be
+#: unreachable by it (``down``) or would shadow this machine's xe (``local``).
+RESERVED_NAMES = ("local", "down")
 
 
 class SitesError(ConfigError):
@@ -110,6 +120,8 @@ def load(path):
 
 
 def parse(text, path="<sites>"):
+    if text.startswith(u"\ufeff"):  # the byte order mark Windows editors write first
+        text = text[1:]
     parser = configparser.ConfigParser(
         delimiters=("=",), comment_prefixes=("#", ";"), inline_comment_prefixes=None,
         strict=True, empty_lines_in_values=False, interpolation=None,
@@ -130,7 +142,11 @@ def parse(text, path="<sites>"):
         if kind == "defaults" and not name:
             target = defaults
         elif kind == "pool" and name:
-            target = raw_pools.setdefault(name, {})
+            _check_name(name, path, where)
+            if name in raw_pools:  # [pool a] and [pool  a]: two sections, one pool
+                raise SitesError(path, "[pool %s] is named twice (and line %d)" % (
+                    name, raw_pools[name]["\0where"]()), where())
+            target = raw_pools[name] = {}
         elif kind == "pool":
             raise SitesError(path, "[pool] needs a name: [pool NAME]", where())
         else:
@@ -163,6 +179,16 @@ def parse(text, path="<sites>"):
     return Estate(path, pools)
 
 
+def _check_name(name, path, where):
+    if not POOL_NAME.match(name):
+        raise SitesError(path, "[pool %s]: a pool's name is letters, digits, '.', '_' and '-', "
+                               "not first a '-' or '.'" % printable(name), where())
+    if name in RESERVED_NAMES:
+        raise SitesError(path, "[pool %s]: %s is a word of --peer and --source (%s)" % (
+            name, name, "this machine's xe" if name == "local" else "the source is down"),
+            where())
+
+
 def _value(key, value, folder, path, where):
     if key == "srs":
         return items(value)
@@ -174,6 +200,12 @@ def _value(key, value, folder, path, where):
     if key in ("master", "peer") and len(value.split()) > 1:
         raise SitesError(path, "%s = %s is more than one word (a comment is a line of its "
                                "own)" % (key, value), where(key))
+    if key == "master" and value != "local":
+        try:
+            Target.parse(value)
+        except UsageError as failure:
+            why = failure.message.split(": ", 1)[-1]
+            raise SitesError(path, "master = %s: %s" % (value, why), where(key))
     if key == "ssh" and value not in SSH_KINDS:
         raise SitesError(path, "ssh = %s: openssh or paramiko" % value, where(key))
     if key in PATH_KEYS:

@@ -1,0 +1,50 @@
+"""The sites file and what reads it, attacked (issue 20's review): files an administrator
+writes on a bad day, a run resumed without the file, a source whose host key is unknown, a
+defect in one pool's check, an estate too large for one Nagios line."""
+
+import io
+import json
+
+import pytest
+
+from tests.test_sites import write_sites, xedr
+from xe_dr.cli import main
+from xe_dr.cli.environment import Environment
+from xe_dr.dr.sites import SitesError, load, parse
+
+pytest_plugins = ["tests.fixtures_lab", "tests.fixtures_workflow"]
+
+
+@pytest.mark.parametrize("text, message", [
+    # Two sections, one pool: the second master would win without a word.
+    ("[pool a1]\nmaster = root@10.0.1.10\n[pool  a1]\nmaster = root@10.9.9.9\n",
+     "line 3: [pool a1] is named twice (and line 1)"),
+    # A name --pool reads as an option, one that forges Nagios perfdata, a control character.
+    ("[pool --yes]\nmaster = local\n", "line 1: [pool --yes]: a pool's name is letters, "
+                                       "digits, '.', '_' and '-', not first a '-' or '.'"),
+    ("[pool a|b]\nmaster = local\n", "line 1: [pool a|b]: a pool's name is letters, "
+                                     "digits, '.', '_' and '-', not first a '-' or '.'"),
+    ("[pool a\x1b[2Jb]\nmaster = local\n", "line 1: [pool a\\x1b[2Jb]: a pool's name is "
+                                           "letters, digits, '.', '_' and '-', not first a "
+                                           "'-' or '.'"),
+    # --peer local is this machine, --source down a declared-down source.
+    ("[pool local]\nmaster = root@10.0.1.10\n",
+     "line 1: [pool local]: local is a word of --peer and --source (this machine's xe)"),
+    ("[pool down]\nmaster = root@10.0.1.10\n",
+     "line 1: [pool down]: down is a word of --peer and --source (the source is down)"),
+    # A master -H would refuse is the file's fault (78, its line), not a usage error later.
+    ("[pool a1]\nmaster = -oProxyCommand=id\n",
+     "line 2: master = -oProxyCommand=id: '-oProxyCommand=id' is not a host name or address"),
+])
+def test_a_pool_named_twice_or_oddly_or_a_master_ssh_would_refuse_is_the_files_fault(
+        text, message):
+    with pytest.raises(SitesError) as failure:
+        parse(text, "estate.ini")
+    assert failure.value.message == "sites file estate.ini " + message
+    assert failure.value.exit_code == 78
+
+
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "estate.ini"
+    path.write_bytes(b"\xef\xbb\xbf[pool a1]\r\nmaster = root@10.0.1.10\r\n")
+    assert load(str(path)).pool("a1").master == "root@10.0.1.10"
