@@ -4,6 +4,7 @@ defect in one pool's check, an estate too large for one Nagios line."""
 
 import io
 import json
+import os
 
 import pytest
 
@@ -48,3 +49,29 @@ def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path):
     path = tmp_path / "estate.ini"
     path.write_bytes(b"\xef\xbb\xbf[pool a1]\r\nmaster = root@10.0.1.10\r\n")
     assert load(str(path)).pool("a1").master == "root@10.0.1.10"
+
+
+def test_a_source_whose_host_key_is_refused_is_up_not_taken_for_down(drill, tmp_path,
+                                                                     monkeypatch):
+    """The pool's known_hosts lacks the source master's key (its own file in the sites file,
+    say). A host key refused (or a login) is an answer: the source is up, maybe running the
+    VMs. Taken for down, the failover would recover them here as well."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ssh").write_text("#!/bin/sh\necho 'Host key verification failed.' >&2\n"
+                                 "exit 255\n")
+    (bin_dir / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
+    drill.ok("A", "replication", "enable", *[uuid for uuid, _ in drill.lab.replicated_srs()])
+    drill.lab.mirror("break")
+    sites = tmp_path / "estate.ini"
+    sites.write_text("[pool london]\nmaster = root@xcp-a1.example\nssh = openssh\n"
+                     "known-hosts = london_known_hosts\n"
+                     "[pool dublin]\nmaster = local\nxe = %s\n" % drill.lab.xe_path("B"))
+    before = drill.snapshot("B")
+    code, out, err = xedr(drill, "--sites", str(sites), "--pool", "dublin", "failover",
+                          "--all", "--yes", "--source", "london", *drill.storage_args("B"))
+    assert (code, err.splitlines()[-1].split(": ")[:3]) == (
+        77, ["xe-dr", "error", "the host key of xcp-a1.example is unknown or has CHANGED"]), err
+    assert drill.snapshot("B") == before
+    assert not os.path.exists(os.path.join(drill.state_dir, "runs"))  # no run began

@@ -7,7 +7,7 @@ Nothing here changes the pool.
 
 from xe_dr.dr.storage import StorageSpec, next_step, not_a_lun_text, probe
 from xe_dr.errors import UnreachableError, UsageError, XeDrError
-from xe_dr.runner import TransportFailed
+from xe_dr.runner import HostKeyRejected, LoginRefused, TransportFailed
 from xe_dr.xe.errors import XapiError
 from xe_dr.xe.records import parse_map
 from xe_dr.marks import DISPOSABLE_KINDS
@@ -44,7 +44,10 @@ def source_state(mode, source, source_xe, target_pool=None):
 
 def cannot_reach(failure):
     """Whether ``failure`` says the pool could not be reached (taken for down), rather than
-    that it answered with an error (it is up, whatever went wrong)."""
+    that it answered with an error (it is up, whatever went wrong). A host key refused or a
+    login refused are transport failures that nonetheless say the master answered: up."""
+    if isinstance(failure, (HostKeyRejected, LoginRefused)):
+        return False
     return isinstance(failure, (TransportFailed, UnreachableError)) or (
         isinstance(failure, XapiError) and failure.code == "CLI_CONNECTION_FAILED")
 
