@@ -75,3 +75,39 @@ def test_a_source_whose_host_key_is_refused_is_up_not_taken_for_down(drill, tmp_
         77, ["xe-dr", "error", "the host key of xcp-a1.example is unknown or has CHANGED"]), err
     assert drill.snapshot("B") == before
     assert not os.path.exists(os.path.join(drill.state_dir, "runs"))  # no run began
+
+
+def estate_of_the_lab(tmp_path, drill):
+    """The lab's two sites as pools of a sites file: london (site A) and dublin (B)."""
+    path = tmp_path / "estate.ini"
+    path.write_text("[pool london]\nmaster = local\nxe = %s\npeer = dublin\n"
+                    "[pool dublin]\nmaster = local\nxe = %s\n" % (
+                        drill.lab.xe_path("A"), drill.lab.xe_path("B")))
+    return str(path)
+
+
+def test_a_defect_in_one_pools_check_leaves_it_unknown_and_the_others_reported(
+        drill, tmp_path, monkeypatch):
+    """Not an XeDrError (a defect, odd answers of some xapi): the command stood on it before,
+    the other pools' states lost with it in every format."""
+    from xe_dr.dr import status
+    checked = status.pool_status
+
+    def broken_for_site_a(xe, **kw):
+        if xe.xe_path == drill.lab.xe_path("A"):
+            raise KeyError("name_label")
+        return checked(xe, **kw)
+
+    monkeypatch.setattr(status, "pool_status", broken_for_site_a)
+    sites = estate_of_the_lab(tmp_path, drill)
+    code, out, err = xedr(drill, "--sites", sites, "status", "--no-plugin", "--json")
+    pools = json.loads(out)["pools"]
+    assert [(p["name"], p["state"], p["exit"], p["error"]) for p in pools] == [
+        ("london", "UNKNOWN", 1, "internal error: KeyError: 'name_label' (run with -v for the "
+                                 "traceback, and please report it)"),
+        ("dublin", "OK", 0, None)]
+    assert code == 1, err
+    code, out, err = xedr(drill, "--sites", sites, "status", "--no-plugin", "--format",
+                          "nagios")
+    assert (code, out.splitlines()[0].split(" | ")[0], out.splitlines()[2]) == (
+        3, "XE-DR UNKNOWN - 2 pool(s): london UNKNOWN", "dublin: XE-DR OK - recovery site"), out

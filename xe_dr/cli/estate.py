@@ -10,6 +10,7 @@ failure's line; the others are reported all the same.
 
 import collections
 import threading
+import traceback
 
 from xe_dr.dr import health
 from xe_dr.errors import XeDrError
@@ -75,6 +76,7 @@ def pool_answers(ctx, writes=True, then=None):
             ("role", "protected" if (pool.peer or pool.srs) else "recovery"),
             ("state", health.UNKNOWN), ("exit", None), ("status", None), ("error", None)])
     slots = threading.BoundedSemaphore(PARALLEL)
+    defects = []
 
     def ask(pool):
         answer = answers[pool.name]
@@ -93,6 +95,12 @@ def pool_answers(ctx, writes=True, then=None):
                 answer["error"] = failure.one_line()
                 answer["exit"] = int(failure.exit_code)
                 return
+            except Exception as bug:  # a defect: this pool is UNKNOWN with it, not the estate
+                answer["error"] = "internal error: %s: %s (run with -v for the traceback, " \
+                                  "and please report it)" % (type(bug).__name__, bug)
+                answer["exit"] = int(ExitCode.FAILED)
+                defects.append(traceback.format_exc())
+                return
             answer["status"] = status
             answer["state"] = health.worst([c["state"] for c in status["health"]])
             answer["exit"] = int(ExitCode.FAILED if status["problems"] else ExitCode.OK)
@@ -100,10 +108,15 @@ def pool_answers(ctx, writes=True, then=None):
     threads = [threading.Thread(target=ask, args=(pool,), name="status " + pool.name)
                for pool in estate.pools.values()]
     for thread in threads:
-        thread.daemon = True  # a pool that never answers does not hold the exit (--timeout)
+        # A Ctrl-C ends the command without waiting for the pools still asked (each of
+        # their xe calls ends at --timeout, a pool's check only when its last call does).
+        thread.daemon = True
         thread.start()
     for thread in threads:
         thread.join()
+    if ctx.output.verbosity > 0:
+        for text in defects:
+            ctx.env.stderr.write(text)
     return list(answers.values())
 
 
