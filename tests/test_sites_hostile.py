@@ -111,3 +111,26 @@ def test_a_defect_in_one_pools_check_leaves_it_unknown_and_the_others_reported(
                           "nagios")
     assert (code, out.splitlines()[0].split(" | ")[0], out.splitlines()[2]) == (
         3, "XE-DR UNKNOWN - 2 pool(s): london UNKNOWN", "dublin: XE-DR OK - recovery site"), out
+
+
+def xedr_with(drill, environ, *argv):
+    env = Environment(stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(),
+                      environ=environ, stdin_isatty=False, stdout_isatty=False,
+                      stderr_isatty=False, local_runner=drill.local_runner)
+    code = main(["--state-dir", drill.state_dir] + list(argv), env)
+    return code, env.stdout.getvalue(), env.stderr.getvalue()
+
+
+def test_sites_typed_checks_the_estate_even_with_a_default_target_in_the_environment(
+        drill, tmp_path):
+    """An admin's profile exports XE_DR_HOST; a --sites typed (or a Nagios command line)
+    means the estate, not that one master."""
+    sites = estate_of_the_lab(tmp_path, drill)
+    code, out, err = xedr_with(drill, {"XE_DR_HOST": "root@127.0.0.1:1"}, "--sites", sites,
+                               "status", "--no-plugin", "--json")
+    assert [(p["name"], p["state"]) for p in json.loads(out)["pools"]] == [
+        ("london", "CRITICAL"), ("dublin", "OK")], err
+    # Both from the environment: -H's default names the target, as before the sites file.
+    code, out, err = xedr_with(drill, {"XE_DR_HOST": "root@127.0.0.1:1", "XE_DR_SITES": sites},
+                               "status", "--no-plugin")
+    assert code == 69 and "root@127.0.0.1:1" in err.splitlines()[-1], err

@@ -82,7 +82,7 @@ def run(ctx):
     if args.format == "nagios" and args.output:
         raise UsageError("--format nagios answers on stdout, where Nagios reads it: -o is for "
                          "the text and prometheus formats")
-    if ctx.estate is not None and not args.pool and not ctx.host:
+    if _asks_estate(ctx):
         return _estate(ctx)
     try:
         status = estate.check_pool(ctx, ctx.xe, ctx.other_site(args.peer, args.peer_xe),
@@ -106,6 +106,16 @@ def run(ctx):
         return ExitCode.FAILED if status["problems"] else ExitCode.OK
     ctx.output.data(status, _text(status, args.vms))
     return ExitCode.FAILED if status["problems"] else ExitCode.OK
+
+
+def _asks_estate(ctx):
+    """Every pool of the sites file: neither --pool nor -H given, nor XE_DR_HOST unless the
+    sites file too comes from the environment (a --sites typed wins over a profile's
+    default target, which would check one pool and leave the estate unseen)."""
+    args = ctx.args
+    if args.pool or args.host or (ctx.env.environ.get("XE_DR_HOST") and not args.sites):
+        return False
+    return ctx.estate is not None
 
 
 def _estate(ctx):
