@@ -149,7 +149,9 @@ def test_the_estate_status_reports_every_pool_and_exits_with_the_worst(drill, tm
 
     code, out, err = xedr(drill, "--sites", sites, "status", "--no-plugin", "--format",
                           "nagios")
-    assert out.splitlines()[0] == "XE-DR UNKNOWN - 3 pool(s): london WARNING; paris UNKNOWN"
+    assert out.splitlines()[0] == "XE-DR UNKNOWN - 3 pool(s): london WARNING; paris UNKNOWN | " \
+        "'pools_ok'=1;;;0;3 'pools_warning'=1;;;0;3 'pools_critical'=0;;;0;3 " \
+        "'pools_unknown'=1;;;0;3"
     assert out.splitlines()[2] == "dublin: XE-DR OK - recovery site"
     assert code == 3
 

@@ -134,3 +134,22 @@ def test_sites_typed_checks_the_estate_even_with_a_default_target_in_the_environ
     code, out, err = xedr_with(drill, {"XE_DR_HOST": "root@127.0.0.1:1", "XE_DR_SITES": sites},
                                "status", "--no-plugin")
     assert code == 69 and "root@127.0.0.1:1" in err.splitlines()[-1], err
+
+
+def test_a_large_estate_keeps_the_nagios_status_line_within_nrpe_2s_1024_bytes(tmp_path):
+    """Forty pools none of which answers (their xe is not there): the status line names as
+    many as fit, with the pools in each state as perfdata; each pool keeps its own line."""
+    from tests.fixtures_workflow import run_cli
+    path = tmp_path / "estate.ini"
+    path.write_text("".join("[pool dublin-dr-pool-%02d]\nmaster = local\nxe = %s\n" % (
+        number, tmp_path / "no-xe") for number in range(40)))
+    code, out, err = run_cli(["--state-dir", str(tmp_path / "state"), "--sites", str(path),
+                              "status", "--format", "nagios"])
+    lines = out.splitlines()
+    summary, perf = lines[0].split(" | ")
+    assert code == 3 and len(lines[0].encode("utf-8")) < 1024 and len(lines) == 41, out
+    assert summary.startswith("XE-DR UNKNOWN - 40 pool(s): dublin-dr-pool-00 UNKNOWN; ")
+    assert summary.endswith(" ...")
+    assert perf == "'pools_ok'=0;;;0;40 'pools_warning'=0;;;0;40 'pools_critical'=0;;;0;40 " \
+                   "'pools_unknown'=40;;;0;40"
+    assert lines[40].startswith("dublin-dr-pool-39: XE-DR UNKNOWN - cannot run ")

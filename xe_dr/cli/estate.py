@@ -181,8 +181,10 @@ def _age_text(seconds):
 
 def nagios(answers):
     """``(lines, exit status)`` of the whole estate: one status line naming the pools that
-    are not OK, then the status line of each pool."""
-    from xe_dr.cli.monitoring import NAGIOS_PREFIX, nagios as pool_nagios, nagios_unknown
+    are not OK (cut short as a pool's is, to fit what NRPE passes) with the pools in each
+    state as perfdata, then the status line of each pool."""
+    from xe_dr.cli.monitoring import (NAGIOS_PREFIX, SUMMARY_LIMIT, nagios as pool_nagios,
+                                      nagios_unknown, perfdata, plugin_text)
     state = health.worst([answer["state"] for answer in answers])
     bad = ["%s %s" % (answer["name"], answer["state"]) for answer in answers
            if answer["state"] != health.OK]
@@ -195,8 +197,13 @@ def nagios(answers):
         else:
             pool_lines, _ = pool_nagios(answer["status"], answer["status"]["health"])
             details.append("%s: %s" % (answer["name"], pool_lines[0].split(" | ")[0]))
-    summary = "%d pool(s): %s" % (len(answers), "; ".join(bad) if bad else "all OK")
-    return ["%s %s - %s" % (NAGIOS_PREFIX, state, summary)] + details, \
+    summary = plugin_text("%d pool(s): %s" % (len(answers), "; ".join(bad) if bad else "all OK"))
+    if len(summary) > SUMMARY_LIMIT:
+        summary = summary[:SUMMARY_LIMIT - 4].rstrip() + " ..."
+    counts = collections.Counter(answer["state"] for answer in answers)
+    perf = " ".join(perfdata("pools_" + name.lower(), counts[name], maximum=len(answers))
+                    for name in health.STATES)
+    return ["%s %s - %s | %s" % (NAGIOS_PREFIX, state, summary, perf)] + details, \
         health.STATES.index(state)
 
 

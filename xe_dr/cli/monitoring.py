@@ -20,7 +20,7 @@ NAGIOS_PREFIX = "XE-DR"
 SUMMARY_LIMIT = 300
 
 
-def _line(text):
+def plugin_text(text):
     """Text of a pool (its name, a VM's, an error) as one piece of a plugin's line: whitespace,
     newlines too, as single spaces, control characters escaped, and ``|`` as ``/``: Nagios
     and Icinga read perfdata from the first ``|`` of the status line and of each detail
@@ -30,7 +30,7 @@ def _line(text):
 
 def nagios_unknown(text):
     """The status line of a check that could not be made (exit 3)."""
-    return "%s %s - %s" % (NAGIOS_PREFIX, health.UNKNOWN, _line(text))
+    return "%s %s - %s" % (NAGIOS_PREFIX, health.UNKNOWN, plugin_text(text))
 
 
 def _number(value):
@@ -39,7 +39,7 @@ def _number(value):
     return ("%d" % value) if value == int(value) else ("%.3f" % value)
 
 
-def _perf(label, value, unit="", warn=None, crit=None, minimum=0, maximum=None):
+def perfdata(label, value, unit="", warn=None, crit=None, minimum=0, maximum=None):
     # A label is quoted, as the guidelines allow always; its quote is doubled.
     fields = [_number(value) + unit if value is not None else "U",
               _number(warn), _number(crit), _number(minimum), _number(maximum)]
@@ -65,16 +65,16 @@ def nagios(status, checks):
     for check in checks:
         if check["name"] in ("licence", "drill-copy"):  # no threshold, no figure
             continue
-        perf.append(_perf(check["name"].replace("-", "_"), check["value"], check["unit"],
+        perf.append(perfdata(check["name"].replace("-", "_"), check["value"], check["unit"],
                           check["warning"], check["critical"], 0, check["max"]))
-    perf.append(_perf("protected", status["counts"].get("protected", 0)))
-    summary = _line(summary)
+    perf.append(perfdata("protected", status["counts"].get("protected", 0)))
+    summary = plugin_text(summary)
     if len(summary) > SUMMARY_LIMIT:
         summary = summary[:SUMMARY_LIMIT - 4].rstrip() + " ..."
-    lines = ["%s %s - pool %s: %s | %s" % (NAGIOS_PREFIX, state, _line(pool), summary,
+    lines = ["%s %s - pool %s: %s | %s" % (NAGIOS_PREFIX, state, plugin_text(pool), summary,
                                           " ".join(perf))]
     for check in checks:
-        lines.append("%s %s: %s" % (check["state"], check["name"], _line(check["summary"])))
+        lines.append("%s %s: %s" % (check["state"], check["name"], plugin_text(check["summary"])))
     return lines, health.STATES.index(state)
 
 
