@@ -226,3 +226,26 @@ def test_wait_lock_refuses_with_75_when_the_wait_is_over(tmp_path):
     assert refused.value.exit_code == ExitCode.TEMPORARY
     assert clock.slept == [5.0, 5.0, 2.0]
     assert pool.config == {LOCK_KEY: holder}
+
+
+def test_ctrl_c_while_waiting_for_the_lock_is_75_saying_nothing_was_done(tmp_path):
+    """No run exists yet: the line must not send the operator after one to resume."""
+    holder = claim_value("run-a", pid=os.getpid(), host="admin-laptop")
+    pool = PoolConfig(**{LOCK_KEY: holder})
+
+    def ctrl_c(seconds):
+        raise KeyboardInterrupt()
+
+    stopped = None
+    try:  # a KeyboardInterrupt let through would stop pytest itself
+        RunLock(str(tmp_path), pool, "pool-1").acquire("run-b", wait=60, sleep=ctrl_c)
+    except BaseException as failure:
+        stopped = failure
+    assert isinstance(stopped, TemporaryError) and stopped.exit_code == ExitCode.TEMPORARY
+    assert stopped.one_line() == (
+        "interrupted while waiting for the lock on this pool: nothing was done (another run "
+        "holds the lock on this pool: run run-a (pid %d on admin-laptop, since %s))"
+        % (os.getpid(), parse_claim(holder)["since"]))
+    assert pool.config == {LOCK_KEY: holder}
+    pool.config.clear()  # the state directory's lock was let go: the next run takes it
+    RunLock(str(tmp_path), pool, "pool-1").acquire("run-c").release()

@@ -29,7 +29,7 @@ import os
 import socket
 import time
 
-from xe_dr.errors import LockHeld, XeDrError
+from xe_dr.errors import LockHeld, TemporaryError, XeDrError
 from xe_dr.journal import PoolLock
 from xe_dr.xe.errors import XapiError
 
@@ -156,7 +156,13 @@ class RunLock(object):
                 if holder != said:
                     self.note("waiting up to %ds for the lock: %s" % (int(left + 0.5), holder))
                     said = holder
-                sleep(min(WAIT_POLL, left))
+                try:
+                    sleep(min(WAIT_POLL, left))
+                except KeyboardInterrupt:
+                    # Nothing was begun: "resume with --resume RUN" would send the operator
+                    # after a run that does not exist.
+                    raise TemporaryError("interrupted while waiting for the lock on this "
+                                         "pool: nothing was done", hint=holder)
 
     def _acquire_once(self, run_id):
         self.local.acquire(run_id)
