@@ -153,3 +153,19 @@ def test_a_large_estate_keeps_the_nagios_status_line_within_nrpe_2s_1024_bytes(t
     assert perf == "'pools_ok'=0;;;0;40 'pools_warning'=0;;;0;40 'pools_critical'=0;;;0;40 " \
                    "'pools_unknown'=40;;;0;40"
     assert lines[40].startswith("dublin-dr-pool-39: XE-DR UNKNOWN - cannot run ")
+
+
+@pytest.mark.parametrize("pool, down", [
+    ([], 'xe_dr_up{sites="SITES"} 0'), (["--pool", "a1"], 'xe_dr_up{estate_pool="a1"} 0')])
+def test_a_sites_file_that_cannot_be_read_leaves_no_stale_figures_for_prometheus(
+        tmp_path, pool, down):
+    """An edit gone wrong: the textfile collector must not go on serving the last figures
+    as the pools' (with -H, a pool not read already says so)."""
+    from tests.fixtures_workflow import run_cli
+    sites, metrics = tmp_path / "estate.ini", tmp_path / "xe_dr.prom"
+    sites.write_text("[pool a1]\nmaster = local\nmaster = root@10.0.1.10\n")
+    metrics.write_text('xe_dr_up{estate_pool="a1"} 1\n')
+    code, out, err = run_cli(["--state-dir", str(tmp_path / "state"), "--sites", str(sites)] +
+                             pool + ["status", "--format", "prometheus", "-o", str(metrics)])
+    assert code == 78, err
+    assert metrics.read_text().splitlines()[-1] == down.replace("SITES", str(sites))

@@ -208,12 +208,13 @@ def add_pool_metrics(out, status, checks, labels=None):
             out.gauge(family, help_text, None if items is None else len(items), **pool)
 
 
-def prometheus_down(master):
+def prometheus_down(**labels):
     """The exposition of a check that could not be made: ``xe_dr_up 0``, so that a textfile
-    collector's stale figures do not outlive the pool's reachability. Labelled with the
-    ``master`` asked (``-H``, or ``local``): the files of two pools down at once would
-    otherwise hold one series twice, and node_exporter refuses a duplicate series."""
+    collector's stale figures do not outlive the pool's reachability. Labelled with what
+    was asked (``master``: ``-H``, or ``local``; ``estate_pool``: --pool; ``sites``: the
+    sites file of an estate): the files of two pools down at once would otherwise hold one
+    series twice, and node_exporter refuses a duplicate series."""
     out = Exposition()
     out.gauge("xe_dr_up", "1 when xe-dr could check the pool, 0 when it could not.", 0,
-              master=master)
+              **labels)
     return out.text()

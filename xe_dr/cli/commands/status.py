@@ -82,15 +82,24 @@ def run(ctx):
     if args.format == "nagios" and args.output:
         raise UsageError("--format nagios answers on stdout, where Nagios reads it: -o is for "
                          "the text and prometheus formats")
-    if _asks_estate(ctx):
+    from xe_dr.cli.monitoring import prometheus_down
+    try:
+        asks_estate = _asks_estate(ctx)
+        site_pool = ctx.site_pool  # --pool: found in its sites file before the target
+    except XeDrError:
+        if args.format == "prometheus":  # the estate's figures, or the pool's, go stale:
+            _emit(ctx, prometheus_down(**(  # say it is down, by what was asked
+                {"estate_pool": args.pool} if args.pool else
+                {"sites": args.sites or ctx.env.environ.get("XE_DR_SITES")})))
+        raise
+    if asks_estate:
         return _estate(ctx)
     try:
         status = estate.check_pool(ctx, ctx.xe, ctx.other_site(args.peer, args.peer_xe),
-                                   ctx.site_pool, writes=not args.no_heartbeat)
+                                   site_pool, writes=not args.no_heartbeat)
     except XeDrError:
         if args.format == "prometheus":  # the figures of a pool that could not be read go
-            from xe_dr.cli.monitoring import prometheus_down  # stale: say it is down
-            _emit(ctx, prometheus_down(ctx.host or "local"))
+            _emit(ctx, prometheus_down(master=ctx.host or "local"))  # stale: say it is down
         raise
     checks = status["health"]
     if args.alert:
