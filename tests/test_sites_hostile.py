@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.test_sites import write_sites, xedr
+from tests.test_sites import xedr
 from xe_dr.cli import main
 from xe_dr.cli.environment import Environment
 from xe_dr.dr.sites import SitesError, load, parse
