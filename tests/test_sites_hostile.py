@@ -1,6 +1,7 @@
 """The sites file and what reads it, attacked (issue 20's review): files an administrator
-writes on a bad day, a run resumed without the file, a source whose host key is unknown, a
-defect in one pool's check, an estate too large for one Nagios line."""
+writes on a bad day, a source whose host key is refused, a defect in one pool's check, a
+default target in the environment, an estate too large for one Nagios line, a broken file
+under a Prometheus textfile collector."""
 
 import io
 import json
@@ -53,9 +54,10 @@ def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path):
 
 def test_a_source_whose_host_key_is_refused_is_up_not_taken_for_down(drill, tmp_path,
                                                                      monkeypatch):
-    """The pool's known_hosts lacks the source master's key (its own file in the sites file,
-    say). A host key refused (or a login) is an answer: the source is up, maybe running the
-    VMs. Taken for down, the failover would recover them here as well."""
+    """The known_hosts used lacks the source master's key: the sites file gives the pool a
+    file of its own, or a resume without the sites file reaches the kept master with the
+    default one. A host key refused (or a login) is an answer: the source is up, maybe
+    running the VMs. Taken for down, the failover would recover them here as well."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "ssh").write_text("#!/bin/sh\necho 'Host key verification failed.' >&2\n"
