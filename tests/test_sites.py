@@ -169,3 +169,11 @@ def test_a_source_named_by_its_pool_is_kept_as_its_master_and_xe(drill, tmp_path
         args = build_parser().parse_args(["--sites", sites, "--pool", "dublin", "failover",
                                           "--planned", "--all", "--source", source])
         assert _source(Context(args, None, None)) == kept
+
+
+def test_a_status_that_changes_nothing_raises_no_alert(drill, tmp_path):
+    code, out, err = xedr(drill, "--sites", write_sites(tmp_path, drill), "--pool", "london",
+                          "status", "--no-heartbeat", "--alert")
+    assert (code, err.splitlines()[0]) == (64, "xe-dr: error: --no-heartbeat is a status that "
+                                               "changes nothing, and --alert raises xapi "
+                                               "messages: choose one")

@@ -82,6 +82,9 @@ def run(ctx):
     if args.format == "nagios" and args.output:
         raise UsageError("--format nagios answers on stdout, where Nagios reads it: -o is for "
                          "the text and prometheus formats")
+    if args.no_heartbeat and args.alert:
+        raise UsageError("--no-heartbeat is a status that changes nothing, and --alert raises "
+                         "xapi messages: choose one")
     from xe_dr.cli.monitoring import prometheus_down
     try:
         asks_estate = _asks_estate(ctx)
