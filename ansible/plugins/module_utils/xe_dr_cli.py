@@ -191,6 +191,81 @@ def storage_args(storage):
     return args, environ
 
 
+def recovery_spec():
+    """The options of a run that recovers VMs and starts them (failover, failback)."""
+    return dict(
+        source_down=dict(type="bool", default=False),
+        power=dict(type="str", choices=["start", "paused", "none"]),
+        map_network=dict(type="dict"),
+        reprotect=dict(type="bool", default=False),
+        reprotect_srs=dict(type="list", elements="str", default=[]),
+        adapter=dict(type="path"),
+        rto_target=dict(type="int"),
+        parallel=dict(type="int"),
+        shutdown_timeout=dict(type="int"),
+        force_shutdown=dict(type="bool", default=False),
+    )
+
+
+def recovery_args(params, source):
+    """A failover's or failback's own options: where its source is (``source``, the pool
+    named, or down), what it does after the recovery, how."""
+    args = ["--source", "down" if params["source_down"] else source]
+    if params["power"]:
+        args += ["--power", params["power"]]
+    for network, target in sorted((params["map_network"] or {}).items()):
+        args += ["--map-network", "%s=%s" % (network, target)]
+    if params.get("disable_ha"):
+        args.append("--disable-ha")
+    if params["reprotect"] or params["reprotect_srs"]:
+        args += ["--reprotect"] + params["reprotect_srs"]
+    if params["adapter"]:
+        args += ["--adapter", params["adapter"]]
+    if params["parallel"]:
+        args += ["--parallel", str(params["parallel"])]
+    return args
+
+
+# Options every run takes after its storage, when the module has them.
+RUN_MEASURES = (("--rto-target", "rto_target"), ("--shutdown-timeout", "shutdown_timeout"),
+                ("--wait-lock", "wait_lock"))
+
+
+def run_args(words, params, plan, own, check_mode):
+    """(arguments, environment) of a run: ``words`` (the command), then --resume RUN, or
+    the plan, the selection and ``own`` (the command's own options); then the storage
+    (with a resume too: a LUN's correction, or its CHAP password, which no run keeps), the
+    measures, --answer-prompts, and --dry-run in check mode."""
+    args = list(words)
+    if params["resume"]:
+        args += ["--resume", params["resume"]]
+    else:
+        if plan:
+            args += ["--plan", plan]
+        args += selection_args(params) + own
+    more, environ = storage_args(params["storage"])
+    args += more
+    for option, key in RUN_MEASURES:
+        if params.get(key) is not None:
+            args += [option, str(params[key])]
+    if params.get("force_shutdown"):
+        args.append("--force-shutdown")
+    if params["answer_prompts"]:
+        args.append("--answer-prompts")
+    if check_mode:
+        args.append("--dry-run")
+    return args, environ
+
+
+def exit_if_resume_in_check_mode(module, what, pool, run_pool):
+    """xe-dr has no dry run of a resume: in check mode, a resume only says it would."""
+    if module.check_mode and module.params["resume"]:
+        module.exit_json(changed=True, exit_status=None, run=module.params["resume"],
+                         outcome=None, pool=pool, run_pool=run_pool, report=None,
+                         msg="check mode: would resume %s %s (xe-dr has no dry run of a "
+                             "resume)" % (what, module.params["resume"]))
+
+
 # -- running it -----------------------------------------------------------------------------
 
 def execute(argv, environ):

@@ -102,8 +102,8 @@ run_pool:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.xe_dr.estate.plugins.module_utils.xe_dr_cli import (
-    Estate, finish_run, pool_spec, run_spec, run_xe_dr, selection_args, selection_spec,
-    storage_args, storage_spec)
+    Estate, exit_if_resume_in_check_mode, finish_run, pool_spec, run_args, run_spec,
+    run_xe_dr, selection_spec, storage_spec)
 
 
 def argument_spec():
@@ -124,34 +124,18 @@ def argument_spec():
 
 def drill_args(params, plan, check_mode):
     """(arguments, environment) of ``drill`` for the source pool, by ``plan`` (or None)."""
-    args = ["drill"]
-    if params["resume"]:
-        args += ["--resume", params["resume"]]
-    else:
-        if plan:
-            args += ["--plan", plan]
-        args += selection_args(params)
-        if params["adapter"]:
-            args += ["--adapter", params["adapter"]]
-        if params["keep"]:
-            args.append("--keep")
-        if params["deadline"]:
-            args += ["--deadline", params["deadline"]]
-        if params["parallel"]:
-            args += ["--parallel", str(params["parallel"])]
-        if params["verify_timeout"] is not None:
-            args += ["--verify-timeout", str(params["verify_timeout"])]
-    # With a resume too: a LUN's correction, or its CHAP password, which no run keeps.
-    more, environ = storage_args(params["storage"])
-    args += more
-    for option, key in (("--rto-target", "rto_target"), ("--wait-lock", "wait_lock")):
-        if params[key] is not None:
-            args += [option, str(params[key])]
-    if params["answer_prompts"]:
-        args.append("--answer-prompts")
-    if check_mode:
-        args.append("--dry-run")
-    return args, environ
+    own = []
+    if params["adapter"]:
+        own += ["--adapter", params["adapter"]]
+    if params["keep"]:
+        own.append("--keep")
+    if params["deadline"]:
+        own += ["--deadline", params["deadline"]]
+    if params["parallel"]:
+        own += ["--parallel", str(params["parallel"])]
+    if params["verify_timeout"] is not None:
+        own += ["--verify-timeout", str(params["verify_timeout"])]
+    return run_args(["drill"], params, plan, own, check_mode)
 
 
 def main():
@@ -161,11 +145,7 @@ def main():
     pool = params["pool"]
     estate = Estate(module)
     at = estate.peer(pool, "a drill of it runs at its peer")
-    if module.check_mode and params["resume"]:
-        module.exit_json(changed=True, exit_status=None, run=params["resume"], outcome=None,
-                         pool=pool, run_pool=at, report=None,
-                         msg="check mode: would resume drill %s (xe-dr has no dry run of a "
-                             "resume)" % params["resume"])
+    exit_if_resume_in_check_mode(module, "drill", pool, at)
     args, environ = drill_args(params, params["plan"] or estate.plan(pool), module.check_mode)
     outcome = run_xe_dr(module, at, args, environ, yes=True)
     finish_run(module, outcome, "drill of %s at %s" % (pool, at), pool, at)

@@ -129,8 +129,8 @@ run_pool:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.xe_dr.estate.plugins.module_utils.xe_dr_cli import (
-    Estate, finish_run, pool_spec, run_spec, run_xe_dr, selection_args, selection_spec,
-    storage_args, storage_spec)
+    Estate, exit_if_resume_in_check_mode, finish_run, pool_spec, recovery_args, recovery_spec,
+    run_args, run_spec, run_xe_dr, selection_spec, storage_spec)
 
 
 def argument_spec():
@@ -138,57 +138,14 @@ def argument_spec():
     spec.update(run_spec())
     spec.update(selection_spec())
     spec.update(storage_spec())
-    spec.update(
-        source_down=dict(type="bool", default=False),
-        power=dict(type="str", choices=["start", "paused", "none"]),
-        map_network=dict(type="dict"),
-        reprotect=dict(type="bool", default=False),
-        reprotect_srs=dict(type="list", elements="str", default=[]),
-        adapter=dict(type="path"),
-        rto_target=dict(type="int"),
-        parallel=dict(type="int"),
-        shutdown_timeout=dict(type="int"),
-        force_shutdown=dict(type="bool", default=False),
-    )
+    spec.update(recovery_spec())
     return spec
 
 
 def failback_args(params, peer, plan, check_mode):
-    """(arguments, environment) of ``failback`` at the pool, from ``peer``, by ``plan``."""
-    args = ["failback"]
-    if params["resume"]:
-        args += ["--resume", params["resume"]]
-    else:
-        if plan:
-            args += ["--plan", plan]
-        args += selection_args(params)
-        args += ["--source", "down" if params["source_down"] else peer]
-        if params["power"]:
-            args += ["--power", params["power"]]
-        for source, target in sorted((params["map_network"] or {}).items()):
-            args += ["--map-network", "%s=%s" % (source, target)]
-        if params["reprotect"] or params["reprotect_srs"]:
-            args += ["--reprotect"] + params["reprotect_srs"]
-        if params["adapter"]:
-            args += ["--adapter", params["adapter"]]
-        if params["parallel"]:
-            args += ["--parallel", str(params["parallel"])]
-    # This site's storage, with a plan too; a resume may give it again (a LUN's correction,
-    # its CHAP password, which no run keeps).
-    more, environ = storage_args(params["storage"])
-    args += more
-    for option, key in (("--rto-target", "rto_target"),
-                        ("--shutdown-timeout", "shutdown_timeout"),
-                        ("--wait-lock", "wait_lock")):
-        if params[key] is not None:
-            args += [option, str(params[key])]
-    if params["force_shutdown"]:
-        args.append("--force-shutdown")
-    if params["answer_prompts"]:
-        args.append("--answer-prompts")
-    if check_mode:
-        args.append("--dry-run")
-    return args, environ
+    """(arguments, environment) of ``failback`` at the pool, from ``peer``, by ``plan``
+    (this site's storage with a plan too)."""
+    return run_args(["failback"], params, plan, recovery_args(params, peer), check_mode)
 
 
 def main():
@@ -197,11 +154,7 @@ def main():
     pool = params["pool"]
     estate = Estate(module)
     peer = estate.peer(pool, "a failback brings its VMs back from its peer")
-    if module.check_mode and params["resume"]:
-        module.exit_json(changed=True, exit_status=None, run=params["resume"], outcome=None,
-                         pool=pool, run_pool=pool, report=None,
-                         msg="check mode: would resume run %s (xe-dr has no dry run of a "
-                             "resume)" % params["resume"])
+    exit_if_resume_in_check_mode(module, "run", pool, pool)
     args, environ = failback_args(params, peer, params["plan"] or estate.plan(pool),
                                   module.check_mode)
     outcome = run_xe_dr(module, pool, args, environ, yes=True)

@@ -159,8 +159,8 @@ run_pool:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.xe_dr.estate.plugins.module_utils.xe_dr_cli import (
-    Estate, finish_run, pool_spec, run_spec, run_xe_dr, selection_args, selection_spec,
-    storage_args, storage_spec)
+    Estate, exit_if_resume_in_check_mode, finish_run, pool_spec, recovery_args, recovery_spec,
+    run_args, run_spec, run_xe_dr, selection_spec, storage_spec)
 
 
 def argument_spec():
@@ -168,19 +168,10 @@ def argument_spec():
     spec.update(run_spec())
     spec.update(selection_spec())
     spec.update(storage_spec())
+    spec.update(recovery_spec())
     spec.update(
         mode=dict(type="str", choices=["failover", "test", "planned"], required=True),
-        source_down=dict(type="bool", default=False),
-        power=dict(type="str", choices=["start", "paused", "none"]),
-        map_network=dict(type="dict"),
         disable_ha=dict(type="bool", default=False),
-        reprotect=dict(type="bool", default=False),
-        reprotect_srs=dict(type="list", elements="str", default=[]),
-        adapter=dict(type="path"),
-        rto_target=dict(type="int"),
-        parallel=dict(type="int"),
-        shutdown_timeout=dict(type="int"),
-        force_shutdown=dict(type="bool", default=False),
     )
     return spec
 
@@ -188,42 +179,9 @@ def argument_spec():
 def failover_args(params, plan, check_mode):
     """(arguments, environment) of ``failover`` for the source pool ``params['pool']`` with
     the recovery plan ``plan`` (None: the selection and storage given)."""
-    args = ["failover"] + {"failover": [], "test": ["--test"],
-                           "planned": ["--planned"]}[params["mode"]]
-    if params["resume"]:
-        args += ["--resume", params["resume"]]
-    else:
-        if plan:
-            args += ["--plan", plan]
-        args += selection_args(params)
-        args += ["--source", "down" if params["source_down"] else params["pool"]]
-        if params["power"]:
-            args += ["--power", params["power"]]
-        for source, target in sorted((params["map_network"] or {}).items()):
-            args += ["--map-network", "%s=%s" % (source, target)]
-        if params["disable_ha"]:
-            args.append("--disable-ha")
-        if params["reprotect"] or params["reprotect_srs"]:
-            args += ["--reprotect"] + params["reprotect_srs"]
-        if params["adapter"]:
-            args += ["--adapter", params["adapter"]]
-        if params["parallel"]:
-            args += ["--parallel", str(params["parallel"])]
-    # With a resume too: a LUN's correction, or its CHAP password, which no run keeps.
-    more, environ = storage_args(params["storage"])
-    args += more
-    for option, key in (("--rto-target", "rto_target"),
-                        ("--shutdown-timeout", "shutdown_timeout"),
-                        ("--wait-lock", "wait_lock")):
-        if params[key] is not None:
-            args += [option, str(params[key])]
-    if params["force_shutdown"]:
-        args.append("--force-shutdown")
-    if params["answer_prompts"]:
-        args.append("--answer-prompts")
-    if check_mode:
-        args.append("--dry-run")
-    return args, environ
+    words = ["failover"] + {"failover": [], "test": ["--test"],
+                            "planned": ["--planned"]}[params["mode"]]
+    return run_args(words, params, plan, recovery_args(params, params["pool"]), check_mode)
 
 
 def main():
@@ -232,11 +190,7 @@ def main():
     pool = params["pool"]
     estate = Estate(module)
     at = estate.peer(pool, "a failover of it runs at its peer")
-    if module.check_mode and params["resume"]:
-        module.exit_json(changed=True, exit_status=None, run=params["resume"], outcome=None,
-                         pool=pool, run_pool=at, report=None,
-                         msg="check mode: would resume run %s (xe-dr has no dry run of a "
-                             "resume)" % params["resume"])
+    exit_if_resume_in_check_mode(module, "run", pool, at)
     plan = params["plan"] or estate.plan(pool)
     args, environ = failover_args(params, plan, module.check_mode)
     outcome = run_xe_dr(module, at, args, environ, yes=True)
