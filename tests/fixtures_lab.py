@@ -246,14 +246,19 @@ def lab_factory(tmp_path):
     return make
 
 
-def python36():
-    """pyenv's Python 3.6.15 if installed (the plugin interpreter), else None."""
+def pyenv_python(version):
+    """pyenv's Python ``version`` if installed, else None."""
     try:
         root = subprocess.check_output(["pyenv", "root"], universal_newlines=True).strip()
     except (OSError, subprocess.CalledProcessError):
         root = os.path.expanduser("~/.pyenv")
-    path = os.path.join(root, "versions", "3.6.15", "bin", "python")
+    path = os.path.join(root, "versions", version, "bin", "python")
     return path if os.path.exists(path) else None
+
+
+def python36():
+    """pyenv's Python 3.6.15 if installed (the plugin interpreter), else None."""
+    return pyenv_python("3.6.15")
 
 
 def dumps(obj):
