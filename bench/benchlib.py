@@ -1,7 +1,7 @@
 """Shared helpers of the benchmarks in bench/ (standard library only, Python 3.6+).
 
-The benchmark scripts (``bench/rto``, ``bench/scale``, ``bench/parse``) put this folder on
-sys.path by being run from it; this module puts the repository there too.
+The benchmark scripts (``bench/rto``, ``bench/scale``, ``bench/parse``, ``bench/estate``) put
+this folder on sys.path by being run from it; this module puts the repository there too.
 """
 
 import datetime
