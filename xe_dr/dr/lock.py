@@ -38,7 +38,7 @@ LOCK_KEY = "xe-dr-lock"  # other-config key of the pool a run is changing
 
 IDENTITY = ("machine", "boot", "pidns", "start")
 #: How often a run waiting for the lock (--wait-lock) asks again: a claim is one xe call.
-WAIT_POLL = 5.0
+WAIT_POLL = 2.0
 
 
 def _first_line(path):
