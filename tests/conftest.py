@@ -42,9 +42,12 @@ def pytest_configure(config):
 #: test_select.py...). test_pyz.py runs the archive under each interpreter itself (3.6
 #: included), whichever runs pytest; the runbooks of test_runbook.py and
 #: test_plan_consumers.py are bash scripts (a runbook is written under 3.6 in
-#: test_runbook_plan.py).
+#: test_runbook_plan.py). The resume refusals, the state directory's failures and the
+#: plugin's database opens are end-to-end runs of paths test_workflows.py,
+#: test_safety_runs.py and test_journal.py take under 3.6.
 CURRENT_PYTHON_ONLY = ("test_planned.py", "test_plan_runs.py", "test_drill_run.py",
-                       "test_pyz.py", "test_runbook.py", "test_plan_consumers.py")
+                       "test_pyz.py", "test_runbook.py", "test_plan_consumers.py",
+                       "test_resume_refusals.py", "test_state_dir.py", "test_plugin_opens.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -73,7 +73,7 @@ def kill_points(stages, every, sampled=None):
     """[(stage, site, command, k, "before"|"after")]: the k-th call of that command at that
     site in one invocation (stage) of the uninterrupted run, counted by command (calls made
     in parallel keep their number). ``stages``: each invocation's calls. The sample: the
-    first changing call of every third command at each site in each stage (a
+    first changing call of every fourth command at each site in each stage (a
     host-call-plugin's first call only reads), killed after; the first and the middle
     changing call, killed before; ``sampled(stage, call)`` says which calls the sample is
     taken from. XE_DR_FAULT_CAMPAIGN=all kills at every call, before and after."""
@@ -91,9 +91,9 @@ def kill_points(stages, every, sampled=None):
     firsts = {}
     for point in changing:
         firsts.setdefault(point[:3], point)
-    # The slow tier's budget (CI's 30 minutes): every third of those first changes, in the
+    # The slow tier's budget (CI's 30 minutes): every fourth of those first changes, in the
     # run's order (XE_DR_FAULT_CAMPAIGN=all takes them all).
-    points = set(point + ("after",) for point in list(firsts.values())[::3])
+    points = set(point + ("after",) for point in list(firsts.values())[::4])
     points |= {changing[0] + ("before",), changing[len(changing) // 2] + ("before",)}
     return sorted(points)
 
