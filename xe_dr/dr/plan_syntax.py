@@ -2,6 +2,7 @@
 error that names the file and the line at fault, the lines of sections and keys
 (configparser keeps none), and how a value is read (one item, a list, a duration)."""
 
+import configparser
 import re
 
 from xe_dr.errors import ConfigError
@@ -17,6 +18,32 @@ class PlanError(ConfigError):
         super(PlanError, self).__init__(
             "recovery plan %s: %s" % (where, message),
             hint="fix the plan file (man xe-dr: RECOVERY PLANS)")
+
+
+def read_utf8(path, error):
+    """The text of the file at ``path``; ``error(path, message)`` (raised) when it cannot be
+    read or is not UTF-8."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except (IOError, OSError) as failure:
+        raise error(path, "cannot be read: %s" % (failure.strerror or failure))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as failure:
+        raise error(path, "is not UTF-8 (byte %d)" % failure.start)
+
+
+def ini_parser():
+    """configparser as plans and sites files are read: ``#`` and ``;`` comments on lines of
+    their own, keys as written, no interpolation (``%`` in commands), a duplicate an error,
+    no default section."""
+    parser = configparser.ConfigParser(
+        delimiters=("=",), comment_prefixes=("#", ";"), inline_comment_prefixes=None,
+        strict=True, empty_lines_in_values=False, interpolation=None,
+        default_section="\0none")
+    parser.optionxform = str
+    return parser
 
 
 def config_error(failure):

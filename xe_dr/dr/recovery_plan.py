@@ -46,7 +46,8 @@ import configparser
 import re
 
 from xe_dr.dr.plan_addresses import read_rule, read_vm
-from xe_dr.dr.plan_syntax import At, PlanError, config_error, items, lines_of, one, seconds
+from xe_dr.dr.plan_syntax import (At, PlanError, config_error, ini_parser, items, lines_of,
+                                  one, read_utf8, seconds)
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -77,25 +78,13 @@ def read(path):
 
 def read_text(path):
     """(the file's text, the plan in it) (PlanError when it is not one)."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except (IOError, OSError) as failure:
-        raise PlanError(path, "cannot be read: %s" % (failure.strerror or failure))
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as failure:
-        raise PlanError(path, "is not UTF-8 (byte %d)" % failure.start)
+    text = read_utf8(path, PlanError)
     return text, parse(text, path)
 
 
 def parse(text, path="<plan>"):
     """The plan in ``text`` as data (the module's doc); PlanError naming the line at fault."""
-    parser = configparser.ConfigParser(
-        delimiters=("=",), comment_prefixes=("#", ";"), inline_comment_prefixes=None,
-        strict=True, empty_lines_in_values=False, interpolation=None,
-        default_section="\0none")
-    parser.optionxform = str  # network and VM names keep their case
+    parser = ini_parser()  # network and VM names keep their case
     try:
         parser.read_string(text, source=path)
     except configparser.Error as failure:

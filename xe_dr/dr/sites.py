@@ -32,7 +32,7 @@ import configparser
 import os
 import re
 
-from xe_dr.dr.plan_syntax import At, config_error, items, lines_of, one
+from xe_dr.dr.plan_syntax import At, config_error, ini_parser, items, lines_of, one, read_utf8
 from xe_dr.errors import ConfigError, UsageError
 from xe_dr.runner.target import Target
 from xe_dr.text import printable
@@ -81,13 +81,6 @@ class SitePool(object):
     def is_local(self):
         return self.master == "local"
 
-    def to_dict(self):
-        return collections.OrderedDict([
-            ("name", self.name), ("site", self.site), ("master", self.master),
-            ("xe", self.xe), ("ssh", self.ssh), ("identity", self.identity),
-            ("known_hosts", self.known_hosts), ("ssh_config", self.ssh_config),
-            ("peer", self.peer), ("srs", list(self.srs)), ("plan", self.plan)])
-
 
 class Estate(object):
     def __init__(self, path, pools):
@@ -101,32 +94,16 @@ class Estate(object):
                 name, self.path, ", ".join(self.pools)))
         return self.pools[name]
 
-    def in_site(self, site):
-        return [p for p in self.pools.values() if p.site == site]
-
 
 def load(path):
     """The estate in the sites file at ``path`` (SitesError when it is not one)."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except (IOError, OSError) as failure:
-        raise SitesError(path, "cannot be read: %s" % (failure.strerror or failure))
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as failure:
-        raise SitesError(path, "is not UTF-8 (byte %d)" % failure.start)
-    return parse(text, path)
+    return parse(read_utf8(path, SitesError), path)
 
 
 def parse(text, path="<sites>"):
     if text.startswith(u"\ufeff"):  # the byte order mark Windows editors write first
         text = text[1:]
-    parser = configparser.ConfigParser(
-        delimiters=("=",), comment_prefixes=("#", ";"), inline_comment_prefixes=None,
-        strict=True, empty_lines_in_values=False, interpolation=None,
-        default_section="\0none")
-    parser.optionxform = str
+    parser = ini_parser()
     try:
         parser.read_string(text, source=path)
     except configparser.Error as failure:
